@@ -1,0 +1,45 @@
+//! Opaque identifiers. Each kind of object has its own type so that a ticket id can never be
+//! passed where a user id is expected.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_type {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(transparent)]
+        #[schema(value_type = String)]
+        pub struct $name(pub String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                Self(s)
+            }
+        }
+    )*};
+}
+
+id_type!(
+    /// An organisation: one clinic, one field-service company.
+    TenantId,
+    UserId,
+    TeamId,
+    CustomerId,
+    TicketId,
+    CommentId,
+    EscalationId,
+    EventId,
+    ApprovalId,
+);
