@@ -4,6 +4,7 @@
 //! database. Every function that needs the time takes `now` as an argument, which is what
 //! makes SLA, calendar and escalation logic testable to the microsecond.
 
+pub mod audit;
 pub mod ids;
 pub mod kinds;
 pub mod policy;

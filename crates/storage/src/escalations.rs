@@ -1,0 +1,397 @@
+//! Escalations: one hop of a ticket up the ladder, and approval requests.
+
+use jiff::Timestamp;
+use ladder_core::{
+    ApprovalState, Category, ContactMethod, EscalationState, Priority, Role, Target, TicketStatus,
+    TriggerKind, Urgency,
+};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+
+use crate::row::{micros, new_id, RowExt};
+use crate::{Result, StorageError};
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Escalation {
+    pub id: String,
+    pub tenant_id: String,
+    pub ticket_id: String,
+    pub state: EscalationState,
+    pub target: Target,
+    /// How many hops up the ladder this one is (1 for the first escalation of a run).
+    pub rung: i64,
+    pub category: Category,
+    pub note: String,
+    pub tried: Option<String>,
+    pub contact_method: ContactMethod,
+    pub urgency: Urgency,
+    pub priority: Priority,
+    pub triggers: Vec<TriggerKind>,
+    pub requested_by: Option<String>,
+    /// The single named person who took the escalation.
+    pub escalation_owner_id: Option<String>,
+    #[serde(skip)]
+    pub previous_status: TicketStatus,
+    #[serde(skip)]
+    pub previous_assignee_id: Option<String>,
+    #[serde(skip)]
+    pub previous_team_id: Option<String>,
+    /// The policy rule and calendar this escalation started with.
+    #[schema(value_type = Option<Object>)]
+    pub snapshot: Option<serde_json::Value>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ack_due_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub update_due_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub resolve_due_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub acknowledged_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub closed_at: Option<Timestamp>,
+    /// Summary, root cause, actions, compensation; or the reason of a de-escalation.
+    #[schema(value_type = Option<Object>)]
+    pub resolution: Option<serde_json::Value>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+impl Escalation {
+    pub fn is_active(&self) -> bool {
+        matches!(self.state, EscalationState::Requested | EscalationState::Acknowledged)
+    }
+
+    /// The deadline the escalations queue sorts by: acknowledgement while nobody has taken
+    /// it, then the next customer update or the resolution, whichever is sooner.
+    pub fn queue_due_at(&self) -> Option<Timestamp> {
+        match self.state {
+            EscalationState::Requested => self.ack_due_at.or(self.resolve_due_at),
+            EscalationState::Acknowledged => match (self.update_due_at, self.resolve_due_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            _ => None,
+        }
+    }
+}
+
+/// The queue key under which an escalation's audience finds it.
+pub fn target_key(target: &Target) -> String {
+    match target {
+        Target::Owner => format!("role:{}", Role::Owner.as_str()),
+        Target::User { id } => format!("user:{id}"),
+        Target::Team { id } => format!("team:{id}"),
+        Target::Role { role } => format!("role:{}", role.as_str()),
+        Target::Platform => "platform".to_owned(),
+    }
+}
+
+pub(crate) const ESCALATION_COLS: &str = "e.id, e.tenant_id, e.ticket_id, e.state, e.target_kind, \
+    e.target_ref, e.rung, e.category, e.note, e.tried, e.contact_method, e.urgency, e.priority, \
+    e.triggers, e.requested_by, e.escalation_owner_id, e.previous_status, e.previous_assignee_id, \
+    e.previous_team_id, e.snapshot, e.ack_due_at, e.update_due_at, e.resolve_due_at, \
+    e.acknowledged_at, e.closed_at, e.resolution, e.created_at, e.updated_at";
+
+pub(crate) fn escalation_from_row(row: &AnyRow) -> Result<Escalation> {
+    let target_kind = row.parse("target_kind")?;
+    let target_ref = row.opt_text("target_ref")?;
+    let target = Target::from_parts(target_kind, target_ref.as_deref()).ok_or_else(|| StorageError::Corrupt {
+        table: "escalations",
+        detail: format!("target {target_kind} without a valid reference"),
+    })?;
+    let snapshot: Option<String> = row.opt_text("snapshot")?;
+    let resolution: Option<String> = row.opt_text("resolution")?;
+    Ok(Escalation {
+        id: row.text("id")?,
+        tenant_id: row.text("tenant_id")?,
+        ticket_id: row.text("ticket_id")?,
+        state: row.parse("state")?,
+        target,
+        rung: row.int("rung")?,
+        category: row.parse("category")?,
+        note: row.text("note")?,
+        tried: row.opt_text("tried")?,
+        contact_method: row.parse("contact_method")?,
+        urgency: row.parse("urgency")?,
+        priority: row.parse("priority")?,
+        triggers: row.json("triggers")?,
+        requested_by: row.opt_text("requested_by")?,
+        escalation_owner_id: row.opt_text("escalation_owner_id")?,
+        previous_status: row.parse("previous_status")?,
+        previous_assignee_id: row.opt_text("previous_assignee_id")?,
+        previous_team_id: row.opt_text("previous_team_id")?,
+        snapshot: snapshot.and_then(|s| serde_json::from_str(&s).ok()),
+        ack_due_at: row.opt_time("ack_due_at")?,
+        update_due_at: row.opt_time("update_due_at")?,
+        resolve_due_at: row.opt_time("resolve_due_at")?,
+        acknowledged_at: row.opt_time("acknowledged_at")?,
+        closed_at: row.opt_time("closed_at")?,
+        resolution: resolution.and_then(|s| serde_json::from_str(&s).ok()),
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+/// Inserts a new escalation. The database refuses a second active escalation on one ticket
+/// (a partial unique index), which backs up the check the domain already made.
+pub async fn insert(conn: &mut AnyConnection, e: &Escalation) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO escalations (id, tenant_id, ticket_id, state, target_key, target_kind, \
+         target_ref, rung, category, note, tried, contact_method, urgency, priority, triggers, \
+         requested_by, escalation_owner_id, previous_status, previous_assignee_id, \
+         previous_team_id, snapshot, due_at, ack_due_at, update_due_at, resolve_due_at, \
+         acknowledged_at, closed_at, resolution, created_at, updated_at) VALUES ($1, $2, $3, \
+         $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+         $22, $23, $24, $25, $26, $27, $28, $29, $30)",
+    )
+    .bind(&e.id)
+    .bind(&e.tenant_id)
+    .bind(&e.ticket_id)
+    .bind(e.state.as_str())
+    .bind(target_key(&e.target))
+    .bind(e.target.kind().as_str())
+    .bind(e.target.reference())
+    .bind(e.rung)
+    .bind(e.category.as_str())
+    .bind(&e.note)
+    .bind(e.tried.as_deref())
+    .bind(e.contact_method.as_str())
+    .bind(e.urgency.as_str())
+    .bind(e.priority.as_str())
+    .bind(serde_json::to_string(&e.triggers).unwrap_or_else(|_| "[]".into()))
+    .bind(e.requested_by.as_deref())
+    .bind(e.escalation_owner_id.as_deref())
+    .bind(e.previous_status.as_str())
+    .bind(e.previous_assignee_id.as_deref())
+    .bind(e.previous_team_id.as_deref())
+    .bind(e.snapshot.as_ref().map(|s| s.to_string()))
+    .bind(micros(e.queue_due_at().unwrap_or(Timestamp::MAX)))
+    .bind(e.ack_due_at.map(micros))
+    .bind(e.update_due_at.map(micros))
+    .bind(e.resolve_due_at.map(micros))
+    .bind(e.acknowledged_at.map(micros))
+    .bind(e.closed_at.map(micros))
+    .bind(e.resolution.as_ref().map(|s| s.to_string()))
+    .bind(micros(e.created_at))
+    .bind(micros(e.updated_at))
+    .execute(conn)
+    .await
+    .map_err(|err| StorageError::conflict_on_unique(err, "an active escalation on this ticket"))?;
+    Ok(())
+}
+
+/// Writes back the mutable fields, but only if the escalation is still in `expected` state:
+/// a compare-and-set that makes concurrent acknowledgements and resolutions race safely.
+/// Returns false when someone else changed it first.
+pub async fn update_if_state(conn: &mut AnyConnection, e: &Escalation, expected: EscalationState) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE escalations SET state = $1, escalation_owner_id = $2, due_at = $3, ack_due_at = $4, \
+         update_due_at = $5, resolve_due_at = $6, acknowledged_at = $7, closed_at = $8, \
+         resolution = $9, updated_at = $10, target_key = $11, target_kind = $12, target_ref = $13 \
+         WHERE tenant_id = $14 AND id = $15 AND state = $16",
+    )
+    .bind(e.state.as_str())
+    .bind(e.escalation_owner_id.as_deref())
+    .bind(micros(e.queue_due_at().unwrap_or(Timestamp::MAX)))
+    .bind(e.ack_due_at.map(micros))
+    .bind(e.update_due_at.map(micros))
+    .bind(e.resolve_due_at.map(micros))
+    .bind(e.acknowledged_at.map(micros))
+    .bind(e.closed_at.map(micros))
+    .bind(e.resolution.as_ref().map(|s| s.to_string()))
+    .bind(micros(e.updated_at))
+    .bind(target_key(&e.target))
+    .bind(e.target.kind().as_str())
+    .bind(e.target.reference())
+    .bind(&e.tenant_id)
+    .bind(&e.id)
+    .bind(expected.as_str())
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// An escalation of the tenant, or, for platform support (`tenant_id = None`), one escalated
+/// to the platform by any tenant.
+pub async fn get(conn: &mut AnyConnection, tenant_id: Option<&str>, id: &str) -> Result<Option<Escalation>> {
+    let row = match tenant_id {
+        Some(t) => {
+            sqlx::query(&format!("SELECT {ESCALATION_COLS} FROM escalations e WHERE e.tenant_id = $1 AND e.id = $2"))
+                .bind(t)
+                .bind(id)
+                .fetch_optional(conn)
+                .await?
+        }
+        None => {
+            sqlx::query(&format!(
+                "SELECT {ESCALATION_COLS} FROM escalations e WHERE e.id = $1 AND e.target_key = 'platform'"
+            ))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?
+        }
+    };
+    row.as_ref().map(escalation_from_row).transpose()
+}
+
+/// Every escalation of a ticket, oldest first.
+pub async fn for_ticket(conn: &mut AnyConnection, tenant_id: &str, ticket_id: &str) -> Result<Vec<Escalation>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {ESCALATION_COLS} FROM escalations e WHERE e.tenant_id = $1 AND e.ticket_id = $2 ORDER BY e.created_at, e.id"
+    ))
+    .bind(tenant_id)
+    .bind(ticket_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(escalation_from_row).collect()
+}
+
+// --- approvals ------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Approval {
+    pub id: String,
+    pub escalation_id: String,
+    pub ticket_id: String,
+    pub requested_by: String,
+    /// The rung asked to decide.
+    pub approver_role: Role,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub state: ApprovalState,
+    /// The resolution that takes effect if approved.
+    #[schema(value_type = Object)]
+    pub resolution: serde_json::Value,
+    pub decided_by: Option<String>,
+    pub decision_reason: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub decided_at: Option<Timestamp>,
+}
+
+const APPROVAL_COLS: &str = "id, escalation_id, ticket_id, requested_by, approver_role, amount_minor, \
+    currency, state, resolution, decided_by, decision_reason, created_at, decided_at";
+
+fn approval_from_row(r: &AnyRow) -> Result<Approval> {
+    Ok(Approval {
+        id: r.text("id")?,
+        escalation_id: r.text("escalation_id")?,
+        ticket_id: r.text("ticket_id")?,
+        requested_by: r.text("requested_by")?,
+        approver_role: r.parse("approver_role")?,
+        amount_minor: r.int("amount_minor")?,
+        currency: r.text("currency")?,
+        state: r.parse("state")?,
+        resolution: r.json("resolution")?,
+        decided_by: r.opt_text("decided_by")?,
+        decision_reason: r.opt_text("decision_reason")?,
+        created_at: r.time("created_at")?,
+        decided_at: r.opt_time("decided_at")?,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_approval(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    esc: &Escalation,
+    requested_by: &str,
+    approver_role: Role,
+    amount_minor: i64,
+    currency: &str,
+    resolution: &serde_json::Value,
+    now: Timestamp,
+) -> Result<Approval> {
+    let id = new_id();
+    sqlx::query(&format!(
+        "INSERT INTO approvals ({APPROVAL_COLS}, tenant_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, $10, NULL, $11)"
+    ))
+    .bind(&id)
+    .bind(&esc.id)
+    .bind(&esc.ticket_id)
+    .bind(requested_by)
+    .bind(approver_role.as_str())
+    .bind(amount_minor)
+    .bind(currency)
+    .bind(ApprovalState::Pending.as_str())
+    .bind(resolution.to_string())
+    .bind(micros(now))
+    .bind(tenant_id)
+    .execute(conn)
+    .await
+    .map_err(|e| StorageError::conflict_on_unique(e, "a pending approval for this escalation"))?;
+    Ok(Approval {
+        id,
+        escalation_id: esc.id.clone(),
+        ticket_id: esc.ticket_id.clone(),
+        requested_by: requested_by.to_owned(),
+        approver_role,
+        amount_minor,
+        currency: currency.to_owned(),
+        state: ApprovalState::Pending,
+        resolution: resolution.clone(),
+        decided_by: None,
+        decision_reason: None,
+        created_at: now,
+        decided_at: None,
+    })
+}
+
+pub async fn approval(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> Result<Option<Approval>> {
+    let row = sqlx::query(&format!("SELECT {APPROVAL_COLS} FROM approvals WHERE tenant_id = $1 AND id = $2"))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(approval_from_row).transpose()
+}
+
+pub async fn pending_approval_for(conn: &mut AnyConnection, tenant_id: &str, escalation_id: &str) -> Result<Option<Approval>> {
+    let row = sqlx::query(&format!(
+        "SELECT {APPROVAL_COLS} FROM approvals WHERE tenant_id = $1 AND escalation_id = $2 AND state = 'pending'"
+    ))
+    .bind(tenant_id)
+    .bind(escalation_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(approval_from_row).transpose()
+}
+
+/// Records a decision if the approval is still pending; false when someone decided first.
+pub async fn decide_approval(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+    state: ApprovalState,
+    decided_by: &str,
+    reason: &str,
+    now: Timestamp,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE approvals SET state = $1, decided_by = $2, decision_reason = $3, decided_at = $4 \
+         WHERE tenant_id = $5 AND id = $6 AND state = 'pending'",
+    )
+    .bind(state.as_str())
+    .bind(decided_by)
+    .bind(reason)
+    .bind(micros(now))
+    .bind(tenant_id)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn pending_approvals(conn: &mut AnyConnection, tenant_id: &str) -> Result<Vec<Approval>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {APPROVAL_COLS} FROM approvals WHERE tenant_id = $1 AND state = 'pending' ORDER BY created_at"
+    ))
+    .bind(tenant_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(approval_from_row).collect()
+}

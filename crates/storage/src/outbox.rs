@@ -1,0 +1,108 @@
+//! The outbox: notifications written in the same transaction as the change they announce,
+//! delivered later, at least once, by a worker.
+
+use jiff::Timestamp;
+use serde::Serialize;
+use sqlx::AnyConnection;
+
+use crate::row::{micros, new_id, RowExt};
+use crate::{Db, Result};
+
+/// Who a notification is for. SLA reminders and breaches are only ever for staff.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    Staff,
+    Customer,
+}
+
+impl Audience {
+    fn as_str(self) -> &'static str {
+        match self {
+            Audience::Staff => "staff",
+            Audience::Customer => "customer",
+        }
+    }
+}
+
+pub struct NewMessage<'a> {
+    pub tenant_id: &'a str,
+    pub ticket_id: Option<&'a str>,
+    pub recipient_user_id: Option<&'a str>,
+    pub recipient_email: Option<&'a str>,
+    pub audience: Audience,
+    pub kind: &'a str,
+    pub payload: serde_json::Value,
+    /// Unique per intended delivery, so that a retried command cannot notify twice.
+    pub idempotency_key: String,
+}
+
+/// Queues a notification; a second message with the same idempotency key is ignored.
+pub async fn enqueue(conn: &mut AnyConnection, m: NewMessage<'_>, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO outbox (id, tenant_id, ticket_id, recipient_user_id, recipient_email, audience, \
+         kind, payload, idempotency_key, created_at, attempts, next_attempt_at, delivered_at, last_error) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $10, NULL, NULL) \
+         ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(new_id())
+    .bind(m.tenant_id)
+    .bind(m.ticket_id)
+    .bind(m.recipient_user_id)
+    .bind(m.recipient_email)
+    .bind(m.audience.as_str())
+    .bind(m.kind)
+    .bind(m.payload.to_string())
+    .bind(m.idempotency_key)
+    .bind(micros(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Message {
+    pub id: String,
+    pub ticket_id: Option<String>,
+    pub recipient_user_id: Option<String>,
+    pub recipient_email: Option<String>,
+    pub audience: String,
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub delivered_at: Option<Timestamp>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+/// The notifications about one ticket, oldest first.
+pub async fn for_ticket(db: &Db, tenant_id: &str, ticket_id: &str) -> Result<Vec<Message>> {
+    let rows = sqlx::query(
+        "SELECT id, ticket_id, recipient_user_id, recipient_email, audience, kind, payload, \
+         created_at, delivered_at, attempts, last_error FROM outbox \
+         WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY created_at, id",
+    )
+    .bind(tenant_id)
+    .bind(ticket_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Message {
+                id: r.text("id")?,
+                ticket_id: r.opt_text("ticket_id")?,
+                recipient_user_id: r.opt_text("recipient_user_id")?,
+                recipient_email: r.opt_text("recipient_email")?,
+                audience: r.text("audience")?,
+                kind: r.text("kind")?,
+                payload: r.json("payload")?,
+                created_at: r.time("created_at")?,
+                delivered_at: r.opt_time("delivered_at")?,
+                attempts: r.int("attempts")?,
+                last_error: r.opt_text("last_error")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,80 @@
+//! Reading portable columns back into domain types.
+
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::StorageError;
+
+/// Instants are stored as microseconds since the Unix epoch on both databases.
+pub fn micros(t: Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+pub fn from_micros(m: i64) -> Timestamp {
+    // Stored values come from `micros`, so they are always in range; clamp rather than fail
+    // on a hand-edited row.
+    Timestamp::from_microsecond(m).unwrap_or(if m < 0 { Timestamp::MIN } else { Timestamp::MAX })
+}
+
+/// A fresh id: a UUIDv7, time-ordered so that new rows land at the end of b-tree indexes.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+pub(crate) trait RowExt {
+    fn text(&self, col: &str) -> Result<String, StorageError>;
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StorageError>;
+    fn int(&self, col: &str) -> Result<i64, StorageError>;
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, StorageError>;
+    fn flag(&self, col: &str) -> Result<bool, StorageError>;
+    fn time(&self, col: &str) -> Result<Timestamp, StorageError> {
+        self.int(col).map(from_micros)
+    }
+    fn opt_time(&self, col: &str) -> Result<Option<Timestamp>, StorageError> {
+        Ok(self.opt_int(col)?.map(from_micros))
+    }
+    fn parse<T: FromStr>(&self, col: &str) -> Result<T, StorageError> {
+        let s = self.text(col)?;
+        s.parse().map_err(|_| StorageError::Corrupt {
+            table: "?",
+            detail: format!("column {col} holds unknown value {s:?}"),
+        })
+    }
+    fn opt_parse<T: FromStr>(&self, col: &str) -> Result<Option<T>, StorageError> {
+        match self.opt_text(col)? {
+            None => Ok(None),
+            Some(s) => s.parse().map(Some).map_err(|_| StorageError::Corrupt {
+                table: "?",
+                detail: format!("column {col} holds unknown value {s:?}"),
+            }),
+        }
+    }
+    fn json<T: serde::de::DeserializeOwned>(&self, col: &str) -> Result<T, StorageError> {
+        let s = self.text(col)?;
+        serde_json::from_str(&s).map_err(|e| StorageError::Corrupt {
+            table: "?",
+            detail: format!("column {col} holds invalid JSON: {e}"),
+        })
+    }
+}
+
+impl RowExt for AnyRow {
+    fn text(&self, col: &str) -> Result<String, StorageError> {
+        Ok(self.try_get::<String, _>(col)?)
+    }
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StorageError> {
+        Ok(self.try_get::<Option<String>, _>(col)?)
+    }
+    fn int(&self, col: &str) -> Result<i64, StorageError> {
+        Ok(self.try_get::<i64, _>(col)?)
+    }
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, StorageError> {
+        Ok(self.try_get::<Option<i64>, _>(col)?)
+    }
+    fn flag(&self, col: &str) -> Result<bool, StorageError> {
+        Ok(self.try_get::<bool, _>(col)?)
+    }
+}

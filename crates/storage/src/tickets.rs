@@ -1,0 +1,322 @@
+//! Tickets, comments, watchers and links.
+
+use jiff::Timestamp;
+use ladder_core::{Category, Channel, LinkKind, Priority, TicketStatus};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+
+use crate::row::{micros, new_id, RowExt};
+use crate::{Result, StorageError};
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Ticket {
+    pub id: String,
+    pub subject: String,
+    pub description: String,
+    pub customer_id: String,
+    pub channel: Channel,
+    pub category: Option<Category>,
+    pub priority: Priority,
+    pub status: TicketStatus,
+    pub assignee_id: Option<String>,
+    pub team_id: Option<String>,
+    pub tags: Vec<String>,
+    /// Escalation triggers detected in the ticket's text and history: `[{kind, evidence, mode}]`.
+    #[schema(value_type = Vec<Object>)]
+    pub triggers: serde_json::Value,
+    pub active_escalation_id: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub first_response_at: Option<Timestamp>,
+    pub created_by: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+pub(crate) const TICKET_COLS: &str = "t.id, t.subject, t.description, t.customer_id, t.channel, \
+    t.category, t.priority, t.status, t.assignee_id, t.team_id, t.tags, t.triggers, \
+    t.active_escalation_id, t.first_response_at, t.created_by, t.created_at, t.updated_at";
+
+pub(crate) fn ticket_from_row(row: &AnyRow) -> Result<Ticket> {
+    Ok(Ticket {
+        id: row.text("id")?,
+        subject: row.text("subject")?,
+        description: row.text("description")?,
+        customer_id: row.text("customer_id")?,
+        channel: row.parse("channel")?,
+        category: row.opt_parse("category")?,
+        priority: row.parse("priority")?,
+        status: row.parse("status")?,
+        assignee_id: row.opt_text("assignee_id")?,
+        team_id: row.opt_text("team_id")?,
+        tags: row.json("tags")?,
+        triggers: row.json("triggers")?,
+        active_escalation_id: row.opt_text("active_escalation_id")?,
+        first_response_at: row.opt_time("first_response_at")?,
+        created_by: row.opt_text("created_by")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+pub struct NewTicket<'a> {
+    pub tenant_id: &'a str,
+    pub subject: &'a str,
+    pub description: &'a str,
+    pub customer_id: &'a str,
+    pub channel: Channel,
+    pub category: Option<Category>,
+    pub priority: Priority,
+    pub assignee_id: Option<&'a str>,
+    pub team_id: Option<&'a str>,
+    pub triggers: serde_json::Value,
+    pub created_by: Option<&'a str>,
+}
+
+pub async fn insert(conn: &mut AnyConnection, t: NewTicket<'_>, now: Timestamp) -> Result<Ticket> {
+    let id = new_id();
+    let status = TicketStatus::New;
+    sqlx::query(
+        "INSERT INTO tickets (id, tenant_id, subject, description, customer_id, channel, category, \
+         priority, status, assignee_id, team_id, tags, triggers, active_escalation_id, \
+         first_response_at, created_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '[]', $12, NULL, NULL, $13, $14, $14)",
+    )
+    .bind(&id)
+    .bind(t.tenant_id)
+    .bind(t.subject)
+    .bind(t.description)
+    .bind(t.customer_id)
+    .bind(t.channel.as_str())
+    .bind(t.category.map(Category::as_str))
+    .bind(t.priority.as_str())
+    .bind(status.as_str())
+    .bind(t.assignee_id)
+    .bind(t.team_id)
+    .bind(t.triggers.to_string())
+    .bind(t.created_by)
+    .bind(micros(now))
+    .execute(conn)
+    .await?;
+    Ok(Ticket {
+        id,
+        subject: t.subject.to_owned(),
+        description: t.description.to_owned(),
+        customer_id: t.customer_id.to_owned(),
+        channel: t.channel,
+        category: t.category,
+        priority: t.priority,
+        status,
+        assignee_id: t.assignee_id.map(str::to_owned),
+        team_id: t.team_id.map(str::to_owned),
+        tags: Vec::new(),
+        triggers: t.triggers,
+        active_escalation_id: None,
+        first_response_at: None,
+        created_by: t.created_by.map(str::to_owned),
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// Reads a ticket inside a transaction. On PostgreSQL the row is locked until the
+/// transaction ends, so two commands on one ticket run one after the other.
+pub async fn get_for_update(conn: &mut AnyConnection, pg: bool, tenant_id: &str, id: &str) -> Result<Option<Ticket>> {
+    let sql = format!(
+        "SELECT {TICKET_COLS} FROM tickets t WHERE t.tenant_id = $1 AND t.id = $2{}",
+        if pg { " FOR UPDATE" } else { "" }
+    );
+    let row = sqlx::query(&sql).bind(tenant_id).bind(id).fetch_optional(conn).await?;
+    row.as_ref().map(ticket_from_row).transpose()
+}
+
+pub async fn get(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> Result<Option<Ticket>> {
+    get_for_update(conn, false, tenant_id, id).await
+}
+
+/// Writes back every mutable field of a ticket.
+pub async fn update(conn: &mut AnyConnection, tenant_id: &str, t: &Ticket, now: Timestamp) -> Result<()> {
+    let r = sqlx::query(
+        "UPDATE tickets SET category = $1, priority = $2, status = $3, assignee_id = $4, \
+         team_id = $5, tags = $6, triggers = $7, active_escalation_id = $8, \
+         first_response_at = $9, updated_at = $10 WHERE tenant_id = $11 AND id = $12",
+    )
+    .bind(t.category.map(Category::as_str))
+    .bind(t.priority.as_str())
+    .bind(t.status.as_str())
+    .bind(t.assignee_id.as_deref())
+    .bind(t.team_id.as_deref())
+    .bind(serde_json::to_string(&t.tags).unwrap_or_else(|_| "[]".into()))
+    .bind(t.triggers.to_string())
+    .bind(t.active_escalation_id.as_deref())
+    .bind(t.first_response_at.map(micros))
+    .bind(micros(now))
+    .bind(tenant_id)
+    .bind(&t.id)
+    .execute(conn)
+    .await?;
+    if r.rows_affected() != 1 {
+        return Err(StorageError::Conflict(format!("ticket {} vanished during update", t.id)));
+    }
+    Ok(())
+}
+
+/// Tickets of one customer created at or after `since`, newest first (for repeat detection).
+pub async fn customer_ticket_times(conn: &mut AnyConnection, tenant_id: &str, customer_id: &str, since: Timestamp) -> Result<Vec<Timestamp>> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT created_at FROM tickets WHERE tenant_id = $1 AND customer_id = $2 AND created_at >= $3 \
+         ORDER BY created_at DESC LIMIT 1000",
+    )
+    .bind(tenant_id)
+    .bind(customer_id)
+    .bind(micros(since))
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(m,)| crate::from_micros(m)).collect())
+}
+
+// --- comments -------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Comment {
+    pub id: String,
+    pub ticket_id: String,
+    pub author_id: Option<String>,
+    pub body: String,
+    /// A reply the customer sees (`true`) or an internal note for staff (`false`).
+    pub public: bool,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+pub async fn insert_comment(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    ticket_id: &str,
+    author_id: Option<&str>,
+    body: &str,
+    public: bool,
+    now: Timestamp,
+) -> Result<Comment> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO comments (id, tenant_id, ticket_id, author_id, body, public, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&id)
+    .bind(tenant_id)
+    .bind(ticket_id)
+    .bind(author_id)
+    .bind(body)
+    .bind(public)
+    .bind(micros(now))
+    .execute(conn)
+    .await?;
+    Ok(Comment {
+        id,
+        ticket_id: ticket_id.to_owned(),
+        author_id: author_id.map(str::to_owned),
+        body: body.to_owned(),
+        public,
+        created_at: now,
+    })
+}
+
+pub async fn comments(conn: &mut AnyConnection, tenant_id: &str, ticket_id: &str) -> Result<Vec<Comment>> {
+    let rows = sqlx::query(
+        "SELECT id, ticket_id, author_id, body, public, created_at FROM comments \
+         WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY created_at, id",
+    )
+    .bind(tenant_id)
+    .bind(ticket_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Comment {
+                id: r.text("id")?,
+                ticket_id: r.text("ticket_id")?,
+                author_id: r.opt_text("author_id")?,
+                body: r.text("body")?,
+                public: r.flag("public")?,
+                created_at: r.time("created_at")?,
+            })
+        })
+        .collect()
+}
+
+// --- watchers and links ---------------------------------------------------------------------
+
+/// Adds a watcher; returns false when they already watched.
+pub async fn add_watcher(conn: &mut AnyConnection, tenant_id: &str, ticket_id: &str, user_id: &str, now: Timestamp) -> Result<bool> {
+    let r = sqlx::query(
+        "INSERT INTO watchers (tenant_id, ticket_id, user_id, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (ticket_id, user_id) DO NOTHING",
+    )
+    .bind(tenant_id)
+    .bind(ticket_id)
+    .bind(user_id)
+    .bind(micros(now))
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn watchers(conn: &mut AnyConnection, tenant_id: &str, ticket_id: &str) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT user_id FROM watchers WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY created_at, user_id")
+            .bind(tenant_id)
+            .bind(ticket_id)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().map(|(u,)| u).collect())
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Link {
+    pub from_ticket_id: String,
+    pub to_ticket_id: String,
+    pub kind: LinkKind,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+pub async fn insert_link(conn: &mut AnyConnection, tenant_id: &str, from: &str, to: &str, kind: LinkKind, now: Timestamp) -> Result<Link> {
+    sqlx::query(
+        "INSERT INTO ticket_links (tenant_id, from_ticket_id, to_ticket_id, kind, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(tenant_id)
+    .bind(from)
+    .bind(to)
+    .bind(kind.as_str())
+    .bind(micros(now))
+    .execute(conn)
+    .await
+    .map_err(|e| StorageError::conflict_on_unique(e, "this link"))?;
+    Ok(Link { from_ticket_id: from.to_owned(), to_ticket_id: to.to_owned(), kind, created_at: now })
+}
+
+/// Links touching a ticket in either direction.
+pub async fn links(conn: &mut AnyConnection, tenant_id: &str, ticket_id: &str) -> Result<Vec<Link>> {
+    let rows = sqlx::query(
+        "SELECT from_ticket_id, to_ticket_id, kind, created_at FROM ticket_links \
+         WHERE tenant_id = $1 AND (from_ticket_id = $2 OR to_ticket_id = $2) ORDER BY created_at",
+    )
+    .bind(tenant_id)
+    .bind(ticket_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Link {
+                from_ticket_id: r.text("from_ticket_id")?,
+                to_ticket_id: r.text("to_ticket_id")?,
+                kind: r.parse("kind")?,
+                created_at: r.time("created_at")?,
+            })
+        })
+        .collect()
+}
