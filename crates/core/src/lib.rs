@@ -5,6 +5,7 @@
 //! makes SLA, calendar and escalation logic testable to the microsecond.
 
 pub mod audit;
+pub mod escalation;
 pub mod ids;
 pub mod kinds;
 pub mod policy;
