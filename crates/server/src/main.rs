@@ -1,1 +1,186 @@
-fn main() {}
+//! The `ladder` command.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use jiff::Timestamp;
+use ladder_server::{demo, provision};
+use ladder_storage::audit::Verification;
+use ladder_storage::Db;
+use tracing_subscriber::EnvFilter;
+
+const DEFAULT_DATABASE: &str = "sqlite://ladder-data/ladder.db";
+
+#[derive(Parser)]
+#[command(name = "ladder", version, about = "Ladder: a help desk whose heart is escalation")]
+struct Cli {
+    /// sqlite://PATH or postgres://USER:PASS@HOST/DB
+    #[arg(long, global = true, env = "LADDER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the web UI, the REST API and the background workers.
+    Serve {
+        #[arg(long, env = "LADDER_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Loads a demo clinic when the database is empty and prints how to log in.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Applies database migrations.
+    Migrate,
+    /// Manages organisations.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Platform-support staff, who see the tickets every organisation escalates to the platform.
+    Platform {
+        #[command(subcommand)]
+        command: PlatformCommand,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Creates an organisation with its owner and prints its slug and id.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        slug: Option<String>,
+        #[arg(long)]
+        owner_email: String,
+        #[arg(long, default_value = "Owner")]
+        owner_name: String,
+        #[arg(long, env = "LADDER_OWNER_PASSWORD")]
+        owner_password: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PlatformCommand {
+    /// Adds a platform-support user (they log in with tenant `platform`).
+    AddUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Platform support")]
+        name: String,
+        #[arg(long, env = "LADDER_PASSWORD")]
+        password: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recomputes the hash chains; exits 1 naming the first bad event if any was altered,
+    /// removed or reordered.
+    Verify {
+        /// Only this organisation (slug or id).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("LADDER_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open(url: &str) -> anyhow::Result<Db> {
+    let db = Db::connect(url).await.with_context(|| format!("opening the database at {url}"))?;
+    db.migrate().await.context("applying migrations")?;
+    Ok(db)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve { listen, demo } => {
+            let db = open(&cli.database_url).await?;
+            if demo {
+                match demo::load_if_empty(&db, Timestamp::now()).await? {
+                    Some(d) => {
+                        println!("Loaded the demo clinic \"Bright Smile Dental\". Sign in at http://{listen}/ with");
+                        println!("  organisation: {}    password: {}", demo::SLUG, demo::PASSWORD);
+                        for (email, role) in &d.logins {
+                            println!("  {email:<32} ({role})");
+                        }
+                    }
+                    None => println!("The database already has data; the demo clinic was not loaded."),
+                }
+            }
+            let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+            println!("Ladder is listening on http://{}", listener.local_addr()?);
+            ladder_server::serve(db, listener, shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            open(&cli.database_url).await?;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenant { command: TenantCommand::Create { name, slug, owner_email, owner_name, owner_password } } => {
+            let db = open(&cli.database_url).await?;
+            let (t, owner) = provision::create_tenant(&db, &name, slug.as_deref(), &owner_email, &owner_name, &owner_password, Timestamp::now()).await?;
+            println!("created tenant {} (id {}) with owner {} (id {})", t.slug, t.id, owner.email, owner.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Platform { command: PlatformCommand::AddUser { email, name, password } } => {
+            let db = open(&cli.database_url).await?;
+            let u = provision::create_platform_user(&db, &email, &name, &password, Timestamp::now()).await?;
+            println!("created platform support user {} (id {}); sign in with tenant \"platform\"", u.email, u.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { command: AuditCommand::Verify { tenant } } => {
+            let db = open(&cli.database_url).await?;
+            let results = ladder_storage::audit::verify(&db, tenant.as_deref()).await?;
+            let mut broken = false;
+            for r in results {
+                match r {
+                    Verification::Intact { tenant_id, events } => println!("ok      tenant {tenant_id}: {events} events, chain intact"),
+                    Verification::Broken(b) => {
+                        broken = true;
+                        println!("BROKEN  tenant {}: first bad event {} (seq {}): {}", b.tenant_id, b.event_id, b.seq, b.reason);
+                    }
+                }
+            }
+            Ok(if broken { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,132 @@
+//! Passwords, bearer tokens and the `Caller` every endpoint starts from.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use jiff::{SignedDuration, Timestamp};
+use ladder_core::escalation::Actor;
+use ladder_core::Role;
+use ladder_storage::directory::{self, User};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// How long a login stays valid.
+pub const SESSION_TTL: SignedDuration = SignedDuration::from_hours(12);
+
+/// Hashes a password with argon2id on a blocking thread (it is deliberately slow).
+pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
+    })
+    .await?
+}
+
+/// Checks a password against a stored hash. When there is no such user, a dummy hash is
+/// checked instead so that response times do not reveal which emails exist.
+pub async fn verify_password(password: String, stored: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let dummy = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$W0lHW1WAbVNSzfnFflsSIrUn+lIQ1iGbTnzZ0IM6ZBs";
+        let hash = stored.as_deref().unwrap_or(dummy);
+        let ok = PasswordHash::new(hash)
+            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .unwrap_or(false);
+        ok && stored.is_some()
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A new random bearer token and the hash under which it is stored.
+pub fn new_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let token = format!("ldr_{}", hex::encode(bytes));
+    let hash = token_hash(&token);
+    (token, hash)
+}
+
+/// Tokens are stored hashed: a leaked database does not leak live sessions.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The signed-in user behind a request.
+pub struct Caller {
+    pub user: User,
+    pub teams: Vec<String>,
+    pub token_hash: String,
+}
+
+impl Caller {
+    pub fn tenant_id(&self) -> &str {
+        &self.user.tenant_id
+    }
+
+    pub fn role(&self) -> Role {
+        self.user.role
+    }
+
+    pub fn is_platform(&self) -> bool {
+        self.user.role == Role::PlatformSupport
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor { user_id: self.user.id.clone(), role: self.user.role, teams: self.teams.clone() }
+    }
+
+    /// Owners and admins only.
+    pub fn require_manager(&self, action: &str) -> ApiResult<()> {
+        if self.user.role.is_manager() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("only an owner or admin may {action}")))
+        }
+    }
+
+    /// Tenant staff who work tickets (not auditors, who only read).
+    pub fn require_staff(&self, action: &str) -> ApiResult<()> {
+        if self.user.role.is_tenant_staff() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("a user with role {} may not {action}", self.user.role)))
+        }
+    }
+
+    /// The keys under which escalations addressed to this user are queued.
+    pub fn queue_keys(&self) -> Vec<String> {
+        let mut keys = vec![format!("user:{}", self.user.id), format!("role:{}", self.user.role.as_str())];
+        keys.extend(self.teams.iter().map(|t| format!("team:{t}")));
+        keys
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::Unauthorized("sign in with POST /api/v1/auth/login and send Authorization: Bearer <token>".into()))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
+        let hash = token_hash(token.trim());
+        let now: Timestamp = state.now();
+        let user = directory::session_user(&state.db, &hash, now)
+            .await?
+            .ok_or_else(|| ApiError::Unauthorized("the token is unknown, expired or revoked: sign in again".into()))?;
+        let teams = directory::teams_of(&state.db, &user.tenant_id, &user.id).await?;
+        Ok(Caller { user, teams, token_hash: hash })
+    }
+}

@@ -1,0 +1,103 @@
+//! Every error a request can meet, mapped once to an `application/problem+json` document
+//! (RFC 9457) that names the offending field and says what would work.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ladder_core::escalation::EscalationError;
+use ladder_storage::StorageError;
+use serde::Serialize;
+
+/// The body of an error response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    /// What went wrong, for a person.
+    pub detail: String,
+    /// The request field at fault, as a JSON path (`target.kind`, `compensation.amount`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// The request is malformed or a field is invalid.
+    Invalid { status: StatusCode, field: Option<String>, detail: String },
+    Unauthorized(String),
+    Forbidden(String),
+    /// Missing, or belonging to another tenant: the two are indistinguishable on purpose.
+    NotFound(String),
+    Conflict(String),
+    Internal(anyhow::Error),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn field(field: impl Into<String>, detail: impl Into<String>) -> ApiError {
+        ApiError::Invalid { status: StatusCode::UNPROCESSABLE_ENTITY, field: Some(field.into()), detail: detail.into() }
+    }
+
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::NotFound(format!("no {what} with this id"))
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<EscalationError> for ApiError {
+    fn from(e: EscalationError) -> Self {
+        match e {
+            EscalationError::Invalid { field, message } => ApiError::field(field, message),
+            EscalationError::Conflict(m) => ApiError::Conflict(m),
+            EscalationError::Forbidden(m) => ApiError::Forbidden(m),
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::Internal(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, kind, title, detail, field) = match self {
+            ApiError::Invalid { status, field, detail } => (status, "invalid-request", "Invalid request", detail, field),
+            ApiError::Unauthorized(d) => (StatusCode::UNAUTHORIZED, "unauthorized", "Not signed in", d, None),
+            ApiError::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed", d, None),
+            ApiError::NotFound(d) => (StatusCode::NOT_FOUND, "not-found", "Not found", d, None),
+            ApiError::Conflict(d) => (StatusCode::CONFLICT, "conflict", "Conflict", d, None),
+            ApiError::Internal(e) => {
+                tracing::error!(error = ?e, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "something went wrong on our side; it has been logged".to_owned(),
+                    None,
+                )
+            }
+        };
+        let problem = Problem {
+            kind: format!("https://ladder.invalid/problems/{kind}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail,
+            field,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+    }
+}

@@ -1,0 +1,729 @@
+//! Escalate, acknowledge, resolve, de-escalate and re-escalate, with approvals for
+//! compensation above the resolver's authority.
+
+use jiff::Timestamp;
+use ladder_core::escalation::{
+    approval_needed, check_acknowledge, check_active, check_escalate, default_next_rung,
+};
+use ladder_core::text::{LongText, Text};
+use ladder_core::{
+    ApprovalState, Category, CompensationKind, ContactMethod, CustomerVerification, EscalationState,
+    Policy, Priority, Role, Target, TicketStatus, TriggerKind, Urgency,
+};
+use ladder_storage::directory::{self, User};
+use ladder_storage::escalations::{self, Approval, Escalation};
+use ladder_storage::tickets::{self, Ticket};
+use ladder_storage::{new_id, Db, WriteTx};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::AnyConnection;
+
+use super::tickets::load_for_update;
+use super::{notify_customer, notify_staff, policy_in, record};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::sla;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EscalateRequest {
+    /// Who to escalate to; the policy's chain (by default the owner) when left out.
+    pub target: Option<Target>,
+    pub category: Category,
+    /// What the issue is and why it is escalated.
+    #[schema(value_type = String, max_length = 20000)]
+    pub note: LongText,
+    /// What was already tried.
+    #[schema(value_type = Option<String>)]
+    pub tried: Option<LongText>,
+    pub contact_method: ContactMethod,
+    pub urgency: Urgency,
+    /// The triggers that motivated the escalation.
+    #[serde(default)]
+    pub triggers: Vec<TriggerKind>,
+}
+
+/// Who an escalation reaches, and the rungs skipped on the way because nobody was there.
+struct Routed {
+    target: Target,
+    recipients: Vec<User>,
+    skipped: Vec<(Target, &'static str)>,
+}
+
+/// The people a target reaches today (away people excluded).
+async fn audience(conn: &mut AnyConnection, tenant: &str, target: &Target, now: Timestamp) -> ApiResult<Vec<User>> {
+    let users = match target {
+        Target::Owner => directory::users_with_role(conn, tenant, Role::Owner).await?,
+        Target::Role { role } => directory::users_with_role(conn, tenant, *role).await?,
+        Target::User { id } => directory::users_by_id(conn, tenant, &[id.0.clone()]).await?,
+        Target::Team { id } => {
+            let team = directory::team(conn, tenant, id.as_str()).await?;
+            let members = team.map(|t| t.members).unwrap_or_default();
+            directory::users_by_id(conn, tenant, &members).await?
+        }
+        // Platform staff live outside the tenant; the platform queue is their audience.
+        Target::Platform => return Ok(Vec::new()),
+    };
+    Ok(users.into_iter().filter(|u| !u.is_away(now)).collect())
+}
+
+/// Walks up from `target` until a rung reaches somebody: an away owner or an empty team is
+/// skipped at once rather than after its timeout. Platform support is always reachable.
+async fn route(conn: &mut AnyConnection, tenant: &str, mut target: Target, chain: &[Target], now: Timestamp) -> ApiResult<Routed> {
+    let mut skipped = Vec::new();
+    loop {
+        if target == Target::Platform {
+            return Ok(Routed { target, recipients: Vec::new(), skipped });
+        }
+        let recipients = audience(conn, tenant, &target, now).await?;
+        if !recipients.is_empty() {
+            return Ok(Routed { target, recipients, skipped });
+        }
+        let next = sla::next_rung(chain, &target).or_else(|| default_next_rung(&target));
+        skipped.push((target.clone(), "nobody available"));
+        match next {
+            Some(n) => target = n,
+            None => return Ok(Routed { target, recipients: Vec::new(), skipped }),
+        }
+    }
+}
+
+async fn validate_target(conn: &mut AnyConnection, tenant: &str, target: &Target) -> ApiResult<()> {
+    match target {
+        Target::User { id } => {
+            let u = directory::users_by_id(conn, tenant, &[id.0.clone()]).await?;
+            match u.first() {
+                None => Err(ApiError::field("target.id", format!("no user with id {:?} in this organisation", id.0))),
+                Some(u) if !u.role.is_tenant_staff() => {
+                    Err(ApiError::field("target.id", format!("{} is an {} and cannot take escalations", u.name, u.role)))
+                }
+                Some(_) => Ok(()),
+            }
+        }
+        Target::Team { id } => match directory::team(conn, tenant, id.as_str()).await? {
+            Some(_) => Ok(()),
+            None => Err(ApiError::field("target.id", format!("no team with id {:?} in this organisation", id.0))),
+        },
+        Target::Role { role } if !role.is_tenant_staff() => Err(ApiError::field(
+            "target.role",
+            format!("escalations go to owner, admin, agent or specialist roles, not {role}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn target_json(t: &Target) -> serde_json::Value {
+    serde_json::to_value(t).unwrap_or_default()
+}
+
+/// Everything the person taking an escalation needs, in the notification itself.
+fn details(e: &Escalation, t: &Ticket, customer: Option<&directory::Customer>) -> serde_json::Value {
+    json!({
+        "escalation_id": e.id, "ticket_id": t.id, "subject": t.subject,
+        "category": e.category, "urgency": e.urgency, "priority": e.priority,
+        "note": e.note, "tried": e.tried, "contact_method": e.contact_method,
+        "triggers": e.triggers, "requested_by": e.requested_by, "target": target_json(&e.target),
+        "ack_due_at": e.ack_due_at, "resolve_due_at": e.resolve_due_at,
+        "customer": customer.map(|c| json!({"name": c.name, "email": c.email, "phone": c.phone, "tier": c.tier})),
+    })
+}
+
+/// Escalates a ticket. Also used by the automatic paths (triggers, SLA), with `caller` None.
+pub async fn escalate(db: &Db, caller: &Caller, ticket_id: &str, req: EscalateRequest, now: Timestamp) -> ApiResult<Escalation> {
+    let mut tx = db.write().await?;
+    let (tenant, mut ticket) = load_for_update(&mut tx, db, caller, ticket_id).await?;
+    check_escalate(ticket.status, ticket.active_escalation_id.is_some(), &caller.actor())?;
+    let e = open_escalation(&mut tx, &tenant, &mut ticket, Some(&caller.user.id), req, now).await?;
+    tx.commit().await?;
+    Ok(e)
+}
+
+/// The shared body of manual and automatic escalation, inside the caller's transaction.
+pub async fn open_escalation(
+    tx: &mut WriteTx,
+    tenant: &str,
+    ticket: &mut Ticket,
+    requested_by: Option<&str>,
+    req: EscalateRequest,
+    now: Timestamp,
+) -> ApiResult<Escalation> {
+    let policy = policy_in(tx.conn(), tenant).await?;
+    let customer = directory::customer(tx.conn(), tenant, &ticket.customer_id).await?;
+    let plan = sla::plan(&policy, ticket, customer.as_ref(), req.category, req.urgency, &req.triggers, now);
+    let requested = match req.target {
+        Some(t) => {
+            validate_target(tx.conn(), tenant, &t).await?;
+            t
+        }
+        None => plan.first_target(),
+    };
+    let routed = route(tx.conn(), tenant, requested.clone(), &plan.chain, now).await?;
+
+    let mut priority = req.urgency.priority().max(ticket.priority);
+    if routed.target == Target::Platform && req.category == Category::Legal {
+        priority = Priority::Critical;
+    }
+    let dues = plan.dues(&routed.target, now);
+    let e = Escalation {
+        id: new_id(),
+        tenant_id: tenant.to_owned(),
+        ticket_id: ticket.id.clone(),
+        state: EscalationState::Requested,
+        target: routed.target.clone(),
+        rung: 1,
+        category: req.category,
+        note: req.note.into_string(),
+        tried: req.tried.map(Text::into_string),
+        contact_method: req.contact_method,
+        urgency: req.urgency,
+        priority,
+        triggers: req.triggers,
+        requested_by: requested_by.map(str::to_owned),
+        escalation_owner_id: None,
+        previous_status: ticket.status,
+        previous_assignee_id: ticket.assignee_id.clone(),
+        previous_team_id: ticket.team_id.clone(),
+        snapshot: plan.snapshot.clone(),
+        ack_due_at: dues.ack,
+        update_due_at: None,
+        resolve_due_at: dues.resolve,
+        acknowledged_at: None,
+        closed_at: None,
+        resolution: None,
+        created_at: now,
+        updated_at: now,
+    };
+    escalations::insert(tx.conn(), &e).await?;
+    let before = json!({"status": ticket.status, "priority": ticket.priority, "category": ticket.category});
+    ticket.status = TicketStatus::Escalated;
+    ticket.priority = priority;
+    ticket.category = ticket.category.or(Some(e.category));
+    ticket.active_escalation_id = Some(e.id.clone());
+    tickets::update(tx.conn(), tenant, ticket, now).await?;
+    if let Some(by) = requested_by {
+        tickets::add_watcher(tx.conn(), tenant, &ticket.id, by, now).await?;
+    }
+    let after = json!({"status": ticket.status, "priority": ticket.priority, "category": ticket.category});
+    let event = record(
+        tx.conn(),
+        tenant,
+        Some(&ticket.id),
+        requested_by,
+        "escalated",
+        json!({
+            "escalation_id": e.id, "requested_target": target_json(&requested),
+            "target": target_json(&e.target), "category": e.category, "note": e.note, "tried": e.tried,
+            "contact_method": e.contact_method, "urgency": e.urgency, "triggers": e.triggers,
+            "automatic": requested_by.is_none(),
+            "skipped": routed.skipped.iter().map(|(t, why)| json!({"target": target_json(t), "reason": why})).collect::<Vec<_>>(),
+            "ack_due_at": e.ack_due_at, "resolve_due_at": e.resolve_due_at,
+            "before": before, "after": after,
+        }),
+        now,
+    )
+    .await?;
+    let payload = details(&e, ticket, customer.as_ref());
+    for u in &routed.recipients {
+        notify_staff(tx.conn(), tenant, &ticket.id, &u.id, "escalation_requested", &event, payload.clone(), now).await?;
+    }
+    sla::schedule(tx.conn(), &e, &plan, now).await?;
+    Ok(e)
+}
+
+/// Loads an escalation the caller may see (platform support: only platform escalations),
+/// and its ticket, locked.
+async fn load(tx: &mut WriteTx, db: &Db, caller: &Caller, id: &str) -> ApiResult<(String, Escalation, Ticket)> {
+    let scope = if caller.is_platform() { None } else { Some(caller.tenant_id()) };
+    let e = escalations::get(tx.conn(), scope, id).await?.ok_or_else(|| ApiError::not_found("escalation"))?;
+    let (tenant, ticket) = load_for_update(tx, db, caller, &e.ticket_id).await?;
+    // Re-read under the ticket lock so that the state we decide on is current.
+    let e = escalations::get(tx.conn(), Some(&tenant), id).await?.ok_or_else(|| ApiError::not_found("escalation"))?;
+    Ok((tenant, e, ticket))
+}
+
+async fn user_name(conn: &mut AnyConnection, tenant: &str, id: &str) -> ApiResult<String> {
+    Ok(directory::users_by_id(conn, tenant, &[id.to_owned()])
+        .await?
+        .into_iter()
+        .next()
+        .map(|u| u.name)
+        .unwrap_or_else(|| "another user".into()))
+}
+
+/// The caller becomes the single named owner of the escalation.
+pub async fn acknowledge(db: &Db, caller: &Caller, id: &str, now: Timestamp) -> ApiResult<Escalation> {
+    let mut tx = db.write().await?;
+    let (tenant, mut e, mut ticket) = load(&mut tx, db, caller, id).await?;
+    let owner_name = match &e.escalation_owner_id {
+        Some(o) => Some((o.clone(), user_name(tx.conn(), &tenant, o).await?)),
+        None => None,
+    };
+    let owner = owner_name.as_ref().map(|(i, n)| (i.as_str(), n.as_str()));
+    if !check_acknowledge(e.state, &e.target, owner, &caller.actor())? {
+        return Ok(e);
+    }
+    e.state = EscalationState::Acknowledged;
+    e.escalation_owner_id = Some(caller.user.id.clone());
+    e.acknowledged_at = Some(now);
+    e.updated_at = now;
+    let policy = policy_in(tx.conn(), &tenant).await?;
+    e.update_due_at = sla::next_update_due(&policy, &e, now);
+    if !escalations::update_if_state(tx.conn(), &e, EscalationState::Requested).await? {
+        // Someone else acknowledged between our read and our write.
+        let cur = escalations::get(tx.conn(), Some(&tenant), id).await?.ok_or_else(|| ApiError::not_found("escalation"))?;
+        let name = match &cur.escalation_owner_id {
+            Some(o) => user_name(tx.conn(), &tenant, o).await?,
+            None => "another user".into(),
+        };
+        return Err(ApiError::Conflict(format!("already acknowledged by {name}, who owns this escalation")));
+    }
+    let before_assignee = ticket.assignee_id.clone();
+    if !caller.is_platform() {
+        ticket.assignee_id = Some(caller.user.id.clone());
+        tickets::update(tx.conn(), &tenant, &ticket, now).await?;
+    }
+    let event = record(
+        tx.conn(),
+        &tenant,
+        Some(&ticket.id),
+        Some(&caller.user.id),
+        "acknowledged",
+        json!({
+            "escalation_id": e.id, "escalation_owner_id": caller.user.id, "escalation_owner": caller.user.name,
+            "before": {"state": "requested", "assignee_id": before_assignee},
+            "after": {"state": "acknowledged", "assignee_id": ticket.assignee_id},
+            "update_due_at": e.update_due_at,
+        }),
+        now,
+    )
+    .await?;
+    if let Some(by) = &e.requested_by {
+        let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject, "escalation_owner": caller.user.name});
+        notify_staff(tx.conn(), &tenant, &ticket.id, by, "escalation_acknowledged", &event, payload, now).await?;
+    }
+    let customer = directory::customer(tx.conn(), &tenant, &ticket.customer_id).await?;
+    let payload = json!({
+        "ticket_id": ticket.id, "subject": ticket.subject, "escalation_owner": caller.user.name,
+        "contact_method": e.contact_method, "next_update_by": e.update_due_at,
+    });
+    let email = customer.as_ref().and_then(|c| c.email.as_deref());
+    notify_customer(tx.conn(), &tenant, &ticket.id, email, "customer_acknowledgement", &event, payload, now).await?;
+    sla::acknowledged(tx.conn(), &e, now).await?;
+    tx.commit().await?;
+    Ok(e)
+}
+
+#[derive(Deserialize, Serialize, utoipa::ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Compensation {
+    pub kind: CompensationKind,
+    /// In minor units of the currency (cents).
+    #[serde(default)]
+    pub amount: i64,
+    /// ISO 4217; the policy's currency when left out.
+    pub currency: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, utoipa::ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    /// What happened and how it ended: the record that protects everyone later.
+    #[schema(value_type = String, max_length = 20000)]
+    pub summary: LongText,
+    #[schema(value_type = Option<String>)]
+    pub root_cause: Option<LongText>,
+    #[schema(value_type = Option<String>)]
+    pub actions: Option<LongText>,
+    #[schema(value_type = Option<String>)]
+    pub preventive_actions: Option<LongText>,
+    pub compensation: Option<Compensation>,
+}
+
+/// The outcome of a resolve request: resolved, or waiting for an approval.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ResolveOutcome {
+    pub escalation: Escalation,
+    /// Set when the compensation exceeds the resolver's authority: resolution waits for it.
+    pub approval: Option<Approval>,
+}
+
+pub async fn resolve(db: &Db, caller: &Caller, id: &str, req: ResolveRequest, now: Timestamp) -> ApiResult<ResolveOutcome> {
+    if let Some(c) = &req.compensation {
+        if c.amount < 0 {
+            return Err(ApiError::field("compensation.amount", "must not be negative"));
+        }
+        if c.kind == CompensationKind::None && c.amount != 0 {
+            return Err(ApiError::field("compensation.amount", "must be 0 when the kind is none"));
+        }
+        if let Some(cur) = &c.currency {
+            if cur.len() != 3 || !cur.chars().all(|ch| ch.is_ascii_uppercase()) {
+                return Err(ApiError::field("compensation.currency", "must be a three-letter ISO 4217 code such as USD"));
+            }
+        }
+    }
+    let mut tx = db.write().await?;
+    let (tenant, e, mut ticket) = load(&mut tx, db, caller, id).await?;
+    check_active(e.state, &e.target, &caller.actor(), "resolve")?;
+    if escalations::pending_approval_for(tx.conn(), &tenant, &e.id).await?.is_some() {
+        return Err(ApiError::Conflict("a compensation approval is pending for this escalation: it must be decided first".into()));
+    }
+    let policy = policy_in(tx.conn(), &tenant).await?;
+    let amount = req.compensation.as_ref().map_or(0, |c| c.amount);
+    let resolution = resolution_json(&req, &policy);
+    if let Some(approver) = approval_needed(amount, caller.role(), &policy) {
+        let currency = resolution["compensation"]["currency"].as_str().unwrap_or(&policy.currency).to_owned();
+        let a = escalations::insert_approval(tx.conn(), &tenant, &e, &caller.user.id, approver, amount, &currency, &resolution, now).await?;
+        let event = record(
+            tx.conn(),
+            &tenant,
+            Some(&ticket.id),
+            Some(&caller.user.id),
+            "approval_requested",
+            json!({"escalation_id": e.id, "approval_id": a.id, "approver_role": approver, "amount": amount,
+                   "currency": currency, "limit": policy.authority_limit(caller.role()), "resolution": resolution}),
+            now,
+        )
+        .await?;
+        let payload = json!({"approval_id": a.id, "escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
+                             "amount": amount, "currency": currency, "requested_by": caller.user.name});
+        for u in directory::users_with_role(tx.conn(), &tenant, approver).await? {
+            notify_staff(tx.conn(), &tenant, &ticket.id, &u.id, "approval_requested", &event, payload.clone(), now).await?;
+        }
+        tx.commit().await?;
+        return Ok(ResolveOutcome { escalation: e, approval: Some(a) });
+    }
+    let e = finish_resolution(&mut tx, &tenant, e, &mut ticket, &caller.user.id, resolution, now).await?;
+    tx.commit().await?;
+    Ok(ResolveOutcome { escalation: e, approval: None })
+}
+
+fn resolution_json(req: &ResolveRequest, policy: &Policy) -> serde_json::Value {
+    let compensation = req.compensation.as_ref().map(|c| {
+        json!({"kind": c.kind, "amount": c.amount, "currency": c.currency.clone().unwrap_or_else(|| policy.currency.clone())})
+    });
+    json!({
+        "summary": req.summary.as_str(),
+        "root_cause": req.root_cause.as_ref().map(|t| t.as_str()),
+        "actions": req.actions.as_ref().map(|t| t.as_str()),
+        "preventive_actions": req.preventive_actions.as_ref().map(|t| t.as_str()),
+        "compensation": compensation,
+    })
+}
+
+async fn finish_resolution(
+    tx: &mut WriteTx,
+    tenant: &str,
+    mut e: Escalation,
+    ticket: &mut Ticket,
+    by: &str,
+    mut resolution: serde_json::Value,
+    now: Timestamp,
+) -> ApiResult<Escalation> {
+    let prior = e.state;
+    resolution["resolved_by"] = json!(by);
+    e.state = EscalationState::Resolved;
+    e.closed_at = Some(now);
+    e.updated_at = now;
+    e.resolution = Some(resolution.clone());
+    if !escalations::update_if_state(tx.conn(), &e, prior).await? {
+        return Err(ApiError::Conflict("the escalation changed while resolving it: reload and try again".into()));
+    }
+    let before = json!({"state": prior, "status": ticket.status});
+    ticket.status = TicketStatus::Resolved;
+    ticket.active_escalation_id = None;
+    tickets::update(tx.conn(), tenant, ticket, now).await?;
+    let event = record(
+        tx.conn(),
+        tenant,
+        Some(&ticket.id),
+        Some(by),
+        "resolved",
+        json!({"escalation_id": e.id, "resolution": resolution, "before": before,
+               "after": {"state": "resolved", "status": "resolved"}}),
+        now,
+    )
+    .await?;
+    // The escalator and everyone watching hear how it ended.
+    let mut told = std::collections::BTreeSet::new();
+    let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject, "summary": resolution["summary"]});
+    let watchers = tickets::watchers(tx.conn(), tenant, &ticket.id).await?;
+    for u in e.requested_by.iter().chain(watchers.iter()) {
+        if u != by && told.insert(u.clone()) {
+            notify_staff(tx.conn(), tenant, &ticket.id, u, "escalation_resolved", &event, payload.clone(), now).await?;
+        }
+    }
+    let customer = directory::customer(tx.conn(), tenant, &ticket.customer_id).await?;
+    let email = customer.as_ref().and_then(|c| c.email.as_deref());
+    let payload = json!({"ticket_id": ticket.id, "subject": ticket.subject, "summary": resolution["summary"], "verify": true});
+    notify_customer(tx.conn(), tenant, &ticket.id, email, "resolution_verification_request", &event, payload, now).await?;
+    sla::closed(tx.conn(), &e, now).await?;
+    Ok(e)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    #[schema(value_type = String)]
+    pub reason: LongText,
+}
+
+/// Approves or denies a compensation request. Approval applies the waiting resolution.
+pub async fn decide(db: &Db, caller: &Caller, approval_id: &str, approve: bool, req: DecisionRequest, now: Timestamp) -> ApiResult<Approval> {
+    let tenant = caller.tenant_id().to_owned();
+    let mut tx = db.write().await?;
+    let a = escalations::approval(tx.conn(), &tenant, approval_id).await?.ok_or_else(|| ApiError::not_found("approval"))?;
+    let policy = policy_in(tx.conn(), &tenant).await?;
+    if caller.role() != a.approver_role && policy.authority_limit(caller.role()) < a.amount_minor {
+        return Err(ApiError::Forbidden(format!("this approval is for a {} or someone whose limit covers the amount", a.approver_role)));
+    }
+    if a.requested_by == caller.user.id {
+        return Err(ApiError::Forbidden("nobody may approve their own request".into()));
+    }
+    let state = if approve { ApprovalState::Approved } else { ApprovalState::Denied };
+    let (_, e, mut ticket) = load(&mut tx, db, caller, &a.escalation_id).await?;
+    if !escalations::decide_approval(tx.conn(), &tenant, &a.id, state, &caller.user.id, req.reason.as_str(), now).await? {
+        return Err(ApiError::Conflict("this approval was already decided".into()));
+    }
+    let kind = if approve { "approval_granted" } else { "approval_denied" };
+    let event = record(
+        tx.conn(),
+        &tenant,
+        Some(&a.ticket_id),
+        Some(&caller.user.id),
+        kind,
+        json!({"approval_id": a.id, "escalation_id": a.escalation_id, "amount": a.amount_minor,
+               "currency": a.currency, "reason": req.reason.as_str()}),
+        now,
+    )
+    .await?;
+    let payload = json!({"approval_id": a.id, "decision": state, "reason": req.reason.as_str(), "ticket_id": a.ticket_id});
+    notify_staff(tx.conn(), &tenant, &a.ticket_id, &a.requested_by, kind, &event, payload, now).await?;
+    if approve {
+        let mut resolution = a.resolution.clone();
+        resolution["approved_by"] = json!(caller.user.id);
+        finish_resolution(&mut tx, &tenant, e, &mut ticket, &a.requested_by, resolution, now).await?;
+    }
+    let decided = escalations::approval(tx.conn(), &tenant, approval_id).await?.ok_or_else(|| ApiError::not_found("approval"))?;
+    tx.commit().await?;
+    Ok(decided)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeEscalateRequest {
+    /// Why escalation was not warranted.
+    #[schema(value_type = String)]
+    pub reason: LongText,
+}
+
+/// Sends the ticket back to whoever had it, as open.
+pub async fn de_escalate(db: &Db, caller: &Caller, id: &str, req: DeEscalateRequest, now: Timestamp) -> ApiResult<Escalation> {
+    let mut tx = db.write().await?;
+    let (tenant, mut e, mut ticket) = load(&mut tx, db, caller, id).await?;
+    check_active(e.state, &e.target, &caller.actor(), "de-escalate")?;
+    let prior = e.state;
+    e.state = EscalationState::DeEscalated;
+    e.closed_at = Some(now);
+    e.updated_at = now;
+    e.resolution = Some(json!({"reason": req.reason.as_str(), "by": caller.user.id}));
+    if !escalations::update_if_state(tx.conn(), &e, prior).await? {
+        return Err(ApiError::Conflict("the escalation changed meanwhile: reload and try again".into()));
+    }
+    let before = json!({"status": ticket.status, "assignee_id": ticket.assignee_id, "team_id": ticket.team_id});
+    ticket.status = TicketStatus::Open;
+    ticket.assignee_id = e.previous_assignee_id.clone();
+    ticket.team_id = e.previous_team_id.clone();
+    ticket.active_escalation_id = None;
+    tickets::update(tx.conn(), &tenant, &ticket, now).await?;
+    let event = record(
+        tx.conn(),
+        &tenant,
+        Some(&ticket.id),
+        Some(&caller.user.id),
+        "de_escalated",
+        json!({"escalation_id": e.id, "reason": req.reason.as_str(), "before": before,
+               "after": {"status": ticket.status, "assignee_id": ticket.assignee_id, "team_id": ticket.team_id}}),
+        now,
+    )
+    .await?;
+    let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject, "reason": req.reason.as_str()});
+    let mut told = std::collections::BTreeSet::new();
+    for u in e.requested_by.iter().chain(e.previous_assignee_id.iter()) {
+        if *u != caller.user.id && told.insert(u.clone()) {
+            notify_staff(tx.conn(), &tenant, &ticket.id, u, "escalation_de_escalated", &event, payload.clone(), now).await?;
+        }
+    }
+    sla::closed(tx.conn(), &e, now).await?;
+    tx.commit().await?;
+    Ok(e)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReEscalateRequest {
+    /// Why it must go higher.
+    #[schema(value_type = String)]
+    pub note: LongText,
+}
+
+pub async fn re_escalate(db: &Db, caller: &Caller, id: &str, req: ReEscalateRequest, now: Timestamp) -> ApiResult<Escalation> {
+    let mut tx = db.write().await?;
+    let (tenant, e, mut ticket) = load(&mut tx, db, caller, id).await?;
+    check_active(e.state, &e.target, &caller.actor(), "re-escalate")?;
+    let e = move_up(&mut tx, &tenant, e, &mut ticket, Some(&caller.user.id), req.note.as_str(), "re_escalated", now).await?;
+    tx.commit().await?;
+    Ok(e)
+}
+
+/// Supersedes the active escalation with a new one on the next rung of its chain. Used by
+/// re-escalation and by the acknowledgement timer.
+#[allow(clippy::too_many_arguments)]
+pub async fn move_up(
+    tx: &mut WriteTx,
+    tenant: &str,
+    mut old: Escalation,
+    ticket: &mut Ticket,
+    by: Option<&str>,
+    note: &str,
+    kind: &str,
+    now: Timestamp,
+) -> ApiResult<Escalation> {
+    let chain = sla::chain_of(&old);
+    let next = sla::next_rung(&chain, &old.target)
+        .or_else(|| default_next_rung(&old.target))
+        .ok_or_else(|| ApiError::Conflict("the escalation is already at the top of the ladder (platform support)".into()))?;
+    let routed = route(tx.conn(), tenant, next.clone(), &chain, now).await?;
+    let prior = old.state;
+    old.state = EscalationState::Superseded;
+    old.closed_at = Some(now);
+    old.updated_at = now;
+    if !escalations::update_if_state(tx.conn(), &old, prior).await? {
+        return Err(ApiError::Conflict("the escalation changed meanwhile: reload and try again".into()));
+    }
+    sla::closed(tx.conn(), &old, now).await?;
+    let mut priority = old.priority;
+    if routed.target == Target::Platform && old.category == Category::Legal {
+        priority = Priority::Critical;
+    }
+    let plan = sla::plan_from_snapshot(&old);
+    let dues = plan.dues(&routed.target, now);
+    let new = Escalation {
+        id: new_id(),
+        state: EscalationState::Requested,
+        target: routed.target.clone(),
+        rung: old.rung + 1,
+        note: note.to_owned(),
+        priority,
+        requested_by: by.map(str::to_owned).or(old.requested_by.clone()),
+        escalation_owner_id: None,
+        ack_due_at: dues.ack,
+        update_due_at: None,
+        // The customer's clock does not restart because the escalation moved up.
+        resolve_due_at: old.resolve_due_at.or(dues.resolve),
+        acknowledged_at: None,
+        closed_at: None,
+        resolution: None,
+        created_at: now,
+        updated_at: now,
+        ..old.clone()
+    };
+    escalations::insert(tx.conn(), &new).await?;
+    let before = json!({"escalation_id": old.id, "target": target_json(&old.target), "priority": ticket.priority});
+    ticket.active_escalation_id = Some(new.id.clone());
+    ticket.priority = ticket.priority.max(priority);
+    if let Some(owner) = &old.escalation_owner_id {
+        // Whoever held it stays informed.
+        tickets::add_watcher(tx.conn(), tenant, &ticket.id, owner, now).await?;
+    }
+    tickets::update(tx.conn(), tenant, ticket, now).await?;
+    let event = record(
+        tx.conn(),
+        tenant,
+        Some(&ticket.id),
+        by,
+        kind,
+        json!({
+            "escalation_id": new.id, "superseded_escalation_id": old.id, "note": note, "rung": new.rung,
+            "skipped": routed.skipped.iter().map(|(t, why)| json!({"target": target_json(t), "reason": why})).collect::<Vec<_>>(),
+            "before": before,
+            "after": {"escalation_id": new.id, "target": target_json(&new.target), "priority": ticket.priority},
+        }),
+        now,
+    )
+    .await?;
+    let customer = directory::customer(tx.conn(), tenant, &ticket.customer_id).await?;
+    let payload = details(&new, ticket, customer.as_ref());
+    for u in &routed.recipients {
+        notify_staff(tx.conn(), tenant, &ticket.id, &u.id, "escalation_requested", &event, payload.clone(), now).await?;
+    }
+    for (t, _) in &routed.skipped {
+        for u in audience_including_away(tx.conn(), tenant, t).await? {
+            notify_staff(tx.conn(), tenant, &ticket.id, &u.id, "escalation_skipped_you", &event, payload.clone(), now).await?;
+        }
+    }
+    if let Some(owner) = &old.escalation_owner_id {
+        notify_staff(tx.conn(), tenant, &ticket.id, owner, "escalation_moved_up", &event, payload.clone(), now).await?;
+    }
+    let plan = sla::plan_from_snapshot(&new);
+    sla::schedule(tx.conn(), &new, &plan, now).await?;
+    Ok(new)
+}
+
+async fn audience_including_away(conn: &mut AnyConnection, tenant: &str, target: &Target) -> ApiResult<Vec<User>> {
+    Ok(match target {
+        Target::Owner => directory::users_with_role(conn, tenant, Role::Owner).await?,
+        Target::Role { role } => directory::users_with_role(conn, tenant, *role).await?,
+        Target::User { id } => directory::users_by_id(conn, tenant, &[id.0.clone()]).await?,
+        Target::Team { id } => {
+            let members = directory::team(conn, tenant, id.as_str()).await?.map(|t| t.members).unwrap_or_default();
+            directory::users_by_id(conn, tenant, &members).await?
+        }
+        Target::Platform => Vec::new(),
+    })
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationRequest {
+    pub customer_verification: CustomerVerification,
+}
+
+/// Records whether the customer confirmed the resolution.
+pub async fn verify(db: &Db, caller: &Caller, id: &str, req: VerificationRequest, now: Timestamp) -> ApiResult<Escalation> {
+    caller.require_staff("record a customer verification")?;
+    let mut tx = db.write().await?;
+    let (tenant, mut e, ticket) = load(&mut tx, db, caller, id).await?;
+    if e.state != EscalationState::Resolved {
+        return Err(ApiError::Conflict(format!("the escalation is {}: only a resolved escalation can be verified", e.state)));
+    }
+    let mut resolution = e.resolution.clone().unwrap_or_else(|| json!({}));
+    let before = resolution.get("customer_verification").cloned();
+    resolution["customer_verification"] = json!(req.customer_verification);
+    e.resolution = Some(resolution);
+    e.updated_at = now;
+    escalations::update_if_state(tx.conn(), &e, EscalationState::Resolved).await?;
+    record(
+        tx.conn(),
+        &tenant,
+        Some(&ticket.id),
+        Some(&caller.user.id),
+        "customer_verification",
+        json!({"escalation_id": e.id, "before": before, "after": req.customer_verification}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(e)
+}
+
+/// Called when the escalation owner sends the customer a public reply: that is the response
+/// the interim-update clock waits for, so the next update is due one cadence later.
+pub async fn customer_updated(conn: &mut AnyConnection, e: &Escalation, now: Timestamp) -> ApiResult<()> {
+    let policy = policy_in(conn, &e.tenant_id).await?;
+    let mut e = e.clone();
+    e.update_due_at = sla::next_update_due(&policy, &e, now);
+    e.updated_at = now;
+    escalations::update_if_state(conn, &e, EscalationState::Acknowledged).await?;
+    sla::customer_updated(conn, &e, now).await?;
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! The imperative shell around the domain core: each flow loads what a command needs inside
+//! one write transaction, asks the core to decide, and writes the changes, the audit events
+//! and the outbox messages in that same transaction. HTTP handlers and background workers
+//! both call these.
+
+pub mod escalation;
+pub mod tickets;
+
+use jiff::Timestamp;
+use ladder_core::Policy;
+use ladder_storage::audit::{self, NewEvent};
+use ladder_storage::outbox::{self, Audience, NewMessage};
+use ladder_storage::{policies, Db};
+use sqlx::AnyConnection;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Appends an audit event in the caller's transaction.
+pub async fn record(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    ticket_id: Option<&str>,
+    actor_id: Option<&str>,
+    kind: &str,
+    payload: serde_json::Value,
+    now: Timestamp,
+) -> ApiResult<String> {
+    Ok(audit::append(conn, NewEvent { tenant_id, ticket_id, actor_id, kind, payload }, now).await?)
+}
+
+/// Queues a notification for a staff member in the caller's transaction. The idempotency key
+/// ties it to the event that caused it, so a retried delivery never doubles up.
+pub async fn notify_staff(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    ticket_id: &str,
+    user_id: &str,
+    kind: &str,
+    event_id: &str,
+    payload: serde_json::Value,
+    now: Timestamp,
+) -> ApiResult<()> {
+    outbox::enqueue(
+        conn,
+        NewMessage {
+            tenant_id,
+            ticket_id: Some(ticket_id),
+            recipient_user_id: Some(user_id),
+            recipient_email: None,
+            audience: Audience::Staff,
+            kind,
+            payload,
+            idempotency_key: format!("{event_id}:{kind}:{user_id}"),
+        },
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Queues a message to the customer.
+pub async fn notify_customer(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    ticket_id: &str,
+    email: Option<&str>,
+    kind: &str,
+    event_id: &str,
+    payload: serde_json::Value,
+    now: Timestamp,
+) -> ApiResult<()> {
+    outbox::enqueue(
+        conn,
+        NewMessage {
+            tenant_id,
+            ticket_id: Some(ticket_id),
+            recipient_user_id: None,
+            recipient_email: email,
+            audience: Audience::Customer,
+            kind,
+            payload,
+            idempotency_key: format!("{event_id}:{kind}:customer"),
+        },
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The tenant's policy in force (the built-in default until one is saved).
+pub async fn policy(db: &Db, tenant_id: &str) -> ApiResult<Policy> {
+    match policies::current(db, tenant_id).await? {
+        Some((_, doc)) => parse_policy(&doc),
+        None => Ok(Policy::default()),
+    }
+}
+
+/// Same as [`policy`], read inside a transaction.
+pub async fn policy_in(conn: &mut AnyConnection, tenant_id: &str) -> ApiResult<Policy> {
+    match policies::current_in(conn, tenant_id).await? {
+        Some((_, doc)) => parse_policy(&doc),
+        None => Ok(Policy::default()),
+    }
+}
+
+fn parse_policy(doc: &str) -> ApiResult<Policy> {
+    serde_json::from_str(doc).map_err(|e| ApiError::Internal(anyhow::anyhow!("stored policy does not parse: {e}")))
+}

@@ -1,0 +1,363 @@
+//! Creating and changing tickets: fields, status, comments, watchers and links.
+
+use jiff::Timestamp;
+use ladder_core::escalation::check_public_reply;
+use ladder_core::text::{LongText, ShortText};
+use ladder_core::{Category, Channel, EscalationState, LinkKind, Priority, Role, TicketStatus};
+use ladder_storage::escalations::{self, Escalation};
+use ladder_storage::tickets::{self, Comment, Link, NewTicket, Ticket};
+use ladder_storage::{directory, Backend, Db, WriteTx};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::AnyConnection;
+
+use super::{policy_in, record};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::triggers;
+
+/// A ticket with what a person needs beside it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TicketView {
+    #[serde(flatten)]
+    pub ticket: Ticket,
+    pub active_escalation: Option<Escalation>,
+    pub watchers: Vec<String>,
+    pub links: Vec<Link>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTicketRequest {
+    #[schema(value_type = String, max_length = 200)]
+    pub subject: ShortText,
+    #[schema(value_type = String, max_length = 20000)]
+    pub description: LongText,
+    pub customer_id: String,
+    pub channel: Channel,
+    pub category: Option<Category>,
+    pub priority: Option<Priority>,
+    /// Defaults to the creator when they work tickets.
+    pub assignee_id: Option<String>,
+    pub team_id: Option<String>,
+}
+
+/// Which tenant a ticket belongs to for this caller, or not found. Platform support reach a
+/// ticket of any tenant only if it was escalated to the platform.
+pub async fn ticket_tenant(conn: &mut AnyConnection, caller: &Caller, ticket_id: &str) -> ApiResult<String> {
+    if caller.is_platform() {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT tenant_id FROM escalations WHERE ticket_id = $1 AND target_key = 'platform' LIMIT 1",
+        )
+        .bind(ticket_id)
+        .fetch_optional(conn)
+        .await
+        .map_err(ladder_storage::StorageError::from)?;
+        row.map(|(t,)| t).ok_or_else(|| ApiError::not_found("ticket"))
+    } else {
+        Ok(caller.tenant_id().to_owned())
+    }
+}
+
+/// Loads a ticket the caller may see, locking it for the rest of the transaction.
+pub async fn load_for_update(tx: &mut WriteTx, db: &Db, caller: &Caller, ticket_id: &str) -> ApiResult<(String, Ticket)> {
+    let tenant = ticket_tenant(tx.conn(), caller, ticket_id).await?;
+    let ticket = tickets::get_for_update(tx.conn(), db.backend() == Backend::Postgres, &tenant, ticket_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("ticket"))?;
+    Ok((tenant, ticket))
+}
+
+pub async fn view(conn: &mut AnyConnection, tenant: &str, ticket: Ticket) -> ApiResult<TicketView> {
+    let active_escalation = match &ticket.active_escalation_id {
+        Some(id) => escalations::get(conn, Some(tenant), id).await?,
+        None => None,
+    };
+    let watchers = tickets::watchers(conn, tenant, &ticket.id).await?;
+    let links = tickets::links(conn, tenant, &ticket.id).await?;
+    Ok(TicketView { ticket, active_escalation, watchers, links })
+}
+
+async fn check_user(conn: &mut AnyConnection, tenant: &str, field: &'static str, id: &str) -> ApiResult<()> {
+    let found = directory::users_by_id(conn, tenant, &[id.to_owned()]).await?;
+    if found.is_empty() {
+        return Err(ApiError::field(field, format!("no user with id {id:?} in this organisation")));
+    }
+    Ok(())
+}
+
+async fn check_team(conn: &mut AnyConnection, tenant: &str, field: &'static str, id: &str) -> ApiResult<()> {
+    if directory::team(conn, tenant, id).await?.is_none() {
+        return Err(ApiError::field(field, format!("no team with id {id:?} in this organisation")));
+    }
+    Ok(())
+}
+
+pub async fn create(db: &Db, caller: &Caller, req: NewTicketRequest, now: Timestamp) -> ApiResult<TicketView> {
+    caller.require_staff("create tickets")?;
+    let tenant = caller.tenant_id();
+    let mut tx = db.write().await?;
+    let customer = directory::customer(tx.conn(), tenant, &req.customer_id)
+        .await?
+        .ok_or_else(|| ApiError::field("customer_id", format!("no customer with id {:?}", req.customer_id)))?;
+    if let Some(a) = &req.assignee_id {
+        check_user(tx.conn(), tenant, "assignee_id", a).await?;
+    }
+    if let Some(t) = &req.team_id {
+        check_team(tx.conn(), tenant, "team_id", t).await?;
+    }
+    let policy = policy_in(tx.conn(), tenant).await?;
+    let text = format!("{}\n\n{}", req.subject.as_str(), req.description.as_str());
+    let found = triggers::detect(&policy, &text, &customer, tx.conn(), tenant, now).await?;
+    let assignee = req.assignee_id.clone().or_else(|| caller.user.role.is_tenant_staff().then(|| caller.user.id.clone()));
+    let ticket = tickets::insert(
+        tx.conn(),
+        NewTicket {
+            tenant_id: tenant,
+            subject: req.subject.as_str(),
+            description: req.description.as_str(),
+            customer_id: &customer.id,
+            channel: req.channel,
+            category: req.category,
+            priority: req.priority.unwrap_or(Priority::Normal),
+            assignee_id: assignee.as_deref(),
+            team_id: req.team_id.as_deref(),
+            triggers: serde_json::to_value(&found).unwrap_or_else(|_| json!([])),
+            created_by: Some(&caller.user.id),
+        },
+        now,
+    )
+    .await?;
+    record(
+        tx.conn(),
+        tenant,
+        Some(&ticket.id),
+        Some(&caller.user.id),
+        "ticket_created",
+        json!({
+            "after": {
+                "subject": ticket.subject, "customer_id": ticket.customer_id,
+                "channel": ticket.channel, "category": ticket.category, "priority": ticket.priority,
+                "status": ticket.status, "assignee_id": ticket.assignee_id, "team_id": ticket.team_id,
+            },
+            "triggers": found,
+        }),
+        now,
+    )
+    .await?;
+    let v = view(tx.conn(), tenant, ticket).await?;
+    tx.commit().await?;
+    Ok(v)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchTicketRequest {
+    pub status: Option<TicketStatus>,
+    pub priority: Option<Priority>,
+    pub category: Option<Category>,
+    /// A user id, or null to unassign.
+    #[serde(default, with = "serde_with_double_option")]
+    #[schema(value_type = Option<String>)]
+    pub assignee_id: Option<Option<String>>,
+    #[serde(default, with = "serde_with_double_option")]
+    #[schema(value_type = Option<String>)]
+    pub team_id: Option<Option<String>>,
+}
+
+/// Distinguishes a field left out (`None`) from one set to null (`Some(None)`).
+mod serde_with_double_option {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+        Ok(Some(Option::<String>::deserialize(d)?))
+    }
+}
+
+pub async fn patch(db: &Db, caller: &Caller, id: &str, req: PatchTicketRequest, now: Timestamp) -> ApiResult<TicketView> {
+    caller.require_staff("change tickets")?;
+    let mut tx = db.write().await?;
+    let (tenant, mut t) = load_for_update(&mut tx, db, caller, id).await?;
+    let before = json!({
+        "status": t.status, "priority": t.priority, "category": t.category,
+        "assignee_id": t.assignee_id, "team_id": t.team_id,
+    });
+    let mut kind = "ticket_updated";
+    if let Some(status) = req.status {
+        if status == TicketStatus::Escalated {
+            return Err(ApiError::field("status", "use POST /api/v1/tickets/{id}/escalate to escalate a ticket"));
+        }
+        if t.active_escalation_id.is_some() && status != t.status {
+            return Err(ApiError::Conflict(
+                "the ticket has an active escalation: resolve or de-escalate it to change the status".into(),
+            ));
+        }
+        if matches!(t.status, TicketStatus::Resolved | TicketStatus::Closed)
+            && matches!(status, TicketStatus::Open | TicketStatus::New | TicketStatus::Pending)
+        {
+            kind = "reopened";
+        }
+        t.status = status;
+    }
+    if let Some(p) = req.priority {
+        t.priority = p;
+    }
+    if let Some(c) = req.category {
+        t.category = Some(c);
+    }
+    if let Some(a) = req.assignee_id {
+        if let Some(a) = &a {
+            check_user(tx.conn(), &tenant, "assignee_id", a).await?;
+        }
+        t.assignee_id = a;
+    }
+    if let Some(team) = req.team_id {
+        if let Some(team) = &team {
+            check_team(tx.conn(), &tenant, "team_id", team).await?;
+        }
+        t.team_id = team;
+    }
+    let after = json!({
+        "status": t.status, "priority": t.priority, "category": t.category,
+        "assignee_id": t.assignee_id, "team_id": t.team_id,
+    });
+    if before != after {
+        tickets::update(tx.conn(), &tenant, &t, now).await?;
+        record(tx.conn(), &tenant, Some(&t.id), Some(&caller.user.id), kind, json!({"before": before, "after": after}), now).await?;
+        t.updated_at = now;
+    }
+    let v = view(tx.conn(), &tenant, t).await?;
+    tx.commit().await?;
+    Ok(v)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCommentRequest {
+    #[schema(value_type = String, max_length = 20000)]
+    pub body: LongText,
+    /// `true`: a reply the customer sees; `false`: an internal note for staff.
+    pub public: bool,
+    /// Set when recording what the customer sent (an inbound email, a logged call): it is
+    /// scanned for escalation triggers.
+    #[serde(default)]
+    pub from_customer: bool,
+}
+
+/// Adds a reply or a note. While a legal/clinical/safety escalation is active only its owner
+/// and the tenant's owners/admins may reply publicly; notes stay open to all staff.
+pub async fn comment(db: &Db, caller: &Caller, id: &str, req: NewCommentRequest, now: Timestamp) -> ApiResult<Comment> {
+    if !(caller.user.role.is_tenant_staff() || caller.is_platform()) {
+        return Err(ApiError::Forbidden(format!("a user with role {} may not comment", caller.user.role)));
+    }
+    let mut tx = db.write().await?;
+    let (tenant, mut t) = load_for_update(&mut tx, db, caller, id).await?;
+    let active = match &t.active_escalation_id {
+        Some(eid) => escalations::get(tx.conn(), Some(&tenant), eid).await?,
+        None => None,
+    };
+    let policy = policy_in(tx.conn(), &tenant).await?;
+    if req.public && !req.from_customer {
+        let owner_name = match active.as_ref().and_then(|e| e.escalation_owner_id.clone()) {
+            Some(oid) => {
+                let users = directory::users_by_id(tx.conn(), &tenant, std::slice::from_ref(&oid)).await?;
+                Some((oid, users.first().map(|u| u.name.clone()).unwrap_or_else(|| "its owner".into())))
+            }
+            None => None,
+        };
+        let lock = active
+            .as_ref()
+            .map(|e| (e.category, owner_name.as_ref().map(|(i, n)| (i.as_str(), n.as_str()))));
+        check_public_reply(lock, &policy, &caller.actor())?;
+    }
+    let author = (!req.from_customer).then_some(caller.user.id.as_str());
+    let c = tickets::insert_comment(tx.conn(), &tenant, &t.id, author, req.body.as_str(), req.public, now).await?;
+    let kind = if req.from_customer {
+        "customer_message"
+    } else if req.public {
+        "replied"
+    } else {
+        "note_added"
+    };
+    let mut payload = json!({"comment_id": c.id, "public": c.public, "body": c.body});
+    let mut changed = false;
+    if req.public && !req.from_customer && t.first_response_at.is_none() {
+        t.first_response_at = Some(now);
+        changed = true;
+    }
+    if req.from_customer {
+        let customer = directory::customer(tx.conn(), &tenant, &t.customer_id)
+            .await?
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("ticket {} has no customer", t.id)))?;
+        let found = triggers::detect(&policy, req.body.as_str(), &customer, tx.conn(), &tenant, now).await?;
+        if !found.is_empty() {
+            payload["triggers"] = serde_json::to_value(&found).unwrap_or_default();
+            t.triggers = triggers::merge(&t.triggers, &found);
+            changed = true;
+        }
+    }
+    // The escalation owner's public reply is the response the SLA clock waits for.
+    if let Some(e) = active.as_ref() {
+        if req.public && !req.from_customer && e.state == EscalationState::Acknowledged
+            && e.escalation_owner_id.as_deref() == Some(caller.user.id.as_str())
+        {
+            payload["escalation_id"] = json!(e.id);
+            super::escalation::customer_updated(tx.conn(), e, now).await?;
+        }
+    }
+    if changed {
+        tickets::update(tx.conn(), &tenant, &t, now).await?;
+    }
+    record(tx.conn(), &tenant, Some(&t.id), Some(&caller.user.id), kind, payload, now).await?;
+    tx.commit().await?;
+    Ok(c)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewLinkRequest {
+    pub to_ticket_id: String,
+    pub kind: LinkKind,
+}
+
+pub async fn link(db: &Db, caller: &Caller, id: &str, req: NewLinkRequest, now: Timestamp) -> ApiResult<Link> {
+    caller.require_staff("link tickets")?;
+    let mut tx = db.write().await?;
+    let (tenant, t) = load_for_update(&mut tx, db, caller, id).await?;
+    if req.to_ticket_id == t.id {
+        return Err(ApiError::field("to_ticket_id", "a ticket cannot be linked to itself"));
+    }
+    if tickets::get(tx.conn(), &tenant, &req.to_ticket_id).await?.is_none() {
+        return Err(ApiError::field("to_ticket_id", format!("no ticket with id {:?}", req.to_ticket_id)));
+    }
+    let l = tickets::insert_link(tx.conn(), &tenant, &t.id, &req.to_ticket_id, req.kind, now).await?;
+    let payload = json!({"to_ticket_id": l.to_ticket_id, "kind": l.kind});
+    record(tx.conn(), &tenant, Some(&t.id), Some(&caller.user.id), "linked", payload, now).await?;
+    tx.commit().await?;
+    Ok(l)
+}
+
+/// Starts watching a ticket (the caller, or another user when an owner/admin asks).
+pub async fn watch(db: &Db, caller: &Caller, id: &str, user_id: Option<String>, now: Timestamp) -> ApiResult<Vec<String>> {
+    caller.require_staff("watch tickets")?;
+    let mut tx = db.write().await?;
+    let (tenant, t) = load_for_update(&mut tx, db, caller, id).await?;
+    let who = match user_id {
+        Some(u) if u != caller.user.id => {
+            caller.require_manager("add other people as watchers")?;
+            check_user(tx.conn(), &tenant, "user_id", &u).await?;
+            u
+        }
+        _ => caller.user.id.clone(),
+    };
+    if tickets::add_watcher(tx.conn(), &tenant, &t.id, &who, now).await? {
+        record(tx.conn(), &tenant, Some(&t.id), Some(&caller.user.id), "watcher_added", json!({"user_id": who}), now).await?;
+    }
+    let w = tickets::watchers(tx.conn(), &tenant, &t.id).await?;
+    tx.commit().await?;
+    Ok(w)
+}
+
+/// Whether a role may read tickets of its tenant.
+pub fn may_read(role: Role) -> bool {
+    role != Role::PlatformSupport
+}
