@@ -80,7 +80,11 @@ impl Caller {
     }
 
     pub fn actor(&self) -> Actor {
-        Actor { user_id: self.user.id.clone(), role: self.user.role, teams: self.teams.clone() }
+        Actor {
+            user_id: self.user.id.clone(),
+            role: self.user.role,
+            teams: self.teams.clone(),
+        }
     }
 
     /// Owners and admins only.
@@ -88,7 +92,9 @@ impl Caller {
         if self.user.role.is_manager() {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("only an owner or admin may {action}")))
+            Err(ApiError::Forbidden(format!(
+                "only an owner or admin may {action}"
+            )))
         }
     }
 
@@ -97,13 +103,19 @@ impl Caller {
         if self.user.role.is_tenant_staff() {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("a user with role {} may not {action}", self.user.role)))
+            Err(ApiError::Forbidden(format!(
+                "a user with role {} may not {action}",
+                self.user.role
+            )))
         }
     }
 
     /// The keys under which escalations addressed to this user are queued.
     pub fn queue_keys(&self) -> Vec<String> {
-        let mut keys = vec![format!("user:{}", self.user.id), format!("role:{}", self.user.role.as_str())];
+        let mut keys = vec![
+            format!("user:{}", self.user.id),
+            format!("role:{}", self.user.role.as_str()),
+        ];
         keys.extend(self.teams.iter().map(|t| format!("team:{t}")));
         keys
     }
@@ -112,21 +124,37 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ApiError::Unauthorized("sign in with POST /api/v1/auth/login and send Authorization: Bearer <token>".into()))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthorized(
+                    "sign in with POST /api/v1/auth/login and send Authorization: Bearer <token>"
+                        .into(),
+                )
+            })?;
+        let token = header.strip_prefix("Bearer ").ok_or_else(|| {
+            ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
+        })?;
         let hash = token_hash(token.trim());
         let now: Timestamp = state.now();
         let user = directory::session_user(&state.db, &hash, now)
             .await?
-            .ok_or_else(|| ApiError::Unauthorized("the token is unknown, expired or revoked: sign in again".into()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthorized(
+                    "the token is unknown, expired or revoked: sign in again".into(),
+                )
+            })?;
         let teams = directory::teams_of(&state.db, &user.tenant_id, &user.id).await?;
-        Ok(Caller { user, teams, token_hash: hash })
+        Ok(Caller {
+            user,
+            teams,
+            token_hash: hash,
+        })
     }
 }

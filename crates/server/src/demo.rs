@@ -22,7 +22,11 @@ pub struct Demo {
 }
 
 fn caller(user: &User, teams: Vec<String>) -> Caller {
-    Caller { user: user.clone(), teams, token_hash: String::new() }
+    Caller {
+        user: user.clone(),
+        teams,
+        token_hash: String::new(),
+    }
 }
 
 fn text<const N: usize>(s: &str) -> anyhow::Result<ladder_core::text::Text<N>> {
@@ -35,7 +39,13 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
         return Ok(None);
     }
     let (tenant, owner) = provision::create_tenant(
-        db, "Bright Smile Dental", Some(SLUG), "olivia@brightsmile.example", "Dr Olivia Hart", PASSWORD, now,
+        db,
+        "Bright Smile Dental",
+        Some(SLUG),
+        "olivia@brightsmile.example",
+        "Dr Olivia Hart",
+        PASSWORD,
+        now,
     )
     .await?;
     let hash = hash_password(PASSWORD.to_owned()).await?;
@@ -47,24 +57,98 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
         ("ravi@brightsmile.example", "Ravi Patel", Role::Agent),
         ("bella@brightsmile.example", "Bella Chen", Role::Agent),
     ] {
-        let u = directory::insert_user(tx.conn(), NewUser { tenant_id: &tenant.id, email, name, role, password_hash: &hash }, now).await?;
-        record(tx.conn(), &tenant.id, None, None, "user_created", json!({"user_id": u.id, "after": {"email": email, "role": role}}), now)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let u = directory::insert_user(
+            tx.conn(),
+            NewUser {
+                tenant_id: &tenant.id,
+                email,
+                name,
+                role,
+                password_hash: &hash,
+            },
+            now,
+        )
+        .await?;
+        record(
+            tx.conn(),
+            &tenant.id,
+            None,
+            None,
+            "user_created",
+            json!({"user_id": u.id, "after": {"email": email, "role": role}}),
+            now,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         staff.push(u);
     }
-    let team = directory::insert_team(tx.conn(), &tenant.id, "Admin team", &[owner.id.clone(), staff[0].id.clone()], now).await?;
-    directory::insert_team(tx.conn(), &tenant.id, "Billing", &[staff[3].id.clone()], now).await?;
+    let team = directory::insert_team(
+        tx.conn(),
+        &tenant.id,
+        "Admin team",
+        &[owner.id.clone(), staff[0].id.clone()],
+        now,
+    )
+    .await?;
+    directory::insert_team(
+        tx.conn(),
+        &tenant.id,
+        "Billing",
+        &[staff[3].id.clone()],
+        now,
+    )
+    .await?;
     let mut customers = Vec::new();
     for (name, email, phone, tier) in [
-        ("Maria Lopez", "maria.lopez@example.com", "+1 555 0101", CustomerTier::Standard),
-        ("James O'Neill", "james.oneill@example.com", "+1 555 0102", CustomerTier::Standard),
-        ("Priya Shah", "priya.shah@example.com", "+1 555 0103", CustomerTier::Vip),
-        ("Tom Becker", "tom.becker@example.com", "+1 555 0104", CustomerTier::Standard),
-        ("Henderson Family", "hendersons@example.com", "+1 555 0105", CustomerTier::HighValue),
-        ("Lucy Wright", "lucy.wright@example.com", "+1 555 0106", CustomerTier::Standard),
+        (
+            "Maria Lopez",
+            "maria.lopez@example.com",
+            "+1 555 0101",
+            CustomerTier::Standard,
+        ),
+        (
+            "James O'Neill",
+            "james.oneill@example.com",
+            "+1 555 0102",
+            CustomerTier::Standard,
+        ),
+        (
+            "Priya Shah",
+            "priya.shah@example.com",
+            "+1 555 0103",
+            CustomerTier::Vip,
+        ),
+        (
+            "Tom Becker",
+            "tom.becker@example.com",
+            "+1 555 0104",
+            CustomerTier::Standard,
+        ),
+        (
+            "Henderson Family",
+            "hendersons@example.com",
+            "+1 555 0105",
+            CustomerTier::HighValue,
+        ),
+        (
+            "Lucy Wright",
+            "lucy.wright@example.com",
+            "+1 555 0106",
+            CustomerTier::Standard,
+        ),
     ] {
-        let c = directory::insert_customer(tx.conn(), &tenant.id, NewCustomer { name, email: Some(email), phone: Some(phone), tier }, now).await?;
+        let c = directory::insert_customer(
+            tx.conn(),
+            &tenant.id,
+            NewCustomer {
+                name,
+                email: Some(email),
+                phone: Some(phone),
+                tier,
+            },
+            now,
+        )
+        .await?;
         customers.push(c);
     }
     tx.commit().await?;
@@ -146,7 +230,11 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
         db,
         &bella,
         &created[4],
-        NewCommentRequest { body: text::<20_000>("Sent the itemised invoice to the insurer.")?, public: false, from_customer: false },
+        NewCommentRequest {
+            body: text::<20_000>("Sent the itemised invoice to the insurer.")?,
+            public: false,
+            from_customer: false,
+        },
         now,
     )
     .await

@@ -25,7 +25,11 @@ pub struct Problem {
 #[derive(Debug)]
 pub enum ApiError {
     /// The request is malformed or a field is invalid.
-    Invalid { status: StatusCode, field: Option<String>, detail: String },
+    Invalid {
+        status: StatusCode,
+        field: Option<String>,
+        detail: String,
+    },
     Unauthorized(String),
     Forbidden(String),
     /// Missing, or belonging to another tenant: the two are indistinguishable on purpose.
@@ -38,7 +42,11 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn field(field: impl Into<String>, detail: impl Into<String>) -> ApiError {
-        ApiError::Invalid { status: StatusCode::UNPROCESSABLE_ENTITY, field: Some(field.into()), detail: detail.into() }
+        ApiError::Invalid {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            field: Some(field.into()),
+            detail: detail.into(),
+        }
     }
 
     pub fn not_found(what: &str) -> ApiError {
@@ -74,8 +82,18 @@ impl From<anyhow::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, kind, title, detail, field) = match self {
-            ApiError::Invalid { status, field, detail } => (status, "invalid-request", "Invalid request", detail, field),
-            ApiError::Unauthorized(d) => (StatusCode::UNAUTHORIZED, "unauthorized", "Not signed in", d, None),
+            ApiError::Invalid {
+                status,
+                field,
+                detail,
+            } => (status, "invalid-request", "Invalid request", detail, field),
+            ApiError::Unauthorized(d) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Not signed in",
+                d,
+                None,
+            ),
             ApiError::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed", d, None),
             ApiError::NotFound(d) => (StatusCode::NOT_FOUND, "not-found", "Not found", d, None),
             ApiError::Conflict(d) => (StatusCode::CONFLICT, "conflict", "Conflict", d, None),
@@ -98,6 +116,11 @@ impl IntoResponse for ApiError {
             field,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
-        (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
     }
 }

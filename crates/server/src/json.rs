@@ -27,11 +27,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 detail: "send the body as JSON with Content-Type: application/json".into(),
             });
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| ApiError::Invalid {
-            status: e.status(),
-            field: None,
-            detail: format!("could not read the body: {}", e.body_text()),
-        })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::Invalid {
+                status: e.status(),
+                field: None,
+                detail: format!("could not read the body: {}", e.body_text()),
+            })?;
         parse(&bytes).map(Json)
     }
 }
@@ -43,9 +45,16 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = inner.to_string();
-        let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_owned();
         // serde reports a missing field at its parent's path; name the field itself.
-        let field = match message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+        let field = match message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+        {
             Some(missing) if path == "." => missing.to_owned(),
             Some(missing) => format!("{path}.{missing}"),
             None if path == "." => String::new(),
@@ -61,6 +70,10 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         } else {
             format!("{field}: {message}")
         };
-        ApiError::Invalid { status, field: (!field.is_empty()).then_some(field), detail }
+        ApiError::Invalid {
+            status,
+            field: (!field.is_empty()).then_some(field),
+            detail,
+        }
     })
 }

@@ -21,9 +21,15 @@ use tokio::net::TcpListener;
 pub use state::AppState;
 
 /// Serves the API and runs the workers on `listener` until `shutdown` completes.
-pub async fn serve(db: Db, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve(
+    db: Db,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let state = AppState::new(db);
     let app = routes::router(state);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     Ok(())
 }

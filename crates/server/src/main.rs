@@ -14,7 +14,11 @@ use tracing_subscriber::EnvFilter;
 const DEFAULT_DATABASE: &str = "sqlite://ladder-data/ladder.db";
 
 #[derive(Parser)]
-#[command(name = "ladder", version, about = "Ladder: a help desk whose heart is escalation")]
+#[command(
+    name = "ladder",
+    version,
+    about = "Ladder: a help desk whose heart is escalation"
+)]
 struct Cli {
     /// sqlite://PATH or postgres://USER:PASS@HOST/DB
     #[arg(long, global = true, env = "LADDER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
@@ -96,7 +100,10 @@ enum AuditCommand {
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("LADDER_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .with_env_filter(
+            EnvFilter::try_from_env("LADDER_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
         .with_writer(std::io::stderr)
         .init();
     match run(Cli::parse()).await {
@@ -109,7 +116,9 @@ async fn main() -> ExitCode {
 }
 
 async fn open(url: &str) -> anyhow::Result<Db> {
-    let db = Db::connect(url).await.with_context(|| format!("opening the database at {url}"))?;
+    let db = Db::connect(url)
+        .await
+        .with_context(|| format!("opening the database at {url}"))?;
     db.migrate().await.context("applying migrations")?;
     Ok(db)
 }
@@ -122,15 +131,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 match demo::load_if_empty(&db, Timestamp::now()).await? {
                     Some(d) => {
                         println!("Loaded the demo clinic \"Bright Smile Dental\". Sign in at http://{listen}/ with");
-                        println!("  organisation: {}    password: {}", demo::SLUG, demo::PASSWORD);
+                        println!(
+                            "  organisation: {}    password: {}",
+                            demo::SLUG,
+                            demo::PASSWORD
+                        );
                         for (email, role) in &d.logins {
                             println!("  {email:<32} ({role})");
                         }
                     }
-                    None => println!("The database already has data; the demo clinic was not loaded."),
+                    None => {
+                        println!("The database already has data; the demo clinic was not loaded.")
+                    }
                 }
             }
-            let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
             println!("Ladder is listening on http://{}", listener.local_addr()?);
             ladder_server::serve(db, listener, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
@@ -140,32 +157,76 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Tenant { command: TenantCommand::Create { name, slug, owner_email, owner_name, owner_password } } => {
+        Command::Tenant {
+            command:
+                TenantCommand::Create {
+                    name,
+                    slug,
+                    owner_email,
+                    owner_name,
+                    owner_password,
+                },
+        } => {
             let db = open(&cli.database_url).await?;
-            let (t, owner) = provision::create_tenant(&db, &name, slug.as_deref(), &owner_email, &owner_name, &owner_password, Timestamp::now()).await?;
-            println!("created tenant {} (id {}) with owner {} (id {})", t.slug, t.id, owner.email, owner.id);
+            let (t, owner) = provision::create_tenant(
+                &db,
+                &name,
+                slug.as_deref(),
+                &owner_email,
+                &owner_name,
+                &owner_password,
+                Timestamp::now(),
+            )
+            .await?;
+            println!(
+                "created tenant {} (id {}) with owner {} (id {})",
+                t.slug, t.id, owner.email, owner.id
+            );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Platform { command: PlatformCommand::AddUser { email, name, password } } => {
+        Command::Platform {
+            command:
+                PlatformCommand::AddUser {
+                    email,
+                    name,
+                    password,
+                },
+        } => {
             let db = open(&cli.database_url).await?;
-            let u = provision::create_platform_user(&db, &email, &name, &password, Timestamp::now()).await?;
-            println!("created platform support user {} (id {}); sign in with tenant \"platform\"", u.email, u.id);
+            let u =
+                provision::create_platform_user(&db, &email, &name, &password, Timestamp::now())
+                    .await?;
+            println!(
+                "created platform support user {} (id {}); sign in with tenant \"platform\"",
+                u.email, u.id
+            );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit { command: AuditCommand::Verify { tenant } } => {
+        Command::Audit {
+            command: AuditCommand::Verify { tenant },
+        } => {
             let db = open(&cli.database_url).await?;
             let results = ladder_storage::audit::verify(&db, tenant.as_deref()).await?;
             let mut broken = false;
             for r in results {
                 match r {
-                    Verification::Intact { tenant_id, events } => println!("ok      tenant {tenant_id}: {events} events, chain intact"),
+                    Verification::Intact { tenant_id, events } => {
+                        println!("ok      tenant {tenant_id}: {events} events, chain intact")
+                    }
                     Verification::Broken(b) => {
                         broken = true;
-                        println!("BROKEN  tenant {}: first bad event {} (seq {}): {}", b.tenant_id, b.event_id, b.seq, b.reason);
+                        println!(
+                            "BROKEN  tenant {}: first bad event {} (seq {}): {}",
+                            b.tenant_id, b.event_id, b.seq, b.reason
+                        );
                     }
                 }
             }
-            Ok(if broken { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+            Ok(if broken {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }
@@ -176,7 +237,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

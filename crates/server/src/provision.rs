@@ -34,7 +34,9 @@ pub async fn create_tenant(
     now: Timestamp,
 ) -> anyhow::Result<(Tenant, User)> {
     let name = ShortText::new(name).map_err(|e| anyhow::anyhow!("name: {e}"))?;
-    let slug = slug.map(str::to_owned).unwrap_or_else(|| slugify(name.as_str()));
+    let slug = slug
+        .map(str::to_owned)
+        .unwrap_or_else(|| slugify(name.as_str()));
     if slug.is_empty() || slug == PLATFORM_SLUG {
         anyhow::bail!("slug: {slug:?} is not available; choose another with --slug");
     }
@@ -46,7 +48,13 @@ pub async fn create_tenant(
     let tenant = directory::insert_tenant(tx.conn(), name.as_str(), &slug, now).await?;
     let owner = directory::insert_user(
         tx.conn(),
-        NewUser { tenant_id: &tenant.id, email: owner_email, name: owner_name, role: Role::Owner, password_hash: &hash },
+        NewUser {
+            tenant_id: &tenant.id,
+            email: owner_email,
+            name: owner_name,
+            role: Role::Owner,
+            password_hash: &hash,
+        },
         now,
     )
     .await?;
@@ -58,7 +66,13 @@ pub async fn create_tenant(
 }
 
 /// Adds a platform-support user, creating the platform organisation on first use.
-pub async fn create_platform_user(db: &Db, email: &str, name: &str, password: &str, now: Timestamp) -> anyhow::Result<User> {
+pub async fn create_platform_user(
+    db: &Db,
+    email: &str,
+    name: &str,
+    password: &str,
+    now: Timestamp,
+) -> anyhow::Result<User> {
     let hash = hash_password(password.to_owned()).await?;
     let mut tx = db.write().await?;
     let tenant = match directory::find_tenant(db, PLATFORM_SLUG).await? {
@@ -67,13 +81,27 @@ pub async fn create_platform_user(db: &Db, email: &str, name: &str, password: &s
     };
     let user = directory::insert_user(
         tx.conn(),
-        NewUser { tenant_id: &tenant.id, email, name, role: Role::PlatformSupport, password_hash: &hash },
+        NewUser {
+            tenant_id: &tenant.id,
+            email,
+            name,
+            role: Role::PlatformSupport,
+            password_hash: &hash,
+        },
         now,
     )
     .await?;
-    record(tx.conn(), &tenant.id, None, None, "user_created",
-        json!({"user_id": user.id, "after": {"email": user.email, "role": user.role}}), now).await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    record(
+        tx.conn(),
+        &tenant.id,
+        None,
+        None,
+        "user_created",
+        json!({"user_id": user.id, "after": {"email": user.email, "role": user.role}}),
+        now,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     tx.commit().await?;
     Ok(user)
 }
@@ -82,7 +110,10 @@ pub async fn create_platform_user(db: &Db, email: &str, name: &str, password: &s
 mod tests {
     #[test]
     fn slugs_are_url_safe() {
-        assert_eq!(super::slugify("Bright Smile Dental!"), "bright-smile-dental");
+        assert_eq!(
+            super::slugify("Bright Smile Dental!"),
+            "bright-smile-dental"
+        );
         assert_eq!(super::slugify("  Ünïcode & Co "), "n-code-co");
     }
 }

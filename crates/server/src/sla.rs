@@ -22,7 +22,11 @@ pub struct Dues {
 }
 
 fn default_chain() -> Vec<Target> {
-    vec![Target::Owner, Target::Role { role: Role::Admin }, Target::Platform]
+    vec![
+        Target::Owner,
+        Target::Role { role: Role::Admin },
+        Target::Platform,
+    ]
 }
 
 impl Plan {
@@ -31,7 +35,10 @@ impl Plan {
     }
 
     pub fn dues(&self, _target: &Target, _now: Timestamp) -> Dues {
-        Dues { ack: None, resolve: None }
+        Dues {
+            ack: None,
+            resolve: None,
+        }
     }
 }
 
@@ -44,11 +51,17 @@ pub fn plan(
     _triggers: &[TriggerKind],
     _now: Timestamp,
 ) -> Plan {
-    Plan { chain: default_chain(), snapshot: None }
+    Plan {
+        chain: default_chain(),
+        snapshot: None,
+    }
 }
 
 pub fn plan_from_snapshot(_e: &Escalation) -> Plan {
-    Plan { chain: default_chain(), snapshot: None }
+    Plan {
+        chain: default_chain(),
+        snapshot: None,
+    }
 }
 
 /// The rung after `current` in `chain`, if `current` is on it.
@@ -65,15 +78,28 @@ pub fn next_update_due(_policy: &Policy, _e: &Escalation, _now: Timestamp) -> Op
     None
 }
 
-pub async fn schedule(_conn: &mut AnyConnection, _e: &Escalation, _plan: &Plan, _now: Timestamp) -> ApiResult<()> {
+pub async fn schedule(
+    _conn: &mut AnyConnection,
+    _e: &Escalation,
+    _plan: &Plan,
+    _now: Timestamp,
+) -> ApiResult<()> {
     Ok(())
 }
 
-pub async fn acknowledged(_conn: &mut AnyConnection, _e: &Escalation, _now: Timestamp) -> ApiResult<()> {
+pub async fn acknowledged(
+    _conn: &mut AnyConnection,
+    _e: &Escalation,
+    _now: Timestamp,
+) -> ApiResult<()> {
     Ok(())
 }
 
-pub async fn customer_updated(_conn: &mut AnyConnection, _e: &Escalation, _now: Timestamp) -> ApiResult<()> {
+pub async fn customer_updated(
+    _conn: &mut AnyConnection,
+    _e: &Escalation,
+    _now: Timestamp,
+) -> ApiResult<()> {
     Ok(())
 }
 

@@ -26,7 +26,11 @@ impl Clock {
 
 impl AppState {
     pub fn new(db: Db) -> AppState {
-        AppState { db, metrics: Arc::new(Metrics::new()), clock: Clock }
+        AppState {
+            db,
+            metrics: Arc::new(Metrics::new()),
+            clock: Clock,
+        }
     }
 
     pub fn now(&self) -> Timestamp {

@@ -34,18 +34,36 @@ impl Metrics {
         let oldest_overdue_timer_seconds = Gauge::default();
         let timers_fired = Counter::default();
         registry.register("http_requests", "HTTP requests served", requests.clone());
-        registry.register("domain_events", "Audit events written, by kind", domain_events.clone());
+        registry.register(
+            "domain_events",
+            "Audit events written, by kind",
+            domain_events.clone(),
+        );
         registry.register(
             "oldest_overdue_timer_seconds",
             "How late the oldest due timer is; grows when the engine is stuck",
             oldest_overdue_timer_seconds.clone(),
         );
-        registry.register("timers_fired", "Timers fired by this process", timers_fired.clone());
-        Metrics { registry, requests, domain_events, oldest_overdue_timer_seconds, timers_fired }
+        registry.register(
+            "timers_fired",
+            "Timers fired by this process",
+            timers_fired.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            domain_events,
+            oldest_overdue_timer_seconds,
+            timers_fired,
+        }
     }
 
     pub fn event(&self, kind: &str) {
-        self.domain_events.get_or_create(&EventLabels { kind: kind.to_owned() }).inc();
+        self.domain_events
+            .get_or_create(&EventLabels {
+                kind: kind.to_owned(),
+            })
+            .inc();
     }
 
     pub fn render(&self) -> String {

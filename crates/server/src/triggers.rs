@@ -33,7 +33,12 @@ pub async fn detect(
         let kind = TriggerKind::HighValueCustomer;
         let mode = policy.trigger_mode(kind);
         if mode != TriggerMode::Off {
-            out.push(FoundTrigger { kind, mode, confidence: 1.0, evidence: serde_json::json!([{"tier": customer.tier}]) });
+            out.push(FoundTrigger {
+                kind,
+                mode,
+                confidence: 1.0,
+                evidence: serde_json::json!([{"tier": customer.tier}]),
+            });
         }
     }
     Ok(out)

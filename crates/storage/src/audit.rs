@@ -60,8 +60,17 @@ pub async fn append(conn: &mut AnyConnection, ev: NewEvent<'_>, now: Timestamp) 
     let id = new_id();
     let payload = ev.payload.to_string();
     let at = micros(now);
-    let hash =
-        event_hash(&prev_hash, &id, ev.tenant_id, seq, ev.ticket_id, ev.actor_id, ev.kind, &payload, at);
+    let hash = event_hash(
+        &prev_hash,
+        &id,
+        ev.tenant_id,
+        seq,
+        ev.ticket_id,
+        ev.actor_id,
+        ev.kind,
+        &payload,
+        at,
+    );
     sqlx::query(
         "INSERT INTO audit_events (id, tenant_id, seq, ticket_id, actor_id, kind, payload, \
          occurred_at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -123,15 +132,23 @@ pub enum Verification {
 /// Recomputes every chain (or one tenant's), reading events in pages so memory stays flat.
 pub async fn verify(db: &Db, tenant: Option<&str>) -> Result<Vec<Verification>> {
     let tenants: Vec<(String,)> = match tenant {
-        Some(t) => sqlx::query_as("SELECT id FROM tenants WHERE id = $1 OR slug = $1")
-            .bind(t)
-            .fetch_all(db.pool())
-            .await?,
-        None => sqlx::query_as("SELECT id FROM tenants ORDER BY id").fetch_all(db.pool()).await?,
+        Some(t) => {
+            sqlx::query_as("SELECT id FROM tenants WHERE id = $1 OR slug = $1")
+                .bind(t)
+                .fetch_all(db.pool())
+                .await?
+        }
+        None => {
+            sqlx::query_as("SELECT id FROM tenants ORDER BY id")
+                .fetch_all(db.pool())
+                .await?
+        }
     };
     if tenants.is_empty() {
         if let Some(t) = tenant {
-            return Err(StorageError::Config(format!("no tenant with id or slug {t:?}")));
+            return Err(StorageError::Config(format!(
+                "no tenant with id or slug {t:?}"
+            )));
         }
     }
     let mut out = Vec::new();

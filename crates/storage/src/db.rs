@@ -94,7 +94,11 @@ impl Db {
             .connect_with(options)
             .await?;
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Db { pool, backend, write_gate })
+        Ok(Db {
+            pool,
+            backend,
+            write_gate,
+        })
     }
 
     /// Applies every migration not yet applied.
@@ -144,7 +148,9 @@ impl Db {
 }
 
 fn prepare_sqlite_url(url: &str) -> Result<String, StorageError> {
-    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if path != ":memory:" {
         if let Some(dir) = std::path::Path::new(path).parent() {

@@ -86,8 +86,18 @@ fn tenant_from_row(row: &AnyRow) -> Result<Tenant> {
     })
 }
 
-pub async fn insert_tenant(conn: &mut AnyConnection, name: &str, slug: &str, now: Timestamp) -> Result<Tenant> {
-    let t = Tenant { id: new_id(), name: name.to_owned(), slug: slug.to_owned(), created_at: now };
+pub async fn insert_tenant(
+    conn: &mut AnyConnection,
+    name: &str,
+    slug: &str,
+    now: Timestamp,
+) -> Result<Tenant> {
+    let t = Tenant {
+        id: new_id(),
+        name: name.to_owned(),
+        slug: slug.to_owned(),
+        created_at: now,
+    };
     sqlx::query("INSERT INTO tenants (id, name, slug, created_at) VALUES ($1, $2, $3, $4)")
         .bind(&t.id)
         .bind(&t.name)
@@ -95,21 +105,26 @@ pub async fn insert_tenant(conn: &mut AnyConnection, name: &str, slug: &str, now
         .bind(micros(now))
         .execute(conn)
         .await
-        .map_err(|e| StorageError::conflict_on_unique(e, &format!("a tenant with slug {slug:?}")))?;
+        .map_err(|e| {
+            StorageError::conflict_on_unique(e, &format!("a tenant with slug {slug:?}"))
+        })?;
     Ok(t)
 }
 
 /// Finds a tenant by slug or id.
 pub async fn find_tenant(db: &Db, key: &str) -> Result<Option<Tenant>> {
-    let row = sqlx::query("SELECT id, name, slug, created_at FROM tenants WHERE slug = $1 OR id = $1")
-        .bind(key)
-        .fetch_optional(db.pool())
-        .await?;
+    let row =
+        sqlx::query("SELECT id, name, slug, created_at FROM tenants WHERE slug = $1 OR id = $1")
+            .bind(key)
+            .fetch_optional(db.pool())
+            .await?;
     row.as_ref().map(tenant_from_row).transpose()
 }
 
 pub async fn count_tenants(db: &Db) -> Result<i64> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tenants").fetch_one(db.pool()).await?;
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tenants")
+        .fetch_one(db.pool())
+        .await?;
     Ok(n)
 }
 
@@ -148,7 +163,12 @@ pub async fn insert_user(conn: &mut AnyConnection, u: NewUser<'_>, now: Timestam
     })
 }
 
-pub async fn set_away(conn: &mut AnyConnection, tenant_id: &str, user_id: &str, until: Option<Timestamp>) -> Result<bool> {
+pub async fn set_away(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    user_id: &str,
+    until: Option<Timestamp>,
+) -> Result<bool> {
     let r = sqlx::query("UPDATE users SET away_until = $1 WHERE tenant_id = $2 AND id = $3")
         .bind(until.map(micros))
         .bind(tenant_id)
@@ -159,7 +179,11 @@ pub async fn set_away(conn: &mut AnyConnection, tenant_id: &str, user_id: &str, 
 }
 
 /// A user and their password hash, for login.
-pub async fn user_for_login(db: &Db, tenant_id: &str, email: &str) -> Result<Option<(User, String)>> {
+pub async fn user_for_login(
+    db: &Db,
+    tenant_id: &str,
+    email: &str,
+) -> Result<Option<(User, String)>> {
     let row = sqlx::query(&format!(
         "SELECT {USER_COLS}, password_hash FROM users WHERE tenant_id = $1 AND email = $2"
     ))
@@ -174,11 +198,13 @@ pub async fn user_for_login(db: &Db, tenant_id: &str, email: &str) -> Result<Opt
 }
 
 pub async fn user(db: &Db, tenant_id: &str, user_id: &str) -> Result<Option<User>> {
-    let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id = $2"))
-        .bind(tenant_id)
-        .bind(user_id)
-        .fetch_optional(db.pool())
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant_id)
+    .bind(user_id)
+    .fetch_optional(db.pool())
+    .await?;
     row.as_ref().map(user_from_row).transpose()
 }
 
@@ -192,7 +218,11 @@ pub async fn users(db: &Db, tenant_id: &str) -> Result<Vec<User>> {
     rows.iter().map(user_from_row).collect()
 }
 
-pub async fn users_with_role(conn: &mut AnyConnection, tenant_id: &str, role: Role) -> Result<Vec<User>> {
+pub async fn users_with_role(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    role: Role,
+) -> Result<Vec<User>> {
     let rows = sqlx::query(&format!(
         "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND role = $2 ORDER BY created_at, id"
     ))
@@ -204,14 +234,20 @@ pub async fn users_with_role(conn: &mut AnyConnection, tenant_id: &str, role: Ro
 }
 
 /// Users by id within a tenant (missing or foreign ids are simply absent).
-pub async fn users_by_id(conn: &mut AnyConnection, tenant_id: &str, ids: &[String]) -> Result<Vec<User>> {
+pub async fn users_by_id(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    ids: &[String],
+) -> Result<Vec<User>> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id = $2"))
-            .bind(tenant_id)
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
         if let Some(r) = row {
             out.push(user_from_row(&r)?);
         }
@@ -256,12 +292,18 @@ pub async fn session_user(db: &Db, token_hash: &str, now: Timestamp) -> Result<O
     row.as_ref().map(user_from_row).transpose()
 }
 
-pub async fn revoke_session(conn: &mut AnyConnection, token_hash: &str, now: Timestamp) -> Result<bool> {
-    let r = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
-        .bind(micros(now))
-        .bind(token_hash)
-        .execute(conn)
-        .await?;
+pub async fn revoke_session(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+    )
+    .bind(micros(now))
+    .bind(token_hash)
+    .execute(conn)
+    .await?;
     Ok(r.rows_affected() == 1)
 }
 
@@ -292,22 +334,33 @@ pub async fn insert_team(
             .await
             .map_err(|e| StorageError::conflict_on_unique(e, "a repeated team member"))?;
     }
-    Ok(Team { id, name: name.to_owned(), members: members.to_vec(), created_at: now })
+    Ok(Team {
+        id,
+        name: name.to_owned(),
+        members: members.to_vec(),
+        created_at: now,
+    })
 }
 
-pub async fn team(conn: &mut AnyConnection, tenant_id: &str, team_id: &str) -> Result<Option<Team>> {
-    let row = sqlx::query("SELECT id, name, created_at FROM teams WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant_id)
-        .bind(team_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let members: Vec<(String,)> =
-        sqlx::query_as("SELECT user_id FROM team_members WHERE tenant_id = $1 AND team_id = $2 ORDER BY user_id")
+pub async fn team(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    team_id: &str,
+) -> Result<Option<Team>> {
+    let row =
+        sqlx::query("SELECT id, name, created_at FROM teams WHERE tenant_id = $1 AND id = $2")
             .bind(tenant_id)
             .bind(team_id)
-            .fetch_all(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await?;
+    let Some(row) = row else { return Ok(None) };
+    let members: Vec<(String,)> = sqlx::query_as(
+        "SELECT user_id FROM team_members WHERE tenant_id = $1 AND team_id = $2 ORDER BY user_id",
+    )
+    .bind(tenant_id)
+    .bind(team_id)
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(Some(Team {
         id: row.text("id")?,
         name: row.text("name")?,
@@ -317,10 +370,11 @@ pub async fn team(conn: &mut AnyConnection, tenant_id: &str, team_id: &str) -> R
 }
 
 pub async fn teams(db: &Db, tenant_id: &str) -> Result<Vec<Team>> {
-    let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM teams WHERE tenant_id = $1 ORDER BY name")
-        .bind(tenant_id)
-        .fetch_all(db.pool())
-        .await?;
+    let ids: Vec<(String,)> =
+        sqlx::query_as("SELECT id FROM teams WHERE tenant_id = $1 ORDER BY name")
+            .bind(tenant_id)
+            .fetch_all(db.pool())
+            .await?;
     let mut conn = db.pool().acquire().await?;
     let mut out = Vec::new();
     for (id,) in ids {
@@ -333,12 +387,13 @@ pub async fn teams(db: &Db, tenant_id: &str) -> Result<Vec<Team>> {
 
 /// The ids of the teams a user belongs to.
 pub async fn teams_of(db: &Db, tenant_id: &str, user_id: &str) -> Result<Vec<String>> {
-    let rows: Vec<(String,)> =
-        sqlx::query_as("SELECT team_id FROM team_members WHERE tenant_id = $1 AND user_id = $2 ORDER BY team_id")
-            .bind(tenant_id)
-            .bind(user_id)
-            .fetch_all(db.pool())
-            .await?;
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT team_id FROM team_members WHERE tenant_id = $1 AND user_id = $2 ORDER BY team_id",
+    )
+    .bind(tenant_id)
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await?;
     Ok(rows.into_iter().map(|(t,)| t).collect())
 }
 
@@ -351,7 +406,12 @@ pub struct NewCustomer<'a> {
     pub tier: CustomerTier,
 }
 
-pub async fn insert_customer(conn: &mut AnyConnection, tenant_id: &str, c: NewCustomer<'_>, now: Timestamp) -> Result<Customer> {
+pub async fn insert_customer(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    c: NewCustomer<'_>,
+    now: Timestamp,
+) -> Result<Customer> {
     let id = new_id();
     sqlx::query(
         "INSERT INTO customers (id, tenant_id, name, email, phone, tier, created_at) \
@@ -387,7 +447,11 @@ fn customer_from_row(row: &AnyRow) -> Result<Customer> {
     })
 }
 
-pub async fn customer(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> Result<Option<Customer>> {
+pub async fn customer(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<Customer>> {
     let row = sqlx::query(
         "SELECT id, name, email, phone, tier, created_at FROM customers WHERE tenant_id = $1 AND id = $2",
     )

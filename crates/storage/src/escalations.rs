@@ -61,7 +61,10 @@ pub struct Escalation {
 
 impl Escalation {
     pub fn is_active(&self) -> bool {
-        matches!(self.state, EscalationState::Requested | EscalationState::Acknowledged)
+        matches!(
+            self.state,
+            EscalationState::Requested | EscalationState::Acknowledged
+        )
     }
 
     /// The deadline the escalations queue sorts by: acknowledgement while nobody has taken
@@ -98,9 +101,11 @@ pub(crate) const ESCALATION_COLS: &str = "e.id, e.tenant_id, e.ticket_id, e.stat
 pub(crate) fn escalation_from_row(row: &AnyRow) -> Result<Escalation> {
     let target_kind = row.parse("target_kind")?;
     let target_ref = row.opt_text("target_ref")?;
-    let target = Target::from_parts(target_kind, target_ref.as_deref()).ok_or_else(|| StorageError::Corrupt {
-        table: "escalations",
-        detail: format!("target {target_kind} without a valid reference"),
+    let target = Target::from_parts(target_kind, target_ref.as_deref()).ok_or_else(|| {
+        StorageError::Corrupt {
+            table: "escalations",
+            detail: format!("target {target_kind} without a valid reference"),
+        }
     })?;
     let snapshot: Option<String> = row.opt_text("snapshot")?;
     let resolution: Option<String> = row.opt_text("resolution")?;
@@ -186,7 +191,11 @@ pub async fn insert(conn: &mut AnyConnection, e: &Escalation) -> Result<()> {
 /// Writes back the mutable fields, but only if the escalation is still in `expected` state:
 /// a compare-and-set that makes concurrent acknowledgements and resolutions race safely.
 /// Returns false when someone else changed it first.
-pub async fn update_if_state(conn: &mut AnyConnection, e: &Escalation, expected: EscalationState) -> Result<bool> {
+pub async fn update_if_state(
+    conn: &mut AnyConnection,
+    e: &Escalation,
+    expected: EscalationState,
+) -> Result<bool> {
     let r = sqlx::query(
         "UPDATE escalations SET state = $1, escalation_owner_id = $2, due_at = $3, ack_due_at = $4, \
          update_due_at = $5, resolve_due_at = $6, acknowledged_at = $7, closed_at = $8, \
@@ -216,7 +225,11 @@ pub async fn update_if_state(conn: &mut AnyConnection, e: &Escalation, expected:
 
 /// An escalation of the tenant, or, for platform support (`tenant_id = None`), one escalated
 /// to the platform by any tenant.
-pub async fn get(conn: &mut AnyConnection, tenant_id: Option<&str>, id: &str) -> Result<Option<Escalation>> {
+pub async fn get(
+    conn: &mut AnyConnection,
+    tenant_id: Option<&str>,
+    id: &str,
+) -> Result<Option<Escalation>> {
     let row = match tenant_id {
         Some(t) => {
             sqlx::query(&format!("SELECT {ESCALATION_COLS} FROM escalations e WHERE e.tenant_id = $1 AND e.id = $2"))
@@ -238,7 +251,11 @@ pub async fn get(conn: &mut AnyConnection, tenant_id: Option<&str>, id: &str) ->
 }
 
 /// Every escalation of a ticket, oldest first.
-pub async fn for_ticket(conn: &mut AnyConnection, tenant_id: &str, ticket_id: &str) -> Result<Vec<Escalation>> {
+pub async fn for_ticket(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    ticket_id: &str,
+) -> Result<Vec<Escalation>> {
     let rows = sqlx::query(&format!(
         "SELECT {ESCALATION_COLS} FROM escalations e WHERE e.tenant_id = $1 AND e.ticket_id = $2 ORDER BY e.created_at, e.id"
     ))
@@ -273,7 +290,8 @@ pub struct Approval {
     pub decided_at: Option<Timestamp>,
 }
 
-const APPROVAL_COLS: &str = "id, escalation_id, ticket_id, requested_by, approver_role, amount_minor, \
+const APPROVAL_COLS: &str =
+    "id, escalation_id, ticket_id, requested_by, approver_role, amount_minor, \
     currency, state, resolution, decided_by, decision_reason, created_at, decided_at";
 
 fn approval_from_row(r: &AnyRow) -> Result<Approval> {
@@ -341,16 +359,26 @@ pub async fn insert_approval(
     })
 }
 
-pub async fn approval(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> Result<Option<Approval>> {
-    let row = sqlx::query(&format!("SELECT {APPROVAL_COLS} FROM approvals WHERE tenant_id = $1 AND id = $2"))
-        .bind(tenant_id)
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+pub async fn approval(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<Approval>> {
+    let row = sqlx::query(&format!(
+        "SELECT {APPROVAL_COLS} FROM approvals WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
     row.as_ref().map(approval_from_row).transpose()
 }
 
-pub async fn pending_approval_for(conn: &mut AnyConnection, tenant_id: &str, escalation_id: &str) -> Result<Option<Approval>> {
+pub async fn pending_approval_for(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    escalation_id: &str,
+) -> Result<Option<Approval>> {
     let row = sqlx::query(&format!(
         "SELECT {APPROVAL_COLS} FROM approvals WHERE tenant_id = $1 AND escalation_id = $2 AND state = 'pending'"
     ))

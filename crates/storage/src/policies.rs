@@ -17,7 +17,10 @@ pub async fn current(db: &Db, tenant_id: &str) -> Result<Option<(i64, String)>> 
 }
 
 /// Same as [`current`], inside a transaction.
-pub async fn current_in(conn: &mut AnyConnection, tenant_id: &str) -> Result<Option<(i64, String)>> {
+pub async fn current_in(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+) -> Result<Option<(i64, String)>> {
     Ok(sqlx::query_as(
         "SELECT version, document FROM policies WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1",
     )
@@ -28,7 +31,14 @@ pub async fn current_in(conn: &mut AnyConnection, tenant_id: &str) -> Result<Opt
 
 /// Saves a new version and returns its number. Two concurrent saves cannot take the same
 /// version: the primary key refuses the second.
-pub async fn save(conn: &mut AnyConnection, tenant_id: &str, version: i64, document: &str, by: Option<&str>, now: Timestamp) -> Result<()> {
+pub async fn save(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    version: i64,
+    document: &str,
+    by: Option<&str>,
+    now: Timestamp,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO policies (tenant_id, version, document, created_by, created_at) VALUES ($1, $2, $3, $4, $5)",
     )

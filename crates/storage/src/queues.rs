@@ -60,7 +60,11 @@ struct Sql {
 
 impl Sql {
     fn new(text: &str) -> Sql {
-        Sql { text: text.to_owned(), args: AnyArguments::default(), n: 0 }
+        Sql {
+            text: text.to_owned(),
+            args: AnyArguments::default(),
+            n: 0,
+        }
     }
     fn push(&mut self, s: &str) -> &mut Self {
         self.text.push_str(s);
@@ -81,8 +85,12 @@ impl Sql {
 }
 
 fn parse_cursor(c: &str) -> Result<(i64, String)> {
-    let (k, id) = c.split_once('_').ok_or_else(|| StorageError::Config("cursor".into()))?;
-    let k = k.parse().map_err(|_| StorageError::Config("cursor".into()))?;
+    let (k, id) = c
+        .split_once('_')
+        .ok_or_else(|| StorageError::Config("cursor".into()))?;
+    let k = k
+        .parse()
+        .map_err(|_| StorageError::Config("cursor".into()))?;
     Ok((k, id.to_owned()))
 }
 
@@ -111,13 +119,20 @@ fn category_filter(sql: &mut Sql, col: &str, f: &Filter) {
 
 async fn counts(conn: &mut AnyConnection, mut sql: Sql) -> Result<(BTreeMap<String, i64>, i64)> {
     sql.push(" GROUP BY 1");
-    let rows: Vec<(String, i64)> = sqlx::query_as_with(&sql.text, sql.args).fetch_all(conn).await?;
+    let rows: Vec<(String, i64)> = sqlx::query_as_with(&sql.text, sql.args)
+        .fetch_all(conn)
+        .await?;
     let total = rows.iter().map(|(_, n)| n).sum();
     Ok((rows.into_iter().collect(), total))
 }
 
 /// Tickets assigned to the user that are still theirs to work: not escalated away, not done.
-pub async fn mine(conn: &mut AnyConnection, tenant_id: &str, user_id: &str, f: &Filter) -> Result<Page<Ticket>> {
+pub async fn mine(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    user_id: &str,
+    f: &Filter,
+) -> Result<Page<Ticket>> {
     let base = |sql: &mut Sql| {
         let t = sql.text_arg(tenant_id.to_owned());
         let u = sql.text_arg(user_id.to_owned());
@@ -133,18 +148,32 @@ pub async fn mine(conn: &mut AnyConnection, tenant_id: &str, user_id: &str, f: &
         let (at, id) = parse_cursor(c)?;
         let a = sql.int_arg(at);
         let i = sql.text_arg(id);
-        sql.push(&format!(" AND (t.created_at > {a} OR (t.created_at = {a} AND t.id > {i}))"));
+        sql.push(&format!(
+            " AND (t.created_at > {a} OR (t.created_at = {a} AND t.id > {i}))"
+        ));
     }
     let l = sql.int_arg(f.limit + 1);
     sql.push(&format!(" ORDER BY t.created_at, t.id LIMIT {l}"));
-    let rows = sqlx::query_with(&sql.text, sql.args).fetch_all(&mut *conn).await?;
-    let mut items = rows.iter().map(ticket_from_row).collect::<Result<Vec<_>>>()?;
-    let next_cursor = page_end(&mut items, f.limit, |t| cursor(t.created_at.as_microsecond(), &t.id));
+    let rows = sqlx::query_with(&sql.text, sql.args)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut items = rows
+        .iter()
+        .map(ticket_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let next_cursor = page_end(&mut items, f.limit, |t| {
+        cursor(t.created_at.as_microsecond(), &t.id)
+    });
 
     let mut c = Sql::new("SELECT t.status, COUNT(*) FROM tickets t");
     base(&mut c);
     let (counts, total) = counts(conn, c).await?;
-    Ok(Page { items, next_cursor, counts, total })
+    Ok(Page {
+        items,
+        next_cursor,
+        counts,
+        total,
+    })
 }
 
 fn page_end<T>(items: &mut Vec<T>, limit: i64, key: impl Fn(&T) -> String) -> Option<String> {
@@ -158,7 +187,12 @@ fn page_end<T>(items: &mut Vec<T>, limit: i64, key: impl Fn(&T) -> String) -> Op
 
 /// Tickets the user watches (typically what they escalated), most recently watched first,
 /// whatever their status: the escalator follows the ticket to its resolution.
-pub async fn watching(conn: &mut AnyConnection, tenant_id: &str, user_id: &str, f: &Filter) -> Result<Page<Ticket>> {
+pub async fn watching(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    user_id: &str,
+    f: &Filter,
+) -> Result<Page<Ticket>> {
     let base = |sql: &mut Sql| {
         let t = sql.text_arg(tenant_id.to_owned());
         let u = sql.text_arg(user_id.to_owned());
@@ -179,8 +213,12 @@ pub async fn watching(conn: &mut AnyConnection, tenant_id: &str, user_id: &str, 
         ));
     }
     let l = sql.int_arg(f.limit + 1);
-    sql.push(&format!(" ORDER BY w.created_at DESC, w.ticket_id DESC LIMIT {l}"));
-    let rows = sqlx::query_with(&sql.text, sql.args).fetch_all(&mut *conn).await?;
+    sql.push(&format!(
+        " ORDER BY w.created_at DESC, w.ticket_id DESC LIMIT {l}"
+    ));
+    let rows = sqlx::query_with(&sql.text, sql.args)
+        .fetch_all(&mut *conn)
+        .await?;
     let mut items = Vec::with_capacity(rows.len());
     let mut keys = Vec::with_capacity(rows.len());
     for r in &rows {
@@ -193,23 +231,37 @@ pub async fn watching(conn: &mut AnyConnection, tenant_id: &str, user_id: &str, 
     } else {
         None
     };
-    let mut c = Sql::new("SELECT t.status, COUNT(*) FROM watchers w JOIN tickets t ON t.id = w.ticket_id");
+    let mut c =
+        Sql::new("SELECT t.status, COUNT(*) FROM watchers w JOIN tickets t ON t.id = w.ticket_id");
     base(&mut c);
     let (counts, total) = counts(conn, c).await?;
-    Ok(Page { items, next_cursor, counts, total })
+    Ok(Page {
+        items,
+        next_cursor,
+        counts,
+        total,
+    })
 }
 
 /// Who an escalations queue is for.
 pub enum Audience<'a> {
     /// A tenant user: escalations targeted at any of `keys` (their user, role and team keys)
     /// or owned by them.
-    Staff { tenant_id: &'a str, user_id: &'a str, keys: &'a [String] },
+    Staff {
+        tenant_id: &'a str,
+        user_id: &'a str,
+        keys: &'a [String],
+    },
     /// Platform support: every tenant's escalations to the platform.
     Platform,
 }
 
 /// Active escalations addressed to the audience, soonest due first.
-pub async fn escalations(conn: &mut AnyConnection, audience: &Audience<'_>, f: &Filter) -> Result<Page<EscalationItem>> {
+pub async fn escalations(
+    conn: &mut AnyConnection,
+    audience: &Audience<'_>,
+    f: &Filter,
+) -> Result<Page<EscalationItem>> {
     let after = f.cursor.as_deref().map(parse_cursor).transpose()?;
     // One ordered, limited index walk per audience key.
     let mut branches: Vec<(String, Option<String>)> = Vec::new();
@@ -228,7 +280,10 @@ pub async fn escalations(conn: &mut AnyConnection, audience: &Audience<'_>, f: &
             sql.push(" UNION ");
         }
         sql.push("SELECT * FROM (SELECT e.id, e.due_at FROM escalations e WHERE ");
-        if let Audience::Staff { tenant_id, user_id, .. } = audience {
+        if let Audience::Staff {
+            tenant_id, user_id, ..
+        } = audience
+        {
             let t = sql.text_arg((*tenant_id).to_owned());
             let v = sql.text_arg(key.clone().unwrap_or_else(|| (*user_id).to_owned()));
             sql.push(&format!("e.tenant_id = {t} AND {col} = {v}"));
@@ -241,14 +296,18 @@ pub async fn escalations(conn: &mut AnyConnection, audience: &Audience<'_>, f: &
         if let Some((at, id)) = &after {
             let a = sql.int_arg(*at);
             let b = sql.text_arg(id.clone());
-            sql.push(&format!(" AND (e.due_at > {a} OR (e.due_at = {a} AND e.id > {b}))"));
+            sql.push(&format!(
+                " AND (e.due_at > {a} OR (e.due_at = {a} AND e.id > {b}))"
+            ));
         }
         let l = sql.int_arg(f.limit + 1);
         sql.push(&format!(" ORDER BY e.due_at, e.id LIMIT {l}) b{i}"));
     }
     let l = sql.int_arg(f.limit + 1);
     sql.push(&format!(") merged ORDER BY due_at, id LIMIT {l}"));
-    let ids: Vec<(String, i64)> = sqlx::query_as_with(&sql.text, sql.args).fetch_all(&mut *conn).await?;
+    let ids: Vec<(String, i64)> = sqlx::query_as_with(&sql.text, sql.args)
+        .fetch_all(&mut *conn)
+        .await?;
 
     let mut items = Vec::with_capacity(ids.len());
     if !ids.is_empty() {
@@ -261,7 +320,9 @@ pub async fn escalations(conn: &mut AnyConnection, audience: &Audience<'_>, f: &
             q.push(if i == 0 { "" } else { ", " }).push(&p);
         }
         q.push(")");
-        let rows = sqlx::query_with(&q.text, q.args).fetch_all(&mut *conn).await?;
+        let rows = sqlx::query_with(&q.text, q.args)
+            .fetch_all(&mut *conn)
+            .await?;
         let mut by_id = std::collections::HashMap::with_capacity(rows.len());
         for r in &rows {
             let e = escalation_from_row(r)?;
@@ -280,18 +341,28 @@ pub async fn escalations(conn: &mut AnyConnection, audience: &Audience<'_>, f: &
     }
     let due: std::collections::HashMap<String, i64> = ids.into_iter().collect();
     let next_cursor = page_end(&mut items, f.limit, |it| {
-        cursor(due.get(&it.escalation.id).copied().unwrap_or_default(), &it.escalation.id)
+        cursor(
+            due.get(&it.escalation.id).copied().unwrap_or_default(),
+            &it.escalation.id,
+        )
     });
 
     let mut c = Sql::new("SELECT e.state, COUNT(*) FROM escalations e WHERE ");
     match audience {
-        Audience::Staff { tenant_id, user_id, keys } => {
+        Audience::Staff {
+            tenant_id,
+            user_id,
+            keys,
+        } => {
             let t = c.text_arg((*tenant_id).to_owned());
             let mut ors = Vec::new();
             for k in keys.iter() {
                 ors.push(format!("e.target_key = {}", c.text_arg(k.clone())));
             }
-            ors.push(format!("e.escalation_owner_id = {}", c.text_arg((*user_id).to_owned())));
+            ors.push(format!(
+                "e.escalation_owner_id = {}",
+                c.text_arg((*user_id).to_owned())
+            ));
             c.push(&format!("e.tenant_id = {t} AND ({})", ors.join(" OR ")));
         }
         Audience::Platform => {
@@ -302,10 +373,18 @@ pub async fn escalations(conn: &mut AnyConnection, audience: &Audience<'_>, f: &
     status_filter(&mut c, "e.state", f);
     category_filter(&mut c, "e.category", f);
     let (counts, total) = counts(conn, c).await?;
-    Ok(Page { items, next_cursor, counts, total })
+    Ok(Page {
+        items,
+        next_cursor,
+        counts,
+        total,
+    })
 }
 
 /// Whether `s` names an escalation state that can be in the queue.
 pub fn is_queue_state(s: &str) -> bool {
-    matches!(s.parse::<EscalationState>(), Ok(EscalationState::Requested | EscalationState::Acknowledged))
+    matches!(
+        s.parse::<EscalationState>(),
+        Ok(EscalationState::Requested | EscalationState::Acknowledged)
+    )
 }

@@ -16,7 +16,11 @@ pub fn micros(t: Timestamp) -> i64 {
 pub fn from_micros(m: i64) -> Timestamp {
     // Stored values come from `micros`, so they are always in range; clamp rather than fail
     // on a hand-edited row.
-    Timestamp::from_microsecond(m).unwrap_or(if m < 0 { Timestamp::MIN } else { Timestamp::MAX })
+    Timestamp::from_microsecond(m).unwrap_or(if m < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
 }
 
 /// A fresh id: a UUIDv7, time-ordered so that new rows land at the end of b-tree indexes.

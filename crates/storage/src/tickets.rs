@@ -123,12 +123,21 @@ pub async fn insert(conn: &mut AnyConnection, t: NewTicket<'_>, now: Timestamp) 
 
 /// Reads a ticket inside a transaction. On PostgreSQL the row is locked until the
 /// transaction ends, so two commands on one ticket run one after the other.
-pub async fn get_for_update(conn: &mut AnyConnection, pg: bool, tenant_id: &str, id: &str) -> Result<Option<Ticket>> {
+pub async fn get_for_update(
+    conn: &mut AnyConnection,
+    pg: bool,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<Ticket>> {
     let sql = format!(
         "SELECT {TICKET_COLS} FROM tickets t WHERE t.tenant_id = $1 AND t.id = $2{}",
         if pg { " FOR UPDATE" } else { "" }
     );
-    let row = sqlx::query(&sql).bind(tenant_id).bind(id).fetch_optional(conn).await?;
+    let row = sqlx::query(&sql)
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
     row.as_ref().map(ticket_from_row).transpose()
 }
 
@@ -137,7 +146,12 @@ pub async fn get(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> Result<
 }
 
 /// Writes back every mutable field of a ticket.
-pub async fn update(conn: &mut AnyConnection, tenant_id: &str, t: &Ticket, now: Timestamp) -> Result<()> {
+pub async fn update(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    t: &Ticket,
+    now: Timestamp,
+) -> Result<()> {
     let r = sqlx::query(
         "UPDATE tickets SET category = $1, priority = $2, status = $3, assignee_id = $4, \
          team_id = $5, tags = $6, triggers = $7, active_escalation_id = $8, \
@@ -158,13 +172,21 @@ pub async fn update(conn: &mut AnyConnection, tenant_id: &str, t: &Ticket, now: 
     .execute(conn)
     .await?;
     if r.rows_affected() != 1 {
-        return Err(StorageError::Conflict(format!("ticket {} vanished during update", t.id)));
+        return Err(StorageError::Conflict(format!(
+            "ticket {} vanished during update",
+            t.id
+        )));
     }
     Ok(())
 }
 
 /// Tickets of one customer created at or after `since`, newest first (for repeat detection).
-pub async fn customer_ticket_times(conn: &mut AnyConnection, tenant_id: &str, customer_id: &str, since: Timestamp) -> Result<Vec<Timestamp>> {
+pub async fn customer_ticket_times(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    customer_id: &str,
+    since: Timestamp,
+) -> Result<Vec<Timestamp>> {
     let rows: Vec<(i64,)> = sqlx::query_as(
         "SELECT created_at FROM tickets WHERE tenant_id = $1 AND customer_id = $2 AND created_at >= $3 \
          ORDER BY created_at DESC LIMIT 1000",
@@ -224,7 +246,11 @@ pub async fn insert_comment(
     })
 }
 
-pub async fn comments(conn: &mut AnyConnection, tenant_id: &str, ticket_id: &str) -> Result<Vec<Comment>> {
+pub async fn comments(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    ticket_id: &str,
+) -> Result<Vec<Comment>> {
     let rows = sqlx::query(
         "SELECT id, ticket_id, author_id, body, public, created_at FROM comments \
          WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY created_at, id",
@@ -250,7 +276,13 @@ pub async fn comments(conn: &mut AnyConnection, tenant_id: &str, ticket_id: &str
 // --- watchers and links ---------------------------------------------------------------------
 
 /// Adds a watcher; returns false when they already watched.
-pub async fn add_watcher(conn: &mut AnyConnection, tenant_id: &str, ticket_id: &str, user_id: &str, now: Timestamp) -> Result<bool> {
+pub async fn add_watcher(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    ticket_id: &str,
+    user_id: &str,
+    now: Timestamp,
+) -> Result<bool> {
     let r = sqlx::query(
         "INSERT INTO watchers (tenant_id, ticket_id, user_id, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (ticket_id, user_id) DO NOTHING",
@@ -264,7 +296,11 @@ pub async fn add_watcher(conn: &mut AnyConnection, tenant_id: &str, ticket_id: &
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn watchers(conn: &mut AnyConnection, tenant_id: &str, ticket_id: &str) -> Result<Vec<String>> {
+pub async fn watchers(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    ticket_id: &str,
+) -> Result<Vec<String>> {
     let rows: Vec<(String,)> =
         sqlx::query_as("SELECT user_id FROM watchers WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY created_at, user_id")
             .bind(tenant_id)
@@ -283,7 +319,14 @@ pub struct Link {
     pub created_at: Timestamp,
 }
 
-pub async fn insert_link(conn: &mut AnyConnection, tenant_id: &str, from: &str, to: &str, kind: LinkKind, now: Timestamp) -> Result<Link> {
+pub async fn insert_link(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    from: &str,
+    to: &str,
+    kind: LinkKind,
+    now: Timestamp,
+) -> Result<Link> {
     sqlx::query(
         "INSERT INTO ticket_links (tenant_id, from_ticket_id, to_ticket_id, kind, created_at) \
          VALUES ($1, $2, $3, $4, $5)",
@@ -296,11 +339,20 @@ pub async fn insert_link(conn: &mut AnyConnection, tenant_id: &str, from: &str, 
     .execute(conn)
     .await
     .map_err(|e| StorageError::conflict_on_unique(e, "this link"))?;
-    Ok(Link { from_ticket_id: from.to_owned(), to_ticket_id: to.to_owned(), kind, created_at: now })
+    Ok(Link {
+        from_ticket_id: from.to_owned(),
+        to_ticket_id: to.to_owned(),
+        kind,
+        created_at: now,
+    })
 }
 
 /// Links touching a ticket in either direction.
-pub async fn links(conn: &mut AnyConnection, tenant_id: &str, ticket_id: &str) -> Result<Vec<Link>> {
+pub async fn links(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    ticket_id: &str,
+) -> Result<Vec<Link>> {
     let rows = sqlx::query(
         "SELECT from_ticket_id, to_ticket_id, kind, created_at FROM ticket_links \
          WHERE tenant_id = $1 AND (from_ticket_id = $2 OR to_ticket_id = $2) ORDER BY created_at",

@@ -7,8 +7,8 @@ use ladder_core::escalation::{
 };
 use ladder_core::text::{LongText, Text};
 use ladder_core::{
-    ApprovalState, Category, CompensationKind, ContactMethod, CustomerVerification, EscalationState,
-    Policy, Priority, Role, Target, TicketStatus, TriggerKind, Urgency,
+    ApprovalState, Category, CompensationKind, ContactMethod, CustomerVerification,
+    EscalationState, Policy, Priority, Role, Target, TicketStatus, TriggerKind, Urgency,
 };
 use ladder_storage::directory::{self, User};
 use ladder_storage::escalations::{self, Approval, Escalation};
@@ -51,7 +51,12 @@ struct Routed {
 }
 
 /// The people a target reaches today (away people excluded).
-async fn audience(conn: &mut AnyConnection, tenant: &str, target: &Target, now: Timestamp) -> ApiResult<Vec<User>> {
+async fn audience(
+    conn: &mut AnyConnection,
+    tenant: &str,
+    target: &Target,
+    now: Timestamp,
+) -> ApiResult<Vec<User>> {
     let users = match target {
         Target::Owner => directory::users_with_role(conn, tenant, Role::Owner).await?,
         Target::Role { role } => directory::users_with_role(conn, tenant, *role).await?,
@@ -69,21 +74,41 @@ async fn audience(conn: &mut AnyConnection, tenant: &str, target: &Target, now: 
 
 /// Walks up from `target` until a rung reaches somebody: an away owner or an empty team is
 /// skipped at once rather than after its timeout. Platform support is always reachable.
-async fn route(conn: &mut AnyConnection, tenant: &str, mut target: Target, chain: &[Target], now: Timestamp) -> ApiResult<Routed> {
+async fn route(
+    conn: &mut AnyConnection,
+    tenant: &str,
+    mut target: Target,
+    chain: &[Target],
+    now: Timestamp,
+) -> ApiResult<Routed> {
     let mut skipped = Vec::new();
     loop {
         if target == Target::Platform {
-            return Ok(Routed { target, recipients: Vec::new(), skipped });
+            return Ok(Routed {
+                target,
+                recipients: Vec::new(),
+                skipped,
+            });
         }
         let recipients = audience(conn, tenant, &target, now).await?;
         if !recipients.is_empty() {
-            return Ok(Routed { target, recipients, skipped });
+            return Ok(Routed {
+                target,
+                recipients,
+                skipped,
+            });
         }
         let next = sla::next_rung(chain, &target).or_else(|| default_next_rung(&target));
         skipped.push((target.clone(), "nobody available"));
         match next {
             Some(n) => target = n,
-            None => return Ok(Routed { target, recipients: Vec::new(), skipped }),
+            None => {
+                return Ok(Routed {
+                    target,
+                    recipients: Vec::new(),
+                    skipped,
+                })
+            }
         }
     }
 }
@@ -93,16 +118,23 @@ async fn validate_target(conn: &mut AnyConnection, tenant: &str, target: &Target
         Target::User { id } => {
             let u = directory::users_by_id(conn, tenant, &[id.0.clone()]).await?;
             match u.first() {
-                None => Err(ApiError::field("target.id", format!("no user with id {:?} in this organisation", id.0))),
-                Some(u) if !u.role.is_tenant_staff() => {
-                    Err(ApiError::field("target.id", format!("{} is an {} and cannot take escalations", u.name, u.role)))
-                }
+                None => Err(ApiError::field(
+                    "target.id",
+                    format!("no user with id {:?} in this organisation", id.0),
+                )),
+                Some(u) if !u.role.is_tenant_staff() => Err(ApiError::field(
+                    "target.id",
+                    format!("{} is an {} and cannot take escalations", u.name, u.role),
+                )),
                 Some(_) => Ok(()),
             }
         }
         Target::Team { id } => match directory::team(conn, tenant, id.as_str()).await? {
             Some(_) => Ok(()),
-            None => Err(ApiError::field("target.id", format!("no team with id {:?} in this organisation", id.0))),
+            None => Err(ApiError::field(
+                "target.id",
+                format!("no team with id {:?} in this organisation", id.0),
+            )),
         },
         Target::Role { role } if !role.is_tenant_staff() => Err(ApiError::field(
             "target.role",
@@ -117,7 +149,11 @@ fn target_json(t: &Target) -> serde_json::Value {
 }
 
 /// Everything the person taking an escalation needs, in the notification itself.
-fn details(e: &Escalation, t: &Ticket, customer: Option<&directory::Customer>) -> serde_json::Value {
+fn details(
+    e: &Escalation,
+    t: &Ticket,
+    customer: Option<&directory::Customer>,
+) -> serde_json::Value {
     json!({
         "escalation_id": e.id, "ticket_id": t.id, "subject": t.subject,
         "category": e.category, "urgency": e.urgency, "priority": e.priority,
@@ -129,11 +165,29 @@ fn details(e: &Escalation, t: &Ticket, customer: Option<&directory::Customer>) -
 }
 
 /// Escalates a ticket. Also used by the automatic paths (triggers, SLA), with `caller` None.
-pub async fn escalate(db: &Db, caller: &Caller, ticket_id: &str, req: EscalateRequest, now: Timestamp) -> ApiResult<Escalation> {
+pub async fn escalate(
+    db: &Db,
+    caller: &Caller,
+    ticket_id: &str,
+    req: EscalateRequest,
+    now: Timestamp,
+) -> ApiResult<Escalation> {
     let mut tx = db.write().await?;
     let (tenant, mut ticket) = load_for_update(&mut tx, db, caller, ticket_id).await?;
-    check_escalate(ticket.status, ticket.active_escalation_id.is_some(), &caller.actor())?;
-    let e = open_escalation(&mut tx, &tenant, &mut ticket, Some(&caller.user.id), req, now).await?;
+    check_escalate(
+        ticket.status,
+        ticket.active_escalation_id.is_some(),
+        &caller.actor(),
+    )?;
+    let e = open_escalation(
+        &mut tx,
+        &tenant,
+        &mut ticket,
+        Some(&caller.user.id),
+        req,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(e)
 }
@@ -149,7 +203,15 @@ pub async fn open_escalation(
 ) -> ApiResult<Escalation> {
     let policy = policy_in(tx.conn(), tenant).await?;
     let customer = directory::customer(tx.conn(), tenant, &ticket.customer_id).await?;
-    let plan = sla::plan(&policy, ticket, customer.as_ref(), req.category, req.urgency, &req.triggers, now);
+    let plan = sla::plan(
+        &policy,
+        ticket,
+        customer.as_ref(),
+        req.category,
+        req.urgency,
+        &req.triggers,
+        now,
+    );
     let requested = match req.target {
         Some(t) => {
             validate_target(tx.conn(), tenant, &t).await?;
@@ -194,7 +256,8 @@ pub async fn open_escalation(
         updated_at: now,
     };
     escalations::insert(tx.conn(), &e).await?;
-    let before = json!({"status": ticket.status, "priority": ticket.priority, "category": ticket.category});
+    let before =
+        json!({"status": ticket.status, "priority": ticket.priority, "category": ticket.category});
     ticket.status = TicketStatus::Escalated;
     ticket.priority = priority;
     ticket.category = ticket.category.or(Some(e.category));
@@ -203,7 +266,8 @@ pub async fn open_escalation(
     if let Some(by) = requested_by {
         tickets::add_watcher(tx.conn(), tenant, &ticket.id, by, now).await?;
     }
-    let after = json!({"status": ticket.status, "priority": ticket.priority, "category": ticket.category});
+    let after =
+        json!({"status": ticket.status, "priority": ticket.priority, "category": ticket.category});
     let event = record(
         tx.conn(),
         tenant,
@@ -224,7 +288,17 @@ pub async fn open_escalation(
     .await?;
     let payload = details(&e, ticket, customer.as_ref());
     for u in &routed.recipients {
-        notify_staff(tx.conn(), tenant, &ticket.id, &u.id, "escalation_requested", &event, payload.clone(), now).await?;
+        notify_staff(
+            tx.conn(),
+            tenant,
+            &ticket.id,
+            &u.id,
+            "escalation_requested",
+            &event,
+            payload.clone(),
+            now,
+        )
+        .await?;
     }
     sla::schedule(tx.conn(), &e, &plan, now).await?;
     Ok(e)
@@ -232,12 +306,25 @@ pub async fn open_escalation(
 
 /// Loads an escalation the caller may see (platform support: only platform escalations),
 /// and its ticket, locked.
-async fn load(tx: &mut WriteTx, db: &Db, caller: &Caller, id: &str) -> ApiResult<(String, Escalation, Ticket)> {
-    let scope = if caller.is_platform() { None } else { Some(caller.tenant_id()) };
-    let e = escalations::get(tx.conn(), scope, id).await?.ok_or_else(|| ApiError::not_found("escalation"))?;
+async fn load(
+    tx: &mut WriteTx,
+    db: &Db,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<(String, Escalation, Ticket)> {
+    let scope = if caller.is_platform() {
+        None
+    } else {
+        Some(caller.tenant_id())
+    };
+    let e = escalations::get(tx.conn(), scope, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("escalation"))?;
     let (tenant, ticket) = load_for_update(tx, db, caller, &e.ticket_id).await?;
     // Re-read under the ticket lock so that the state we decide on is current.
-    let e = escalations::get(tx.conn(), Some(&tenant), id).await?.ok_or_else(|| ApiError::not_found("escalation"))?;
+    let e = escalations::get(tx.conn(), Some(&tenant), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("escalation"))?;
     Ok((tenant, e, ticket))
 }
 
@@ -251,7 +338,12 @@ async fn user_name(conn: &mut AnyConnection, tenant: &str, id: &str) -> ApiResul
 }
 
 /// The caller becomes the single named owner of the escalation.
-pub async fn acknowledge(db: &Db, caller: &Caller, id: &str, now: Timestamp) -> ApiResult<Escalation> {
+pub async fn acknowledge(
+    db: &Db,
+    caller: &Caller,
+    id: &str,
+    now: Timestamp,
+) -> ApiResult<Escalation> {
     let mut tx = db.write().await?;
     let (tenant, mut e, mut ticket) = load(&mut tx, db, caller, id).await?;
     let owner_name = match &e.escalation_owner_id {
@@ -270,12 +362,16 @@ pub async fn acknowledge(db: &Db, caller: &Caller, id: &str, now: Timestamp) -> 
     e.update_due_at = sla::next_update_due(&policy, &e, now);
     if !escalations::update_if_state(tx.conn(), &e, EscalationState::Requested).await? {
         // Someone else acknowledged between our read and our write.
-        let cur = escalations::get(tx.conn(), Some(&tenant), id).await?.ok_or_else(|| ApiError::not_found("escalation"))?;
+        let cur = escalations::get(tx.conn(), Some(&tenant), id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("escalation"))?;
         let name = match &cur.escalation_owner_id {
             Some(o) => user_name(tx.conn(), &tenant, o).await?,
             None => "another user".into(),
         };
-        return Err(ApiError::Conflict(format!("already acknowledged by {name}, who owns this escalation")));
+        return Err(ApiError::Conflict(format!(
+            "already acknowledged by {name}, who owns this escalation"
+        )));
     }
     let before_assignee = ticket.assignee_id.clone();
     if !caller.is_platform() {
@@ -299,7 +395,17 @@ pub async fn acknowledge(db: &Db, caller: &Caller, id: &str, now: Timestamp) -> 
     .await?;
     if let Some(by) = &e.requested_by {
         let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject, "escalation_owner": caller.user.name});
-        notify_staff(tx.conn(), &tenant, &ticket.id, by, "escalation_acknowledged", &event, payload, now).await?;
+        notify_staff(
+            tx.conn(),
+            &tenant,
+            &ticket.id,
+            by,
+            "escalation_acknowledged",
+            &event,
+            payload,
+            now,
+        )
+        .await?;
     }
     let customer = directory::customer(tx.conn(), &tenant, &ticket.customer_id).await?;
     let payload = json!({
@@ -307,7 +413,17 @@ pub async fn acknowledge(db: &Db, caller: &Caller, id: &str, now: Timestamp) -> 
         "contact_method": e.contact_method, "next_update_by": e.update_due_at,
     });
     let email = customer.as_ref().and_then(|c| c.email.as_deref());
-    notify_customer(tx.conn(), &tenant, &ticket.id, email, "customer_acknowledgement", &event, payload, now).await?;
+    notify_customer(
+        tx.conn(),
+        &tenant,
+        &ticket.id,
+        email,
+        "customer_acknowledgement",
+        &event,
+        payload,
+        now,
+    )
+    .await?;
     sla::acknowledged(tx.conn(), &e, now).await?;
     tx.commit().await?;
     Ok(e)
@@ -347,32 +463,67 @@ pub struct ResolveOutcome {
     pub approval: Option<Approval>,
 }
 
-pub async fn resolve(db: &Db, caller: &Caller, id: &str, req: ResolveRequest, now: Timestamp) -> ApiResult<ResolveOutcome> {
+pub async fn resolve(
+    db: &Db,
+    caller: &Caller,
+    id: &str,
+    req: ResolveRequest,
+    now: Timestamp,
+) -> ApiResult<ResolveOutcome> {
     if let Some(c) = &req.compensation {
         if c.amount < 0 {
-            return Err(ApiError::field("compensation.amount", "must not be negative"));
+            return Err(ApiError::field(
+                "compensation.amount",
+                "must not be negative",
+            ));
         }
         if c.kind == CompensationKind::None && c.amount != 0 {
-            return Err(ApiError::field("compensation.amount", "must be 0 when the kind is none"));
+            return Err(ApiError::field(
+                "compensation.amount",
+                "must be 0 when the kind is none",
+            ));
         }
         if let Some(cur) = &c.currency {
             if cur.len() != 3 || !cur.chars().all(|ch| ch.is_ascii_uppercase()) {
-                return Err(ApiError::field("compensation.currency", "must be a three-letter ISO 4217 code such as USD"));
+                return Err(ApiError::field(
+                    "compensation.currency",
+                    "must be a three-letter ISO 4217 code such as USD",
+                ));
             }
         }
     }
     let mut tx = db.write().await?;
     let (tenant, e, mut ticket) = load(&mut tx, db, caller, id).await?;
     check_active(e.state, &e.target, &caller.actor(), "resolve")?;
-    if escalations::pending_approval_for(tx.conn(), &tenant, &e.id).await?.is_some() {
-        return Err(ApiError::Conflict("a compensation approval is pending for this escalation: it must be decided first".into()));
+    if escalations::pending_approval_for(tx.conn(), &tenant, &e.id)
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::Conflict(
+            "a compensation approval is pending for this escalation: it must be decided first"
+                .into(),
+        ));
     }
     let policy = policy_in(tx.conn(), &tenant).await?;
     let amount = req.compensation.as_ref().map_or(0, |c| c.amount);
     let resolution = resolution_json(&req, &policy);
     if let Some(approver) = approval_needed(amount, caller.role(), &policy) {
-        let currency = resolution["compensation"]["currency"].as_str().unwrap_or(&policy.currency).to_owned();
-        let a = escalations::insert_approval(tx.conn(), &tenant, &e, &caller.user.id, approver, amount, &currency, &resolution, now).await?;
+        let currency = resolution["compensation"]["currency"]
+            .as_str()
+            .unwrap_or(&policy.currency)
+            .to_owned();
+        let a = escalations::insert_approval(
+            tx.conn(),
+            &tenant,
+            &e,
+            &caller.user.id,
+            approver,
+            amount,
+            &currency,
+            &resolution,
+            now,
+        )
+        .await?;
         let event = record(
             tx.conn(),
             &tenant,
@@ -387,14 +538,39 @@ pub async fn resolve(db: &Db, caller: &Caller, id: &str, req: ResolveRequest, no
         let payload = json!({"approval_id": a.id, "escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
                              "amount": amount, "currency": currency, "requested_by": caller.user.name});
         for u in directory::users_with_role(tx.conn(), &tenant, approver).await? {
-            notify_staff(tx.conn(), &tenant, &ticket.id, &u.id, "approval_requested", &event, payload.clone(), now).await?;
+            notify_staff(
+                tx.conn(),
+                &tenant,
+                &ticket.id,
+                &u.id,
+                "approval_requested",
+                &event,
+                payload.clone(),
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
-        return Ok(ResolveOutcome { escalation: e, approval: Some(a) });
+        return Ok(ResolveOutcome {
+            escalation: e,
+            approval: Some(a),
+        });
     }
-    let e = finish_resolution(&mut tx, &tenant, e, &mut ticket, &caller.user.id, resolution, now).await?;
+    let e = finish_resolution(
+        &mut tx,
+        &tenant,
+        e,
+        &mut ticket,
+        &caller.user.id,
+        resolution,
+        now,
+    )
+    .await?;
     tx.commit().await?;
-    Ok(ResolveOutcome { escalation: e, approval: None })
+    Ok(ResolveOutcome {
+        escalation: e,
+        approval: None,
+    })
 }
 
 fn resolution_json(req: &ResolveRequest, policy: &Policy) -> serde_json::Value {
@@ -426,7 +602,9 @@ async fn finish_resolution(
     e.updated_at = now;
     e.resolution = Some(resolution.clone());
     if !escalations::update_if_state(tx.conn(), &e, prior).await? {
-        return Err(ApiError::Conflict("the escalation changed while resolving it: reload and try again".into()));
+        return Err(ApiError::Conflict(
+            "the escalation changed while resolving it: reload and try again".into(),
+        ));
     }
     let before = json!({"state": prior, "status": ticket.status});
     ticket.status = TicketStatus::Resolved;
@@ -449,13 +627,33 @@ async fn finish_resolution(
     let watchers = tickets::watchers(tx.conn(), tenant, &ticket.id).await?;
     for u in e.requested_by.iter().chain(watchers.iter()) {
         if u != by && told.insert(u.clone()) {
-            notify_staff(tx.conn(), tenant, &ticket.id, u, "escalation_resolved", &event, payload.clone(), now).await?;
+            notify_staff(
+                tx.conn(),
+                tenant,
+                &ticket.id,
+                u,
+                "escalation_resolved",
+                &event,
+                payload.clone(),
+                now,
+            )
+            .await?;
         }
     }
     let customer = directory::customer(tx.conn(), tenant, &ticket.customer_id).await?;
     let email = customer.as_ref().and_then(|c| c.email.as_deref());
     let payload = json!({"ticket_id": ticket.id, "subject": ticket.subject, "summary": resolution["summary"], "verify": true});
-    notify_customer(tx.conn(), tenant, &ticket.id, email, "resolution_verification_request", &event, payload, now).await?;
+    notify_customer(
+        tx.conn(),
+        tenant,
+        &ticket.id,
+        email,
+        "resolution_verification_request",
+        &event,
+        payload,
+        now,
+    )
+    .await?;
     sla::closed(tx.conn(), &e, now).await?;
     Ok(e)
 }
@@ -468,23 +666,57 @@ pub struct DecisionRequest {
 }
 
 /// Approves or denies a compensation request. Approval applies the waiting resolution.
-pub async fn decide(db: &Db, caller: &Caller, approval_id: &str, approve: bool, req: DecisionRequest, now: Timestamp) -> ApiResult<Approval> {
+pub async fn decide(
+    db: &Db,
+    caller: &Caller,
+    approval_id: &str,
+    approve: bool,
+    req: DecisionRequest,
+    now: Timestamp,
+) -> ApiResult<Approval> {
     let tenant = caller.tenant_id().to_owned();
     let mut tx = db.write().await?;
-    let a = escalations::approval(tx.conn(), &tenant, approval_id).await?.ok_or_else(|| ApiError::not_found("approval"))?;
+    let a = escalations::approval(tx.conn(), &tenant, approval_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("approval"))?;
     let policy = policy_in(tx.conn(), &tenant).await?;
     if caller.role() != a.approver_role && policy.authority_limit(caller.role()) < a.amount_minor {
-        return Err(ApiError::Forbidden(format!("this approval is for a {} or someone whose limit covers the amount", a.approver_role)));
+        return Err(ApiError::Forbidden(format!(
+            "this approval is for a {} or someone whose limit covers the amount",
+            a.approver_role
+        )));
     }
     if a.requested_by == caller.user.id {
-        return Err(ApiError::Forbidden("nobody may approve their own request".into()));
+        return Err(ApiError::Forbidden(
+            "nobody may approve their own request".into(),
+        ));
     }
-    let state = if approve { ApprovalState::Approved } else { ApprovalState::Denied };
+    let state = if approve {
+        ApprovalState::Approved
+    } else {
+        ApprovalState::Denied
+    };
     let (_, e, mut ticket) = load(&mut tx, db, caller, &a.escalation_id).await?;
-    if !escalations::decide_approval(tx.conn(), &tenant, &a.id, state, &caller.user.id, req.reason.as_str(), now).await? {
-        return Err(ApiError::Conflict("this approval was already decided".into()));
+    if !escalations::decide_approval(
+        tx.conn(),
+        &tenant,
+        &a.id,
+        state,
+        &caller.user.id,
+        req.reason.as_str(),
+        now,
+    )
+    .await?
+    {
+        return Err(ApiError::Conflict(
+            "this approval was already decided".into(),
+        ));
     }
-    let kind = if approve { "approval_granted" } else { "approval_denied" };
+    let kind = if approve {
+        "approval_granted"
+    } else {
+        "approval_denied"
+    };
     let event = record(
         tx.conn(),
         &tenant,
@@ -497,13 +729,34 @@ pub async fn decide(db: &Db, caller: &Caller, approval_id: &str, approve: bool, 
     )
     .await?;
     let payload = json!({"approval_id": a.id, "decision": state, "reason": req.reason.as_str(), "ticket_id": a.ticket_id});
-    notify_staff(tx.conn(), &tenant, &a.ticket_id, &a.requested_by, kind, &event, payload, now).await?;
+    notify_staff(
+        tx.conn(),
+        &tenant,
+        &a.ticket_id,
+        &a.requested_by,
+        kind,
+        &event,
+        payload,
+        now,
+    )
+    .await?;
     if approve {
         let mut resolution = a.resolution.clone();
         resolution["approved_by"] = json!(caller.user.id);
-        finish_resolution(&mut tx, &tenant, e, &mut ticket, &a.requested_by, resolution, now).await?;
+        finish_resolution(
+            &mut tx,
+            &tenant,
+            e,
+            &mut ticket,
+            &a.requested_by,
+            resolution,
+            now,
+        )
+        .await?;
     }
-    let decided = escalations::approval(tx.conn(), &tenant, approval_id).await?.ok_or_else(|| ApiError::not_found("approval"))?;
+    let decided = escalations::approval(tx.conn(), &tenant, approval_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("approval"))?;
     tx.commit().await?;
     Ok(decided)
 }
@@ -517,7 +770,13 @@ pub struct DeEscalateRequest {
 }
 
 /// Sends the ticket back to whoever had it, as open.
-pub async fn de_escalate(db: &Db, caller: &Caller, id: &str, req: DeEscalateRequest, now: Timestamp) -> ApiResult<Escalation> {
+pub async fn de_escalate(
+    db: &Db,
+    caller: &Caller,
+    id: &str,
+    req: DeEscalateRequest,
+    now: Timestamp,
+) -> ApiResult<Escalation> {
     let mut tx = db.write().await?;
     let (tenant, mut e, mut ticket) = load(&mut tx, db, caller, id).await?;
     check_active(e.state, &e.target, &caller.actor(), "de-escalate")?;
@@ -527,7 +786,9 @@ pub async fn de_escalate(db: &Db, caller: &Caller, id: &str, req: DeEscalateRequ
     e.updated_at = now;
     e.resolution = Some(json!({"reason": req.reason.as_str(), "by": caller.user.id}));
     if !escalations::update_if_state(tx.conn(), &e, prior).await? {
-        return Err(ApiError::Conflict("the escalation changed meanwhile: reload and try again".into()));
+        return Err(ApiError::Conflict(
+            "the escalation changed meanwhile: reload and try again".into(),
+        ));
     }
     let before = json!({"status": ticket.status, "assignee_id": ticket.assignee_id, "team_id": ticket.team_id});
     ticket.status = TicketStatus::Open;
@@ -550,7 +811,17 @@ pub async fn de_escalate(db: &Db, caller: &Caller, id: &str, req: DeEscalateRequ
     let mut told = std::collections::BTreeSet::new();
     for u in e.requested_by.iter().chain(e.previous_assignee_id.iter()) {
         if *u != caller.user.id && told.insert(u.clone()) {
-            notify_staff(tx.conn(), &tenant, &ticket.id, u, "escalation_de_escalated", &event, payload.clone(), now).await?;
+            notify_staff(
+                tx.conn(),
+                &tenant,
+                &ticket.id,
+                u,
+                "escalation_de_escalated",
+                &event,
+                payload.clone(),
+                now,
+            )
+            .await?;
         }
     }
     sla::closed(tx.conn(), &e, now).await?;
@@ -566,11 +837,27 @@ pub struct ReEscalateRequest {
     pub note: LongText,
 }
 
-pub async fn re_escalate(db: &Db, caller: &Caller, id: &str, req: ReEscalateRequest, now: Timestamp) -> ApiResult<Escalation> {
+pub async fn re_escalate(
+    db: &Db,
+    caller: &Caller,
+    id: &str,
+    req: ReEscalateRequest,
+    now: Timestamp,
+) -> ApiResult<Escalation> {
     let mut tx = db.write().await?;
     let (tenant, e, mut ticket) = load(&mut tx, db, caller, id).await?;
     check_active(e.state, &e.target, &caller.actor(), "re-escalate")?;
-    let e = move_up(&mut tx, &tenant, e, &mut ticket, Some(&caller.user.id), req.note.as_str(), "re_escalated", now).await?;
+    let e = move_up(
+        &mut tx,
+        &tenant,
+        e,
+        &mut ticket,
+        Some(&caller.user.id),
+        req.note.as_str(),
+        "re_escalated",
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(e)
 }
@@ -591,14 +878,20 @@ pub async fn move_up(
     let chain = sla::chain_of(&old);
     let next = sla::next_rung(&chain, &old.target)
         .or_else(|| default_next_rung(&old.target))
-        .ok_or_else(|| ApiError::Conflict("the escalation is already at the top of the ladder (platform support)".into()))?;
+        .ok_or_else(|| {
+            ApiError::Conflict(
+                "the escalation is already at the top of the ladder (platform support)".into(),
+            )
+        })?;
     let routed = route(tx.conn(), tenant, next.clone(), &chain, now).await?;
     let prior = old.state;
     old.state = EscalationState::Superseded;
     old.closed_at = Some(now);
     old.updated_at = now;
     if !escalations::update_if_state(tx.conn(), &old, prior).await? {
-        return Err(ApiError::Conflict("the escalation changed meanwhile: reload and try again".into()));
+        return Err(ApiError::Conflict(
+            "the escalation changed meanwhile: reload and try again".into(),
+        ));
     }
     sla::closed(tx.conn(), &old, now).await?;
     let mut priority = old.priority;
@@ -654,28 +947,65 @@ pub async fn move_up(
     let customer = directory::customer(tx.conn(), tenant, &ticket.customer_id).await?;
     let payload = details(&new, ticket, customer.as_ref());
     for u in &routed.recipients {
-        notify_staff(tx.conn(), tenant, &ticket.id, &u.id, "escalation_requested", &event, payload.clone(), now).await?;
+        notify_staff(
+            tx.conn(),
+            tenant,
+            &ticket.id,
+            &u.id,
+            "escalation_requested",
+            &event,
+            payload.clone(),
+            now,
+        )
+        .await?;
     }
     for (t, _) in &routed.skipped {
         for u in audience_including_away(tx.conn(), tenant, t).await? {
-            notify_staff(tx.conn(), tenant, &ticket.id, &u.id, "escalation_skipped_you", &event, payload.clone(), now).await?;
+            notify_staff(
+                tx.conn(),
+                tenant,
+                &ticket.id,
+                &u.id,
+                "escalation_skipped_you",
+                &event,
+                payload.clone(),
+                now,
+            )
+            .await?;
         }
     }
     if let Some(owner) = &old.escalation_owner_id {
-        notify_staff(tx.conn(), tenant, &ticket.id, owner, "escalation_moved_up", &event, payload.clone(), now).await?;
+        notify_staff(
+            tx.conn(),
+            tenant,
+            &ticket.id,
+            owner,
+            "escalation_moved_up",
+            &event,
+            payload.clone(),
+            now,
+        )
+        .await?;
     }
     let plan = sla::plan_from_snapshot(&new);
     sla::schedule(tx.conn(), &new, &plan, now).await?;
     Ok(new)
 }
 
-async fn audience_including_away(conn: &mut AnyConnection, tenant: &str, target: &Target) -> ApiResult<Vec<User>> {
+async fn audience_including_away(
+    conn: &mut AnyConnection,
+    tenant: &str,
+    target: &Target,
+) -> ApiResult<Vec<User>> {
     Ok(match target {
         Target::Owner => directory::users_with_role(conn, tenant, Role::Owner).await?,
         Target::Role { role } => directory::users_with_role(conn, tenant, *role).await?,
         Target::User { id } => directory::users_by_id(conn, tenant, &[id.0.clone()]).await?,
         Target::Team { id } => {
-            let members = directory::team(conn, tenant, id.as_str()).await?.map(|t| t.members).unwrap_or_default();
+            let members = directory::team(conn, tenant, id.as_str())
+                .await?
+                .map(|t| t.members)
+                .unwrap_or_default();
             directory::users_by_id(conn, tenant, &members).await?
         }
         Target::Platform => Vec::new(),
@@ -689,12 +1019,21 @@ pub struct VerificationRequest {
 }
 
 /// Records whether the customer confirmed the resolution.
-pub async fn verify(db: &Db, caller: &Caller, id: &str, req: VerificationRequest, now: Timestamp) -> ApiResult<Escalation> {
+pub async fn verify(
+    db: &Db,
+    caller: &Caller,
+    id: &str,
+    req: VerificationRequest,
+    now: Timestamp,
+) -> ApiResult<Escalation> {
     caller.require_staff("record a customer verification")?;
     let mut tx = db.write().await?;
     let (tenant, mut e, ticket) = load(&mut tx, db, caller, id).await?;
     if e.state != EscalationState::Resolved {
-        return Err(ApiError::Conflict(format!("the escalation is {}: only a resolved escalation can be verified", e.state)));
+        return Err(ApiError::Conflict(format!(
+            "the escalation is {}: only a resolved escalation can be verified",
+            e.state
+        )));
     }
     let mut resolution = e.resolution.clone().unwrap_or_else(|| json!({}));
     let before = resolution.get("customer_verification").cloned();
@@ -718,7 +1057,11 @@ pub async fn verify(db: &Db, caller: &Caller, id: &str, req: VerificationRequest
 
 /// Called when the escalation owner sends the customer a public reply: that is the response
 /// the interim-update clock waits for, so the next update is due one cadence later.
-pub async fn customer_updated(conn: &mut AnyConnection, e: &Escalation, now: Timestamp) -> ApiResult<()> {
+pub async fn customer_updated(
+    conn: &mut AnyConnection,
+    e: &Escalation,
+    now: Timestamp,
+) -> ApiResult<()> {
     let policy = policy_in(conn, &e.tenant_id).await?;
     let mut e = e.clone();
     e.update_due_at = sla::next_update_due(&policy, &e, now);

@@ -25,7 +25,18 @@ pub async fn record(
     payload: serde_json::Value,
     now: Timestamp,
 ) -> ApiResult<String> {
-    Ok(audit::append(conn, NewEvent { tenant_id, ticket_id, actor_id, kind, payload }, now).await?)
+    Ok(audit::append(
+        conn,
+        NewEvent {
+            tenant_id,
+            ticket_id,
+            actor_id,
+            kind,
+            payload,
+        },
+        now,
+    )
+    .await?)
 }
 
 /// Queues a notification for a staff member in the caller's transaction. The idempotency key
@@ -104,5 +115,6 @@ pub async fn policy_in(conn: &mut AnyConnection, tenant_id: &str) -> ApiResult<P
 }
 
 fn parse_policy(doc: &str) -> ApiResult<Policy> {
-    serde_json::from_str(doc).map_err(|e| ApiError::Internal(anyhow::anyhow!("stored policy does not parse: {e}")))
+    serde_json::from_str(doc)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored policy does not parse: {e}")))
 }

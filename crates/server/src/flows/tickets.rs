@@ -44,7 +44,11 @@ pub struct NewTicketRequest {
 
 /// Which tenant a ticket belongs to for this caller, or not found. Platform support reach a
 /// ticket of any tenant only if it was escalated to the platform.
-pub async fn ticket_tenant(conn: &mut AnyConnection, caller: &Caller, ticket_id: &str) -> ApiResult<String> {
+pub async fn ticket_tenant(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    ticket_id: &str,
+) -> ApiResult<String> {
     if caller.is_platform() {
         let row: Option<(String,)> = sqlx::query_as(
             "SELECT tenant_id FROM escalations WHERE ticket_id = $1 AND target_key = 'platform' LIMIT 1",
@@ -53,18 +57,29 @@ pub async fn ticket_tenant(conn: &mut AnyConnection, caller: &Caller, ticket_id:
         .fetch_optional(conn)
         .await
         .map_err(ladder_storage::StorageError::from)?;
-        row.map(|(t,)| t).ok_or_else(|| ApiError::not_found("ticket"))
+        row.map(|(t,)| t)
+            .ok_or_else(|| ApiError::not_found("ticket"))
     } else {
         Ok(caller.tenant_id().to_owned())
     }
 }
 
 /// Loads a ticket the caller may see, locking it for the rest of the transaction.
-pub async fn load_for_update(tx: &mut WriteTx, db: &Db, caller: &Caller, ticket_id: &str) -> ApiResult<(String, Ticket)> {
+pub async fn load_for_update(
+    tx: &mut WriteTx,
+    db: &Db,
+    caller: &Caller,
+    ticket_id: &str,
+) -> ApiResult<(String, Ticket)> {
     let tenant = ticket_tenant(tx.conn(), caller, ticket_id).await?;
-    let ticket = tickets::get_for_update(tx.conn(), db.backend() == Backend::Postgres, &tenant, ticket_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("ticket"))?;
+    let ticket = tickets::get_for_update(
+        tx.conn(),
+        db.backend() == Backend::Postgres,
+        &tenant,
+        ticket_id,
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("ticket"))?;
     Ok((tenant, ticket))
 }
 
@@ -75,31 +90,62 @@ pub async fn view(conn: &mut AnyConnection, tenant: &str, ticket: Ticket) -> Api
     };
     let watchers = tickets::watchers(conn, tenant, &ticket.id).await?;
     let links = tickets::links(conn, tenant, &ticket.id).await?;
-    Ok(TicketView { ticket, active_escalation, watchers, links })
+    Ok(TicketView {
+        ticket,
+        active_escalation,
+        watchers,
+        links,
+    })
 }
 
-async fn check_user(conn: &mut AnyConnection, tenant: &str, field: &'static str, id: &str) -> ApiResult<()> {
+async fn check_user(
+    conn: &mut AnyConnection,
+    tenant: &str,
+    field: &'static str,
+    id: &str,
+) -> ApiResult<()> {
     let found = directory::users_by_id(conn, tenant, &[id.to_owned()]).await?;
     if found.is_empty() {
-        return Err(ApiError::field(field, format!("no user with id {id:?} in this organisation")));
+        return Err(ApiError::field(
+            field,
+            format!("no user with id {id:?} in this organisation"),
+        ));
     }
     Ok(())
 }
 
-async fn check_team(conn: &mut AnyConnection, tenant: &str, field: &'static str, id: &str) -> ApiResult<()> {
+async fn check_team(
+    conn: &mut AnyConnection,
+    tenant: &str,
+    field: &'static str,
+    id: &str,
+) -> ApiResult<()> {
     if directory::team(conn, tenant, id).await?.is_none() {
-        return Err(ApiError::field(field, format!("no team with id {id:?} in this organisation")));
+        return Err(ApiError::field(
+            field,
+            format!("no team with id {id:?} in this organisation"),
+        ));
     }
     Ok(())
 }
 
-pub async fn create(db: &Db, caller: &Caller, req: NewTicketRequest, now: Timestamp) -> ApiResult<TicketView> {
+pub async fn create(
+    db: &Db,
+    caller: &Caller,
+    req: NewTicketRequest,
+    now: Timestamp,
+) -> ApiResult<TicketView> {
     caller.require_staff("create tickets")?;
     let tenant = caller.tenant_id();
     let mut tx = db.write().await?;
     let customer = directory::customer(tx.conn(), tenant, &req.customer_id)
         .await?
-        .ok_or_else(|| ApiError::field("customer_id", format!("no customer with id {:?}", req.customer_id)))?;
+        .ok_or_else(|| {
+            ApiError::field(
+                "customer_id",
+                format!("no customer with id {:?}", req.customer_id),
+            )
+        })?;
     if let Some(a) = &req.assignee_id {
         check_user(tx.conn(), tenant, "assignee_id", a).await?;
     }
@@ -109,7 +155,13 @@ pub async fn create(db: &Db, caller: &Caller, req: NewTicketRequest, now: Timest
     let policy = policy_in(tx.conn(), tenant).await?;
     let text = format!("{}\n\n{}", req.subject.as_str(), req.description.as_str());
     let found = triggers::detect(&policy, &text, &customer, tx.conn(), tenant, now).await?;
-    let assignee = req.assignee_id.clone().or_else(|| caller.user.role.is_tenant_staff().then(|| caller.user.id.clone()));
+    let assignee = req.assignee_id.clone().or_else(|| {
+        caller
+            .user
+            .role
+            .is_tenant_staff()
+            .then(|| caller.user.id.clone())
+    });
     let ticket = tickets::insert(
         tx.conn(),
         NewTicket {
@@ -168,12 +220,20 @@ pub struct PatchTicketRequest {
 /// Distinguishes a field left out (`None`) from one set to null (`Some(None)`).
 mod serde_with_double_option {
     use serde::{Deserialize, Deserializer};
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
         Ok(Some(Option::<String>::deserialize(d)?))
     }
 }
 
-pub async fn patch(db: &Db, caller: &Caller, id: &str, req: PatchTicketRequest, now: Timestamp) -> ApiResult<TicketView> {
+pub async fn patch(
+    db: &Db,
+    caller: &Caller,
+    id: &str,
+    req: PatchTicketRequest,
+    now: Timestamp,
+) -> ApiResult<TicketView> {
     caller.require_staff("change tickets")?;
     let mut tx = db.write().await?;
     let (tenant, mut t) = load_for_update(&mut tx, db, caller, id).await?;
@@ -184,7 +244,10 @@ pub async fn patch(db: &Db, caller: &Caller, id: &str, req: PatchTicketRequest, 
     let mut kind = "ticket_updated";
     if let Some(status) = req.status {
         if status == TicketStatus::Escalated {
-            return Err(ApiError::field("status", "use POST /api/v1/tickets/{id}/escalate to escalate a ticket"));
+            return Err(ApiError::field(
+                "status",
+                "use POST /api/v1/tickets/{id}/escalate to escalate a ticket",
+            ));
         }
         if t.active_escalation_id.is_some() && status != t.status {
             return Err(ApiError::Conflict(
@@ -192,7 +255,10 @@ pub async fn patch(db: &Db, caller: &Caller, id: &str, req: PatchTicketRequest, 
             ));
         }
         if matches!(t.status, TicketStatus::Resolved | TicketStatus::Closed)
-            && matches!(status, TicketStatus::Open | TicketStatus::New | TicketStatus::Pending)
+            && matches!(
+                status,
+                TicketStatus::Open | TicketStatus::New | TicketStatus::Pending
+            )
         {
             kind = "reopened";
         }
@@ -222,7 +288,16 @@ pub async fn patch(db: &Db, caller: &Caller, id: &str, req: PatchTicketRequest, 
     });
     if before != after {
         tickets::update(tx.conn(), &tenant, &t, now).await?;
-        record(tx.conn(), &tenant, Some(&t.id), Some(&caller.user.id), kind, json!({"before": before, "after": after}), now).await?;
+        record(
+            tx.conn(),
+            &tenant,
+            Some(&t.id),
+            Some(&caller.user.id),
+            kind,
+            json!({"before": before, "after": after}),
+            now,
+        )
+        .await?;
         t.updated_at = now;
     }
     let v = view(tx.conn(), &tenant, t).await?;
@@ -245,9 +320,18 @@ pub struct NewCommentRequest {
 
 /// Adds a reply or a note. While a legal/clinical/safety escalation is active only its owner
 /// and the tenant's owners/admins may reply publicly; notes stay open to all staff.
-pub async fn comment(db: &Db, caller: &Caller, id: &str, req: NewCommentRequest, now: Timestamp) -> ApiResult<Comment> {
+pub async fn comment(
+    db: &Db,
+    caller: &Caller,
+    id: &str,
+    req: NewCommentRequest,
+    now: Timestamp,
+) -> ApiResult<Comment> {
     if !(caller.user.role.is_tenant_staff() || caller.is_platform()) {
-        return Err(ApiError::Forbidden(format!("a user with role {} may not comment", caller.user.role)));
+        return Err(ApiError::Forbidden(format!(
+            "a user with role {} may not comment",
+            caller.user.role
+        )));
     }
     let mut tx = db.write().await?;
     let (tenant, mut t) = load_for_update(&mut tx, db, caller, id).await?;
@@ -259,18 +343,37 @@ pub async fn comment(db: &Db, caller: &Caller, id: &str, req: NewCommentRequest,
     if req.public && !req.from_customer {
         let owner_name = match active.as_ref().and_then(|e| e.escalation_owner_id.clone()) {
             Some(oid) => {
-                let users = directory::users_by_id(tx.conn(), &tenant, std::slice::from_ref(&oid)).await?;
-                Some((oid, users.first().map(|u| u.name.clone()).unwrap_or_else(|| "its owner".into())))
+                let users =
+                    directory::users_by_id(tx.conn(), &tenant, std::slice::from_ref(&oid)).await?;
+                Some((
+                    oid,
+                    users
+                        .first()
+                        .map(|u| u.name.clone())
+                        .unwrap_or_else(|| "its owner".into()),
+                ))
             }
             None => None,
         };
-        let lock = active
-            .as_ref()
-            .map(|e| (e.category, owner_name.as_ref().map(|(i, n)| (i.as_str(), n.as_str()))));
+        let lock = active.as_ref().map(|e| {
+            (
+                e.category,
+                owner_name.as_ref().map(|(i, n)| (i.as_str(), n.as_str())),
+            )
+        });
         check_public_reply(lock, &policy, &caller.actor())?;
     }
     let author = (!req.from_customer).then_some(caller.user.id.as_str());
-    let c = tickets::insert_comment(tx.conn(), &tenant, &t.id, author, req.body.as_str(), req.public, now).await?;
+    let c = tickets::insert_comment(
+        tx.conn(),
+        &tenant,
+        &t.id,
+        author,
+        req.body.as_str(),
+        req.public,
+        now,
+    )
+    .await?;
     let kind = if req.from_customer {
         "customer_message"
     } else if req.public {
@@ -287,8 +390,18 @@ pub async fn comment(db: &Db, caller: &Caller, id: &str, req: NewCommentRequest,
     if req.from_customer {
         let customer = directory::customer(tx.conn(), &tenant, &t.customer_id)
             .await?
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("ticket {} has no customer", t.id)))?;
-        let found = triggers::detect(&policy, req.body.as_str(), &customer, tx.conn(), &tenant, now).await?;
+            .ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!("ticket {} has no customer", t.id))
+            })?;
+        let found = triggers::detect(
+            &policy,
+            req.body.as_str(),
+            &customer,
+            tx.conn(),
+            &tenant,
+            now,
+        )
+        .await?;
         if !found.is_empty() {
             payload["triggers"] = serde_json::to_value(&found).unwrap_or_default();
             t.triggers = triggers::merge(&t.triggers, &found);
@@ -297,7 +410,9 @@ pub async fn comment(db: &Db, caller: &Caller, id: &str, req: NewCommentRequest,
     }
     // The escalation owner's public reply is the response the SLA clock waits for.
     if let Some(e) = active.as_ref() {
-        if req.public && !req.from_customer && e.state == EscalationState::Acknowledged
+        if req.public
+            && !req.from_customer
+            && e.state == EscalationState::Acknowledged
             && e.escalation_owner_id.as_deref() == Some(caller.user.id.as_str())
         {
             payload["escalation_id"] = json!(e.id);
@@ -307,7 +422,16 @@ pub async fn comment(db: &Db, caller: &Caller, id: &str, req: NewCommentRequest,
     if changed {
         tickets::update(tx.conn(), &tenant, &t, now).await?;
     }
-    record(tx.conn(), &tenant, Some(&t.id), Some(&caller.user.id), kind, payload, now).await?;
+    record(
+        tx.conn(),
+        &tenant,
+        Some(&t.id),
+        Some(&caller.user.id),
+        kind,
+        payload,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(c)
 }
@@ -319,25 +443,56 @@ pub struct NewLinkRequest {
     pub kind: LinkKind,
 }
 
-pub async fn link(db: &Db, caller: &Caller, id: &str, req: NewLinkRequest, now: Timestamp) -> ApiResult<Link> {
+pub async fn link(
+    db: &Db,
+    caller: &Caller,
+    id: &str,
+    req: NewLinkRequest,
+    now: Timestamp,
+) -> ApiResult<Link> {
     caller.require_staff("link tickets")?;
     let mut tx = db.write().await?;
     let (tenant, t) = load_for_update(&mut tx, db, caller, id).await?;
     if req.to_ticket_id == t.id {
-        return Err(ApiError::field("to_ticket_id", "a ticket cannot be linked to itself"));
+        return Err(ApiError::field(
+            "to_ticket_id",
+            "a ticket cannot be linked to itself",
+        ));
     }
-    if tickets::get(tx.conn(), &tenant, &req.to_ticket_id).await?.is_none() {
-        return Err(ApiError::field("to_ticket_id", format!("no ticket with id {:?}", req.to_ticket_id)));
+    if tickets::get(tx.conn(), &tenant, &req.to_ticket_id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::field(
+            "to_ticket_id",
+            format!("no ticket with id {:?}", req.to_ticket_id),
+        ));
     }
-    let l = tickets::insert_link(tx.conn(), &tenant, &t.id, &req.to_ticket_id, req.kind, now).await?;
+    let l =
+        tickets::insert_link(tx.conn(), &tenant, &t.id, &req.to_ticket_id, req.kind, now).await?;
     let payload = json!({"to_ticket_id": l.to_ticket_id, "kind": l.kind});
-    record(tx.conn(), &tenant, Some(&t.id), Some(&caller.user.id), "linked", payload, now).await?;
+    record(
+        tx.conn(),
+        &tenant,
+        Some(&t.id),
+        Some(&caller.user.id),
+        "linked",
+        payload,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(l)
 }
 
 /// Starts watching a ticket (the caller, or another user when an owner/admin asks).
-pub async fn watch(db: &Db, caller: &Caller, id: &str, user_id: Option<String>, now: Timestamp) -> ApiResult<Vec<String>> {
+pub async fn watch(
+    db: &Db,
+    caller: &Caller,
+    id: &str,
+    user_id: Option<String>,
+    now: Timestamp,
+) -> ApiResult<Vec<String>> {
     caller.require_staff("watch tickets")?;
     let mut tx = db.write().await?;
     let (tenant, t) = load_for_update(&mut tx, db, caller, id).await?;
@@ -350,7 +505,16 @@ pub async fn watch(db: &Db, caller: &Caller, id: &str, user_id: Option<String>, 
         _ => caller.user.id.clone(),
     };
     if tickets::add_watcher(tx.conn(), &tenant, &t.id, &who, now).await? {
-        record(tx.conn(), &tenant, Some(&t.id), Some(&caller.user.id), "watcher_added", json!({"user_id": who}), now).await?;
+        record(
+            tx.conn(),
+            &tenant,
+            Some(&t.id),
+            Some(&caller.user.id),
+            "watcher_added",
+            json!({"user_id": who}),
+            now,
+        )
+        .await?;
     }
     let w = tickets::watchers(tx.conn(), &tenant, &t.id).await?;
     tx.commit().await?;

@@ -7,8 +7,8 @@ use ladder_storage::escalations::{self, Approval, Escalation};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::flows::escalation::{
-    self as flow, DecisionRequest, DeEscalateRequest, EscalateRequest, ReEscalateRequest, ResolveOutcome,
-    ResolveRequest, VerificationRequest,
+    self as flow, DeEscalateRequest, DecisionRequest, EscalateRequest, ReEscalateRequest,
+    ResolveOutcome, ResolveRequest, VerificationRequest,
 };
 use crate::json::Json;
 use crate::state::AppState;
@@ -17,7 +17,12 @@ use crate::state::AppState;
 #[utoipa::path(post, path = "/api/v1/tickets/{id}/escalate", tag = "escalations", params(("id" = String, Path)), request_body = EscalateRequest,
     responses((status = 201, body = Escalation), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn escalate(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Json(req): Json<EscalateRequest>) -> ApiResult<(StatusCode, Json<Escalation>)> {
+pub async fn escalate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<EscalateRequest>,
+) -> ApiResult<(StatusCode, Json<Escalation>)> {
     let e = flow::escalate(&state.db, &caller, &id, req, state.now()).await?;
     state.metrics.event("escalated");
     Ok((StatusCode::CREATED, Json(e)))
@@ -26,17 +31,37 @@ pub async fn escalate(State(state): State<AppState>, caller: Caller, Path(id): P
 /// One escalation.
 #[utoipa::path(get, path = "/api/v1/escalations/{id}", tag = "escalations", params(("id" = String, Path)),
     responses((status = 200, body = Escalation), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Escalation>> {
-    let mut conn = state.db.pool().acquire().await.map_err(ladder_storage::StorageError::from)?;
-    let scope = if caller.is_platform() { None } else { Some(caller.tenant_id()) };
-    escalations::get(&mut conn, scope, &id).await?.map(Json).ok_or_else(|| ApiError::not_found("escalation"))
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Escalation>> {
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(ladder_storage::StorageError::from)?;
+    let scope = if caller.is_platform() {
+        None
+    } else {
+        Some(caller.tenant_id())
+    };
+    escalations::get(&mut conn, scope, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("escalation"))
 }
 
 /// Takes ownership: the caller becomes the single named escalation owner.
 #[utoipa::path(post, path = "/api/v1/escalations/{id}/acknowledge", tag = "escalations", params(("id" = String, Path)),
     responses((status = 200, body = Escalation), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
               (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn acknowledge(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Escalation>> {
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Escalation>> {
     let e = flow::acknowledge(&state.db, &caller, &id, state.now()).await?;
     state.metrics.event("acknowledged");
     Ok(Json(e))
@@ -47,51 +72,110 @@ pub async fn acknowledge(State(state): State<AppState>, caller: Caller, Path(id)
 #[utoipa::path(post, path = "/api/v1/escalations/{id}/resolve", tag = "escalations", params(("id" = String, Path)), request_body = ResolveRequest,
     responses((status = 200, body = ResolveOutcome), (status = 202, body = ResolveOutcome), (status = 409, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn resolve(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Json(req): Json<ResolveRequest>) -> ApiResult<(StatusCode, Json<ResolveOutcome>)> {
+pub async fn resolve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<ResolveRequest>,
+) -> ApiResult<(StatusCode, Json<ResolveOutcome>)> {
     let out = flow::resolve(&state.db, &caller, &id, req, state.now()).await?;
-    let status = if out.approval.is_some() { StatusCode::ACCEPTED } else { StatusCode::OK };
-    state.metrics.event(if out.approval.is_some() { "approval_requested" } else { "resolved" });
+    let status = if out.approval.is_some() {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    state.metrics.event(if out.approval.is_some() {
+        "approval_requested"
+    } else {
+        "resolved"
+    });
     Ok((status, Json(out)))
 }
 
 /// Sends the ticket back to its previous assignee as open, with a reason.
 #[utoipa::path(post, path = "/api/v1/escalations/{id}/de-escalate", tag = "escalations", params(("id" = String, Path)), request_body = DeEscalateRequest,
     responses((status = 200, body = Escalation), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn de_escalate(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Json(req): Json<DeEscalateRequest>) -> ApiResult<Json<Escalation>> {
-    Ok(Json(flow::de_escalate(&state.db, &caller, &id, req, state.now()).await?))
+pub async fn de_escalate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<DeEscalateRequest>,
+) -> ApiResult<Json<Escalation>> {
+    Ok(Json(
+        flow::de_escalate(&state.db, &caller, &id, req, state.now()).await?,
+    ))
 }
 
 /// Moves the escalation one rung up its chain; the current one becomes `superseded`.
 #[utoipa::path(post, path = "/api/v1/escalations/{id}/re-escalate", tag = "escalations", params(("id" = String, Path)), request_body = ReEscalateRequest,
     responses((status = 201, body = Escalation), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn re_escalate(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Json(req): Json<ReEscalateRequest>) -> ApiResult<(StatusCode, Json<Escalation>)> {
-    Ok((StatusCode::CREATED, Json(flow::re_escalate(&state.db, &caller, &id, req, state.now()).await?)))
+pub async fn re_escalate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<ReEscalateRequest>,
+) -> ApiResult<(StatusCode, Json<Escalation>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(flow::re_escalate(&state.db, &caller, &id, req, state.now()).await?),
+    ))
 }
 
 /// Records whether the customer confirmed the resolution.
 #[utoipa::path(post, path = "/api/v1/escalations/{id}/verification", tag = "escalations", params(("id" = String, Path)), request_body = VerificationRequest,
     responses((status = 200, body = Escalation), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn verification(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Json(req): Json<VerificationRequest>) -> ApiResult<Json<Escalation>> {
-    Ok(Json(flow::verify(&state.db, &caller, &id, req, state.now()).await?))
+pub async fn verification(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<VerificationRequest>,
+) -> ApiResult<Json<Escalation>> {
+    Ok(Json(
+        flow::verify(&state.db, &caller, &id, req, state.now()).await?,
+    ))
 }
 
 /// Pending compensation approvals of the organisation.
 #[utoipa::path(get, path = "/api/v1/approvals", tag = "escalations", responses((status = 200, body = Vec<Approval>)), security(("bearer" = [])))]
-pub async fn approvals(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Approval>>> {
-    let mut conn = state.db.pool().acquire().await.map_err(ladder_storage::StorageError::from)?;
-    Ok(Json(escalations::pending_approvals(&mut conn, caller.tenant_id()).await?))
+pub async fn approvals(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<Approval>>> {
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(ladder_storage::StorageError::from)?;
+    Ok(Json(
+        escalations::pending_approvals(&mut conn, caller.tenant_id()).await?,
+    ))
 }
 
 /// Approves a compensation; the waiting resolution takes effect.
 #[utoipa::path(post, path = "/api/v1/approvals/{id}/approve", tag = "escalations", params(("id" = String, Path)), request_body = DecisionRequest,
     responses((status = 200, body = Approval), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn approve(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Json(req): Json<DecisionRequest>) -> ApiResult<Json<Approval>> {
-    Ok(Json(flow::decide(&state.db, &caller, &id, true, req, state.now()).await?))
+pub async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<DecisionRequest>,
+) -> ApiResult<Json<Approval>> {
+    Ok(Json(
+        flow::decide(&state.db, &caller, &id, true, req, state.now()).await?,
+    ))
 }
 
 /// Denies a compensation, with a reason; the escalation stays open.
 #[utoipa::path(post, path = "/api/v1/approvals/{id}/deny", tag = "escalations", params(("id" = String, Path)), request_body = DecisionRequest,
     responses((status = 200, body = Approval), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn deny(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Json(req): Json<DecisionRequest>) -> ApiResult<Json<Approval>> {
-    Ok(Json(flow::decide(&state.db, &caller, &id, false, req, state.now()).await?))
+pub async fn deny(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<DecisionRequest>,
+) -> ApiResult<Json<Approval>> {
+    Ok(Json(
+        flow::decide(&state.db, &caller, &id, false, req, state.now()).await?,
+    ))
 }

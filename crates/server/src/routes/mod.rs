@@ -47,7 +47,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 
@@ -62,22 +65,40 @@ pub fn router(state: AppState) -> Router {
         .route("/users/{id}", get(people::get_user))
         .route("/users/{id}/availability", put(people::set_availability))
         .route("/teams", post(people::create_team).get(people::list_teams))
-        .route("/customers", post(people::create_customer).get(people::list_customers))
+        .route(
+            "/customers",
+            post(people::create_customer).get(people::list_customers),
+        )
         .route("/customers/{id}", get(people::get_customer))
         .route("/tickets", post(tickets::create))
         .route("/tickets/{id}", get(tickets::get).patch(tickets::patch))
-        .route("/tickets/{id}/comments", post(tickets::comment).get(tickets::comments))
+        .route(
+            "/tickets/{id}/comments",
+            post(tickets::comment).get(tickets::comments),
+        )
         .route("/tickets/{id}/events", get(tickets::events))
         .route("/tickets/{id}/notifications", get(tickets::notifications))
         .route("/tickets/{id}/links", post(tickets::link))
         .route("/tickets/{id}/watchers", post(tickets::watch))
         .route("/tickets/{id}/escalate", post(escalations::escalate))
         .route("/escalations/{id}", get(escalations::get))
-        .route("/escalations/{id}/acknowledge", post(escalations::acknowledge))
+        .route(
+            "/escalations/{id}/acknowledge",
+            post(escalations::acknowledge),
+        )
         .route("/escalations/{id}/resolve", post(escalations::resolve))
-        .route("/escalations/{id}/de-escalate", post(escalations::de_escalate))
-        .route("/escalations/{id}/re-escalate", post(escalations::re_escalate))
-        .route("/escalations/{id}/verification", post(escalations::verification))
+        .route(
+            "/escalations/{id}/de-escalate",
+            post(escalations::de_escalate),
+        )
+        .route(
+            "/escalations/{id}/re-escalate",
+            post(escalations::re_escalate),
+        )
+        .route(
+            "/escalations/{id}/verification",
+            post(escalations::verification),
+        )
         .route("/approvals", get(escalations::approvals))
         .route("/approvals/{id}/approve", post(escalations::approve))
         .route("/approvals/{id}/deny", post(escalations::deny))
@@ -110,6 +131,13 @@ async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
 async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let method = req.method().to_string();
     let res = next.run(req).await;
-    state.metrics.requests.get_or_create(&RequestLabels { method, status: res.status().as_u16() }).inc();
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method,
+            status: res.status().as_u16(),
+        })
+        .inc();
     res
 }

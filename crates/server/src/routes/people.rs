@@ -16,12 +16,17 @@ use crate::state::AppState;
 
 fn check_email(field: &str, email: &str) -> ApiResult<()> {
     let ok = email.len() <= 254
-        && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
+        && email.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+        })
         && !email.chars().any(char::is_whitespace);
     if ok {
         Ok(())
     } else {
-        Err(ApiError::field(field, format!("{email:?} is not an email address")))
+        Err(ApiError::field(
+            field,
+            format!("{email:?} is not an email address"),
+        ))
     }
 }
 
@@ -38,7 +43,11 @@ pub struct NewUserRequest {
 /// Adds a user to the caller's organisation (owners and admins only).
 #[utoipa::path(post, path = "/api/v1/users", tag = "people", request_body = NewUserRequest,
     responses((status = 201, body = User), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn create_user(State(state): State<AppState>, caller: Caller, Json(req): Json<NewUserRequest>) -> ApiResult<(StatusCode, Json<User>)> {
+pub async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<NewUserRequest>,
+) -> ApiResult<(StatusCode, Json<User>)> {
     caller.require_manager("add users")?;
     check_email("email", &req.email)?;
     if req.password.chars().count() < 8 {
@@ -48,17 +57,28 @@ pub async fn create_user(State(state): State<AppState>, caller: Caller, Json(req
         return Err(ApiError::field("password", "must be at most 1024 bytes"));
     }
     if req.role == Role::PlatformSupport {
-        return Err(ApiError::field("role", "platform support staff belong to the platform, not to an organisation"));
+        return Err(ApiError::field(
+            "role",
+            "platform support staff belong to the platform, not to an organisation",
+        ));
     }
     if req.role == Role::Owner && caller.role() != Role::Owner {
-        return Err(ApiError::Forbidden("only an owner may add another owner".into()));
+        return Err(ApiError::Forbidden(
+            "only an owner may add another owner".into(),
+        ));
     }
     let hash = hash_password(req.password).await?;
     let now = state.now();
     let mut tx = state.db.write().await?;
     let user = directory::insert_user(
         tx.conn(),
-        NewUser { tenant_id: caller.tenant_id(), email: req.email.trim(), name: req.name.as_str(), role: req.role, password_hash: &hash },
+        NewUser {
+            tenant_id: caller.tenant_id(),
+            email: req.email.trim(),
+            name: req.name.as_str(),
+            role: req.role,
+            password_hash: &hash,
+        },
         now,
     )
     .await?;
@@ -70,15 +90,25 @@ pub async fn create_user(State(state): State<AppState>, caller: Caller, Json(req
 
 /// The organisation's users.
 #[utoipa::path(get, path = "/api/v1/users", tag = "people", responses((status = 200, body = Vec<User>)), security(("bearer" = [])))]
-pub async fn list_users(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<User>>> {
+pub async fn list_users(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<User>>> {
     Ok(Json(directory::users(&state.db, caller.tenant_id()).await?))
 }
 
 /// One user of the organisation.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "people", params(("id" = String, Path)),
     responses((status = 200, body = User), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn get_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<User>> {
-    directory::user(&state.db, caller.tenant_id(), &id).await?.map(Json).ok_or_else(|| ApiError::not_found("user"))
+pub async fn get_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<User>> {
+    directory::user(&state.db, caller.tenant_id(), &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("user"))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -92,19 +122,31 @@ pub struct AvailabilityRequest {
 /// Marks a user away until a time (or available). Escalations route around away people.
 #[utoipa::path(put, path = "/api/v1/users/{id}/availability", tag = "people", params(("id" = String, Path)),
     request_body = AvailabilityRequest, responses((status = 200, body = User), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn set_availability(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Json(req): Json<AvailabilityRequest>) -> ApiResult<Json<User>> {
+pub async fn set_availability(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<AvailabilityRequest>,
+) -> ApiResult<Json<User>> {
     if id != caller.user.id {
         caller.require_manager("change someone else's availability")?;
     }
     let now = state.now();
     let mut tx = state.db.write().await?;
-    let before = directory::users_by_id(tx.conn(), caller.tenant_id(), std::slice::from_ref(&id)).await?;
-    let before = before.first().ok_or_else(|| ApiError::not_found("user"))?.away_until;
+    let before =
+        directory::users_by_id(tx.conn(), caller.tenant_id(), std::slice::from_ref(&id)).await?;
+    let before = before
+        .first()
+        .ok_or_else(|| ApiError::not_found("user"))?
+        .away_until;
     directory::set_away(tx.conn(), caller.tenant_id(), &id, req.away_until).await?;
     record(tx.conn(), caller.tenant_id(), None, Some(&caller.user.id), "availability_changed",
         json!({"user_id": id, "before": {"away_until": before}, "after": {"away_until": req.away_until}}), now).await?;
     tx.commit().await?;
-    directory::user(&state.db, caller.tenant_id(), &id).await?.map(Json).ok_or_else(|| ApiError::not_found("user"))
+    directory::user(&state.db, caller.tenant_id(), &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("user"))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -119,7 +161,11 @@ pub struct NewTeamRequest {
 /// Creates a team (owners and admins only).
 #[utoipa::path(post, path = "/api/v1/teams", tag = "people", request_body = NewTeamRequest,
     responses((status = 201, body = Team), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn create_team(State(state): State<AppState>, caller: Caller, Json(req): Json<NewTeamRequest>) -> ApiResult<(StatusCode, Json<Team>)> {
+pub async fn create_team(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<NewTeamRequest>,
+) -> ApiResult<(StatusCode, Json<Team>)> {
     caller.require_manager("create teams")?;
     if req.members.len() > 1000 {
         return Err(ApiError::field("members", "at most 1000 members"));
@@ -129,19 +175,40 @@ pub async fn create_team(State(state): State<AppState>, caller: Caller, Json(req
     let found = directory::users_by_id(tx.conn(), caller.tenant_id(), &req.members).await?;
     for (i, m) in req.members.iter().enumerate() {
         if !found.iter().any(|u| &u.id == m) {
-            return Err(ApiError::field(format!("members[{i}]"), format!("no user with id {m:?} in this organisation")));
+            return Err(ApiError::field(
+                format!("members[{i}]"),
+                format!("no user with id {m:?} in this organisation"),
+            ));
         }
     }
-    let team = directory::insert_team(tx.conn(), caller.tenant_id(), req.name.as_str(), &req.members, now).await?;
-    record(tx.conn(), caller.tenant_id(), None, Some(&caller.user.id), "team_created",
-        json!({"team_id": team.id, "after": {"name": team.name, "members": team.members}}), now).await?;
+    let team = directory::insert_team(
+        tx.conn(),
+        caller.tenant_id(),
+        req.name.as_str(),
+        &req.members,
+        now,
+    )
+    .await?;
+    record(
+        tx.conn(),
+        caller.tenant_id(),
+        None,
+        Some(&caller.user.id),
+        "team_created",
+        json!({"team_id": team.id, "after": {"name": team.name, "members": team.members}}),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(team)))
 }
 
 /// The organisation's teams with their members.
 #[utoipa::path(get, path = "/api/v1/teams", tag = "people", responses((status = 200, body = Vec<Team>)), security(("bearer" = [])))]
-pub async fn list_teams(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Team>>> {
+pub async fn list_teams(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<Team>>> {
     Ok(Json(directory::teams(&state.db, caller.tenant_id()).await?))
 }
 
@@ -163,14 +230,25 @@ fn standard_tier() -> CustomerTier {
 /// Adds a customer (patient, client, account).
 #[utoipa::path(post, path = "/api/v1/customers", tag = "people", request_body = NewCustomerRequest,
     responses((status = 201, body = Customer), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn create_customer(State(state): State<AppState>, caller: Caller, Json(req): Json<NewCustomerRequest>) -> ApiResult<(StatusCode, Json<Customer>)> {
+pub async fn create_customer(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<NewCustomerRequest>,
+) -> ApiResult<(StatusCode, Json<Customer>)> {
     caller.require_staff("add customers")?;
     if let Some(e) = &req.email {
         check_email("email", e)?;
     }
     if let Some(p) = &req.phone {
-        if p.len() > 40 || !p.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
-            return Err(ApiError::field("phone", "use digits, spaces and + - ( ) . only, at most 40 characters"));
+        if p.len() > 40
+            || !p
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+        {
+            return Err(ApiError::field(
+                "phone",
+                "use digits, spaces and + - ( ) . only, at most 40 characters",
+            ));
         }
     }
     let now = state.now();
@@ -178,7 +256,12 @@ pub async fn create_customer(State(state): State<AppState>, caller: Caller, Json
     let c = directory::insert_customer(
         tx.conn(),
         caller.tenant_id(),
-        NewCustomer { name: req.name.as_str(), email: req.email.as_deref(), phone: req.phone.as_deref(), tier: req.tier },
+        NewCustomer {
+            name: req.name.as_str(),
+            email: req.email.as_deref(),
+            phone: req.phone.as_deref(),
+            tier: req.tier,
+        },
         now,
     )
     .await?;
@@ -190,14 +273,31 @@ pub async fn create_customer(State(state): State<AppState>, caller: Caller, Json
 
 /// The organisation's customers (first 500).
 #[utoipa::path(get, path = "/api/v1/customers", tag = "people", responses((status = 200, body = Vec<Customer>)), security(("bearer" = [])))]
-pub async fn list_customers(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Customer>>> {
-    Ok(Json(directory::customers(&state.db, caller.tenant_id(), 500).await?))
+pub async fn list_customers(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<Customer>>> {
+    Ok(Json(
+        directory::customers(&state.db, caller.tenant_id(), 500).await?,
+    ))
 }
 
 /// One customer.
 #[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "people", params(("id" = String, Path)),
     responses((status = 200, body = Customer), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn get_customer(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Customer>> {
-    let mut conn = state.db.pool().acquire().await.map_err(ladder_storage::StorageError::from)?;
-    directory::customer(&mut conn, caller.tenant_id(), &id).await?.map(Json).ok_or_else(|| ApiError::not_found("customer"))
+pub async fn get_customer(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Customer>> {
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(ladder_storage::StorageError::from)?;
+    directory::customer(&mut conn, caller.tenant_id(), &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("customer"))
 }

@@ -16,57 +16,109 @@ use crate::state::AppState;
 fn filter(q: &BTreeMap<String, String>, status_ok: impl Fn(&str) -> bool) -> ApiResult<Filter> {
     for k in q.keys() {
         if !matches!(k.as_str(), "status" | "category" | "cursor" | "limit") {
-            return Err(ApiError::field(k.clone(), "unknown query parameter; use status, category, cursor or limit"));
+            return Err(ApiError::field(
+                k.clone(),
+                "unknown query parameter; use status, category, cursor or limit",
+            ));
         }
     }
     let status = match q.get("status") {
-        Some(s) if !status_ok(s) => return Err(ApiError::field("status", format!("{s:?} is not a status this queue holds"))),
+        Some(s) if !status_ok(s) => {
+            return Err(ApiError::field(
+                "status",
+                format!("{s:?} is not a status this queue holds"),
+            ))
+        }
         s => s.cloned(),
     };
     let category = match q.get("category") {
         Some(c) => Some(c.parse::<Category>().map_err(|_| {
-            ApiError::field("category", format!("unknown category {c:?}; expected one of {}", Category::names().join(", ")))
+            ApiError::field(
+                "category",
+                format!(
+                    "unknown category {c:?}; expected one of {}",
+                    Category::names().join(", ")
+                ),
+            )
         })?),
         None => None,
     };
     let limit = match q.get("limit") {
         Some(l) => match l.parse::<i64>() {
             Ok(n) if (1..=200).contains(&n) => n,
-            _ => return Err(ApiError::field("limit", "must be a whole number from 1 to 200")),
+            _ => {
+                return Err(ApiError::field(
+                    "limit",
+                    "must be a whole number from 1 to 200",
+                ))
+            }
         },
         None => 50,
     };
     let cursor = q.get("cursor").cloned();
     if let Some(c) = &cursor {
         if !queues::cursor_is_valid(c) {
-            return Err(ApiError::field("cursor", "not a cursor this server issued; pass back next_cursor as it was"));
+            return Err(ApiError::field(
+                "cursor",
+                "not a cursor this server issued; pass back next_cursor as it was",
+            ));
         }
     }
-    Ok(Filter { status, category, cursor, limit })
+    Ok(Filter {
+        status,
+        category,
+        cursor,
+        limit,
+    })
 }
 
 fn open_status(s: &str) -> bool {
-    matches!(s.parse::<TicketStatus>(), Ok(TicketStatus::New | TicketStatus::Open | TicketStatus::Pending))
+    matches!(
+        s.parse::<TicketStatus>(),
+        Ok(TicketStatus::New | TicketStatus::Open | TicketStatus::Pending)
+    )
 }
 
 /// Tickets assigned to me that are mine to work (not escalated away, not done), oldest first.
 #[utoipa::path(get, path = "/api/v1/queues/mine", tag = "queues",
     params(("status" = Option<String>, Query), ("category" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = Page<Ticket>)), security(("bearer" = [])))]
-pub async fn mine(State(state): State<AppState>, caller: Caller, Query(q): Query<BTreeMap<String, String>>) -> ApiResult<Json<Page<Ticket>>> {
+pub async fn mine(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Page<Ticket>>> {
     let f = filter(&q, open_status)?;
-    let mut conn = state.db.pool().acquire().await.map_err(ladder_storage::StorageError::from)?;
-    Ok(Json(queues::mine(&mut conn, caller.tenant_id(), &caller.user.id, &f).await?))
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(ladder_storage::StorageError::from)?;
+    Ok(Json(
+        queues::mine(&mut conn, caller.tenant_id(), &caller.user.id, &f).await?,
+    ))
 }
 
 /// Tickets I watch — what I escalated — in any status, most recent first.
 #[utoipa::path(get, path = "/api/v1/queues/watching", tag = "queues",
     params(("status" = Option<String>, Query), ("category" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = Page<Ticket>)), security(("bearer" = [])))]
-pub async fn watching(State(state): State<AppState>, caller: Caller, Query(q): Query<BTreeMap<String, String>>) -> ApiResult<Json<Page<Ticket>>> {
+pub async fn watching(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Page<Ticket>>> {
     let f = filter(&q, |s| s.parse::<TicketStatus>().is_ok())?;
-    let mut conn = state.db.pool().acquire().await.map_err(ladder_storage::StorageError::from)?;
-    Ok(Json(queues::watching(&mut conn, caller.tenant_id(), &caller.user.id, &f).await?))
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(ladder_storage::StorageError::from)?;
+    Ok(Json(
+        queues::watching(&mut conn, caller.tenant_id(), &caller.user.id, &f).await?,
+    ))
 }
 
 /// Active escalations addressed to me, my role or my teams, or owned by me; soonest due
@@ -74,14 +126,27 @@ pub async fn watching(State(state): State<AppState>, caller: Caller, Query(q): Q
 #[utoipa::path(get, path = "/api/v1/queues/escalations", tag = "queues",
     params(("status" = Option<String>, Query), ("category" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = Page<EscalationItem>)), security(("bearer" = [])))]
-pub async fn escalations(State(state): State<AppState>, caller: Caller, Query(q): Query<BTreeMap<String, String>>) -> ApiResult<Json<Page<EscalationItem>>> {
+pub async fn escalations(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Page<EscalationItem>>> {
     let f = filter(&q, queues::is_queue_state)?;
     let keys = caller.queue_keys();
     let audience = if caller.is_platform() {
         Audience::Platform
     } else {
-        Audience::Staff { tenant_id: caller.tenant_id(), user_id: &caller.user.id, keys: &keys }
+        Audience::Staff {
+            tenant_id: caller.tenant_id(),
+            user_id: &caller.user.id,
+            keys: &keys,
+        }
     };
-    let mut conn = state.db.pool().acquire().await.map_err(ladder_storage::StorageError::from)?;
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(ladder_storage::StorageError::from)?;
     Ok(Json(queues::escalations(&mut conn, &audience, &f).await?))
 }

@@ -29,7 +29,10 @@ pub struct LoginResponse {
 /// Signs in and returns a bearer token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::Problem)))]
-pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>) -> ApiResult<Json<LoginResponse>> {
+pub async fn login(
+    State(state): State<AppState>,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<Json<LoginResponse>> {
     let refused = || ApiError::Unauthorized("unknown organisation, email or password".into());
     let tenant = directory::find_tenant(&state.db, &req.tenant).await?;
     let found = match &tenant {
@@ -45,12 +48,18 @@ pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>)
     }
     let user = user.ok_or_else(refused)?;
     let now = state.now();
-    let expires_at = now.checked_add(SESSION_TTL).map_err(|e| ApiError::Internal(e.into()))?;
+    let expires_at = now
+        .checked_add(SESSION_TTL)
+        .map_err(|e| ApiError::Internal(e.into()))?;
     let (token, token_hash) = new_token();
     let mut tx = state.db.write().await?;
     directory::insert_session(tx.conn(), &token_hash, &user, now, expires_at).await?;
     tx.commit().await?;
-    Ok(Json(LoginResponse { token, user, expires_at }))
+    Ok(Json(LoginResponse {
+        token,
+        user,
+        expires_at,
+    }))
 }
 
 /// Revokes the token used for this request.

@@ -1,0 +1,348 @@
+//! One harness for every API test: a fresh database (an SQLite file, or a PostgreSQL
+//! database per test), the real server on a free port, and helpers that read like the flows.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use jiff::Timestamp;
+use ladder_server::provision;
+use ladder_storage::Db;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs an async test case once on SQLite and once on PostgreSQL, as two tests.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$case($crate::harness::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$case($crate::harness::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub db: Db,
+    pub url: String,
+    pub client: reqwest::Client,
+    _dir: Option<TempDir>,
+}
+
+/// A directory removed when the test ends.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        Timestamp::now().as_microsecond() % 1_000_000_000
+    )
+}
+
+/// A fresh, migrated, empty database of the given kind: its URL and an optional directory.
+pub async fn fresh_database(backend: Backend) -> (String, Option<TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(unique("ladder-test"));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            (
+                format!("sqlite://{}/ladder.db", dir.display()),
+                Some(TempDir(dir)),
+            )
+        }
+        Backend::Postgres => {
+            let admin = std::env::var("LADDER_TEST_PG_URL").expect(
+                "LADDER_TEST_PG_URL must point at a PostgreSQL server (run ./scripts/test, which starts one)",
+            );
+            let name = unique("ladder_test");
+            let db = Db::connect(&admin).await.expect("connect to PostgreSQL");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(db.pool())
+                .await
+                .expect("create database");
+            db.close().await;
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_owned())
+                .unwrap_or(admin);
+            (format!("{base}/{name}"), None)
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        let (url, dir) = fresh_database(backend).await;
+        let db = Db::connect(&url).await.expect("connect");
+        db.migrate().await.expect("migrate");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let served = db.clone();
+        tokio::spawn(async move {
+            ladder_server::serve(served, listener, std::future::pending())
+                .await
+                .expect("server");
+        });
+        TestApp {
+            base,
+            db,
+            url,
+            client: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    /// Creates an organisation and signs its owner in.
+    pub async fn org(&self, name: &str) -> Org {
+        let slug = provision::slugify(name);
+        let email = format!("owner@{slug}.example");
+        let (tenant, owner) = provision::create_tenant(
+            &self.db,
+            name,
+            None,
+            &email,
+            &format!("{name} Owner"),
+            "owner-password",
+            Timestamp::now(),
+        )
+        .await
+        .expect("create tenant");
+        let session = self.login(&slug, &email, "owner-password").await;
+        assert_eq!(session.id, owner.id);
+        Org {
+            tenant_id: tenant.id,
+            slug,
+            owner: session,
+        }
+    }
+
+    pub async fn login(&self, tenant: &str, email: &str, password: &str) -> Session {
+        let (status, body) = self
+            .call(
+                "POST",
+                None,
+                "/auth/login",
+                Some(json!({"tenant": tenant, "email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login failed: {body}");
+        Session {
+            token: body["token"].as_str().expect("token").to_owned(),
+            id: body["user"]["id"].as_str().expect("user id").to_owned(),
+            name: body["user"]["name"].as_str().unwrap_or_default().to_owned(),
+        }
+    }
+
+    /// Sends a request to `/api/v1{path}` and returns the status and the JSON body (Null
+    /// when empty).
+    pub async fn call(
+        &self,
+        method: &str,
+        who: Option<&Session>,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let url = format!("{}/api/v1{}", self.base, path);
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, url);
+        if let Some(s) = who {
+            req = req.bearer_auth(&s.token);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let ctype = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let text = res.text().await.expect("body");
+        if status.is_client_error() || status.is_server_error() {
+            assert_eq!(
+                ctype, "application/problem+json",
+                "error without a problem document: {status} {text}"
+            );
+        }
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, who: &Session, path: &str) -> (StatusCode, Value) {
+        self.call("GET", Some(who), path, None).await
+    }
+
+    pub async fn post(&self, who: &Session, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call("POST", Some(who), path, Some(body)).await
+    }
+
+    pub async fn patch(&self, who: &Session, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call("PATCH", Some(who), path, Some(body)).await
+    }
+
+    /// Counts rows straight from the database, for asserting that refusals change nothing.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .fetch_one(self.db.pool())
+            .await
+            .expect("count");
+        n
+    }
+
+    /// A fingerprint of every table a request could change.
+    pub async fn snapshot(&self) -> Vec<i64> {
+        let mut out = Vec::new();
+        for t in [
+            "tickets",
+            "comments",
+            "escalations",
+            "audit_events",
+            "outbox",
+            "watchers",
+            "ticket_links",
+            "users",
+            "teams",
+            "customers",
+            "approvals",
+            "policies",
+        ] {
+            out.push(self.count(&format!("SELECT COUNT(*) FROM {t}")).await);
+        }
+        let (u,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(updated_at), 0) FROM tickets")
+            .fetch_one(self.db.pool())
+            .await
+            .expect("max");
+        out.push(u);
+        out
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub token: String,
+    pub id: String,
+    pub name: String,
+}
+
+pub struct Org {
+    pub tenant_id: String,
+    pub slug: String,
+    pub owner: Session,
+}
+
+impl Org {
+    /// Adds a user with a role through the API and signs them in.
+    pub async fn user(&self, app: &TestApp, name: &str, role: &str) -> Session {
+        let email = format!(
+            "{}@{}.example",
+            name.to_lowercase().replace(' ', "."),
+            self.slug
+        );
+        let (status, body) = app
+            .post(
+                &self.owner,
+                "/users",
+                json!({"email": email, "name": name, "role": role, "password": "password-123"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "create user: {body}");
+        app.login(&self.slug, &email, "password-123").await
+    }
+
+    pub async fn team(&self, app: &TestApp, name: &str, members: &[&Session]) -> String {
+        let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+        let (status, body) = app
+            .post(&self.owner, "/teams", json!({"name": name, "members": ids}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "create team: {body}");
+        body["id"].as_str().expect("team id").to_owned()
+    }
+
+    pub async fn customer(&self, app: &TestApp, name: &str) -> String {
+        let (status, body) = app
+            .post(&self.owner, "/customers", json!({"name": name, "email": format!("{}@example.com", name.to_lowercase().replace(' ', ".")), "tier": "standard"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "create customer: {body}");
+        body["id"].as_str().expect("customer id").to_owned()
+    }
+}
+
+/// Builds a ticket the way a person would describe it: `TicketBuilder::new(&customer).saying("…")`.
+pub struct TicketBuilder {
+    body: Value,
+}
+
+impl TicketBuilder {
+    pub fn new(customer_id: &str) -> TicketBuilder {
+        TicketBuilder {
+            body: json!({"subject": "Question", "description": "Hello", "customer_id": customer_id, "channel": "email"}),
+        }
+    }
+    pub fn about(mut self, subject: &str) -> Self {
+        self.body["subject"] = json!(subject);
+        self
+    }
+    pub fn saying(mut self, text: &str) -> Self {
+        self.body["description"] = json!(text);
+        self
+    }
+    /// Opens the ticket as `who` and returns its id.
+    pub async fn open(self, app: &TestApp, who: &Session) -> String {
+        let (status, body) = app.post(who, "/tickets", self.body).await;
+        assert_eq!(status, StatusCode::CREATED, "create ticket: {body}");
+        body["id"].as_str().expect("ticket id").to_owned()
+    }
+}
+
+/// Ids of the items of a queue page.
+pub fn ids(page: &Value, key: &str) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i[key].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The kinds of a ticket's events, in order.
+pub fn kinds(events: &Value) -> Vec<String> {
+    events
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e["kind"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
