@@ -1,0 +1,890 @@
+//! The queue benchmark: loads a large tenant (1,000,000 tickets, 100,000 escalations,
+//! 200,000 watchers by default), starts the real server in-process and measures the latency
+//! of the escalations and mine queues over HTTP, one request at a time.
+//!
+//! ```text
+//! cargo bench -p ladder-server --bench queues
+//! LADDER_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:PORT/bench cargo bench -p ladder-server --bench queues
+//! LADDER_BENCH_TICKETS=50000 LADDER_BENCH_ESCALATIONS=5000 cargo bench -p ladder-server --bench queues
+//! ```
+//!
+//! Without `LADDER_BENCH_DATABASE_URL` a fresh SQLite file under `target/bench-queues/` is
+//! used (deleted first); a PostgreSQL URL must name an empty database. Every response must be
+//! 200, and the escalation pages must be non-empty and ordered by due time, so the benchmark
+//! fails loudly when a query breaks. `LADDER_BENCH_REQUESTS` sets the requests per endpoint.
+
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use ladder_storage::{new_id, Backend, Db, WriteTx};
+use serde_json::Value;
+
+const PASSWORD: &str = "bench-password";
+const SLUG: &str = "bench";
+const ROWS_PER_INSERT: usize = 500;
+/// Multi-row inserts per transaction while loading.
+const INSERTS_PER_TX: usize = 20;
+const WARM_UP: usize = 50;
+const N_ADMINS: usize = 5;
+const N_AGENTS: usize = 44;
+const N_TEAMS: usize = 5;
+const N_CUSTOMERS: usize = 10_000;
+const HOUR: i64 = 3_600_000_000;
+const DAY: i64 = 24 * HOUR;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(v) => v
+            .replace(['_', ','], "")
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} must be a whole number, not {v:?}")),
+        Err(_) => default,
+    }
+}
+
+/// A small deterministic generator (splitmix64): the same data on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn between(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % (hi - lo) as u64) as i64
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len())]
+    }
+}
+
+/// An SQL string literal. Every value is generated here, but quote anyway.
+fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn opt_lit(s: Option<&str>) -> String {
+    s.map(lit).unwrap_or_else(|| "NULL".to_owned())
+}
+
+fn opt_int(v: Option<i64>) -> String {
+    v.map(|v| v.to_string())
+        .unwrap_or_else(|| "NULL".to_owned())
+}
+
+/// Runs multi-row inserts in transactions of [`INSERTS_PER_TX`] statements.
+struct Loader {
+    db: Db,
+    tx: Option<WriteTx>,
+    in_tx: usize,
+    rows: u64,
+}
+
+impl Loader {
+    async fn exec(&mut self, sql: &str, rows: usize) {
+        if self.tx.is_none() {
+            self.tx = Some(self.db.write().await.expect("begin a load transaction"));
+        }
+        let tx = self.tx.as_mut().expect("a transaction was just begun");
+        sqlx::raw_sql(sql)
+            .execute(tx.conn())
+            .await
+            .unwrap_or_else(|e| panic!("bulk insert failed: {e}\n{}", &sql[..sql.len().min(600)]));
+        self.rows += rows as u64;
+        self.in_tx += 1;
+        if self.in_tx >= INSERTS_PER_TX {
+            self.commit().await;
+        }
+    }
+
+    async fn commit(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            tx.commit().await.expect("commit a load transaction");
+        }
+        self.in_tx = 0;
+    }
+}
+
+/// One multi-row `INSERT … VALUES (…),(…)` being filled.
+struct Insert {
+    head: String,
+    sql: String,
+    n: usize,
+}
+
+impl Insert {
+    fn new(table: &str, cols: &str) -> Insert {
+        Insert {
+            head: format!("INSERT INTO {table} ({cols}) VALUES "),
+            sql: String::new(),
+            n: 0,
+        }
+    }
+
+    async fn row(&mut self, loader: &mut Loader, values: String) {
+        if self.n == 0 {
+            self.sql.clear();
+            self.sql.push_str(&self.head);
+        } else {
+            self.sql.push(',');
+        }
+        self.sql.push('(');
+        self.sql.push_str(&values);
+        self.sql.push(')');
+        self.n += 1;
+        if self.n >= ROWS_PER_INSERT {
+            self.flush(loader).await;
+        }
+    }
+
+    async fn flush(&mut self, loader: &mut Loader) {
+        if self.n > 0 {
+            loader.exec(&self.sql, self.n).await;
+            self.n = 0;
+        }
+    }
+}
+
+struct User {
+    id: String,
+    email: String,
+    role: &'static str,
+    team: Option<usize>,
+}
+
+/// What the ticket loop remembers for the escalation and watcher loops.
+struct EscTicket {
+    id: String,
+    ticket_id: String,
+    ticket_created: i64,
+    assignee: Option<usize>,
+    team: Option<usize>,
+    active: bool,
+}
+
+struct Loaded {
+    users: Vec<User>,
+    open_by_user: Vec<u64>,
+    rows: u64,
+    tickets: usize,
+    escalations: usize,
+    active: usize,
+    watchers: usize,
+}
+
+async fn load(db: &Db, n_tickets: usize, n_escalations: usize) -> Loaded {
+    let mut rng = Rng(0x1add_e7);
+    let now = Timestamp::now().as_microsecond();
+    let start = now - 730 * DAY;
+    let hash = ladder_server::auth::hash_password(PASSWORD.into())
+        .await
+        .expect("hash the bench password");
+    let mut loader = Loader {
+        db: db.clone(),
+        tx: None,
+        in_tx: 0,
+        rows: 0,
+    };
+
+    let tenant_id = new_id();
+    let mut ins = Insert::new("tenants", "id, name, slug, created_at");
+    ins.row(
+        &mut loader,
+        format!("{}, 'Bench Co', {}, {start}", lit(&tenant_id), lit(SLUG)),
+    )
+    .await;
+    ins.flush(&mut loader).await;
+    let t = lit(&tenant_id);
+
+    // Users: the owner, the admins, the agents. Admins and agents are spread over the teams.
+    let mut users = vec![User {
+        id: new_id(),
+        email: "owner@bench.test".into(),
+        role: "owner",
+        team: None,
+    }];
+    for i in 1..=N_ADMINS {
+        users.push(User {
+            id: new_id(),
+            email: format!("admin{i}@bench.test"),
+            role: "admin",
+            team: Some((i - 1) % N_TEAMS),
+        });
+    }
+    for i in 1..=N_AGENTS {
+        users.push(User {
+            id: new_id(),
+            email: format!("agent{i}@bench.test"),
+            role: "agent",
+            team: Some(i % N_TEAMS),
+        });
+    }
+    let mut ins = Insert::new(
+        "users",
+        "id, tenant_id, email, name, role, password_hash, away_until, created_at",
+    );
+    for (i, u) in users.iter().enumerate() {
+        ins.row(
+            &mut loader,
+            format!(
+                "{}, {t}, {}, {}, {}, {}, NULL, {start}",
+                lit(&u.id),
+                lit(&u.email),
+                lit(&format!("Bench User {i}")),
+                lit(u.role),
+                lit(&hash)
+            ),
+        )
+        .await;
+    }
+    ins.flush(&mut loader).await;
+
+    let teams: Vec<String> = (0..N_TEAMS).map(|_| new_id()).collect();
+    let mut ins = Insert::new("teams", "id, tenant_id, name, created_at");
+    for (i, id) in teams.iter().enumerate() {
+        ins.row(
+            &mut loader,
+            format!("{}, {t}, 'Team {}', {start}", lit(id), i + 1),
+        )
+        .await;
+    }
+    ins.flush(&mut loader).await;
+    let mut ins = Insert::new("team_members", "tenant_id, team_id, user_id");
+    for u in &users {
+        if let Some(team) = u.team {
+            ins.row(
+                &mut loader,
+                format!("{t}, {}, {}", lit(&teams[team]), lit(&u.id)),
+            )
+            .await;
+        }
+    }
+    ins.flush(&mut loader).await;
+
+    let customers: Vec<String> = (0..N_CUSTOMERS).map(|_| new_id()).collect();
+    let mut ins = Insert::new(
+        "customers",
+        "id, tenant_id, name, email, phone, tier, created_at",
+    );
+    for (i, id) in customers.iter().enumerate() {
+        let tier = match rng.unit() {
+            x if x < 0.85 => "standard",
+            x if x < 0.95 => "high_value",
+            _ => "vip",
+        };
+        ins.row(
+            &mut loader,
+            format!(
+                "{}, {t}, 'Customer {i}', 'customer{i}@example.test', NULL, '{tier}', {}",
+                lit(id),
+                start + rng.between(0, 30 * DAY)
+            ),
+        )
+        .await;
+    }
+    ins.flush(&mut loader).await;
+    loader.commit().await;
+
+    // Tickets over two years; every `stride`-th ticket has an escalation, about 10% of
+    // them still active (that ticket is then `escalated`).
+    let stride = (n_tickets / n_escalations.max(1)).max(1);
+    let step = (730 * DAY) / n_tickets.max(1) as i64;
+    let mut esc: Vec<EscTicket> = Vec::with_capacity(n_escalations);
+    let mut open_by_user = vec![0u64; users.len()];
+    let mut ins = Insert::new(
+        "tickets",
+        "id, tenant_id, subject, description, customer_id, channel, category, priority, status, \
+         assignee_id, team_id, tags, triggers, active_escalation_id, first_response_at, \
+         created_by, created_at, updated_at",
+    );
+    let categories = [
+        "complaint",
+        "billing",
+        "pricing",
+        "technical",
+        "clinical",
+        "legal",
+        "safety",
+        "other",
+    ];
+    for i in 0..n_tickets {
+        let id = new_id();
+        let created = start + i as i64 * step + rng.between(0, step.max(1));
+        let escalated = i % stride == 0 && esc.len() < n_escalations;
+        let active = escalated && rng.unit() < 0.10;
+        let status = if active {
+            "escalated"
+        } else {
+            match rng.unit() {
+                x if x < 0.05 => "new",
+                x if x < 0.15 => "open",
+                x if x < 0.20 => "pending",
+                x if x < 0.65 => "resolved",
+                x if x < 0.97 => "closed",
+                _ => "escalated",
+            }
+        };
+        // Agents carry most of the work, unevenly (min of two draws favours the first ones).
+        let assignee = match rng.unit() {
+            x if x < 0.05 => None,
+            x if x < 0.10 => Some(1 + rng.below(N_ADMINS)),
+            _ => Some(1 + N_ADMINS + rng.below(N_AGENTS).min(rng.below(N_AGENTS))),
+        };
+        let team = assignee
+            .and_then(|a| users[a].team)
+            .or_else(|| Some(rng.below(N_TEAMS)));
+        if matches!(status, "new" | "open" | "pending") {
+            if let Some(a) = assignee {
+                open_by_user[a] += 1;
+            }
+        }
+        let esc_id = escalated.then(new_id);
+        let category = (rng.unit() < 0.8).then(|| rng.pick(&categories));
+        ins.row(
+            &mut loader,
+            format!(
+                "{}, {t}, 'Ticket {i}: the order never arrived', 'Bench ticket number {i}.', {}, \
+                 {}, {}, {}, '{status}', {}, {}, '[]', '[]', {}, {}, {}, {created}, {}",
+                lit(&id),
+                lit(&customers[rng.below(customers.len())]),
+                lit(rng.pick(&["web", "email", "phone", "chat", "api"])),
+                opt_lit(category),
+                lit(rng.pick(&["low", "normal", "normal", "normal", "high", "urgent"])),
+                opt_lit(assignee.map(|a| users[a].id.as_str())),
+                opt_lit(team.map(|x| teams[x].as_str())),
+                opt_lit(if active { esc_id.as_deref() } else { None }),
+                opt_int((status != "new").then_some(created + HOUR)),
+                opt_lit(assignee.map(|a| users[a].id.as_str())),
+                created + rng.between(0, 3 * DAY),
+            ),
+        )
+        .await;
+        if let Some(esc_id) = esc_id {
+            esc.push(EscTicket {
+                id: esc_id,
+                ticket_id: id,
+                ticket_created: created,
+                assignee,
+                team,
+                active,
+            });
+        }
+    }
+    ins.flush(&mut loader).await;
+    loader.commit().await;
+
+    let mut ins = Insert::new(
+        "escalations",
+        "id, tenant_id, ticket_id, state, target_key, target_kind, target_ref, rung, category, \
+         note, tried, contact_method, urgency, priority, triggers, requested_by, \
+         escalation_owner_id, previous_status, previous_assignee_id, previous_team_id, snapshot, \
+         due_at, ack_due_at, update_due_at, resolve_due_at, acknowledged_at, closed_at, \
+         resolution, created_at, updated_at",
+    );
+    let mut active = 0;
+    for e in &esc {
+        let (key, kind, target_ref) = match rng.unit() {
+            x if x < 0.15 => ("role:owner".to_owned(), "owner", None),
+            x if x < 0.35 => ("role:admin".to_owned(), "role", Some("admin".to_owned())),
+            x if x < 0.70 => {
+                let team = &teams[rng.below(N_TEAMS)];
+                (format!("team:{team}"), "team", Some(team.clone()))
+            }
+            x if x < 0.95 => {
+                // A named person: the owner, an admin or a senior agent.
+                let u = &users[rng.below(1 + N_ADMINS + 10)].id;
+                (format!("user:{u}"), "user", Some(u.clone()))
+            }
+            _ => ("platform".to_owned(), "platform", None),
+        };
+        let urgency = rng.pick(&["urgent", "standard"]);
+        let priority = if urgency == "urgent" {
+            "urgent"
+        } else {
+            "high"
+        };
+        let requested_by = e
+            .assignee
+            .unwrap_or_else(|| 1 + N_ADMINS + rng.below(N_AGENTS));
+        let someone = |rng: &mut Rng| match rng.unit() {
+            x if x < 0.1 => 0,
+            x if x < 0.4 => 1 + rng.below(N_ADMINS),
+            _ => 1 + N_ADMINS + rng.below(N_AGENTS),
+        };
+        let state;
+        let (mut owner, mut update_due) = (None, None);
+        let (ack_due, resolve_due);
+        let (mut acked, mut closed, mut resolution) = (None, None, None);
+        let due;
+        let created;
+        if e.active {
+            active += 1;
+            created = now - rng.between(HOUR, 3 * DAY);
+            if rng.unit() < 0.5 {
+                state = "requested";
+                let a = now + rng.between(-DAY, 2 * DAY);
+                ack_due = Some(a);
+                resolve_due = Some(a + 2 * DAY);
+                due = a;
+            } else {
+                state = "acknowledged";
+                owner = Some(someone(&mut rng));
+                acked = Some(created + HOUR / 2);
+                let u = now + rng.between(-12 * HOUR, DAY);
+                let r = now + rng.between(0, 3 * DAY);
+                ack_due = Some(created + 4 * HOUR);
+                update_due = Some(u);
+                resolve_due = Some(r);
+                due = u.min(r);
+            }
+        } else {
+            created = e.ticket_created + rng.between(HOUR, DAY);
+            state = match rng.unit() {
+                x if x < 0.7 => "resolved",
+                x if x < 0.8 => "superseded",
+                _ => "de_escalated",
+            };
+            owner = (state == "resolved").then(|| someone(&mut rng));
+            ack_due = Some(created + 4 * HOUR);
+            resolve_due = Some(created + 2 * DAY);
+            acked = Some(created + HOUR);
+            closed = Some(created + DAY);
+            due = created + DAY;
+            resolution =
+                (state == "resolved").then_some(r#"{"summary":"Refunded and apologised"}"#);
+        }
+        ins.row(
+            &mut loader,
+            format!(
+                "{}, {t}, {}, '{state}', {}, '{kind}', {}, 1, {}, 'Customer asks for a manager', \
+                 NULL, {}, '{urgency}', '{priority}', '[]', {}, {}, 'open', {}, {}, NULL, {due}, \
+                 {}, {}, {}, {}, {}, {}, {created}, {}",
+                lit(&e.id),
+                lit(&e.ticket_id),
+                lit(&key),
+                opt_lit(target_ref.as_deref()),
+                lit(rng.pick(&categories)),
+                lit(rng.pick(&["call", "text", "email"])),
+                lit(&users[requested_by].id),
+                opt_lit(owner.map(|o: usize| users[o].id.as_str())),
+                opt_lit(e.assignee.map(|a| users[a].id.as_str())),
+                opt_lit(e.team.map(|x| teams[x].as_str())),
+                opt_int(ack_due),
+                opt_int(update_due),
+                opt_int(resolve_due),
+                opt_int(acked),
+                opt_int(closed),
+                opt_lit(resolution),
+                closed.or(acked).unwrap_or(created),
+            ),
+        )
+        .await;
+    }
+    ins.flush(&mut loader).await;
+    loader.commit().await;
+
+    // Two watchers per escalated ticket: whoever escalated it and one other person.
+    let mut ins = Insert::new("watchers", "tenant_id, ticket_id, user_id, created_at");
+    let mut watchers = 0;
+    for e in &esc {
+        let first = e.assignee.unwrap_or(0);
+        let second = (first + 1 + rng.below(users.len() - 1)) % users.len();
+        for (u, at) in [
+            (first, e.ticket_created + HOUR),
+            (second, e.ticket_created + 2 * HOUR),
+        ] {
+            ins.row(
+                &mut loader,
+                format!("{t}, {}, {}, {at}", lit(&e.ticket_id), lit(&users[u].id)),
+            )
+            .await;
+            watchers += 1;
+        }
+    }
+    ins.flush(&mut loader).await;
+    loader.commit().await;
+
+    Loaded {
+        users,
+        open_by_user,
+        rows: loader.rows,
+        tickets: n_tickets,
+        escalations: esc.len(),
+        active,
+        watchers,
+    }
+}
+
+async fn login(client: &reqwest::Client, base: &str, email: &str) -> String {
+    let resp = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"tenant": SLUG, "email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("POST /auth/login");
+    assert_eq!(resp.status(), 200, "login as {email}");
+    let body: Value = resp.json().await.expect("login response is JSON");
+    body["token"]
+        .as_str()
+        .expect("login response has a token")
+        .to_owned()
+}
+
+/// One timed GET: the latency covers the whole body; parsing it is not timed.
+async fn get(client: &reqwest::Client, url: &str, token: &str) -> (Duration, Value) {
+    let t0 = Instant::now();
+    let resp = client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = resp.status();
+    let body = resp.bytes().await.expect("read the response body");
+    let took = t0.elapsed();
+    assert_eq!(
+        status,
+        200,
+        "GET {url}: {}",
+        String::from_utf8_lossy(&body[..body.len().min(500)])
+    );
+    let json = serde_json::from_slice(&body).expect("the response is JSON");
+    (took, json)
+}
+
+fn time_field(item: &Value, field: &str) -> Option<i64> {
+    item[field].as_str().map(|s| {
+        s.parse::<Timestamp>()
+            .unwrap_or_else(|e| panic!("{field} {s:?}: {e}"))
+            .as_microsecond()
+    })
+}
+
+/// The due time the queue sorts by, recomputed from the item as the API returns it.
+fn queue_due(item: &Value) -> i64 {
+    let due = match item["state"].as_str() {
+        Some("requested") => time_field(item, "ack_due_at").or(time_field(item, "resolve_due_at")),
+        Some("acknowledged") => {
+            match (
+                time_field(item, "update_due_at"),
+                time_field(item, "resolve_due_at"),
+            ) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        }
+        other => panic!("an escalation in state {other:?} is in the queue"),
+    };
+    due.expect("an active escalation has a due time")
+}
+
+#[derive(Clone, Copy)]
+enum Check {
+    /// An escalations page: non-empty, ordered by due time, all at or after `after`.
+    Escalations {
+        after: i64,
+        state: Option<&'static str>,
+    },
+    /// A mine page: non-empty, oldest first.
+    Mine,
+}
+
+fn check(page: &Value, what: Check, label: &str) {
+    let items = page["items"].as_array().expect("a page has items");
+    assert!(!items.is_empty(), "{label}: the page is empty");
+    match what {
+        Check::Escalations { after, state } => {
+            let mut last = after;
+            for it in items {
+                let due = queue_due(it);
+                assert!(
+                    due >= last,
+                    "{label}: escalation {} is due at {due}, before the previous {last}",
+                    it["id"]
+                );
+                if let Some(s) = state {
+                    assert_eq!(it["state"].as_str(), Some(s), "{label}: status filter");
+                }
+                last = due;
+            }
+        }
+        Check::Mine => {
+            let mut last = i64::MIN;
+            for it in items {
+                let at = time_field(it, "created_at").expect("a ticket has created_at");
+                assert!(at >= last, "{label}: tickets out of order");
+                assert!(
+                    matches!(it["status"].as_str(), Some("new" | "open" | "pending")),
+                    "{label}: a ticket in status {} is in mine",
+                    it["status"]
+                );
+                last = at;
+            }
+        }
+    }
+}
+
+struct Endpoint {
+    label: String,
+    /// (token, url) pairs, used in turn.
+    calls: Vec<(String, String)>,
+    check: Check,
+}
+
+struct Stats {
+    label: String,
+    n: usize,
+    p50: f64,
+    p99: f64,
+    max: f64,
+    items: usize,
+    total: i64,
+}
+
+async fn measure(client: &reqwest::Client, ep: &Endpoint, n: usize) -> Stats {
+    for i in 0..WARM_UP {
+        let (token, url) = &ep.calls[i % ep.calls.len()];
+        let (_, page) = get(client, url, token).await;
+        check(&page, ep.check, &ep.label);
+    }
+    let mut times = Vec::with_capacity(n);
+    let (mut items, mut total) = (0, 0);
+    for i in 0..n {
+        let (token, url) = &ep.calls[i % ep.calls.len()];
+        let (took, page) = get(client, url, token).await;
+        check(&page, ep.check, &ep.label);
+        items = page["items"].as_array().map_or(0, Vec::len);
+        total = page["total"].as_i64().unwrap_or_default();
+        times.push(took.as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
+    Stats {
+        label: ep.label.clone(),
+        n,
+        p50: at(0.50),
+        p99: at(0.99),
+        max: times[times.len() - 1],
+        items,
+        total,
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[tokio::main]
+async fn main() {
+    let n_tickets = env_usize("LADDER_BENCH_TICKETS", 1_000_000);
+    let n_escalations = env_usize("LADDER_BENCH_ESCALATIONS", 100_000).min(n_tickets);
+    let n_requests = env_usize("LADDER_BENCH_REQUESTS", 1_000).max(1);
+    let url = match std::env::var("LADDER_BENCH_DATABASE_URL") {
+        Ok(url) => url,
+        Err(_) => {
+            let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| {
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_owned()
+            });
+            let dir = std::path::Path::new(&target).join("bench-queues");
+            std::fs::create_dir_all(&dir).expect("create target/bench-queues");
+            let path = dir.join("ladder.db");
+            for suffix in ["", "-wal", "-shm"] {
+                let mut p = path.clone().into_os_string();
+                p.push(suffix);
+                match std::fs::remove_file(&p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => panic!("delete {p:?}: {e}"),
+                }
+            }
+            format!("sqlite://{}", path.display())
+        }
+    };
+
+    let db = Db::connect(&url).await.expect("connect to the database");
+    db.migrate().await.expect("migrate");
+    let backend = match db.backend() {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres => "PostgreSQL",
+    };
+    println!("queue benchmark on {backend}: {n_tickets} tickets, {n_escalations} escalations");
+
+    let t0 = Instant::now();
+    let loaded = load(&db, n_tickets, n_escalations).await;
+    let load_time = t0.elapsed();
+    let t1 = Instant::now();
+    sqlx::query("ANALYZE")
+        .execute(db.pool())
+        .await
+        .expect("ANALYZE");
+    let analyze_time = t1.elapsed();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let base = format!("http://{}", listener.local_addr().expect("local address"));
+    tokio::spawn(ladder_server::serve(
+        db.clone(),
+        listener,
+        std::future::pending(),
+    ));
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("HTTP client");
+
+    let owner = login(&client, &base, &loaded.users[0].email).await;
+    let admin = login(&client, &base, &loaded.users[1].email).await;
+    // The agents with the most open tickets.
+    let mut agents: Vec<usize> = (1 + N_ADMINS..loaded.users.len()).collect();
+    agents.sort_by_key(|&a| std::cmp::Reverse(loaded.open_by_user[a]));
+    agents.truncate(4);
+    let mut agent_tokens = Vec::new();
+    for &a in &agents {
+        agent_tokens.push(login(&client, &base, &loaded.users[a].email).await);
+    }
+
+    let esc_url = format!("{base}/api/v1/queues/escalations");
+    // The second pages start from the first pages' cursors.
+    let mut second = Vec::new();
+    for (who, token) in [("owner", &owner), ("admin", &admin)] {
+        let (_, first) = get(&client, &esc_url, token).await;
+        check(
+            &first,
+            Check::Escalations {
+                after: i64::MIN,
+                state: None,
+            },
+            who,
+        );
+        let items = first["items"].as_array().expect("items");
+        let last_due = queue_due(&items[items.len() - 1]);
+        let cursor = first["next_cursor"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the {who}'s escalation queue has a single page"));
+        second.push((
+            who,
+            token.clone(),
+            format!("{esc_url}?cursor={cursor}"),
+            last_due,
+        ));
+    }
+    let any = Check::Escalations {
+        after: i64::MIN,
+        state: None,
+    };
+    let mut endpoints = vec![
+        Endpoint {
+            label: "escalations (owner)".into(),
+            calls: vec![(owner.clone(), esc_url.clone())],
+            check: any,
+        },
+        Endpoint {
+            label: "escalations (admin)".into(),
+            calls: vec![(admin.clone(), esc_url.clone())],
+            check: any,
+        },
+        Endpoint {
+            label: "escalations ?status=requested (owner)".into(),
+            calls: vec![(owner.clone(), format!("{esc_url}?status=requested"))],
+            check: Check::Escalations {
+                after: i64::MIN,
+                state: Some("requested"),
+            },
+        },
+        Endpoint {
+            label: "escalations ?status=requested (admin)".into(),
+            calls: vec![(admin.clone(), format!("{esc_url}?status=requested"))],
+            check: Check::Escalations {
+                after: i64::MIN,
+                state: Some("requested"),
+            },
+        },
+    ];
+    for (who, token, url, after) in second {
+        endpoints.push(Endpoint {
+            label: format!("escalations page 2 ({who})"),
+            calls: vec![(token, url)],
+            check: Check::Escalations { after, state: None },
+        });
+    }
+    endpoints.push(Endpoint {
+        label: format!("mine ({} busiest agents)", agent_tokens.len()),
+        calls: agent_tokens
+            .iter()
+            .map(|t| (t.clone(), format!("{base}/api/v1/queues/mine")))
+            .collect(),
+        check: Check::Mine,
+    });
+
+    let mut results = Vec::new();
+    for ep in &endpoints {
+        results.push(measure(&client, ep, n_requests).await);
+    }
+
+    let open: Vec<String> = agents
+        .iter()
+        .map(|&a| thousands(loaded.open_by_user[a]))
+        .collect();
+    println!();
+    println!("backend      {backend}");
+    println!(
+        "rows loaded  {} in {:.1} s ({:.0} rows/s); ANALYZE {:.1} s",
+        thousands(loaded.rows),
+        load_time.as_secs_f64(),
+        loaded.rows as f64 / load_time.as_secs_f64(),
+        analyze_time.as_secs_f64()
+    );
+    println!(
+        "             {} tickets, {} escalations ({} active), {} watchers, {} customers, {} users",
+        thousands(loaded.tickets as u64),
+        thousands(loaded.escalations as u64),
+        thousands(loaded.active as u64),
+        thousands(loaded.watchers as u64),
+        thousands(N_CUSTOMERS as u64),
+        loaded.users.len()
+    );
+    println!(
+        "             open tickets of the measured agents: {}",
+        open.join(", ")
+    );
+    println!();
+    println!(
+        "| {:<40} | {:>5} | {:>8} | {:>8} | {:>8} | {:>5} | {:>6} |",
+        "endpoint (sequential, after 50 warm-up)",
+        "n",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "items",
+        "total"
+    );
+    println!(
+        "|{:-<42}|{:->7}|{:->10}|{:->10}|{:->10}|{:->7}|{:->8}|",
+        "", "", "", "", "", "", ""
+    );
+    for r in &results {
+        println!(
+            "| {:<40} | {:>5} | {:>8.2} | {:>8.2} | {:>8.2} | {:>5} | {:>6} |",
+            r.label, r.n, r.p50, r.p99, r.max, r.items, r.total
+        );
+    }
+    db.close().await;
+}
