@@ -11,6 +11,7 @@ pub mod kinds;
 pub mod policy;
 pub mod target;
 pub mod text;
+pub mod triggers;
 
 pub use ids::*;
 pub use kinds::*;
