@@ -5,36 +5,103 @@
 //! Everything works on the normalised text, where tokens are separated by single spaces and
 //! `.`/`,` are break tokens, so windows are plain byte ranges and need no allocation.
 
-/// A word or phrase to look for in a window; `prefix` matches any word starting with it.
-#[derive(Clone, Debug)]
-pub(crate) struct Term {
-    pub text: String,
-    pub prefix: bool,
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+
+use super::normalize::normalize_phrase;
+
+/// Every companion, blocking and hypothetical word of every rule, found in one pass over
+/// the message (only when some anchor needs them), then looked up by window.
+#[derive(Debug)]
+pub(crate) struct ContextWords {
+    automaton: AhoCorasick,
 }
 
-impl Term {
-    pub fn new(raw: &str) -> Term {
-        let prefix = raw.ends_with('+');
-        let text = super::normalize::normalize_phrase(raw.trim_end_matches('+'));
-        Term { text, prefix }
+/// A set of context words: sorted term ids. A term id is `pattern * 2`, plus 1 for a
+/// prefix term ("refund+").
+#[derive(Debug, Default, Clone)]
+pub(crate) struct TermSet(Vec<u32>);
+
+impl TermSet {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
-/// Whether `term` occurs in `window` on word boundaries.
-pub(crate) fn contains(window: &str, term: &Term) -> bool {
-    if term.text.is_empty() {
-        return false;
-    }
-    let bytes = window.as_bytes();
-    window.match_indices(term.text.as_str()).any(|(at, _)| {
-        let end = at + term.text.len();
-        (at == 0 || bytes[at - 1] == b' ')
-            && (term.prefix || end == bytes.len() || bytes[end] == b' ')
-    })
+/// Collects context words before the automaton is compiled.
+#[derive(Default)]
+pub(crate) struct ContextBuilder {
+    patterns: Vec<String>,
+    index: HashMap<String, u32>,
 }
 
-pub(crate) fn contains_any(window: &str, terms: &[Term]) -> bool {
-    terms.iter().any(|t| contains(window, t))
+impl ContextBuilder {
+    /// The set of the given raw terms (normalised here; a trailing `+` makes a prefix).
+    pub fn set<'a>(&mut self, raw: impl IntoIterator<Item = &'a str>) -> TermSet {
+        let mut ids: Vec<u32> = raw
+            .into_iter()
+            .filter_map(|r| {
+                let prefix = r.ends_with('+');
+                let text = normalize_phrase(r.trim_end_matches('+'));
+                if text.is_empty() {
+                    return None;
+                }
+                let next =
+                    u32::try_from(self.patterns.len()).expect("fewer than 2^31 context words");
+                let id = *self.index.entry(text.clone()).or_insert(next);
+                if id == next {
+                    self.patterns.push(format!(" {text}"));
+                }
+                Some(id * 2 + u32::from(prefix))
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        TermSet(ids)
+    }
+
+    pub fn build(self) -> ContextWords {
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&self.patterns)
+            .expect("context words are plain strings, always compilable");
+        ContextWords { automaton }
+    }
+}
+
+/// Where context words occur in one message: `(start, end, term id)`, sorted by start.
+pub(crate) struct ContextHits(Vec<(u32, u32, u32)>);
+
+impl ContextWords {
+    pub fn find(&self, text: &str) -> ContextHits {
+        let bytes = text.as_bytes();
+        let mut hits = Vec::new();
+        for m in self.automaton.find_overlapping_iter(text) {
+            // Patterns start with the space before their first word.
+            let (start, end) = (m.start() + 1, m.end());
+            let id = m.pattern().as_u32() * 2;
+            if end == bytes.len() || bytes[end] == b' ' {
+                hits.push((start as u32, end as u32, id));
+            }
+            hits.push((start as u32, end as u32, id + 1));
+        }
+        hits.sort_unstable();
+        ContextHits(hits)
+    }
+}
+
+impl ContextHits {
+    /// Whether a word of `set` lies wholly within `from..to`.
+    pub fn any_in(&self, from: usize, to: usize, set: &TermSet) -> bool {
+        let (from, to) = (from as u32, to as u32);
+        let first = self.0.partition_point(|h| h.0 < from);
+        self.0[first..]
+            .iter()
+            .take_while(|h| h.0 < to)
+            .any(|h| h.1 <= to && set.0.binary_search(&h.2).is_ok())
+    }
 }
 
 fn is_break(token: &str) -> bool {
@@ -208,19 +275,19 @@ const HYPOTHETICALS: &[&str] = &[
     "what if",
 ];
 
-#[derive(Debug)]
-pub(crate) struct Hypotheticals(Vec<Term>);
+/// The set of hypothetical markers.
+pub(crate) fn hypotheticals(builder: &mut ContextBuilder) -> TermSet {
+    builder.set(HYPOTHETICALS.iter().copied())
+}
 
-impl Hypotheticals {
-    pub fn new() -> Self {
-        Hypotheticals(HYPOTHETICALS.iter().map(|h| Term::new(h)).collect())
-    }
-
-    /// Whether the sentence holding the match (up to it) is hypothetical.
-    pub fn applies(&self, text: &str, start: usize) -> bool {
-        let from = back(text, start, 24, true);
-        contains_any(&text[from..start], &self.0)
-    }
+/// Whether the sentence holding the match (up to it) is hypothetical.
+pub(crate) fn hypothetical(
+    text: &str,
+    hits: &ContextHits,
+    markers: &TermSet,
+    start: usize,
+) -> bool {
+    hits.any_in(back(text, start, 24, true), start, markers)
 }
 
 #[cfg(test)]
@@ -264,7 +331,9 @@ mod tests {
 
     #[test]
     fn hypotheticals_are_recognised() {
-        let h = Hypotheticals::new();
+        let mut builder = ContextBuilder::default();
+        let markers = hypotheticals(&mut builder);
+        let words = builder.build();
         for (text, word, expected) in [
             ("If this were serious I'd call a lawyer", "lawyer", true),
             ("If this isn't fixed I will call a lawyer", "lawyer", false),
@@ -272,7 +341,12 @@ mod tests {
         ] {
             let n = normalize(text);
             let at = n.text.find(word).expect("present");
-            assert_eq!(h.applies(&n.text, at), expected, "{text}");
+            let hits = words.find(&n.text);
+            assert_eq!(
+                hypothetical(&n.text, &hits, &markers, at),
+                expected,
+                "{text}"
+            );
         }
     }
 }

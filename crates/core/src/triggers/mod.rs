@@ -19,7 +19,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use serde::{Deserialize, Serialize};
 
 use crate::TriggerKind;
-use context::{Hypotheticals, Term};
+use context::{ContextBuilder, ContextHits, ContextWords, TermSet};
 use normalize::normalize;
 use phrases::Rule;
 
@@ -56,8 +56,8 @@ struct CompiledRule {
     kind: TriggerKind,
     role: Role,
     weight: f32,
-    near: Vec<Term>,
-    blocks: Vec<Term>,
+    near: TermSet,
+    blocks: TermSet,
     negatable: bool,
     hypothetical: bool,
 }
@@ -76,7 +76,8 @@ pub struct Detector {
     automaton: AhoCorasick,
     anchors: Vec<Anchor>,
     rules: Vec<CompiledRule>,
-    hypotheticals: Hypotheticals,
+    context: ContextWords,
+    hypotheticals: TermSet,
 }
 
 /// Words either side of a match checked for blocking words.
@@ -123,18 +124,22 @@ impl Detector {
         let mut anger_weight = 0.0;
         let mut anger_spans = Vec::new();
         let mut positive = 0;
+        // Context words are only looked for once some anchor needs them.
+        let mut context_hits: Option<ContextHits> = None;
         for m in self.automaton.find_overlapping_iter(norm) {
-            let (start, end) = (m.start(), m.end());
-            if start > 0 && bytes[start - 1] != b' ' {
-                continue;
-            }
+            // Patterns start with the space before their first word.
+            let (start, end) = (m.start() + 1, m.end());
             let whole_word = end == bytes.len() || bytes[end] == b' ';
             for &(rule_index, prefix) in &self.anchors[m.pattern().as_usize()].rules {
                 if !(prefix || whole_word) {
                     continue;
                 }
                 let rule = &self.rules[rule_index as usize];
-                if !self.holds(rule, norm, start, end) {
+                if rule.needs_context() && context_hits.is_none() {
+                    context_hits = Some(self.context.find(norm));
+                }
+                let hits = context_hits.as_ref();
+                if !self.holds(rule, norm, hits, start, end) {
                     continue;
                 }
                 match rule.role {
@@ -171,32 +176,42 @@ impl Detector {
     }
 
     /// Whether a rule whose anchor matched at `start..end` really applies there.
-    fn holds(&self, rule: &CompiledRule, norm: &str, start: usize, end: usize) -> bool {
+    fn holds(
+        &self,
+        rule: &CompiledRule,
+        norm: &str,
+        hits: Option<&ContextHits>,
+        start: usize,
+        end: usize,
+    ) -> bool {
         if rule.negatable && context::negated(norm, start) {
             return false;
         }
-        if rule.hypothetical && self.hypotheticals.applies(norm, start) {
+        let Some(hits) = hits else { return true };
+        if rule.hypothetical && context::hypothetical(norm, hits, &self.hypotheticals, start) {
             return false;
         }
         if !rule.near.is_empty() {
             let from = context::back(norm, start, NEAR_WINDOW, true);
             let to = context::forward(norm, end, NEAR_WINDOW, true);
-            let before = &norm[from..start];
-            let after = &norm[end..to];
-            if !context::contains_any(before, &rule.near)
-                && !context::contains_any(after.trim_start(), &rule.near)
-            {
+            if !hits.any_in(from, start, &rule.near) && !hits.any_in(end, to, &rule.near) {
                 return false;
             }
         }
         if !rule.blocks.is_empty() {
             let from = context::back(norm, start, BLOCK_WINDOW, false);
             let to = context::forward(norm, end, BLOCK_WINDOW, false);
-            if context::contains_any(&norm[from..to], &rule.blocks) {
+            if hits.any_in(from, to, &rule.blocks) {
                 return false;
             }
         }
         true
+    }
+}
+
+impl CompiledRule {
+    fn needs_context(&self) -> bool {
+        self.hypothetical || !self.near.is_empty() || !self.blocks.is_empty()
     }
 }
 
@@ -238,21 +253,20 @@ struct Builder {
     index: std::collections::HashMap<String, usize>,
     anchors: Vec<Anchor>,
     rules: Vec<CompiledRule>,
+    context: ContextBuilder,
 }
 
 impl Builder {
     fn add_rule(&mut self, rule: &Rule) {
+        let near: Vec<String> = rule.near.iter().flat_map(|t| phrases::expand(t)).collect();
+        let near = self.context.set(near.iter().map(String::as_str));
+        let blocks = self.context.set(rule.blocks.iter().copied());
         let index = self.push_rule(CompiledRule {
             kind: rule.kind,
             role: Role::Trigger,
             weight: rule.weight,
-            near: rule
-                .near
-                .iter()
-                .flat_map(|t| phrases::expand(t))
-                .map(|t| Term::new(&t))
-                .collect(),
-            blocks: rule.blocks.iter().map(|t| Term::new(t)).collect(),
+            near,
+            blocks,
             negatable: rule.negatable,
             hypothetical: rule.hypothetical,
         });
@@ -267,8 +281,8 @@ impl Builder {
             kind,
             role,
             weight: 0.9,
-            near: Vec::new(),
-            blocks: Vec::new(),
+            near: TermSet::default(),
+            blocks: TermSet::default(),
             negatable: is_trigger,
             hypothetical: is_trigger,
         });
@@ -293,7 +307,7 @@ impl Builder {
                 let next = self.patterns.len();
                 let at = *self.index.entry(normalized.clone()).or_insert(next);
                 if at == next {
-                    self.patterns.push(normalized);
+                    self.patterns.push(format!(" {normalized}"));
                     self.anchors.push(Anchor::default());
                 }
                 if !self.anchors[at].rules.contains(&(rule, prefix)) {
@@ -303,7 +317,8 @@ impl Builder {
         }
     }
 
-    fn build(self) -> Detector {
+    fn build(mut self) -> Detector {
+        let hypotheticals = context::hypotheticals(&mut self.context);
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
             .kind(Some(AhoCorasickKind::DFA))
@@ -318,7 +333,8 @@ impl Builder {
             automaton,
             anchors: self.anchors,
             rules: self.rules,
-            hypotheticals: Hypotheticals::new(),
+            context: self.context.build(),
+            hypotheticals,
         }
     }
 }

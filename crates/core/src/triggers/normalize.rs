@@ -51,14 +51,14 @@ impl Normalized {
 
     /// Ends the current token (if any) with a single space.
     fn space(&mut self, at: usize) {
-        if !self.text.is_empty() && self.last() != b' ' {
+        if self.last() != b' ' {
             self.push(b' ', at, at);
         }
     }
 
     /// Emits a break token, never two in a row and never at the very start.
     fn brk(&mut self, b: u8, at: usize) {
-        if self.text.is_empty() {
+        if self.text.len() <= 1 {
             return;
         }
         self.space(at);
@@ -84,6 +84,9 @@ pub(crate) fn normalize(original: &str) -> Normalized {
         ends: Vec::with_capacity(original.len() + 16),
         ..Normalized::default()
     };
+    // A leading space lets every pattern start with one, so the automata only try to match
+    // at word starts.
+    out.push(b' ', 0, 0);
     let mut offset = 0;
     let mut lines = original.split_inclusive('\n').peekable();
     while let Some(line) = lines.next() {
@@ -328,7 +331,7 @@ mod tests {
             ("Dr. Patel charged $4.80", "dr . patel charged 4 80 . "),
         ];
         for (input, expected) in cases {
-            assert_eq!(normalize(input).text, expected, "{input}");
+            assert_eq!(normalize(input).text, format!(" {expected}"), "{input}");
         }
     }
 
