@@ -115,10 +115,14 @@ impl ChainVerifier {
             )));
         }
         if e.prev_hash != self.prev_hash {
-            return Err(brk("prev_hash does not match the previous event's hash".into()));
+            return Err(brk(
+                "prev_hash does not match the previous event's hash".into()
+            ));
         }
         if e.computed_hash() != e.hash {
-            return Err(brk("content does not match its hash: the event was altered".into()));
+            return Err(brk(
+                "content does not match its hash: the event was altered".into(),
+            ));
         }
         self.expected_seq += 1;
         self.prev_hash = e.hash.clone();

@@ -18,7 +18,10 @@ pub struct Actor {
 pub enum EscalationError {
     /// The input is wrong (422), naming the field.
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     /// The current state forbids it (409).
     #[error("{0}")]
     Conflict(String),
@@ -48,7 +51,11 @@ impl Actor {
 }
 
 /// Checks that a ticket may be escalated now.
-pub fn check_escalate(status: TicketStatus, has_active: bool, actor: &Actor) -> Result<(), EscalationError> {
+pub fn check_escalate(
+    status: TicketStatus,
+    has_active: bool,
+    actor: &Actor,
+) -> Result<(), EscalationError> {
     if !actor.role.is_tenant_staff() {
         return Err(EscalationError::Forbidden(format!(
             "a user with role {} cannot escalate tickets",
@@ -57,7 +64,8 @@ pub fn check_escalate(status: TicketStatus, has_active: bool, actor: &Actor) -> 
     }
     if has_active || status == TicketStatus::Escalated {
         return Err(EscalationError::Conflict(
-            "the ticket is already escalated: re-escalate the active escalation to move it up".into(),
+            "the ticket is already escalated: re-escalate the active escalation to move it up"
+                .into(),
         ));
     }
     if matches!(status, TicketStatus::Resolved | TicketStatus::Closed) {
@@ -90,19 +98,31 @@ pub fn check_acknowledge(
             ))),
             None => Err(EscalationError::Conflict("already acknowledged".into())),
         },
-        other => Err(EscalationError::Conflict(format!("the escalation is {other} and can no longer be acknowledged"))),
+        other => Err(EscalationError::Conflict(format!(
+            "the escalation is {other} and can no longer be acknowledged"
+        ))),
     }
 }
 
 /// Checks that an escalation is still active before resolving, de-escalating or moving it.
-pub fn check_active(state: EscalationState, target: &Target, actor: &Actor, action: &str) -> Result<(), EscalationError> {
+pub fn check_active(
+    state: EscalationState,
+    target: &Target,
+    actor: &Actor,
+    action: &str,
+) -> Result<(), EscalationError> {
     if !actor.may_handle(target) {
         return Err(EscalationError::Forbidden(format!(
             "only the escalation's target, its team or role, or an owner or admin may {action} it"
         )));
     }
-    if !matches!(state, EscalationState::Requested | EscalationState::Acknowledged) {
-        return Err(EscalationError::Conflict(format!("the escalation is {state} and can no longer be changed")));
+    if !matches!(
+        state,
+        EscalationState::Requested | EscalationState::Acknowledged
+    ) {
+        return Err(EscalationError::Conflict(format!(
+            "the escalation is {state} and can no longer be changed"
+        )));
     }
     Ok(())
 }
@@ -115,7 +135,9 @@ pub fn check_public_reply(
     policy: &Policy,
     actor: &Actor,
 ) -> Result<(), EscalationError> {
-    let Some((category, owner)) = active else { return Ok(()) };
+    let Some((category, owner)) = active else {
+        return Ok(());
+    };
     if !policy.locks_replies(category) || actor.role.is_manager() {
         return Ok(());
     }
@@ -162,14 +184,22 @@ mod tests {
     use crate::{TeamId, UserId};
 
     fn actor(id: &str, role: Role, teams: &[&str]) -> Actor {
-        Actor { user_id: id.into(), role, teams: teams.iter().map(|t| t.to_string()).collect() }
+        Actor {
+            user_id: id.into(),
+            role,
+            teams: teams.iter().map(|t| t.to_string()).collect(),
+        }
     }
 
     #[test]
     fn audience_of_each_target_kind() {
         let agent = actor("u1", Role::Agent, &["account"]);
-        assert!(agent.is_addressed_by(&Target::Team { id: TeamId("account".into()) }));
-        assert!(agent.is_addressed_by(&Target::User { id: UserId("u1".into()) }));
+        assert!(agent.is_addressed_by(&Target::Team {
+            id: TeamId("account".into())
+        }));
+        assert!(agent.is_addressed_by(&Target::User {
+            id: UserId("u1".into())
+        }));
         assert!(!agent.is_addressed_by(&Target::Owner));
         assert!(!agent.may_handle(&Target::Role { role: Role::Admin }));
         let admin = actor("u2", Role::Admin, &[]);
@@ -183,8 +213,12 @@ mod tests {
         let owner = actor("o", Role::Owner, &[]);
         let admin = actor("a", Role::Admin, &[]);
         let by = Some(("o", "Olivia Owner"));
-        assert_eq!(check_acknowledge(EscalationState::Acknowledged, &Target::Owner, by, &owner), Ok(false));
-        let err = check_acknowledge(EscalationState::Acknowledged, &Target::Owner, by, &admin).unwrap_err();
+        assert_eq!(
+            check_acknowledge(EscalationState::Acknowledged, &Target::Owner, by, &owner),
+            Ok(false)
+        );
+        let err = check_acknowledge(EscalationState::Acknowledged, &Target::Owner, by, &admin)
+            .unwrap_err();
         assert!(err.to_string().contains("Olivia Owner"));
         assert!(matches!(
             check_acknowledge(EscalationState::Resolved, &Target::Owner, None, &owner),
@@ -201,21 +235,31 @@ mod tests {
         let err = check_public_reply(active, &policy, &receptionist).unwrap_err();
         assert!(err.to_string().contains("Olivia"));
         assert!(check_public_reply(active, &policy, &owner).is_ok());
-        assert!(check_public_reply(Some((Category::Billing, None)), &policy, &receptionist).is_ok());
+        assert!(
+            check_public_reply(Some((Category::Billing, None)), &policy, &receptionist).is_ok()
+        );
     }
 
     #[test]
     fn compensation_above_the_limit_goes_to_the_next_rung() {
         let policy = Policy::default();
         assert_eq!(approval_needed(4_000, Role::Agent, &policy), None);
-        assert_eq!(approval_needed(45_000, Role::Agent, &policy), Some(Role::Admin));
-        assert_eq!(approval_needed(450_000, Role::Admin, &policy), Some(Role::Owner));
+        assert_eq!(
+            approval_needed(45_000, Role::Agent, &policy),
+            Some(Role::Admin)
+        );
+        assert_eq!(
+            approval_needed(450_000, Role::Admin, &policy),
+            Some(Role::Owner)
+        );
         assert_eq!(approval_needed(450_000, Role::Owner, &policy), None);
     }
 
     #[test]
     fn the_ladder_ends_at_platform_support() {
-        let mut t = Target::User { id: UserId("u".into()) };
+        let mut t = Target::User {
+            id: UserId("u".into()),
+        };
         let mut seen = vec![];
         while let Some(next) = default_next_rung(&t) {
             seen.push(next.kind());

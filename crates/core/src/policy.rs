@@ -34,7 +34,10 @@ pub struct TriggerSetting {
 
 impl Default for TriggerSetting {
     fn default() -> Self {
-        TriggerSetting { mode: TriggerMode::Suggest, extra_phrases: Vec::new() }
+        TriggerSetting {
+            mode: TriggerMode::Suggest,
+            extra_phrases: Vec::new(),
+        }
     }
 }
 
@@ -61,7 +64,9 @@ impl Default for Policy {
 impl Policy {
     /// The mode configured for a trigger kind (`suggest` when the policy says nothing).
     pub fn trigger_mode(&self, kind: TriggerKind) -> TriggerMode {
-        self.triggers.get(&kind).map_or(TriggerMode::Suggest, |s| s.mode)
+        self.triggers
+            .get(&kind)
+            .map_or(TriggerMode::Suggest, |s| s.mode)
     }
 
     /// The compensation a role may grant alone, in minor units.

@@ -42,9 +42,15 @@ impl Target {
         Some(match kind {
             TargetKind::Owner => Target::Owner,
             TargetKind::Platform => Target::Platform,
-            TargetKind::User => Target::User { id: UserId(reference?.to_owned()) },
-            TargetKind::Team => Target::Team { id: TeamId(reference?.to_owned()) },
-            TargetKind::Role => Target::Role { role: reference?.parse().ok()? },
+            TargetKind::User => Target::User {
+                id: UserId(reference?.to_owned()),
+            },
+            TargetKind::Team => Target::Team {
+                id: TeamId(reference?.to_owned()),
+            },
+            TargetKind::Role => Target::Role {
+                role: reference?.parse().ok()?,
+            },
         })
     }
 }

@@ -64,7 +64,10 @@ mod tests {
     #[test]
     fn blank_and_oversized_text_are_refused() {
         assert_eq!(ShortText::new("   \n"), Err(TextError::Blank));
-        assert!(matches!(ShortText::new("x".repeat(201)), Err(TextError::TooLong { max: 200, len: 201 })));
+        assert!(matches!(
+            ShortText::new("x".repeat(201)),
+            Err(TextError::TooLong { max: 200, len: 201 })
+        ));
         assert_eq!(ShortText::new("  Billing  ").unwrap().as_str(), "Billing");
     }
 }

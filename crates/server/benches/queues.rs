@@ -182,7 +182,7 @@ struct Loaded {
 }
 
 async fn load(db: &Db, n_tickets: usize, n_escalations: usize) -> Loaded {
-    let mut rng = Rng(0x1add_e7);
+    let mut rng = Rng(0x001a_dde7);
     let now = Timestamp::now().as_microsecond();
     let start = now - 730 * DAY;
     let hash = ladder_server::auth::hash_password(PASSWORD.into())
@@ -683,7 +683,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

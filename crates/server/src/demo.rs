@@ -13,6 +13,16 @@ use crate::flows::record;
 use crate::flows::tickets::{self, NewCommentRequest, NewTicketRequest};
 use crate::provision;
 
+/// Who opens it, which customer (index), subject, text, channel, category.
+type DemoTicket<'a> = (
+    &'a Caller,
+    usize,
+    &'a str,
+    &'a str,
+    Channel,
+    Option<Category>,
+);
+
 pub const SLUG: &str = "demo";
 pub const PASSWORD: &str = "ladder-demo";
 
@@ -156,7 +166,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
     let rita = caller(&staff[1], vec![]);
     let ravi = caller(&staff[2], vec![]);
     let bella = caller(&staff[3], vec![]);
-    let tickets_spec: [(&Caller, usize, &str, &str, Channel, Option<Category>); 12] = [
+    let tickets_spec: [DemoTicket; 12] = [
         (&rita, 0, "Charged for a crown I never had", "I was billed $1,200 for a crown on my last visit but I only had a cleaning. If this isn't fixed I'll sue for false advertising.", Channel::Email, Some(Category::Billing)),
         (&rita, 1, "The dentist hurt me during the extraction", "My jaw has been swollen for a week after the extraction and the dentist hurt me. I want to speak to the owner.", Channel::Phone, Some(Category::Clinical)),
         (&ravi, 2, "Reschedule my cleaning", "Could I move my cleaning from Tuesday to Thursday afternoon? Thanks!", Channel::Web, None),

@@ -54,7 +54,25 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Escalation trigger detection.
+    Triggers {
+        #[command(subcommand)]
+        command: TriggersCommand,
+    },
 }
+
+#[derive(Subcommand)]
+enum TriggersCommand {
+    /// Prints precision, recall and F1 per trigger kind and overall on a labelled corpus
+    /// (JSON lines of {id, text, labels}), and every misclassified message.
+    Eval {
+        /// The corpus; the repository's own when left out.
+        file: Option<std::path::PathBuf>,
+    },
+}
+
+/// The labelled corpus shipped with the detector.
+const CORPUS: &str = include_str!("../../core/corpus/triggers.jsonl");
 
 #[derive(Subcommand)]
 enum TenantCommand {
@@ -200,6 +218,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "created platform support user {} (id {}); sign in with tenant \"platform\"",
                 u.email, u.id
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Triggers {
+            command: TriggersCommand::Eval { file },
+        } => {
+            let corpus = match file {
+                Some(f) => std::fs::read_to_string(&f)
+                    .with_context(|| format!("reading {}", f.display()))?,
+                None => CORPUS.to_owned(),
+            };
+            let detector = ladder_core::triggers::Detector::default();
+            let report = ladder_core::triggers::evaluate(&detector, &corpus)
+                .context("evaluating the corpus")?;
+            println!("{report}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {

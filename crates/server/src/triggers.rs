@@ -1,8 +1,12 @@
 //! Runs the core's trigger detector on a message and adds the history triggers (repeat
 //! contact, high-value customer), each tagged with the tenant's mode for its kind.
 
-use jiff::Timestamp;
-use ladder_core::{CustomerTier, Policy, TriggerKind, TriggerMode};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use jiff::{SignedDuration, Timestamp};
+use ladder_core::triggers::{repeat_contact, Detector, RepeatRule};
+use ladder_core::{Category, CustomerTier, Policy, TriggerKind, TriggerMode, Urgency};
 use ladder_storage::directory::Customer;
 use serde::Serialize;
 use sqlx::AnyConnection;
@@ -15,31 +19,89 @@ pub struct FoundTrigger {
     pub kind: TriggerKind,
     pub mode: TriggerMode,
     pub confidence: f32,
-    /// The words that fired it: byte offsets into the message and the text itself.
+    /// What fired it: for text triggers `[{start, end, text}]`, byte offsets into the message.
     #[schema(value_type = Vec<Object>)]
     pub evidence: serde_json::Value,
 }
 
+/// Detectors are costly to build (automata over every phrase), so each distinct set of
+/// tenant phrases is compiled once per process and shared.
+fn detector_for(policy: &Policy) -> Arc<Detector> {
+    static DEFAULT: OnceLock<Arc<Detector>> = OnceLock::new();
+    static CUSTOM: OnceLock<Mutex<HashMap<String, Arc<Detector>>>> = OnceLock::new();
+    let extra: BTreeMap<TriggerKind, Vec<String>> = policy
+        .triggers
+        .iter()
+        .filter(|(_, s)| !s.extra_phrases.is_empty())
+        .map(|(k, s)| (*k, s.extra_phrases.clone()))
+        .collect();
+    if extra.is_empty() {
+        return DEFAULT
+            .get_or_init(|| Arc::new(Detector::default()))
+            .clone();
+    }
+    let key = serde_json::to_string(&extra).unwrap_or_default();
+    let cache = CUSTOM.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut map = match cache.lock() {
+        Ok(m) => m,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if map.len() > 1000 {
+        map.clear();
+    }
+    map.entry(key)
+        .or_insert_with(|| Arc::new(Detector::new(&extra)))
+        .clone()
+}
+
+/// Detects the triggers of a new message from `customer`: its text, the customer's recent
+/// contacts, and their tier. Kinds the tenant switched off are left out.
 pub async fn detect(
     policy: &Policy,
-    _text: &str,
+    text: &str,
     customer: &Customer,
-    _conn: &mut AnyConnection,
-    _tenant: &str,
-    _now: Timestamp,
+    conn: &mut AnyConnection,
+    tenant: &str,
+    now: Timestamp,
 ) -> ApiResult<Vec<FoundTrigger>> {
     let mut out = Vec::new();
-    if matches!(customer.tier, CustomerTier::Vip | CustomerTier::HighValue) {
-        let kind = TriggerKind::HighValueCustomer;
+    let mut push = |kind: TriggerKind, confidence: f32, evidence: serde_json::Value| {
         let mode = policy.trigger_mode(kind);
-        if mode != TriggerMode::Off {
+        if mode != TriggerMode::Off && !out.iter().any(|f: &FoundTrigger| f.kind == kind) {
             out.push(FoundTrigger {
                 kind,
                 mode,
-                confidence: 1.0,
-                evidence: serde_json::json!([{"tier": customer.tier}]),
+                confidence,
+                evidence,
             });
         }
+    };
+    for d in detector_for(policy).detect(text) {
+        push(
+            d.kind,
+            d.confidence,
+            serde_json::to_value(&d.evidence).unwrap_or_default(),
+        );
+    }
+    let rule = RepeatRule::default();
+    let since = now
+        .checked_sub(SignedDuration::from_hours(i64::from(rule.window_hours)))
+        .unwrap_or(now);
+    let earlier =
+        ladder_storage::tickets::customer_ticket_times(conn, tenant, &customer.id, since).await?;
+    if let Some(n) = repeat_contact(&earlier, now, &rule) {
+        push(
+            TriggerKind::RepeatContact,
+            0.9,
+            serde_json::json!([{"prior_contacts": n, "window_hours": rule.window_hours}]),
+        );
+    }
+    if matches!(customer.tier, CustomerTier::Vip | CustomerTier::HighValue) {
+        push(
+            TriggerKind::HighValueCustomer,
+            1.0,
+            serde_json::json!([{"tier": customer.tier}]),
+        );
     }
     Ok(out)
 }
@@ -53,4 +115,23 @@ pub fn merge(existing: &serde_json::Value, found: &[FoundTrigger]) -> serde_json
         }
     }
     serde_json::to_value(all).unwrap_or_else(|_| existing.clone())
+}
+
+/// The category and urgency an automatic escalation takes for the strongest `auto` trigger,
+/// or None when no trigger is in `auto` mode.
+pub fn automatic(found: &[FoundTrigger]) -> Option<(Category, Urgency, Vec<TriggerKind>)> {
+    let auto: Vec<TriggerKind> = found
+        .iter()
+        .filter(|f| f.mode == TriggerMode::Auto)
+        .map(|f| f.kind)
+        .collect();
+    let strongest = *auto.first()?;
+    let (category, urgency) = match strongest {
+        TriggerKind::LegalThreat | TriggerKind::Regulator => (Category::Legal, Urgency::Urgent),
+        TriggerKind::ClinicalDispute => (Category::Clinical, Urgency::Urgent),
+        TriggerKind::SafetyRisk | TriggerKind::Threat => (Category::Safety, Urgency::Urgent),
+        TriggerKind::BillingDispute => (Category::Billing, Urgency::Standard),
+        _ => (Category::Complaint, Urgency::Standard),
+    };
+    Some((category, urgency, auto))
 }

@@ -60,7 +60,9 @@ async fn audience(
     let users = match target {
         Target::Owner => directory::users_with_role(conn, tenant, Role::Owner).await?,
         Target::Role { role } => directory::users_with_role(conn, tenant, *role).await?,
-        Target::User { id } => directory::users_by_id(conn, tenant, &[id.0.clone()]).await?,
+        Target::User { id } => {
+            directory::users_by_id(conn, tenant, std::slice::from_ref(&id.0)).await?
+        }
         Target::Team { id } => {
             let team = directory::team(conn, tenant, id.as_str()).await?;
             let members = team.map(|t| t.members).unwrap_or_default();
@@ -116,7 +118,7 @@ async fn route(
 async fn validate_target(conn: &mut AnyConnection, tenant: &str, target: &Target) -> ApiResult<()> {
     match target {
         Target::User { id } => {
-            let u = directory::users_by_id(conn, tenant, &[id.0.clone()]).await?;
+            let u = directory::users_by_id(conn, tenant, std::slice::from_ref(&id.0)).await?;
             match u.first() {
                 None => Err(ApiError::field(
                     "target.id",
@@ -1000,7 +1002,9 @@ async fn audience_including_away(
     Ok(match target {
         Target::Owner => directory::users_with_role(conn, tenant, Role::Owner).await?,
         Target::Role { role } => directory::users_with_role(conn, tenant, *role).await?,
-        Target::User { id } => directory::users_by_id(conn, tenant, &[id.0.clone()]).await?,
+        Target::User { id } => {
+            directory::users_by_id(conn, tenant, std::slice::from_ref(&id.0)).await?
+        }
         Target::Team { id } => {
             let members = directory::team(conn, tenant, id.as_str())
                 .await?

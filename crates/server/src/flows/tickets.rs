@@ -197,6 +197,33 @@ pub async fn create(
         now,
     )
     .await?;
+    let mut ticket = ticket;
+    if let Some((category, urgency, kinds)) = triggers::automatic(&found) {
+        // The tenant asked for these triggers to escalate by policy, in this same transaction.
+        let evidence: Vec<String> = found
+            .iter()
+            .filter(|f| kinds.contains(&f.kind))
+            .flat_map(|f| f.evidence.as_array().cloned().unwrap_or_default())
+            .filter_map(|e| e["text"].as_str().map(|t| format!("\"{t}\"")))
+            .collect();
+        let kinds_text: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        let note = format!(
+            "Automatic escalation: {} detected {}",
+            kinds_text.join(", "),
+            evidence.join(", ")
+        );
+        let req = super::escalation::EscalateRequest {
+            target: None,
+            category,
+            note: LongText::new(note.trim())
+                .map_err(|e| ApiError::Internal(anyhow::anyhow!("automatic note: {e}")))?,
+            tried: None,
+            contact_method: ladder_core::ContactMethod::Email,
+            urgency,
+            triggers: kinds,
+        };
+        super::escalation::open_escalation(&mut tx, tenant, &mut ticket, None, req, now).await?;
+    }
     let v = view(tx.conn(), tenant, ticket).await?;
     tx.commit().await?;
     Ok(v)

@@ -1,6 +1,10 @@
 //! API tests against the real server, on SQLite and on PostgreSQL.
 
+// `assert_eq!(ids(..), [id.clone()])` reads like the expected queue; slice::from_ref would not.
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
 mod harness;
 
 mod escalation;
 mod foundation;
+mod triggers;
