@@ -5,6 +5,7 @@
 //! makes SLA, calendar and escalation logic testable to the microsecond.
 
 pub mod audit;
+pub mod calendar;
 pub mod escalation;
 pub mod ids;
 pub mod kinds;
@@ -13,6 +14,7 @@ pub mod target;
 pub mod text;
 pub mod triggers;
 
+pub use calendar::{BusinessCalendar, BusinessDuration};
 pub use ids::*;
 pub use kinds::*;
 pub use policy::Policy;

@@ -1,16 +1,34 @@
 //! The tenant's escalation policy: the matrix of rules and chains, SLA targets, business
 //! calendars, trigger modes, authority limits and which categories lock front-desk replies.
+//!
+//! A policy is data. It is stored as JSON, exported and imported as TOML, checked by
+//! [`Policy::validate`] against the tenant's directory, and tried out with
+//! [`Policy::simulate`]. When an escalation starts, the matching rule and its calendar are
+//! copied into an [`EscalationSnapshot`], so editing the policy never moves the due times of
+//! escalations already running.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
+use strum::IntoEnumIterator;
 
-use crate::{Category, Role, TriggerKind, TriggerMode};
+use crate::calendar::{BusinessCalendar, BusinessDuration, CalendarError};
+use crate::{
+    Category, Channel, CustomerTier, Priority, Role, Target, TeamId, TriggerKind, TriggerMode,
+    UserId,
+};
+
+/// The name of the calendar rules use when they name none.
+pub const DEFAULT_CALENDAR: &str = "default";
 
 /// A tenant's whole escalation policy, versioned as one document.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Policy {
+    /// Bumped by storage on every save; kept in the document so an export says which
+    /// version it came from.
+    pub version: u32,
     /// ISO 4217 code of the currency in which authority limits and compensation are counted.
     pub currency: String,
     /// While an escalation of one of these categories is active, only its owner and the
@@ -21,10 +39,14 @@ pub struct Policy {
     pub authority_limits: BTreeMap<Role, i64>,
     /// What to do when each trigger kind fires, and extra phrases that fire it.
     pub triggers: BTreeMap<TriggerKind, TriggerSetting>,
+    /// Named business calendars; rules refer to them by name, and one is named "default".
+    pub calendars: Vec<BusinessCalendar>,
+    /// The escalation matrix, in order: the first rule that matches a ticket applies.
+    pub rules: Vec<Rule>,
 }
 
 /// How one trigger kind behaves for a tenant.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct TriggerSetting {
     pub mode: TriggerMode,
@@ -41,9 +63,173 @@ impl Default for TriggerSetting {
     }
 }
 
+/// One row of the matrix: which tickets it applies to, who they climb to, and how fast.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Unique within the policy; shown on escalations and in validation errors.
+    pub name: String,
+    /// The name of the calendar the SLA clocks of this rule run on.
+    #[serde(default = "default_calendar_name")]
+    pub calendar: String,
+    /// Auto-escalate a ticket that has not been escalated and has had no first response
+    /// within this time; `None` leaves such tickets alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "1h")]
+    pub first_response_within: Option<BusinessDuration>,
+    /// Move the escalation one rung up when an SLA target (update or resolve) is missed.
+    #[serde(default)]
+    pub reescalate_on_breach: bool,
+    /// Remind whoever holds the escalation when this share of a deadline's business time
+    /// has passed.
+    #[serde(default = "default_remind_at_percent")]
+    pub remind_at_percent: u8,
+    /// After the first reminder, remind again this often until someone acts.
+    #[serde(default = "default_remind_every")]
+    #[schema(value_type = String, example = "1h")]
+    pub remind_every: BusinessDuration,
+    /// Which tickets the rule applies to; left out, it applies to all.
+    #[serde(default, skip_serializing_if = "Match::is_any")]
+    pub when: Match,
+    /// SLA targets, counted on the rule's calendar from the moment of escalation.
+    pub sla: Sla,
+    /// The rungs, lowest first: a rung not acknowledged in time escalates to the next.
+    pub chain: Vec<Rung>,
+}
+
+fn default_calendar_name() -> String {
+    DEFAULT_CALENDAR.to_owned()
+}
+
+fn default_remind_at_percent() -> u8 {
+    80
+}
+
+fn default_remind_every() -> BusinessDuration {
+    BusinessDuration::hours(1).expect("one hour is positive")
+}
+
+/// Which tickets a rule applies to. Each list is "any of"; an empty list matches anything.
+/// A ticket matches when it matches every list (for `triggers`: when at least one of the
+/// ticket's triggers is listed).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Match {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<Category>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub priorities: Vec<Priority>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<CustomerTier>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<TriggerKind>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<Channel>,
+}
+
+/// One step of a chain: who, and how long they have to acknowledge before the next rung.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rung {
+    pub target: Target,
+    #[schema(value_type = String, example = "1h")]
+    pub ack_within: BusinessDuration,
+}
+
+/// SLA targets of an escalation, in business time from the moment it was made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sla {
+    /// Someone takes ownership within this.
+    #[schema(value_type = String, example = "1h")]
+    pub acknowledge: BusinessDuration,
+    /// The customer hears from the owner at least this often.
+    #[schema(value_type = String, example = "4h")]
+    pub update_every: BusinessDuration,
+    /// The escalation is resolved within this.
+    #[schema(value_type = String, example = "eod")]
+    pub resolve: BusinessDuration,
+}
+
+/// What the matrix looks at in a ticket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Facts {
+    pub category: Category,
+    pub priority: Priority,
+    pub tier: CustomerTier,
+    #[serde(default)]
+    pub triggers: Vec<TriggerKind>,
+    pub channel: Channel,
+}
+
+/// The people and teams of a tenant, for checking the targets a policy names.
+#[derive(Clone, Debug, Default)]
+pub struct Directory {
+    pub users: BTreeSet<UserId>,
+    pub teams: BTreeSet<TeamId>,
+}
+
+fn dur(text: &str) -> BusinessDuration {
+    text.parse().expect("built-in durations are well formed")
+}
+
+/// The built-in ladder: owner, then all admins, then platform support.
+fn ladder(ack: &str) -> Vec<Rung> {
+    [
+        Target::Owner,
+        Target::Role { role: Role::Admin },
+        Target::Platform,
+    ]
+    .into_iter()
+    .map(|target| Rung {
+        target,
+        ack_within: dur(ack),
+    })
+    .collect()
+}
+
+/// Urgent is same business day: an hour to acknowledge, news every four hours.
+fn urgent_rule(name: &str, when: Match) -> Rule {
+    Rule {
+        name: name.to_owned(),
+        calendar: default_calendar_name(),
+        first_response_within: Some(dur("1h")),
+        reescalate_on_breach: true,
+        remind_at_percent: default_remind_at_percent(),
+        remind_every: dur("30m"),
+        when,
+        sla: Sla {
+            acknowledge: dur("1h"),
+            update_every: dur("4h"),
+            resolve: dur("eod"),
+        },
+        chain: ladder("1h"),
+    }
+}
+
+/// Standard is three business days, with a daily update.
+fn standard_rule() -> Rule {
+    Rule {
+        name: "standard".to_owned(),
+        calendar: default_calendar_name(),
+        first_response_within: None,
+        reescalate_on_breach: false,
+        remind_at_percent: default_remind_at_percent(),
+        remind_every: dur("4h"),
+        when: Match::default(),
+        sla: Sla {
+            acknowledge: dur("1bd"),
+            update_every: dur("1bd"),
+            resolve: dur("3bd"),
+        },
+        chain: ladder("1bd"),
+    }
+}
+
 impl Default for Policy {
     fn default() -> Self {
         Policy {
+            version: 0,
             currency: "USD".to_owned(),
             reply_lock_categories: vec![Category::Legal, Category::Clinical, Category::Safety],
             authority_limits: BTreeMap::from([
@@ -57,6 +243,26 @@ impl Default for Policy {
                 .iter()
                 .map(|k| (*k, TriggerSetting::default()))
                 .collect(),
+            calendars: vec![BusinessCalendar::default()],
+            // Matches are "all of" across lists, so "urgent or critical, or legal, clinical or
+            // safety" is two rules with the same ladder.
+            rules: vec![
+                urgent_rule(
+                    "urgent",
+                    Match {
+                        priorities: vec![Priority::Urgent, Priority::Critical],
+                        ..Match::default()
+                    },
+                ),
+                urgent_rule(
+                    "sensitive",
+                    Match {
+                        categories: vec![Category::Legal, Category::Clinical, Category::Safety],
+                        ..Match::default()
+                    },
+                ),
+                standard_rule(),
+            ],
         }
     }
 }
@@ -76,5 +282,537 @@ impl Policy {
 
     pub fn locks_replies(&self, category: Category) -> bool {
         self.reply_lock_categories.contains(&category)
+    }
+
+    /// The calendar of that name.
+    pub fn calendar(&self, name: &str) -> Option<&BusinessCalendar> {
+        self.calendars.iter().find(|c| c.name == name)
+    }
+
+    /// The first rule that applies to a ticket, with its position.
+    pub fn match_rule(&self, facts: &Facts) -> Option<(usize, &Rule)> {
+        self.rules
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.when.matches(facts))
+    }
+
+    /// The calendar a rule runs on. A policy that passed [`validate`](Self::validate) always
+    /// has it; otherwise the "default" calendar, then the built-in one, stand in.
+    fn calendar_of(&self, rule: &Rule) -> BusinessCalendar {
+        self.calendar(&rule.calendar)
+            .or_else(|| self.calendar(DEFAULT_CALENDAR))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The rule at `rule_index` and its calendar, frozen for one escalation.
+    pub fn snapshot(&self, rule_index: usize) -> Option<EscalationSnapshot> {
+        let rule = self.rules.get(rule_index)?;
+        Some(EscalationSnapshot {
+            policy_version: self.version,
+            rule_index,
+            rule: rule.clone(),
+            calendar: self.calendar_of(rule),
+        })
+    }
+
+    /// What would happen to a ticket with these facts if it were escalated at `now` and
+    /// nobody acted: the rule, each rung's acknowledgement deadline and the SLA due times.
+    pub fn simulate(&self, facts: &Facts, now: Timestamp) -> Option<Simulation> {
+        let (index, _) = self.match_rule(facts)?;
+        let snap = self.snapshot(index)?;
+        let mut from = now;
+        let chain = snap
+            .rule
+            .chain
+            .iter()
+            .map(|rung| {
+                from = snap.calendar.add(from, &rung.ack_within);
+                RungDue {
+                    target: rung.target.clone(),
+                    ack_due: from,
+                }
+            })
+            .collect();
+        let acknowledge_due = snap.acknowledge_due(now);
+        Some(Simulation {
+            rule: snap.rule.name.clone(),
+            rule_index: index,
+            calendar: snap.calendar.name.clone(),
+            chain,
+            acknowledge_due,
+            acknowledge_reminder: snap.reminder_due(now, acknowledge_due),
+            first_update_due: snap.update_due(now),
+            resolve_due: snap.calendar.add(now, &snap.rule.sla.resolve),
+            first_response_due: snap.first_response_due(now),
+        })
+    }
+
+    /// Checks everything a person can get wrong in a policy, and reports every problem at
+    /// once, each naming the rule (and rung) it is in.
+    pub fn validate(&self, directory: &Directory) -> Result<(), Vec<PolicyError>> {
+        let mut errors = Vec::new();
+        if !(self.currency.len() == 3 && self.currency.bytes().all(|b| b.is_ascii_uppercase())) {
+            errors.push(PolicyError::Currency(self.currency.clone()));
+        }
+        for (role, limit) in &self.authority_limits {
+            if *limit < 0 {
+                errors.push(PolicyError::NegativeAuthorityLimit {
+                    role: *role,
+                    limit: *limit,
+                });
+            }
+        }
+        let mut calendar_names = BTreeSet::new();
+        for cal in &self.calendars {
+            if !calendar_names.insert(cal.name.as_str()) {
+                errors.push(PolicyError::DuplicateCalendar(cal.name.clone()));
+            }
+            if let Err(problem) = cal.validate() {
+                errors.push(PolicyError::Calendar {
+                    calendar: cal.name.clone(),
+                    problem,
+                });
+            }
+        }
+        if !calendar_names.contains(DEFAULT_CALENDAR) {
+            errors.push(PolicyError::NoDefaultCalendar);
+        }
+        let mut rule_names = BTreeSet::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            let name = || rule.name.clone();
+            if !rule_names.insert(rule.name.as_str()) {
+                errors.push(PolicyError::DuplicateRule { rule: name() });
+            }
+            if !calendar_names.contains(rule.calendar.as_str()) {
+                errors.push(PolicyError::UnknownCalendar {
+                    rule: name(),
+                    calendar: rule.calendar.clone(),
+                });
+            }
+            if !(1..=99).contains(&rule.remind_at_percent) {
+                errors.push(PolicyError::RemindAtPercent {
+                    rule: name(),
+                    percent: rule.remind_at_percent,
+                });
+            }
+            if rule.chain.is_empty() {
+                errors.push(PolicyError::EmptyChain { rule: name() });
+            }
+            for (rung, step) in rule.chain.iter().enumerate() {
+                let rung = rung + 1;
+                match &step.target {
+                    Target::User { id } if !directory.users.contains(id) => {
+                        errors.push(PolicyError::UnknownUser {
+                            rule: name(),
+                            rung,
+                            user: id.clone(),
+                        })
+                    }
+                    Target::Team { id } if !directory.teams.contains(id) => {
+                        errors.push(PolicyError::UnknownTeam {
+                            rule: name(),
+                            rung,
+                            team: id.clone(),
+                        })
+                    }
+                    Target::Role { role } if !role.is_tenant_staff() => {
+                        errors.push(PolicyError::RoleCannotTake {
+                            rule: name(),
+                            rung,
+                            role: *role,
+                        })
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(earlier) = self.rules[..i].iter().find(|e| e.when.covers(&rule.when)) {
+                errors.push(PolicyError::Unreachable {
+                    rule: name(),
+                    shadowed_by: earlier.name.clone(),
+                });
+            }
+        }
+        if !self
+            .rules
+            .last()
+            .is_some_and(|r| r.when.matches_every_ticket())
+        {
+            errors.push(PolicyError::NoCatchAll);
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The policy as a TOML document, for `ladder policy export`.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a policy has string keys and no values TOML lacks")
+    }
+
+    /// Reads a TOML document, for `ladder policy import`. Errors carry the line and column.
+    /// The result still needs [`validate`](Self::validate).
+    pub fn from_toml(text: &str) -> Result<Policy, PolicyParseError> {
+        toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map_or((0, 0), |span| line_column(text, span.start));
+            PolicyParseError {
+                line,
+                column,
+                message: e.message().trim().to_owned(),
+            }
+        })
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+impl Match {
+    /// No condition at all.
+    pub fn is_any(&self) -> bool {
+        *self == Match::default()
+    }
+
+    /// Whether a ticket with these facts is one this rule applies to.
+    pub fn matches(&self, facts: &Facts) -> bool {
+        fn one<T: PartialEq>(list: &[T], v: &T) -> bool {
+            list.is_empty() || list.contains(v)
+        }
+        one(&self.categories, &facts.category)
+            && one(&self.priorities, &facts.priority)
+            && one(&self.tiers, &facts.tier)
+            && one(&self.channels, &facts.channel)
+            && (self.triggers.is_empty()
+                || facts.triggers.iter().any(|t| self.triggers.contains(t)))
+    }
+
+    /// Whether every ticket is matched. A list naming every value is as good as empty, but a
+    /// trigger list never is: a ticket may have no trigger at all.
+    pub fn matches_every_ticket(&self) -> bool {
+        full(&self.categories)
+            && full(&self.priorities)
+            && full(&self.tiers)
+            && full(&self.channels)
+            && self.triggers.is_empty()
+    }
+
+    /// Whether every ticket `other` matches is also matched by `self`, so that a rule with
+    /// `other` placed after one with `self` could never apply.
+    pub fn covers(&self, other: &Match) -> bool {
+        fn superset<T: PartialEq + IntoEnumIterator>(outer: &[T], inner: &[T]) -> bool {
+            full(outer) || (!inner.is_empty() && inner.iter().all(|v| outer.contains(v)))
+        }
+        let triggers = self.triggers.is_empty()
+            || (!other.triggers.is_empty()
+                && other.triggers.iter().all(|t| self.triggers.contains(t)));
+        superset(&self.categories, &other.categories)
+            && superset(&self.priorities, &other.priorities)
+            && superset(&self.tiers, &other.tiers)
+            && superset(&self.channels, &other.channels)
+            && triggers
+    }
+}
+
+/// An empty list, or one naming every value of its vocabulary.
+fn full<T: PartialEq + IntoEnumIterator>(list: &[T]) -> bool {
+    list.is_empty() || T::iter().all(|v| list.contains(&v))
+}
+
+/// A problem in a policy, in words a tenant admin can act on. Rungs count from 1.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("rule {rule:?}, rung {rung}: unknown user {user:?}", user = user.as_str())]
+    UnknownUser {
+        rule: String,
+        rung: usize,
+        user: UserId,
+    },
+    #[error("rule {rule:?}, rung {rung}: unknown team {team:?}", team = team.as_str())]
+    UnknownTeam {
+        rule: String,
+        rung: usize,
+        team: TeamId,
+    },
+    #[error("rule {rule:?}, rung {rung}: the {role} role cannot take escalations (use target kind \"platform\" for platform support)")]
+    RoleCannotTake {
+        rule: String,
+        rung: usize,
+        role: Role,
+    },
+    #[error("rule {rule:?}: the chain is empty; give at least one rung to escalate to")]
+    EmptyChain { rule: String },
+    #[error("rule {rule:?}: unknown calendar {calendar:?}")]
+    UnknownCalendar { rule: String, calendar: String },
+    #[error("rule {rule:?}: there is already a rule with this name")]
+    DuplicateRule { rule: String },
+    #[error("rule {rule:?} can never apply: every ticket it matches is taken by rule {shadowed_by:?} before it")]
+    Unreachable { rule: String, shadowed_by: String },
+    #[error(
+        "no rule applies to every ticket: end the rules with a catch-all rule (one without `when`)"
+    )]
+    NoCatchAll,
+    #[error("rule {rule:?}: remind_at_percent is {percent}; it must be between 1 and 99")]
+    RemindAtPercent { rule: String, percent: u8 },
+    #[error("currency {0:?} is not a three-letter ISO 4217 code such as \"USD\" or \"EUR\"")]
+    Currency(String),
+    #[error("authority limit of {role} is {limit}; it cannot be negative")]
+    NegativeAuthorityLimit { role: Role, limit: i64 },
+    #[error("calendar {calendar:?}: {problem}")]
+    Calendar {
+        calendar: String,
+        problem: CalendarError,
+    },
+    #[error("calendar {0:?}: there is already a calendar with this name")]
+    DuplicateCalendar(String),
+    #[error("there is no calendar named \"default\", which rules use when they name none")]
+    NoDefaultCalendar,
+}
+
+/// A policy document that does not parse, with where.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {message}")]
+pub struct PolicyParseError {
+    /// 1-based; 0 when the parser could not tell.
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// One rung of a dry run: when it would have to acknowledge before the next rung is called.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RungDue {
+    pub target: Target,
+    #[schema(value_type = String, format = DateTime)]
+    pub ack_due: Timestamp,
+}
+
+/// A dry run of the policy for one ticket escalated at a given moment, nobody acting.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Simulation {
+    /// The rule that applies, and its position in the policy.
+    pub rule: String,
+    pub rule_index: usize,
+    /// The calendar its clocks run on.
+    pub calendar: String,
+    /// Each rung with its acknowledgement deadline; each rung's clock starts when the one
+    /// below it runs out.
+    pub chain: Vec<RungDue>,
+    #[schema(value_type = String, format = DateTime)]
+    pub acknowledge_due: Timestamp,
+    /// When the holder is reminded that acknowledgement is due.
+    #[schema(value_type = String, format = DateTime)]
+    pub acknowledge_reminder: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub first_update_due: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub resolve_due: Timestamp,
+    /// For a ticket not escalated: when it escalates by itself without a first response.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub first_response_due: Option<Timestamp>,
+}
+
+/// The rule an escalation runs under, and its calendar, as they were when it started.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EscalationSnapshot {
+    pub policy_version: u32,
+    pub rule_index: usize,
+    pub rule: Rule,
+    pub calendar: BusinessCalendar,
+}
+
+impl EscalationSnapshot {
+    /// The targets of the chain, lowest rung first.
+    pub fn chain(&self) -> Vec<Target> {
+        self.rule.chain.iter().map(|r| r.target.clone()).collect()
+    }
+
+    /// When rung `rung` (0-based), reached at `from`, must have acknowledged.
+    pub fn ack_due(&self, rung: usize, from: Timestamp) -> Option<Timestamp> {
+        let step = self.rule.chain.get(rung)?;
+        Some(self.calendar.add(from, &step.ack_within))
+    }
+
+    /// The SLA's acknowledgement deadline for an escalation made at `from`.
+    pub fn acknowledge_due(&self, from: Timestamp) -> Timestamp {
+        self.calendar.add(from, &self.rule.sla.acknowledge)
+    }
+
+    /// When the next customer update is due, the last one (or the escalation) being at `from`.
+    pub fn update_due(&self, from: Timestamp) -> Timestamp {
+        self.calendar.add(from, &self.rule.sla.update_every)
+    }
+
+    /// The resolution deadline, with the clock stopped while the ticket waits on the
+    /// customer; `None` while it still does.
+    pub fn resolve_due(
+        &self,
+        from: Timestamp,
+        pauses: &[(Timestamp, Option<Timestamp>)],
+    ) -> Option<Timestamp> {
+        self.calendar
+            .add_with_pauses(from, &self.rule.sla.resolve, pauses)
+    }
+
+    /// When a ticket created at `from` escalates by itself for want of a first response.
+    pub fn first_response_due(&self, from: Timestamp) -> Option<Timestamp> {
+        self.rule
+            .first_response_within
+            .as_ref()
+            .map(|d| self.calendar.add(from, d))
+    }
+
+    /// The first reminder for a deadline running from `start` to `due`: `remind_at_percent`
+    /// of the way in business time, moved into opening hours (never after `due`).
+    pub fn reminder_due(&self, start: Timestamp, due: Timestamp) -> Timestamp {
+        let window = self.calendar.business_time_between(start, due);
+        if window <= SignedDuration::ZERO {
+            return self.calendar.next_reminder_slot(start);
+        }
+        let percent = i128::from(self.rule.remind_at_percent.clamp(1, 99));
+        let nanos = window.as_nanos() * percent / 100;
+        let part = SignedDuration::from_nanos(i64::try_from(nanos).unwrap_or(i64::MAX));
+        self.calendar
+            .next_reminder_slot(self.calendar.add_time(start, part))
+            .min(due)
+    }
+
+    /// The reminder after one sent at `last`: `remind_every` later, in opening hours.
+    pub fn next_reminder(&self, last: Timestamp) -> Timestamp {
+        self.calendar
+            .next_reminder_slot(self.calendar.add(last, &self.rule.remind_every))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(category: Category, priority: Priority) -> Facts {
+        Facts {
+            category,
+            priority,
+            tier: CustomerTier::Standard,
+            triggers: vec![],
+            channel: Channel::Email,
+        }
+    }
+
+    fn d(s: &str) -> BusinessDuration {
+        s.parse().expect("test duration parses")
+    }
+
+    #[test]
+    fn the_default_policy_sends_urgent_and_sensitive_tickets_up_fast_and_catches_everything() {
+        let policy = Policy::default();
+        assert_eq!(policy.validate(&Directory::default()), Ok(()));
+        let name = |f: &Facts| policy.match_rule(f).map(|(i, r)| (i, r.name.as_str()));
+        assert_eq!(
+            name(&facts(Category::Billing, Priority::Urgent)),
+            Some((0, "urgent"))
+        );
+        assert_eq!(
+            name(&facts(Category::Other, Priority::Critical)),
+            Some((0, "urgent"))
+        );
+        assert_eq!(
+            name(&facts(Category::Clinical, Priority::Low)),
+            Some((1, "sensitive"))
+        );
+        assert_eq!(
+            name(&facts(Category::Legal, Priority::Normal)),
+            Some((1, "sensitive"))
+        );
+        assert_eq!(
+            name(&facts(Category::Billing, Priority::High)),
+            Some((2, "standard"))
+        );
+        for category in Category::iter() {
+            for priority in Priority::iter() {
+                assert!(policy.match_rule(&facts(category, priority)).is_some());
+            }
+        }
+        let urgent = &policy.rules[0];
+        assert_eq!(
+            urgent
+                .chain
+                .iter()
+                .map(|r| r.target.clone())
+                .collect::<Vec<_>>(),
+            vec![
+                Target::Owner,
+                Target::Role { role: Role::Admin },
+                Target::Platform
+            ]
+        );
+        assert_eq!(urgent.chain[0].ack_within, d("1h"));
+        assert_eq!(
+            (
+                urgent.sla.acknowledge,
+                urgent.sla.update_every,
+                urgent.sla.resolve
+            ),
+            (d("1h"), d("4h"), d("eod"))
+        );
+        let standard = &policy.rules[2];
+        assert_eq!(
+            (
+                standard.sla.acknowledge,
+                standard.sla.update_every,
+                standard.sla.resolve
+            ),
+            (d("1bd"), d("1bd"), d("3bd"))
+        );
+        assert_eq!(standard.remind_at_percent, 80);
+        assert_eq!(
+            policy.calendar("default"),
+            Some(&BusinessCalendar::default())
+        );
+        assert_eq!(policy.calendar("berlin"), None);
+    }
+
+    #[test]
+    fn match_lists_are_any_of_and_all_must_hold() {
+        let when = Match {
+            tiers: vec![CustomerTier::Vip, CustomerTier::HighValue],
+            triggers: vec![TriggerKind::LegalThreat, TriggerKind::Regulator],
+            channels: vec![Channel::Phone],
+            ..Match::default()
+        };
+        let mut f = facts(Category::Complaint, Priority::Normal);
+        f.channel = Channel::Phone;
+        f.tier = CustomerTier::Vip;
+        assert!(!when.matches(&f), "no trigger");
+        f.triggers = vec![TriggerKind::Anger, TriggerKind::Regulator];
+        assert!(when.matches(&f));
+        f.channel = Channel::Web;
+        assert!(!when.matches(&f), "wrong channel");
+    }
+
+    #[test]
+    fn stored_policies_from_before_the_matrix_still_read() {
+        let old = r#"{"currency":"EUR","reply_lock_categories":["legal"],"authority_limits":{"agent":100},"triggers":{}}"#;
+        let policy: Policy = serde_json::from_str(old).unwrap();
+        assert_eq!(policy.currency, "EUR");
+        assert_eq!(policy.rules, Policy::default().rules);
+        assert_eq!(policy.authority_limit(Role::Agent), 100);
+        let json = serde_json::to_string(&Policy::default()).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Policy>(&json).unwrap(),
+            Policy::default()
+        );
     }
 }
