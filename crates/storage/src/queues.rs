@@ -347,31 +347,29 @@ pub async fn escalations(
         )
     });
 
-    let mut c = Sql::new("SELECT e.state, COUNT(*) FROM escalations e WHERE ");
-    match audience {
-        Audience::Staff {
-            tenant_id,
-            user_id,
-            keys,
-        } => {
-            let t = c.text_arg((*tenant_id).to_owned());
-            let mut ors = Vec::new();
-            for k in keys.iter() {
-                ors.push(format!("e.target_key = {}", c.text_arg(k.clone())));
-            }
-            ors.push(format!(
-                "e.escalation_owner_id = {}",
-                c.text_arg((*user_id).to_owned())
-            ));
-            c.push(&format!("e.tenant_id = {t} AND ({})", ors.join(" OR ")));
+    // Counted per audience branch, like the page, so each branch is one index-only range;
+    // UNION drops an escalation both targeted at and owned by the user.
+    let mut c = Sql::new("SELECT state, COUNT(*) FROM (");
+    for (i, (col, key)) in branches.iter().enumerate() {
+        if i > 0 {
+            c.push(" UNION ");
         }
-        Audience::Platform => {
+        c.push("SELECT e.id, e.state FROM escalations e WHERE ");
+        if let Audience::Staff {
+            tenant_id, user_id, ..
+        } = audience
+        {
+            let t = c.text_arg((*tenant_id).to_owned());
+            let v = c.text_arg(key.clone().unwrap_or_else(|| (*user_id).to_owned()));
+            c.push(&format!("e.tenant_id = {t} AND {col} = {v}"));
+        } else {
             c.push("e.target_key = 'platform'");
         }
+        c.push(&format!(" AND e.state IN {ACTIVE}"));
+        status_filter(&mut c, "e.state", f);
+        category_filter(&mut c, "e.category", f);
     }
-    c.push(&format!(" AND e.state IN {ACTIVE}"));
-    status_filter(&mut c, "e.state", f);
-    category_filter(&mut c, "e.category", f);
+    c.push(") audience");
     let (counts, total) = counts(conn, c).await?;
     Ok(Page {
         items,
