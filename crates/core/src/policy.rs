@@ -700,6 +700,7 @@ impl EscalationSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn facts(category: Category, priority: Priority) -> Facts {
         Facts {
@@ -814,5 +815,508 @@ mod tests {
             serde_json::from_str::<Policy>(&json).unwrap(),
             Policy::default()
         );
+    }
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().expect("test instant parses")
+    }
+
+    fn rule(name: &str, when: Match) -> Rule {
+        Rule {
+            name: name.to_owned(),
+            when,
+            ..standard_rule()
+        }
+    }
+
+    fn messages(policy: &Policy, directory: &Directory) -> Vec<String> {
+        match policy.validate(directory) {
+            Ok(()) => vec![],
+            Err(errors) => errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn validation_names_the_rule_and_rung_of_every_problem() {
+        let mut policy = Policy {
+            currency: "usd".into(),
+            ..Policy::default()
+        };
+        policy.authority_limits.insert(Role::Agent, -5);
+        policy.rules[0].chain[1].target = Target::Team {
+            id: TeamId("t_42".into()),
+        };
+        policy.rules[0].chain[2].target = Target::User {
+            id: UserId("u_7".into()),
+        };
+        policy.rules[0].remind_at_percent = 100;
+        policy.rules[1].chain.clear();
+        policy.rules[1].calendar = "berlin".into();
+        policy.rules[1].name = "urgent".into();
+        policy.rules[2].chain[0].target = Target::Role {
+            role: Role::Auditor,
+        };
+        policy.calendars.push(BusinessCalendar {
+            time_zone: "Mars/Olympus".into(),
+            ..BusinessCalendar::default()
+        });
+        assert_eq!(messages(&policy, &Directory::default()), vec![
+            "currency \"usd\" is not a three-letter ISO 4217 code such as \"USD\" or \"EUR\"",
+            "authority limit of agent is -5; it cannot be negative",
+            "calendar \"default\": there is already a calendar with this name",
+            "calendar \"default\": unknown time zone \"Mars/Olympus\": use an IANA name such as \"Europe/Berlin\" or \"UTC\"",
+            "rule \"urgent\": remind_at_percent is 100; it must be between 1 and 99",
+            "rule \"urgent\", rung 2: unknown team \"t_42\"",
+            "rule \"urgent\", rung 3: unknown user \"u_7\"",
+            "rule \"urgent\": there is already a rule with this name",
+            "rule \"urgent\": unknown calendar \"berlin\"",
+            "rule \"urgent\": the chain is empty; give at least one rung to escalate to",
+            "rule \"standard\", rung 1: the auditor role cannot take escalations (use target kind \"platform\" for platform support)",
+        ]);
+        let directory = Directory {
+            users: BTreeSet::from([UserId("u_7".into())]),
+            teams: BTreeSet::from([TeamId("t_42".into())]),
+        };
+        assert!(!messages(&policy, &directory)
+            .iter()
+            .any(|m| m.contains("unknown team") || m.contains("unknown user")));
+    }
+
+    #[test]
+    fn rules_that_can_never_apply_are_refused() {
+        let vip = Match {
+            tiers: vec![CustomerTier::Vip],
+            ..Match::default()
+        };
+        let vip_phone = Match {
+            channels: vec![Channel::Phone],
+            ..vip.clone()
+        };
+        let legal = Match {
+            triggers: vec![TriggerKind::LegalThreat],
+            ..Match::default()
+        };
+        let legal_or_threat = Match {
+            triggers: vec![TriggerKind::LegalThreat, TriggerKind::Threat],
+            ..Match::default()
+        };
+        let every_priority = Match {
+            priorities: Priority::iter().collect(),
+            ..Match::default()
+        };
+        let cases: Vec<(Vec<Rule>, Vec<&str>)> = vec![
+            (vec![rule("vip", vip.clone()), rule("vip-phone", vip_phone.clone()), rule("rest", Match::default())], vec![
+                "rule \"vip-phone\" can never apply: every ticket it matches is taken by rule \"vip\" before it",
+            ]),
+            (vec![rule("vip-phone", vip_phone), rule("vip", vip.clone()), rule("rest", Match::default())], vec![]),
+            (vec![rule("all", Match::default()), rule("vip", vip.clone())], vec![
+                "rule \"vip\" can never apply: every ticket it matches is taken by rule \"all\" before it",
+                "no rule applies to every ticket: end the rules with a catch-all rule (one without `when`)",
+            ]),
+            (vec![rule("any-priority", every_priority.clone()), rule("vip", vip.clone())], vec![
+                "rule \"vip\" can never apply: every ticket it matches is taken by rule \"any-priority\" before it",
+                "no rule applies to every ticket: end the rules with a catch-all rule (one without `when`)",
+            ]),
+            (vec![rule("vip", vip.clone()), rule("any-priority", every_priority)], vec![]),
+            (vec![rule("legal", legal.clone()), rule("legal-or-threat", legal_or_threat.clone()), rule("rest", Match::default())], vec![]),
+            (vec![rule("legal-or-threat", legal_or_threat), rule("legal", legal.clone()), rule("rest", Match::default())], vec![
+                "rule \"legal\" can never apply: every ticket it matches is taken by rule \"legal-or-threat\" before it",
+            ]),
+            // A trigger list leaves out tickets with no trigger: it is never a catch-all.
+            (vec![rule("vip", vip), rule("legal", legal)], vec![
+                "no rule applies to every ticket: end the rules with a catch-all rule (one without `when`)",
+            ]),
+            (vec![], vec!["no rule applies to every ticket: end the rules with a catch-all rule (one without `when`)"]),
+        ];
+        for (rules, want) in cases {
+            let names: Vec<_> = rules.iter().map(|r| r.name.clone()).collect();
+            let policy = Policy {
+                rules,
+                ..Policy::default()
+            };
+            assert_eq!(messages(&policy, &Directory::default()), want, "{names:?}");
+        }
+    }
+
+    fn rich_policy() -> Policy {
+        let berlin = BusinessCalendar::new(
+            "berlin",
+            "Europe/Berlin",
+            crate::calendar::WeekHours::weekdays(&[
+                "08:00-12:00".parse().unwrap(),
+                "13:00-18:00".parse().unwrap(),
+            ])
+            .unwrap()
+            .with_day(
+                jiff::civil::Weekday::Saturday,
+                vec!["10:00-14:00".parse().unwrap()],
+            )
+            .unwrap(),
+            vec![
+                jiff::civil::date(2025, 12, 25),
+                jiff::civil::date(2025, 12, 26),
+            ],
+        )
+        .unwrap();
+        let mut policy = Policy {
+            version: 7,
+            currency: "EUR".into(),
+            ..Policy::default()
+        };
+        policy
+            .triggers
+            .get_mut(&TriggerKind::LegalThreat)
+            .unwrap()
+            .mode = TriggerMode::Auto;
+        policy
+            .triggers
+            .get_mut(&TriggerKind::Anger)
+            .unwrap()
+            .extra_phrases = vec!["\"fed up\"".into(), "ünfair".into()];
+        policy.calendars.push(berlin);
+        policy.rules.insert(
+            0,
+            Rule {
+                name: "vip legal, Berlin".into(),
+                calendar: "berlin".into(),
+                first_response_within: Some(d("15m")),
+                reescalate_on_breach: true,
+                remind_at_percent: 50,
+                remind_every: d("2h30m"),
+                when: Match {
+                    categories: vec![Category::Legal],
+                    priorities: vec![Priority::High, Priority::Urgent],
+                    tiers: vec![CustomerTier::Vip],
+                    triggers: vec![TriggerKind::LegalThreat, TriggerKind::Regulator],
+                    channels: vec![Channel::Phone, Channel::Email],
+                },
+                sla: Sla {
+                    acknowledge: d("30m"),
+                    update_every: d("2bd"),
+                    resolve: d("10bd"),
+                },
+                chain: vec![
+                    Rung {
+                        target: Target::User {
+                            id: UserId("u_1".into()),
+                        },
+                        ack_within: d("15m"),
+                    },
+                    Rung {
+                        target: Target::Team {
+                            id: TeamId("t_legal".into()),
+                        },
+                        ack_within: d("1h"),
+                    },
+                    Rung {
+                        target: Target::Owner,
+                        ack_within: d("eod"),
+                    },
+                ],
+            },
+        );
+        policy
+    }
+
+    #[test]
+    fn policies_survive_export_and_import_as_toml() {
+        for policy in [Policy::default(), rich_policy()] {
+            let text = policy.to_toml();
+            assert_eq!(Policy::from_toml(&text), Ok(policy.clone()), "{text}");
+        }
+        let text = rich_policy().to_toml();
+        assert!(text.contains("name = \"vip legal, Berlin\""), "{text}");
+        assert!(
+            text.contains("mon = [\n    \"08:00-12:00\",\n    \"13:00-18:00\",\n]")
+                || text.contains("\"08:00-12:00\"")
+        );
+        assert!(text.contains("resolve = \"10bd\""));
+    }
+
+    #[test]
+    fn a_hand_written_policy_reads_with_defaults_filled_in() {
+        let policy = Policy::from_toml(
+            r#"
+            currency = "GBP"
+
+            [[calendars]]
+            name = "default"
+            time_zone = "Europe/London"
+            hours = { mon = ["09:00-17:30"], tue = ["09:00-17:30"], wed = ["09:00-17:30"], thu = ["09:00-17:30"], fri = ["09:00-16:00"] }
+            holidays = ["2025-12-25", "2025-12-26"]
+
+            [[rules]]
+            name = "clinical"
+            when = { categories = ["clinical"] }
+            sla = { acknowledge = "30m", update_every = "2h", resolve = "eod" }
+            chain = [
+                { target = { kind = "owner" }, ack_within = "30m" },
+                { target = { kind = "platform" }, ack_within = "1h" },
+            ]
+
+            [[rules]]
+            name = "everything else"
+            sla = { acknowledge = "1bd", update_every = "1bd", resolve = "3bd" }
+            chain = [{ target = { kind = "role", role = "admin" }, ack_within = "1bd" }]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(policy.validate(&Directory::default()), Ok(()));
+        assert_eq!(policy.version, 0);
+        assert_eq!(policy.rules[0].calendar, "default");
+        assert_eq!(policy.rules[0].remind_at_percent, 80);
+        assert_eq!(policy.rules[0].first_response_within, None);
+        assert_eq!(policy.authority_limits, Policy::default().authority_limits);
+        let (_, rule) = policy
+            .match_rule(&facts(Category::Clinical, Priority::Low))
+            .unwrap();
+        assert_eq!(rule.chain[1].target, Target::Platform);
+    }
+
+    #[test]
+    fn import_errors_say_where() {
+        let cases = [
+            ("[[rules]]\nname = \"x\"\nsla = { acknowledge = \"0m\", update_every = \"1h\", resolve = \"1h\" }\nchain = []\n", 3, "longer than zero"),
+            ("currency = \"EUR\"\n[[rules]]\nname = \"x\"\nremind_at_precent = 50\n", 4, "remind_at_precent"),
+            ("currency = \"EUR\"\n\n[[calendars]]\nname = \"default\"\ntime_zone = \"UTC\"\nhours = { mon = [\"17:00-09:00\"] }\n", 6, "night shift"),
+            ("reply_lock_categories = [\"legal\", \"shouting\"]\n", 1, "shouting"),
+            ("currency = \n", 1, ""),
+        ];
+        for (text, line, needle) in cases {
+            let err = Policy::from_toml(text).unwrap_err();
+            assert_eq!(err.line, line, "{err}");
+            assert!(err.column > 0, "{err}");
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("line {line}, column ")),
+                "{err}"
+            );
+            assert!(err.message.contains(needle), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_dry_run_shows_each_rung_and_deadline_in_business_time() {
+        let policy = Policy::default();
+        let mut ticket = facts(Category::Billing, Priority::Urgent);
+        // Friday 16:30 UTC: half an hour of the business day left.
+        let sim = policy
+            .simulate(&ticket, at("2025-06-06T16:30:00Z"))
+            .unwrap();
+        assert_eq!(
+            (sim.rule.as_str(), sim.rule_index, sim.calendar.as_str()),
+            ("urgent", 0, "default")
+        );
+        let rungs: Vec<_> = sim
+            .chain
+            .iter()
+            .map(|r| (r.target.kind().as_str(), r.ack_due.to_string()))
+            .collect();
+        assert_eq!(
+            rungs,
+            vec![
+                ("owner", "2025-06-09T09:30:00Z".to_owned()),
+                ("role", "2025-06-09T10:30:00Z".to_owned()),
+                ("platform", "2025-06-09T11:30:00Z".to_owned()),
+            ]
+        );
+        assert_eq!(sim.acknowledge_due, at("2025-06-09T09:30:00Z"));
+        assert_eq!(sim.acknowledge_reminder, at("2025-06-09T09:18:00Z"));
+        assert_eq!(sim.first_update_due, at("2025-06-09T12:30:00Z"));
+        assert_eq!(sim.resolve_due, at("2025-06-06T17:00:00Z"));
+        assert_eq!(sim.first_response_due, Some(at("2025-06-09T09:30:00Z")));
+
+        ticket.priority = Priority::Normal;
+        let sim = policy
+            .simulate(&ticket, at("2025-06-06T16:30:00Z"))
+            .unwrap();
+        assert_eq!(sim.rule, "standard");
+        assert_eq!(sim.chain[2].ack_due, at("2025-06-11T16:30:00Z"));
+        assert_eq!(sim.resolve_due, at("2025-06-11T16:30:00Z"));
+        assert_eq!(sim.first_response_due, None);
+        let json = serde_json::to_value(&sim).unwrap();
+        assert_eq!(json["resolve_due"], "2025-06-11T16:30:00Z");
+        assert_eq!(
+            json["chain"][1]["target"],
+            serde_json::json!({"kind": "role", "role": "admin"})
+        );
+
+        let no_catch_all = Policy {
+            rules: vec![rule(
+                "vip",
+                Match {
+                    tiers: vec![CustomerTier::Vip],
+                    ..Match::default()
+                },
+            )],
+            ..Policy::default()
+        };
+        assert_eq!(
+            no_catch_all.simulate(&ticket, at("2025-06-06T16:30:00Z")),
+            None
+        );
+    }
+
+    #[test]
+    fn a_running_escalation_keeps_the_rule_it_started_with() {
+        let mut policy = rich_policy();
+        let snap = policy.snapshot(0).unwrap();
+        assert_eq!(policy.snapshot(99), None);
+        // Edits after the escalation started change nothing for it.
+        policy.rules[0].sla.resolve = d("1h");
+        policy.calendars[1].holidays.clear();
+        policy.rules.remove(0);
+        let stored: EscalationSnapshot =
+            serde_json::from_value(serde_json::to_value(&snap).unwrap()).unwrap();
+        assert_eq!(stored, snap);
+        assert_eq!(stored.policy_version, 7);
+        assert_eq!(stored.calendar.name, "berlin");
+
+        // Wednesday 24 December 2025, 11:00 in Berlin. Christmas is closed, Saturdays open
+        // 10:00-14:00, and 1 January is a working day in this calendar.
+        let from = at("2025-12-24T10:00:00Z");
+        assert_eq!(stored.ack_due(0, from), Some(at("2025-12-24T10:15:00Z")));
+        assert_eq!(stored.ack_due(2, from), Some(at("2025-12-24T17:00:00Z")));
+        assert_eq!(stored.ack_due(3, from), None);
+        assert_eq!(stored.update_due(from), at("2025-12-29T10:00:00Z"));
+        assert_eq!(
+            stored.resolve_due(from, &[]),
+            Some(at("2026-01-07T10:00:00Z"))
+        );
+        // Waiting on the customer for two business hours pushes resolution by two business
+        // hours, across the lunch break.
+        let pending = [(at("2025-12-29T08:00:00Z"), Some(at("2025-12-29T10:00:00Z")))];
+        assert_eq!(
+            stored.resolve_due(from, &pending),
+            Some(at("2026-01-07T13:00:00Z"))
+        );
+        assert_eq!(
+            stored.resolve_due(from, &[(at("2025-12-29T08:00:00Z"), None)]),
+            None
+        );
+        assert_eq!(
+            stored.first_response_due(from),
+            Some(at("2025-12-24T10:15:00Z"))
+        );
+        assert_eq!(
+            stored.chain()[1],
+            Target::Team {
+                id: TeamId("t_legal".into())
+            }
+        );
+    }
+
+    #[test]
+    fn reminders_come_before_the_deadline_and_in_opening_hours() {
+        let snap = Policy::default().snapshot(2).unwrap();
+        let start = at("2025-06-02T09:00:00Z");
+        let due = snap.acknowledge_due(start);
+        assert_eq!(due, at("2025-06-03T09:00:00Z"));
+        // 80% of eight business hours is 6h24m.
+        assert_eq!(snap.reminder_due(start, due), at("2025-06-02T15:24:00Z"));
+        // A reminder that would fall at the close goes out at the next opening.
+        let mut half = snap.clone();
+        half.rule.remind_at_percent = 50;
+        let start = at("2025-06-02T13:00:00Z");
+        assert_eq!(
+            half.reminder_due(start, half.calendar.add(start, &d("8h"))),
+            at("2025-06-03T09:00:00Z")
+        );
+        // Then every four business hours, skipping the night.
+        assert_eq!(
+            snap.next_reminder(at("2025-06-03T15:00:00Z")),
+            at("2025-06-04T11:00:00Z")
+        );
+        assert_eq!(
+            snap.next_reminder(at("2025-06-07T03:00:00Z")),
+            at("2025-06-09T13:00:00Z")
+        );
+    }
+
+    // ---- generated policies -----------------------------------------------------------------
+
+    fn any_duration() -> impl Strategy<Value = BusinessDuration> {
+        prop_oneof![
+            (1u32..100_000).prop_map(|m| BusinessDuration::minutes(m).unwrap()),
+            (1u16..60).prop_map(|n| BusinessDuration::days(n).unwrap()),
+            Just(BusinessDuration::EndOfDay),
+        ]
+    }
+
+    fn any_target() -> impl Strategy<Value = Target> {
+        prop_oneof![
+            Just(Target::Owner),
+            Just(Target::Platform),
+            "[a-z0-9_]{1,8}".prop_map(|id| Target::User { id: UserId(id) }),
+            "[a-z0-9_]{1,8}".prop_map(|id| Target::Team { id: TeamId(id) }),
+            proptest::sample::select(Role::iter().collect::<Vec<_>>())
+                .prop_map(|role| Target::Role { role }),
+        ]
+    }
+
+    fn subset<T: IntoEnumIterator + Clone + std::fmt::Debug + 'static>(
+    ) -> impl Strategy<Value = Vec<T>> {
+        proptest::sample::subsequence(T::iter().collect::<Vec<_>>(), 0..3)
+    }
+
+    fn any_rule() -> impl Strategy<Value = Rule> {
+        (
+            ".{0,12}",
+            prop_oneof![Just("default".to_owned()), Just("berlin".to_owned())],
+            proptest::option::of(any_duration()),
+            any::<bool>(),
+            1u8..100,
+            any_duration(),
+            (subset(), subset(), subset(), subset(), subset()),
+            (any_duration(), any_duration(), any_duration()),
+            proptest::collection::vec((any_target(), any_duration()), 0..4),
+        )
+            .prop_map(
+                |(name, calendar, first, reescalate, percent, every, when, sla, chain)| Rule {
+                    name,
+                    calendar,
+                    first_response_within: first,
+                    reescalate_on_breach: reescalate,
+                    remind_at_percent: percent,
+                    remind_every: every,
+                    when: Match {
+                        categories: when.0,
+                        priorities: when.1,
+                        tiers: when.2,
+                        triggers: when.3,
+                        channels: when.4,
+                    },
+                    sla: Sla {
+                        acknowledge: sla.0,
+                        update_every: sla.1,
+                        resolve: sla.2,
+                    },
+                    chain: chain
+                        .into_iter()
+                        .map(|(target, ack_within)| Rung { target, ack_within })
+                        .collect(),
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_policy_survives_toml_and_json(
+            version in any::<u32>(),
+            currency in "[A-Z]{3}",
+            limits in proptest::collection::btree_map(proptest::sample::select(Role::iter().collect::<Vec<_>>()), any::<i64>(), 0..4),
+            rules in proptest::collection::vec(any_rule(), 0..5),
+        ) {
+            let mut policy = rich_policy();
+            policy.version = version;
+            policy.currency = currency;
+            policy.authority_limits = limits;
+            policy.rules.extend(rules);
+            prop_assert_eq!(Policy::from_toml(&policy.to_toml()), Ok(policy.clone()));
+            let json = serde_json::to_string(&policy).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Policy>(&json).unwrap(), policy);
+        }
     }
 }
