@@ -988,7 +988,7 @@ mod tests {
 
     #[test]
     fn calendars_read_from_toml_and_refuse_what_cannot_work() {
-        let cal: BusinessCalendar = toml::from_str(
+        let cal: BusinessCalendar = toml_edit::de::from_str(
             r#"
             name = "berlin"
             time_zone = "Europe/Berlin"
@@ -1000,20 +1000,22 @@ mod tests {
         assert_eq!(cal.hours.day(Weekday::Monday).len(), 2);
         assert!(cal.hours.day(Weekday::Tuesday).is_empty());
         assert_eq!(cal.holidays, vec![jiff::civil::date(2025, 12, 25)]);
-        let back: BusinessCalendar = toml::from_str(&toml::to_string(&cal).unwrap()).unwrap();
+        let back: BusinessCalendar =
+            toml_edit::de::from_str(&toml_edit::ser::to_string(&cal).unwrap()).unwrap();
         assert_eq!(back, cal);
 
-        let bad_zone = toml::from_str::<BusinessCalendar>(
+        let bad_zone = toml_edit::de::from_str::<BusinessCalendar>(
             "name = \"x\"\ntime_zone = \"Europe/Berln\"\nhours = { mon = [\"09:00-17:00\"] }\n",
         );
         assert!(bad_zone
             .unwrap_err()
             .to_string()
             .contains("unknown time zone \"Europe/Berln\""));
-        let never =
-            toml::from_str::<BusinessCalendar>("name = \"x\"\ntime_zone = \"UTC\"\nhours = {}\n");
+        let never = toml_edit::de::from_str::<BusinessCalendar>(
+            "name = \"x\"\ntime_zone = \"UTC\"\nhours = {}\n",
+        );
         assert!(never.unwrap_err().to_string().contains("never open"));
-        let typo = toml::from_str::<BusinessCalendar>(
+        let typo = toml_edit::de::from_str::<BusinessCalendar>(
             "name = \"x\"\ntime_zone = \"UTC\"\nhours = { monday = [\"09:00-17:00\"] }\n",
         );
         assert!(typo.unwrap_err().to_string().contains("monday"));

@@ -448,15 +448,50 @@ impl Policy {
         }
     }
 
-    /// The policy as a TOML document, for `ladder policy export`.
+    /// The policy as a TOML document, for `ladder policy export`: sections for limits,
+    /// triggers, calendars and rules; conditions, SLA targets and chains inline in each rule.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).expect("a policy has string keys and no values TOML lacks")
+        let mut doc = toml_edit::ser::to_document(self)
+            .expect("a policy has string keys and no values TOML lacks");
+        let root = doc.as_table_mut();
+        for key in ["authority_limits", "triggers"] {
+            if let Some(item) = root.get_mut(key) {
+                if let Some(table) = item.as_inline_table() {
+                    *item = toml_edit::Item::Table(table.clone().into_table());
+                }
+            }
+        }
+        for key in ["calendars", "rules"] {
+            let Some(item) = root.get_mut(key) else {
+                continue;
+            };
+            let Some(list) = item.as_array().filter(|a| !a.is_empty()) else {
+                continue;
+            };
+            let mut tables = toml_edit::ArrayOfTables::new();
+            for value in list.iter() {
+                let Some(inline) = value.as_inline_table() else {
+                    continue;
+                };
+                let mut table = inline.clone().into_table();
+                if let Some(chain) = table.get_mut("chain").and_then(|c| c.as_array_mut()) {
+                    for rung in chain.iter_mut() {
+                        rung.decor_mut().set_prefix("\n    ");
+                    }
+                    chain.set_trailing("\n");
+                    chain.set_trailing_comma(true);
+                }
+                tables.push(table);
+            }
+            *item = toml_edit::Item::ArrayOfTables(tables);
+        }
+        doc.to_string().trim_start().to_owned()
     }
 
     /// Reads a TOML document, for `ladder policy import`. Errors carry the line and column.
     /// The result still needs [`validate`](Self::validate).
     pub fn from_toml(text: &str) -> Result<Policy, PolicyParseError> {
-        toml::from_str(text).map_err(|e| {
+        toml_edit::de::from_str(text).map_err(|e| {
             let (line, column) = e
                 .span()
                 .map_or((0, 0), |span| line_column(text, span.start));
@@ -1025,12 +1060,28 @@ mod tests {
             assert_eq!(Policy::from_toml(&text), Ok(policy.clone()), "{text}");
         }
         let text = rich_policy().to_toml();
-        assert!(text.contains("name = \"vip legal, Berlin\""), "{text}");
         assert!(
-            text.contains("mon = [\n    \"08:00-12:00\",\n    \"13:00-18:00\",\n]")
-                || text.contains("\"08:00-12:00\"")
+            text.starts_with("version = 7\ncurrency = \"EUR\"\n"),
+            "{text}"
         );
-        assert!(text.contains("resolve = \"10bd\""));
+        assert!(text.contains("name = \"vip legal, Berlin\""), "{text}");
+        assert!(text.contains(
+            "\nsla = { acknowledge = \"30m\", update_every = \"2bd\", resolve = \"10bd\" }\n"
+        ));
+        assert!(text.contains(
+            "chain = [\n    { target = { kind = \"user\", id = \"u_1\" }, ack_within = \"15m\" },\n"
+        ));
+        assert!(
+            text.contains("hours = { mon = [\"08:00-12:00\", \"13:00-18:00\"],"),
+            "{text}"
+        );
+        // Empty lists stay empty rather than falling back to the defaults.
+        let bare = Policy {
+            calendars: vec![],
+            rules: vec![],
+            ..Policy::default()
+        };
+        assert_eq!(Policy::from_toml(&bare.to_toml()), Ok(bare));
     }
 
     #[test]
