@@ -280,19 +280,7 @@ pub async fn escalations(
             sql.push(" UNION ");
         }
         sql.push("SELECT * FROM (SELECT e.id, e.due_at FROM escalations e WHERE ");
-        if let Audience::Staff {
-            tenant_id, user_id, ..
-        } = audience
-        {
-            let t = sql.text_arg((*tenant_id).to_owned());
-            let v = sql.text_arg(key.clone().unwrap_or_else(|| (*user_id).to_owned()));
-            sql.push(&format!("e.tenant_id = {t} AND {col} = {v}"));
-        } else {
-            sql.push("e.target_key = 'platform'");
-        }
-        sql.push(&format!(" AND e.state IN {ACTIVE}"));
-        status_filter(&mut sql, "e.state", f);
-        category_filter(&mut sql, "e.category", f);
+        branch_filter(&mut sql, audience, col, key.as_deref(), f);
         if let Some((at, id)) = &after {
             let a = sql.int_arg(*at);
             let b = sql.text_arg(id.clone());
@@ -355,19 +343,7 @@ pub async fn escalations(
             c.push(" UNION ");
         }
         c.push("SELECT e.id, e.state FROM escalations e WHERE ");
-        if let Audience::Staff {
-            tenant_id, user_id, ..
-        } = audience
-        {
-            let t = c.text_arg((*tenant_id).to_owned());
-            let v = c.text_arg(key.clone().unwrap_or_else(|| (*user_id).to_owned()));
-            c.push(&format!("e.tenant_id = {t} AND {col} = {v}"));
-        } else {
-            c.push("e.target_key = 'platform'");
-        }
-        c.push(&format!(" AND e.state IN {ACTIVE}"));
-        status_filter(&mut c, "e.state", f);
-        category_filter(&mut c, "e.category", f);
+        branch_filter(&mut c, audience, col, key.as_deref(), f);
     }
     c.push(") audience");
     let (counts, total) = counts(conn, c).await?;
@@ -377,6 +353,24 @@ pub async fn escalations(
         counts,
         total,
     })
+}
+
+/// The WHERE clause of one audience branch of the escalations queue: one partial-index range
+/// (the tenant and one audience key, or the platform), with the caller's filters.
+fn branch_filter(sql: &mut Sql, audience: &Audience<'_>, col: &str, key: Option<&str>, f: &Filter) {
+    if let Audience::Staff {
+        tenant_id, user_id, ..
+    } = audience
+    {
+        let t = sql.text_arg((*tenant_id).to_owned());
+        let v = sql.text_arg(key.unwrap_or(user_id).to_owned());
+        sql.push(&format!("e.tenant_id = {t} AND {col} = {v}"));
+    } else {
+        sql.push("e.target_key = 'platform'");
+    }
+    sql.push(&format!(" AND e.state IN {ACTIVE}"));
+    status_filter(sql, "e.state", f);
+    category_filter(sql, "e.category", f);
 }
 
 /// Whether `s` names an escalation state that can be in the queue.
