@@ -148,7 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if demo {
                 match demo::load_if_empty(&db, Timestamp::now()).await? {
                     Some(d) => {
-                        println!("Loaded the demo clinic \"Bright Smile Dental\". Sign in at http://{listen}/ with");
+                        println!("Loaded the demo clinic \"Bright Smile Dental\". Sign in with POST http://{listen}/api/v1/auth/login and");
                         println!(
                             "  organisation: {}    password: {}",
                             demo::SLUG,

@@ -136,6 +136,11 @@ impl Db {
         Ok(WriteTx { tx, _gate: gate })
     }
 
+    /// A pooled connection for a read that spans several queries.
+    pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StorageError> {
+        Ok(self.pool.acquire().await?)
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StorageError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

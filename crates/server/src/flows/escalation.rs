@@ -57,20 +57,7 @@ async fn audience(
     target: &Target,
     now: Timestamp,
 ) -> ApiResult<Vec<User>> {
-    let users = match target {
-        Target::Owner => directory::users_with_role(conn, tenant, Role::Owner).await?,
-        Target::Role { role } => directory::users_with_role(conn, tenant, *role).await?,
-        Target::User { id } => {
-            directory::users_by_id(conn, tenant, std::slice::from_ref(&id.0)).await?
-        }
-        Target::Team { id } => {
-            let team = directory::team(conn, tenant, id.as_str()).await?;
-            let members = team.map(|t| t.members).unwrap_or_default();
-            directory::users_by_id(conn, tenant, &members).await?
-        }
-        // Platform staff live outside the tenant; the platform queue is their audience.
-        Target::Platform => return Ok(Vec::new()),
-    };
+    let users = audience_including_away(conn, tenant, target).await?;
     Ok(users.into_iter().filter(|u| !u.is_away(now)).collect())
 }
 
@@ -994,6 +981,8 @@ pub async fn move_up(
     Ok(new)
 }
 
+/// Everyone a target names, present or away. Platform staff live outside the tenant; the
+/// platform queue is their audience.
 async fn audience_including_away(
     conn: &mut AnyConnection,
     tenant: &str,

@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use ladder_core::escalation::check_public_reply;
 use ladder_core::text::{LongText, ShortText};
-use ladder_core::{Category, Channel, EscalationState, LinkKind, Priority, Role, TicketStatus};
+use ladder_core::{Category, Channel, EscalationState, LinkKind, Priority, TicketStatus};
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::tickets::{self, Comment, Link, NewTicket, Ticket};
 use ladder_storage::{directory, Backend, Db, WriteTx};
@@ -546,9 +546,4 @@ pub async fn watch(
     let w = tickets::watchers(tx.conn(), &tenant, &t.id).await?;
     tx.commit().await?;
     Ok(w)
-}
-
-/// Whether a role may read tickets of its tenant.
-pub fn may_read(role: Role) -> bool {
-    role != Role::PlatformSupport
 }

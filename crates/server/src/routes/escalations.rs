@@ -36,12 +36,7 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Escalation>> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ladder_storage::StorageError::from)?;
+    let mut conn = state.db.conn().await?;
     let scope = if caller.is_platform() {
         None
     } else {
@@ -141,12 +136,7 @@ pub async fn approvals(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<Approval>>> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ladder_storage::StorageError::from)?;
+    let mut conn = state.db.conn().await?;
     Ok(Json(
         escalations::pending_approvals(&mut conn, caller.tenant_id()).await?,
     ))

@@ -290,12 +290,7 @@ pub async fn get_customer(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Customer>> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ladder_storage::StorageError::from)?;
+    let mut conn = state.db.conn().await?;
     directory::customer(&mut conn, caller.tenant_id(), &id)
         .await?
         .map(Json)

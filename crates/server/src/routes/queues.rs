@@ -89,12 +89,7 @@ pub async fn mine(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> ApiResult<Json<Page<Ticket>>> {
     let f = filter(&q, open_status)?;
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ladder_storage::StorageError::from)?;
+    let mut conn = state.db.conn().await?;
     Ok(Json(
         queues::mine(&mut conn, caller.tenant_id(), &caller.user.id, &f).await?,
     ))
@@ -110,12 +105,7 @@ pub async fn watching(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> ApiResult<Json<Page<Ticket>>> {
     let f = filter(&q, |s| s.parse::<TicketStatus>().is_ok())?;
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ladder_storage::StorageError::from)?;
+    let mut conn = state.db.conn().await?;
     Ok(Json(
         queues::watching(&mut conn, caller.tenant_id(), &caller.user.id, &f).await?,
     ))
@@ -142,11 +132,6 @@ pub async fn escalations(
             keys: &keys,
         }
     };
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ladder_storage::StorageError::from)?;
+    let mut conn = state.db.conn().await?;
     Ok(Json(queues::escalations(&mut conn, &audience, &f).await?))
 }

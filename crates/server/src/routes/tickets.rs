@@ -17,12 +17,7 @@ use crate::json::Json;
 use crate::state::AppState;
 
 async fn readable_tenant(state: &AppState, caller: &Caller, id: &str) -> ApiResult<String> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ladder_storage::StorageError::from)?;
+    let mut conn = state.db.conn().await?;
     let tenant = flow::ticket_tenant(&mut conn, caller, id).await?;
     tickets::get(&mut conn, &tenant, id)
         .await?
@@ -51,12 +46,7 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TicketView>> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ladder_storage::StorageError::from)?;
+    let mut conn = state.db.conn().await?;
     let tenant = flow::ticket_tenant(&mut conn, &caller, &id).await?;
     let t = tickets::get(&mut conn, &tenant, &id)
         .await?
@@ -102,12 +92,7 @@ pub async fn comments(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<Comment>>> {
     let tenant = readable_tenant(&state, &caller, &id).await?;
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ladder_storage::StorageError::from)?;
+    let mut conn = state.db.conn().await?;
     Ok(Json(tickets::comments(&mut conn, &tenant, &id).await?))
 }
 
