@@ -43,7 +43,7 @@ pub enum CalendarError {
 /// Why a business duration was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
-    #[error("{0:?} is not a business duration: write minutes as \"90m\", hours as \"1h\" or \"1h30m\", business days as \"3bd\", or \"eod\" for the end of the business day")]
+    #[error("{0:?} is not a business duration: write minutes as \"90m\", hours as \"1h\" or \"1h30m\", seconds as \"30s\", business days as \"3bd\", or \"eod\" for the end of the business day")]
     Syntax(String),
     #[error("{0:?}: a business duration must be longer than zero")]
     NotPositive(String),
@@ -58,7 +58,8 @@ pub enum DurationError {
 
 /// An amount of business time, as written in policies.
 ///
-/// - `Minutes` counts open minutes only (`"90m"`, `"1h"`, `"1h30m"`).
+/// - `Time` counts open seconds only (`"90m"`, `"1h"`, `"1h30m"`, and `"30s"` for tests and
+///   drills that run on a 24/7 calendar).
 /// - `Days(n)` (`"3bd"`) ends on the n-th open day after the one the clock starts on, at the
 ///   same local time of day; when that day opens later, at its opening; when it closes
 ///   earlier, at its close.
@@ -69,20 +70,26 @@ pub enum DurationError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum BusinessDuration {
-    Minutes(NonZeroU32),
+    /// Open seconds.
+    Time(NonZeroU32),
     Days(NonZeroU16),
     EndOfDay,
 }
 
 impl BusinessDuration {
-    /// `n` business minutes; `None` for zero.
+    /// `n` business seconds; `None` for zero.
+    pub fn seconds(n: u32) -> Option<Self> {
+        NonZeroU32::new(n).map(BusinessDuration::Time)
+    }
+
+    /// `n` business minutes; `None` for zero or an overflow.
     pub fn minutes(n: u32) -> Option<Self> {
-        NonZeroU32::new(n).map(BusinessDuration::Minutes)
+        n.checked_mul(60).and_then(Self::seconds)
     }
 
     /// `n` business hours; `None` for zero or an overflow.
     pub fn hours(n: u32) -> Option<Self> {
-        n.checked_mul(60).and_then(Self::minutes)
+        n.checked_mul(3600).and_then(Self::seconds)
     }
 
     /// `n` business days; `None` for zero.
@@ -94,13 +101,19 @@ impl BusinessDuration {
 impl fmt::Display for BusinessDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            BusinessDuration::Minutes(m) => {
-                let (h, m) = (m.get() / 60, m.get() % 60);
-                match (h, m) {
-                    (0, m) => write!(f, "{m}m"),
-                    (h, 0) => write!(f, "{h}h"),
-                    (h, m) => write!(f, "{h}h{m}m"),
+            BusinessDuration::Time(secs) => {
+                let secs = secs.get();
+                let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+                if h > 0 {
+                    write!(f, "{h}h")?;
                 }
+                if m > 0 {
+                    write!(f, "{m}m")?;
+                }
+                if s > 0 {
+                    write!(f, "{s}s")?;
+                }
+                Ok(())
             }
             BusinessDuration::Days(d) => write!(f, "{d}bd"),
             BusinessDuration::EndOfDay => f.write_str("eod"),
@@ -131,21 +144,27 @@ impl FromStr for BusinessDuration {
             }
             return Err(syntax());
         }
-        // "1h30m", "1h", "90m": an optional hours part then an optional minutes part.
-        let (hours, rest) = match s.split_once('h') {
-            Some((h, rest)) => (digits(h).ok_or_else(syntax)?, rest),
-            None => (0, s.as_str()),
-        };
-        let minutes = match rest {
-            "" if s.contains('h') => 0,
-            rest => digits(rest.strip_suffix('m').ok_or_else(syntax)?).ok_or_else(syntax)?,
-        };
-        let total = hours
-            .checked_mul(60)
-            .and_then(|h| h.checked_add(minutes))
-            .and_then(|t| u32::try_from(t).ok())
-            .ok_or_else(|| DurationError::TooLong(input.to_owned()))?;
-        BusinessDuration::minutes(total).ok_or(DurationError::NotPositive(input.to_owned()))
+        // "1h30m", "1h", "90m", "45s", "1m30s": hours, minutes and seconds parts, each
+        // optional, in that order.
+        let mut rest = s.as_str();
+        let mut total: u64 = 0;
+        let mut parts = 0;
+        for (unit, secs) in [('h', 3600u64), ('m', 60), ('s', 1)] {
+            if let Some((n, after)) = rest.split_once(unit) {
+                let n = digits(n).ok_or_else(syntax)?;
+                total = n
+                    .checked_mul(secs)
+                    .and_then(|n| total.checked_add(n))
+                    .ok_or_else(|| DurationError::TooLong(input.to_owned()))?;
+                rest = after;
+                parts += 1;
+            }
+        }
+        if parts == 0 || !rest.is_empty() {
+            return Err(syntax());
+        }
+        let total = u32::try_from(total).map_err(|_| DurationError::TooLong(input.to_owned()))?;
+        BusinessDuration::seconds(total).ok_or(DurationError::NotPositive(input.to_owned()))
     }
 }
 
@@ -493,8 +512,8 @@ impl BusinessCalendar {
     pub fn add(&self, start: Timestamp, d: &BusinessDuration) -> Timestamp {
         let clock = self.clock();
         match *d {
-            BusinessDuration::Minutes(m) => {
-                clock.add_time(start, SignedDuration::from_mins(i64::from(m.get())))
+            BusinessDuration::Time(secs) => {
+                clock.add_time(start, SignedDuration::from_secs(i64::from(secs.get())))
             }
             BusinessDuration::Days(n) => clock.add_days(start, n.get()),
             BusinessDuration::EndOfDay => clock.end_of_day(start),
@@ -913,12 +932,16 @@ mod tests {
             ("eod", "eod"),
             (" EOD ", "eod"),
             ("2H", "2h"),
+            ("30s", "30s"),
+            ("90s", "1m30s"),
+            ("1h0m5s", "1h5s"),
         ] {
             assert_eq!(d(text).to_string(), shown, "{text}");
             assert_eq!(d(shown), d(text));
         }
         assert_eq!(d("90m"), BusinessDuration::minutes(90).unwrap());
         assert_eq!(d("3bd"), BusinessDuration::days(3).unwrap());
+        assert_eq!(d("1m30s"), BusinessDuration::seconds(90).unwrap());
     }
 
     #[test]

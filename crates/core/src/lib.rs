@@ -10,6 +10,7 @@ pub mod escalation;
 pub mod ids;
 pub mod kinds;
 pub mod policy;
+pub mod sla;
 pub mod target;
 pub mod text;
 pub mod triggers;
