@@ -40,6 +40,13 @@ pub struct Escalation {
     /// The policy rule and calendar this escalation started with.
     #[schema(value_type = Option<Object>)]
     pub snapshot: Option<serde_json::Value>,
+    /// The run's SLA clocks and this escalation's position on its chain, as stored.
+    #[serde(skip)]
+    pub sla: Option<serde_json::Value>,
+    /// The acknowledge, update and resolve deadlines with their state, computed for the
+    /// moment of the response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadlines: Option<ladder_core::sla::Deadlines>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub ack_due_at: Option<Timestamp>,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -95,7 +102,7 @@ pub fn target_key(target: &Target) -> String {
 pub(crate) const ESCALATION_COLS: &str = "e.id, e.tenant_id, e.ticket_id, e.state, e.target_kind, \
     e.target_ref, e.rung, e.category, e.note, e.tried, e.contact_method, e.urgency, e.priority, \
     e.triggers, e.requested_by, e.escalation_owner_id, e.previous_status, e.previous_assignee_id, \
-    e.previous_team_id, e.snapshot, e.ack_due_at, e.update_due_at, e.resolve_due_at, \
+    e.previous_team_id, e.snapshot, e.sla, e.ack_due_at, e.update_due_at, e.resolve_due_at, \
     e.acknowledged_at, e.closed_at, e.resolution, e.created_at, e.updated_at";
 
 pub(crate) fn escalation_from_row(row: &AnyRow) -> Result<Escalation> {
@@ -108,6 +115,7 @@ pub(crate) fn escalation_from_row(row: &AnyRow) -> Result<Escalation> {
         }
     })?;
     let snapshot: Option<String> = row.opt_text("snapshot")?;
+    let sla: Option<String> = row.opt_text("sla")?;
     let resolution: Option<String> = row.opt_text("resolution")?;
     Ok(Escalation {
         id: row.text("id")?,
@@ -129,6 +137,8 @@ pub(crate) fn escalation_from_row(row: &AnyRow) -> Result<Escalation> {
         previous_assignee_id: row.opt_text("previous_assignee_id")?,
         previous_team_id: row.opt_text("previous_team_id")?,
         snapshot: snapshot.and_then(|s| serde_json::from_str(&s).ok()),
+        sla: sla.and_then(|s| serde_json::from_str(&s).ok()),
+        deadlines: None,
         ack_due_at: row.opt_time("ack_due_at")?,
         update_due_at: row.opt_time("update_due_at")?,
         resolve_due_at: row.opt_time("resolve_due_at")?,
@@ -148,9 +158,9 @@ pub async fn insert(conn: &mut AnyConnection, e: &Escalation) -> Result<()> {
          target_ref, rung, category, note, tried, contact_method, urgency, priority, triggers, \
          requested_by, escalation_owner_id, previous_status, previous_assignee_id, \
          previous_team_id, snapshot, due_at, ack_due_at, update_due_at, resolve_due_at, \
-         acknowledged_at, closed_at, resolution, created_at, updated_at) VALUES ($1, $2, $3, \
+         acknowledged_at, closed_at, resolution, created_at, updated_at, sla) VALUES ($1, $2, $3, \
          $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-         $22, $23, $24, $25, $26, $27, $28, $29, $30)",
+         $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)",
     )
     .bind(&e.id)
     .bind(&e.tenant_id)
@@ -182,6 +192,7 @@ pub async fn insert(conn: &mut AnyConnection, e: &Escalation) -> Result<()> {
     .bind(e.resolution.as_ref().map(|s| s.to_string()))
     .bind(micros(e.created_at))
     .bind(micros(e.updated_at))
+    .bind(e.sla.as_ref().map(|s| s.to_string()))
     .execute(conn)
     .await
     .map_err(|err| StorageError::conflict_on_unique(err, "an active escalation on this ticket"))?;
@@ -199,8 +210,8 @@ pub async fn update_if_state(
     let r = sqlx::query(
         "UPDATE escalations SET state = $1, escalation_owner_id = $2, due_at = $3, ack_due_at = $4, \
          update_due_at = $5, resolve_due_at = $6, acknowledged_at = $7, closed_at = $8, \
-         resolution = $9, updated_at = $10, target_key = $11, target_kind = $12, target_ref = $13 \
-         WHERE tenant_id = $14 AND id = $15 AND state = $16",
+         resolution = $9, updated_at = $10, target_key = $11, target_kind = $12, target_ref = $13, \
+         sla = $17 WHERE tenant_id = $14 AND id = $15 AND state = $16",
     )
     .bind(e.state.as_str())
     .bind(e.escalation_owner_id.as_deref())
@@ -218,6 +229,7 @@ pub async fn update_if_state(
     .bind(&e.tenant_id)
     .bind(&e.id)
     .bind(expected.as_str())
+    .bind(e.sla.as_ref().map(|s| s.to_string()))
     .execute(conn)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -263,6 +275,31 @@ pub async fn for_ticket(
     .bind(ticket_id)
     .fetch_all(conn)
     .await?;
+    rows.iter().map(escalation_from_row).collect()
+}
+
+/// The tenant's escalations still waiting for acknowledgement under any of the queue `keys`
+/// (`user:<id>`, `team:<id>`, `role:<role>`), read through the queue index.
+pub async fn requested_for(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    keys: &[String],
+) -> Result<Vec<Escalation>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks: Vec<String> = (0..keys.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "SELECT {ESCALATION_COLS} FROM escalations e WHERE e.tenant_id = $1 \
+         AND e.target_key IN ({}) AND e.state IN ('requested', 'acknowledged') \
+         AND e.state = 'requested' ORDER BY e.created_at, e.id",
+        marks.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(tenant_id);
+    for k in keys {
+        q = q.bind(k);
+    }
+    let rows = q.fetch_all(conn).await?;
     rows.iter().map(escalation_from_row).collect()
 }
 

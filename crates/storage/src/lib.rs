@@ -11,6 +11,7 @@ pub mod policies;
 pub mod queues;
 mod row;
 pub mod tickets;
+pub mod timers;
 
 pub use db::{Backend, Db, WriteTx};
 pub use row::{from_micros, micros, new_id};

@@ -209,6 +209,8 @@ pub struct Comment {
     pub body: String,
     /// A reply the customer sees (`true`) or an internal note for staff (`false`).
     pub public: bool,
+    /// A phone call with the customer, written up by staff.
+    pub logged_call: bool,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
@@ -220,12 +222,13 @@ pub async fn insert_comment(
     author_id: Option<&str>,
     body: &str,
     public: bool,
+    logged_call: bool,
     now: Timestamp,
 ) -> Result<Comment> {
     let id = new_id();
     sqlx::query(
-        "INSERT INTO comments (id, tenant_id, ticket_id, author_id, body, public, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO comments (id, tenant_id, ticket_id, author_id, body, public, logged_call, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&id)
     .bind(tenant_id)
@@ -233,6 +236,7 @@ pub async fn insert_comment(
     .bind(author_id)
     .bind(body)
     .bind(public)
+    .bind(logged_call)
     .bind(micros(now))
     .execute(conn)
     .await?;
@@ -242,6 +246,7 @@ pub async fn insert_comment(
         author_id: author_id.map(str::to_owned),
         body: body.to_owned(),
         public,
+        logged_call,
         created_at: now,
     })
 }
@@ -252,7 +257,7 @@ pub async fn comments(
     ticket_id: &str,
 ) -> Result<Vec<Comment>> {
     let rows = sqlx::query(
-        "SELECT id, ticket_id, author_id, body, public, created_at FROM comments \
+        "SELECT id, ticket_id, author_id, body, public, logged_call, created_at FROM comments \
          WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY created_at, id",
     )
     .bind(tenant_id)
@@ -267,6 +272,7 @@ pub async fn comments(
                 author_id: r.opt_text("author_id")?,
                 body: r.text("body")?,
                 public: r.flag("public")?,
+                logged_call: r.flag("logged_call")?,
                 created_at: r.time("created_at")?,
             })
         })
