@@ -244,6 +244,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
             body: text::<20_000>("Sent the itemised invoice to the insurer.")?,
             public: false,
             from_customer: false,
+            logged_call: false,
         },
         now,
     )

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod demo;
+pub mod engine;
 pub mod error;
 pub mod flows;
 pub mod json;
@@ -20,16 +21,32 @@ use tokio::net::TcpListener;
 
 pub use state::AppState;
 
-/// Serves the API and runs the workers on `listener` until `shutdown` completes.
+/// Serves the API and runs the timer workers on `listener` until `shutdown` completes.
 pub async fn serve(
     db: Db,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let config = engine::EngineConfig::for_backend(db.backend());
+    serve_with(db, listener, shutdown, config).await
+}
+
+/// [`serve`] with the timer engine configured.
+pub async fn serve_with(
+    db: Db,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    engine: engine::EngineConfig,
+) -> anyhow::Result<()> {
     let state = AppState::new(db);
+    let workers = engine::spawn(state.clone(), engine);
     let app = routes::router(state);
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await;
+    for w in workers {
+        w.abort();
+    }
+    served?;
     Ok(())
 }

@@ -1,108 +1,240 @@
-//! The seam between escalation flows and the policy engine: which chain an escalation walks,
-//! its due times, and the durable timers that fire when they pass.
+//! The seam between escalation flows and the policy engine: which rule and chain an
+//! escalation runs under, its SLA clocks and due times, and the durable timers that carry
+//! them out.
+//!
+//! Each escalation row stores the snapshot of the rule it started with (`snapshot`) and the
+//! run's clocks with its position on the chain (`sla`). Its `ack_due_at`, `update_due_at`
+//! and `resolve_due_at` columns are derived from those, for the queue to sort by.
 
 use jiff::Timestamp;
-use ladder_core::{Category, Policy, Role, Target, TriggerKind, Urgency};
+use ladder_core::policy::{EscalationSnapshot, Facts};
+use ladder_core::sla::{next_on_chain, SlaClocks, TimerKind};
+use ladder_core::{
+    Category, CustomerTier, Policy, Priority, Target, TicketStatus, TriggerKind, Urgency,
+};
 use ladder_storage::directory::Customer;
 use ladder_storage::escalations::Escalation;
 use ladder_storage::tickets::Ticket;
+use ladder_storage::timers;
+use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 
-/// What the policy says about one escalation: its chain of rungs and the rule snapshot.
-pub struct Plan {
-    pub chain: Vec<Target>,
-    pub snapshot: Option<serde_json::Value>,
+/// What is stored in an escalation's `sla` column: the run's clocks, shared by every rung,
+/// and where on the snapshot's chain this escalation stands (1-based; 0 for a target named
+/// by hand that is not on the chain).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Run {
+    pub position: usize,
+    pub clocks: SlaClocks,
 }
 
-pub struct Dues {
-    pub ack: Option<Timestamp>,
-    pub resolve: Option<Timestamp>,
+/// The stored triggers of a ticket, by kind.
+pub fn trigger_kinds(ticket: &Ticket) -> Vec<TriggerKind> {
+    ticket
+        .triggers
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["kind"].as_str()?.parse().ok())
+        .collect()
 }
 
-fn default_chain() -> Vec<Target> {
-    vec![
-        Target::Owner,
-        Target::Role { role: Role::Admin },
-        Target::Platform,
-    ]
-}
-
-impl Plan {
-    pub fn first_target(&self) -> Target {
-        self.chain.first().cloned().unwrap_or(Target::Owner)
-    }
-
-    pub fn dues(&self, _target: &Target, _now: Timestamp) -> Dues {
-        Dues {
-            ack: None,
-            resolve: None,
+/// What the policy's matrix looks at in a ticket.
+pub fn facts(
+    ticket: &Ticket,
+    customer: Option<&Customer>,
+    category: Category,
+    priority: Priority,
+    extra_triggers: &[TriggerKind],
+) -> Facts {
+    let mut triggers = trigger_kinds(ticket);
+    for t in extra_triggers {
+        if !triggers.contains(t) {
+            triggers.push(*t);
         }
     }
+    Facts {
+        category,
+        priority,
+        tier: customer.map_or(CustomerTier::Standard, |c| c.tier),
+        triggers,
+        channel: ticket.channel,
+    }
 }
 
+/// The rule that applies to `facts`, frozen. A stored policy always ends with a catch-all
+/// rule (validation insists); should one not, the built-in policy's rules stand in.
+pub fn snapshot_for(policy: &Policy, facts: &Facts) -> EscalationSnapshot {
+    if let Some(snap) = policy
+        .match_rule(facts)
+        .and_then(|(i, _)| policy.snapshot(i))
+    {
+        return snap;
+    }
+    let builtin = Policy::default();
+    builtin
+        .match_rule(facts)
+        .and_then(|(i, _)| builtin.snapshot(i))
+        .unwrap_or_else(|| fallback_snapshot(&builtin))
+}
+
+fn fallback_snapshot(builtin: &Policy) -> EscalationSnapshot {
+    builtin
+        .snapshot(builtin.rules.len().saturating_sub(1))
+        .expect("invariant: the built-in policy ends with a catch-all rule")
+}
+
+/// The snapshot an escalation about to be opened runs under.
 pub fn plan(
-    _policy: &Policy,
-    _ticket: &Ticket,
-    _customer: Option<&Customer>,
-    _category: Category,
-    _urgency: Urgency,
-    _triggers: &[TriggerKind],
-    _now: Timestamp,
-) -> Plan {
-    Plan {
-        chain: default_chain(),
-        snapshot: None,
+    policy: &Policy,
+    ticket: &Ticket,
+    customer: Option<&Customer>,
+    category: Category,
+    urgency: Urgency,
+    triggers: &[TriggerKind],
+) -> EscalationSnapshot {
+    let priority = urgency.priority().max(ticket.priority);
+    snapshot_for(
+        policy,
+        &facts(ticket, customer, category, priority, triggers),
+    )
+}
+
+/// The snapshot and run of a stored escalation. Escalations from before policies existed
+/// get the built-in rule for their category and a run starting when they were made.
+pub fn state_of(e: &Escalation) -> (EscalationSnapshot, Run) {
+    let snap = e
+        .snapshot
+        .clone()
+        .and_then(|v| serde_json::from_value::<EscalationSnapshot>(v).ok())
+        .unwrap_or_else(|| {
+            let facts = Facts {
+                category: e.category,
+                priority: e.priority,
+                tier: CustomerTier::Standard,
+                triggers: e.triggers.clone(),
+                channel: ladder_core::Channel::Web,
+            };
+            snapshot_for(&Policy::default(), &facts)
+        });
+    let run = e
+        .sla
+        .clone()
+        .and_then(|v| serde_json::from_value::<Run>(v).ok())
+        .unwrap_or_else(|| Run {
+            position: ladder_core::sla::position_on_chain(&snap.chain(), &e.target),
+            clocks: SlaClocks::start(&snap, e.created_at),
+        });
+    (snap, run)
+}
+
+/// When the rung at `position`, reached at `from`, must acknowledge before the next rung is
+/// called; `None` when there is no rung above it. A target off the chain has the first rung's
+/// time, one past its end the last rung's.
+pub fn rung_ack_due(
+    snap: &EscalationSnapshot,
+    position: usize,
+    target: &Target,
+    from: Timestamp,
+) -> Option<Timestamp> {
+    let chain = snap.chain();
+    next_on_chain(&chain, position, target)?;
+    let last = snap.rule.chain.len().checked_sub(1)?;
+    let index = position.saturating_sub(1).min(last);
+    snap.ack_due(index, from)
+}
+
+/// Writes the snapshot and run into the escalation and derives its due-time columns.
+pub fn apply(e: &mut Escalation, snap: &EscalationSnapshot, run: &Run) {
+    e.snapshot = serde_json::to_value(snap).ok();
+    e.sla = serde_json::to_value(run).ok();
+    e.ack_due_at = if e.state == ladder_core::EscalationState::Requested {
+        rung_ack_due(snap, run.position, &e.target, e.created_at)
+    } else {
+        None
+    };
+    e.update_due_at = run.clocks.update_due();
+    e.resolve_due_at = run.clocks.resolve_due(snap);
+}
+
+/// Makes the ticket's timers exactly what the escalation's clocks need now: none once it is
+/// no longer active.
+pub async fn sync_timers(
+    conn: &mut AnyConnection,
+    e: &Escalation,
+    now: Timestamp,
+) -> ApiResult<()> {
+    let wanted: Vec<(TimerKind, Timestamp)> = if e.is_active() {
+        let (snap, run) = state_of(e);
+        run.clocks.timers(&snap, e.created_at, e.ack_due_at)
+    } else {
+        Vec::new()
+    };
+    let wanted: Vec<(&str, Timestamp)> = wanted.iter().map(|(k, t)| (k.as_str(), *t)).collect();
+    timers::replace(
+        conn,
+        &e.tenant_id,
+        &e.ticket_id,
+        Some(&e.id),
+        &[],
+        &wanted,
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Fills in the three deadlines and their state as of `now`, for a response.
+pub fn annotate(e: &mut Escalation, now: Timestamp) {
+    let (snap, run) = state_of(e);
+    e.deadlines = Some(run.clocks.deadlines(&snap, now));
+}
+
+/// Sets (or clears) the ticket's first-response timer: a ticket that is not escalated and
+/// has had no response escalates by itself when its rule says so.
+pub async fn schedule_first_response(
+    conn: &mut AnyConnection,
+    tenant: &str,
+    policy: &Policy,
+    ticket: &Ticket,
+    customer: Option<&Customer>,
+    now: Timestamp,
+) -> ApiResult<()> {
+    let kind = TimerKind::FirstResponse.as_str();
+    let waiting = ticket.first_response_at.is_none()
+        && ticket.active_escalation_id.is_none()
+        && matches!(ticket.status, TicketStatus::New | TicketStatus::Open);
+    let due = waiting
+        .then(|| first_response_due(policy, ticket, customer))
+        .flatten();
+    match due {
+        Some(due) => timers::set(conn, tenant, &ticket.id, None, kind, due, now).await?,
+        None => timers::cancel(conn, tenant, &ticket.id, kind).await?,
     }
-}
-
-pub fn plan_from_snapshot(_e: &Escalation) -> Plan {
-    Plan {
-        chain: default_chain(),
-        snapshot: None,
-    }
-}
-
-/// The rung after `current` in `chain`, if `current` is on it.
-pub fn next_rung(chain: &[Target], current: &Target) -> Option<Target> {
-    let i = chain.iter().position(|t| t == current)?;
-    chain.get(i + 1).cloned()
-}
-
-pub fn chain_of(e: &Escalation) -> Vec<Target> {
-    plan_from_snapshot(e).chain
-}
-
-pub fn next_update_due(_policy: &Policy, _e: &Escalation, _now: Timestamp) -> Option<Timestamp> {
-    None
-}
-
-pub async fn schedule(
-    _conn: &mut AnyConnection,
-    _e: &Escalation,
-    _plan: &Plan,
-    _now: Timestamp,
-) -> ApiResult<()> {
     Ok(())
 }
 
-pub async fn acknowledged(
-    _conn: &mut AnyConnection,
-    _e: &Escalation,
-    _now: Timestamp,
-) -> ApiResult<()> {
-    Ok(())
+/// When a ticket escalates by itself for want of a first response, under the rule its
+/// current fields match; `None` when that rule sets no limit.
+pub fn first_response_due(
+    policy: &Policy,
+    ticket: &Ticket,
+    customer: Option<&Customer>,
+) -> Option<Timestamp> {
+    let facts = facts(
+        ticket,
+        customer,
+        ticket.category.unwrap_or(Category::Other),
+        ticket.priority,
+        &[],
+    );
+    snapshot_for(policy, &facts).first_response_due(ticket.created_at)
 }
 
-pub async fn customer_updated(
-    _conn: &mut AnyConnection,
-    _e: &Escalation,
-    _now: Timestamp,
-) -> ApiResult<()> {
-    Ok(())
-}
-
-pub async fn closed(_conn: &mut AnyConnection, _e: &Escalation, _now: Timestamp) -> ApiResult<()> {
-    Ok(())
+/// Parses a stored timer kind, or reports a corrupt row.
+pub fn timer_kind(name: &str) -> ApiResult<TimerKind> {
+    TimerKind::parse(name)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("unknown timer kind {name:?}")))
 }

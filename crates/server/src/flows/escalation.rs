@@ -2,9 +2,8 @@
 //! compensation above the resolver's authority.
 
 use jiff::Timestamp;
-use ladder_core::escalation::{
-    approval_needed, check_acknowledge, check_active, check_escalate, default_next_rung,
-};
+use ladder_core::escalation::{approval_needed, check_acknowledge, check_active, check_escalate};
+use ladder_core::sla::{next_on_chain, position_on_chain, SlaClocks};
 use ladder_core::text::{LongText, Text};
 use ladder_core::{
     ApprovalState, Category, CompensationKind, ContactMethod, CustomerVerification,
@@ -43,9 +42,11 @@ pub struct EscalateRequest {
     pub triggers: Vec<TriggerKind>,
 }
 
-/// Who an escalation reaches, and the rungs skipped on the way because nobody was there.
+/// Who an escalation reaches, where that is on the chain, and the rungs skipped on the way
+/// because nobody was there.
 struct Routed {
     target: Target,
+    position: usize,
     recipients: Vec<User>,
     skipped: Vec<(Target, &'static str)>,
 }
@@ -61,40 +62,42 @@ async fn audience(
     Ok(users.into_iter().filter(|u| !u.is_away(now)).collect())
 }
 
-/// Walks up from `target` until a rung reaches somebody: an away owner or an empty team is
-/// skipped at once rather than after its timeout. Platform support is always reachable.
+/// Walks up the chain from `target` (at `position`) until a rung reaches somebody: an away
+/// owner or an empty team is skipped at once rather than after its timeout. Platform support
+/// is always reachable.
 async fn route(
     conn: &mut AnyConnection,
     tenant: &str,
     mut target: Target,
+    mut position: usize,
     chain: &[Target],
     now: Timestamp,
 ) -> ApiResult<Routed> {
     let mut skipped = Vec::new();
     loop {
-        if target == Target::Platform {
+        let recipients = if target == Target::Platform {
+            Vec::new()
+        } else {
+            audience(conn, tenant, &target, now).await?
+        };
+        if target == Target::Platform || !recipients.is_empty() {
             return Ok(Routed {
                 target,
-                recipients: Vec::new(),
-                skipped,
-            });
-        }
-        let recipients = audience(conn, tenant, &target, now).await?;
-        if !recipients.is_empty() {
-            return Ok(Routed {
-                target,
+                position,
                 recipients,
                 skipped,
             });
         }
-        let next = sla::next_rung(chain, &target).or_else(|| default_next_rung(&target));
-        skipped.push((target.clone(), "nobody available"));
-        match next {
-            Some(n) => target = n,
+        match next_on_chain(chain, position, &target) {
+            Some((p, next)) => {
+                skipped.push((target, "nobody available"));
+                (position, target) = (p, next);
+            }
             None => {
                 return Ok(Routed {
                     target,
-                    recipients: Vec::new(),
+                    position,
+                    recipients,
                     skipped,
                 })
             }
@@ -192,30 +195,30 @@ pub async fn open_escalation(
 ) -> ApiResult<Escalation> {
     let policy = policy_in(tx.conn(), tenant).await?;
     let customer = directory::customer(tx.conn(), tenant, &ticket.customer_id).await?;
-    let plan = sla::plan(
+    let snap = sla::plan(
         &policy,
         ticket,
         customer.as_ref(),
         req.category,
         req.urgency,
         &req.triggers,
-        now,
     );
+    let chain = snap.chain();
     let requested = match req.target {
         Some(t) => {
             validate_target(tx.conn(), tenant, &t).await?;
             t
         }
-        None => plan.first_target(),
+        None => chain.first().cloned().unwrap_or(Target::Owner),
     };
-    let routed = route(tx.conn(), tenant, requested.clone(), &plan.chain, now).await?;
+    let position = position_on_chain(&chain, &requested);
+    let routed = route(tx.conn(), tenant, requested.clone(), position, &chain, now).await?;
 
     let mut priority = req.urgency.priority().max(ticket.priority);
     if routed.target == Target::Platform && req.category == Category::Legal {
         priority = Priority::Critical;
     }
-    let dues = plan.dues(&routed.target, now);
-    let e = Escalation {
+    let mut e = Escalation {
         id: new_id(),
         tenant_id: tenant.to_owned(),
         ticket_id: ticket.id.clone(),
@@ -234,16 +237,23 @@ pub async fn open_escalation(
         previous_status: ticket.status,
         previous_assignee_id: ticket.assignee_id.clone(),
         previous_team_id: ticket.team_id.clone(),
-        snapshot: plan.snapshot.clone(),
-        ack_due_at: dues.ack,
+        snapshot: None,
+        sla: None,
+        deadlines: None,
+        ack_due_at: None,
         update_due_at: None,
-        resolve_due_at: dues.resolve,
+        resolve_due_at: None,
         acknowledged_at: None,
         closed_at: None,
         resolution: None,
         created_at: now,
         updated_at: now,
     };
+    let run = sla::Run {
+        position: routed.position,
+        clocks: SlaClocks::start(&snap, now),
+    };
+    sla::apply(&mut e, &snap, &run);
     escalations::insert(tx.conn(), &e).await?;
     let before =
         json!({"status": ticket.status, "priority": ticket.priority, "category": ticket.category});
@@ -269,7 +279,8 @@ pub async fn open_escalation(
             "contact_method": e.contact_method, "urgency": e.urgency, "triggers": e.triggers,
             "automatic": requested_by.is_none(),
             "skipped": routed.skipped.iter().map(|(t, why)| json!({"target": target_json(t), "reason": why})).collect::<Vec<_>>(),
-            "ack_due_at": e.ack_due_at, "resolve_due_at": e.resolve_due_at,
+            "rule": snap.rule.name, "policy_version": snap.policy_version, "rung": routed.position,
+            "ack_due_at": e.ack_due_at, "update_due_at": e.update_due_at, "resolve_due_at": e.resolve_due_at,
             "before": before, "after": after,
         }),
         now,
@@ -289,7 +300,7 @@ pub async fn open_escalation(
         )
         .await?;
     }
-    sla::schedule(tx.conn(), &e, &plan, now).await?;
+    sla::sync_timers(tx.conn(), &e, now).await?;
     Ok(e)
 }
 
@@ -347,8 +358,9 @@ pub async fn acknowledge(
     e.escalation_owner_id = Some(caller.user.id.clone());
     e.acknowledged_at = Some(now);
     e.updated_at = now;
-    let policy = policy_in(tx.conn(), &tenant).await?;
-    e.update_due_at = sla::next_update_due(&policy, &e, now);
+    let (snap, mut run) = sla::state_of(&e);
+    run.clocks.acknowledge(now);
+    sla::apply(&mut e, &snap, &run);
     if !escalations::update_if_state(tx.conn(), &e, EscalationState::Requested).await? {
         // Someone else acknowledged between our read and our write.
         let cur = escalations::get(tx.conn(), Some(&tenant), id)
@@ -413,7 +425,7 @@ pub async fn acknowledge(
         now,
     )
     .await?;
-    sla::acknowledged(tx.conn(), &e, now).await?;
+    sla::sync_timers(tx.conn(), &e, now).await?;
     tx.commit().await?;
     Ok(e)
 }
@@ -590,6 +602,7 @@ async fn finish_resolution(
     e.closed_at = Some(now);
     e.updated_at = now;
     e.resolution = Some(resolution.clone());
+    close_clocks(&mut e, now);
     if !escalations::update_if_state(tx.conn(), &e, prior).await? {
         return Err(ApiError::Conflict(
             "the escalation changed while resolving it: reload and try again".into(),
@@ -643,8 +656,15 @@ async fn finish_resolution(
         now,
     )
     .await?;
-    sla::closed(tx.conn(), &e, now).await?;
+    sla::sync_timers(tx.conn(), &e, now).await?;
     Ok(e)
+}
+
+/// Stops the run's clocks as the escalation ends.
+fn close_clocks(e: &mut Escalation, now: Timestamp) {
+    let (snap, mut run) = sla::state_of(e);
+    run.clocks.close(now);
+    sla::apply(e, &snap, &run);
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -774,6 +794,7 @@ pub async fn de_escalate(
     e.closed_at = Some(now);
     e.updated_at = now;
     e.resolution = Some(json!({"reason": req.reason.as_str(), "by": caller.user.id}));
+    close_clocks(&mut e, now);
     if !escalations::update_if_state(tx.conn(), &e, prior).await? {
         return Err(ApiError::Conflict(
             "the escalation changed meanwhile: reload and try again".into(),
@@ -813,7 +834,7 @@ pub async fn de_escalate(
             .await?;
         }
     }
-    sla::closed(tx.conn(), &e, now).await?;
+    sla::sync_timers(tx.conn(), &e, now).await?;
     tx.commit().await?;
     Ok(e)
 }
@@ -843,7 +864,7 @@ pub async fn re_escalate(
         &mut ticket,
         Some(&caller.user.id),
         req.note.as_str(),
-        "re_escalated",
+        MoveReason::Asked,
         now,
     )
     .await?;
@@ -851,8 +872,33 @@ pub async fn re_escalate(
     Ok(e)
 }
 
-/// Supersedes the active escalation with a new one on the next rung of its chain. Used by
-/// re-escalation and by the acknowledgement timer.
+/// Why an escalation moves up a rung.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MoveReason {
+    /// Someone asked (re-escalation).
+    Asked,
+    /// The rung did not acknowledge in time.
+    RungTimedOut,
+    /// Everyone the rung reaches became unavailable.
+    TargetAway,
+    /// An SLA deadline passed and the rule re-escalates on breach.
+    SlaBreached,
+}
+
+impl MoveReason {
+    pub fn event_kind(self) -> &'static str {
+        match self {
+            MoveReason::Asked => "re_escalated",
+            MoveReason::RungTimedOut => "rung_timed_out",
+            MoveReason::TargetAway => "target_away",
+            MoveReason::SlaBreached => "sla_breach_re_escalated",
+        }
+    }
+}
+
+/// Supersedes the active escalation with a new one on the next rung of its chain (the
+/// snapshot it started with). Used by re-escalation, the SLA timers and availability
+/// changes. The run's clocks carry over: the customer's deadlines do not restart.
 #[allow(clippy::too_many_arguments)]
 pub async fn move_up(
     tx: &mut WriteTx,
@@ -861,18 +907,17 @@ pub async fn move_up(
     ticket: &mut Ticket,
     by: Option<&str>,
     note: &str,
-    kind: &str,
+    reason: MoveReason,
     now: Timestamp,
 ) -> ApiResult<Escalation> {
-    let chain = sla::chain_of(&old);
-    let next = sla::next_rung(&chain, &old.target)
-        .or_else(|| default_next_rung(&old.target))
-        .ok_or_else(|| {
-            ApiError::Conflict(
-                "the escalation is already at the top of the ladder (platform support)".into(),
-            )
-        })?;
-    let routed = route(tx.conn(), tenant, next.clone(), &chain, now).await?;
+    let (snap, run) = sla::state_of(&old);
+    let chain = snap.chain();
+    let (position, next) = next_on_chain(&chain, run.position, &old.target).ok_or_else(|| {
+        ApiError::Conflict(
+            "the escalation is already at the top of the ladder (platform support)".into(),
+        )
+    })?;
+    let routed = route(tx.conn(), tenant, next, position, &chain, now).await?;
     let prior = old.state;
     old.state = EscalationState::Superseded;
     old.closed_at = Some(now);
@@ -882,14 +927,11 @@ pub async fn move_up(
             "the escalation changed meanwhile: reload and try again".into(),
         ));
     }
-    sla::closed(tx.conn(), &old, now).await?;
     let mut priority = old.priority;
     if routed.target == Target::Platform && old.category == Category::Legal {
         priority = Priority::Critical;
     }
-    let plan = sla::plan_from_snapshot(&old);
-    let dues = plan.dues(&routed.target, now);
-    let new = Escalation {
+    let mut new = Escalation {
         id: new_id(),
         state: EscalationState::Requested,
         target: routed.target.clone(),
@@ -898,10 +940,6 @@ pub async fn move_up(
         priority,
         requested_by: by.map(str::to_owned).or(old.requested_by.clone()),
         escalation_owner_id: None,
-        ack_due_at: dues.ack,
-        update_due_at: None,
-        // The customer's clock does not restart because the escalation moved up.
-        resolve_due_at: old.resolve_due_at.or(dues.resolve),
         acknowledged_at: None,
         closed_at: None,
         resolution: None,
@@ -909,6 +947,12 @@ pub async fn move_up(
         updated_at: now,
         ..old.clone()
     };
+    let mut run = sla::Run {
+        position: routed.position,
+        clocks: run.clocks,
+    };
+    run.clocks.moved_up();
+    sla::apply(&mut new, &snap, &run);
     escalations::insert(tx.conn(), &new).await?;
     let before = json!({"escalation_id": old.id, "target": target_json(&old.target), "priority": ticket.priority});
     ticket.active_escalation_id = Some(new.id.clone());
@@ -923,10 +967,12 @@ pub async fn move_up(
         tenant,
         Some(&ticket.id),
         by,
-        kind,
+        reason.event_kind(),
         json!({
-            "escalation_id": new.id, "superseded_escalation_id": old.id, "note": note, "rung": new.rung,
+            "escalation_id": new.id, "superseded_escalation_id": old.id, "note": note,
+            "rung": new.rung, "chain_position": routed.position, "automatic": by.is_none(),
             "skipped": routed.skipped.iter().map(|(t, why)| json!({"target": target_json(t), "reason": why})).collect::<Vec<_>>(),
+            "ack_due_at": new.ack_due_at,
             "before": before,
             "after": {"escalation_id": new.id, "target": target_json(&new.target), "priority": ticket.priority},
         }),
@@ -948,7 +994,12 @@ pub async fn move_up(
         )
         .await?;
     }
-    for (t, _) in &routed.skipped {
+    // The rung that let it pass, and the rungs skipped on the way, are told it went past them.
+    let mut passed: Vec<&Target> = routed.skipped.iter().map(|(t, _)| t).collect();
+    if reason == MoveReason::RungTimedOut {
+        passed.push(&old.target);
+    }
+    for t in passed {
         for u in audience_including_away(tx.conn(), tenant, t).await? {
             notify_staff(
                 tx.conn(),
@@ -976,14 +1027,13 @@ pub async fn move_up(
         )
         .await?;
     }
-    let plan = sla::plan_from_snapshot(&new);
-    sla::schedule(tx.conn(), &new, &plan, now).await?;
+    sla::sync_timers(tx.conn(), &new, now).await?;
     Ok(new)
 }
 
 /// Everyone a target names, present or away. Platform staff live outside the tenant; the
 /// platform queue is their audience.
-async fn audience_including_away(
+pub(crate) async fn audience_including_away(
     conn: &mut AnyConnection,
     tenant: &str,
     target: &Target,
@@ -1048,18 +1098,114 @@ pub async fn verify(
     Ok(e)
 }
 
-/// Called when the escalation owner sends the customer a public reply: that is the response
-/// the interim-update clock waits for, so the next update is due one cadence later.
+/// Called when the escalation owner answers the customer (a public reply or a logged call):
+/// that is the response the interim-update clock waits for, so the next update is due one
+/// cadence later.
 pub async fn customer_updated(
     conn: &mut AnyConnection,
     e: &Escalation,
     now: Timestamp,
 ) -> ApiResult<()> {
-    let policy = policy_in(conn, &e.tenant_id).await?;
     let mut e = e.clone();
-    e.update_due_at = sla::next_update_due(&policy, &e, now);
+    let (snap, mut run) = sla::state_of(&e);
+    run.clocks.customer_updated(&snap, now);
+    sla::apply(&mut e, &snap, &run);
     e.updated_at = now;
-    escalations::update_if_state(conn, &e, EscalationState::Acknowledged).await?;
-    sla::customer_updated(conn, &e, now).await?;
+    escalations::update_if_state(conn, &e, e.state).await?;
+    sla::sync_timers(conn, &e, now).await?;
     Ok(())
+}
+
+/// The ticket started (`true`) or stopped waiting on the customer: the update and resolution
+/// clocks of its active escalation pause or run again. Returns whether anything changed.
+pub async fn set_waiting(
+    conn: &mut AnyConnection,
+    e: &Escalation,
+    waiting: bool,
+    now: Timestamp,
+) -> ApiResult<bool> {
+    let mut e = e.clone();
+    let (snap, mut run) = sla::state_of(&e);
+    let changed = if waiting {
+        run.clocks.pause(now)
+    } else {
+        run.clocks.resume(&snap, now)
+    };
+    if changed {
+        sla::apply(&mut e, &snap, &run);
+        e.updated_at = now;
+        escalations::update_if_state(conn, &e, e.state).await?;
+        sla::sync_timers(conn, &e, now).await?;
+    }
+    Ok(changed)
+}
+
+/// Someone just became unavailable: every escalation waiting for acknowledgement whose rung
+/// now reaches nobody moves to the next rung at once, instead of waiting for its timeout.
+/// Returns the ids of the escalations that moved.
+pub async fn route_around_away(
+    tx: &mut WriteTx,
+    db: &Db,
+    tenant: &str,
+    user_id: &str,
+    teams: &[String],
+    now: Timestamp,
+) -> ApiResult<Vec<String>> {
+    let Some(user) = directory::users_by_id(tx.conn(), tenant, &[user_id.to_owned()])
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Ok(Vec::new());
+    };
+    let mut keys = vec![
+        escalations::target_key(&Target::User {
+            id: ladder_core::UserId(user.id.clone()),
+        }),
+        escalations::target_key(&Target::Role { role: user.role }),
+    ];
+    keys.extend(teams.iter().map(|t| {
+        escalations::target_key(&Target::Team {
+            id: ladder_core::TeamId(t.clone()),
+        })
+    }));
+    let mut moved = Vec::new();
+    for e in escalations::requested_for(tx.conn(), tenant, &keys).await? {
+        let Some(mut ticket) = tickets::get_for_update(
+            tx.conn(),
+            db.backend() == ladder_storage::Backend::Postgres,
+            tenant,
+            &e.ticket_id,
+        )
+        .await?
+        else {
+            continue;
+        };
+        // Re-read under the ticket lock: it may have been acknowledged meanwhile.
+        let Some(e) = escalations::get(tx.conn(), Some(tenant), &e.id).await? else {
+            continue;
+        };
+        if e.state != EscalationState::Requested
+            || ticket.active_escalation_id.as_deref() != Some(e.id.as_str())
+            || !audience(tx.conn(), tenant, &e.target, now)
+                .await?
+                .is_empty()
+        {
+            continue;
+        }
+        let note = format!("{} is unavailable: moved up automatically.", user.name);
+        let new = move_up(
+            tx,
+            tenant,
+            e,
+            &mut ticket,
+            None,
+            &note,
+            MoveReason::TargetAway,
+            now,
+        )
+        .await?;
+        moved.push(new.id);
+    }
+    Ok(moved)
 }

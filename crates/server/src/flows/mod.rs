@@ -4,7 +4,9 @@
 //! both call these.
 
 pub mod escalation;
+pub mod policy;
 pub mod tickets;
+pub mod timers;
 
 use jiff::Timestamp;
 use ladder_core::Policy;

@@ -2,6 +2,7 @@
 
 use jiff::Timestamp;
 use ladder_core::escalation::check_public_reply;
+use ladder_core::sla::counts_as_response;
 use ladder_core::text::{LongText, ShortText};
 use ladder_core::{Category, Channel, EscalationState, LinkKind, Priority, TicketStatus};
 use ladder_storage::escalations::{self, Escalation};
@@ -14,6 +15,7 @@ use sqlx::AnyConnection;
 use super::{policy_in, record};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::sla;
 use crate::triggers;
 
 /// A ticket with what a person needs beside it.
@@ -83,11 +85,16 @@ pub async fn load_for_update(
     Ok((tenant, ticket))
 }
 
-pub async fn view(conn: &mut AnyConnection, tenant: &str, ticket: Ticket) -> ApiResult<TicketView> {
-    let active_escalation = match &ticket.active_escalation_id {
-        Some(id) => escalations::get(conn, Some(tenant), id).await?,
-        None => None,
-    };
+pub async fn view(
+    conn: &mut AnyConnection,
+    tenant: &str,
+    ticket: Ticket,
+    now: Timestamp,
+) -> ApiResult<TicketView> {
+    let mut active_escalation = active_escalation(conn, tenant, &ticket).await?;
+    if let Some(e) = &mut active_escalation {
+        sla::annotate(e, now);
+    }
     let watchers = tickets::watchers(conn, tenant, &ticket.id).await?;
     let links = tickets::links(conn, tenant, &ticket.id).await?;
     Ok(TicketView {
@@ -198,6 +205,7 @@ pub async fn create(
     )
     .await?;
     let mut ticket = ticket;
+    sla::schedule_first_response(tx.conn(), tenant, &policy, &ticket, Some(&customer), now).await?;
     if let Some((category, urgency, kinds)) = triggers::automatic(&found) {
         // The tenant asked for these triggers to escalate by policy, in this same transaction.
         let evidence: Vec<String> = found
@@ -224,7 +232,7 @@ pub async fn create(
         };
         super::escalation::open_escalation(&mut tx, tenant, &mut ticket, None, req, now).await?;
     }
-    let v = view(tx.conn(), tenant, ticket).await?;
+    let v = view(tx.conn(), tenant, ticket, now).await?;
     tx.commit().await?;
     Ok(v)
 }
@@ -269,16 +277,21 @@ pub async fn patch(
         "assignee_id": t.assignee_id, "team_id": t.team_id,
     });
     let mut kind = "ticket_updated";
+    let escalated = t.active_escalation_id.is_some();
     if let Some(status) = req.status {
-        if status == TicketStatus::Escalated {
+        // While escalated, a ticket may wait on the customer (`pending`) and come back.
+        let waiting_toggle = matches!(status, TicketStatus::Pending | TicketStatus::Escalated);
+        if escalated && status != t.status && !waiting_toggle {
+            return Err(ApiError::Conflict(
+                "the ticket has an active escalation: resolve or de-escalate it to change the status \
+                 (it may be set to pending while waiting on the customer)"
+                    .into(),
+            ));
+        }
+        if !escalated && status == TicketStatus::Escalated {
             return Err(ApiError::field(
                 "status",
                 "use POST /api/v1/tickets/{id}/escalate to escalate a ticket",
-            ));
-        }
-        if t.active_escalation_id.is_some() && status != t.status {
-            return Err(ApiError::Conflict(
-                "the ticket has an active escalation: resolve or de-escalate it to change the status".into(),
             ));
         }
         if matches!(t.status, TicketStatus::Resolved | TicketStatus::Closed)
@@ -315,19 +328,31 @@ pub async fn patch(
     });
     if before != after {
         tickets::update(tx.conn(), &tenant, &t, now).await?;
+        let mut payload = json!({"before": before, "after": after});
+        if let Some(e) = active_escalation(tx.conn(), &tenant, &t).await? {
+            let waiting = t.status == TicketStatus::Pending;
+            if super::escalation::set_waiting(tx.conn(), &e, waiting, now).await? {
+                payload["sla"] = json!(if waiting { "paused" } else { "resumed" });
+            }
+        } else {
+            let policy = policy_in(tx.conn(), &tenant).await?;
+            let customer = directory::customer(tx.conn(), &tenant, &t.customer_id).await?;
+            sla::schedule_first_response(tx.conn(), &tenant, &policy, &t, customer.as_ref(), now)
+                .await?;
+        }
         record(
             tx.conn(),
             &tenant,
             Some(&t.id),
             Some(&caller.user.id),
             kind,
-            json!({"before": before, "after": after}),
+            payload,
             now,
         )
         .await?;
         t.updated_at = now;
     }
-    let v = view(tx.conn(), &tenant, t).await?;
+    let v = view(tx.conn(), &tenant, t, now).await?;
     tx.commit().await?;
     Ok(v)
 }
@@ -343,6 +368,10 @@ pub struct NewCommentRequest {
     /// scanned for escalation triggers.
     #[serde(default)]
     pub from_customer: bool,
+    /// A phone call with the customer written up by staff. Nothing is sent, but like a
+    /// public reply it counts as a response for the SLA clocks.
+    #[serde(default)]
+    pub logged_call: bool,
 }
 
 /// Adds a reply or a note. While a legal/clinical/safety escalation is active only its owner
@@ -360,12 +389,15 @@ pub async fn comment(
             caller.user.role
         )));
     }
+    if req.logged_call && req.public {
+        return Err(ApiError::field(
+            "logged_call",
+            "a logged call is a record for staff and is not sent to the customer: set public to false",
+        ));
+    }
     let mut tx = db.write().await?;
     let (tenant, mut t) = load_for_update(&mut tx, db, caller, id).await?;
-    let active = match &t.active_escalation_id {
-        Some(eid) => escalations::get(tx.conn(), Some(&tenant), eid).await?,
-        None => None,
-    };
+    let active = active_escalation(tx.conn(), &tenant, &t).await?;
     let policy = policy_in(tx.conn(), &tenant).await?;
     if req.public && !req.from_customer {
         let owner_name = match active.as_ref().and_then(|e| e.escalation_owner_id.clone()) {
@@ -390,7 +422,8 @@ pub async fn comment(
         });
         check_public_reply(lock, &policy, &caller.actor())?;
     }
-    let author = (!req.from_customer).then_some(caller.user.id.as_str());
+    // A call is written up by the staff member who took it, whoever dialled.
+    let author = (!req.from_customer || req.logged_call).then_some(caller.user.id.as_str());
     let c = tickets::insert_comment(
         tx.conn(),
         &tenant,
@@ -398,10 +431,13 @@ pub async fn comment(
         author,
         req.body.as_str(),
         req.public,
+        req.logged_call,
         now,
     )
     .await?;
-    let kind = if req.from_customer {
+    let kind = if req.logged_call {
+        "call_logged"
+    } else if req.from_customer {
         "customer_message"
     } else if req.public {
         "replied"
@@ -410,9 +446,12 @@ pub async fn comment(
     };
     let mut payload = json!({"comment_id": c.id, "public": c.public, "body": c.body});
     let mut changed = false;
-    if req.public && !req.from_customer && t.first_response_at.is_none() {
+    let response = counts_as_response(req.public, req.logged_call, req.from_customer);
+    if response && t.first_response_at.is_none() {
         t.first_response_at = Some(now);
+        payload["first_response"] = json!(true);
         changed = true;
+        sla::schedule_first_response(tx.conn(), &tenant, &policy, &t, None, now).await?;
     }
     if req.from_customer {
         let customer = directory::customer(tx.conn(), &tenant, &t.customer_id)
@@ -435,16 +474,29 @@ pub async fn comment(
             changed = true;
         }
     }
-    // The escalation owner's public reply is the response the SLA clock waits for.
+    // The escalation owner's reply or call is the update the SLA clock waits for.
     if let Some(e) = active.as_ref() {
-        if req.public
-            && !req.from_customer
+        if response
             && e.state == EscalationState::Acknowledged
             && e.escalation_owner_id.as_deref() == Some(caller.user.id.as_str())
         {
             payload["escalation_id"] = json!(e.id);
+            payload["sla"] = json!("customer_updated");
             super::escalation::customer_updated(tx.conn(), e, now).await?;
         }
+    }
+    // The customer answered: a ticket waiting on them is worked on again.
+    if req.from_customer && t.status == TicketStatus::Pending {
+        t.status = match active.as_ref() {
+            Some(e) => {
+                super::escalation::set_waiting(tx.conn(), e, false, now).await?;
+                payload["sla"] = json!("resumed");
+                TicketStatus::Escalated
+            }
+            None => TicketStatus::Open,
+        };
+        payload["status"] = json!(t.status);
+        changed = true;
     }
     if changed {
         tickets::update(tx.conn(), &tenant, &t, now).await?;
@@ -461,6 +513,18 @@ pub async fn comment(
     .await?;
     tx.commit().await?;
     Ok(c)
+}
+
+/// The ticket's active escalation, if it has one.
+async fn active_escalation(
+    conn: &mut AnyConnection,
+    tenant: &str,
+    t: &Ticket,
+) -> ApiResult<Option<Escalation>> {
+    Ok(match &t.active_escalation_id {
+        Some(eid) => escalations::get(conn, Some(tenant), eid).await?,
+        None => None,
+    })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

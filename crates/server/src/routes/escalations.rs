@@ -13,6 +13,12 @@ use crate::flows::escalation::{
 use crate::json::Json;
 use crate::state::AppState;
 
+/// The escalation with its three deadlines as they stand now.
+fn shown(mut e: Escalation, state: &AppState) -> Escalation {
+    crate::sla::annotate(&mut e, state.now());
+    e
+}
+
 /// Escalates the ticket to a person, team, role, the owner (default) or platform support.
 #[utoipa::path(post, path = "/api/v1/tickets/{id}/escalate", tag = "escalations", params(("id" = String, Path)), request_body = EscalateRequest,
     responses((status = 201, body = Escalation), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
@@ -25,7 +31,7 @@ pub async fn escalate(
 ) -> ApiResult<(StatusCode, Json<Escalation>)> {
     let e = flow::escalate(&state.db, &caller, &id, req, state.now()).await?;
     state.metrics.event("escalated");
-    Ok((StatusCode::CREATED, Json(e)))
+    Ok((StatusCode::CREATED, Json(shown(e, &state))))
 }
 
 /// One escalation.
@@ -44,7 +50,7 @@ pub async fn get(
     };
     escalations::get(&mut conn, scope, &id)
         .await?
-        .map(Json)
+        .map(|e| Json(shown(e, &state)))
         .ok_or_else(|| ApiError::not_found("escalation"))
 }
 
@@ -59,7 +65,7 @@ pub async fn acknowledge(
 ) -> ApiResult<Json<Escalation>> {
     let e = flow::acknowledge(&state.db, &caller, &id, state.now()).await?;
     state.metrics.event("acknowledged");
-    Ok(Json(e))
+    Ok(Json(shown(e, &state)))
 }
 
 /// Resolves with a summary. A compensation above the caller's authority creates an approval
@@ -73,7 +79,8 @@ pub async fn resolve(
     Path(id): Path<String>,
     Json(req): Json<ResolveRequest>,
 ) -> ApiResult<(StatusCode, Json<ResolveOutcome>)> {
-    let out = flow::resolve(&state.db, &caller, &id, req, state.now()).await?;
+    let mut out = flow::resolve(&state.db, &caller, &id, req, state.now()).await?;
+    out.escalation = shown(out.escalation, &state);
     let status = if out.approval.is_some() {
         StatusCode::ACCEPTED
     } else {
@@ -96,9 +103,8 @@ pub async fn de_escalate(
     Path(id): Path<String>,
     Json(req): Json<DeEscalateRequest>,
 ) -> ApiResult<Json<Escalation>> {
-    Ok(Json(
-        flow::de_escalate(&state.db, &caller, &id, req, state.now()).await?,
-    ))
+    let e = flow::de_escalate(&state.db, &caller, &id, req, state.now()).await?;
+    Ok(Json(shown(e, &state)))
 }
 
 /// Moves the escalation one rung up its chain; the current one becomes `superseded`.
@@ -110,10 +116,8 @@ pub async fn re_escalate(
     Path(id): Path<String>,
     Json(req): Json<ReEscalateRequest>,
 ) -> ApiResult<(StatusCode, Json<Escalation>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(flow::re_escalate(&state.db, &caller, &id, req, state.now()).await?),
-    ))
+    let e = flow::re_escalate(&state.db, &caller, &id, req, state.now()).await?;
+    Ok((StatusCode::CREATED, Json(shown(e, &state))))
 }
 
 /// Records whether the customer confirmed the resolution.
@@ -125,9 +129,8 @@ pub async fn verification(
     Path(id): Path<String>,
     Json(req): Json<VerificationRequest>,
 ) -> ApiResult<Json<Escalation>> {
-    Ok(Json(
-        flow::verify(&state.db, &caller, &id, req, state.now()).await?,
-    ))
+    let e = flow::verify(&state.db, &caller, &id, req, state.now()).await?;
+    Ok(Json(shown(e, &state)))
 }
 
 /// Pending compensation approvals of the organisation.

@@ -140,8 +140,23 @@ pub async fn set_availability(
         .ok_or_else(|| ApiError::not_found("user"))?
         .away_until;
     directory::set_away(tx.conn(), caller.tenant_id(), &id, req.away_until).await?;
+    let moved = if req.away_until.is_some_and(|t| t > now) {
+        let teams = directory::teams_of(&state.db, caller.tenant_id(), &id).await?;
+        crate::flows::escalation::route_around_away(
+            &mut tx,
+            &state.db,
+            caller.tenant_id(),
+            &id,
+            &teams,
+            now,
+        )
+        .await?
+    } else {
+        Vec::new()
+    };
     record(tx.conn(), caller.tenant_id(), None, Some(&caller.user.id), "availability_changed",
-        json!({"user_id": id, "before": {"away_until": before}, "after": {"away_until": req.away_until}}), now).await?;
+        json!({"user_id": id, "before": {"away_until": before}, "after": {"away_until": req.away_until},
+               "escalations_moved_up": moved}), now).await?;
     tx.commit().await?;
     directory::user(&state.db, caller.tenant_id(), &id)
         .await?

@@ -133,5 +133,10 @@ pub async fn escalations(
         }
     };
     let mut conn = state.db.conn().await?;
-    Ok(Json(queues::escalations(&mut conn, &audience, &f).await?))
+    let mut page = queues::escalations(&mut conn, &audience, &f).await?;
+    let now = state.now();
+    for item in &mut page.items {
+        crate::sla::annotate(&mut item.escalation, now);
+    }
+    Ok(Json(page))
 }

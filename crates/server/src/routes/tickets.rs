@@ -51,7 +51,7 @@ pub async fn get(
     let t = tickets::get(&mut conn, &tenant, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("ticket"))?;
-    Ok(Json(flow::view(&mut conn, &tenant, t).await?))
+    Ok(Json(flow::view(&mut conn, &tenant, t, state.now()).await?))
 }
 
 /// Changes status, priority, category, assignee or team.
