@@ -20,6 +20,16 @@ pub struct Problem {
     /// The request field at fault, as a JSON path (`target.kind`, `compensation.amount`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Every problem found, when there were several (a policy is checked as a whole).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+}
+
+/// One of several problems in a request.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct FieldProblem {
+    pub field: String,
+    pub detail: String,
 }
 
 #[derive(Debug)]
@@ -30,6 +40,8 @@ pub enum ApiError {
         field: Option<String>,
         detail: String,
     },
+    /// Several fields are invalid; all are reported at once.
+    InvalidFields(Vec<FieldProblem>),
     Unauthorized(String),
     Forbidden(String),
     /// Missing, or belonging to another tenant: the two are indistinguishable on purpose.
@@ -81,7 +93,24 @@ impl From<anyhow::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut errors = Vec::new();
         let (status, kind, title, detail, field) = match self {
+            ApiError::InvalidFields(list) => {
+                let detail = list
+                    .iter()
+                    .map(|p| p.detail.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let field = list.first().map(|p| p.field.clone());
+                errors = list;
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-request",
+                    "Invalid request",
+                    detail,
+                    field,
+                )
+            }
             ApiError::Invalid {
                 status,
                 field,
@@ -114,6 +143,7 @@ impl IntoResponse for ApiError {
             status: status.as_u16(),
             detail,
             field,
+            errors,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         (

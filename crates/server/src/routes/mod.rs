@@ -3,6 +3,7 @@
 pub mod escalations;
 pub mod ops;
 pub mod people;
+pub mod policy;
 pub mod queues;
 pub mod session;
 pub mod tickets;
@@ -35,6 +36,7 @@ use crate::telemetry::RequestLabels;
         escalations::de_escalate, escalations::re_escalate, escalations::verification,
         escalations::approvals, escalations::approve, escalations::deny,
         queues::mine, queues::watching, queues::escalations,
+        policy::get, policy::put, policy::simulate,
         ops::healthz, ops::readyz, ops::metrics,
     ),
     components(schemas(crate::error::Problem)),
@@ -105,6 +107,8 @@ pub fn router(state: AppState) -> Router {
         .route("/queues/mine", get(queues::mine))
         .route("/queues/watching", get(queues::watching))
         .route("/queues/escalations", get(queues::escalations))
+        .route("/policy", get(policy::get).put(policy::put))
+        .route("/policy/simulate", post(policy::simulate))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::NotFound("no such endpoint under /api/v1".into()) });
 
