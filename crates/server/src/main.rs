@@ -54,10 +54,35 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The escalation policy of an organisation, as a file.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Escalation trigger detection.
     Triggers {
         #[command(subcommand)]
         command: TriggersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Writes the policy in force to FILE: TOML, or JSON when FILE ends in .json; `-` is
+    /// standard output.
+    Export {
+        file: std::path::PathBuf,
+        /// The organisation (slug or id); may be left out when there is only one.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Checks FILE (TOML, or JSON when it ends in .json) and makes it the policy in force.
+    /// Every problem is printed with the rule it is in, and nothing changes; exits 1.
+    Import {
+        file: std::path::PathBuf,
+        /// The organisation (slug or id); may be left out when there is only one.
+        #[arg(long)]
+        tenant: Option<String>,
     },
 }
 
@@ -220,6 +245,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Policy { command } => {
+            let db = open(&cli.database_url).await?;
+            policy_command(&db, command).await
+        }
         Command::Triggers {
             command: TriggersCommand::Eval { file },
         } => {
@@ -259,6 +288,110 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+    }
+}
+
+/// The organisation a command is about: the one named, or the only one there is.
+async fn pick_tenant(
+    db: &Db,
+    key: Option<&str>,
+) -> anyhow::Result<ladder_storage::directory::Tenant> {
+    use ladder_storage::directory;
+    if let Some(key) = key {
+        return directory::find_tenant(db, key)
+            .await?
+            .with_context(|| format!("no organisation with slug or id {key:?}"));
+    }
+    let all = directory::tenants(db).await?;
+    match all.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => anyhow::bail!("there is no organisation yet: create one with `ladder tenant create`"),
+        many => anyhow::bail!(
+            "there are {} organisations: name one with --tenant ({})",
+            many.len(),
+            many.iter()
+                .map(|t| t.slug.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn is_json(file: &std::path::Path) -> bool {
+    file.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+async fn policy_command(db: &Db, command: PolicyCommand) -> anyhow::Result<ExitCode> {
+    use ladder_core::Policy;
+    use ladder_server::flows;
+    match command {
+        PolicyCommand::Export { file, tenant } => {
+            let t = pick_tenant(db, tenant.as_deref()).await?;
+            let policy = flows::policy(db, &t.id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let text = if is_json(&file) {
+                serde_json::to_string_pretty(&policy)? + "\n"
+            } else {
+                policy.to_toml()
+            };
+            if file.as_os_str() == "-" {
+                print!("{text}");
+            } else {
+                std::fs::write(&file, text)
+                    .with_context(|| format!("writing {}", file.display()))?;
+                eprintln!(
+                    "exported version {} of the policy of {} to {}",
+                    policy.version,
+                    t.slug,
+                    file.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Import { file, tenant } => {
+            let t = pick_tenant(db, tenant.as_deref()).await?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let parsed: Result<Policy, String> = if is_json(&file) {
+                serde_json::from_str(&text).map_err(|e| e.to_string())
+            } else {
+                Policy::from_toml(&text).map_err(|e| e.to_string())
+            };
+            let policy = match parsed {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("{}: {e}", file.display());
+                    eprintln!("nothing was changed");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            match flows::policy::save(db, &t.id, None, policy, None, Timestamp::now()).await {
+                Ok(saved) if saved.changed => {
+                    println!(
+                        "the policy of {} is now version {}",
+                        t.slug, saved.policy.version
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Ok(saved) => {
+                    println!(
+                        "the policy of {} is unchanged (version {})",
+                        t.slug, saved.policy.version
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(ladder_server::error::ApiError::InvalidFields(problems)) => {
+                    for p in problems {
+                        eprintln!("{}: {} ({})", file.display(), p.detail, p.field);
+                    }
+                    eprintln!("nothing was changed");
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(e) => Err(anyhow::anyhow!("{e:?}")),
+            }
         }
     }
 }

@@ -19,8 +19,11 @@ pub struct AppState {
 pub struct Clock;
 
 impl Clock {
+    /// Now, to the microsecond: the precision instants are stored at, so that what a write
+    /// returns equals what a later read gives back.
     pub fn now(&self) -> Timestamp {
-        Timestamp::now()
+        let now = Timestamp::now();
+        Timestamp::from_microsecond(now.as_microsecond()).unwrap_or(now)
     }
 }
 

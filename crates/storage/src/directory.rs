@@ -121,6 +121,17 @@ pub async fn find_tenant(db: &Db, key: &str) -> Result<Option<Tenant>> {
     row.as_ref().map(tenant_from_row).transpose()
 }
 
+/// Every organisation (not the platform's own), oldest first.
+pub async fn tenants(db: &Db) -> Result<Vec<Tenant>> {
+    let rows = sqlx::query(
+        "SELECT id, name, slug, created_at FROM tenants WHERE slug <> $1 ORDER BY created_at, id",
+    )
+    .bind(PLATFORM_SLUG)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(tenant_from_row).collect()
+}
+
 pub async fn count_tenants(db: &Db) -> Result<i64> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tenants")
         .fetch_one(db.pool())

@@ -93,6 +93,18 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<TempDir>) {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        let config = ladder_server::engine::EngineConfig::for_backend(match backend {
+            Backend::Sqlite => ladder_storage::Backend::Sqlite,
+            Backend::Postgres => ladder_storage::Backend::Postgres,
+        });
+        TestApp::spawn_with(backend, config).await
+    }
+
+    /// A server whose timer engine runs as configured (`workers: 0` stops it).
+    pub async fn spawn_with(
+        backend: Backend,
+        engine: ladder_server::engine::EngineConfig,
+    ) -> TestApp {
         let (url, dir) = fresh_database(backend).await;
         let db = Db::connect(&url).await.expect("connect");
         db.migrate().await.expect("migrate");
@@ -102,7 +114,7 @@ impl TestApp {
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let served = db.clone();
         tokio::spawn(async move {
-            ladder_server::serve(served, listener, std::future::pending())
+            ladder_server::serve_with(served, listener, std::future::pending(), engine)
                 .await
                 .expect("server");
         });
@@ -207,6 +219,38 @@ impl TestApp {
 
     pub async fn patch(&self, who: &Session, path: &str, body: Value) -> (StatusCode, Value) {
         self.call("PATCH", Some(who), path, Some(body)).await
+    }
+
+    pub async fn put(&self, who: &Session, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call("PUT", Some(who), path, Some(body)).await
+    }
+
+    /// Replaces the organisation's policy through the API and returns the saved document.
+    pub async fn set_policy(&self, who: &Session, mut policy: Value) -> Value {
+        let (_, current) = self.get(who, "/policy").await;
+        policy["version"] = current["version"].clone();
+        let (status, saved) = self.put(who, "/policy", policy).await;
+        assert_eq!(status, StatusCode::OK, "policy refused: {saved}");
+        saved
+    }
+
+    /// The ticket's audit trail, polled until `done` holds or `secs` pass.
+    pub async fn events_until(
+        &self,
+        who: &Session,
+        ticket: &str,
+        secs: u64,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let (_, events) = self.get(who, &format!("/tickets/{ticket}/events")).await;
+            let events = events.as_array().cloned().unwrap_or_default();
+            if done(&events) || std::time::Instant::now() > deadline {
+                return events;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     /// Counts rows straight from the database, for asserting that refusals change nothing.

@@ -1,0 +1,640 @@
+//! The policy engine at work: chains that climb on time, away people skipped, reminders and
+//! breaches, pauses, first responses, and policies as data.
+
+use jiff::Timestamp;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::harness::{kinds, Backend, Org, Session, TestApp, TicketBuilder};
+use crate::on_both_databases;
+
+on_both_databases!(
+    an_unacknowledged_escalation_climbs_the_chain_on_time,
+    an_away_owner_is_skipped_at_once,
+    bad_policies_are_refused_naming_the_rule_and_the_old_one_stays,
+    the_dry_run_shows_the_rule_chain_and_due_times_and_writes_nothing,
+    editing_the_policy_never_moves_a_running_escalation,
+    waiting_on_the_customer_pauses_the_resolution_clock,
+    a_ticket_nobody_answers_escalates_by_itself,
+    only_the_owners_reply_or_call_counts_as_an_update,
+    a_stuck_engine_shows_in_readyz_and_metrics,
+);
+
+/// A calendar open around the clock, named "default" so that every rule uses it.
+fn around_the_clock() -> Value {
+    let all_day = json!(["00:00-24:00"]);
+    json!({"name": "default", "time_zone": "UTC", "hours": {
+        "mon": all_day, "tue": all_day, "wed": all_day, "thu": all_day,
+        "fri": all_day, "sat": all_day, "sun": all_day}})
+}
+
+/// A policy of one catch-all rule on a 24/7 calendar.
+fn drill_policy(chain: Value, sla: Value, extra: Value) -> Value {
+    let mut rule = json!({"name": "drill", "sla": sla, "chain": chain});
+    if let Some(extra) = extra.as_object() {
+        for (k, v) in extra {
+            rule[k] = v.clone();
+        }
+    }
+    json!({"calendars": [around_the_clock()], "rules": [rule]})
+}
+
+fn at(v: &Value) -> Timestamp {
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not a timestamp: {v}"))
+}
+
+fn seconds_between(a: &Value, b: &Value) -> f64 {
+    at(b).duration_since(at(a)).as_secs_f64()
+}
+
+fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["kind"] == kind).collect()
+}
+
+async fn escalate(app: &TestApp, who: &Session, ticket: &str, body: Value) -> Value {
+    let mut req = json!({"category": "complaint", "note": "Customer is unhappy with the repair.",
+                         "contact_method": "call", "urgency": "standard"});
+    for (k, v) in body.as_object().cloned().unwrap_or_default() {
+        req[k] = v;
+    }
+    let (s, e) = app
+        .post(who, &format!("/tickets/{ticket}/escalate"), req)
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+    e
+}
+
+async fn new_ticket(app: &TestApp, org: &Org, who: &Session, text: &str) -> String {
+    let customer = org.customer(app, "Dana Field").await;
+    TicketBuilder::new(&customer)
+        .about("Boiler repair")
+        .saying(text)
+        .open(app, who)
+        .await
+}
+
+async fn an_unacknowledged_escalation_climbs_the_chain_on_time(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Swift Heating").await;
+    let tom = org.user(&app, "Tom Tech", "agent").await;
+    let mia = org.user(&app, "Mia Manager", "specialist").await;
+    let ada = org.user(&app, "Ada Admin", "admin").await;
+    let managers = org.team(&app, "Escalation managers", &[&mia]).await;
+    let policy = drill_policy(
+        json!([
+            {"target": {"kind": "user", "id": tom.id}, "ack_within": "2s"},
+            {"target": {"kind": "team", "id": managers}, "ack_within": "2s"},
+            {"target": {"kind": "role", "role": "admin"}, "ack_within": "1h"},
+        ]),
+        json!({"acknowledge": "1h", "update_every": "3s", "resolve": "1h"}),
+        json!({"remind_at_percent": 50, "remind_every": "1h"}),
+    );
+    app.set_policy(&org.owner, policy).await;
+    let ticket = new_ticket(&app, &org, &tom, "The boiler still leaks after your visit.").await;
+
+    let e = escalate(&app, &tom, &ticket, json!({})).await;
+    assert_eq!(e["target"], json!({"kind": "user", "id": tom.id}));
+    let escalated_at = e["created_at"].clone();
+    assert!((seconds_between(&escalated_at, &e["ack_due_at"]) - 2.0).abs() < 0.01);
+    for clock in ["acknowledge", "update", "resolve"] {
+        assert_eq!(e["deadlines"][clock]["state"], "running", "{clock}: {e}");
+    }
+    assert!(
+        (seconds_between(&escalated_at, &e["deadlines"]["update"]["due_at"]) - 3.0).abs() < 0.01
+    );
+
+    let events = app
+        .events_until(&org.owner, &ticket, 15, |ev| {
+            of_kind(ev, "rung_timed_out").len() == 2 && !of_kind(ev, "sla_breached").is_empty()
+        })
+        .await;
+    let moves = of_kind(&events, "rung_timed_out");
+    assert_eq!(moves.len(), 2, "{:?}", kinds(&json!(events)));
+    // Rung 2 is called when rung 1's two seconds run out, rung 3 two seconds after that.
+    let first = seconds_between(&escalated_at, &moves[0]["occurred_at"]);
+    let second = seconds_between(&escalated_at, &moves[1]["occurred_at"]);
+    assert!((2.0..3.0).contains(&first), "rung 2 called after {first}s");
+    assert!(
+        (4.0..5.0).contains(&second),
+        "rung 3 called after {second}s"
+    );
+    assert_eq!(
+        moves[0]["payload"]["after"]["target"],
+        json!({"kind": "team", "id": managers})
+    );
+    assert_eq!(
+        moves[1]["payload"]["after"]["target"],
+        json!({"kind": "role", "role": "admin"})
+    );
+    assert_eq!(moves[1]["payload"]["automatic"], true);
+
+    // The gentle reminder came before rung 1 was passed over, half-way through its time.
+    let reminders = of_kind(&events, "sla_reminder");
+    let first_reminder = reminders
+        .iter()
+        .find(|r| r["payload"]["clock"] == "acknowledge")
+        .expect("a reminder to acknowledge");
+    let when = seconds_between(&escalated_at, &first_reminder["occurred_at"]);
+    assert!((1.0..2.0).contains(&when), "reminded after {when}s");
+    assert_eq!(first_reminder["payload"]["to"], json!([tom.id]));
+    // The interim update was due after three seconds and nobody gave it.
+    let breach = of_kind(&events, "sla_breached")[0];
+    assert_eq!(breach["payload"]["clock"], "update");
+    let when = seconds_between(&escalated_at, &breach["occurred_at"]);
+    assert!((3.0..4.0).contains(&when), "breach recorded after {when}s");
+
+    let (_, t) = app.get(&org.owner, &format!("/tickets/{ticket}")).await;
+    let active = &t["active_escalation"];
+    assert_eq!(active["target"], json!({"kind": "role", "role": "admin"}));
+    assert_eq!(active["rung"], 3);
+    assert_eq!(active["deadlines"]["update"]["state"], "breached");
+    assert_eq!(active["deadlines"]["acknowledge"]["state"], "running");
+
+    // The outbox: the skipped rungs were told, reminders and breaches went to staff only.
+    let (_, notes) = app
+        .get(&org.owner, &format!("/tickets/{ticket}/notifications"))
+        .await;
+    let notes = notes.as_array().cloned().unwrap_or_default();
+    let sent = |kind: &str, to: &str| {
+        notes
+            .iter()
+            .any(|n| n["kind"] == kind && n["recipient_user_id"] == to)
+    };
+    assert!(sent("sla_reminder", &tom.id), "{notes:?}");
+    assert!(sent("escalation_skipped_you", &tom.id));
+    assert!(sent("escalation_skipped_you", &mia.id));
+    assert!(sent("escalation_requested", &mia.id));
+    assert!(sent("escalation_requested", &ada.id));
+    assert!(notes.iter().any(|n| n["kind"] == "sla_breached"));
+    assert!(notes
+        .iter()
+        .filter(|n| n["kind"].as_str().is_some_and(|k| k.starts_with("sla_")))
+        .all(|n| n["audience"] == "staff" && n["recipient_email"].is_null()));
+
+    // Ada takes it: acknowledged within the hour the SLA gives, so that clock is met.
+    let id = active["id"].as_str().expect("id");
+    let (s, acked) = app
+        .post(&ada, &format!("/escalations/{id}/acknowledge"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{acked}");
+    assert_eq!(acked["deadlines"]["acknowledge"]["state"], "met");
+}
+
+async fn an_away_owner_is_skipped_at_once(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Bright Smile").await;
+    let rita = org.user(&app, "Rita Reception", "agent").await;
+    let ada = org.user(&app, "Ada Admin", "admin").await;
+    let ticket = new_ticket(&app, &org, &rita, "You charged me twice for the cleaning.").await;
+
+    // The owner is away for the week: the escalation goes straight to the admins.
+    let next_week = (Timestamp::now() + jiff::SignedDuration::from_hours(24 * 7)).to_string();
+    let (s, _) = app
+        .put(
+            &org.owner,
+            &format!("/users/{}/availability", org.owner.id),
+            json!({"away_until": next_week}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let e = escalate(&app, &rita, &ticket, json!({})).await;
+    assert_eq!(e["target"], json!({"kind": "role", "role": "admin"}));
+    let (_, events) = app.get(&rita, &format!("/tickets/{ticket}/events")).await;
+    let escalated = of_kind(events.as_array().expect("events"), "escalated")[0].clone();
+    assert_eq!(
+        escalated["payload"]["skipped"][0]["target"],
+        json!({"kind": "owner"})
+    );
+    assert_eq!(
+        escalated["payload"]["requested_target"],
+        json!({"kind": "owner"})
+    );
+
+    // Back at work, the owner takes the next one; then leaves before acknowledging: it
+    // moves on at once, not an hour later.
+    app.put(
+        &org.owner,
+        &format!("/users/{}/availability", org.owner.id),
+        json!({"away_until": null}),
+    )
+    .await;
+    let other = new_ticket(&app, &org, &rita, "The crown you fitted fell out.").await;
+    let e = escalate(&app, &rita, &other, json!({})).await;
+    assert_eq!(e["target"], json!({"kind": "owner"}));
+    let (s, _) = app
+        .put(
+            &org.owner,
+            &format!("/users/{}/availability", org.owner.id),
+            json!({"away_until": next_week}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, t) = app.get(&ada, &format!("/tickets/{other}")).await;
+    assert_eq!(
+        t["active_escalation"]["target"],
+        json!({"kind": "role", "role": "admin"})
+    );
+    let (_, events) = app.get(&ada, &format!("/tickets/{other}/events")).await;
+    assert_eq!(
+        of_kind(events.as_array().expect("events"), "target_away").len(),
+        1
+    );
+}
+
+async fn bad_policies_are_refused_naming_the_rule_and_the_old_one_stays(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Field Co").await;
+    let agent = org.user(&app, "Rita Reception", "agent").await;
+    let (s, before) = app.get(&org.owner, "/policy").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(before["version"], 0);
+    assert_eq!(before["rules"][0]["name"], "urgent");
+
+    let mut bad = before.clone();
+    bad["rules"][0]["chain"] =
+        json!([{"target": {"kind": "user", "id": "nobody"}, "ack_within": "1h"}]);
+    bad["rules"][1]["chain"] = json!([]);
+    let snapshot = app.snapshot().await;
+    let (s, problem) = app.put(&org.owner, "/policy", bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["field"], "rules[0].chain[0].target.id");
+    let errors = problem["errors"].as_array().expect("every problem listed");
+    assert_eq!(errors.len(), 2, "{problem}");
+    assert!(errors[0]["detail"]
+        .as_str()
+        .is_some_and(|d| d.contains("rule \"urgent\"") && d.contains("unknown user")));
+    assert_eq!(errors[1]["field"], "rules[1].chain");
+    assert!(errors[1]["detail"]
+        .as_str()
+        .is_some_and(|d| d.contains("rule \"sensitive\"") && d.contains("chain is empty")));
+
+    // A zero duration never parses; the error names the rule and the field.
+    let mut zero = before.clone();
+    zero["rules"][2]["sla"]["resolve"] = json!("0h");
+    let (s, problem) = app.put(&org.owner, "/policy", zero).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["field"], "rules[2].sla.resolve");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("rule \"standard\"") && d.contains("longer than zero")),
+        "{problem}"
+    );
+
+    // A rule that can never apply, behind the catch-all.
+    let mut unreachable = before.clone();
+    let mut late = unreachable["rules"][0].clone();
+    late["name"] = json!("late vip");
+    late["when"] = json!({"tiers": ["vip"]});
+    unreachable["rules"]
+        .as_array_mut()
+        .expect("rules")
+        .push(late);
+    let (s, problem) = app.put(&org.owner, "/policy", unreachable).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(problem["detail"]
+        .as_str()
+        .is_some_and(|d| d.contains("rule \"late vip\" can never apply")));
+    assert_eq!(problem["field"], "rules[3].when");
+
+    // Nobody but owners and admins may change it.
+    let (s, _) = app.put(&agent, "/policy", before.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    assert_eq!(app.snapshot().await, snapshot, "nothing changed");
+    let (_, after) = app.get(&org.owner, "/policy").await;
+    assert_eq!(after, before, "the previous policy is still in force");
+
+    // A good change is saved as version 1 and audited; sending version 0 again conflicts.
+    let mut good = before.clone();
+    good["rules"][2]["sla"]["resolve"] = json!("2bd");
+    let (s, saved) = app.put(&org.owner, "/policy", good.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{saved}");
+    assert_eq!(saved["version"], 1);
+    let (s, _) = app.put(&org.owner, "/policy", good).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_events WHERE kind = 'policy_changed'")
+            .await,
+        1
+    );
+}
+
+async fn the_dry_run_shows_the_rule_chain_and_due_times_and_writes_nothing(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Bright Smile").await;
+    let snapshot = app.snapshot().await;
+    // Friday 6 June 2025, 16:30 UTC: the default calendar closes at 17:00.
+    let (s, sim) = app
+        .post(
+            &org.owner,
+            "/policy/simulate",
+            json!({"category": "billing", "priority": "urgent",
+            "channel": "email", "at": "2025-06-06T16:30:00Z"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{sim}");
+    assert_eq!(sim["rule"], "urgent");
+    assert_eq!(sim["chain"][0]["target"], json!({"kind": "owner"}));
+    assert_eq!(sim["chain"][0]["ack_due"], "2025-06-09T09:30:00Z");
+    assert_eq!(sim["chain"][2]["target"], json!({"kind": "platform"}));
+    assert_eq!(sim["resolve_due"], "2025-06-06T17:00:00Z");
+    // A draft policy can be tried before it is saved.
+    let draft = drill_policy(
+        json!([{"target": {"kind": "owner"}, "ack_within": "30s"}]),
+        json!({"acknowledge": "30s", "update_every": "1m", "resolve": "5m"}),
+        json!({}),
+    );
+    let (s, sim) = app
+        .post(
+            &org.owner,
+            "/policy/simulate",
+            json!({"category": "billing", "priority": "low",
+            "channel": "phone", "at": "2025-06-07T23:59:00Z", "policy": draft}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{sim}");
+    assert_eq!(
+        (sim["rule"].as_str(), sim["resolve_due"].as_str()),
+        (Some("drill"), Some("2025-06-08T00:04:00Z"))
+    );
+    let (s, problem) = app
+        .post(
+            &org.owner,
+            "/policy/simulate",
+            json!({"category": "billing", "priority": "soon", "channel": "email"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["field"], "priority");
+    assert_eq!(app.snapshot().await, snapshot);
+}
+
+async fn editing_the_policy_never_moves_a_running_escalation(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Bright Smile").await;
+    let rita = org.user(&app, "Rita Reception", "agent").await;
+    org.user(&app, "Ada Admin", "admin").await;
+    let ticket = new_ticket(&app, &org, &rita, "The invoice is wrong.").await;
+    let e = escalate(&app, &rita, &ticket, json!({})).await;
+    assert_eq!(e["snapshot"]["rule"]["name"], "standard");
+    let (_, mut policy) = app.get(&org.owner, "/policy").await;
+    policy["rules"][2]["chain"][0]["ack_within"] = json!("5m");
+    policy["rules"][2]["sla"]["resolve"] = json!("1h");
+    app.set_policy(&org.owner, policy).await;
+    let id = e["id"].as_str().expect("id");
+    let (_, now) = app.get(&rita, &format!("/escalations/{id}")).await;
+    assert_eq!(now["ack_due_at"], e["ack_due_at"]);
+    assert_eq!(now["resolve_due_at"], e["resolve_due_at"]);
+    assert_eq!(now["snapshot"], e["snapshot"]);
+    // Moving it up walks the chain it started with, not the edited one.
+    let (s, up) = app
+        .post(
+            &org.owner,
+            &format!("/escalations/{id}/re-escalate"),
+            json!({"note": "Needs the admins."}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{up}");
+    assert_eq!(up["target"], json!({"kind": "role", "role": "admin"}));
+    assert_eq!(
+        up["resolve_due_at"], e["resolve_due_at"],
+        "the customer's clock does not restart"
+    );
+    assert_eq!(up["snapshot"]["policy_version"], 0);
+}
+
+async fn waiting_on_the_customer_pauses_the_resolution_clock(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Bright Smile").await;
+    let rita = org.user(&app, "Rita Reception", "agent").await;
+    app.set_policy(
+        &org.owner,
+        drill_policy(
+            json!([{"target": {"kind": "owner"}, "ack_within": "1h"}]),
+            json!({"acknowledge": "1h", "update_every": "1h", "resolve": "2h"}),
+            json!({}),
+        ),
+    )
+    .await;
+    let ticket = new_ticket(&app, &org, &rita, "My tooth still hurts after the filling.").await;
+    let e = escalate(&app, &rita, &ticket, json!({})).await;
+    let (s, t) = app
+        .patch(
+            &org.owner,
+            &format!("/tickets/{ticket}"),
+            json!({"status": "pending"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let d = &t["active_escalation"]["deadlines"];
+    assert_eq!(
+        (
+            d["resolve"]["state"].as_str(),
+            d["resolve"]["due_at"].as_str()
+        ),
+        (Some("paused"), None)
+    );
+    assert_eq!(d["update"]["state"], "paused");
+    assert_eq!(d["acknowledge"]["state"], "running");
+    let (_, events) = app
+        .get(&org.owner, &format!("/tickets/{ticket}/events"))
+        .await;
+    assert_eq!(
+        events
+            .as_array()
+            .and_then(|a| a.last())
+            .map(|e| e["payload"]["sla"].clone()),
+        Some(json!("paused"))
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+
+    // The customer writes back: the ticket is escalated again and the clock runs on, the
+    // resolution deadline pushed back by the time spent waiting.
+    let (s, _) = app
+        .post(
+            &rita,
+            &format!("/tickets/{ticket}/comments"),
+            json!({"body": "It still hurts when I chew.", "public": true, "from_customer": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (_, t) = app.get(&rita, &format!("/tickets/{ticket}")).await;
+    assert_eq!(t["status"], "escalated");
+    let d = &t["active_escalation"]["deadlines"];
+    assert_eq!(d["resolve"]["state"], "running");
+    let pushed = seconds_between(&e["resolve_due_at"], &d["resolve"]["due_at"]);
+    assert!(pushed >= 1.2, "resolution pushed back by {pushed}s");
+    // Only an escalated ticket may wait while escalated: other statuses still conflict.
+    let (s, _) = app
+        .patch(
+            &org.owner,
+            &format!("/tickets/{ticket}"),
+            json!({"status": "closed"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+}
+
+async fn a_ticket_nobody_answers_escalates_by_itself(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Swift Heating").await;
+    let tom = org.user(&app, "Tom Tech", "agent").await;
+    app.set_policy(
+        &org.owner,
+        drill_policy(
+            json!([{"target": {"kind": "owner"}, "ack_within": "1h"}]),
+            json!({"acknowledge": "1h", "update_every": "1h", "resolve": "8h"}),
+            json!({"first_response_within": "2s"}),
+        ),
+    )
+    .await;
+    let ignored = new_ticket(&app, &org, &tom, "No hot water since Monday.").await;
+    let answered = new_ticket(&app, &org, &tom, "The thermostat display is blank.").await;
+    let (s, _) = app
+        .post(
+            &tom,
+            &format!("/tickets/{answered}/comments"),
+            json!({"body": "We'll call you within the hour.", "public": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let events = app
+        .events_until(&org.owner, &ignored, 10, |ev| {
+            !of_kind(ev, "escalated").is_empty()
+        })
+        .await;
+    let escalated = of_kind(&events, "escalated");
+    assert_eq!(escalated.len(), 1, "{:?}", kinds(&json!(events)));
+    assert_eq!(escalated[0]["payload"]["automatic"], true);
+    assert_eq!(escalated[0]["payload"]["triggers"], json!(["sla_breach"]));
+    let breach = of_kind(&events, "sla_breached")[0];
+    assert_eq!(breach["payload"]["clock"], "first_response");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let (_, t) = app.get(&tom, &format!("/tickets/{answered}")).await;
+    assert!(
+        t["active_escalation"].is_null(),
+        "the answered ticket stays with Tom: {t}"
+    );
+    assert!(t["first_response_at"].is_string());
+    let (_, t) = app.get(&tom, &format!("/tickets/{ignored}")).await;
+    assert_eq!(t["status"], "escalated");
+}
+
+async fn only_the_owners_reply_or_call_counts_as_an_update(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Bright Smile").await;
+    let rita = org.user(&app, "Rita Reception", "agent").await;
+    // Around the clock, so that "a day from now" moves whatever the time of the test.
+    app.set_policy(
+        &org.owner,
+        drill_policy(
+            json!([{"target": {"kind": "owner"}, "ack_within": "1h"}]),
+            json!({"acknowledge": "1h", "update_every": "1h", "resolve": "8h"}),
+            json!({}),
+        ),
+    )
+    .await;
+    let ticket = new_ticket(&app, &org, &rita, "The bill is wrong again.").await;
+    let e = escalate(&app, &rita, &ticket, json!({})).await;
+    let id = e["id"].as_str().expect("id");
+    let (_, acked) = app
+        .post(
+            &org.owner,
+            &format!("/escalations/{id}/acknowledge"),
+            json!({}),
+        )
+        .await;
+    let due = acked["update_due_at"].clone();
+    let path = format!("/tickets/{ticket}/comments");
+    let owner = &org.owner;
+    let comment = |body: Value| app.post(owner, &path, body);
+    let update_due = || async {
+        let (_, e) = app.get(&rita, &format!("/escalations/{id}")).await;
+        e["update_due_at"].clone()
+    };
+    // An internal note and the customer's own message do not count.
+    let (s, _) = comment(json!({"body": "Checking the ledger.", "public": false})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = comment(json!({"body": "Any news?", "public": true, "from_customer": true})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(update_due().await, due);
+    // Someone else's public reply does not either: the owner owes the update.
+    let (s, _) = app
+        .post(
+            &rita,
+            &format!("/tickets/{ticket}/comments"),
+            json!({"body": "The owner will call you.", "public": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(update_due().await, due);
+    // The owner's logged call does, and so does a public reply.
+    let (s, c) = comment(json!({"body": "Called the patient: refund on its way.", "public": false, "logged_call": true})).await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    assert_eq!(c["logged_call"], true);
+    let after_call = update_due().await;
+    assert!(at(&after_call) > at(&due), "{after_call} after {due}");
+    let (s, problem) = comment(json!({"body": "x", "public": true, "logged_call": true})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["field"], "logged_call");
+}
+
+async fn a_stuck_engine_shows_in_readyz_and_metrics(b: Backend) {
+    let stopped = ladder_server::engine::EngineConfig {
+        workers: 0,
+        ..ladder_server::engine::EngineConfig::for_backend(ladder_storage::Backend::Sqlite)
+    };
+    let app = TestApp::spawn_with(b, stopped).await;
+    let org = app.org("Bright Smile").await;
+    let ready = |app: &TestApp| {
+        let url = format!("{}/readyz", app.base);
+        let client = app.client.clone();
+        async move {
+            let r = client.get(url).send().await.expect("readyz");
+            (r.status(), r.text().await.expect("body"))
+        }
+    };
+    let (s, text) = ready(&app).await;
+    assert_eq!(
+        (s, text.as_str()),
+        (StatusCode::OK, "ready; oldest overdue timer: 0s late")
+    );
+    let rita = org.user(&app, "Rita Reception", "agent").await;
+    let ticket = new_ticket(&app, &org, &rita, "Where is my refund?").await;
+    escalate(&app, &rita, &ticket, json!({})).await;
+    // Nothing fires them: pretend the escalation's timers fell due ten minutes ago.
+    let ten_minutes_ago = Timestamp::now().as_microsecond() - 600_000_000;
+    sqlx::query("UPDATE timers SET due_at = $1")
+        .bind(ten_minutes_ago)
+        .execute(app.db.pool())
+        .await
+        .expect("age the timers");
+    let (s, text) = ready(&app).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    assert!(
+        text.starts_with("timer engine stuck: oldest overdue timer is 60"),
+        "{text}"
+    );
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("ladder_oldest_overdue_timer_seconds "))
+        .expect("the gauge");
+    let late: f64 = line
+        .rsplit(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("a number");
+    assert!((600.0..700.0).contains(&late), "{line}");
+}
