@@ -16,14 +16,15 @@
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use ladder_storage::{new_id, Backend, Db, WriteTx};
+use ladder_storage::{new_id, Backend, Db};
 use serde_json::Value;
+
+#[path = "support/bulk.rs"]
+mod bulk;
+use bulk::{env_usize, lit, opt_int, opt_lit, thousands, Insert, Loader, Rng};
 
 const PASSWORD: &str = "bench-password";
 const SLUG: &str = "bench";
-const ROWS_PER_INSERT: usize = 500;
-/// Multi-row inserts per transaction while loading.
-const INSERTS_PER_TX: usize = 20;
 const WARM_UP: usize = 50;
 const N_ADMINS: usize = 5;
 const N_AGENTS: usize = 44;
@@ -31,128 +32,6 @@ const N_TEAMS: usize = 5;
 const N_CUSTOMERS: usize = 10_000;
 const HOUR: i64 = 3_600_000_000;
 const DAY: i64 = 24 * HOUR;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(v) => v
-            .replace(['_', ','], "")
-            .parse()
-            .unwrap_or_else(|_| panic!("{name} must be a whole number, not {v:?}")),
-        Err(_) => default,
-    }
-}
-
-/// A small deterministic generator (splitmix64): the same data on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn between(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo) as u64) as i64
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len())]
-    }
-}
-
-/// An SQL string literal. Every value is generated here, but quote anyway.
-fn lit(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-fn opt_lit(s: Option<&str>) -> String {
-    s.map(lit).unwrap_or_else(|| "NULL".to_owned())
-}
-
-fn opt_int(v: Option<i64>) -> String {
-    v.map(|v| v.to_string())
-        .unwrap_or_else(|| "NULL".to_owned())
-}
-
-/// Runs multi-row inserts in transactions of [`INSERTS_PER_TX`] statements.
-struct Loader {
-    db: Db,
-    tx: Option<WriteTx>,
-    in_tx: usize,
-    rows: u64,
-}
-
-impl Loader {
-    async fn exec(&mut self, sql: &str, rows: usize) {
-        if self.tx.is_none() {
-            self.tx = Some(self.db.write().await.expect("begin a load transaction"));
-        }
-        let tx = self.tx.as_mut().expect("a transaction was just begun");
-        sqlx::raw_sql(sql)
-            .execute(tx.conn())
-            .await
-            .unwrap_or_else(|e| panic!("bulk insert failed: {e}\n{}", &sql[..sql.len().min(600)]));
-        self.rows += rows as u64;
-        self.in_tx += 1;
-        if self.in_tx >= INSERTS_PER_TX {
-            self.commit().await;
-        }
-    }
-
-    async fn commit(&mut self) {
-        if let Some(tx) = self.tx.take() {
-            tx.commit().await.expect("commit a load transaction");
-        }
-        self.in_tx = 0;
-    }
-}
-
-/// One multi-row `INSERT … VALUES (…),(…)` being filled.
-struct Insert {
-    head: String,
-    sql: String,
-    n: usize,
-}
-
-impl Insert {
-    fn new(table: &str, cols: &str) -> Insert {
-        Insert {
-            head: format!("INSERT INTO {table} ({cols}) VALUES "),
-            sql: String::new(),
-            n: 0,
-        }
-    }
-
-    async fn row(&mut self, loader: &mut Loader, values: String) {
-        if self.n == 0 {
-            self.sql.clear();
-            self.sql.push_str(&self.head);
-        } else {
-            self.sql.push(',');
-        }
-        self.sql.push('(');
-        self.sql.push_str(&values);
-        self.sql.push(')');
-        self.n += 1;
-        if self.n >= ROWS_PER_INSERT {
-            self.flush(loader).await;
-        }
-    }
-
-    async fn flush(&mut self, loader: &mut Loader) {
-        if self.n > 0 {
-            loader.exec(&self.sql, self.n).await;
-            self.n = 0;
-        }
-    }
-}
 
 struct User {
     id: String,
@@ -188,12 +67,7 @@ async fn load(db: &Db, n_tickets: usize, n_escalations: usize) -> Loaded {
     let hash = ladder_server::auth::hash_password(PASSWORD.into())
         .await
         .expect("hash the bench password");
-    let mut loader = Loader {
-        db: db.clone(),
-        tx: None,
-        in_tx: 0,
-        rows: 0,
-    };
+    let mut loader = Loader::new(db);
 
     let tenant_id = new_id();
     let mut ins = Insert::new("tenants", "id, name, slug, created_at");
@@ -677,18 +551,6 @@ async fn measure(client: &reqwest::Client, ep: &Endpoint, n: usize) -> Stats {
         items,
         total,
     }
-}
-
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[tokio::main]

@@ -16,7 +16,7 @@ use ladder_storage::timers::{self, Timer};
 use ladder_storage::{Backend, StorageError};
 use tokio::task::JoinHandle;
 
-use crate::flows::timers::{fire, Fired};
+use crate::flows::timers::fire_batch;
 use crate::state::AppState;
 
 /// How the engine runs.
@@ -38,7 +38,7 @@ impl EngineConfig {
                 Backend::Sqlite => 1,
                 Backend::Postgres => 2,
             },
-            batch: 100,
+            batch: 500,
             idle: Duration::from_millis(500),
         }
     }
@@ -88,35 +88,82 @@ fn until(due: Timestamp, now: Timestamp) -> Duration {
 }
 
 /// Claims and fires one batch of due timers; returns how many were claimed.
+///
+/// The batch commits as a whole. If it fails, each of its timers is fired again in a
+/// transaction of its own, so that one timer that cannot fire (a bug, a corrupt row) is set
+/// aside with a growing delay while the rest go out.
 pub async fn fire_due(state: &AppState, batch: i64) -> Result<usize, StorageError> {
     let mut tx = state.db.write().await?;
-    let claimed = timers::claim_due(tx.conn(), state.db.backend(), state.now(), batch).await?;
-    for t in &claimed {
-        sqlx::query("SAVEPOINT timer").execute(tx.conn()).await?;
-        let now = state.now();
-        match fire(&mut tx, t, now).await {
-            Ok(outcome) => {
-                sqlx::query("RELEASE SAVEPOINT timer")
-                    .execute(tx.conn())
-                    .await?;
-                if let Fired::Done(kind) = outcome {
-                    state.metrics.timers_fired.inc();
-                    state.metrics.event(kind);
-                }
-            }
-            Err(e) => {
-                sqlx::query("ROLLBACK TO SAVEPOINT timer")
-                    .execute(tx.conn())
-                    .await?;
-                let retry = now + backoff(t);
-                tracing::error!(timer = %t.id, kind = %t.kind, attempts = t.attempts + 1, error = ?e,
-                    retry_at = %retry, "a timer failed to fire");
-                timers::retry_later(tx.conn(), t, retry).await?;
+    let mut claimed = timers::claim_due(tx.conn(), state.db.backend(), state.now(), batch).await?;
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    // Organisation by organisation: each batch appends to its organisations' audit chains,
+    // whose heads are row locks, and workers taking those locks in the same order can never
+    // wait on each other in a circle.
+    claimed.sort_by(|a, b| a.tenant_id.cmp(&b.tenant_id).then(a.due_at.cmp(&b.due_at)));
+    let now = state.now();
+    let started = std::time::Instant::now();
+    match fire_batch(&mut tx, &claimed, now).await {
+        Ok(outcomes) => {
+            let fired = started.elapsed();
+            tx.commit().await?;
+            tracing::debug!(timers = claimed.len(), ?fired, committed = ?started.elapsed(), "fired a batch of timers");
+            count(state, &outcomes);
+        }
+        Err(e) if claimed.len() > 1 => {
+            drop(tx);
+            tracing::warn!(error = ?e, timers = claimed.len(), "a batch of timers failed; firing them one by one");
+            for t in &claimed {
+                fire_alone(state, t).await?;
             }
         }
+        Err(e) => {
+            drop(tx);
+            set_aside(state, &claimed[0], e).await?;
+        }
     }
-    tx.commit().await?;
     Ok(claimed.len())
+}
+
+async fn fire_alone(state: &AppState, t: &Timer) -> Result<(), StorageError> {
+    let mut tx = state.db.write().await?;
+    // Claimed again: another server may have fired it since our batch rolled back.
+    let Some(t) = timers::claim_one(tx.conn(), state.db.backend(), t).await? else {
+        return Ok(());
+    };
+    match fire_batch(&mut tx, std::slice::from_ref(&t), state.now()).await {
+        Ok(outcomes) => {
+            tx.commit().await?;
+            count(state, &outcomes);
+            Ok(())
+        }
+        Err(e) => {
+            drop(tx);
+            set_aside(state, &t, e).await
+        }
+    }
+}
+
+/// Puts a timer that failed to fire back with a delay, counting the attempt.
+async fn set_aside(
+    state: &AppState,
+    t: &Timer,
+    e: crate::error::ApiError,
+) -> Result<(), StorageError> {
+    let retry = state.now() + backoff(t);
+    tracing::error!(timer = %t.id, kind = %t.kind, attempts = t.attempts + 1, error = ?e,
+        retry_at = %retry, "a timer failed to fire");
+    let mut tx = state.db.write().await?;
+    timers::retry_later(tx.conn(), t, retry).await?;
+    tx.commit().await
+}
+
+fn count(state: &AppState, done: &[&'static str]) {
+    for kind in done {
+        state.metrics.timers_fired.inc();
+        state.metrics.event(kind);
+    }
 }
 
 /// Ten seconds after the first failure, doubling up to an hour.

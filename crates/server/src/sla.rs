@@ -17,7 +17,10 @@ use ladder_storage::escalations::Escalation;
 use ladder_storage::tickets::Ticket;
 use ladder_storage::timers;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -102,23 +105,72 @@ pub fn plan(
     )
 }
 
+type SnapshotCache = Mutex<HashMap<String, Arc<EscalationSnapshot>>>;
+
+/// Snapshots are parsed once per process: there are few distinct ones (one per rule and
+/// policy version), and every escalation of every rung refers to one.
+fn cache() -> std::sync::MutexGuard<'static, HashMap<String, Arc<EscalationSnapshot>>> {
+    static CACHE: OnceLock<SnapshotCache> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut map = cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if map.len() > 10_000 {
+        map.clear();
+    }
+    map
+}
+
+fn parsed(
+    id: Option<&str>,
+    document: Option<&serde_json::Value>,
+) -> Option<Arc<EscalationSnapshot>> {
+    if let Some(hit) = id.and_then(|id| cache().get(id).cloned()) {
+        return Some(hit);
+    }
+    let snap = Arc::new(serde_json::from_value::<EscalationSnapshot>(document?.clone()).ok()?);
+    if let Some(id) = id {
+        cache().insert(id.to_owned(), snap.clone());
+    }
+    Some(snap)
+}
+
+/// Of these snapshot ids, the ones this process has not parsed yet.
+pub fn unknown_snapshots(ids: impl Iterator<Item = String>) -> Vec<String> {
+    let map = cache();
+    let mut out: Vec<String> = ids.filter(|id| !map.contains_key(id)).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Parses and keeps a stored snapshot document.
+pub fn learn_snapshot(id: &str, document: &str) {
+    if let Ok(snap) = serde_json::from_str::<EscalationSnapshot>(document) {
+        cache().insert(id.to_owned(), Arc::new(snap));
+    }
+}
+
+/// A snapshot as stored: its JSON document and its id, the SHA-256 of the document.
+pub fn stored(snap: &EscalationSnapshot) -> (String, serde_json::Value) {
+    let document = serde_json::to_value(snap).unwrap_or_default();
+    let id = hex::encode(Sha256::digest(document.to_string().as_bytes()));
+    (id, document)
+}
+
 /// The snapshot and run of a stored escalation. Escalations from before policies existed
 /// get the built-in rule for their category and a run starting when they were made.
-pub fn state_of(e: &Escalation) -> (EscalationSnapshot, Run) {
-    let snap = e
-        .snapshot
-        .clone()
-        .and_then(|v| serde_json::from_value::<EscalationSnapshot>(v).ok())
-        .unwrap_or_else(|| {
-            let facts = Facts {
-                category: e.category,
-                priority: e.priority,
-                tier: CustomerTier::Standard,
-                triggers: e.triggers.clone(),
-                channel: ladder_core::Channel::Web,
-            };
-            snapshot_for(&Policy::default(), &facts)
-        });
+pub fn state_of(e: &Escalation) -> (Arc<EscalationSnapshot>, Run) {
+    let snap = parsed(e.snapshot_id.as_deref(), e.snapshot.as_ref()).unwrap_or_else(|| {
+        let facts = Facts {
+            category: e.category,
+            priority: e.priority,
+            tier: CustomerTier::Standard,
+            triggers: e.triggers.clone(),
+            channel: ladder_core::Channel::Web,
+        };
+        Arc::new(snapshot_for(&Policy::default(), &facts))
+    });
     let run = e
         .sla
         .clone()
@@ -146,9 +198,8 @@ pub fn rung_ack_due(
     snap.ack_due(index, from)
 }
 
-/// Writes the snapshot and run into the escalation and derives its due-time columns.
+/// Writes the run into the escalation and derives its due-time columns.
 pub fn apply(e: &mut Escalation, snap: &EscalationSnapshot, run: &Run) {
-    e.snapshot = serde_json::to_value(snap).ok();
     e.sla = serde_json::to_value(run).ok();
     e.ack_due_at = if e.state == ladder_core::EscalationState::Requested {
         rung_ack_due(snap, run.position, &e.target, e.created_at)
@@ -159,30 +210,40 @@ pub fn apply(e: &mut Escalation, snap: &EscalationSnapshot, run: &Run) {
     e.resolve_due_at = run.clocks.resolve_due(snap);
 }
 
-/// Makes the ticket's timers exactly what the escalation's clocks need now: none once it is
-/// no longer active.
+/// What an active escalation waits for next: the earliest of the timers its clocks need.
+pub fn next_timer(e: &Escalation) -> Option<(TimerKind, Timestamp)> {
+    if !e.is_active() {
+        return None;
+    }
+    let (snap, run) = state_of(e);
+    run.clocks
+        .timers(&snap, e.created_at, e.ack_due_at)
+        .into_iter()
+        .min_by_key(|(k, t)| (*t, *k))
+}
+
+/// Sets the ticket's timer to what the escalation waits for next; none once it is no longer
+/// active.
 pub async fn sync_timers(
     conn: &mut AnyConnection,
     e: &Escalation,
     now: Timestamp,
 ) -> ApiResult<()> {
-    let wanted: Vec<(TimerKind, Timestamp)> = if e.is_active() {
-        let (snap, run) = state_of(e);
-        run.clocks.timers(&snap, e.created_at, e.ack_due_at)
-    } else {
-        Vec::new()
-    };
-    let wanted: Vec<(&str, Timestamp)> = wanted.iter().map(|(k, t)| (k.as_str(), *t)).collect();
-    timers::replace(
-        conn,
-        &e.tenant_id,
-        &e.ticket_id,
-        Some(&e.id),
-        &[],
-        &wanted,
-        now,
-    )
-    .await?;
+    match next_timer(e) {
+        Some((kind, due)) => {
+            timers::set(
+                conn,
+                &e.tenant_id,
+                &e.ticket_id,
+                Some(&e.id),
+                kind.as_str(),
+                due,
+                now,
+            )
+            .await?
+        }
+        None => timers::clear(conn, &e.tenant_id, &e.ticket_id).await?,
+    }
     Ok(())
 }
 

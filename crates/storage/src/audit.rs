@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use crate::row::{micros, new_id, RowExt};
+use crate::sql::{rows_per_statement, Sql};
 use crate::{Db, Result, StorageError};
 
 /// One event of the audit trail as the API shows it.
@@ -93,6 +94,95 @@ pub async fn append(conn: &mut AnyConnection, ev: NewEvent<'_>, now: Timestamp) 
         .execute(&mut *conn)
         .await?;
     Ok(id)
+}
+
+/// An event planned with its id, to be appended with others in one go.
+pub struct PlannedEvent {
+    pub id: String,
+    pub tenant_id: String,
+    pub ticket_id: Option<String>,
+    pub actor_id: Option<String>,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub occurred_at: Timestamp,
+}
+
+/// Appends many events, in order, to their tenants' chains, a tenant at a time: the head is
+/// moved on by the number of events (which takes its row lock), the hashes are chained in
+/// memory, and the events go in with multi-row inserts. Three statements per tenant instead
+/// of three per event.
+pub async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> Result<()> {
+    let mut tenants: Vec<&str> = events.iter().map(|e| e.tenant_id.as_str()).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    for tenant in tenants {
+        let mine: Vec<&PlannedEvent> = events.iter().filter(|e| e.tenant_id == tenant).collect();
+        let n = mine.len() as i64;
+        let head: Option<(i64, String)> = sqlx::query_as(
+            "UPDATE audit_heads SET seq = seq + $1 WHERE tenant_id = $2 RETURNING seq, hash",
+        )
+        .bind(n)
+        .bind(tenant)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let (last, mut prev) = match head {
+            Some(h) => h,
+            None => {
+                sqlx::query("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, $2, $3)")
+                    .bind(tenant)
+                    .bind(n)
+                    .bind(GENESIS)
+                    .execute(&mut *conn)
+                    .await?;
+                (n, GENESIS.to_owned())
+            }
+        };
+        let mut seq = last - n;
+        for chunk in mine.chunks(rows_per_statement(10)) {
+            let mut sql = Sql::new(
+                "INSERT INTO audit_events (id, tenant_id, seq, ticket_id, actor_id, kind, payload, \
+                 occurred_at, prev_hash, hash) VALUES ",
+            );
+            for (i, ev) in chunk.iter().enumerate() {
+                seq += 1;
+                let payload = ev.payload.to_string();
+                let at = micros(ev.occurred_at);
+                let hash = event_hash(
+                    &prev,
+                    &ev.id,
+                    tenant,
+                    seq,
+                    ev.ticket_id.as_deref(),
+                    ev.actor_id.as_deref(),
+                    &ev.kind,
+                    &payload,
+                    at,
+                );
+                let prev_hash = std::mem::replace(&mut prev, hash.clone());
+                sql.row(i == 0, |q| {
+                    vec![
+                        q.arg(ev.id.clone()),
+                        q.arg(tenant.to_owned()),
+                        q.arg(seq),
+                        q.arg(ev.ticket_id.clone()),
+                        q.arg(ev.actor_id.clone()),
+                        q.arg(ev.kind.clone()),
+                        q.arg(payload),
+                        q.arg(at),
+                        q.arg(prev_hash),
+                        q.arg(hash),
+                    ]
+                });
+            }
+            sql.execute(conn).await?;
+        }
+        sqlx::query("UPDATE audit_heads SET hash = $1 WHERE tenant_id = $2")
+            .bind(&prev)
+            .bind(tenant)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 fn event_from_row(row: &AnyRow) -> Result<AuditEvent> {

@@ -81,10 +81,13 @@ impl Db {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the writer; FULL sync makes every
-                        // acknowledged commit survive a crash or power loss.
+                        // acknowledged commit survive a crash or power loss. A 32 MiB page
+                        // cache (the default is 2 MiB) keeps a large write transaction, such
+                        // as a batch of timers, from spilling pages to the log mid-way.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                             PRAGMA cache_size = -32768;",
                         )
                         .await?;
                     }

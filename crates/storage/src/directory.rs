@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use crate::row::{micros, new_id, RowExt};
+use crate::sql::{in_list, Sql, CHUNK};
 use crate::{Db, Result, StorageError};
 
 /// The slug of the tenant that holds platform-support staff. Its users see the tickets that
@@ -456,6 +457,52 @@ fn customer_from_row(row: &AnyRow) -> Result<Customer> {
         tier: row.parse("tier")?,
         created_at: row.time("created_at")?,
     })
+}
+
+/// Customers by id (for a batch of timers).
+pub async fn customers_by_id(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<Customer>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let mut sql =
+            Sql::new("SELECT id, name, email, phone, tier, created_at FROM customers WHERE id IN ");
+        let list = in_list(&mut sql, chunk);
+        sql.push(&list);
+        for row in sql.fetch_all(conn).await? {
+            out.push(customer_from_row(&row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Everyone of the given tenants, and every team membership: `(users, (tenant, team, user))`.
+/// What routing needs to find who a target reaches, read in two statements.
+#[allow(clippy::type_complexity)]
+pub async fn people_of(
+    conn: &mut AnyConnection,
+    tenant_ids: &[String],
+) -> Result<(Vec<User>, Vec<(String, String, String)>)> {
+    let mut sql = Sql::new(&format!(
+        "SELECT {USER_COLS} FROM users WHERE tenant_id IN "
+    ));
+    let list = in_list(&mut sql, tenant_ids);
+    sql.push(&list).push(" ORDER BY created_at, id");
+    let users = sql
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(user_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let mut sql =
+        Sql::new("SELECT tenant_id, team_id, user_id FROM team_members WHERE tenant_id IN ");
+    let list = in_list(&mut sql, tenant_ids);
+    sql.push(&list);
+    let members = sql
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.text("tenant_id")?, r.text("team_id")?, r.text("user_id")?)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((users, members))
 }
 
 pub async fn customer(

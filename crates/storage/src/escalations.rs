@@ -10,6 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use crate::row::{micros, new_id, RowExt};
+use crate::sql::{in_list, rows_per_statement, Sql, CHUNK};
 use crate::{Result, StorageError};
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -40,6 +41,9 @@ pub struct Escalation {
     /// The policy rule and calendar this escalation started with.
     #[schema(value_type = Option<Object>)]
     pub snapshot: Option<serde_json::Value>,
+    /// Where the snapshot is stored (its content hash).
+    #[serde(skip)]
+    pub snapshot_id: Option<String>,
     /// The run's SLA clocks and this escalation's position on its chain, as stored.
     #[serde(skip)]
     pub sla: Option<serde_json::Value>,
@@ -102,7 +106,8 @@ pub fn target_key(target: &Target) -> String {
 pub(crate) const ESCALATION_COLS: &str = "e.id, e.tenant_id, e.ticket_id, e.state, e.target_kind, \
     e.target_ref, e.rung, e.category, e.note, e.tried, e.contact_method, e.urgency, e.priority, \
     e.triggers, e.requested_by, e.escalation_owner_id, e.previous_status, e.previous_assignee_id, \
-    e.previous_team_id, e.snapshot, e.sla, e.ack_due_at, e.update_due_at, e.resolve_due_at, \
+    e.previous_team_id, COALESCE((SELECT s.document FROM escalation_snapshots s \
+    WHERE s.id = e.snapshot_id), e.snapshot) AS snapshot, e.snapshot_id, e.sla, e.ack_due_at, e.update_due_at, e.resolve_due_at, \
     e.acknowledged_at, e.closed_at, e.resolution, e.created_at, e.updated_at";
 
 pub(crate) fn escalation_from_row(row: &AnyRow) -> Result<Escalation> {
@@ -137,6 +142,7 @@ pub(crate) fn escalation_from_row(row: &AnyRow) -> Result<Escalation> {
         previous_assignee_id: row.opt_text("previous_assignee_id")?,
         previous_team_id: row.opt_text("previous_team_id")?,
         snapshot: snapshot.and_then(|s| serde_json::from_str(&s).ok()),
+        snapshot_id: row.opt_text("snapshot_id")?,
         sla: sla.and_then(|s| serde_json::from_str(&s).ok()),
         deadlines: None,
         ack_due_at: row.opt_time("ack_due_at")?,
@@ -153,50 +159,156 @@ pub(crate) fn escalation_from_row(row: &AnyRow) -> Result<Escalation> {
 /// Inserts a new escalation. The database refuses a second active escalation on one ticket
 /// (a partial unique index), which backs up the check the domain already made.
 pub async fn insert(conn: &mut AnyConnection, e: &Escalation) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO escalations (id, tenant_id, ticket_id, state, target_key, target_kind, \
-         target_ref, rung, category, note, tried, contact_method, urgency, priority, triggers, \
-         requested_by, escalation_owner_id, previous_status, previous_assignee_id, \
-         previous_team_id, snapshot, due_at, ack_due_at, update_due_at, resolve_due_at, \
-         acknowledged_at, closed_at, resolution, created_at, updated_at, sla) VALUES ($1, $2, $3, \
-         $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-         $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)",
-    )
-    .bind(&e.id)
-    .bind(&e.tenant_id)
-    .bind(&e.ticket_id)
-    .bind(e.state.as_str())
-    .bind(target_key(&e.target))
-    .bind(e.target.kind().as_str())
-    .bind(e.target.reference())
-    .bind(e.rung)
-    .bind(e.category.as_str())
-    .bind(&e.note)
-    .bind(e.tried.as_deref())
-    .bind(e.contact_method.as_str())
-    .bind(e.urgency.as_str())
-    .bind(e.priority.as_str())
-    .bind(serde_json::to_string(&e.triggers).unwrap_or_else(|_| "[]".into()))
-    .bind(e.requested_by.as_deref())
-    .bind(e.escalation_owner_id.as_deref())
-    .bind(e.previous_status.as_str())
-    .bind(e.previous_assignee_id.as_deref())
-    .bind(e.previous_team_id.as_deref())
-    .bind(e.snapshot.as_ref().map(|s| s.to_string()))
-    .bind(micros(e.queue_due_at().unwrap_or(Timestamp::MAX)))
-    .bind(e.ack_due_at.map(micros))
-    .bind(e.update_due_at.map(micros))
-    .bind(e.resolve_due_at.map(micros))
-    .bind(e.acknowledged_at.map(micros))
-    .bind(e.closed_at.map(micros))
-    .bind(e.resolution.as_ref().map(|s| s.to_string()))
-    .bind(micros(e.created_at))
-    .bind(micros(e.updated_at))
-    .bind(e.sla.as_ref().map(|s| s.to_string()))
-    .execute(conn)
-    .await
-    .map_err(|err| StorageError::conflict_on_unique(err, "an active escalation on this ticket"))?;
+    insert_many(conn, std::slice::from_ref(e)).await
+}
+
+/// Inserts escalations with multi-row statements.
+pub async fn insert_many(conn: &mut AnyConnection, es: &[Escalation]) -> Result<()> {
+    for chunk in es.chunks(rows_per_statement(32)) {
+        let mut sql = Sql::new(
+            "INSERT INTO escalations (id, tenant_id, ticket_id, state, target_key, target_kind, \
+             target_ref, rung, category, note, tried, contact_method, urgency, priority, triggers, \
+             requested_by, escalation_owner_id, previous_status, previous_assignee_id, \
+             previous_team_id, snapshot, due_at, ack_due_at, update_due_at, resolve_due_at, \
+             acknowledged_at, closed_at, resolution, created_at, updated_at, sla, snapshot_id) VALUES ",
+        );
+        for (i, e) in chunk.iter().enumerate() {
+            sql.row(i == 0, |q| {
+                vec![
+                    q.arg(e.id.clone()),
+                    q.arg(e.tenant_id.clone()),
+                    q.arg(e.ticket_id.clone()),
+                    q.arg(e.state.as_str().to_owned()),
+                    q.arg(target_key(&e.target)),
+                    q.arg(e.target.kind().as_str().to_owned()),
+                    q.arg(e.target.reference()),
+                    q.arg(e.rung),
+                    q.arg(e.category.as_str().to_owned()),
+                    q.arg(e.note.clone()),
+                    q.arg(e.tried.clone()),
+                    q.arg(e.contact_method.as_str().to_owned()),
+                    q.arg(e.urgency.as_str().to_owned()),
+                    q.arg(e.priority.as_str().to_owned()),
+                    q.arg(serde_json::to_string(&e.triggers).unwrap_or_else(|_| "[]".into())),
+                    q.arg(e.requested_by.clone()),
+                    q.arg(e.escalation_owner_id.clone()),
+                    q.arg(e.previous_status.as_str().to_owned()),
+                    q.arg(e.previous_assignee_id.clone()),
+                    q.arg(e.previous_team_id.clone()),
+                    // Stored once in escalation_snapshots when it has an id.
+                    q.arg(
+                        e.snapshot
+                            .as_ref()
+                            .filter(|_| e.snapshot_id.is_none())
+                            .map(|s| s.to_string()),
+                    ),
+                    q.arg(micros(e.queue_due_at().unwrap_or(Timestamp::MAX))),
+                    q.arg(e.ack_due_at.map(micros)),
+                    q.arg(e.update_due_at.map(micros)),
+                    q.arg(e.resolve_due_at.map(micros)),
+                    q.arg(e.acknowledged_at.map(micros)),
+                    q.arg(e.closed_at.map(micros)),
+                    q.arg(e.resolution.as_ref().map(|s| s.to_string())),
+                    q.arg(micros(e.created_at)),
+                    q.arg(micros(e.updated_at)),
+                    q.arg(e.sla.as_ref().map(|s| s.to_string())),
+                    q.arg(e.snapshot_id.clone()),
+                ]
+            });
+        }
+        sql.execute(conn).await.map_err(|err| match err {
+            StorageError::Database(d) => {
+                StorageError::conflict_on_unique(d, "an active escalation on this ticket")
+            }
+            other => other,
+        })?;
+    }
     Ok(())
+}
+
+/// Snapshot documents by id.
+pub async fn snapshots(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let mut sql = Sql::new("SELECT id, document FROM escalation_snapshots WHERE id IN ");
+        let list = in_list(&mut sql, chunk);
+        sql.push(&list);
+        for row in sql.fetch_all(conn).await? {
+            out.push((row.text("id")?, row.text("document")?));
+        }
+    }
+    Ok(out)
+}
+
+/// Stores a snapshot document under its id, once.
+pub async fn save_snapshot(conn: &mut AnyConnection, id: &str, document: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO escalation_snapshots (id, document) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(document)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes back the mutable fields of escalations the caller holds locked (their tickets'
+/// row locks), with one statement per chunk.
+pub async fn update_many(conn: &mut AnyConnection, es: &[Escalation]) -> Result<()> {
+    for chunk in es.chunks(rows_per_statement(16)) {
+        let mut sql = Sql::new(
+            "UPDATE escalations SET state = v.column3, escalation_owner_id = v.column4, \
+             due_at = v.column5, ack_due_at = v.column6, update_due_at = v.column7, \
+             resolve_due_at = v.column8, acknowledged_at = v.column9, closed_at = v.column10, \
+             resolution = v.column11, updated_at = v.column12, target_key = v.column13, \
+             target_kind = v.column14, target_ref = v.column15, sla = v.column16 FROM (VALUES ",
+        );
+        for (i, e) in chunk.iter().enumerate() {
+            sql.row(i == 0, |q| {
+                vec![
+                    q.arg(e.id.clone()),
+                    q.arg(e.tenant_id.clone()),
+                    q.arg(e.state.as_str().to_owned()),
+                    q.arg(e.escalation_owner_id.clone()),
+                    q.arg(micros(e.queue_due_at().unwrap_or(Timestamp::MAX))),
+                    q.arg(e.ack_due_at.map(micros)),
+                    q.arg(e.update_due_at.map(micros)),
+                    q.arg(e.resolve_due_at.map(micros)),
+                    q.arg(e.acknowledged_at.map(micros)),
+                    q.arg(e.closed_at.map(micros)),
+                    q.arg(e.resolution.as_ref().map(|s| s.to_string())),
+                    q.arg(micros(e.updated_at)),
+                    q.arg(target_key(&e.target)),
+                    q.arg(e.target.kind().as_str().to_owned()),
+                    q.arg(e.target.reference()),
+                    q.arg(e.sla.as_ref().map(|s| s.to_string())),
+                ]
+            });
+        }
+        sql.push(") AS v WHERE escalations.id = v.column1 AND escalations.tenant_id = v.column2");
+        sql.execute(conn).await?;
+    }
+    Ok(())
+}
+
+/// Escalations by id (for a batch of timers), without their snapshot document: the caller
+/// knows snapshots by id ([`snapshots`]), and there are far fewer of them than escalations.
+pub async fn get_many(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<Escalation>> {
+    let cols = ESCALATION_COLS.replace(
+        "COALESCE((SELECT s.document FROM escalation_snapshots s \
+    WHERE s.id = e.snapshot_id), e.snapshot) AS snapshot",
+        "e.snapshot",
+    );
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let mut sql = Sql::new(&format!("SELECT {cols} FROM escalations e WHERE e.id IN "));
+        let list = in_list(&mut sql, chunk);
+        sql.push(&list);
+        for row in sql.fetch_all(conn).await? {
+            out.push(escalation_from_row(&row)?);
+        }
+    }
+    Ok(out)
 }
 
 /// Writes back the mutable fields, but only if the escalation is still in `expected` state:

@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod policies;
 pub mod queues;
 mod row;
+mod sql;
 pub mod tickets;
 pub mod timers;
 

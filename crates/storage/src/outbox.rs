@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::AnyConnection;
 
 use crate::row::{micros, new_id, RowExt};
+use crate::sql::{rows_per_statement, Sql};
 use crate::{Db, Result};
 
 /// Who a notification is for. SLA reminders and breaches are only ever for staff.
@@ -56,6 +57,46 @@ pub async fn enqueue(conn: &mut AnyConnection, m: NewMessage<'_>, now: Timestamp
     .bind(micros(now))
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Queues many notifications with multi-row statements; duplicates by idempotency key are
+/// ignored.
+pub async fn enqueue_many(
+    conn: &mut AnyConnection,
+    messages: &[NewMessage<'_>],
+    now: Timestamp,
+) -> Result<()> {
+    for chunk in messages.chunks(rows_per_statement(10)) {
+        let mut sql = Sql::new(
+            "INSERT INTO outbox (id, tenant_id, ticket_id, recipient_user_id, recipient_email, audience, \
+             kind, payload, idempotency_key, created_at, attempts, next_attempt_at, delivered_at, last_error) \
+             VALUES ",
+        );
+        for (i, m) in chunk.iter().enumerate() {
+            sql.row(i == 0, |q| {
+                let at = q.arg(micros(now));
+                vec![
+                    q.arg(new_id()),
+                    q.arg(m.tenant_id.to_owned()),
+                    q.arg(m.ticket_id.map(str::to_owned)),
+                    q.arg(m.recipient_user_id.map(str::to_owned)),
+                    q.arg(m.recipient_email.map(str::to_owned)),
+                    q.arg(m.audience.as_str().to_owned()),
+                    q.arg(m.kind.to_owned()),
+                    q.arg(m.payload.to_string()),
+                    q.arg(m.idempotency_key.clone()),
+                    at.clone(),
+                    "0".to_owned(),
+                    at,
+                    "NULL".to_owned(),
+                    "NULL".to_owned(),
+                ]
+            });
+        }
+        sql.push(" ON CONFLICT (idempotency_key) DO NOTHING");
+        sql.execute(conn).await?;
+    }
     Ok(())
 }
 

@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 
 use ladder_core::{Category, EscalationState, TicketStatus};
 use serde::Serialize;
-use sqlx::any::AnyArguments;
-use sqlx::{AnyConnection, Arguments};
+use sqlx::AnyConnection;
 
 use crate::escalations::{escalation_from_row, Escalation, ESCALATION_COLS};
 use crate::row::RowExt;
+use crate::sql::Sql;
 use crate::tickets::{ticket_from_row, Ticket, TICKET_COLS};
 use crate::{Result, StorageError};
 
@@ -48,40 +48,6 @@ pub struct EscalationItem {
     pub escalation: Escalation,
     pub ticket_subject: String,
     pub ticket_status: TicketStatus,
-}
-
-/// SQL text with numbered placeholders and its arguments, built together so that the
-/// numbers always match (sqlx's builder picks `?` for `Any`, which PostgreSQL rejects).
-struct Sql {
-    text: String,
-    args: AnyArguments<'static>,
-    n: usize,
-}
-
-impl Sql {
-    fn new(text: &str) -> Sql {
-        Sql {
-            text: text.to_owned(),
-            args: AnyArguments::default(),
-            n: 0,
-        }
-    }
-    fn push(&mut self, s: &str) -> &mut Self {
-        self.text.push_str(s);
-        self
-    }
-    fn text_arg(&mut self, v: String) -> String {
-        self.n += 1;
-        // Adding a String to AnyArguments cannot fail: the encoder only fails for types the
-        // Any driver does not know.
-        let _ = self.args.add(v);
-        format!("${}", self.n)
-    }
-    fn int_arg(&mut self, v: i64) -> String {
-        self.n += 1;
-        let _ = self.args.add(v);
-        format!("${}", self.n)
-    }
 }
 
 fn parse_cursor(c: &str) -> Result<(i64, String)> {

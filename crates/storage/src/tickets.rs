@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use crate::row::{micros, new_id, RowExt};
+use crate::sql::{in_list, rows_per_statement, Sql, CHUNK};
 use crate::{Result, StorageError};
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -180,6 +181,76 @@ pub async fn update(
     Ok(())
 }
 
+/// Tickets by id (for a batch of timers, whose claim already locked them).
+pub async fn get_many(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<(String, Ticket)>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let mut sql = Sql::new(&format!(
+            "SELECT t.tenant_id, {TICKET_COLS} FROM tickets t WHERE t.id IN "
+        ));
+        let list = in_list(&mut sql, chunk);
+        sql.push(&list);
+        for row in sql.fetch_all(conn).await? {
+            out.push((row.text("tenant_id")?, ticket_from_row(&row)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Points tickets at their new active escalation, with their new priority: one statement
+/// per chunk of `(tenant, ticket, escalation, priority)`.
+pub async fn set_escalations(
+    conn: &mut AnyConnection,
+    rows: &[(String, String, Option<String>, Priority)],
+    now: Timestamp,
+) -> Result<()> {
+    for chunk in rows.chunks(rows_per_statement(5)) {
+        let mut sql = Sql::new(
+            "UPDATE tickets SET active_escalation_id = v.column3, priority = v.column4, \
+             updated_at = v.column5 FROM (VALUES ",
+        );
+        for (i, (tenant, ticket, escalation, priority)) in chunk.iter().enumerate() {
+            sql.row(i == 0, |q| {
+                vec![
+                    q.arg(tenant.clone()),
+                    q.arg(ticket.clone()),
+                    q.arg(escalation.clone()),
+                    q.arg(priority.as_str().to_owned()),
+                    q.arg(micros(now)),
+                ]
+            });
+        }
+        sql.push(") AS v WHERE tickets.tenant_id = v.column1 AND tickets.id = v.column2");
+        sql.execute(conn).await?;
+    }
+    Ok(())
+}
+
+/// Adds watchers `(tenant, ticket, user)`; those already watching are left as they are.
+pub async fn add_watchers(
+    conn: &mut AnyConnection,
+    rows: &[(String, String, String)],
+    now: Timestamp,
+) -> Result<()> {
+    for chunk in rows.chunks(rows_per_statement(4)) {
+        let mut sql =
+            Sql::new("INSERT INTO watchers (tenant_id, ticket_id, user_id, created_at) VALUES ");
+        for (i, (tenant, ticket, user)) in chunk.iter().enumerate() {
+            sql.row(i == 0, |q| {
+                vec![
+                    q.arg(tenant.clone()),
+                    q.arg(ticket.clone()),
+                    q.arg(user.clone()),
+                    q.arg(micros(now)),
+                ]
+            });
+        }
+        sql.push(" ON CONFLICT (ticket_id, user_id) DO NOTHING");
+        sql.execute(conn).await?;
+    }
+    Ok(())
+}
+
 /// Tickets of one customer created at or after `since`, newest first (for repeat detection).
 pub async fn customer_ticket_times(
     conn: &mut AnyConnection,
@@ -215,6 +286,7 @@ pub struct Comment {
     pub created_at: Timestamp,
 }
 
+#[allow(clippy::too_many_arguments)] // each is a column of the comment row
 pub async fn insert_comment(
     conn: &mut AnyConnection,
     tenant_id: &str,

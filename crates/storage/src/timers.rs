@@ -1,14 +1,16 @@
 //! Durable timers: SLA deadlines, reminders and rung timeouts waiting to fire.
 //!
-//! A ticket has at most one timer of each kind; its id is `<ticket_id>:<kind>`, so that
-//! rescheduling is an upsert and cancelling is a delete by key. Writers change a ticket's
-//! timers only while holding the ticket's row lock, and workers fire a timer by deleting it in
-//! the same transaction as its effects: the delete succeeds once, so the timer fires once.
+//! A ticket has at most one timer: the next moment something is due on it, with what
+//! (`kind`). Its id is the ticket's, so that rescheduling is an upsert and cancelling a
+//! delete by key. Writers change a ticket's timer only while holding the ticket's row lock,
+//! and workers fire a timer by deleting it in the same transaction as its effects: the
+//! delete succeeds once, so the timer fires once.
 
 use jiff::Timestamp;
 use sqlx::AnyConnection;
 
 use crate::row::{from_micros, micros, RowExt};
+use crate::sql::{in_list, rows_per_statement, Sql, CHUNK};
 use crate::{Backend, Db, Result};
 
 /// A timer read back for firing.
@@ -23,11 +25,7 @@ pub struct Timer {
     pub attempts: i64,
 }
 
-fn key(ticket_id: &str, kind: &str) -> String {
-    format!("{ticket_id}:{kind}")
-}
-
-/// Sets (or moves) the ticket's timer of `kind` to `due_at`.
+/// Sets (or moves) the ticket's timer to `due_at`, for `kind`.
 pub async fn set(
     conn: &mut AnyConnection,
     tenant_id: &str,
@@ -41,9 +39,9 @@ pub async fn set(
         "INSERT INTO timers (id, tenant_id, ticket_id, escalation_id, kind, due_at, attempts, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 0, $7) \
          ON CONFLICT (id) DO UPDATE SET escalation_id = excluded.escalation_id, \
-         due_at = excluded.due_at, attempts = 0, created_at = excluded.created_at",
+         kind = excluded.kind, due_at = excluded.due_at, attempts = 0, created_at = excluded.created_at",
     )
-    .bind(key(ticket_id, kind))
+    .bind(ticket_id)
     .bind(tenant_id)
     .bind(ticket_id)
     .bind(escalation_id)
@@ -55,68 +53,82 @@ pub async fn set(
     Ok(())
 }
 
-/// Replaces every timer of the ticket except those of the `keep` kinds with `timers`, in
-/// two statements: one delete of the kinds no longer wanted, one multi-row upsert.
-pub async fn replace(
+/// A timer to set: `(tenant, ticket, escalation, kind, due)`.
+pub type NewTimer = (String, String, Option<String>, &'static str, Timestamp);
+
+/// Sets the timers of the given tickets to `timers` (at most one per ticket; a ticket left
+/// out is left without a timer), for tickets the caller holds locked.
+pub async fn replace_many(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    ticket_id: &str,
-    escalation_id: Option<&str>,
-    keep: &[&str],
-    timers: &[(&str, Timestamp)],
+    tickets: &[String],
+    timers: &[NewTimer],
     now: Timestamp,
 ) -> Result<()> {
-    let kept: Vec<&str> = keep
-        .iter()
-        .copied()
-        .chain(timers.iter().map(|(k, _)| *k))
-        .collect();
-    let mut sql = "DELETE FROM timers WHERE tenant_id = $1 AND ticket_id = $2".to_owned();
-    if !kept.is_empty() {
-        let marks: Vec<String> = (0..kept.len()).map(|i| format!("${}", i + 3)).collect();
-        sql.push_str(&format!(" AND kind NOT IN ({})", marks.join(", ")));
+    for chunk in tickets.chunks(CHUNK) {
+        let mut sql = Sql::new("DELETE FROM timers WHERE id IN ");
+        let list = in_list(&mut sql, chunk);
+        sql.push(&list);
+        sql.execute(&mut *conn).await?;
     }
-    let mut q = sqlx::query(&sql).bind(tenant_id).bind(ticket_id);
-    for k in &kept {
-        q = q.bind(*k);
+    for chunk in timers.chunks(rows_per_statement(7)) {
+        let mut sql = Sql::new(
+            "INSERT INTO timers (id, tenant_id, ticket_id, escalation_id, kind, due_at, attempts, created_at) VALUES ",
+        );
+        for (i, (tenant, ticket, escalation, kind, due)) in chunk.iter().enumerate() {
+            sql.row(i == 0, |q| {
+                vec![
+                    q.arg(ticket.clone()),
+                    q.arg(tenant.clone()),
+                    q.arg(ticket.clone()),
+                    q.arg(escalation.clone()),
+                    q.arg((*kind).to_owned()),
+                    q.arg(micros(*due)),
+                    "0".to_owned(),
+                    q.arg(micros(now)),
+                ]
+            });
+        }
+        sql.push(
+            " ON CONFLICT (id) DO UPDATE SET escalation_id = excluded.escalation_id, \
+             kind = excluded.kind, due_at = excluded.due_at, attempts = 0, \
+             created_at = excluded.created_at",
+        );
+        sql.execute(conn).await?;
     }
-    q.execute(&mut *conn).await?;
-    if timers.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<String> = (0..timers.len())
-        .map(|i| {
-            let b = i * 3;
-            format!("(${}, $1, $2, $3, ${}, ${}, 0, $4)", b + 5, b + 6, b + 7)
-        })
-        .collect();
-    let sql = format!(
-        "INSERT INTO timers (id, tenant_id, ticket_id, escalation_id, kind, due_at, attempts, created_at) \
-         VALUES {} ON CONFLICT (id) DO UPDATE SET escalation_id = excluded.escalation_id, \
-         due_at = excluded.due_at, attempts = 0, created_at = excluded.created_at",
-        rows.join(", ")
-    );
-    let mut q = sqlx::query(&sql)
-        .bind(tenant_id)
-        .bind(ticket_id)
-        .bind(escalation_id)
-        .bind(micros(now));
-    for (kind, due) in timers {
-        q = q.bind(key(ticket_id, kind)).bind(*kind).bind(micros(*due));
-    }
-    q.execute(conn).await?;
     Ok(())
 }
 
-/// Removes the ticket's timer of `kind`, if any.
+/// Deletes claimed timers as they fire, all at once.
+pub async fn take_many(conn: &mut AnyConnection, ids: &[String]) -> Result<()> {
+    for chunk in ids.chunks(CHUNK) {
+        let mut sql = Sql::new("DELETE FROM timers WHERE id IN ");
+        let list = in_list(&mut sql, chunk);
+        sql.push(&list);
+        sql.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Removes the ticket's timer if it is of `kind`.
 pub async fn cancel(
     conn: &mut AnyConnection,
     tenant_id: &str,
     ticket_id: &str,
     kind: &str,
 ) -> Result<()> {
+    sqlx::query("DELETE FROM timers WHERE id = $1 AND tenant_id = $2 AND kind = $3")
+        .bind(ticket_id)
+        .bind(tenant_id)
+        .bind(kind)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes the ticket's timer, whatever it is for.
+pub async fn clear(conn: &mut AnyConnection, tenant_id: &str, ticket_id: &str) -> Result<()> {
     sqlx::query("DELETE FROM timers WHERE id = $1 AND tenant_id = $2")
-        .bind(key(ticket_id, kind))
+        .bind(ticket_id)
         .bind(tenant_id)
         .execute(conn)
         .await?;
@@ -184,15 +196,30 @@ pub async fn claim_due(
     rows.iter().map(timer_from_row).collect()
 }
 
-/// Deletes a claimed timer as it fires. False when it was rescheduled or cancelled since
-/// it was read, in which case it must not fire.
-pub async fn take(conn: &mut AnyConnection, t: &Timer) -> Result<bool> {
-    let r = sqlx::query("DELETE FROM timers WHERE id = $1 AND due_at = $2")
+/// Claims one timer again, as it was read (same due time), or `None` if it was fired,
+/// moved or is held by another transaction meanwhile.
+pub async fn claim_one(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    t: &Timer,
+) -> Result<Option<Timer>> {
+    let sql = match backend {
+        Backend::Postgres => {
+            "SELECT t.id, t.tenant_id, t.ticket_id, t.escalation_id, t.kind, t.due_at, t.attempts \
+             FROM timers t JOIN tickets k ON k.id = t.ticket_id \
+             WHERE t.id = $1 AND t.due_at = $2 FOR UPDATE OF t, k SKIP LOCKED"
+        }
+        Backend::Sqlite => {
+            "SELECT id, tenant_id, ticket_id, escalation_id, kind, due_at, attempts FROM timers \
+             WHERE id = $1 AND due_at = $2"
+        }
+    };
+    let row = sqlx::query(sql)
         .bind(&t.id)
         .bind(micros(t.due_at))
-        .execute(conn)
+        .fetch_optional(conn)
         .await?;
-    Ok(r.rows_affected() == 1)
+    row.as_ref().map(timer_from_row).transpose()
 }
 
 /// Puts a timer whose firing failed back, due again at `retry_at`, counting the attempt.

@@ -7,9 +7,9 @@ use ladder_core::sla::{next_on_chain, position_on_chain, SlaClocks};
 use ladder_core::text::{LongText, Text};
 use ladder_core::{
     ApprovalState, Category, CompensationKind, ContactMethod, CustomerVerification,
-    EscalationState, Policy, Priority, Role, Target, TicketStatus, TriggerKind, Urgency,
+    EscalationState, Policy, Priority, Target, TicketStatus, TriggerKind, Urgency,
 };
-use ladder_storage::directory::{self, User};
+use ladder_storage::directory;
 use ladder_storage::escalations::{self, Approval, Escalation};
 use ladder_storage::tickets::{self, Ticket};
 use ladder_storage::{new_id, Db, WriteTx};
@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::AnyConnection;
 
+use super::changes::Changes;
+use super::people::People;
 use super::tickets::load_for_update;
 use super::{notify_customer, notify_staff, policy_in, record};
 use crate::auth::Caller;
@@ -40,69 +42,6 @@ pub struct EscalateRequest {
     /// The triggers that motivated the escalation.
     #[serde(default)]
     pub triggers: Vec<TriggerKind>,
-}
-
-/// Who an escalation reaches, where that is on the chain, and the rungs skipped on the way
-/// because nobody was there.
-struct Routed {
-    target: Target,
-    position: usize,
-    recipients: Vec<User>,
-    skipped: Vec<(Target, &'static str)>,
-}
-
-/// The people a target reaches today (away people excluded).
-async fn audience(
-    conn: &mut AnyConnection,
-    tenant: &str,
-    target: &Target,
-    now: Timestamp,
-) -> ApiResult<Vec<User>> {
-    let users = audience_including_away(conn, tenant, target).await?;
-    Ok(users.into_iter().filter(|u| !u.is_away(now)).collect())
-}
-
-/// Walks up the chain from `target` (at `position`) until a rung reaches somebody: an away
-/// owner or an empty team is skipped at once rather than after its timeout. Platform support
-/// is always reachable.
-async fn route(
-    conn: &mut AnyConnection,
-    tenant: &str,
-    mut target: Target,
-    mut position: usize,
-    chain: &[Target],
-    now: Timestamp,
-) -> ApiResult<Routed> {
-    let mut skipped = Vec::new();
-    loop {
-        let recipients = if target == Target::Platform {
-            Vec::new()
-        } else {
-            audience(conn, tenant, &target, now).await?
-        };
-        if target == Target::Platform || !recipients.is_empty() {
-            return Ok(Routed {
-                target,
-                position,
-                recipients,
-                skipped,
-            });
-        }
-        match next_on_chain(chain, position, &target) {
-            Some((p, next)) => {
-                skipped.push((target, "nobody available"));
-                (position, target) = (p, next);
-            }
-            None => {
-                return Ok(Routed {
-                    target,
-                    position,
-                    recipients,
-                    skipped,
-                })
-            }
-        }
-    }
 }
 
 async fn validate_target(conn: &mut AnyConnection, tenant: &str, target: &Target) -> ApiResult<()> {
@@ -212,7 +151,8 @@ pub async fn open_escalation(
         None => chain.first().cloned().unwrap_or(Target::Owner),
     };
     let position = position_on_chain(&chain, &requested);
-    let routed = route(tx.conn(), tenant, requested.clone(), position, &chain, now).await?;
+    let people = People::load(tx.conn(), tenant).await?;
+    let routed = people.route(requested.clone(), position, &chain, now);
 
     let mut priority = req.urgency.priority().max(ticket.priority);
     if routed.target == Target::Platform && req.category == Category::Legal {
@@ -238,6 +178,7 @@ pub async fn open_escalation(
         previous_assignee_id: ticket.assignee_id.clone(),
         previous_team_id: ticket.team_id.clone(),
         snapshot: None,
+        snapshot_id: None,
         sla: None,
         deadlines: None,
         ack_due_at: None,
@@ -253,6 +194,10 @@ pub async fn open_escalation(
         position: routed.position,
         clocks: SlaClocks::start(&snap, now),
     };
+    let (snapshot_id, document) = sla::stored(&snap);
+    escalations::save_snapshot(tx.conn(), &snapshot_id, &document.to_string()).await?;
+    e.snapshot = Some(document);
+    e.snapshot_id = Some(snapshot_id);
     sla::apply(&mut e, &snap, &run);
     escalations::insert(tx.conn(), &e).await?;
     let before =
@@ -897,12 +842,46 @@ impl MoveReason {
 }
 
 /// Supersedes the active escalation with a new one on the next rung of its chain (the
-/// snapshot it started with). Used by re-escalation, the SLA timers and availability
-/// changes. The run's clocks carry over: the customer's deadlines do not restart.
+/// snapshot it started with). Used by re-escalation and availability changes; the timer
+/// engine plans the same move for whole batches with [`plan_move_up`].
 #[allow(clippy::too_many_arguments)]
 pub async fn move_up(
     tx: &mut WriteTx,
     tenant: &str,
+    old: Escalation,
+    ticket: &mut Ticket,
+    by: Option<&str>,
+    note: &str,
+    reason: MoveReason,
+    now: Timestamp,
+) -> ApiResult<Escalation> {
+    let people = People::load(tx.conn(), tenant).await?;
+    let customer = directory::customer(tx.conn(), tenant, &ticket.customer_id).await?;
+    let mut changes = Changes::default();
+    let new = plan_move_up(
+        &mut changes,
+        &people,
+        customer.as_ref(),
+        old,
+        ticket,
+        by,
+        note,
+        reason,
+        now,
+    )?;
+    changes.write(tx.conn(), now).await?;
+    Ok(new)
+}
+
+/// Decides a move up the chain: the superseded escalation, the new one on the next rung that
+/// reaches somebody, the audit event, and who is told (the new rung; the rungs skipped or
+/// passed over; whoever held it). The run's clocks carry over: the customer's deadlines do
+/// not restart. The caller holds the ticket locked and writes `changes`.
+#[allow(clippy::too_many_arguments)]
+pub fn plan_move_up(
+    changes: &mut Changes,
+    people: &People,
+    customer: Option<&directory::Customer>,
     mut old: Escalation,
     ticket: &mut Ticket,
     by: Option<&str>,
@@ -910,6 +889,7 @@ pub async fn move_up(
     reason: MoveReason,
     now: Timestamp,
 ) -> ApiResult<Escalation> {
+    let tenant = old.tenant_id.clone();
     let (snap, run) = sla::state_of(&old);
     let chain = snap.chain();
     let (position, next) = next_on_chain(&chain, run.position, &old.target).ok_or_else(|| {
@@ -917,16 +897,10 @@ pub async fn move_up(
             "the escalation is already at the top of the ladder (platform support)".into(),
         )
     })?;
-    let routed = route(tx.conn(), tenant, next, position, &chain, now).await?;
-    let prior = old.state;
+    let routed = people.route(next, position, &chain, now);
     old.state = EscalationState::Superseded;
     old.closed_at = Some(now);
     old.updated_at = now;
-    if !escalations::update_if_state(tx.conn(), &old, prior).await? {
-        return Err(ApiError::Conflict(
-            "the escalation changed meanwhile: reload and try again".into(),
-        ));
-    }
     let mut priority = old.priority;
     if routed.target == Target::Platform && old.category == Category::Legal {
         priority = Priority::Critical;
@@ -943,6 +917,7 @@ pub async fn move_up(
         acknowledged_at: None,
         closed_at: None,
         resolution: None,
+        deadlines: None,
         created_at: now,
         updated_at: now,
         ..old.clone()
@@ -953,19 +928,18 @@ pub async fn move_up(
     };
     run.clocks.moved_up();
     sla::apply(&mut new, &snap, &run);
-    escalations::insert(tx.conn(), &new).await?;
     let before = json!({"escalation_id": old.id, "target": target_json(&old.target), "priority": ticket.priority});
     ticket.active_escalation_id = Some(new.id.clone());
     ticket.priority = ticket.priority.max(priority);
+    ticket.updated_at = now;
+    changes.put_ticket(&tenant, &ticket.id, Some(new.id.clone()), ticket.priority);
     if let Some(owner) = &old.escalation_owner_id {
         // Whoever held it stays informed.
-        tickets::add_watcher(tx.conn(), tenant, &ticket.id, owner, now).await?;
+        changes.watch(&tenant, &ticket.id, owner);
     }
-    tickets::update(tx.conn(), tenant, ticket, now).await?;
-    let event = record(
-        tx.conn(),
-        tenant,
-        Some(&ticket.id),
+    let event = changes.event(
+        &tenant,
+        &ticket.id,
         by,
         reason.event_kind(),
         json!({
@@ -977,22 +951,17 @@ pub async fn move_up(
             "after": {"escalation_id": new.id, "target": target_json(&new.target), "priority": ticket.priority},
         }),
         now,
-    )
-    .await?;
-    let customer = directory::customer(tx.conn(), tenant, &ticket.customer_id).await?;
-    let payload = details(&new, ticket, customer.as_ref());
+    );
+    let payload = details(&new, ticket, customer);
     for u in &routed.recipients {
-        notify_staff(
-            tx.conn(),
-            tenant,
+        changes.notify_staff(
+            &tenant,
             &ticket.id,
             &u.id,
             "escalation_requested",
             &event,
             payload.clone(),
-            now,
-        )
-        .await?;
+        );
     }
     // The rung that let it pass, and the rungs skipped on the way, are told it went past them.
     let mut passed: Vec<&Target> = routed.skipped.iter().map(|(t, _)| t).collect();
@@ -1000,59 +969,30 @@ pub async fn move_up(
         passed.push(&old.target);
     }
     for t in passed {
-        for u in audience_including_away(tx.conn(), tenant, t).await? {
-            notify_staff(
-                tx.conn(),
-                tenant,
+        for u in people.everyone(t) {
+            changes.notify_staff(
+                &tenant,
                 &ticket.id,
                 &u.id,
                 "escalation_skipped_you",
                 &event,
                 payload.clone(),
-                now,
-            )
-            .await?;
+            );
         }
     }
     if let Some(owner) = &old.escalation_owner_id {
-        notify_staff(
-            tx.conn(),
-            tenant,
+        changes.notify_staff(
+            &tenant,
             &ticket.id,
             owner,
             "escalation_moved_up",
             &event,
             payload.clone(),
-            now,
-        )
-        .await?;
+        );
     }
-    sla::sync_timers(tx.conn(), &new, now).await?;
+    changes.put_escalation(old, false);
+    changes.put_escalation(new.clone(), true);
     Ok(new)
-}
-
-/// Everyone a target names, present or away. Platform staff live outside the tenant; the
-/// platform queue is their audience.
-pub(crate) async fn audience_including_away(
-    conn: &mut AnyConnection,
-    tenant: &str,
-    target: &Target,
-) -> ApiResult<Vec<User>> {
-    Ok(match target {
-        Target::Owner => directory::users_with_role(conn, tenant, Role::Owner).await?,
-        Target::Role { role } => directory::users_with_role(conn, tenant, *role).await?,
-        Target::User { id } => {
-            directory::users_by_id(conn, tenant, std::slice::from_ref(&id.0)).await?
-        }
-        Target::Team { id } => {
-            let members = directory::team(conn, tenant, id.as_str())
-                .await?
-                .map(|t| t.members)
-                .unwrap_or_default();
-            directory::users_by_id(conn, tenant, &members).await?
-        }
-        Target::Platform => Vec::new(),
-    })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -1169,27 +1109,25 @@ pub async fn route_around_away(
             id: ladder_core::TeamId(t.clone()),
         })
     }));
-    let mut moved = Vec::new();
+    // Lock every ticket concerned before writing anything, as requests do: no audit chain
+    // head is held while waiting for a ticket.
+    let mut locked = Vec::new();
     for e in escalations::requested_for(tx.conn(), tenant, &keys).await? {
-        let Some(mut ticket) = tickets::get_for_update(
-            tx.conn(),
-            db.backend() == ladder_storage::Backend::Postgres,
-            tenant,
-            &e.ticket_id,
-        )
-        .await?
-        else {
-            continue;
-        };
+        let pg = db.backend() == ladder_storage::Backend::Postgres;
+        if let Some(ticket) = tickets::get_for_update(tx.conn(), pg, tenant, &e.ticket_id).await? {
+            locked.push((e.id, ticket));
+        }
+    }
+    let people = People::load(tx.conn(), tenant).await?;
+    let mut moved = Vec::new();
+    for (id, mut ticket) in locked {
         // Re-read under the ticket lock: it may have been acknowledged meanwhile.
-        let Some(e) = escalations::get(tx.conn(), Some(tenant), &e.id).await? else {
+        let Some(e) = escalations::get(tx.conn(), Some(tenant), &id).await? else {
             continue;
         };
         if e.state != EscalationState::Requested
             || ticket.active_escalation_id.as_deref() != Some(e.id.as_str())
-            || !audience(tx.conn(), tenant, &e.target, now)
-                .await?
-                .is_empty()
+            || !people.reachable(&e.target, now).is_empty()
         {
             continue;
         }

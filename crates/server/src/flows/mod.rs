@@ -3,7 +3,9 @@
 //! and the outbox messages in that same transaction. HTTP handlers and background workers
 //! both call these.
 
+pub mod changes;
 pub mod escalation;
+pub mod people;
 pub mod policy;
 pub mod tickets;
 pub mod timers;

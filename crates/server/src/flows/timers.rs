@@ -1,7 +1,13 @@
-//! What a durable timer does when it fires: move an unacknowledged escalation to the next
+//! What durable timers do when they fire: move an unacknowledged escalation to the next
 //! rung, remind whoever holds a deadline, record a breach and tell the rung above, or
-//! escalate a ticket nobody answered. Runs inside the worker's transaction; the timer row is
-//! deleted in it, so the effects and the firing commit together or not at all.
+//! escalate a ticket nobody answered.
+//!
+//! A batch of claimed timers is handled in the worker's transaction: the timer rows are
+//! deleted, everything the batch needs is read in a few queries (tickets, escalations, the
+//! organisations' people, customers), each timer's effects are decided in memory, and all of
+//! them are written together ([`Changes`]). Effects and firing commit together or not at all.
+
+use std::collections::{BTreeSet, HashMap};
 
 use jiff::Timestamp;
 use ladder_core::sla::{next_on_chain, Clock, TimerKind};
@@ -9,16 +15,17 @@ use ladder_core::text::LongText;
 use ladder_core::{
     Category, ContactMethod, EscalationState, Priority, TicketStatus, TriggerKind, Urgency,
 };
+use ladder_storage::directory::{self, Customer};
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::tickets::{self, Ticket};
 use ladder_storage::timers::{self, Timer};
-use ladder_storage::{directory, WriteTx};
+use ladder_storage::WriteTx;
 use serde_json::json;
 
-use super::escalation::{
-    audience_including_away, move_up, open_escalation, EscalateRequest, MoveReason,
-};
-use super::{notify_staff, policy_in, record};
+use super::changes::Changes;
+use super::escalation::{open_escalation, plan_move_up, EscalateRequest, MoveReason};
+use super::people::People;
+use super::{policy_in, record};
 use crate::error::{ApiError, ApiResult};
 use crate::sla;
 
@@ -29,51 +36,163 @@ pub enum Fired {
     Done(&'static str),
     /// It fell outside opening hours or its deadline moved: set again for later.
     Postponed,
-    /// Rescheduled, cancelled or made moot since it was read (acknowledged, resolved…).
+    /// Cancelled or made moot since it was set (acknowledged, resolved, moved up…).
     Moot,
 }
 
-pub async fn fire(tx: &mut WriteTx, t: &Timer, now: Timestamp) -> ApiResult<Fired> {
-    if !timers::take(tx.conn(), t).await? {
-        return Ok(Fired::Moot);
-    }
-    let kind = sla::timer_kind(&t.kind)?;
-    let tenant = t.tenant_id.as_str();
-    let Some(mut ticket) = tickets::get(tx.conn(), tenant, &t.ticket_id).await? else {
-        return Ok(Fired::Moot);
-    };
-    if kind == TimerKind::FirstResponse {
-        return first_response(tx, tenant, &mut ticket, now).await;
-    }
-    let Some(e) = active(tx, tenant, &ticket, t.escalation_id.as_deref()).await? else {
-        return Ok(Fired::Moot);
-    };
-    match kind {
-        TimerKind::RungTimeout => rung_timeout(tx, tenant, e, &mut ticket, now).await,
-        TimerKind::Remind(clock) => remind(tx, tenant, e, &ticket, clock, now).await,
-        TimerKind::Due(clock) => breach(tx, tenant, e, &mut ticket, clock, now).await,
-        TimerKind::FirstResponse => Ok(Fired::Moot),
-    }
+/// What a batch reads before deciding.
+struct Loaded {
+    tickets: HashMap<String, (String, Ticket)>,
+    escalations: HashMap<String, Escalation>,
+    people: HashMap<String, People>,
+    customers: HashMap<String, Customer>,
 }
 
-/// The escalation a timer was set for, if it is still the ticket's active one.
-async fn active(
+/// The most events one ticket goes through in one firing (a long outage can leave several
+/// due at once: a reminder, a breach, a rung timeout…).
+const MAX_STEPS: usize = 16;
+
+/// Fires a batch of claimed timers inside `tx`, at `now`: for each ticket, everything its
+/// active escalation's clocks have due by now, earliest first. Returns the kinds of the audit
+/// events written.
+pub async fn fire_batch(
     tx: &mut WriteTx,
-    tenant: &str,
-    ticket: &Ticket,
-    escalation_id: Option<&str>,
-) -> ApiResult<Option<Escalation>> {
-    let Some(id) = escalation_id.filter(|id| ticket.active_escalation_id.as_deref() == Some(*id))
-    else {
-        return Ok(None);
-    };
-    let e = escalations::get(tx.conn(), Some(tenant), id).await?;
-    Ok(e.filter(Escalation::is_active))
+    claimed: &[Timer],
+    now: Timestamp,
+) -> ApiResult<Vec<&'static str>> {
+    let started = std::time::Instant::now();
+    let ids: Vec<String> = claimed.iter().map(|t| t.id.clone()).collect();
+    timers::take_many(tx.conn(), &ids).await?;
+    let mut loaded = load(tx, claimed).await?;
+    let read = started.elapsed();
+    let mut changes = Changes::default();
+    let mut done = Vec::with_capacity(claimed.len());
+    let mut first_responses = Vec::new();
+    for t in claimed {
+        if sla::timer_kind(&t.kind)? == TimerKind::FirstResponse {
+            first_responses.push(t);
+            continue;
+        }
+        fire_ticket(&mut changes, &mut loaded, t, now, &mut done)?;
+    }
+    let planned = started.elapsed();
+    changes.write(tx.conn(), now).await?;
+    tracing::debug!(?read, ?planned, written = ?started.elapsed(), "timer batch");
+    // Rare, and each opens an escalation the way a person would: one at a time.
+    for t in first_responses {
+        if let Some((tenant, mut ticket)) = loaded.tickets.remove(&t.ticket_id) {
+            if let Fired::Done(kind) = first_response(tx, &tenant, &mut ticket, now).await? {
+                done.push(kind);
+            }
+        }
+    }
+    Ok(done)
 }
 
-async fn rung_timeout(
-    tx: &mut WriteTx,
-    tenant: &str,
+async fn load(tx: &mut WriteTx, claimed: &[Timer]) -> ApiResult<Loaded> {
+    let ticket_ids: Vec<String> = unique(claimed.iter().map(|t| t.ticket_id.clone()));
+    let tickets: HashMap<String, (String, Ticket)> = tickets::get_many(tx.conn(), &ticket_ids)
+        .await?
+        .into_iter()
+        .map(|(tenant, t)| (t.id.clone(), (tenant, t)))
+        .collect();
+    // The escalation each ticket has now, whichever one its timer was set for.
+    let escalation_ids = unique(
+        tickets
+            .values()
+            .filter_map(|(_, t)| t.active_escalation_id.clone()),
+    );
+    let escalations: HashMap<String, Escalation> =
+        escalations::get_many(tx.conn(), &escalation_ids)
+            .await?
+            .into_iter()
+            .map(|e| (e.id.clone(), e))
+            .collect();
+    let unknown =
+        sla::unknown_snapshots(escalations.values().filter_map(|e| e.snapshot_id.clone()));
+    if !unknown.is_empty() {
+        for (id, document) in escalations::snapshots(tx.conn(), &unknown).await? {
+            sla::learn_snapshot(&id, &document);
+        }
+    }
+    let tenants = unique(claimed.iter().map(|t| t.tenant_id.clone()));
+    let people = People::load_many(tx.conn(), &tenants).await?;
+    let customer_ids = unique(tickets.values().map(|(_, t)| t.customer_id.clone()));
+    let customers = directory::customers_by_id(tx.conn(), &customer_ids)
+        .await?
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect();
+    Ok(Loaded {
+        tickets,
+        escalations,
+        people,
+        customers,
+    })
+}
+
+fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
+    items.collect::<BTreeSet<_>>().into_iter().collect()
+}
+
+/// Runs everything due on one ticket, earliest first, each step seeing the escalation as
+/// the step before left it (a reminder, then a breach, then a move up…).
+fn fire_ticket(
+    changes: &mut Changes,
+    loaded: &mut Loaded,
+    t: &Timer,
+    now: Timestamp,
+    done: &mut Vec<&'static str>,
+) -> ApiResult<()> {
+    let Some((tenant, ticket)) = loaded.tickets.get_mut(&t.ticket_id) else {
+        return Ok(());
+    };
+    let empty = People::default();
+    let people = loaded.people.get(tenant.as_str()).unwrap_or(&empty);
+    let customer = loaded.customers.get(&ticket.customer_id);
+    let mut passed: Vec<TimerKind> = Vec::new();
+    for _ in 0..MAX_STEPS {
+        let Some(e) = ticket
+            .active_escalation_id
+            .as_deref()
+            .and_then(|id| {
+                changes
+                    .escalation(id)
+                    .or_else(|| loaded.escalations.get(id))
+            })
+            .filter(|e| e.is_active())
+            .cloned()
+        else {
+            break;
+        };
+        // Whatever happens, the ticket's timer is set anew from the clocks as they end up.
+        changes.reset_timers(&e);
+        let (snap, run) = sla::state_of(&e);
+        let next = run
+            .clocks
+            .timers(&snap, e.created_at, e.ack_due_at)
+            .into_iter()
+            .filter(|(k, due)| *due <= now && !passed.contains(k))
+            .min_by_key(|(k, due)| (*due, *k));
+        let Some((kind, _)) = next else { break };
+        let outcome = match kind {
+            TimerKind::RungTimeout => rung_timeout(changes, people, customer, e, ticket, now)?,
+            TimerKind::Remind(clock) => remind(changes, people, e, ticket, clock, now),
+            TimerKind::Due(clock) => breach(changes, people, customer, e, ticket, clock, now)?,
+            TimerKind::FirstResponse => Fired::Moot,
+        };
+        match outcome {
+            Fired::Done(kind) => done.push(kind),
+            Fired::Postponed | Fired::Moot => passed.push(kind),
+        }
+    }
+    Ok(())
+}
+
+fn rung_timeout(
+    changes: &mut Changes,
+    people: &People,
+    customer: Option<&Customer>,
     e: Escalation,
     ticket: &mut Ticket,
     now: Timestamp,
@@ -92,18 +211,11 @@ async fn rung_timeout(
         describe(&e.target),
         snap.rule.name
     );
-    move_up(
-        tx,
-        tenant,
-        e,
-        ticket,
-        None,
-        &note,
-        MoveReason::RungTimedOut,
-        now,
-    )
-    .await?;
-    Ok(Fired::Done(MoveReason::RungTimedOut.event_kind()))
+    let reason = MoveReason::RungTimedOut;
+    plan_move_up(
+        changes, people, customer, e, ticket, None, &note, reason, now,
+    )?;
+    Ok(Fired::Done(reason.event_kind()))
 }
 
 fn describe(t: &ladder_core::Target) -> String {
@@ -115,202 +227,158 @@ fn describe(t: &ladder_core::Target) -> String {
 
 /// Who holds an escalation's deadlines: its owner once someone took it, else everyone its
 /// current rung reaches (present people first; if all are away, all of them).
-async fn holders(
-    tx: &mut WriteTx,
-    tenant: &str,
-    e: &Escalation,
-    now: Timestamp,
-) -> ApiResult<Vec<String>> {
+fn holders(people: &People, e: &Escalation, now: Timestamp) -> Vec<String> {
     if let Some(owner) = &e.escalation_owner_id {
-        return Ok(vec![owner.clone()]);
+        return vec![owner.clone()];
     }
-    let everyone = audience_including_away(tx.conn(), tenant, &e.target).await?;
-    let present: Vec<String> = everyone
-        .iter()
-        .filter(|u| !u.is_away(now))
-        .map(|u| u.id.clone())
-        .collect();
-    Ok(if present.is_empty() {
-        everyone.into_iter().map(|u| u.id).collect()
+    let present = people.reachable(&e.target, now);
+    let chosen = if present.is_empty() {
+        people.everyone(&e.target)
     } else {
         present
-    })
+    };
+    chosen.into_iter().map(|u| u.id.clone()).collect()
 }
 
-/// The deadline a clock runs to, as the escalation stands.
-fn due_of(e: &Escalation, clock: Clock, acknowledge_due: Timestamp) -> Option<Timestamp> {
+/// The deadline a clock runs to, as the escalation stands; for acknowledgement, `ack`.
+fn due_of(e: &Escalation, clock: Clock, ack: Timestamp) -> Option<Timestamp> {
     match clock {
-        Clock::Acknowledge => e.ack_due_at.or(Some(acknowledge_due)),
+        Clock::Acknowledge => Some(ack),
         Clock::Update => e.update_due_at,
         Clock::Resolve => e.resolve_due_at,
     }
 }
 
-async fn remind(
-    tx: &mut WriteTx,
-    tenant: &str,
+fn remind(
+    changes: &mut Changes,
+    people: &People,
     mut e: Escalation,
     ticket: &Ticket,
     clock: Clock,
     now: Timestamp,
-) -> ApiResult<Fired> {
+) -> Fired {
     let (snap, mut run) = sla::state_of(&e);
     if clock == Clock::Acknowledge && e.state != EscalationState::Requested {
-        return Ok(Fired::Moot);
+        return Fired::Moot;
     }
     // Nobody is reminded at midnight on a Sunday: a late timer waits for opening hours.
     if !snap.calendar.is_open(now) {
         let at = snap.calendar.next_open(now);
-        let kind = TimerKind::Remind(clock).as_str();
-        timers::set(tx.conn(), tenant, &ticket.id, Some(&e.id), kind, at, now).await?;
-        return Ok(Fired::Postponed);
+        changes.hold_timer(&ticket.id, TimerKind::Remind(clock), at);
+        return Fired::Postponed;
     }
-    let due = due_of(&e, clock, run.clocks.acknowledge_due);
-    let to = holders(tx, tenant, &e, now).await?;
-    let event = record(
-        tx.conn(),
-        tenant,
-        Some(&ticket.id),
+    // The reminder to acknowledge is about the rung's own deadline, before it is passed over.
+    let ack = e.ack_due_at.unwrap_or(run.clocks.acknowledge_due);
+    let due = due_of(&e, clock, ack);
+    let to = holders(people, &e, now);
+    let repeat = run.clocks.reminded.contains_key(&clock);
+    let event = changes.event(
+        &e.tenant_id,
+        &ticket.id,
         None,
         "sla_reminder",
         json!({"escalation_id": e.id, "clock": clock, "due_at": due, "rule": snap.rule.name,
-               "reminder": run.clocks.reminded.contains_key(&clock).then_some("repeat").unwrap_or("first"),
-               "to": to}),
+               "reminder": if repeat { "repeat" } else { "first" }, "to": to}),
         now,
-    )
-    .await?;
+    );
     let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
                          "clock": clock, "due_at": due});
     for u in &to {
-        notify_staff(
-            tx.conn(),
-            tenant,
+        changes.notify_staff(
+            &e.tenant_id,
             &ticket.id,
             u,
             "sla_reminder",
             &event,
             payload.clone(),
-            now,
-        )
-        .await?;
+        );
     }
     run.clocks.reminded.insert(clock, now);
-    save(tx, &mut e, &snap, &run, now).await?;
-    Ok(Fired::Done("sla_reminder"))
+    sla::apply(&mut e, &snap, &run);
+    e.updated_at = now;
+    changes.put_escalation(e, false);
+    Fired::Done("sla_reminder")
 }
 
-async fn breach(
-    tx: &mut WriteTx,
-    tenant: &str,
+fn breach(
+    changes: &mut Changes,
+    people: &People,
+    customer: Option<&Customer>,
     mut e: Escalation,
     ticket: &mut Ticket,
     clock: Clock,
     now: Timestamp,
 ) -> ApiResult<Fired> {
     let (snap, mut run) = sla::state_of(&e);
-    let due = due_of(&e, clock, run.clocks.acknowledge_due);
     if clock == Clock::Acknowledge && e.state != EscalationState::Requested {
         return Ok(Fired::Moot);
     }
-    // The deadline may have moved since the timer was set (a pause, an update): look again.
-    if let Some(d) = due.filter(|d| *d > now) {
-        let kind = TimerKind::Due(clock).as_str();
-        timers::set(tx.conn(), tenant, &ticket.id, Some(&e.id), kind, d, now).await?;
+    let due = due_of(&e, clock, run.clocks.acknowledge_due);
+    // The deadline moved since the timer was set (a pause, an update): the timers set anew
+    // from the clocks carry the new one.
+    if due.is_none_or(|d| d > now) {
         return Ok(Fired::Postponed);
     }
-    let to = holders(tx, tenant, &e, now).await?;
-    let above = match next_on_chain(&snap.chain(), run.position, &e.target) {
-        Some((_, t)) => audience_including_away(tx.conn(), tenant, &t).await?,
-        None => Vec::new(),
-    };
-    let above: Vec<String> = above
+    let to = holders(people, &e, now);
+    let next = next_on_chain(&snap.chain(), run.position, &e.target);
+    let above: Vec<String> = next
+        .as_ref()
+        .map(|(_, t)| people.reachable(t, now))
+        .unwrap_or_default()
         .into_iter()
-        .filter(|u| !u.is_away(now) && !to.contains(&u.id))
-        .map(|u| u.id)
+        .filter(|u| !to.contains(&u.id))
+        .map(|u| u.id.clone())
         .collect();
-    let re_escalate = clock != Clock::Acknowledge
-        && snap.rule.reescalate_on_breach
-        && next_on_chain(&snap.chain(), run.position, &e.target).is_some();
-    let event = record(
-        tx.conn(),
-        tenant,
-        Some(&ticket.id),
+    let re_escalate =
+        clock != Clock::Acknowledge && snap.rule.reescalate_on_breach && next.is_some();
+    let event = changes.event(
+        &e.tenant_id,
+        &ticket.id,
         None,
         "sla_breached",
         json!({"escalation_id": e.id, "clock": clock, "due_at": due, "rule": snap.rule.name,
                "holders": to, "told_above": above, "re_escalate": re_escalate}),
         now,
-    )
-    .await?;
+    );
     let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
                          "clock": clock, "due_at": due});
     for u in &to {
-        notify_staff(
-            tx.conn(),
-            tenant,
+        changes.notify_staff(
+            &e.tenant_id,
             &ticket.id,
             u,
             "sla_breached",
             &event,
             payload.clone(),
-            now,
-        )
-        .await?;
+        );
     }
     for u in &above {
-        notify_staff(
-            tx.conn(),
-            tenant,
+        changes.notify_staff(
+            &e.tenant_id,
             &ticket.id,
             u,
             "sla_breached_below",
             &event,
             payload.clone(),
-            now,
-        )
-        .await?;
+        );
     }
     run.clocks.breached.insert(clock, now);
+    sla::apply(&mut e, &snap, &run);
+    e.updated_at = now;
     if re_escalate {
-        sla::apply(&mut e, &snap, &run);
         let note = format!(
             "The {} deadline of rule {:?} passed: moved up automatically.",
             clock.as_str(),
             snap.rule.name
         );
-        move_up(
-            tx,
-            tenant,
-            e,
-            ticket,
-            None,
-            &note,
-            MoveReason::SlaBreached,
-            now,
-        )
-        .await?;
+        let reason = MoveReason::SlaBreached;
+        plan_move_up(
+            changes, people, customer, e, ticket, None, &note, reason, now,
+        )?;
     } else {
-        save(tx, &mut e, &snap, &run, now).await?;
+        changes.put_escalation(e, false);
     }
     Ok(Fired::Done("sla_breached"))
-}
-
-/// Stores changed clocks and sets the timers they now need.
-async fn save(
-    tx: &mut WriteTx,
-    e: &mut Escalation,
-    snap: &ladder_core::policy::EscalationSnapshot,
-    run: &sla::Run,
-    now: Timestamp,
-) -> ApiResult<()> {
-    sla::apply(e, snap, run);
-    e.updated_at = now;
-    if !escalations::update_if_state(tx.conn(), e, e.state).await? {
-        return Err(ApiError::Conflict(
-            "the escalation changed while a timer fired".into(),
-        ));
-    }
-    sla::sync_timers(tx.conn(), e, now).await
 }
 
 /// Nobody answered a ticket within its rule's first-response limit: it escalates by policy.

@@ -1,0 +1,157 @@
+//! The timer benchmark: 1,000,000 pending SLA timers in the database, of which 10,000 fall
+//! due in the same instant. The real `ladder serve` runs as a separate process against it;
+//! we measure how late each timer fires (the audit event's time minus the due time) and the
+//! server's memory, idle and at its peak.
+//!
+//! ```text
+//! cargo bench -p ladder-server --bench timers
+//! LADDER_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:PORT/empty_db cargo bench -p ladder-server --bench timers
+//! LADDER_BENCH_PENDING=100000 LADDER_BENCH_DUE=2000 cargo bench -p ladder-server --bench timers
+//! ```
+//!
+//! Each due timer is the rung timeout of an unacknowledged escalation, the heaviest kind: it
+//! supersedes the escalation with one for the next rung, appends to the audit chain, writes
+//! the notifications and sets the new escalation's seven timers. `LADDER_BENCH_TENANTS`
+//! spreads the escalations over that many organisations (default 20).
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use jiff::{SignedDuration, Timestamp};
+use ladder_storage::Db;
+
+#[path = "support/bulk.rs"]
+mod bulk;
+#[path = "support/sla_load.rs"]
+mod sla_load;
+
+use bulk::{env_usize, thousands};
+use sla_load::{fall_due, fired, lags_ms, memory_mib, quantile};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn start_server(url: &str) -> (Server, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(["serve", "--database-url", url, "--listen", &addr])
+        .env(
+            "LADDER_LOG",
+            std::env::var("LADDER_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start ladder serve");
+    let server = Server(child);
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return (server, base);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("ladder serve did not come up on {addr}");
+}
+
+#[tokio::main]
+async fn main() {
+    let pending = env_usize("LADDER_BENCH_PENDING", 1_000_000);
+    let due = env_usize("LADDER_BENCH_DUE", 10_000);
+    let tenants = env_usize("LADDER_BENCH_TENANTS", 20);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-timers");
+    let url = match std::env::var("LADDER_BENCH_DATABASE_URL") {
+        Ok(url) => url,
+        Err(_) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            format!("sqlite://{}/ladder.db", dir.display())
+        }
+    };
+    let label = if url.starts_with("sqlite") {
+        "SQLite"
+    } else {
+        "PostgreSQL"
+    };
+    let db = Db::connect(&url).await.expect("connect");
+    db.migrate().await.expect("migrate");
+
+    let started = Instant::now();
+    let loaded = sla_load::load(&db, tenants, due, pending).await;
+    println!(
+        "{label}: loaded {} rows ({} timers pending, {} of them parked to fall due at once, {} organisations) in {:.0?}",
+        thousands(loaded.rows),
+        thousands(loaded.pending as u64),
+        thousands(loaded.hot as u64),
+        loaded.tenants.len(),
+        started.elapsed()
+    );
+    if url.starts_with("postgres") {
+        sqlx::query("ANALYZE")
+            .execute(db.pool())
+            .await
+            .expect("analyze");
+    }
+
+    let (server, _base) = start_server(&url).await;
+    let pid = server.0.id();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (idle_rss, _) = memory_mib(pid).unwrap_or((f64::NAN, f64::NAN));
+
+    let at = Timestamp::now() + SignedDuration::from_secs(2);
+    let moved = fall_due(&db, at).await;
+    assert_eq!(moved as usize, due, "every parked timer falls due");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut peak_rss: f64 = idle_rss;
+    loop {
+        if let Some((rss, hwm)) = memory_mib(pid) {
+            peak_rss = peak_rss.max(rss).max(hwm);
+        }
+        if fired(&db).await as usize >= due || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (lags, superseded) = lags_ms(&db, at).await;
+    drop(server);
+
+    let distinct: std::collections::BTreeSet<_> = superseded.iter().collect();
+    assert_eq!(lags.len(), due, "every due timer fired");
+    assert_eq!(distinct.len(), due, "and each exactly once");
+    let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM timers")
+        .fetch_one(db.pool())
+        .await
+        .expect("count the timers");
+    println!(
+        "{label}: {} timers due at once fired in {:.2} s after their due time, with {} timers still pending",
+        thousands(due as u64),
+        lags.last().copied().unwrap_or(f64::NAN) / 1000.0,
+        thousands(left as u64)
+    );
+    println!(
+        "{label}: firing lag p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        quantile(&lags, 0.5),
+        quantile(&lags, 0.9),
+        quantile(&lags, 0.99),
+        quantile(&lags, 1.0)
+    );
+    println!("{label}: server memory idle {idle_rss:.1} MiB, peak {peak_rss:.1} MiB (resident)");
+    db.close().await;
+}

@@ -1,0 +1,208 @@
+//! The changes a command decides on (escalations made or changed, tickets re-pointed,
+//! audit events, notifications, timers), collected first and then written together with
+//! multi-row statements. One command writes a handful of statements; a batch of timers
+//! writes the same handful for all of them, which is what lets the timer engine keep up
+//! when thousands fall due in the same second.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+use ladder_core::sla::TimerKind;
+use ladder_core::Priority;
+use ladder_storage::audit::{self, PlannedEvent};
+use ladder_storage::escalations::{self, Escalation};
+use ladder_storage::outbox::{self, Audience, NewMessage};
+use ladder_storage::timers::{self, NewTimer};
+use ladder_storage::{new_id, tickets};
+use sqlx::AnyConnection;
+
+use crate::error::ApiResult;
+use crate::sla;
+
+struct Message {
+    tenant: String,
+    ticket: String,
+    user: String,
+    kind: &'static str,
+    key: String,
+    payload: serde_json::Value,
+}
+
+/// Everything a batch of commands will write.
+#[derive(Default)]
+pub struct Changes {
+    /// Escalations by id, in their final state, and whether they are new.
+    escalations: BTreeMap<String, (Escalation, bool)>,
+    /// Tickets whose active escalation or priority changed: `(tenant, active, priority)`.
+    tickets: BTreeMap<String, (String, Option<String>, Priority)>,
+    watchers: BTreeSet<(String, String, String)>,
+    events: Vec<PlannedEvent>,
+    messages: Vec<Message>,
+    /// Tickets whose timers are set anew, with their tenant and the active escalation whose
+    /// clocks they follow (none: the ticket is left without timers).
+    timers_of: BTreeMap<String, (String, Option<Escalation>)>,
+    /// Timers set for a later time than the clocks say (a reminder held for opening hours).
+    held: BTreeMap<(String, &'static str), Timestamp>,
+}
+
+impl Changes {
+    /// The current state of an escalation this batch already changed, if any.
+    pub fn escalation(&self, id: &str) -> Option<&Escalation> {
+        self.escalations.get(id).map(|(e, _)| e)
+    }
+
+    /// Records an escalation's new state (`new`: it is to be inserted).
+    pub fn put_escalation(&mut self, e: Escalation, new: bool) {
+        let new = new || self.escalations.get(&e.id).is_some_and(|(_, n)| *n);
+        self.reset_timers(&e);
+        self.escalations.insert(e.id.clone(), (e, new));
+    }
+
+    /// Points a ticket at its active escalation, with its priority.
+    pub fn put_ticket(
+        &mut self,
+        tenant: &str,
+        ticket: &str,
+        active: Option<String>,
+        priority: Priority,
+    ) {
+        self.tickets
+            .insert(ticket.to_owned(), (tenant.to_owned(), active, priority));
+    }
+
+    /// Sets the ticket's timers anew from `e`'s clocks when written (none once `e` is no
+    /// longer active, unless another escalation of the ticket took over).
+    pub fn reset_timers(&mut self, e: &Escalation) {
+        let entry = self
+            .timers_of
+            .entry(e.ticket_id.clone())
+            .or_insert_with(|| (e.tenant_id.clone(), None));
+        if e.is_active() {
+            entry.1 = Some(e.clone());
+        } else if entry.1.as_ref().is_some_and(|a| a.id == e.id) {
+            entry.1 = None;
+        }
+    }
+
+    /// Holds a timer until `at`, later than its clock would set it.
+    pub fn hold_timer(&mut self, ticket: &str, kind: TimerKind, at: Timestamp) {
+        self.held.insert((ticket.to_owned(), kind.as_str()), at);
+    }
+
+    pub fn watch(&mut self, tenant: &str, ticket: &str, user: &str) {
+        self.watchers
+            .insert((tenant.to_owned(), ticket.to_owned(), user.to_owned()));
+    }
+
+    /// Plans an audit event and returns its id.
+    pub fn event(
+        &mut self,
+        tenant: &str,
+        ticket: &str,
+        actor: Option<&str>,
+        kind: &str,
+        payload: serde_json::Value,
+        now: Timestamp,
+    ) -> String {
+        let id = new_id();
+        self.events.push(PlannedEvent {
+            id: id.clone(),
+            tenant_id: tenant.to_owned(),
+            ticket_id: Some(ticket.to_owned()),
+            actor_id: actor.map(str::to_owned),
+            kind: kind.to_owned(),
+            payload,
+            occurred_at: now,
+        });
+        id
+    }
+
+    /// Plans a notification to a staff member, keyed to the event that caused it.
+    pub fn notify_staff(
+        &mut self,
+        tenant: &str,
+        ticket: &str,
+        user: &str,
+        kind: &'static str,
+        event: &str,
+        payload: serde_json::Value,
+    ) {
+        self.messages.push(Message {
+            tenant: tenant.to_owned(),
+            ticket: ticket.to_owned(),
+            user: user.to_owned(),
+            kind,
+            key: format!("{event}:{kind}:{user}"),
+            payload,
+        });
+    }
+
+    /// Writes everything, in an order that satisfies the foreign keys.
+    pub async fn write(self, conn: &mut AnyConnection, now: Timestamp) -> ApiResult<()> {
+        let (mut created, mut updated) = (Vec::new(), Vec::new());
+        for (e, new) in self.escalations.into_values() {
+            if new {
+                created.push(e);
+            } else {
+                updated.push(e);
+            }
+        }
+        // Supersede before inserting: one active escalation per ticket at every moment.
+        escalations::update_many(conn, &updated).await?;
+        escalations::insert_many(conn, &created).await?;
+        let rows: Vec<_> = self
+            .tickets
+            .iter()
+            .map(|(id, (tenant, active, priority))| {
+                (tenant.clone(), id.clone(), active.clone(), *priority)
+            })
+            .collect();
+        tickets::set_escalations(conn, &rows, now).await?;
+        let watchers: Vec<_> = self.watchers.into_iter().collect();
+        tickets::add_watchers(conn, &watchers, now).await?;
+        audit::append_many(conn, &self.events).await?;
+        let messages: Vec<NewMessage<'_>> = self
+            .messages
+            .iter()
+            .map(|m| NewMessage {
+                tenant_id: &m.tenant,
+                ticket_id: Some(&m.ticket),
+                recipient_user_id: Some(&m.user),
+                recipient_email: None,
+                audience: Audience::Staff,
+                kind: m.kind,
+                payload: m.payload.clone(),
+                idempotency_key: m.key.clone(),
+            })
+            .collect();
+        outbox::enqueue_many(conn, &messages, now).await?;
+
+        // Each touched ticket's timer is what its active escalation waits for next.
+        let mut timers: Vec<NewTimer> = Vec::new();
+        for (ticket, (tenant, active)) in &self.timers_of {
+            let Some(e) = active else { continue };
+            let (snap, run) = sla::state_of(e);
+            let next = run
+                .clocks
+                .timers(&snap, e.created_at, e.ack_due_at)
+                .into_iter()
+                .map(|(kind, due)| {
+                    let held = self.held.get(&(ticket.clone(), kind.as_str()));
+                    (held.copied().unwrap_or(due), kind)
+                })
+                .min();
+            if let Some((due, kind)) = next {
+                timers.push((
+                    tenant.clone(),
+                    ticket.clone(),
+                    Some(e.id.clone()),
+                    kind.as_str(),
+                    due,
+                ));
+            }
+        }
+        let touched: Vec<String> = self.timers_of.keys().cloned().collect();
+        timers::replace_many(conn, &touched, &timers, now).await?;
+        Ok(())
+    }
+}
