@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod cluster;
 mod escalation;
 mod foundation;
 mod sla;

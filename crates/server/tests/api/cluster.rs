@@ -1,0 +1,204 @@
+//! Several `ladder serve` processes on one PostgreSQL share the timers: each fires exactly
+//! once, and a server killed mid-run loses nothing. Also the policy file commands.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use jiff::{SignedDuration, Timestamp};
+use ladder_storage::Db;
+use reqwest::StatusCode;
+
+use crate::harness::{fresh_database, Backend, TestApp};
+use crate::on_both_databases;
+
+#[path = "../../benches/support/bulk.rs"]
+mod bulk;
+#[path = "../../benches/support/sla_load.rs"]
+mod sla_load;
+
+/// A `ladder serve` child process, killed when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(url: &str) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let child = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(["serve", "--database-url", url])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("LADDER_LOG", "error")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start ladder serve");
+    Server(child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_fire_each_of_2000_timers_exactly_once_even_when_one_is_killed() {
+    let (url, _dir) = fresh_database(Backend::Postgres).await;
+    let db = Db::connect(&url).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    let loaded = sla_load::load(&db, 8, 2000, 2000).await;
+    assert_eq!(loaded.hot, 2000);
+
+    let mut a = serve(&url);
+    let _b = serve(&url);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let due = Timestamp::now() + SignedDuration::from_secs(1);
+    assert_eq!(
+        sla_load::fall_due(&db, due).await,
+        2000,
+        "2,000 timers due in the same second"
+    );
+
+    // Kill one server with SIGKILL while the timers are being fired.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut killed_at = None;
+    loop {
+        let fired = sla_load::fired(&db).await;
+        if killed_at.is_none() && fired >= 100 {
+            a.0.kill().expect("SIGKILL one server");
+            let _ = a.0.wait();
+            killed_at = Some(fired);
+        }
+        if fired >= 2000 || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let killed_at = killed_at.expect("a server was killed");
+    assert!(
+        killed_at < 2000,
+        "the kill came mid-run ({killed_at} fired)"
+    );
+    // Anything still to come would show up now.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let (lags, superseded) = sla_load::lags_ms(&db, due).await;
+    assert_eq!(lags.len(), 2000, "each timer fired, none twice");
+    let distinct: std::collections::BTreeSet<_> = superseded.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        2000,
+        "every escalation moved up exactly once"
+    );
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            let (n,): (i64,) = sqlx::query_as(sql)
+                .fetch_one(db.pool())
+                .await
+                .expect("count");
+            n
+        }
+    };
+    assert_eq!(
+        count("SELECT COUNT(*) FROM escalations WHERE state = 'superseded'").await,
+        2000
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM escalations WHERE state = 'requested' AND target_key = 'role:admin'").await,
+        2000
+    );
+    // Every ticket has its one timer again, for its new rung; the chains are intact.
+    assert_eq!(count("SELECT COUNT(*) FROM timers").await, 2000);
+    let (late,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM timers WHERE due_at <= $1")
+        .bind(due.as_microsecond())
+        .fetch_one(db.pool())
+        .await
+        .expect("count");
+    assert_eq!(late, 0);
+    let chains = ladder_storage::audit::verify(&db, None)
+        .await
+        .expect("verify");
+    assert!(chains
+        .iter()
+        .all(|c| matches!(c, ladder_storage::audit::Verification::Intact { .. })));
+    db.close().await;
+}
+
+on_both_databases!(policy_files_round_trip_and_bad_ones_change_nothing);
+
+fn ladder(url: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(["--database-url", url])
+        .args(args)
+        .env("LADDER_LOG", "error")
+        .output()
+        .expect("run ladder");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn policy_files_round_trip_and_bad_ones_change_nothing(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Bright Smile").await;
+    let dir = std::env::temp_dir().join(format!("ladder-policy-{}-{:?}", std::process::id(), b));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("policy.toml");
+    let path = file.to_str().expect("path");
+
+    // Export, import unchanged, export again: the same text, and nothing saved.
+    let (ok, _, err) = ladder(&app.url, &["policy", "export", path, "--tenant", &org.slug]);
+    assert!(ok, "{err}");
+    let first = std::fs::read_to_string(&file).expect("exported");
+    assert!(first.contains("[[rules]]\nname = \"urgent\""), "{first}");
+    let (ok, out, err) = ladder(&app.url, &["policy", "import", path, "--tenant", &org.slug]);
+    assert!(ok, "{err}");
+    assert!(out.contains("unchanged (version 0)"), "{out}");
+    let (ok, _, _) = ladder(&app.url, &["policy", "export", path, "--tenant", &org.slug]);
+    assert!(ok);
+    assert_eq!(std::fs::read_to_string(&file).expect("again"), first);
+
+    // An edited file becomes version 1 and comes back exactly as written.
+    let edited = first.replace("resolve = \"3bd\"", "resolve = \"2bd\"");
+    assert_ne!(edited, first);
+    std::fs::write(&file, &edited).expect("write");
+    let (ok, out, err) = ladder(&app.url, &["policy", "import", path, "--tenant", &org.slug]);
+    assert!(ok, "{err}");
+    assert!(out.contains("now version 1"), "{out}");
+    let (_, policy) = app.get(&org.owner, "/policy").await;
+    assert_eq!(policy["rules"][2]["sla"]["resolve"], "2bd");
+    let (ok, _, _) = ladder(&app.url, &["policy", "export", path, "--tenant", &org.slug]);
+    assert!(ok);
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("again"),
+        edited.replace("version = 0", "version = 1")
+    );
+
+    // A bad file names the rule at fault, exits 1 and leaves version 1 in force.
+    let bad = edited.replace(
+        "chain = [\n    { target = { kind = \"owner\" }, ack_within = \"1h\" },",
+        "chain = [\n    { target = { kind = \"team\", id = \"ghosts\" }, ack_within = \"1h\" },",
+    );
+    assert_ne!(bad, edited);
+    std::fs::write(&file, &bad).expect("write");
+    let snapshot = app.snapshot().await;
+    let (ok, _, err) = ladder(&app.url, &["policy", "import", path, "--tenant", &org.slug]);
+    assert!(!ok);
+    assert!(
+        err.contains("rule \"urgent\", rung 1: unknown team \"ghosts\""),
+        "{err}"
+    );
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert_eq!(app.snapshot().await, snapshot);
+    let (s, policy) = app.get(&org.owner, "/policy").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(policy["version"], 1);
+    // Which organisation must be said when there are several.
+    app.org("Other Clinic").await;
+    let (ok, _, err) = ladder(&app.url, &["policy", "export", path]);
+    assert!(!ok && err.contains("name one with --tenant"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
