@@ -4,6 +4,7 @@
 //! both call these.
 
 pub mod escalation;
+pub mod incidents;
 pub mod tickets;
 
 use jiff::Timestamp;
