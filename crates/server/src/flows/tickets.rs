@@ -200,7 +200,7 @@ pub async fn create(
     .await?;
     let mut ticket = ticket;
     super::incidents::apply(&mut tx, tenant, &policy, &mut ticket, grouping, now).await?;
-    if let Some((category, urgency, kinds)) = triggers::automatic(&found) {
+    if let Some((category, urgency, kinds)) = triggers::automatic(&policy, &found) {
         // The tenant asked for these triggers to escalate by policy, in this same transaction.
         let evidence: Vec<String> = found
             .iter()
