@@ -346,3 +346,27 @@ pub fn kinds(events: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Makes `policy` the organisation's policy in force, as a new version. (Straight to
+/// storage until `PUT /api/v1/policy` exists; tests only call this helper.)
+pub async fn set_policy(app: &TestApp, org: &Org, policy: &ladder_core::Policy) {
+    let mut tx = app.db.write().await.expect("write transaction");
+    let version = ladder_storage::policies::current_in(tx.conn(), &org.tenant_id)
+        .await
+        .expect("current policy")
+        .map_or(1, |(v, _)| v + 1);
+    let mut policy = policy.clone();
+    policy.version = u32::try_from(version).expect("small version");
+    let json = serde_json::to_string(&policy).expect("policy serialises");
+    ladder_storage::policies::save(
+        tx.conn(),
+        &org.tenant_id,
+        version,
+        &json,
+        None,
+        Timestamp::now(),
+    )
+    .await
+    .expect("save policy");
+    tx.commit().await.expect("commit policy");
+}

@@ -7,4 +7,5 @@ mod harness;
 
 mod escalation;
 mod foundation;
+mod history;
 mod triggers;
