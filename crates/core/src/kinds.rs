@@ -76,8 +76,9 @@ vocabulary! {
     /// Whether the customer agreed the escalation was resolved.
     CustomerVerification { Verified, Disputed, NoResponse }
 
-    /// How two tickets relate.
-    LinkKind { Related, Duplicate, FollowUpOf }
+    /// How two tickets relate. `child_of` links a customer's ticket to the parent incident
+    /// ticket that groups the same problem reported by many customers.
+    LinkKind { Related, Duplicate, FollowUpOf, ChildOf }
 
     ApprovalState { Pending, Approved, Denied }
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use strum::IntoEnumIterator;
 
 use crate::calendar::{BusinessCalendar, BusinessDuration, CalendarError};
+use crate::triggers::{IncidentRule, RepeatRule};
 use crate::{
     Category, Channel, CustomerTier, Priority, Role, Target, TeamId, TriggerKind, TriggerMode,
     UserId,
@@ -43,6 +44,8 @@ pub struct Policy {
     pub calendars: Vec<BusinessCalendar>,
     /// The escalation matrix, in order: the first rule that matches a ticket applies.
     pub rules: Vec<Rule>,
+    /// Thresholds of the triggers that come from history; their modes are in `triggers`.
+    pub history: HistoryTriggers,
 }
 
 /// How one trigger kind behaves for a tenant.
@@ -52,6 +55,10 @@ pub struct TriggerSetting {
     pub mode: TriggerMode,
     /// Phrases, in the tenant's own words, that also fire this kind.
     pub extra_phrases: Vec<String>,
+    /// The category an automatic escalation for this kind takes; left out, the built-in
+    /// one ([`default_trigger_category`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<Category>,
 }
 
 impl Default for TriggerSetting {
@@ -59,6 +66,7 @@ impl Default for TriggerSetting {
         TriggerSetting {
             mode: TriggerMode::Suggest,
             extra_phrases: Vec::new(),
+            category: None,
         }
     }
 }
@@ -263,6 +271,7 @@ impl Default for Policy {
                 ),
                 standard_rule(),
             ],
+            history: HistoryTriggers::default(),
         }
     }
 }
@@ -441,6 +450,7 @@ impl Policy {
         {
             errors.push(PolicyError::NoCatchAll);
         }
+        errors.extend(self.history.problems());
         if errors.is_empty() {
             Ok(())
         } else {
@@ -454,7 +464,7 @@ impl Policy {
         let mut doc = toml_edit::ser::to_document(self)
             .expect("a policy has string keys and no values TOML lacks");
         let root = doc.as_table_mut();
-        for key in ["authority_limits", "triggers"] {
+        for key in ["authority_limits", "triggers", "history"] {
             if let Some(item) = root.get_mut(key) {
                 if let Some(table) = item.as_inline_table() {
                     *item = toml_edit::Item::Table(table.clone().into_table());
@@ -615,6 +625,13 @@ pub enum PolicyError {
     DuplicateCalendar(String),
     #[error("there is no calendar named \"default\", which rules use when they name none")]
     NoDefaultCalendar,
+    #[error("history.{field} is {value}; it must be at least {min} ({why})")]
+    HistoryTooSmall {
+        field: &'static str,
+        value: u32,
+        min: u32,
+        why: &'static str,
+    },
 }
 
 /// A policy document that does not parse, with where.
@@ -729,6 +746,82 @@ impl EscalationSnapshot {
     pub fn next_reminder(&self, last: Timestamp) -> Timestamp {
         self.calendar
             .next_reminder_slot(self.calendar.add(last, &self.rule.remind_every))
+    }
+}
+
+/// The thresholds of the history triggers: one customer coming back again and again, and
+/// many customers reporting the same problem at once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct HistoryTriggers {
+    /// Fires when the customer has this many prior tickets or inbound messages in the window.
+    pub repeat_contact: RepeatRule,
+    /// Opens one parent incident ticket when this many distinct customers report the same
+    /// problem within the window.
+    pub many_customers: IncidentRule,
+}
+
+impl HistoryTriggers {
+    /// Thresholds and windows that would fire on everything or on nothing.
+    fn problems(&self) -> Vec<PolicyError> {
+        let checks = [
+            (
+                "repeat_contact.threshold",
+                self.repeat_contact.threshold,
+                1,
+                "zero would flag every ticket",
+            ),
+            (
+                "repeat_contact.window_hours",
+                self.repeat_contact.window_hours,
+                1,
+                "an empty window never sees a prior contact",
+            ),
+            (
+                "many_customers.threshold",
+                self.many_customers.threshold,
+                2,
+                "one customer is not many",
+            ),
+            (
+                "many_customers.window_minutes",
+                self.many_customers.window_minutes,
+                1,
+                "an empty window never sees two customers",
+            ),
+        ];
+        checks
+            .into_iter()
+            .filter(|(_, value, min, _)| value < min)
+            .map(|(field, value, min, why)| PolicyError::HistoryTooSmall {
+                field,
+                value,
+                min,
+                why,
+            })
+            .collect()
+    }
+}
+
+/// The category an automatic escalation takes for a trigger kind when the policy names none.
+/// (Many customers at once escalates its incident under the incident's own category.)
+pub fn default_trigger_category(kind: TriggerKind) -> Category {
+    match kind {
+        TriggerKind::LegalThreat | TriggerKind::Regulator => Category::Legal,
+        TriggerKind::ClinicalDispute => Category::Clinical,
+        TriggerKind::SafetyRisk | TriggerKind::Threat => Category::Safety,
+        TriggerKind::BillingDispute => Category::Billing,
+        _ => Category::Complaint,
+    }
+}
+
+impl Policy {
+    /// The category an automatic escalation for `kind` takes under this policy.
+    pub fn trigger_category(&self, kind: TriggerKind) -> Category {
+        self.triggers
+            .get(&kind)
+            .and_then(|s| s.category)
+            .unwrap_or_else(|| default_trigger_category(kind))
     }
 }
 
@@ -1008,6 +1101,16 @@ mod tests {
             .get_mut(&TriggerKind::Anger)
             .unwrap()
             .extra_phrases = vec!["\"fed up\"".into(), "ünfair".into()];
+        policy
+            .triggers
+            .get_mut(&TriggerKind::Threat)
+            .unwrap()
+            .category = Some(Category::Complaint);
+        policy.history.repeat_contact.threshold = 2;
+        policy.history.many_customers = IncidentRule {
+            threshold: 12,
+            window_minutes: 30,
+        };
         policy.calendars.push(berlin);
         policy.rules.insert(
             0,
@@ -1082,6 +1185,127 @@ mod tests {
             ..Policy::default()
         };
         assert_eq!(Policy::from_toml(&bare.to_toml()), Ok(bare));
+    }
+
+    #[test]
+    fn history_thresholds_export_as_their_own_section() {
+        let text = rich_policy().to_toml();
+        assert!(
+            text.contains("\n[history]\nrepeat_contact = { threshold = 2, window_hours = 720 }\nmany_customers = { threshold = 12, window_minutes = 30 }\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "threat = { mode = \"suggest\", extra_phrases = [], category = \"complaint\" }"
+            ),
+            "{text}"
+        );
+        // A hand-written section may give only what differs from the defaults.
+        let policy = Policy::from_toml("[history]\nmany_customers = { threshold = 8 }\n").unwrap();
+        assert_eq!(
+            policy.history.many_customers,
+            IncidentRule {
+                threshold: 8,
+                window_minutes: 60
+            }
+        );
+        assert_eq!(policy.history.repeat_contact, RepeatRule::default());
+        let err =
+            Policy::from_toml("[history]\nrepeat_contacts = { threshold = 8 }\n").unwrap_err();
+        assert_eq!(err.line, 2, "{err}");
+        assert!(err.message.contains("repeat_contacts"), "{err}");
+    }
+
+    #[test]
+    fn stored_policies_from_before_history_triggers_read_with_the_defaults() {
+        let old =
+            r#"{"currency":"EUR","triggers":{"legal_threat":{"mode":"auto","extra_phrases":[]}}}"#;
+        let policy: Policy = serde_json::from_str(old).unwrap();
+        assert_eq!(policy.history, HistoryTriggers::default());
+        assert_eq!(
+            (
+                policy.history.repeat_contact.threshold,
+                policy.history.many_customers.threshold
+            ),
+            (3, 5)
+        );
+        assert_eq!(policy.triggers[&TriggerKind::LegalThreat].category, None);
+        assert_eq!(
+            policy.trigger_category(TriggerKind::LegalThreat),
+            Category::Legal
+        );
+    }
+
+    #[test]
+    fn an_automatic_escalation_takes_the_category_the_tenant_chose() {
+        let mut policy = Policy::default();
+        let builtin = [
+            (TriggerKind::LegalThreat, Category::Legal),
+            (TriggerKind::Regulator, Category::Legal),
+            (TriggerKind::ClinicalDispute, Category::Clinical),
+            (TriggerKind::Threat, Category::Safety),
+            (TriggerKind::SafetyRisk, Category::Safety),
+            (TriggerKind::BillingDispute, Category::Billing),
+            (TriggerKind::Anger, Category::Complaint),
+            (TriggerKind::RepeatContact, Category::Complaint),
+            (TriggerKind::HighValueCustomer, Category::Complaint),
+        ];
+        for (kind, category) in builtin {
+            assert_eq!(policy.trigger_category(kind), category, "{kind}");
+        }
+        policy
+            .triggers
+            .get_mut(&TriggerKind::Regulator)
+            .unwrap()
+            .category = Some(Category::Complaint);
+        policy
+            .triggers
+            .entry(TriggerKind::HighValueCustomer)
+            .or_default()
+            .category = Some(Category::Billing);
+        assert_eq!(
+            policy.trigger_category(TriggerKind::Regulator),
+            Category::Complaint
+        );
+        assert_eq!(
+            policy.trigger_category(TriggerKind::HighValueCustomer),
+            Category::Billing
+        );
+        assert_eq!(
+            policy.trigger_category(TriggerKind::LegalThreat),
+            Category::Legal
+        );
+    }
+
+    #[test]
+    fn history_thresholds_that_fire_on_everything_or_nothing_are_refused() {
+        let mut policy = Policy::default();
+        policy.history.repeat_contact = RepeatRule {
+            threshold: 0,
+            window_hours: 0,
+        };
+        policy.history.many_customers = IncidentRule {
+            threshold: 1,
+            window_minutes: 0,
+        };
+        assert_eq!(messages(&policy, &Directory::default()), vec![
+            "history.repeat_contact.threshold is 0; it must be at least 1 (zero would flag every ticket)",
+            "history.repeat_contact.window_hours is 0; it must be at least 1 (an empty window never sees a prior contact)",
+            "history.many_customers.threshold is 1; it must be at least 2 (one customer is not many)",
+            "history.many_customers.window_minutes is 0; it must be at least 1 (an empty window never sees two customers)",
+        ]);
+        policy.history.repeat_contact = RepeatRule {
+            threshold: 1,
+            window_hours: 1,
+        };
+        policy.history.many_customers = IncidentRule {
+            threshold: 2,
+            window_minutes: 1,
+        };
+        assert_eq!(
+            messages(&policy, &Directory::default()),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
@@ -1359,8 +1583,15 @@ mod tests {
             currency in "[A-Z]{3}",
             limits in proptest::collection::btree_map(proptest::sample::select(Role::iter().collect::<Vec<_>>()), any::<i64>(), 0..4),
             rules in proptest::collection::vec(any_rule(), 0..5),
+            history in (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>()),
+            category in proptest::option::of(proptest::sample::select(Category::iter().collect::<Vec<_>>())),
         ) {
             let mut policy = rich_policy();
+            policy.history = HistoryTriggers {
+                repeat_contact: RepeatRule { threshold: history.0, window_hours: history.1 },
+                many_customers: IncidentRule { threshold: history.2, window_minutes: history.3 },
+            };
+            policy.triggers.entry(TriggerKind::ManyCustomers).or_default().category = category;
             policy.version = version;
             policy.currency = currency;
             policy.authority_limits = limits;

@@ -1,11 +1,12 @@
 //! Runs the core's trigger detector on a message and adds the history triggers (repeat
-//! contact, high-value customer), each tagged with the tenant's mode for its kind.
+//! contact by the policy's thresholds, high-value customer), each tagged with the tenant's
+//! mode for its kind. Many customers at once is handled by `flows::incidents`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use jiff::{SignedDuration, Timestamp};
-use ladder_core::triggers::{repeat_contact, Detector, RepeatRule};
+use ladder_core::triggers::{repeat_contact, Detector};
 use ladder_core::{Category, CustomerTier, Policy, TriggerKind, TriggerMode, Urgency};
 use ladder_storage::directory::Customer;
 use serde::Serialize;
@@ -83,12 +84,14 @@ pub async fn detect(
             serde_json::to_value(&d.evidence).unwrap_or_default(),
         );
     }
-    let rule = RepeatRule::default();
+    let rule = policy.history.repeat_contact;
     let since = now
         .checked_sub(SignedDuration::from_hours(i64::from(rule.window_hours)))
-        .unwrap_or(now);
+        .unwrap_or(Timestamp::MIN);
+    // Contacts strictly before this one: an inbound message is already stored when this runs.
     let earlier =
-        ladder_storage::tickets::customer_ticket_times(conn, tenant, &customer.id, since).await?;
+        ladder_storage::tickets::customer_contact_times(conn, tenant, &customer.id, since, now)
+            .await?;
     if let Some(n) = repeat_contact(&earlier, now, &rule) {
         push(
             TriggerKind::RepeatContact,
@@ -117,21 +120,25 @@ pub fn merge(existing: &serde_json::Value, found: &[FoundTrigger]) -> serde_json
     serde_json::to_value(all).unwrap_or_else(|_| existing.clone())
 }
 
-/// The category and urgency an automatic escalation takes for the strongest `auto` trigger,
-/// or None when no trigger is in `auto` mode.
-pub fn automatic(found: &[FoundTrigger]) -> Option<(Category, Urgency, Vec<TriggerKind>)> {
+/// The category (the policy's, for that kind) and urgency an automatic escalation takes for
+/// the strongest `auto` trigger, or None when no trigger is in `auto` mode.
+pub fn automatic(
+    policy: &Policy,
+    found: &[FoundTrigger],
+) -> Option<(Category, Urgency, Vec<TriggerKind>)> {
     let auto: Vec<TriggerKind> = found
         .iter()
         .filter(|f| f.mode == TriggerMode::Auto)
         .map(|f| f.kind)
         .collect();
     let strongest = *auto.first()?;
-    let (category, urgency) = match strongest {
-        TriggerKind::LegalThreat | TriggerKind::Regulator => (Category::Legal, Urgency::Urgent),
-        TriggerKind::ClinicalDispute => (Category::Clinical, Urgency::Urgent),
-        TriggerKind::SafetyRisk | TriggerKind::Threat => (Category::Safety, Urgency::Urgent),
-        TriggerKind::BillingDispute => (Category::Billing, Urgency::Standard),
-        _ => (Category::Complaint, Urgency::Standard),
+    let urgency = match strongest {
+        TriggerKind::LegalThreat
+        | TriggerKind::Regulator
+        | TriggerKind::ClinicalDispute
+        | TriggerKind::SafetyRisk
+        | TriggerKind::Threat => Urgency::Urgent,
+        _ => Urgency::Standard,
     };
-    Some((category, urgency, auto))
+    Some((policy.trigger_category(strongest), urgency, auto))
 }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod db;
 pub mod directory;
 pub mod escalations;
+pub mod incidents;
 pub mod outbox;
 pub mod policies;
 pub mod queues;

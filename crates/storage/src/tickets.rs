@@ -251,20 +251,31 @@ pub async fn add_watchers(
     Ok(())
 }
 
-/// Tickets of one customer created at or after `since`, newest first (for repeat detection).
-pub async fn customer_ticket_times(
+/// When one customer contacted the tenant in `[since, before)`: each ticket opened for them
+/// and each message they sent on any of their tickets, newest first (for repeat detection).
+pub async fn customer_contact_times(
     conn: &mut AnyConnection,
     tenant_id: &str,
     customer_id: &str,
     since: Timestamp,
+    before: Timestamp,
 ) -> Result<Vec<Timestamp>> {
+    // A comment without an author is one the customer sent (an inbound email, a logged call).
+    // An incident's parent ticket carries its first reporter as customer but is not a contact.
     let rows: Vec<(i64,)> = sqlx::query_as(
-        "SELECT created_at FROM tickets WHERE tenant_id = $1 AND customer_id = $2 AND created_at >= $3 \
-         ORDER BY created_at DESC LIMIT 1000",
+        "SELECT p.created_at FROM tickets p \
+         WHERE p.tenant_id = $1 AND p.customer_id = $2 AND p.created_at >= $3 AND p.created_at < $4 \
+         AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.tenant_id = $1 AND i.parent_ticket_id = p.id) \
+         UNION ALL \
+         SELECT c.created_at FROM tickets t JOIN comments c ON c.ticket_id = t.id \
+         WHERE t.tenant_id = $1 AND t.customer_id = $2 AND c.tenant_id = $1 \
+         AND c.author_id IS NULL AND c.created_at >= $3 AND c.created_at < $4 \
+         ORDER BY 1 DESC LIMIT 1000",
     )
     .bind(tenant_id)
     .bind(customer_id)
     .bind(micros(since))
+    .bind(micros(before))
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(|(m,)| crate::from_micros(m)).collect())

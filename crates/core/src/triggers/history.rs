@@ -55,6 +55,33 @@ impl Default for IncidentRule {
     }
 }
 
+/// The number of distinct customers among `reports` (customer, when) within the rule's
+/// window before `now`, when it reaches the threshold. One customer writing five times is a
+/// repeat contact, not an incident, so each customer counts once.
+pub fn many_customers<C: Ord>(
+    reports: &[(C, Timestamp)],
+    now: Timestamp,
+    rule: &IncidentRule,
+) -> Option<u32> {
+    let window = SignedDuration::from_mins(i64::from(rule.window_minutes));
+    let since = now.checked_sub(window).unwrap_or(Timestamp::MIN);
+    let customers: std::collections::BTreeSet<&C> = reports
+        .iter()
+        .filter(|(_, t)| *t >= since && *t <= now)
+        .map(|(c, _)| c)
+        .collect();
+    let count = u32::try_from(customers.len()).unwrap_or(u32::MAX);
+    (rule.threshold > 0 && count >= rule.threshold).then_some(count)
+}
+
+/// The incident key of a message when it says enough to group on: at least two content
+/// words. "Hello" or "Question" alone would lump unrelated tickets together.
+pub fn grouping_key(category: Category, text: &str) -> Option<String> {
+    let key = incident_key(category, text);
+    let words = key.split_once(':').map_or("", |(_, w)| w);
+    (words.split('+').filter(|w| !w.is_empty()).count() >= 2).then_some(key)
+}
+
 /// How many content words make up an incident key.
 const KEY_WORDS: usize = 3;
 
@@ -316,5 +343,67 @@ mod tests {
             incident_key(Category::Technical, text),
             "technical:book+down+online"
         );
+    }
+
+    #[test]
+    fn many_customers_counts_each_customer_once_within_the_window() {
+        let now = at("2025-06-30T12:00:00Z");
+        let rule = IncidentRule {
+            threshold: 3,
+            window_minutes: 60,
+        };
+        let m = |minutes_ago: i64| now - SignedDuration::from_mins(minutes_ago);
+        type Reports<'a> = &'a [(&'a str, Timestamp)];
+        let cases: [(Reports, Option<u32>); 6] = [
+            (&[("ann", m(0)), ("bob", m(10)), ("cy", m(59))], Some(3)),
+            (&[("ann", m(0)), ("bob", m(10)), ("cy", m(60))], Some(3)),
+            // The third customer wrote before the window opened.
+            (&[("ann", m(0)), ("bob", m(10)), ("cy", m(61))], None),
+            // One customer writing five times is one customer.
+            (
+                &[
+                    ("ann", m(0)),
+                    ("ann", m(1)),
+                    ("ann", m(2)),
+                    ("ann", m(3)),
+                    ("bob", m(4)),
+                ],
+                None,
+            ),
+            // Reports after `now` are not counted.
+            (&[("ann", m(0)), ("bob", m(1)), ("cy", m(-5))], None),
+            (
+                &[("ann", m(0)), ("bob", m(1)), ("cy", m(2)), ("dee", m(3))],
+                Some(4),
+            ),
+        ];
+        for (reports, expected) in cases {
+            assert_eq!(many_customers(reports, now, &rule), expected, "{reports:?}");
+        }
+        let off = IncidentRule {
+            threshold: 0,
+            window_minutes: 60,
+        };
+        assert_eq!(many_customers(&[("ann", now)], now, &off), None);
+    }
+
+    #[test]
+    fn only_messages_that_say_enough_are_grouped() {
+        assert_eq!(
+            grouping_key(Category::Technical, "Online booking page is down"),
+            Some("technical:book+down+online".to_owned())
+        );
+        assert_eq!(
+            grouping_key(Category::Other, "Payment failed"),
+            Some("other:fail+payment".to_owned())
+        );
+        for vague in [
+            "Hello",
+            "Question\n\nHello",
+            "Hi, can you help me please?",
+            "",
+        ] {
+            assert_eq!(grouping_key(Category::Other, vague), None, "{vague:?}");
+        }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod changes;
 pub mod escalation;
+pub mod incidents;
 pub mod people;
 pub mod policy;
 pub mod tickets;

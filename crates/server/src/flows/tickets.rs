@@ -187,6 +187,7 @@ pub async fn create(
         now,
     )
     .await?;
+    let grouping = super::incidents::prepare(&mut tx, db, tenant, &policy, &ticket, now).await?;
     record(
         tx.conn(),
         tenant,
@@ -205,8 +206,9 @@ pub async fn create(
     )
     .await?;
     let mut ticket = ticket;
+    super::incidents::apply(&mut tx, tenant, &policy, &mut ticket, grouping, now).await?;
     sla::schedule_first_response(tx.conn(), tenant, &policy, &ticket, Some(&customer), now).await?;
-    if let Some((category, urgency, kinds)) = triggers::automatic(&found) {
+    if let Some((category, urgency, kinds)) = triggers::automatic(&policy, &found) {
         // The tenant asked for these triggers to escalate by policy, in this same transaction.
         let evidence: Vec<String> = found
             .iter()

@@ -390,3 +390,9 @@ pub fn kinds(events: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Makes `policy` the organisation's policy through `PUT /api/v1/policy`, as its owner.
+pub async fn set_policy(app: &TestApp, org: &Org, policy: &ladder_core::Policy) {
+    let json = serde_json::to_value(policy).expect("policy serialises");
+    app.set_policy(&org.owner, json).await;
+}

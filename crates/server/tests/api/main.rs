@@ -8,5 +8,6 @@ mod harness;
 mod cluster;
 mod escalation;
 mod foundation;
+mod history;
 mod sla;
 mod triggers;
