@@ -127,7 +127,7 @@ async fn main() {
         if fired(&db).await as usize >= due || Instant::now() > deadline {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let (lags, superseded) = lags_ms(&db, at).await;
     drop(server);
