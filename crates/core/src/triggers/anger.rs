@@ -199,7 +199,7 @@ const NOT_SHOUTING: &[&str] = &[
 /// What the anger scorer found.
 pub(crate) struct AngerScore {
     pub confidence: f32,
-    /// Normalised byte ranges to show as evidence.
+    /// Token ranges to show as evidence.
     pub spans: Vec<(usize, usize)>,
 }
 
@@ -214,8 +214,8 @@ pub(crate) fn score(
     let shouted: Vec<(usize, usize)> = n
         .caps_words
         .iter()
-        .map(|&(s, e)| (s as usize, e as usize))
-        .filter(|&(s, e)| !NOT_SHOUTING.contains(&&n.text[s..e]))
+        .map(|&i| (i as usize, i as usize + 1))
+        .filter(|&(i, _)| !NOT_SHOUTING.contains(&n.token(i)))
         .collect();
     // A message typed entirely in capitals is a habit, not shouting.
     let all_caps_habit = n.word_count >= 6 && shouted.len() as u32 * 10 >= n.word_count * 6;
