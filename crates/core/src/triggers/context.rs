@@ -95,7 +95,13 @@ pub(crate) struct Lexicon {
     stems: Vec<Vec<Stem>>,
     stem_index: FxMap<Box<str>, u32>,
     flags: Vec<u8>,
+    /// The id standing for any number (`NUMBER` in a phrase), once a phrase uses it.
+    number: Option<u32>,
 }
+
+/// In a phrase, this word matches any token made of digits ("refund the 00 charge"
+/// matches "refund the $4,800 charge").
+pub(crate) const NUMBER: &str = "00";
 
 #[derive(Debug, Clone)]
 struct Stem {
@@ -165,6 +171,14 @@ fn stem_bucket(b0: Option<u8>, b1: Option<u8>) -> usize {
 impl Lexicon {
     /// The id of an exact word, added if new.
     pub fn word(&mut self, word: &str) -> u32 {
+        if word == NUMBER {
+            if let Some(id) = self.number {
+                return id;
+            }
+            let id = self.next_id();
+            self.number = Some(id);
+            return id;
+        }
         if let Some(&id) = self.words.get(word) {
             return id;
         }
@@ -270,6 +284,11 @@ impl Lexicon {
                 .push(self.flags.get(id as usize).copied().unwrap_or_default());
             out.stem_start.push(out.stems.len() as u32);
             let b = token.as_bytes();
+            if let Some(number) = self.number {
+                if b.iter().all(u8::is_ascii_digit) {
+                    out.stems.push(number);
+                }
+            }
             let bucket = stem_bucket(b.first().copied(), b.get(1).copied());
             if let Some(candidates) = self.stems.get(bucket).filter(|c| !c.is_empty()) {
                 let head = head_word(b);
@@ -549,12 +568,24 @@ pub(crate) struct Hits(pub Vec<(u32, u32, u32)>);
 impl Hits {
     /// Whether a term of `set` lies wholly within tokens `from..to`.
     pub fn any_in(&self, from: usize, to: usize, set: &TermSet) -> bool {
+        self.any_where(from, to, set, |_| true)
+    }
+
+    /// Whether a term of `set` lies wholly within tokens `from..to` and its first token
+    /// passes `keep`.
+    pub fn any_where(
+        &self,
+        from: usize,
+        to: usize,
+        set: &TermSet,
+        keep: impl Fn(usize) -> bool,
+    ) -> bool {
         let (from, to) = (from as u32, to as u32);
         let first = self.0.partition_point(|h| h.0 < from);
         self.0[first..]
             .iter()
             .take_while(|h| h.0 < to)
-            .any(|h| h.1 <= to && set.contains(h.2))
+            .any(|h| h.1 <= to && set.contains(h.2) && keep(h.0 as usize))
     }
 }
 

@@ -226,7 +226,8 @@ impl Detector {
         if !rule.blocks.is_empty() {
             let from = context::back(flags, start, BLOCK_WINDOW, false);
             let to = context::forward(flags, end, BLOCK_WINDOW, false);
-            if hits.any_in(from, to, &rule.blocks) {
+            // A negated benign sense does not block: "I still haven't got my refund".
+            if hits.any_where(from, to, &rule.blocks, |s| !context::negated(flags, s)) {
                 return false;
             }
         }

@@ -377,6 +377,13 @@ fn fold_line(out: &mut Fold, line: &str, base: usize) {
                     finish_word(out, word.take());
                 }
             }
+            '.' | ','
+                if in_word
+                    && out.last().is_ascii_digit()
+                    && next.is_some_and(|n| n.is_ascii_digit()) =>
+            {
+                // "4,800" and "4.80" stay one number, so amounts don't break phrases.
+            }
             '*' if in_word && out.buf.len() - word.as_ref().map_or(0, |w| w.start) <= 4 => {
                 // Censored profanity ("f***ing", "sh*t") stays one word.
                 let w = word.as_ref().map_or(0, |w| w.start);
@@ -491,7 +498,11 @@ mod tests {
             ("Rückerstattung für Straße", "ruckerstatung fur strase . "),
             ("don’t refuuund", "dont refund . "),
             ("What a f***ing joke", "what a f*ing joke . "),
-            ("Dr. Patel charged $4.80", "dr . patel charged 4 80 . "),
+            ("Dr. Patel charged $4.80", "dr . patel charged 480 . "),
+            (
+                "Refund the $4,800 charge, ok",
+                "refund the 4800 charge , ok . ",
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(normalize(input).text, format!(" {expected}"), "{input}");
