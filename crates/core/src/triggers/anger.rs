@@ -217,8 +217,10 @@ pub(crate) fn score(
         .map(|&i| (i as usize, i as usize + 1))
         .filter(|&(i, _)| !NOT_SHOUTING.contains(&n.token(i)))
         .collect();
-    // A message typed entirely in capitals is a habit, not shouting.
-    let all_caps_habit = n.word_count >= 6 && shouted.len() as u32 * 10 >= n.word_count * 6;
+    // A message typed entirely in capitals is a habit, not shouting — unless it also
+    // shouts its punctuation ("ARE YOU EVEN LISTENING?!").
+    let all_caps_habit =
+        n.word_count >= 6 && shouted.len() as u32 * 10 >= n.word_count * 6 && n.bang_runs == 0;
     let caps = if all_caps_habit {
         shouted.len().min(1)
     } else {

@@ -60,7 +60,9 @@ impl Hasher for Fx {
         self.add(i as u64);
     }
     fn finish(&self) -> u64 {
-        self.0
+        // The multiply mixes only upwards; the table indexes by the low bits, so bring the
+        // well-mixed high bits down (as rustc-hash 2 does).
+        self.0.rotate_left(26)
     }
 }
 
@@ -89,10 +91,20 @@ pub(crate) mod flag {
 pub(crate) struct Lexicon {
     words: FxMap<Box<str>, u32>,
     /// Once frozen: open addressing on the token hash (see `normalize::word_hash`), so a
-    /// token is found without hashing it again. Empty slots have id `NONE`.
-    table: Vec<Slot>,
-    /// Stems by the classes of their first two bytes (see `stem_bucket`).
+    /// token is found without hashing it again: `(hash, id)`, empty slots have id `NONE`.
+    /// A token is taken for the word whose 64-bit hash it shares; the words themselves are
+    /// not compared (a stray collision is about one in 10^15 tokens), which keeps the
+    /// lookup to one cache line.
+    table: Vec<(u64, u32)>,
+    /// Stems by the classes of their first two bytes (see `stem_bucket`), while building.
     stems: Vec<Vec<Stem>>,
+    /// Once frozen: the stems of bucket `b` are `stem_list[stem_start[b]..stem_start[b + 1]]`.
+    stem_start: Vec<u32>,
+    stem_list: Vec<Stem>,
+    /// Once frozen: the stems each known word starts with, worked out once, so only words
+    /// outside the lexicon are checked against the stems per message.
+    word_stems: Vec<(u32, u32)>,
+    word_stem_list: Vec<u32>,
     stem_index: FxMap<Box<str>, u32>,
     flags: Vec<u8>,
     /// The id standing for any number (`NUMBER` in a phrase), once a phrase uses it.
@@ -145,13 +157,6 @@ fn head_word(b: &[u8]) -> u64 {
     let n = b.len().min(8);
     buf[..n].copy_from_slice(&b[..n]);
     u64::from_le_bytes(buf)
-}
-
-#[derive(Debug, Clone)]
-struct Slot {
-    hash: u64,
-    id: u32,
-    word: Box<str>,
 }
 
 /// Byte classes for stem buckets: `a`–`z`, then everything else (and "no byte").
@@ -226,46 +231,73 @@ impl Lexicon {
         self.flags[id as usize] |= f;
     }
 
-    /// Builds the lookup table; words added after this are not found.
+    /// Builds the lookup tables; words added after this are not found.
     pub fn freeze(&mut self) {
-        let size = (self.words.len() * 4).next_power_of_two().max(16);
-        let empty = Slot {
-            hash: 0,
-            id: NONE,
-            word: "".into(),
-        };
-        self.table = vec![empty; size];
+        let size = (self.words.len() * 2).next_power_of_two().max(16);
+        self.table = vec![(0, NONE); size];
         let mut words: Vec<(&Box<str>, &u32)> = self.words.iter().collect();
         words.sort();
         for (word, &id) in words {
             let hash = word_hash(word.as_bytes());
             let mut at = slot_of(hash, size);
-            while self.table[at].id != NONE {
+            while self.table[at].1 != NONE {
                 at = (at + 1) & (size - 1);
             }
-            self.table[at] = Slot {
-                hash,
-                id,
-                word: word.clone(),
-            };
+            self.table[at] = (hash, id);
+        }
+        self.stem_start = Vec::with_capacity(self.stems.len() + 1);
+        self.stem_list.clear();
+        for bucket in &self.stems {
+            self.stem_start.push(self.stem_list.len() as u32);
+            self.stem_list.extend(bucket.iter().cloned());
+        }
+        self.stem_start.push(self.stem_list.len() as u32);
+        self.stems = Vec::new();
+        self.word_stems = vec![(0, 0); self.flags.len()];
+        self.word_stem_list.clear();
+        let mut words: Vec<(&Box<str>, &u32)> = self.words.iter().collect();
+        words.sort();
+        for (word, &id) in words {
+            let from = self.word_stem_list.len() as u32;
+            let b = word.as_bytes();
+            let head = head_word(b);
+            let bucket = stem_bucket(b.first().copied(), b.get(1).copied());
+            let mut found: Vec<u32> = self
+                .stems_in(bucket)
+                .iter()
+                .filter(|stem| stem.starts(b, head))
+                .map(|stem| stem.id)
+                .collect();
+            if let Some(number) = self.number.filter(|_| b.iter().all(u8::is_ascii_digit)) {
+                found.push(number);
+            }
+            self.word_stem_list.extend(found);
+            self.word_stems[id as usize] = (from, self.word_stem_list.len() as u32);
         }
     }
 
-    fn find_word(&self, token: &str, hash: u64) -> u32 {
+    fn find_word(&self, hash: u64) -> u32 {
         let size = self.table.len();
         if size == 0 {
             return NONE;
         }
         let mut at = slot_of(hash, size);
         loop {
-            let slot = &self.table[at];
-            if slot.id == NONE {
+            let (slot_hash, id) = self.table[at];
+            if id == NONE {
                 return NONE;
             }
-            if slot.hash == hash && *slot.word == *token {
-                return slot.id;
+            if slot_hash == hash {
+                return id;
             }
             at = (at + 1) & (size - 1);
+        }
+    }
+
+    fn stems_in(&self, bucket: usize) -> &[Stem] {
+        match (self.stem_start.get(bucket), self.stem_start.get(bucket + 1)) {
+            (Some(&from), Some(&to)) => &self.stem_list[from as usize..to as usize],
+            _ => &[],
         }
     }
 
@@ -277,20 +309,24 @@ impl Lexicon {
         out.stem_start.clear();
         out.stems.clear();
         for (i, t) in n.tokens.iter().enumerate() {
-            let token = n.token(i);
-            let id = self.find_word(token, t.hash);
+            let id = self.find_word(t.hash);
             out.ids.push(id);
             out.flags
                 .push(self.flags.get(id as usize).copied().unwrap_or_default());
             out.stem_start.push(out.stems.len() as u32);
-            let b = token.as_bytes();
+            if let Some(&(from, to)) = self.word_stems.get(id as usize) {
+                out.stems
+                    .extend_from_slice(&self.word_stem_list[from as usize..to as usize]);
+                continue;
+            }
+            let b = n.token(i).as_bytes();
             if let Some(number) = self.number {
                 if b.iter().all(u8::is_ascii_digit) {
                     out.stems.push(number);
                 }
             }
-            let bucket = stem_bucket(b.first().copied(), b.get(1).copied());
-            if let Some(candidates) = self.stems.get(bucket).filter(|c| !c.is_empty()) {
+            let candidates = self.stems_in(stem_bucket(b.first().copied(), b.get(1).copied()));
+            if !candidates.is_empty() {
                 let head = head_word(b);
                 for stem in candidates {
                     if stem.starts(b, head) {
@@ -341,13 +377,48 @@ pub(crate) struct Trie {
     root: Vec<u32>,
     /// While building: `(node << 32 | word id)` → child node, below the root.
     building: FxMap<u64, u32>,
-    /// Once frozen: the children of node `n` are `child_word/child_node[child_start[n]..
-    /// child_start[n + 1]]`, sorted by word id (most nodes have one or two).
-    child_start: Vec<u32>,
-    child_word: Vec<u32>,
-    child_node: Vec<u32>,
-    /// Per node: what ends there.
-    outputs: Vec<Vec<Output>>,
+    /// While building: what ends at each node.
+    building_outputs: Vec<Vec<Output>>,
+    /// Once frozen: nodes in breadth-first order, so siblings sit together in memory.
+    nodes: Vec<Node>,
+    /// `(word id, node)`: a node's few children in a row, or — for nodes with many (the
+    /// word after "i", "the", "your"…) — a small open-addressing table of its own, so a
+    /// lookup touches one or two cache lines near the node's other children.
+    edges: Vec<(u32, u32)>,
+    outputs: Vec<Output>,
+    /// Whether anything ends at each child of the root, by word id.
+    root_outputs: Vec<bool>,
+    /// A bit per hashed pair of words that follow each other in some phrase: most tokens
+    /// start no phrase with the token after them, and this says so without touching the
+    /// (large) node arrays.
+    pairs: Vec<u64>,
+}
+
+/// The pair filter has 2^PAIR_BITS bits (128 KiB).
+const PAIR_BITS: u32 = 20;
+
+fn pair_bit(a: u32, b: u32) -> usize {
+    ((u64::from(a) << 32 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - PAIR_BITS))
+        as usize
+}
+
+/// Nodes with more children than this get a hashed table of them.
+const SCAN_EDGES: usize = 8;
+
+/// Where a word's probe starts in a hashed table of `size` (a power of two) slots.
+fn edge_slot(word: u32, size: usize) -> usize {
+    (word.wrapping_mul(0x9e37_79b9) >> 16) as usize & (size - 1)
+}
+
+/// A frozen node: its children in `edges` and what ends there in `outputs`.
+#[derive(Debug, Default, Clone, Copy)]
+struct Node {
+    edges: u32,
+    /// How many children (listed), or the size of their hashed table.
+    edge_count: u32,
+    outputs: u32,
+    output_count: u16,
+    hashed: bool,
 }
 
 const ROOT: u32 = 0;
@@ -355,7 +426,7 @@ const ROOT: u32 = 0;
 impl Trie {
     pub fn new() -> Trie {
         Trie {
-            outputs: vec![Vec::new()],
+            building_outputs: vec![Vec::new()],
             ..Trie::default()
         }
     }
@@ -376,8 +447,9 @@ impl Trie {
             node = if existing != NONE {
                 existing
             } else {
-                let new = u32::try_from(self.outputs.len()).expect("fewer than 2^32 nodes");
-                self.outputs.push(Vec::new());
+                let new =
+                    u32::try_from(self.building_outputs.len()).expect("fewer than 2^32 nodes");
+                self.building_outputs.push(Vec::new());
                 if node == ROOT {
                     if self.root.len() <= word as usize {
                         self.root.resize(word as usize + 1, NONE);
@@ -390,49 +462,137 @@ impl Trie {
                 new
             };
         }
-        let outputs = &mut self.outputs[node as usize];
+        let outputs = &mut self.building_outputs[node as usize];
         if !outputs.contains(&output) {
             outputs.push(output);
         }
     }
 
-    /// Lays the children out for lookup; no more inserts after this.
+    /// Lays the nodes out for lookup; no more inserts after this.
     pub fn freeze(&mut self) {
-        let mut edges: Vec<(u32, u32, u32)> = self
-            .building
-            .drain()
-            .map(|(key, child)| ((key >> 32) as u32, key as u32, child))
-            .collect();
-        edges.sort_unstable();
-        let nodes = self.outputs.len();
-        self.child_start = Vec::with_capacity(nodes + 1);
-        let mut at = 0;
-        for node in 0..nodes as u32 {
-            self.child_start.push(at as u32);
-            while at < edges.len() && edges[at].0 == node {
-                at += 1;
+        let count = self.building_outputs.len();
+        let mut children: Vec<Vec<(u32, u32)>> = vec![Vec::new(); count];
+        for (word, &child) in self.root.iter().enumerate() {
+            if child != NONE {
+                children[ROOT as usize].push((word as u32, child));
             }
         }
-        self.child_start.push(at as u32);
-        self.child_word = edges.iter().map(|e| e.1).collect();
-        self.child_node = edges.iter().map(|e| e.2).collect();
+        for (key, child) in self.building.drain() {
+            children[(key >> 32) as usize].push((key as u32, child));
+        }
+        // Breadth-first renumbering from the root.
+        let mut order = vec![ROOT];
+        let mut new_id = vec![NONE; count];
+        new_id[ROOT as usize] = 0;
+        let mut at = 0;
+        while at < order.len() {
+            let old = order[at] as usize;
+            children[old].sort_unstable();
+            for &(_, child) in &children[old] {
+                new_id[child as usize] = order.len() as u32;
+                order.push(child);
+            }
+            at += 1;
+        }
+        self.nodes = Vec::with_capacity(order.len());
+        for &old in &order {
+            let old = old as usize;
+            let edges = self.edges.len();
+            let kids = &children[old];
+            let hashed = kids.len() > SCAN_EDGES;
+            let edge_count = if hashed {
+                let size = (kids.len() * 2).next_power_of_two();
+                self.edges.resize(edges + size, (NONE, NONE));
+                for &(w, c) in kids {
+                    let mut at = edge_slot(w, size);
+                    while self.edges[edges + at].0 != NONE {
+                        at = (at + 1) & (size - 1);
+                    }
+                    self.edges[edges + at] = (w, new_id[c as usize]);
+                }
+                size
+            } else {
+                self.edges
+                    .extend(kids.iter().map(|&(w, c)| (w, new_id[c as usize])));
+                kids.len()
+            };
+            let outputs = self.outputs.len() as u32;
+            self.outputs.extend_from_slice(&self.building_outputs[old]);
+            self.nodes.push(Node {
+                edges: edges as u32,
+                edge_count: edge_count as u32,
+                outputs,
+                output_count: u16::try_from(self.building_outputs[old].len())
+                    .expect("fewer than 2^16 phrases end at one node"),
+                hashed,
+            });
+        }
+        for child in self.root.iter_mut().filter(|c| **c != NONE) {
+            *child = new_id[*child as usize];
+        }
+        self.root_outputs = self
+            .root
+            .iter()
+            .map(|&c| c != NONE && self.nodes[c as usize].output_count > 0)
+            .collect();
+        // Every (word, next word) along every path.
+        self.pairs = vec![0; 1 << (PAIR_BITS - 6)];
+        let mut stack: Vec<(u32, u32)> = self
+            .root
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c != NONE)
+            .map(|(w, &c)| (w as u32, c))
+            .collect();
+        while let Some((word, node)) = stack.pop() {
+            let n = self.nodes[node as usize];
+            let from = n.edges as usize;
+            for &(next, child) in &self.edges[from..from + n.edge_count as usize] {
+                if next == NONE {
+                    continue;
+                }
+                let bit = pair_bit(word, next);
+                self.pairs[bit / 64] |= 1 << (bit % 64);
+                stack.push((next, child));
+            }
+        }
+        self.building_outputs = Vec::new();
     }
 
-    fn has_children(&self, node: u32) -> bool {
-        let n = node as usize;
-        self.child_start.get(n + 1) > self.child_start.get(n)
+    fn may_follow(&self, word: u32, next: u32) -> bool {
+        let bit = pair_bit(word, next);
+        self.pairs
+            .get(bit / 64)
+            .is_some_and(|w| w & (1 << (bit % 64)) != 0)
     }
 
-    fn child(&self, node: u32, word: u32) -> u32 {
-        let n = node as usize;
-        let (Some(&from), Some(&to)) = (self.child_start.get(n), self.child_start.get(n + 1))
-        else {
-            return NONE;
-        };
-        let words = &self.child_word[from as usize..to as usize];
-        match words.binary_search(&word) {
-            Ok(i) => self.child_node[from as usize + i],
-            Err(_) => NONE,
+    /// Whether some word of token `at` may follow `word` in a phrase.
+    fn next_may_follow(&self, lookup: &Lookup, word: u32, at: usize) -> bool {
+        if at >= lookup.ids.len() {
+            return false;
+        }
+        let id = lookup.ids[at];
+        (id != NONE && self.may_follow(word, id))
+            || lookup
+                .stems_of(at)
+                .iter()
+                .any(|&s| self.may_follow(word, s))
+    }
+
+    fn child(&self, node: &Node, word: u32) -> u32 {
+        let from = node.edges as usize;
+        let edges = &self.edges[from..from + node.edge_count as usize];
+        if !node.hashed {
+            return edges.iter().find(|e| e.0 == word).map_or(NONE, |e| e.1);
+        }
+        let mask = edges.len() - 1;
+        let mut at = edge_slot(word, edges.len());
+        loop {
+            match edges[at] {
+                (w, child) if w == word => return child,
+                (NONE, _) => return NONE,
+                _ => at = (at + 1) & mask,
+            }
         }
     }
 
@@ -442,14 +602,20 @@ impl Trie {
         found.clear();
         for first in 0..lookup.ids.len() {
             let id = lookup.ids[first];
-            if id != NONE {
-                if let Some(&node) = self.root.get(id as usize) {
-                    self.reached(lookup, node, first, first, found);
+            let words = std::iter::once(id)
+                .filter(|&id| id != NONE)
+                .chain(lookup.stems_of(first).iter().copied());
+            for word in words {
+                let Some(&node) = self.root.get(word as usize) else {
+                    continue;
+                };
+                if node == NONE {
+                    continue;
                 }
-            }
-            for &stem in lookup.stems_of(first) {
-                if let Some(&node) = self.root.get(stem as usize) {
-                    self.reached(lookup, node, first, first, found);
+                // Most first words end no phrase and start none with the next token.
+                let ends_here = self.root_outputs.get(word as usize) == Some(&true);
+                if ends_here || self.next_may_follow(lookup, word, first + 1) {
+                    self.reached(lookup, node, word, first, first, found);
                 }
             }
         }
@@ -460,26 +626,30 @@ impl Trie {
         &self,
         lookup: &Lookup,
         node: u32,
+        word: u32,
         first: usize,
         at: usize,
         found: &mut Vec<(Output, u32, u32)>,
     ) {
-        if node == NONE {
+        let Some(n) = self.nodes.get(node as usize) else {
             return;
-        }
-        for &o in &self.outputs[node as usize] {
+        };
+        let from = n.outputs as usize;
+        for &o in &self.outputs[from..from + n.output_count as usize] {
             found.push((o, first as u32, at as u32 + 1));
         }
         let next = at + 1;
-        if next >= lookup.ids.len() || !self.has_children(node) {
+        if next >= lookup.ids.len() || n.edge_count == 0 {
             return;
         }
         let id = lookup.ids[next];
-        if id != NONE {
-            self.reached(lookup, self.child(node, id), first, next, found);
+        if id != NONE && self.may_follow(word, id) {
+            self.reached(lookup, self.child(n, id), id, first, next, found);
         }
         for &stem in lookup.stems_of(next) {
-            self.reached(lookup, self.child(node, stem), first, next, found);
+            if self.may_follow(word, stem) {
+                self.reached(lookup, self.child(n, stem), stem, first, next, found);
+            }
         }
     }
 }

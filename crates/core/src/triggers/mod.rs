@@ -16,7 +16,7 @@ mod normalize;
 mod phrases;
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +62,7 @@ struct CompiledRule {
     blocks: TermSet,
     negatable: bool,
     hypothetical: bool,
+    wide: bool,
 }
 
 /// The trigger detector: built once per tenant (built-in phrases plus the tenant's own),
@@ -78,6 +79,8 @@ pub struct Detector {
 const BLOCK_WINDOW: usize = 12;
 /// Words either side of a match, within its sentence, searched for required companions.
 const NEAR_WINDOW: usize = 14;
+/// The same for rules whose companions may be in neighbouring sentences.
+const WIDE_NEAR_WINDOW: usize = 30;
 /// At most this many pieces of evidence per kind.
 const MAX_EVIDENCE: usize = 5;
 
@@ -217,8 +220,13 @@ impl Detector {
             return false;
         }
         if !rule.near.is_empty() {
-            let from = context::back(flags, start, NEAR_WINDOW, true);
-            let to = context::forward(flags, end, NEAR_WINDOW, true);
+            let (window, in_sentence) = if rule.wide {
+                (WIDE_NEAR_WINDOW, false)
+            } else {
+                (NEAR_WINDOW, true)
+            };
+            let from = context::back(flags, start, window, in_sentence);
+            let to = context::forward(flags, end, window, in_sentence);
             if !hits.any_in(from, start, &rule.near) && !hits.any_in(end, to, &rule.near) {
                 return false;
             }
@@ -272,6 +280,10 @@ struct Builder {
     trie: Trie,
     terms: TermBuilder,
     rules: Vec<CompiledRule>,
+    /// Normalised words of each space-separated piece of a phrase. Phrases expand to a
+    /// quarter of a million variants made of a few thousand pieces; normalisation never
+    /// reaches across a space, so each piece is normalised once.
+    pieces: HashMap<String, Vec<String>>,
 }
 
 impl Builder {
@@ -283,6 +295,7 @@ impl Builder {
             trie: Trie::new(),
             terms: TermBuilder::default(),
             rules: Vec::new(),
+            pieces: HashMap::new(),
         }
     }
 
@@ -297,7 +310,13 @@ impl Builder {
 
     fn add_rule(&mut self, rule: &Rule) {
         let near = self.term_set(rule.near);
-        let blocks = self.term_set(rule.blocks);
+        let blocks: Vec<&str> = rule
+            .blocks
+            .iter()
+            .chain(rule.more_blocks)
+            .copied()
+            .collect();
+        let blocks = self.term_set(&blocks);
         let index = self.push_rule(CompiledRule {
             kind: rule.kind,
             role: Role::Trigger,
@@ -306,6 +325,7 @@ impl Builder {
             blocks,
             negatable: rule.negatable,
             hypothetical: rule.hypothetical,
+            wide: rule.wide,
         });
         for phrase in rule.phrases {
             self.add_anchor(index, phrase);
@@ -322,6 +342,7 @@ impl Builder {
             blocks: TermSet::default(),
             negatable: is_trigger,
             hypothetical: is_trigger,
+            wide: false,
         });
         for phrase in phrases {
             self.add_anchor(index, phrase);
@@ -334,14 +355,34 @@ impl Builder {
     }
 
     fn add_anchor(&mut self, rule: u32, phrase: &str) {
-        for expanded in phrases::expand(phrase) {
-            for variant in inflect(&expanded) {
+        let mut path: Vec<u32> = Vec::new();
+        phrases::expand_each(phrase, &mut |expanded| {
+            for variant in inflect(expanded) {
                 let prefix = variant.ends_with('+');
-                let words = normalize::phrase_words(variant.trim_end_matches('+'));
-                let path = context::path_of(&words, prefix, &mut self.lexicon);
+                let text = variant.trim_end_matches('+');
+                for piece in text.split(' ').filter(|p| !p.is_empty()) {
+                    if !self.pieces.contains_key(piece) {
+                        self.pieces
+                            .insert(piece.to_owned(), normalize::phrase_words(piece));
+                    }
+                }
+                let words = text
+                    .split(' ')
+                    .filter(|p| !p.is_empty())
+                    .filter_map(|p| self.pieces.get(p))
+                    .flatten();
+                let count = words.clone().count();
+                path.clear();
+                for (i, word) in words.enumerate() {
+                    path.push(if prefix && i + 1 == count {
+                        self.lexicon.stem(word)
+                    } else {
+                        self.lexicon.word(word)
+                    });
+                }
                 self.trie.insert(&path, Output::Rule(rule));
             }
-        }
+        });
     }
 
     fn build(mut self) -> Detector {
@@ -359,6 +400,9 @@ impl Builder {
 
 /// A `word+` in the middle of a phrase stands for its common inflections.
 fn inflect(phrase: &str) -> Vec<String> {
+    if !phrase.contains("+ ") {
+        return vec![phrase.to_owned()];
+    }
     let mut out = vec![String::new()];
     let words: Vec<&str> = phrase.split(' ').collect();
     for (i, word) in words.iter().enumerate() {

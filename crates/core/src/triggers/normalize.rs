@@ -340,6 +340,13 @@ fn fold_line(out: &mut Fold, line: &str, base: usize) {
             out.extend(base + i);
             continue;
         }
+        if b == b' ' {
+            // The commonest separator, without the general punctuation rules.
+            i += 1;
+            finish_word(out, word.take());
+            out.space();
+            continue;
+        }
         if class & DIGIT != 0 {
             i += 1;
             let w = word.get_or_insert_with(|| Word {
@@ -473,6 +480,7 @@ fn fold_non_ascii(out: &mut Fold, c: char, word_start: usize, at: usize, end: us
     }
 }
 
+#[inline]
 fn finish_word(out: &mut Fold, word: Option<Word>) {
     let Some(w) = word else { return };
     let end = out.buf.len();

@@ -27,6 +27,10 @@ pub(crate) struct Rule {
     pub negatable: bool,
     /// A hypothetical ("if this were serious I'd …") silences it.
     pub hypothetical: bool,
+    /// The `near` words may be in neighbouring sentences too (a wider window).
+    pub wide: bool,
+    /// More blocking words, for rules that share a list and add their own.
+    pub more_blocks: &'static [&'static str],
 }
 
 const fn rule(kind: TriggerKind, weight: f32, phrases: &'static [&'static str]) -> Rule {
@@ -38,6 +42,8 @@ const fn rule(kind: TriggerKind, weight: f32, phrases: &'static [&'static str]) 
         blocks: &[],
         negatable: true,
         hypothetical: true,
+        wide: false,
+        more_blocks: &[],
     }
 }
 
@@ -48,6 +54,16 @@ impl Rule {
     }
     const fn blocks(mut self, blocks: &'static [&'static str]) -> Rule {
         self.blocks = blocks;
+        self
+    }
+    const fn also_blocks(mut self, blocks: &'static [&'static str]) -> Rule {
+        self.more_blocks = blocks;
+        self
+    }
+    /// Companions may be in neighbouring sentences: "After the extraction my lip is still
+    /// numb. I think the nerve was damaged."
+    const fn wide(mut self) -> Rule {
+        self.wide = true;
         self
     }
     /// For anchors that carry their own negation ("nobody got back to me").
@@ -71,7 +87,7 @@ macro_rules! lawyer {
 }
 macro_rules! boss {
     () => {
-        "{manager|supervisor|supervisior|owner|boss|director|management|superior|someone senior|somebody senior|someone in charge|person in charge|someone with authority|someone higher up|higher up|higher ups|head of support|head of customer service|head of customer success|ceo|vp|vice president|team leader|team lead|clinical director|practice manager|practice owner|store manager|branch manager|area manager|general manager|managing director|owner of this practice|owner of the practice|manger|managers|your superior|your superiors|your boss|your line manager|line manager|senior management|upper management|senior staff|someone more senior|somebody more senior|someone above you|somebody above you|anyone above you|anybody above you|someone who can override this|head office|operations director|operations manager|ops manager|regional manager|district manager|customer service manager|customer relations manager|service manager|service director|duty manager|shift manager|person who runs this clinic|person who runs this place|person who runs this company|person who runs this business|person who runs this shop|whoever runs this|whoever runs the|whoever is in charge|whoever owns}"
+        "{manager|supervisor|supervisior|owner|boss|director|management|superior|someone senior|somebody senior|someone in charge|person in charge|someone with authority|someone higher up|higher up|higher ups|head of support|head of customer service|head of customer success|ceo|vp|vice president|team leader|team lead|clinical director|practice manager|practice owner|store manager|branch manager|area manager|general manager|managing director|owner of this practice|owner of the practice|manger|managers|your superior|your superiors|your boss|your line manager|line manager|senior management|upper management|senior staff|someone more senior|somebody more senior|someone above you|somebody above you|anyone above you|anybody above you|someone who can override this|head office|operations director|operations manager|ops manager|regional manager|district manager|customer service manager|customer relations manager|service manager|service director|duty manager|shift manager|person who runs this clinic|person who runs this place|person who runs this company|person who runs this business|person who runs this shop|whoever runs this|whoever runs the|whoever is in charge|whoever owns|someone with actual authority|someone with real authority|someone with more authority|somebody with authority|anyone with authority}"
     };
 }
 macro_rules! staff {
@@ -159,6 +175,28 @@ const REPORT_WORDS: &[&str] = &[
     "wenden",
     "einschalten",
     "informieren",
+    "would",
+    "could",
+    "be happy",
+    "make of",
+    "doubt",
+    "bet",
+    "wonder",
+    "opened",
+    "open a",
+    "look into",
+    "investigat+",
+    "get involved",
+    "involve+",
+    "already",
+    "ire",
+    "acudire",
+    "ir a",
+    "gehe",
+    "gehen",
+    "zur",
+    "an die",
+    "wende",
 ];
 
 const PRAISE: &[&str] = &[
@@ -196,6 +234,9 @@ const PRAISE: &[&str] = &[
     "saw you",
     "read about you",
     "kind words",
+    "favourite",
+    "favorite",
+    "on the list",
     "so helpful",
     "really helpful",
 ];
@@ -248,6 +289,10 @@ pub(crate) static RULES: &[Rule] = &[
         "{letter|letters} before {action|claim}", "pre action letter", "formal legal",
         "{take|taking|took} this further legally", "escalate this legally", "legally liable", "legal liability",
         "no win no fee", "personal injury {claim|lawyer|lawyers|solicitor|solicitors|attorney}",
+        "{issue|issuing|issued|lodge|lodging|start|starting} {a|my|our} {claim|court claim|legal claim|county court claim|money claim} {against|in|with|for|}",
+        "{issue|issuing|issued} proceedings", "{end|ends|ended|ending} up in court", "{go|going|gone|goes} to court",
+        "{in|to} court over this", "{seek|seeking|sought|claim|claiming|pursue|pursuing|recover|recovering} {damages|compensation through the courts}",
+        "{talk|speak} to my {lawyer|lawyers|solicitor|solicitors|attorney|attorneys}",
         "{sue|suing|sued} {for|over} {damages|negligence|compensation|the cost|the damage|this}",
         "{i|we} {will|'ll|am going to|are going to|shall|intend to|plan to} {be suing|be taking legal|take legal}",
         concat!("{talk|talked|talking|met|meeting|meet|see|seeing|saw|consult|call|called} {with|to|} {a|my|our|an|the} ", lawyer!(), " {about|regarding|over|tomorrow|today|this week|on monday|first thing}"),
@@ -257,16 +302,20 @@ pub(crate) static RULES: &[Rule] = &[
         "old contractor", "not you", "my ex", "house sale", "my will", "a will", "estate", "custody",
         "review the", "dpa", "msa", "contract terms", "compliance", "questionnaire", "renewal",
         "recommended you", "recommend+", "referred me", "great", "thank+", "love+",
+        "another practice", "other practice", "previous dentist", "previous", "last year",
+        "years ago", "at another", "with them", "against them", "we ended up",
     ]),
     // A relative who practises law, said pointedly: "my sister is a solicitor and she's
     // reading my notes", "just so you know".
     rule(LegalThreat, 0.85, &[
         "{sister|brother|wife|husband|partner|dad|father|mother|mum|mom|son|daughter|friend|cousin|uncle|aunt|neighbour|neighbor|brother in law|sister in law|father in law|son in law|best friend|fiance|fiancee} is {a|an} {lawyer|attorney|solicitor|barrister}",
+        "{sister's|brother's|wife's|husband's|partner's|dad's|father's|mother's|mum's|mom's|son's|daughter's|friend's|cousin's|uncle's|aunt's} {a|an} {lawyer|attorney|solicitor|barrister}",
     ])
     .near(&[
         "just so you know", "fyi", "for your information", "reading", "looking at", "looked at",
         "look at", "review+", "aware", "advised", "advise", "says", "said", "thinks", "told me",
         "case", "will be in touch", "interested", "involved", "if", "unless", "notes", "records",
+        "leg to stand on", "won't be happy", "wont be happy", "not be happy", "has a view",
         "documents", "paperwork", "contract", "letter", "emails", "correspondence", "going through",
         "gone through",
     ])
@@ -333,6 +382,8 @@ pub(crate) static RULES: &[Rule] = &[
         "{slash|slashed|slashing} {his|your|their|the} {tyres|tires}", "key {his|your|their} {car|van}",
         "smash {up|in|} {your|the|that|his|their} {van|car|windows|window|shop|office|place|face|equipment|head}",
         "{baseball bat|crowbar|machete|shotgun|my gun|a blade}",
+        "{better|had better} {hope|pray} {i|we} {don't|do not|dont|never} {see|find|catch|meet|run into|bump into}",
+        "set {the|my|our} {dog|dogs} on",
     ]).blocks(&[
         "kill me", "killing me", "kill for", "killing it", "killer", "kill time", "die of", "haha",
         "lol", "game", "film", "movie", "book", "joke about", "my husband is going to",
@@ -345,7 +396,7 @@ pub(crate) static RULES: &[Rule] = &[
         "no point in anything", "no point living", "no point in living", "no reason to live",
         "want to die", "better off dead", "not worth living",
         "{don't|dont|do not} want to {be here|live|be alive|wake up} {anymore|any more}",
-        "nothing to live for", "no reason to go on", "{thinking|thought|thoughts} {about|of} ending {it|things|my life}",
+        "nothing to live for", "no reason to go on", "{ending|ended|ends} it all", "{thinking|thought|thoughts} {about|of} ending {it|things|my life}",
         "end things", "{harm|harming|hurting|cut|cutting} myself", "take all my pills",
         "me quiero morir", "quitarme la vida", "no quiero vivir", "me suicider", "en finir avec la vie",
         "mir das leben nehmen", "{will|mochte} nicht mehr leben", "suizid+",
@@ -388,17 +439,23 @@ pub(crate) static RULES: &[Rule] = &[
         "{mauvaise|mauvais} {dose|dent|medicament|dosage}",
         "{falsche|falschen|falsches|falscher} {dosis|dosierung|medikament|medikamente|zahn|zahne|spritze|behandlung}",
         "{zu hohe|uberhohte|doppelte} {dosis|dosierung}",
-    ]).blocks(&["is it normal", "normal", "expected", "my fault", "our mistake", "wrong size", "wrong address", "previous dentist", "other practice", "another practice", "old contractor", "previous contractor", "not you", "what they", "quote for", "fixing what"]),
+    ]).blocks(&["is it normal", "normal", "expected", "my fault", "our mistake", "wrong size", "wrong address", "previous dentist", "other practice", "another practice", "old contractor", "previous contractor", "not you", "what they", "quote for", "fixing what", "can happen", "could happen", "mistakes happen", "double check", "i'm a nurse", "im a nurse"]),
     rule(ClinicalDispute, 0.8, &[
         "{cracked|broke|broken|smashed|flooded|ruined|damaged|scratched|dented|deleted|wiped|corrupted|corrupt|destroyed|snapped|fractured|gouged|burst|collapsed|drilled through|drilled straight through|leaking into|lost every|lost three|lost all|infected|injured|cut his|cut her|cut my|hurt my|burned my|burnt my|scalded}",
-        "{chipped|nicked|stained|punctured|severed|shattered|knocked over|tore|ripped|dropped|overwrote|overwritten|erased|wiped out|scorched|burned|burnt|bruised|scarred|flooding|cracking|damaging|ruining|deleting|wiping|corrupting|breaking}",
+        "{chipped|nicked|stained|punctured|severed|shattered|knocked over|tore|ripped|dropped|overwrote|overwritten|erased|wiped out|scorched|burned|burnt|bruised|flooding|cracking|damaging|ruining|deleting|wiping|corrupting|breaking}",
         "{caused|causing} {a|an|the|} {leak|flood|fire|outage|crack|cracks|hole|holes|injury|infection|burn|burns|data loss|damage}",
         "{reversed|crashed|drove|backed|ran|smashed|bumped} into {our|my|the|his|her}",
+        "{bleached|discoloured|discolored|warped|melted|fried|blew|blown|blew up|shorted|torn|tore|sprained|dislocated|perforated|punctured|pierced|scraped|gouged|stripped} {my|our|the|his|her|a|it|out}",
+        "{wired|plumbed|installed|fitted|connected|set up|configured} {it|the|our|my} {00|} {cooker|boiler|oven|shower|socket|sockets|fuse board|heater|pump|meter|database|server|system|router|tap|toilet|unit|} {wrong|wrongly|incorrectly|backwards|the wrong way}",
+        "{nerve|nerves} {was|were|has been|got|is} {damaged|hit|cut|injured}",
+        "{torn|ruptured|sprained|dislocated|pulled|trapped} {ligament|ligaments|tendon|muscle|shoulder|wrist|ankle|knee|back|nerve|disc}",
+        "{estropeo|estropearon|estropeado|estropeada|rayo|rompio|dano|quemo|inundo|mancharon|mancho}",
         "{abime|abimee|abimes|endommage|endommagee|inonde|inondee|raye|rayee|brule|brulee|detruit|detruite|efface|effacees|perdu toutes}",
         "{beschadigt|kaputt gemacht|zerkratzt|uberflutet|zerstort|geloscht|verbrannt|verletzt|kaputt}",
         "{rompio|rompieron|danado|danada|danaron|dano|inundo|inundaron|rayaron|quemaron|borraron|destrozaron|destrozado|lastimaron|hirieron}",
     ])
-    .near(&[staff!()])
+    .near(&[staff!(), "extraction", "filling", "crown", "root canal", "procedure", "treatment", "surgery", "install", "installation", "repair", "fitting", "the work", "the job"])
+    .wide()
     .blocks(&[
         "is it normal", "normal", "expected", "my fault", "my own fault", "our mistake",
         "ourselves", "we accidentally", "i accidentally", "toffee", "careful", "no damage",
@@ -409,7 +466,9 @@ pub(crate) static RULES: &[Rule] = &[
         "my son broke", "my daughter broke", "the kids broke", "dog broke", "old contractor",
         "previous contractor", "previous plumber", "previous company", "other company",
         "last company", "not you", "how do i", "quote for", "is broken", "has broken", "broke down",
-        "broken down", "keeps breaking", "stopped working",
+        "broken down", "keeps breaking", "stopped working", "i broke", "i cracked", "i chipped",
+        "i dropped", "i damaged", "i snapped", "i burned", "i burnt", "i cut", "i scratched",
+        "eating", "popcorn", "nut", "my own", "ourselves", "myself",
     ]),
     // ---- manager_request ----
     rule(ManagerRequest, 0.85, &[
@@ -453,7 +512,7 @@ pub(crate) static RULES: &[Rule] = &[
     // A boss word with a request in its sentence: "I want this looked at by your
     // operations director", "could your manager ring me".
     rule(ManagerRequest, 0.75, &[
-        "{manager|supervisor|owner|director|management|superior|superiors|boss|higher up|higher ups|senior staff|head office|ceo|managing director|practice manager|store manager|branch manager|someone senior|somebody senior|geschaftsfuhrung|geschaftsleitung|vorgesetzte+|responsable|direction|directeur|directrice|gerant|gerante|gerente|encargado|encargada|supervisora|jefe|jefa|dueno|duena|superieur|superieure|patron}",
+        "{someone with actual authority|someone with real authority|somebody with authority|anyone with authority|someone with authority|manager|supervisor|owner|director|management|superior|superiors|boss|higher up|higher ups|senior staff|head office|ceo|managing director|practice manager|store manager|branch manager|someone senior|somebody senior|geschaftsfuhrung|geschaftsleitung|vorgesetzte+|responsable|direction|directeur|directrice|gerant|gerante|gerente|encargado|encargada|supervisora|jefe|jefa|dueno|duena|superieur|superieure|patron}",
     ])
     .near(&[
         "speak", "talk", "want", "need", "demand+", "request+", "asking", "ask to", "ask for",
@@ -462,6 +521,8 @@ pub(crate) static RULES: &[Rule] = &[
         "get back to me", "call back", "callback", "look at", "looked at", "look into", "review",
         "deal with", "involve", "insist", "i'd like", "id like", "i would like", "please", "now",
         "immediately", "hablar", "quiero", "exijo", "pasar", "parler", "voir", "veux", "exige",
+        "on the phone", "on the line", "who is", "who's", "whos", "name and", "their name", "his name",
+        "her name", "email address", "direct line", "number for", "details for", "raise", "formal complaint",
         "sprechen", "leiten", "weiterleiten", "weiter", "verlange", "mochte", "bitte",
     ])
     .blocks(&[
@@ -522,6 +583,9 @@ pub(crate) static RULES: &[Rule] = &[
             "i'm a", "im a", "i am a", "as a", "our", "press office", "press release",
             "interview", "feature", "quote about", "opening", "launch", "comment on",
         ]),
+    rule(PublicComplaint, 0.8, &["{everyone|everybody|the whole village|the whole town|the whole street|the whole school|all my friends|the world|my followers|followers|my audience}"])
+        .near(&["hear about", "know about", "find out", "going to hear", "going to know", "will know", "will hear", "decide", "judge", "see this", "see what", "know what", "know how", "hear how"])
+        .blocks(PRAISE),
     rule(PublicComplaint, 0.8, &[
         "{google|google reviews|yelp|trustpilot|facebook|instagram|insta|tiktok|twitter|nextdoor|reddit|youtube|linkedin|social media|socials|tripadvisor|google maps|blog|forums|forum|local forums|facebook group|neighbourhood facebook group|neighborhood group|mumsnet|the internet}",
         "{hacker news|threads|bluesky|mastodon|feefo|checkatrade|rated people|angi|angie's list|homeadvisor|thumbtack|g2|capterra|product hunt|app store|play store|whatsapp|whatsapp group|group chat|community page|community group|parents group|school group|local group|neighbourhood group|mums group|moms group|nct group|street group|village group|reviews|review sites|review site|online|redes|redes sociales|reseaux|reseaux sociaux|presse|prensa|medios|zeitung|internet}",
@@ -535,16 +599,21 @@ pub(crate) static RULES: &[Rule] = &[
         "stay away", "steer clear", "everyone", "everybody", "people know", "the world",
         "write up", "review you", "rate", "rating", "post about", "all about", "tell every",
         "contar", "contarlo", "resena", "opinion", "critica", "publier", "raconter", "partager",
-        "bewertung", "posten", "erzahlen", "veroffentlichen",
+        "bewertung", "posten", "erzahlen", "veroffentlichen", "contando", "contare", "poner",
     ])
-    .blocks(PRAISE),
+    .blocks(PRAISE)
+    // The service's own posts are not a customer's public complaint.
+    .also_blocks(&[
+        "you posted", "your engineer", "your team", "your staff", "your support", "your employee",
+        "someone on your team", "your tech", "your developer", "your agent",
+    ]),
     // ---- regulator ----
     rule(Regulator, 0.85, &[
         "{bbb|better business bureau|dental board|medical board|state board|licensing board|nursing board|board of dentistry|board of medicine|attorney general|attorney general's office|consumer protection|consumer ombudsman|ombudsman|cfpb|ftc|federal trade commission|ico|information commissioner|data protection authority|data protection authorities|data protection commissioner|cnil|trading standards|gas safe|insurance commissioner|commissioner|ofgem|ofcom|health department|department of health|cqc|care quality commission|gdc|general dental council|gmc|general medical council|licensing authority|watchdog|regulator|the authorities|consumer affairs|fair trading}",
         "{oficina de consumo|consumo|omic|ocu|facua|defensor del consumidor|proteccion de datos|aepd}",
         "{ordre des+|ordre des medecins|ordre des dentistes|dgccrf|cnil|mediateur|defenseur des droits|ars}",
         "{verbraucherzentrale|datenschutzbeauftragte+|datenschutzbehorde|arztekammer|arztekammer|aufsichtsbehorde|bundesnetzagentur|schlichtungsstelle|landesdatenschutz+}",
-        "{data protection commission|data protection regulator|data protection office|data protection board|dpc|privacy commissioner|privacy regulator|privacy watchdog|office of the privacy commissioner}",
+        "{supervisory authority|supervisory authorities|data protection commission|data protection regulator|data protection office|data protection board|dpc|privacy commissioner|privacy regulator|privacy watchdog|office of the privacy commissioner}",
         "{fca|financial conduct authority|financial ombudsman|energy ombudsman|ofwat|hse|health and safety executive|nmc|hcpc|gphc|healthwatch|phso|environmental health|public utilities commission|puc|department of consumer affairs|contractors state license board|contractor licensing board|contractors board|cslb|dental council|medical council|pharmacy board|board of pharmacy|state medical board|state dental board|fcc|osha|office for civil rights|hhs|hipaa complaint|state ag|ag's office|ags office|consumer council|advertising standards|asa|niceic|napit|licensing department|building control}",
         "{zahnarztekammer|landeszahnarztekammer|bundeszahnarztekammer|landesarztekammer|handwerkskammer|ihk|verbraucherschutz|bafin|gewerbeaufsicht|datenschutzaufsicht|gesundheitsamt|kassenzahnarztliche vereinigung}",
         "{ordre des chirurgiens dentistes|conseil de l ordre|arcep|autorite de controle|repression des fraudes|agence regionale de sante|defenseur des droits|mediateur de la consommation}",
@@ -582,6 +651,9 @@ pub(crate) static RULES: &[Rule] = &[
         "{cobraron|cobrado|cobrar} {dos veces|de mas|doble}",
         "{debite deux fois|facture deux fois|double facturation|debite mais|jamais recu mais}",
         "{erstattung|ruckerstatung|ruckerstattung|zuruckerstatten|zuruckerstattung|doppelt berechnet|doppelt abgebucht|geld zuruck|gutschrift}",
+    ]).also_blocks(&[
+        "competitor", "another supplier", "other supplier", "my old", "my previous",
+        "previous provider", "old provider", "switching to you", "another company",
     ]).blocks(&[
         "policy", "came through", "got my refund", "received the refund", "refund arrived",
         "thanks for crediting", "thank you for crediting", "showed up", "is it possible",
@@ -612,7 +684,8 @@ pub(crate) static RULES: &[Rule] = &[
         "{where is|where's|wheres|what happened to|any update on|status of|still no} {my|the|our|a} {00|} {refund|money|credit|reimbursement}",
         "{won't|will not|wont|refuse to|am not going to|are not going to|not going to|i won't|we won't} pay {for|this|that|the|it|a penny|anything}",
         "{reissue|re issue|correct|amend|fix|adjust|redo|revise|re send} {the|this|our|my|a} {corrected|} {invoice|bill|statement}",
-        "{charge|fee|payment|debit|transaction|charges|fees|amount} {is|isn't|isnt|to be|be|gets|get|was|wasn't|been} {reversed|refunded|removed|voided|cancelled|canceled|credited|waived|taken off}",
+        "{charge|fee|payment|debit|transaction|charges|fees|amount} {is|isn't|isnt|to be|be|gets|get|was|wasn't|been|} {reversed|refunded|removed|voided|credited|waived|taken off}",
+        "{not|won't|wont|refuse to|never|am not|i'm not|im not} {paying|pay} {a|the|this|that|your|any} {00|} {cancellation|late|no show|admin|call out|callout|booking|restocking|missed appointment|} {fee|charge|bill|invoice|penalty}",
         "{dispute|disputing|disputed|contest|contesting|challenge|challenging|query|querying} {the|this|that|a|my|these|our} {00|} {charge|charges|fee|fees|bill|invoice|payment|transaction|debit}",
         "{initiate|start|file|open|raise|do|put in|starting|filing|opening|raising} a {chargeback|charge back|payment dispute|dispute with my bank|dispute with the bank}",
         "{still|keep|keeps|kept} {charging|billing|taking|debiting|invoicing} {me|us|money|payments|my card}",
@@ -639,9 +712,33 @@ pub(crate) static RULES: &[Rule] = &[
         "if i cancel", "would that be", "do you charge", "do you offer", "happy to pay",
         "never mind", "ignore me", "confirm", "reconcil+", "will i be charged", "per message",
         "not disputing", "guarantee", "got my refund", "received the refund", "refund arrived",
+        "competitor", "another supplier", "other supplier", "another company", "other company",
+        "previous provider", "old provider", "my old", "my previous", "with them",
         "came through", "thanks for crediting", "thank you for crediting", "thanks for the refund",
         "thank you for the refund", "reparations", "repairs", "damages", "dommages", "damage",
         "damaged", "cost of",
+    ]),
+    // Money taken with a sign it should not have been: "why has £49.99 come out of my
+    // account when I cancelled", "billed for a visit that never happened".
+    rule(BillingDispute, 0.75, &[
+        "{come|came|gone|went|been taken|taken|debited|deducted} {out of|from} {my|our} {account|card|bank|bank account|credit card}",
+        "{charge|charges|fee|fees|debit|payment|payments|facture|facturation|prelevement|cobro|cargo|abbuchung|lastschrift}",
+        "{facture|facturee|factures|preleve|debite|cobraron|cobrado|abgebucht|berechnet} {me|m|nous|une|un|la|le|el|la|die|den|das|}",
+    ])
+    .near(&[
+        "cancelled", "canceled", "cancel", "never", "didn't", "didnt", "not received", "wrong",
+        "mistake", "error", "twice", "reverse+", "refund+", "remove", "dispute+", "why", "jamais",
+        "nunca", "nie", "annule", "annulee", "cancelado", "cancelada", "storniert", "gekundigt",
+        "kundigung", "n a jamais", "jamais eu lieu", "no se hizo", "nicht stattgefunden",
+        "never happened", "didn't happen", "never took place", "without", "sin", "sans", "ohne",
+    ])
+    .blocks(&[
+        "policy", "is it possible", "how do i", "how long", "when will", "will i be charged",
+        "will i be", "if i cancel", "if we cancel", "would that be", "do you charge", "do you offer",
+        "happy to pay", "confirm", "reconcil+", "per message", "not disputing", "what is the",
+        "how much", "competitor", "another supplier", "other supplier", "another company",
+        "previous provider", "old provider", "waived", "thanks for", "thank you for", "no charge",
+        "free of charge", "politica", "politique", "combien", "cuanto", "wie viel",
     ]),
     // A refund being chased: the word with signs it is owed and missing.
     rule(BillingDispute, 0.75, &["{refund|refunds|reimbursement|refunded|reembolso|remboursement|ruckerstattung|erstattung}"])
@@ -693,7 +790,8 @@ pub(crate) static RULES: &[Rule] = &[
         "{twice|three times|several times|multiple times} already", "i've called twice", "called twice",
         "emailed {five|four|three|5|4|3} times",
         "{called|emailed|e mailed|rang|rung|phoned|written|wrote|messaged|texted|contacted|asked|chased|tried|reached out|been in touch|left messages|left a message|followed up|raised this|raised it|reported this|reported it|complained|been on the phone|sent messages|sent emails} {you|your office|the office|the clinic|the store|the shop|support|your team|you guys|about this|about it|in|} {two|three|four|five|six|seven|eight|nine|ten|several|multiple|many|numerous|countless|a few|a couple of|a number of|so many|a dozen|2|3|4|5|6|7|8|9|10} times",
-        "{writing|calling|emailing|messaging|contacting|chasing|ringing|phoning|texting|reaching out|getting in touch|following up|asking} {you|about this|about it|} again",
+        "yet another {email|message|call|chaser|reminder|follow up}", "{nobody|no one|noone} {reads|read|checks|is reading|monitors|looks at} {these|this|them|my|the|your}",
+        "following up on my {previous|last|earlier|} {message|email|call|ticket|request|complaint|voicemail|enquiry|query}",
         "{still|am still|i'm still|we're still} {waiting|wait} for {a|any|your|someone's|somebody's|someone to|somebody to|anyone to} {reply|response|answer|call|callback|call back|update|word|get back|respond|answer|ring}",
         "still {haven't|have not|not|havent} {heard|had a reply|had a response|had an answer|received a reply|received a response|had a call}",
         "{previous|last|earlier|prior|other|first|two previous|three previous} {email|emails|message|messages|call|calls|ticket|tickets|request|requests|complaint|complaints|voicemail|voicemails|two emails|three emails} {were|was|went|have been|has been|got|are|all went|all} {not answered|unanswered|ignored|closed|never answered|not replied to|without reply|without a reply}",
@@ -719,6 +817,15 @@ pub(crate) static RULES: &[Rule] = &[
         "line was", "one went fine", "second text", "another thing", "one more thing", "also wanted",
         "forget+", "forgetting",
     ]).literal(),
+    // Writing again: a repeat unless it is about a later time ("calling again tomorrow").
+    rule(RepeatContact, 0.85, &[
+        "{writing|calling|emailing|messaging|contacting|chasing|ringing|phoning|texting|reaching out|getting in touch|following up|asking} {you|about this|about it|} again",
+    ])
+    .blocks(&[
+        "tomorrow", "later", "next week", "to confirm", "to book", "to reschedule", "in an hour",
+        "this afternoon", "on monday", "forgot", "sorry",
+    ])
+    .literal(),
     // "The third time": a repeat only when it is about getting in touch ("the third time
     // I'm writing"), not about the fault ("the third time the boiler failed").
     rule(RepeatContact, 0.85, &[
@@ -783,13 +890,14 @@ pub(crate) static RULES: &[Rule] = &[
         "{suspicious|unauthorised|unauthorized|unrecognised|unrecognized} {login|logins|log in|sign in|sign ins|access|activity|device|devices}",
         "{password|email address|2fa|recovery email|phone number} {was|has been|got} {changed|reset} {without|by someone|by somebody}",
         "{card details|card number|credit card|bank details|payment details|passwords|password|credentials|login details|personal data|personal details|customer data|patient data|medical records|our data|my data|customer records|patient records} {were|was|have been|has been|got|are|is} {stolen|leaked|exposed|compromised|hacked|published|visible to|public|posted|sold|shared with}",
-        "{leaked|exposed|exposes|exposing|published|posted|disclosed|revealed|shared|sent out|emailed out} {my|our|their|his|her|customer|customers|patient|patients|user|users|client|clients|personal|private|sensitive|medical|card|bank|all our|all my} {data|details|information|info|records|emails|email addresses|addresses|phone numbers|numbers|files|documents|card details|passwords|credentials|results|history|diagnosis|status|invoices|names}",
+        "{leaked|exposed|exposes|exposing|published|posted|disclosed|revealed|shared|sent out|emailed out} {my|our|their|his|her|customer|customers|patient|patients|user|users|client|clients|personal|private|sensitive|medical|card|bank|all our|all my} {data|details|information|info|records|emails|email addresses|addresses|phone numbers|numbers|files|documents|card details|passwords|credentials|results|history|diagnosis|status|invoices|names|login|login details|password|api key|api keys}",
         "{someone else's|somebody else's|another person's|other people's|other peoples|a stranger's|strangers|different patient's|another family's} {name|names|data|details|records|record|address|addresses|order|orders|invoice|invoices|information|info|results|test results|test|history|emails|email|phone numbers|medical|medical records|treatment plan|x rays|xrays|files|documents|prescription|prescriptions|card details|payment details|photos|messages|tickets|account|bank details|diagnosis|appointments|notes|letter|letters|paperwork|bill|statement}",
         "{other|another|different} {patients|patient's|customers|customer's|users|user's|tenants|tenant's|clients|client's|people's|peoples|families|family's|companies|company's|accounts|account's} {full|personal|private|home|} {name|names|data|details|records|record|address|addresses|order|orders|invoice|invoices|information|info|results|history|emails|email addresses|phone numbers|numbers|files|documents|prescriptions|test results|card details|payment details|photos|messages|tickets|account|accounts|conversations|notes|order data|medical records|treatment plans|x rays}",
-        "{data|security|privacy} {incident|exposure|leak|leaks|breach|breaches|violation}", "{fraud|fraudulent} {alert|alerts|transactions|activity|use}", "phishing", "ransomware", "malware", "keylogger", "sim swap",
+        "{data|security|privacy} {incident|exposure|leak|leaks|breach|breaches|violation}", "{your|the|this} breach", "{fraud|fraudulent} {alert|alerts|transactions|activity|use}", "ransomware", "malware", "keylogger", "sim swap",
+        "{clicked|fell for|opened} {a|the|your} phishing", "phished",
         "huele {mucho|muchisimo|fuerte|bastante|un poco|como} a gas", "monoxido de carbono", "detector de {monoxido|co}",
         "cables {pelados|expuestos|sueltos|al aire|a la vista}", "chispas", "chispea+", "descarga electrica",
-        "datos de {otro|otra|otros|otras} {paciente|pacientes|cliente|clientes|usuario|usuarios|persona|personas}", "filtracion de datos", "filtraron", "cuenta {hackeada|comprometida|robada}",
+        "{datos|facturas|pedidos|direcciones|historial|expedientes|resultados|informes|correos} de {otro|otra|otros|otras} {paciente|pacientes|cliente|clientes|usuario|usuarios|persona|personas}", "filtracion de datos", "filtraron", "cuenta {hackeada|comprometida|robada}",
         "{ca|cela} sent le gaz", "sent le gaz", "monoxyde de carbone", "{fils|cables} {denudes|a nu|exposes|apparents}", "decharge electrique",
         "{expose|exposees|exposes|divulgue|divulguees|publie|publiees|fuite} {les|nos|vos|des|mes|toutes les} donnees", "donnees {personnelles|medicales|de sante|de nos clients|des clients|d autres clients|d autres patients} {exposees|divulguees|accessibles|publiques|visibles|en ligne}", "piratage", "compte pirate",
         "kohlenmonoxid", "{co melder|co warnmelder|kohlenmonoxidmelder}", "stromschlag", "{blanke|freiliegende|offene} {kabel|leitungen|drahte}", "kabel {liegen frei|hangen raus|ragen heraus}",
@@ -809,7 +917,7 @@ pub(crate) static RULES: &[Rule] = &[
         .near(&["exposed", "leaked", "public", "publicly", "pasted", "published", "visible", "posted", "shared", "rotate", "saw it"]),
     rule(SafetyRisk, 0.85, &[
         "{electrics|fuse box|fusebox|light fitting|consumer unit|socket|sockets|plug socket|wiring|switchboard|breaker box}",
-        "{ceiling light|light fixture|light fittings|lights|downlight+|spotlight+|extractor fan|outlet|outlets|plug|plugs|light switch|switch|electrical panel|junction box|enchufe|enchufes|prise|prises|steckdose+|sicherungskasten}",
+        "{ceiling rose|ceiling light|light fixture|light fittings|lights|downlight+|spotlight+|extractor fan|outlet|outlets|plug|plugs|light switch|switch|electrical panel|junction box|enchufe|enchufes|prise|prises|steckdose+|sicherungskasten}",
     ])
     .near(&["water", "leak+", "drip+", "pour+", "wet", "flood+", "running into", "spark+", "agua", "gotea", "eau", "fuite", "wasser", "tropft"]),
     // Hissing near gas, and data words near exposure.
@@ -844,6 +952,24 @@ pub(crate) static RULES: &[Rule] = &[
             "are the", "are they", "can it", "should it", "vpn", "security review", "old provider",
             "previous provider", "former provider", "former vendor", "another company",
         ]),
+    // Other people's data: "every customer's phone number", "other tenants' invoices".
+    rule(SafetyRisk, 0.8, &[
+        "{other|another|every|all|different|all the|all our|all your} {customer's|customers|patient's|patients|user's|users|client's|clients|tenant's|tenants|people's|peoples|person's|family's|company's|companies|member's|members|account holder's}",
+    ])
+    .near(&[
+        "name", "names", "data", "details", "records", "address", "addresses", "invoice", "invoices",
+        "information", "info", "results", "emails", "email addresses", "phone number",
+        "phone numbers", "numbers", "files", "documents", "prescriptions", "card details",
+        "payment details", "passwords", "credentials", "x rays", "medical", "orders", "order history",
+        "spreadsheet", "personal",
+    ])
+    .blocks(&[
+        "reviews", "review", "like other", "other customers have", "other customers said",
+        "affected", "data loss", "like me", "as well", "also", "too",
+        "other patients have", "are other", "do other", "have other", "how do other",
+        "policy", "process", "if there's ever", "what happens", "gdpr request", "for all our",
+        "for all your", "all our customers love", "recommend+", "thank+",
+    ]),
     // Medical or personal details told or sent to the wrong people.
     rule(SafetyRisk, 0.8, &[
         "out loud", "in front of everyone", "in front of other {patients|customers|people|clients}",
@@ -862,26 +988,37 @@ pub(crate) static RULES: &[Rule] = &[
 
 /// Expands the `{a|b}` groups of a phrase into every concrete phrase.
 pub(crate) fn expand(phrase: &str) -> Vec<String> {
-    let mut out = vec![String::new()];
-    let mut rest = phrase;
-    while let Some(open) = rest.find('{') {
-        let close = rest[open..].find('}').map_or(rest.len(), |c| open + c);
-        let literal = &rest[..open];
-        let alternatives: Vec<&str> = rest[open + 1..close].split('|').collect();
-        out = out
-            .iter()
-            .flat_map(|prefix| {
-                alternatives
-                    .iter()
-                    .map(move |alt| format!("{prefix}{literal}{alt}"))
-            })
-            .collect();
-        rest = rest.get(close + 1..).unwrap_or("");
-    }
-    for s in &mut out {
-        s.push_str(rest);
-    }
+    let mut out = Vec::new();
+    expand_each(phrase, &mut |p| out.push(p.to_owned()));
     out
+}
+
+/// Calls `each` with every concrete phrase, in the order of `expand`, building them in one
+/// buffer: some phrases expand to tens of thousands.
+pub(crate) fn expand_each(phrase: &str, each: &mut impl FnMut(&str)) {
+    fn go(rest: &str, buf: &mut String, each: &mut impl FnMut(&str)) {
+        let before = buf.len();
+        match rest.find('{') {
+            None => {
+                buf.push_str(rest);
+                each(buf);
+            }
+            Some(open) => {
+                let close = rest[open..].find('}').map_or(rest.len(), |c| open + c);
+                buf.push_str(&rest[..open]);
+                let after = rest.get(close + 1..).unwrap_or("");
+                let group = rest.get(open + 1..close).unwrap_or("");
+                for alternative in group.split('|') {
+                    let at = buf.len();
+                    buf.push_str(alternative);
+                    go(after, buf, each);
+                    buf.truncate(at);
+                }
+            }
+        }
+        buf.truncate(before);
+    }
+    go(phrase, &mut String::new(), each);
 }
 
 #[cfg(test)]
