@@ -92,7 +92,7 @@ macro_rules! boss {
 }
 macro_rules! staff {
     () => {
-        "{your|you|ur|the tech|tech|technician|technicians|plumber|engineer|roofer|electrician|installer|fitter|guy|guys|team|staff|worker|workers|contractor|consultant|support engineer|migration|maintenance|update|script|dentist|dr|doctor|hygienist|nurse|orthodontist|surgeon|clinic|since|after|while|when installing|during|builder|builders|painter|decorator|cleaner|cleaners|driver|delivery driver|delivery guy|movers|removal men|gardener|landscaper|carpet fitter|deploy|deployment|release|patch|upgrade|import|sync|integration|your app|your system|your software|your platform|agent|rep|assistant|dental assistant|receptionist|anaesthetist|pharmacist|therapist|physio|vet|crew|workmen|workman|he|she|they|technicien|technicienne|dentiste|plombier|electricien|votre|vous|techniker|monteur|handwerker|zahnarzt|zahnarztin|ihr|ihre|sie|tecnico|fontanero|electricista|dentista|su|ustedes}"
+        "{your|you|ur|the tech|tech|technician|technicians|plumber|engineer|roofer|electrician|installer|fitter|guy|guys|team|staff|worker|workers|contractor|consultant|support engineer|migration|maintenance|update|script|dentist|dr|doctor|hygienist|nurse|orthodontist|surgeon|clinic|since|after|while|when installing|during|builder|builders|painter|decorator|cleaner|cleaners|driver|delivery driver|delivery guy|movers|removal men|gardener|landscaper|carpet fitter|deploy|deployment|release|patch|upgrade|import|sync|integration|your app|your system|your software|your platform|agent|rep|assistant|dental assistant|receptionist|anaesthetist|pharmacist|therapist|physio|vet|crew|workmen|workman|he|she|they|technicien|technicienne|dentiste|plombier|electricien|votre|vous|techniker|monteur|handwerker|zahnarzt|zahnarztin|ihr|ihre|sie|tecnico|fontanero|electricista|dentista|su|ustedes|higienista|enfermera|enfermero|medico|odontologo|hygieniste|infirmiere|medecin|arzt|arztin|helferin|dentalhygienikerin|me hizo|me hicieron}"
     };
 }
 
@@ -305,6 +305,24 @@ pub(crate) static RULES: &[Rule] = &[
         "another practice", "other practice", "previous dentist", "previous", "last year",
         "years ago", "at another", "with them", "against them", "we ended up",
     ]),
+    // "My solicitor" with getting in touch in the same sentence: "I'll be contacting my
+    // insurer and my solicitor about the damage".
+    rule(LegalThreat, 0.8, &[concat!("{my|our} ", lawyer!())])
+        .near(&[
+            "contact+", "speak+", "spoke", "spoken", "talk+", "call", "calling", "called",
+            "consult+", "involv+", "forward+", "instruct+", "hear from", "be in touch",
+            "in touch", "pass+", "send+", "sent", "refer+", "advised", "advice", "letter",
+            "will", "going to", "about this", "about the",
+        ])
+        .blocks(&[
+            "i'm a", "im a", "i am a", "as a lawyer", "myself", "by profession", "appointment",
+            "meeting", "needs to review", "review the", "dpa", "vendor", "onboarding", "audit",
+            "renewal", "house sale", "conveyancing", "copy of", "records for", "car accident",
+            "divorce", "landlord", "other driver", "unrelated", "compliance", "questionnaire", "msa",
+            "contract terms", "for my lawyer", "the other side", "recommend+", "great", "thank+",
+            "love+", "tax", "will", "estate", "probate", "lease", "mortgage", "friend", "visa",
+            "immigration", "custody", "sign", "signature", "witness", "invoice for",
+        ]),
     // A relative who practises law, said pointedly: "my sister is a solicitor and she's
     // reading my notes", "just so you know".
     rule(LegalThreat, 0.85, &[
@@ -337,7 +355,7 @@ pub(crate) static RULES: &[Rule] = &[
         "{asesoria|asesor|asesora} {legal|juridica|juridico}", "denuncia judicial",
         "{mes|nos|des} avocats", "{aller|irai|irons|saisir|saisirai|saisirons} {en|la} justice", "en justice",
         "porter plainte contre", "{porterai|porterons|vais porter|allons porter} plainte contre",
-        "{attaquer|attaquerai|attaquerons} en justice", "{action|recours|conseil|service} juridique",
+        "{attaquer|attaquerai|attaquerons} en justice", "{saisir|saisirai|saisirons|saisis|saisi} {le|les} {tribunal|tribunaux|juge}", "{action|recours|conseil|service} juridique",
         "tribunal de {commerce|grande instance|proximite|judiciaire}", "huissier",
         "{anwalte|anwaltin|anwaltskanzlei|rechtsanwaltin|rechtsanwalte|rechtsbeistand}",
         "{anwalt|rechtsanwalt} {einschalten|eingeschaltet|beauftragt|beauftragen|informiert}",
@@ -439,6 +457,8 @@ pub(crate) static RULES: &[Rule] = &[
         "{mauvaise|mauvais} {dose|dent|medicament|dosage}",
         "{falsche|falschen|falsches|falscher} {dosis|dosierung|medikament|medikamente|zahn|zahne|spritze|behandlung}",
         "{zu hohe|uberhohte|doppelte} {dosis|dosierung}",
+        "{damage|harm|injury|injuries|burns|flooding|leak|mess} {caused by|done by} {your|the|that|his|her}",
+        concat!("{damage|harm|injury|injuries|burns|flooding|leak|leaks|mess|damages} {your|the|that} ", staff!(), " {caused|did|made|left}"),
     ]).blocks(&["is it normal", "normal", "expected", "my fault", "our mistake", "wrong size", "wrong address", "previous dentist", "other practice", "another practice", "old contractor", "previous contractor", "not you", "what they", "quote for", "fixing what", "can happen", "could happen", "mistakes happen", "double check", "i'm a nurse", "im a nurse"]),
     rule(ClinicalDispute, 0.8, &[
         "{cracked|broke|broken|smashed|flooded|ruined|damaged|scratched|dented|deleted|wiped|corrupted|corrupt|destroyed|snapped|fractured|gouged|burst|collapsed|drilled through|drilled straight through|leaking into|lost every|lost three|lost all|infected|injured|cut his|cut her|cut my|hurt my|burned my|burnt my|scalded}",
@@ -448,6 +468,10 @@ pub(crate) static RULES: &[Rule] = &[
         "{bleached|discoloured|discolored|warped|melted|fried|blew|blown|blew up|shorted|torn|tore|sprained|dislocated|perforated|punctured|pierced|scraped|gouged|stripped} {my|our|the|his|her|a|it|out}",
         "{wired|plumbed|installed|fitted|connected|set up|configured} {it|the|our|my} {00|} {cooker|boiler|oven|shower|socket|sockets|fuse board|heater|pump|meter|database|server|system|router|tap|toilet|unit|} {wrong|wrongly|incorrectly|backwards|the wrong way}",
         "{nerve|nerves} {was|were|has been|got|is} {damaged|hit|cut|injured}",
+        "{left|leaving|leave} me with {a|an|} {swollen|broken|cracked|numb|burnt|burned|bleeding|infected|bruised|damaged|dislocated|painful|chipped} {jaw|tooth|lip|face|gum|gums|mouth|arm|back|shoulder|skin|nerve|tongue}",
+        "{herida|herido|infectada|infectado|lesion|quemadura|quemaduras} {en|por}",
+        "{blessure|blesse|blessee|infectee|infecte|brulure} {a|au|par}",
+        "{verletzung|entzundet|entzundung|verbrennung} {am|an|durch|nach}",
         "{torn|ruptured|sprained|dislocated|pulled|trapped} {ligament|ligaments|tendon|muscle|shoulder|wrist|ankle|knee|back|nerve|disc}",
         "{estropeo|estropearon|estropeado|estropeada|rayo|rompio|dano|quemo|inundo|mancharon|mancho}",
         "{abime|abimee|abimes|endommage|endommagee|inonde|inondee|raye|rayee|brule|brulee|detruit|detruite|efface|effacees|perdu toutes}",
@@ -560,7 +584,9 @@ pub(crate) static RULES: &[Rule] = &[
         "negative bewertung", "schlechte bewertung", "eine bewertung", "an die presse",
         "{tell|telling|warn|warning|let} {every|all|all the|all my|the other|other|all our} {mum|mums|mom|moms|parent|parents|neighbour|neighbours|neighbor|neighbors|friend|friends|customer|customers|patient|patients|person|one|family|colleague|colleagues|followers|contacts|members}",
         "{tell|telling|warn|warning} {everyone|everybody|people} {i know|in my|in our|in the|about|on|online|to avoid}",
-        "{spread|spreading} the word", "name and shame", "{go|going|went|gone} public", "make this public",
+        "{spread|spreading} the word", "name and shame",
+        "make sure {everyone|everybody|my friends|people|others|all my friends|the whole} {knows|know|hears|hear|don't|dont|avoid+|stay away}",
+        "{adding|add|added|posting|post} my {post|review|story|experience|comment|complaint|voice} {to|on|in}", "{go|going|went|gone} public", "make this public",
         "{post|posting|posted|write|writing|wrote|share|sharing|shared|put|putting|publish|publishing|published} {this|it|the whole story|everything|my experience|about this|about you|about your|about it|a post|photos|pictures|a video|the video|the photos|the pictures|a thread} {on|online|everywhere|all over|publicly|to}",
         "all over {social media|facebook|the internet|twitter|instagram|tiktok|google|reddit|linkedin|youtube}",
         "{my|our} next {video|vlog|podcast|newsletter|blog|column|article|story|thread|stream|episode}",
@@ -630,14 +656,14 @@ pub(crate) static RULES: &[Rule] = &[
         "{charged|billed|debited|invoiced|charging|charge} {me|us|my card|our card|my account|our account|my bank|my credit card|} {twice|two times|double|2x}",
         "double {charge+|billed|billing|charging}", "duplicate {charge|payment|transaction|debit|invoice}",
         "{came out|taken|went out|deducted|debited} twice", "charged twice",
-        "{want|need|demand|expect|request|requesting|like|deserve|waiting for|waiting on|chasing|give me|get|still owed|owed|owe me|promised|where is|where's|wheres|issue|issue a|processing my} {a|my|the|our|full|a full|your|} {refund|reimbursement|money back}",
+        "{want|need|demand|expect|request|requesting|like|deserve|waiting for|waiting on|chasing|give me|get|still owed|owed|owe me|promised|where is|where's|wheres|issue|issue a|processing my} {a|my|the|our|full|a full|your|} {refund|reimbursement|money back|credit|service credit|service credits|credit note|pro rata refund|partial refund}",
         "refund {please|pls|plz|me|it|us|the|this|both|one|that|my|the difference|the extra|immediately|asap|them|those|in full}",
         "please refund", "full refund", "partial refund", "refund for {it|this|the|my|a}",
         "{haven't|havent|have not|hasn't|hasnt|not|never} {got|gotten|received|had|seen|come through} {my|the|a|any|our|} {refund|money|credit|reimbursement}",
         "refunded {the wrong|only|half}", "refund the {difference|extra|duplicate|fee|charge|deposit}",
         "{want|need|like|expect|demand|would like} {it|them|both|that|this|the extra seats|the remaining sessions|the fee|the charge|the deposit|the difference|my deposit|} refunded",
         "{want|need|get|give|have} {my|our|the|me my|us our} money back", "money back",
-        "{reverse|remove|waive|dispute|disputing|refund|credit|take off|cancel} {the|this|that|these|those|one of the|one of them|both|the extra|the second} {charge+|fee|fees|payment+|invoice|difference|duplicate|amount|seats|charges|debit}",
+        "{reverse|remove|waive|dispute|disputing|refund|credit|take off|cancel} {the|this|that|these|those|one of the|one of them|both|the extra|the second} {00|} {charge+|fee|fees|payment+|invoice|difference|duplicate|amount|seats|charges|debit}",
         "reverse one", "reverse the charge", "take {it|that|this|the charge|the fee} off {my|our|the} {bill|account|invoice|statement|card}",
         "take that off", "could you take it off", "take it off",
         "take {the|that|this} {00|} {late|cancellation|admin|booking|delivery|no show|missed appointment|call out|callout|restocking|} {fee|charge|fees|charges} off",
@@ -673,7 +699,7 @@ pub(crate) static RULES: &[Rule] = &[
         "{charged|billed|invoiced|debited} {me|us|my card|our card|my account|our account|} before {the trial|my trial|the free trial|it|i}",
         "{incorrectly|wrongly|mistakenly|erroneously|unfairly|still} {charged|billed|invoiced|debited}",
         "{you|they|it|you've|you have|you guys} still {charged|billed|invoiced|took payment|took the money|debited}",
-        "{incorrect|wrong|erroneous|unauthorised|unauthorized|unexpected|mystery|bogus|fraudulent|unfair|hidden|disputed|unrecognised|unrecognized} {charge|charges|fee|fees|payment|debit|debits|transaction|transactions|bill|invoice}",
+        "{incorrect|wrong|erroneous|unauthorised|unauthorized|unexpected|mystery|bogus|fraudulent|unfair|hidden|disputed|unrecognised|unrecognized} {00|} {charge|charges|fee|fees|payment|debit|debits|transaction|transactions|bill|invoice}",
         "{shouldn't|should not|shouldnt} have been {charged|billed|invoiced|debited}",
         "{chase|chasing|chased} {the|my|a|our|this} {refund|reimbursement|credit}",
         "{request|requests|requested|requesting|asked for|asking for|ask for} {for|} {a|the|my|our|your} {00|} {refund|reimbursement}",
@@ -686,6 +712,9 @@ pub(crate) static RULES: &[Rule] = &[
         "{reissue|re issue|correct|amend|fix|adjust|redo|revise|re send} {the|this|our|my|a} {corrected|} {invoice|bill|statement}",
         "{charge|fee|payment|debit|transaction|charges|fees|amount} {is|isn't|isnt|to be|be|gets|get|was|wasn't|been|} {reversed|refunded|removed|voided|credited|waived|taken off}",
         "{not|won't|wont|refuse to|never|am not|i'm not|im not} {paying|pay} {a|the|this|that|your|any} {00|} {cancellation|late|no show|admin|call out|callout|booking|restocking|missed appointment|} {fee|charge|bill|invoice|penalty}",
+        "{not|won't|wont|refuse to|never|am not|i'm not|im not} {paying|pay} {the|this|that|an|any} {extra|difference|surcharge|increase|balance|excess|additional|rest}",
+        "{refund|full refund|my money back|a refund} or {a|} {replacement|exchange|repair|credit}",
+        "{devolvais|devolveis|devolvieron|devolverme|devolvernos} el {dinero|importe|pago}",
         "{dispute|disputing|disputed|contest|contesting|challenge|challenging|query|querying} {the|this|that|a|my|these|our} {00|} {charge|charges|fee|fees|bill|invoice|payment|transaction|debit}",
         "{initiate|start|file|open|raise|do|put in|starting|filing|opening|raising} a {chargeback|charge back|payment dispute|dispute with my bank|dispute with the bank}",
         "{still|keep|keeps|kept} {charging|billing|taking|debiting|invoicing} {me|us|money|payments|my card}",
@@ -729,7 +758,8 @@ pub(crate) static RULES: &[Rule] = &[
         "cancelled", "canceled", "cancel", "never", "didn't", "didnt", "not received", "wrong",
         "mistake", "error", "twice", "reverse+", "refund+", "remove", "dispute+", "why", "jamais",
         "nunca", "nie", "annule", "annulee", "cancelado", "cancelada", "storniert", "gekundigt",
-        "kundigung", "n a jamais", "jamais eu lieu", "no se hizo", "nicht stattgefunden",
+        "kundigung", "n a jamais", "jamais eu lieu", "de baja", "darme de baja", "desabonne",
+        "resilie", "resiliation", "no se hizo", "nicht stattgefunden",
         "never happened", "didn't happen", "never took place", "without", "sin", "sans", "ohne",
     ])
     .blocks(&[
@@ -757,7 +787,7 @@ pub(crate) static RULES: &[Rule] = &[
         "refundable", "non refundable",
     ]),
     rule(BillingDispute, 0.75, &[
-        "{charged|billed|charge|charging|invoiced|took} {me|us|} {for|a|an}",
+        "{charged|billed|charge|charging|invoiced|took} {me|us|my insurer|my insurance|the insurance|my insurance company|our insurer|} {for|a|an}",
         "{paid|paying|pay} for", "{invoice|bill|statement} {includes|included|shows|showed|has|lists|still shows|still includes|still has}",
     ])
     .near(&[
@@ -813,7 +843,8 @@ pub(crate) static RULES: &[Rule] = &[
         "{keine|noch keine|immer noch keine|bis heute keine|nie eine} {antwort|ruckmeldung|reaktion|ruckruf}",
         "{zweite|dritte|vierte|funfte} {mal|mail|nachricht|anfrage|erinnerung|mahnung}", "zum {zweiten|dritten|vierten|funften} mal",
     ]).blocks(&[
-        "forgot", "forget", "sorry", "appointment", "visit", "session", "reschedul+", "busy",
+        "forgot", "forget", "sorry", "{second|third|fourth|2nd|3rd|4th|next|another|follow up|new} {appointment|visit|session}",
+        "appointment again", "reschedul+", "busy",
         "line was", "one went fine", "second text", "another thing", "one more thing", "also wanted",
         "forget+", "forgetting",
     ]).literal(),
@@ -874,7 +905,7 @@ pub(crate) static RULES: &[Rule] = &[
         "nach gas", "gasgeruch", "gasleck", "datenleck", "datenpanne", "gehackt", "funken",
         "zugangsdaten wurden",
         "co {detector|detectors|monitor|monitors}", "{carbon monoxide|co} {detector|alarm|monitor} {going off|gone off|went off|goes off|beeping|sounding|keeps beeping|triggered}",
-        "{smell|smells|smelt|smelled|smelling} {of|like} burning", "burning smell", "smell of burning",
+        "{smell|smells|smelt|smelled|smelling} {of|like|something|} burning", "burning {smell|smells}", "smell of burning",
         "{smoke|smoking} {coming|pouring|came|billowing} {from|out of}",
         "{socket|plug|outlet|switch|fuse box|fusebox|wire|wires|cable|cables|wiring|consumer unit|breaker|light fitting} {is|was|are|were|keeps|started|} {smoking|melting|melted|scorched|charred|burning|crackling|sparking|arcing}",
         "{melted|scorched|charred|burnt|burned|smoking} {socket|sockets|plug|outlet|wire|wires|cable|cables|wiring|switch|fuse box}",
@@ -891,12 +922,12 @@ pub(crate) static RULES: &[Rule] = &[
         "{password|email address|2fa|recovery email|phone number} {was|has been|got} {changed|reset} {without|by someone|by somebody}",
         "{card details|card number|credit card|bank details|payment details|passwords|password|credentials|login details|personal data|personal details|customer data|patient data|medical records|our data|my data|customer records|patient records} {were|was|have been|has been|got|are|is} {stolen|leaked|exposed|compromised|hacked|published|visible to|public|posted|sold|shared with}",
         "{leaked|exposed|exposes|exposing|published|posted|disclosed|revealed|shared|sent out|emailed out} {my|our|their|his|her|customer|customers|patient|patients|user|users|client|clients|personal|private|sensitive|medical|card|bank|all our|all my} {data|details|information|info|records|emails|email addresses|addresses|phone numbers|numbers|files|documents|card details|passwords|credentials|results|history|diagnosis|status|invoices|names|login|login details|password|api key|api keys}",
-        "{someone else's|somebody else's|another person's|other people's|other peoples|a stranger's|strangers|different patient's|another family's} {name|names|data|details|records|record|address|addresses|order|orders|invoice|invoices|information|info|results|test results|test|history|emails|email|phone numbers|medical|medical records|treatment plan|x rays|xrays|files|documents|prescription|prescriptions|card details|payment details|photos|messages|tickets|account|bank details|diagnosis|appointments|notes|letter|letters|paperwork|bill|statement}",
+        "{someone else's|somebody else's|another person's|other people's|other peoples|a stranger's|strangers|different patient's|another family's} {home address|full name|full address|contact details|phone number|mobile number|date of birth|name|names|data|details|records|record|address|addresses|order|orders|invoice|invoices|information|info|results|test results|test|history|emails|email|phone numbers|medical|medical records|treatment plan|x rays|xrays|files|documents|prescription|prescriptions|card details|payment details|photos|messages|tickets|account|bank details|diagnosis|appointments|notes|letter|letters|paperwork|bill|statement}",
         "{other|another|different} {patients|patient's|customers|customer's|users|user's|tenants|tenant's|clients|client's|people's|peoples|families|family's|companies|company's|accounts|account's} {full|personal|private|home|} {name|names|data|details|records|record|address|addresses|order|orders|invoice|invoices|information|info|results|history|emails|email addresses|phone numbers|numbers|files|documents|prescriptions|test results|card details|payment details|photos|messages|tickets|account|accounts|conversations|notes|order data|medical records|treatment plans|x rays}",
         "{data|security|privacy} {incident|exposure|leak|leaks|breach|breaches|violation}", "{your|the|this} breach", "{fraud|fraudulent} {alert|alerts|transactions|activity|use}", "ransomware", "malware", "keylogger", "sim swap",
         "{clicked|fell for|opened} {a|the|your} phishing", "phished",
         "huele {mucho|muchisimo|fuerte|bastante|un poco|como} a gas", "monoxido de carbono", "detector de {monoxido|co}",
-        "cables {pelados|expuestos|sueltos|al aire|a la vista}", "chispas", "chispea+", "descarga electrica",
+        "{cable|cables} {pelado|pelados|expuesto|expuestos|suelto|sueltos|al aire|a la vista}", "chispas", "chispea+", "descarga electrica",
         "{datos|facturas|pedidos|direcciones|historial|expedientes|resultados|informes|correos} de {otro|otra|otros|otras} {paciente|pacientes|cliente|clientes|usuario|usuarios|persona|personas}", "filtracion de datos", "filtraron", "cuenta {hackeada|comprometida|robada}",
         "{ca|cela} sent le gaz", "sent le gaz", "monoxyde de carbone", "{fils|cables} {denudes|a nu|exposes|apparents}", "decharge electrique",
         "{expose|exposees|exposes|divulgue|divulguees|publie|publiees|fuite} {les|nos|vos|des|mes|toutes les} donnees", "donnees {personnelles|medicales|de sante|de nos clients|des clients|d autres clients|d autres patients} {exposees|divulguees|accessibles|publiques|visibles|en ligne}", "piratage", "compte pirate",
@@ -952,6 +983,17 @@ pub(crate) static RULES: &[Rule] = &[
             "are the", "are they", "can it", "should it", "vpn", "security review", "old provider",
             "previous provider", "former provider", "former vendor", "another company",
         ]),
+    // Personal details passed on: "who authorised sharing my details with a debt
+    // collector".
+    rule(SafetyRisk, 0.8, &[
+        "{sharing|shared|share|gave|giving|given|passed|passing|sold|selling|disclosed|disclosing|handed|leaked|leaking} {out|on|} {my|our|his|her|their} {personal|private|medical|contact|} {details|data|information|info|records|number|address|email|email address|phone number|medical records|results|diagnosis|history} {with|to}",
+    ])
+    .blocks(&[
+        "please", "can you", "could you", "would you", "new dentist", "new doctor", "my new",
+        "consent to", "i consent", "happy for you", "you can", "okay to", "ok to", "i'd like you to",
+        "id like you to", "insurer", "referral", "if you need", "do you", "don't share", "dont share",
+        "do not share", "never share", "policy",
+    ]),
     // Other people's data: "every customer's phone number", "other tenants' invoices".
     rule(SafetyRisk, 0.8, &[
         "{other|another|every|all|different|all the|all our|all your} {customer's|customers|patient's|patients|user's|users|client's|clients|tenant's|tenants|people's|peoples|person's|family's|company's|companies|member's|members|account holder's}",
