@@ -241,6 +241,20 @@ const PRAISE: &[&str] = &[
     "really helpful",
 ];
 
+/// Questions about how breaches and leaks are handled, not reports of one.
+const POLICY_QUESTIONS: &[&str] = &[
+    "questionnaire",
+    "how you handle",
+    "how do you handle",
+    "walk me through",
+    "vendor",
+    "due diligence",
+    "soc 2",
+    "what's your process",
+    "whats your process",
+    "what is your process",
+];
+
 pub(crate) static RULES: &[Rule] = &[
     // ---- legal_threat ----
     rule(LegalThreat, 0.9, &[
@@ -290,7 +304,8 @@ pub(crate) static RULES: &[Rule] = &[
         "{take|taking|took} this further legally", "escalate this legally", "legally liable", "legal liability",
         "no win no fee", "personal injury {claim|lawyer|lawyers|solicitor|solicitors|attorney}",
         "{issue|issuing|issued|lodge|lodging|start|starting} {a|my|our} {claim|court claim|legal claim|county court claim|money claim} {against|in|with|for|}",
-        "{issue|issuing|issued} proceedings", "{end|ends|ended|ending} up in court", "{go|going|gone|goes} to court",
+        "{issue|issuing|issued} proceedings",
+        "{escalated|escalating|escalate|passed|passing|referred|referring|handed} {this|it|the matter|the issue|your response} {internally|} to {our|my|the} {legal department|legal team|legal dept|lawyers|counsel|solicitors|attorneys}", "{end|ends|ended|ending} up in court", "{go|going|gone|goes} to court",
         "{in|to} court over this", "{seek|seeking|sought|claim|claiming|pursue|pursuing|recover|recovering} {damages|compensation through the courts}",
         "{talk|speak} to my {lawyer|lawyers|solicitor|solicitors|attorney|attorneys}",
         "{sue|suing|sued} {for|over} {damages|negligence|compensation|the cost|the damage|this}",
@@ -311,8 +326,7 @@ pub(crate) static RULES: &[Rule] = &[
         .near(&[
             "contact+", "speak+", "spoke", "spoken", "talk+", "call", "calling", "called",
             "consult+", "involv+", "forward+", "instruct+", "hear from", "be in touch",
-            "in touch", "pass+", "send+", "sent", "refer+", "advised", "advice", "letter",
-            "will", "going to", "about this", "about the",
+            "in touch", "pass+", "refer+",
         ])
         .blocks(&[
             "i'm a", "im a", "i am a", "as a lawyer", "myself", "by profession", "appointment",
@@ -321,7 +335,9 @@ pub(crate) static RULES: &[Rule] = &[
             "divorce", "landlord", "other driver", "unrelated", "compliance", "questionnaire", "msa",
             "contract terms", "for my lawyer", "the other side", "recommend+", "great", "thank+",
             "love+", "tax", "will", "estate", "probate", "lease", "mortgage", "friend", "visa",
-            "immigration", "custody", "sign", "signature", "witness", "invoice for",
+            "immigration", "custody", "sign", "signature", "witness", "invoice for", "insurance",
+            "claim form", "confirming", "confirmation", "need a letter", "needs a letter",
+            "asked for", "asks for", "requested", "recommended",
         ]),
     // A relative who practises law, said pointedly: "my sister is a solicitor and she's
     // reading my notes", "just so you know".
@@ -361,7 +377,11 @@ pub(crate) static RULES: &[Rule] = &[
         "{anwalt|rechtsanwalt} {einschalten|eingeschaltet|beauftragt|beauftragen|informiert}",
         "{gerichtlich|gerichtliche|juristische|rechtliche} {vorgehen|schritte|klarung|wege|konsequenzen}",
         "{klage|klagen} {einreichen|erheben|eingereicht}", "{zum|ans|vors} gericht", "rechtsweg",
-    ]).blocks(&["ich bin", "soy abogad+", "je suis avocat+", "als anwalt", "como abogad+", "en tant qu avocat+"]),
+    ]).blocks(&[
+        "ich bin", "soy abogad+", "je suis avocat+", "als anwalt", "como abogad+",
+        "en tant qu avocat+", "vertrag", "unterschreiben", "contrat", "contrato", "conseille",
+        "recommande", "rendez vous", "cita", "termin", "empfohlen", "recomendo", "recomendado",
+    ]),
     // ---- threat ----
     rule(Threat, 0.85, &[
         concat!(will!(), " {kill|hurt|beat|punch|stab|shoot|smash|batter|strangle|slap|attack|burn|torch|wreck|trash|break his|break your|knock|set the dogs on|come after|come for|track down|find you|find him|find her|make you pay|make you regret|make sure you regret|make your life hell|make your lives hell|come down and sort out|come down there|come to your office|come to your office and|be waiting}"),
@@ -543,8 +563,7 @@ pub(crate) static RULES: &[Rule] = &[
         "get me", "put me", "transfer", "connect", "escalat+", "pass", "passed", "passing", "forward+",
         "send this", "refer", "call me", "phone me", "ring me", "contact me", "email me",
         "get back to me", "call back", "callback", "look at", "looked at", "look into", "review",
-        "deal with", "involve", "insist", "i'd like", "id like", "i would like", "please", "now",
-        "immediately", "hablar", "quiero", "exijo", "pasar", "parler", "voir", "veux", "exige",
+        "deal with", "involve", "insist", "i'd like", "id like", "i would like", "immediately", "hablar", "quiero", "exijo", "pasar", "parler", "voir", "veux", "exige",
         "on the phone", "on the line", "who is", "who's", "whos", "name and", "their name", "his name",
         "her name", "email address", "direct line", "number for", "details for", "raise", "formal complaint",
         "sprechen", "leiten", "weiterleiten", "weiter", "verlange", "mochte", "bitte",
@@ -564,6 +583,7 @@ pub(crate) static RULES: &[Rule] = &[
         "director of", "funeral director", "school", "teacher", "mi encargado", "ma responsable",
         "mon responsable", "notre responsable", "spoke to a", "spoke with a", "spoken to a",
         "happy with", "sorted", "resolved", "right person", "contract for", "maintenance contract",
+        "ask the manager", "ask your manager", "whether", "open on", "opening hours",
         "sales", "proposal", "demo", "pricing", "quote", "bedanken", "danke", "gracias",
         "agradecer", "merci", "remercier", "felicitar", "loben", "recrutement", "stage", "emploi",
         "candidature", "poste", "empleo", "trabajo", "curriculum", "pedido grande", "presupuesto",
@@ -585,6 +605,7 @@ pub(crate) static RULES: &[Rule] = &[
         "{tell|telling|warn|warning|let} {every|all|all the|all my|the other|other|all our} {mum|mums|mom|moms|parent|parents|neighbour|neighbours|neighbor|neighbors|friend|friends|customer|customers|patient|patients|person|one|family|colleague|colleagues|followers|contacts|members}",
         "{tell|telling|warn|warning} {everyone|everybody|people} {i know|in my|in our|in the|about|on|online|to avoid}",
         "{spread|spreading} the word", "name and shame",
+        "{taking|take|took|taken} {it|this|the story|my story|this story} to the {papers|press|media|news|newspapers|newspaper|local paper|local news|tv}",
         "make sure {everyone|everybody|my friends|people|others|all my friends|the whole} {knows|know|hears|hear|don't|dont|avoid+|stay away}",
         "{adding|add|added|posting|post} my {post|review|story|experience|comment|complaint|voice} {to|on|in}", "{go|going|went|gone} public", "make this public",
         "{post|posting|posted|write|writing|wrote|share|sharing|shared|put|putting|publish|publishing|published} {this|it|the whole story|everything|my experience|about this|about you|about your|about it|a post|photos|pictures|a video|the video|the photos|the pictures|a thread} {on|online|everywhere|all over|publicly|to}",
@@ -681,6 +702,8 @@ pub(crate) static RULES: &[Rule] = &[
         "competitor", "another supplier", "other supplier", "my old", "my previous",
         "previous provider", "old provider", "switching to you", "another company",
     ]).blocks(&[
+        "is it true", "if we cancel", "if we cancelled", "if i cancelled", "gracias por", "recibido",
+        "ya lo", "merci pour", "bien recu", "danke fur", "erhalten", "thanks for the refund",
         "policy", "came through", "got my refund", "received the refund", "refund arrived",
         "thanks for crediting", "thank you for crediting", "showed up", "is it possible",
         "how do i", "how long", "when will", "hypothetical+", "if i cancel", "would that be",
@@ -820,7 +843,8 @@ pub(crate) static RULES: &[Rule] = &[
         "{twice|three times|several times|multiple times} already", "i've called twice", "called twice",
         "emailed {five|four|three|5|4|3} times",
         "{called|emailed|e mailed|rang|rung|phoned|written|wrote|messaged|texted|contacted|asked|chased|tried|reached out|been in touch|left messages|left a message|followed up|raised this|raised it|reported this|reported it|complained|been on the phone|sent messages|sent emails} {you|your office|the office|the clinic|the store|the shop|support|your team|you guys|about this|about it|in|} {two|three|four|five|six|seven|eight|nine|ten|several|multiple|many|numerous|countless|a few|a couple of|a number of|so many|a dozen|2|3|4|5|6|7|8|9|10} times",
-        "yet another {email|message|call|chaser|reminder|follow up}", "{nobody|no one|noone} {reads|read|checks|is reading|monitors|looks at} {these|this|them|my|the|your}",
+        "yet another {email|message|call|chaser|reminder|follow up}",
+        "{hasn't|haven't|has not|have not|never|not|didn't|did not} {answered|returned|replied to|responded to|acknowledged} {a single one of|any of|one of|either of|} {my|our} {calls|emails|messages|voicemails|texts|letters|complaints}", "{nobody|no one|noone} {reads|read|checks|is reading|monitors|looks at} {these|this|them|my|the|your}",
         "following up on my {previous|last|earlier|} {message|email|call|ticket|request|complaint|voicemail|enquiry|query}",
         "{still|am still|i'm still|we're still} {waiting|wait} for {a|any|your|someone's|somebody's|someone to|somebody to|anyone to} {reply|response|answer|call|callback|call back|update|word|get back|respond|answer|ring}",
         "still {haven't|have not|not|havent} {heard|had a reply|had a response|had an answer|received a reply|received a response|had a call}",
@@ -941,6 +965,9 @@ pub(crate) static RULES: &[Rule] = &[
         "awareness", "simulation", "test email", "what's the process", "do you have",
         "resetting my", "forgot my password", "reset my password", "no smell", "not smell",
         "gas safe registered", "annual check", "to test", "old provider", "previous provider",
+        "neighbour's house", "neighbours house", "neighbor's house", "next door", "not ours",
+        "questionnaire", "how you handle", "how do you handle", "walk me through", "vendor",
+        "due diligence", "soc 2",
         "former provider", "former vendor", "old vendor", "last vendor", "previous vendor",
         "another company", "other company",
     ]),
@@ -965,7 +992,8 @@ pub(crate) static RULES: &[Rule] = &[
             "water", "pipe", "roof", "tap", "sink", "toilet", "shower", "bath", "radiator",
             "ceiling", "boiler", "gas", "oil", "tyre", "tire", "old provider", "previous provider",
             "former provider", "former vendor", "another company",
-        ]),
+        ])
+        .also_blocks(POLICY_QUESTIONS),
     rule(SafetyRisk, 0.8, &["{expos+|breach|breached|visible|accessible|readable|publicly downloadable|publicly accessible|publicly visible|publicly available}"])
         .near(&[
             "data", "records", "emails", "email addresses", "passwords", "credentials", "keys",
@@ -982,7 +1010,8 @@ pub(crate) static RULES: &[Rule] = &[
             "sun", "exposure therapy", "security questionnaire", "audit", "is it", "is the",
             "are the", "are they", "can it", "should it", "vpn", "security review", "old provider",
             "previous provider", "former provider", "former vendor", "another company",
-        ]),
+        ])
+        .also_blocks(POLICY_QUESTIONS),
     // Personal details passed on: "who authorised sharing my details with a debt
     // collector".
     rule(SafetyRisk, 0.8, &[
@@ -1018,6 +1047,7 @@ pub(crate) static RULES: &[Rule] = &[
         "in front of {the|a} {whole|full|} {waiting room|queue|shop|store|office|reception}",
         "{went|sent|gone|emailed|mailed|forwarded|posted|given|handed|faxed|texted|shared} to my {ex|ex husband|ex wife|ex partner|employer|boss|neighbour|neighbor|landlord|colleague|mother in law}",
         "{sent|emailed|mailed|given|handed|faxed|texted|posted} to {the|a} {wrong|different} {patient|person|family|customer|email|email address}",
+        "{meant|intended|addressed} for {another|a different|someone else|somebody else|the wrong} {patient|customer|person|client|family|user|}",
         "without {my|his|her|our} {consent|permission|knowledge} {to|with}",
     ])
     .near(&[
