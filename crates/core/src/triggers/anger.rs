@@ -44,6 +44,7 @@ pub(crate) const ANGER_WORDS: &[(&str, f32)] = &[
     ("amateur hour", 0.45),
     ("muppets", 0.45),
     ("shambles", 0.3),
+    ("complete and utter", 0.15),
     ("shambolic", 0.3),
     ("farce", 0.3),
     ("laughable", 0.3),

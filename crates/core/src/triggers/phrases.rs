@@ -87,7 +87,7 @@ macro_rules! lawyer {
 }
 macro_rules! boss {
     () => {
-        "{manager|supervisor|supervisior|owner|boss|director|management|superior|someone senior|somebody senior|someone in charge|person in charge|someone with authority|someone higher up|higher up|higher ups|head of support|head of customer service|head of customer success|ceo|vp|vice president|team leader|team lead|clinical director|practice manager|practice owner|store manager|branch manager|area manager|general manager|managing director|owner of this practice|owner of the practice|manger|managers|your superior|your superiors|your boss|your line manager|line manager|senior management|upper management|senior staff|someone more senior|somebody more senior|someone above you|somebody above you|anyone above you|anybody above you|someone who can override this|head office|operations director|operations manager|ops manager|regional manager|district manager|customer service manager|customer relations manager|service manager|service director|duty manager|shift manager|person who runs this clinic|person who runs this place|person who runs this company|person who runs this business|person who runs this shop|whoever runs this|whoever runs the|whoever is in charge|whoever owns|someone with actual authority|someone with real authority|someone with more authority|somebody with authority|anyone with authority}"
+        "{manager|supervisor|supervisior|owner|boss|director|management|superior|someone senior|somebody senior|someone in charge|person in charge|someone with authority|someone higher up|higher up|higher ups|head of support|head of customer service|head of customer success|ceo|vp|vice president|team leader|team lead|clinical director|practice manager|practice owner|store manager|branch manager|area manager|general manager|managing director|owner of this practice|owner of the practice|manger|managers|your superior|your superiors|your boss|your line manager|line manager|senior management|upper management|senior staff|someone more senior|somebody more senior|someone above you|somebody above you|anyone above you|anybody above you|someone who can override this|head office|operations director|operations manager|ops manager|regional manager|district manager|customer service manager|customer relations manager|service manager|service director|duty manager|shift manager|person who runs this clinic|person who runs this place|person who runs this company|person who runs this business|person who runs this shop|whoever runs this|whoever runs the|whoever is in charge|whoever owns|clinical lead|lead dentist|principal dentist|practice principal|senior partner|head of department|head of operations|operations lead|customer care manager|complaints manager|practice lead|site manager|account director|someone with actual authority|someone with real authority|someone with more authority|somebody with authority|anyone with authority}"
     };
 }
 macro_rules! staff {
@@ -308,6 +308,7 @@ pub(crate) static RULES: &[Rule] = &[
         "{escalated|escalating|escalate|passed|passing|referred|referring|handed} {this|it|the matter|the issue|your response} {internally|} to {our|my|the} {legal department|legal team|legal dept|lawyers|counsel|solicitors|attorneys}", "{end|ends|ended|ending} up in court", "{go|going|gone|goes} to court",
         "{in|to} court over this", "{seek|seeking|sought|claim|claiming|pursue|pursuing|recover|recovering} {damages|compensation through the courts}",
         "{talk|speak} to my {lawyer|lawyers|solicitor|solicitors|attorney|attorneys}",
+        concat!("{letter|letters|email|call|correspondence|notice} from {my|our} ", lawyer!()),
         "{sue|suing|sued} {for|over} {damages|negligence|compensation|the cost|the damage|this}",
         "{i|we} {will|'ll|am going to|are going to|shall|intend to|plan to} {be suing|be taking legal|take legal}",
         concat!("{talk|talked|talking|met|meeting|meet|see|seeing|saw|consult|call|called} {with|to|} {a|my|our|an|the} ", lawyer!(), " {about|regarding|over|tomorrow|today|this week|on monday|first thing}"),
@@ -434,7 +435,8 @@ pub(crate) static RULES: &[Rule] = &[
         "no point in anything", "no point living", "no point in living", "no reason to live",
         "want to die", "better off dead", "not worth living",
         "{don't|dont|do not} want to {be here|live|be alive|wake up} {anymore|any more}",
-        "nothing to live for", "no reason to go on", "{ending|ended|ends} it all", "{thinking|thought|thoughts} {about|of} ending {it|things|my life}",
+        "nothing to live for", "no reason to go on",
+        "{don't|dont|do not|can't|cant|cannot} see the point {of|in} {going on|living|carrying on|being here|anything|life}", "{ending|ended|ends} it all", "{thinking|thought|thoughts} {about|of} ending {it|things|my life}",
         "end things", "{harm|harming|hurting|cut|cutting} myself", "take all my pills",
         "me quiero morir", "quitarme la vida", "no quiero vivir", "me suicider", "en finir avec la vie",
         "mir das leben nehmen", "{will|mochte} nicht mehr leben", "suizid+",
@@ -466,6 +468,7 @@ pub(crate) static RULES: &[Rule] = &[
         "{double|twice|triple|three times|ten times} {her|his|my|the|their} {usual|normal|prescribed|regular|correct} {dose|dosage}",
         "{ended up in|rushed to|taken to|admitted to|had to go to|spent the night in|landed in|landed me in|put me in|put him in|put her in} {a&e|a and e|casualty|the emergency room|emergency room|emergency|the er|er|hospital|the hospital|urgent care|the emergency department|intensive care|icu}",
         "despite {my|his|her|their|the|it being in my|it being in his|it being in her} {allergy|allergies|notes|records|condition|history|warning|chart|file}",
+        "{even though|despite|although|when|though} {i'm|i am|im|he's|hes|she's|shes|he is|she is|my son is|my daughter is|they're|theyre|we're|my mum is|my dad is|i was|he was|she was} {allergic|intolerant}",
         "even though {my|his|her|their|the} {allergy|allergies|heart condition|condition|medical history} {is|was|are|were} {in|on|listed|noted|documented}",
         "{put|stuck|stepped|pushed|fell} {his|her|their|a|the} {foot|boot|ladder|knee|drill} through",
         "{drilled|drilling|cut|cutting|nailed|screwed|punctured} {through|into} {a|the|our|my} {pipe|water pipe|gas pipe|cable|wire|wiring|main|mains|water main|pipes}",
@@ -488,6 +491,7 @@ pub(crate) static RULES: &[Rule] = &[
         "{bleached|discoloured|discolored|warped|melted|fried|blew|blown|blew up|shorted|torn|tore|sprained|dislocated|perforated|punctured|pierced|scraped|gouged|stripped} {my|our|the|his|her|a|it|out}",
         "{wired|plumbed|installed|fitted|connected|set up|configured} {it|the|our|my} {00|} {cooker|boiler|oven|shower|socket|sockets|fuse board|heater|pump|meter|database|server|system|router|tap|toilet|unit|} {wrong|wrongly|incorrectly|backwards|the wrong way}",
         "{nerve|nerves} {was|were|has been|got|is} {damaged|hit|cut|injured}",
+        "{can't|cannot|cant|can no longer|still can't|still cannot|still cant} feel {my|the|his|her} {tongue|lip|lips|chin|jaw|face|cheek|left side|right side|side|teeth|arm|hand|fingers|leg}",
         "{left|leaving|leave} me with {a|an|} {swollen|broken|cracked|numb|burnt|burned|bleeding|infected|bruised|damaged|dislocated|painful|chipped} {jaw|tooth|lip|face|gum|gums|mouth|arm|back|shoulder|skin|nerve|tongue}",
         "{herida|herido|infectada|infectado|lesion|quemadura|quemaduras} {en|por}",
         "{blessure|blesse|blessee|infectee|infecte|brulure} {a|au|par}",
@@ -517,7 +521,7 @@ pub(crate) static RULES: &[Rule] = &[
     // ---- manager_request ----
     rule(ManagerRequest, 0.85, &[
         concat!("{speak|talk|speaking|talking|chat} {to|with} {a|the|your|ur|someone|} ", boss!()),
-        concat!("{get me|put me through to|transfer me to|connect me to|connect me with|i want|i need|i'd like|i would like|can i have|may i speak to|let me speak to|give me|call back from|callback from|a call from|call from|escalate this to|escalated to|escalate it to|escalate to|pass this to|passed to|forward this to|send this to|send this complaint to|demanded to speak to|asked to speak to|ask for|asked for|asking for|demand|demanded|request|requested|transmitted to|want} {a|the|your|ur|} ", boss!()),
+        concat!("{escalate my complaint to|escalate my case to|escalating this to|escalating my complaint to|raise this with|take this up with|raise it with|get me|put me through to|transfer me to|connect me to|connect me with|i want|i need|i'd like|i would like|can i have|may i speak to|let me speak to|give me|call back from|callback from|a call from|call from|escalate this to|escalated to|escalate it to|escalate to|pass this to|passed to|forward this to|send this to|send this complaint to|demanded to speak to|asked to speak to|ask for|asked for|asking for|demand|demanded|request|requested|transmitted to|want} {a|the|your|ur|} ", boss!()),
         "{who is|who's|whos} in charge",
         "{someone|somebody|anyone|person} who can {actually |}{make a decision|make decisions|authorise|authorize|do something|fix this|decide}",
         "complaint to the top",
@@ -529,7 +533,7 @@ pub(crate) static RULES: &[Rule] = &[
         "{person|one|guy|lady|woman|man|someone|somebody} who {runs|owns|manages} {this|the|your} {clinic|place|company|business|shop|store|practice|branch|office|surgery}",
         "{whoever|anyone who|someone who|somebody who} {runs|owns|manages|is in charge|is responsible here|can override|has the authority|has authority}",
         concat!("looked at by {a|the|your|someone|somebody|} ", boss!()),
-        "{have|get|let|make} {a|the|your} {manager|supervisor|owner|director|boss|practice manager|store manager} {call|contact|phone|ring|email|get back to|look at|review|reach out to}",
+        concat!("{have|get|let|make} {a|the|your} ", boss!(), " {call|contact|phone|ring|email|get back to|look at|review|reach out to}"),
         "{manager|supervisor|owner|director|someone senior|somebody senior} {to|should|must|needs to|need to} {call|contact|phone|ring|email|get back to|look at|review|deal with|handle}",
         "escalate {this|it|my complaint|the complaint|my case|this complaint|this matter|this issue|the matter} {to management|to senior management|higher|further up|upwards|up the chain|to someone senior|to the top|to your superiors}",
         "up the chain", "over your head", "go above your head", "going above your head",
@@ -566,6 +570,7 @@ pub(crate) static RULES: &[Rule] = &[
         "deal with", "involve", "insist", "i'd like", "id like", "i would like", "immediately", "hablar", "quiero", "exijo", "pasar", "parler", "voir", "veux", "exige",
         "on the phone", "on the line", "who is", "who's", "whos", "name and", "their name", "his name",
         "her name", "email address", "direct line", "number for", "details for", "raise", "formal complaint",
+        "name of", "take this further", "take it further",
         "sprechen", "leiten", "weiterleiten", "weiter", "verlange", "mochte", "bitte",
     ])
     .blocks(&[
@@ -697,7 +702,7 @@ pub(crate) static RULES: &[Rule] = &[
         "{reembolso|reembolsen|devuelvan|devuelvanme|devolucion|devolverme|devuelva|devuelven}",
         "{cobraron|cobrado|cobrar} {dos veces|de mas|doble}",
         "{debite deux fois|facture deux fois|double facturation|debite mais|jamais recu mais}",
-        "{erstattung|ruckerstatung|ruckerstattung|zuruckerstatten|zuruckerstattung|doppelt berechnet|doppelt abgebucht|geld zuruck|gutschrift}",
+        "{zuruckerstat+|ruckerstat+|erstattung|ruckerstatung|ruckerstattung|zuruckerstatten|zuruckerstattung|doppelt berechnet|doppelt abgebucht|geld zuruck|gutschrift}",
     ]).also_blocks(&[
         "competitor", "another supplier", "other supplier", "my old", "my previous",
         "previous provider", "old provider", "switching to you", "another company",
@@ -737,6 +742,8 @@ pub(crate) static RULES: &[Rule] = &[
         "{not|won't|wont|refuse to|never|am not|i'm not|im not} {paying|pay} {a|the|this|that|your|any} {00|} {cancellation|late|no show|admin|call out|callout|booking|restocking|missed appointment|} {fee|charge|bill|invoice|penalty}",
         "{not|won't|wont|refuse to|never|am not|i'm not|im not} {paying|pay} {the|this|that|an|any} {extra|difference|surcharge|increase|balance|excess|additional|rest}",
         "{refund|full refund|my money back|a refund} or {a|} {replacement|exchange|repair|credit}",
+        "{credit|refund|pay|put} {it|this|that|the money|the charge|the fee|the difference} back",
+        "should {have been|be} {waived|free|covered|included|refunded|credited|removed|free of charge}",
         "{devolvais|devolveis|devolvieron|devolverme|devolvernos} el {dinero|importe|pago}",
         "{dispute|disputing|disputed|contest|contesting|challenge|challenging|query|querying} {the|this|that|a|my|these|our} {00|} {charge|charges|fee|fees|bill|invoice|payment|transaction|debit}",
         "{initiate|start|file|open|raise|do|put in|starting|filing|opening|raising} a {chargeback|charge back|payment dispute|dispute with my bank|dispute with the bank}",
@@ -774,6 +781,7 @@ pub(crate) static RULES: &[Rule] = &[
     // account when I cancelled", "billed for a visit that never happened".
     rule(BillingDispute, 0.75, &[
         "{come|came|gone|went|been taken|taken|debited|deducted} {out of|from} {my|our} {account|card|bank|bank account|credit card}",
+        "{took|taken|take|charged|debited|deducted|removed|withdrew|withdrawn} {00} {from|off|out of} {my|our} {card|account|bank|bank account|credit card}",
         "{charge|charges|fee|fees|debit|payment|payments|facture|facturation|prelevement|cobro|cargo|abbuchung|lastschrift}",
         "{facture|facturee|factures|preleve|debite|cobraron|cobrado|abgebucht|berechnet} {me|m|nous|une|un|la|le|el|la|die|den|das|}",
     ])
@@ -902,6 +910,17 @@ pub(crate) static RULES: &[Rule] = &[
         "ordered", "order", "buying", "bought", "shopping",
     ])
     .literal(),
+    // Raised before and again: "I raised this in January and again in March".
+    rule(RepeatContact, 0.8, &[
+        "{raised|reported|flagged|logged|mentioned|chased|emailed about|called about|rang about|complained about|told you about} {this|it|the issue|this issue|the problem|this problem|the fault|this fault}",
+    ])
+    .near(&[
+        "and again", "again in", "again on", "again last", "still open", "still not", "still waiting",
+        "still broken", "still happening", "twice", "several times", "months ago", "weeks ago",
+        "nothing has", "nothing's", "no one", "nobody",
+    ])
+    .blocks(&["if it happens again", "again tomorrow", "again later", "forgot", "sorry", "just wanted"])
+    .literal(),
     // A count of contacts with a sign they went unanswered: "three emails, zero answers".
     rule(RepeatContact, 0.8, &[
         "{two|three|four|five|six|several|multiple|numerous|countless|many|2|3|4|5|6|a few|a couple of} {emails|calls|phone calls|voicemails|messages|chats|tickets|requests|letters|texts|complaints|attempts|follow ups|reminders}",
@@ -910,7 +929,8 @@ pub(crate) static RULES: &[Rule] = &[
         "no reply", "no response", "no answer", "nothing", "still", "nobody", "no one", "noone",
         "ignored", "unanswered", "not one", "zero", "haven't heard", "havent heard", "yet",
         "already", "later", "and counting", "without", "no word", "not a single", "no callback",
-        "no call back", "where is", "where's",
+        "no call back", "where is", "where's", "acknowledg+", "not had", "not even", "so much as",
+        "heard nothing", "nothing back",
     ])
     .blocks(&["forgot", "sorry", "appointment", "reschedul+", "per month", "a day", "per day", "limit", "plan includes"]),
     // ---- safety_risk ----
@@ -946,7 +966,7 @@ pub(crate) static RULES: &[Rule] = &[
         "{password|email address|2fa|recovery email|phone number} {was|has been|got} {changed|reset} {without|by someone|by somebody}",
         "{card details|card number|credit card|bank details|payment details|passwords|password|credentials|login details|personal data|personal details|customer data|patient data|medical records|our data|my data|customer records|patient records} {were|was|have been|has been|got|are|is} {stolen|leaked|exposed|compromised|hacked|published|visible to|public|posted|sold|shared with}",
         "{leaked|exposed|exposes|exposing|published|posted|disclosed|revealed|shared|sent out|emailed out} {my|our|their|his|her|customer|customers|patient|patients|user|users|client|clients|personal|private|sensitive|medical|card|bank|all our|all my} {data|details|information|info|records|emails|email addresses|addresses|phone numbers|numbers|files|documents|card details|passwords|credentials|results|history|diagnosis|status|invoices|names|login|login details|password|api key|api keys}",
-        "{someone else's|somebody else's|another person's|other people's|other peoples|a stranger's|strangers|different patient's|another family's} {home address|full name|full address|contact details|phone number|mobile number|date of birth|name|names|data|details|records|record|address|addresses|order|orders|invoice|invoices|information|info|results|test results|test|history|emails|email|phone numbers|medical|medical records|treatment plan|x rays|xrays|files|documents|prescription|prescriptions|card details|payment details|photos|messages|tickets|account|bank details|diagnosis|appointments|notes|letter|letters|paperwork|bill|statement}",
+        "{someone else's|somebody else's|another person's|other people's|other peoples|a stranger's|strangers|different patient's|another family's} {portal|patient portal|session|login|profile|dashboard|inbox|home address|full name|full address|contact details|phone number|mobile number|date of birth|name|names|data|details|records|record|address|addresses|order|orders|invoice|invoices|information|info|results|test results|test|history|emails|email|phone numbers|medical|medical records|treatment plan|x rays|xrays|files|documents|prescription|prescriptions|card details|payment details|photos|messages|tickets|account|bank details|diagnosis|appointments|notes|letter|letters|paperwork|bill|statement}",
         "{other|another|different} {patients|patient's|customers|customer's|users|user's|tenants|tenant's|clients|client's|people's|peoples|families|family's|companies|company's|accounts|account's} {full|personal|private|home|} {name|names|data|details|records|record|address|addresses|order|orders|invoice|invoices|information|info|results|history|emails|email addresses|phone numbers|numbers|files|documents|prescriptions|test results|card details|payment details|photos|messages|tickets|account|accounts|conversations|notes|order data|medical records|treatment plans|x rays}",
         "{data|security|privacy} {incident|exposure|leak|leaks|breach|breaches|violation}", "{your|the|this} breach", "{fraud|fraudulent} {alert|alerts|transactions|activity|use}", "ransomware", "malware", "keylogger", "sim swap",
         "{clicked|fell for|opened} {a|the|your} phishing", "phished",
@@ -975,7 +995,7 @@ pub(crate) static RULES: &[Rule] = &[
         .near(&["exposed", "leaked", "public", "publicly", "pasted", "published", "visible", "posted", "shared", "rotate", "saw it"]),
     rule(SafetyRisk, 0.85, &[
         "{electrics|fuse box|fusebox|light fitting|consumer unit|socket|sockets|plug socket|wiring|switchboard|breaker box}",
-        "{ceiling rose|ceiling light|light fixture|light fittings|lights|downlight+|spotlight+|extractor fan|outlet|outlets|plug|plugs|light switch|switch|electrical panel|junction box|enchufe|enchufes|prise|prises|steckdose+|sicherungskasten}",
+        "{light|ceiling rose|ceiling light|light fixture|light fittings|lights|downlight+|spotlight+|extractor fan|outlet|outlets|plug|plugs|light switch|switch|electrical panel|junction box|enchufe|enchufes|prise|prises|steckdose+|sicherungskasten}",
     ])
     .near(&["water", "leak+", "drip+", "pour+", "wet", "flood+", "running into", "spark+", "agua", "gotea", "eau", "fuite", "wasser", "tropft"]),
     // Hissing near gas, and data words near exposure.
@@ -1048,6 +1068,7 @@ pub(crate) static RULES: &[Rule] = &[
         "{went|sent|gone|emailed|mailed|forwarded|posted|given|handed|faxed|texted|shared} to my {ex|ex husband|ex wife|ex partner|employer|boss|neighbour|neighbor|landlord|colleague|mother in law}",
         "{sent|emailed|mailed|given|handed|faxed|texted|posted} to {the|a} {wrong|different} {patient|person|family|customer|email|email address}",
         "{meant|intended|addressed} for {another|a different|someone else|somebody else|the wrong} {patient|customer|person|client|family|user|}",
+        "{went|sent|delivered|forwarded} to {a|the|another|someone else's} {completely|totally|} {different|wrong|another} {company's|companys|customer's|customers|person's|persons|user's|users|patient's|patients|family's} {inbox|account|email|address|phone}",
         "without {my|his|her|our} {consent|permission|knowledge} {to|with}",
     ])
     .near(&[
