@@ -156,6 +156,39 @@ impl Fold {
         self.buf.last().copied().unwrap_or(b' ')
     }
 
+    /// Whether the last token is a title or abbreviation whose full stop does not end the
+    /// sentence: "I will be reporting Dr. Moss to the GDC" is one sentence.
+    fn ends_with_title(&self) -> bool {
+        let Some(t) = self.tokens.last() else {
+            return false;
+        };
+        let word = self
+            .buf
+            .get(t.start as usize..t.end as usize)
+            .unwrap_or_default();
+        matches!(
+            word,
+            b"dr"
+                | b"mr"
+                | b"mrs"
+                | b"ms"
+                | b"mx"
+                | b"prof"
+                | b"st"
+                | b"sr"
+                | b"jr"
+                | b"vs"
+                | b"aprox"
+                | b"dept"
+                | b"tel"
+                | b"ref"
+                | b"inv"
+                | b"fig"
+                | b"sra"
+                | b"hr"
+        )
+    }
+
     /// Ends the current token (if any) with a single space.
     fn space(&mut self) {
         if self.open {
@@ -406,7 +439,9 @@ fn fold_line(out: &mut Fold, line: &str, base: usize) {
                         out.brk(b'.', at);
                     }
                     '.' | '…' => {
-                        if next.is_none_or(char::is_whitespace) {
+                        if next.is_none_or(char::is_whitespace)
+                            && !(c == '.' && in_word && out.ends_with_title())
+                        {
                             out.brk(b'.', at);
                         } else {
                             out.space();
@@ -506,7 +541,8 @@ mod tests {
             ("Rückerstattung für Straße", "ruckerstatung fur strase . "),
             ("don’t refuuund", "dont refund . "),
             ("What a f***ing joke", "what a f*ing joke . "),
-            ("Dr. Patel charged $4.80", "dr . patel charged 480 . "),
+            ("Dr. Patel charged $4.80", "dr patel charged 480 . "),
+            ("Report Mrs. Okafor. Now.", "report mrs okafor . now . "),
             (
                 "Refund the $4,800 charge, ok",
                 "refund the 4800 charge , ok . ",
