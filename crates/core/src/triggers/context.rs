@@ -6,8 +6,9 @@
 //! when the detector is built (the *lexicon*); a message's tokens are looked up once each,
 //! then every phrase — anchors and context words alike — is found by walking a trie of word
 //! ids from each token. Compiling the phrases' `{a|b}` alternatives into a byte automaton
-//! made tens of thousands of patterns and a DFA far larger than the CPU caches; the word
-//! trie stays small because each word is stored once. Windows are token ranges, so they
+//! made tens of thousands of patterns and a DFA far larger than the CPU caches. The trie is
+//! large too, but a message only touches its first levels, and a filter of word pairs that
+//! occur in phrases lets most tokens skip it altogether. Windows are token ranges, so they
 //! need no rescanning of the text.
 
 use std::collections::HashMap;
@@ -15,9 +16,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::normalize::{phrase_words, word_hash, Normalized};
 
-/// FxHash: a multiply-rotate hash, much faster than SipHash for the short words and integer
-/// keys looked up per token. The keys come from our own phrase lists, not from requests, so
-/// flooding resistance is not needed (message words are only looked up, never inserted).
+/// FxHash: a multiply-rotate hash, much faster than SipHash for the many short words and
+/// integer keys of building the detector. The keys come from the phrase lists (ours and the
+/// tenant's), never from messages, so flooding resistance is not needed.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct Fx(u64);
 

@@ -84,6 +84,9 @@ const WIDE_NEAR_WINDOW: usize = 30;
 /// At most this many pieces of evidence per kind.
 const MAX_EVIDENCE: usize = 5;
 
+/// Scratch buffers larger than this (in phrase hits) are dropped after use.
+const MAX_KEPT_SCRATCH: usize = 1 << 16;
+
 /// Token ranges `(first, end)` of the hits of one kind.
 type Spans = Vec<(usize, usize)>;
 
@@ -131,7 +134,14 @@ impl Detector {
     /// Every trigger kind found in `text`: at most one detection per kind, sorted by kind.
     pub fn detect(&self, text: &str) -> Vec<Detection> {
         SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-            Ok(mut scratch) => self.detect_with(text, &mut scratch),
+            Ok(mut scratch) => {
+                let found = self.detect_with(text, &mut scratch);
+                // One huge message should not pin its buffers to the thread for good.
+                if scratch.found.capacity() > MAX_KEPT_SCRATCH {
+                    *scratch = Scratch::default();
+                }
+                found
+            }
             // Only reachable if detection re-entered itself on this thread.
             Err(_) => self.detect_with(text, &mut Scratch::default()),
         })
