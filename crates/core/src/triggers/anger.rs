@@ -38,6 +38,20 @@ pub(crate) const ANGER_WORDS: &[(&str, f32)] = &[
     ("pathetic", 0.45),
     ("clown+", 0.45),
     ("cowboy+", 0.3),
+    ("the lot of you", 0.3),
+    ("bunch of", 0.15),
+    ("amateurs", 0.3),
+    ("amateur hour", 0.45),
+    ("muppets", 0.45),
+    ("shambles", 0.3),
+    ("complete and utter", 0.15),
+    ("shambolic", 0.3),
+    ("farce", 0.3),
+    ("laughable", 0.3),
+    ("rip off", 0.3),
+    ("ripoff", 0.3),
+    ("con artists", 0.45),
+    ("jokers", 0.3),
     ("drones", 0.3),
     ("lazy", 0.3),
     ("liars", 0.45),
@@ -199,7 +213,7 @@ const NOT_SHOUTING: &[&str] = &[
 /// What the anger scorer found.
 pub(crate) struct AngerScore {
     pub confidence: f32,
-    /// Normalised byte ranges to show as evidence.
+    /// Token ranges to show as evidence.
     pub spans: Vec<(usize, usize)>,
 }
 
@@ -214,11 +228,13 @@ pub(crate) fn score(
     let shouted: Vec<(usize, usize)> = n
         .caps_words
         .iter()
-        .map(|&(s, e)| (s as usize, e as usize))
-        .filter(|&(s, e)| !NOT_SHOUTING.contains(&&n.text[s..e]))
+        .map(|&i| (i as usize, i as usize + 1))
+        .filter(|&(i, _)| !NOT_SHOUTING.contains(&n.token(i)))
         .collect();
-    // A message typed entirely in capitals is a habit, not shouting.
-    let all_caps_habit = n.word_count >= 6 && shouted.len() as u32 * 10 >= n.word_count * 6;
+    // A message typed entirely in capitals is a habit, not shouting — unless it also
+    // shouts its punctuation ("ARE YOU EVEN LISTENING?!").
+    let all_caps_habit =
+        n.word_count >= 6 && shouted.len() as u32 * 10 >= n.word_count * 6 && n.bang_runs == 0;
     let caps = if all_caps_habit {
         shouted.len().min(1)
     } else {

@@ -1,139 +1,785 @@
-//! What the words around a match say about it: negated ("I'm not going to sue"),
-//! hypothetical ("if this were serious I'd…"), or in the company of words that require or
-//! rule out the match (see `phrases.rs`).
+//! Finding phrases in a message and judging the words around them: negated ("I'm not going
+//! to sue"), hypothetical ("if this were serious I'd…"), or in the company of words that
+//! require or rule out the match (see `phrases.rs`).
 //!
-//! Everything works on the normalised text, where tokens are separated by single spaces and
-//! `.`/`,` are break tokens, so windows are plain byte ranges and need no allocation.
+//! Matching works on words, not bytes. Every word that any phrase uses is given an id once,
+//! when the detector is built (the *lexicon*); a message's tokens are looked up once each,
+//! then every phrase — anchors and context words alike — is found by walking a trie of word
+//! ids from each token. Compiling the phrases' `{a|b}` alternatives into a byte automaton
+//! made tens of thousands of patterns and a DFA far larger than the CPU caches. The trie is
+//! large too, but a message only touches its first levels, and a filter of word pairs that
+//! occur in phrases lets most tokens skip it altogether. Windows are token ranges, so they
+//! need no rescanning of the text.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use super::normalize::{phrase_words, word_hash, Normalized};
 
-use super::normalize::normalize_phrase;
+/// FxHash: a multiply-rotate hash, much faster than SipHash for the many short words and
+/// integer keys of building the detector. The keys come from the phrase lists (ours and the
+/// tenant's), never from messages, so flooding resistance is not needed.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Fx(u64);
 
-/// Every companion, blocking and hypothetical word of every rule, found in one pass over
-/// the message (only when some anchor needs them), then looked up by window.
-#[derive(Debug)]
-pub(crate) struct ContextWords {
-    automaton: AhoCorasick,
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl Fx {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
+    }
 }
 
-/// A set of context words: sorted term ids. A term id is `pattern * 2`, plus 1 for a
-/// prefix term ("refund+").
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in chunks.by_ref() {
+            let mut buf = [0; 8];
+            buf.copy_from_slice(c);
+            self.add(u64::from_le_bytes(buf));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut buf = [0; 8];
+            buf[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(buf));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.add(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        // The multiply mixes only upwards; the table indexes by the low bits, so bring the
+        // well-mixed high bits down (as rustc-hash 2 does).
+        self.0.rotate_left(26)
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+
+/// No word, no node.
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// What a word means to the negation and window rules.
+pub(crate) mod flag {
+    pub const NEGATOR: u8 = 1;
+    pub const SCOPE_END: u8 = 2;
+    pub const NOT_ABOUT_MATCH: u8 = 4;
+    pub const CONDITIONAL: u8 = 8;
+    /// "only", "just", "sure", "doubt" right after a negator: "not only", "no doubt".
+    pub const PSEUDO: u8 = 16;
+    /// `.` or `,`.
+    pub const BREAK: u8 = 32;
+    /// `.`
+    pub const SENTENCE: u8 = 64;
+}
+
+/// Every word the phrases use, with its id; words can also be *stems* ("refund+"), which
+/// match any token starting with them.
+#[derive(Debug, Default)]
+pub(crate) struct Lexicon {
+    words: FxMap<Box<str>, u32>,
+    /// Once frozen: open addressing on the token hash (see `normalize::word_hash`), so a
+    /// token is found without hashing it again: `(hash, id)`, empty slots have id `NONE`.
+    /// A token is taken for the word whose 64-bit hash it shares; the words themselves are
+    /// not compared (a stray collision is about one in 10^15 tokens), which keeps the
+    /// lookup to one cache line.
+    table: Vec<(u64, u32)>,
+    /// Stems by the classes of their first two bytes (see `stem_bucket`), while building.
+    stems: Vec<Vec<Stem>>,
+    /// Once frozen: the stems of bucket `b` are `stem_list[stem_start[b]..stem_start[b + 1]]`.
+    stem_start: Vec<u32>,
+    stem_list: Vec<Stem>,
+    /// Once frozen: the stems each known word starts with, worked out once, so only words
+    /// outside the lexicon are checked against the stems per message.
+    word_stems: Vec<(u32, u32)>,
+    word_stem_list: Vec<u32>,
+    stem_index: FxMap<Box<str>, u32>,
+    flags: Vec<u8>,
+    /// The id standing for any number (`NUMBER` in a phrase), once a phrase uses it.
+    number: Option<u32>,
+}
+
+/// In a phrase, this word matches any token made of digits ("refund the 00 charge"
+/// matches "refund the $4,800 charge").
+pub(crate) const NUMBER: &str = "00";
+
+#[derive(Debug, Clone)]
+struct Stem {
+    id: u32,
+    /// The first eight bytes, zero-padded, compared as one word before the rest.
+    head: u64,
+    text: Box<[u8]>,
+}
+
+impl Stem {
+    fn new(id: u32, text: &str) -> Stem {
+        Stem {
+            id,
+            head: head_word(text.as_bytes()),
+            text: text.as_bytes().into(),
+        }
+    }
+
+    /// Whether `token` (with `head_word(token)` = `head`) starts with this stem.
+    fn starts(&self, token: &[u8], head: u64) -> bool {
+        let n = self.text.len();
+        if n > token.len() {
+            return false;
+        }
+        if n <= 8 {
+            let mask = if n == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (n * 8)) - 1
+            };
+            head & mask == self.head
+        } else {
+            head == self.head && token[8..n] == self.text[8..]
+        }
+    }
+}
+
+/// The first eight bytes of `b`, zero-padded, as a little-endian word.
+fn head_word(b: &[u8]) -> u64 {
+    let mut buf = [0; 8];
+    let n = b.len().min(8);
+    buf[..n].copy_from_slice(&b[..n]);
+    u64::from_le_bytes(buf)
+}
+
+/// Byte classes for stem buckets: `a`–`z`, then everything else (and "no byte").
+const STEM_CLASSES: usize = 27;
+
+fn stem_class(b: Option<u8>) -> usize {
+    match b {
+        Some(b @ b'a'..=b'z') => usize::from(b - b'a'),
+        _ => STEM_CLASSES - 1,
+    }
+}
+
+fn stem_bucket(b0: Option<u8>, b1: Option<u8>) -> usize {
+    stem_class(b0) * STEM_CLASSES + stem_class(b1)
+}
+
+impl Lexicon {
+    /// The id of an exact word, added if new.
+    pub fn word(&mut self, word: &str) -> u32 {
+        if word == NUMBER {
+            if let Some(id) = self.number {
+                return id;
+            }
+            let id = self.next_id();
+            self.number = Some(id);
+            return id;
+        }
+        if let Some(&id) = self.words.get(word) {
+            return id;
+        }
+        let id = self.next_id();
+        self.words.insert(word.into(), id);
+        id
+    }
+
+    /// The id of a stem, added if new.
+    pub fn stem(&mut self, stem: &str) -> u32 {
+        if let Some(&id) = self.stem_index.get(stem) {
+            return id;
+        }
+        let id = self.next_id();
+        self.stem_index.insert(stem.into(), id);
+        if self.stems.is_empty() {
+            self.stems = vec![Vec::new(); STEM_CLASSES * STEM_CLASSES];
+        }
+        let b = stem.as_bytes();
+        match b.len() {
+            0 => {}
+            // A one-byte stem matches every token starting with that byte.
+            1 => {
+                for c1 in 0..STEM_CLASSES {
+                    let bucket = stem_class(Some(b[0])) * STEM_CLASSES + c1;
+                    self.stems[bucket].push(Stem::new(id, stem));
+                }
+            }
+            _ => {
+                let bucket = stem_bucket(Some(b[0]), Some(b[1]));
+                self.stems[bucket].push(Stem::new(id, stem));
+            }
+        }
+        id
+    }
+
+    fn next_id(&mut self) -> u32 {
+        self.flags.push(0);
+        u32::try_from(self.flags.len() - 1).expect("fewer than 2^32 words")
+    }
+
+    /// Marks a word (added if new) with a flag.
+    pub fn flag(&mut self, word: &str, f: u8) {
+        let id = self.word(word);
+        self.flags[id as usize] |= f;
+    }
+
+    /// Builds the lookup tables; words added after this are not found.
+    pub fn freeze(&mut self) {
+        let size = (self.words.len() * 2).next_power_of_two().max(16);
+        self.table = vec![(0, NONE); size];
+        let mut words: Vec<(&Box<str>, &u32)> = self.words.iter().collect();
+        words.sort();
+        for (word, &id) in words {
+            let hash = word_hash(word.as_bytes());
+            let mut at = slot_of(hash, size);
+            while self.table[at].1 != NONE {
+                at = (at + 1) & (size - 1);
+            }
+            self.table[at] = (hash, id);
+        }
+        self.stem_start = Vec::with_capacity(self.stems.len() + 1);
+        self.stem_list.clear();
+        for bucket in &self.stems {
+            self.stem_start.push(self.stem_list.len() as u32);
+            self.stem_list.extend(bucket.iter().cloned());
+        }
+        self.stem_start.push(self.stem_list.len() as u32);
+        self.stems = Vec::new();
+        self.word_stems = vec![(0, 0); self.flags.len()];
+        self.word_stem_list.clear();
+        let mut words: Vec<(&Box<str>, &u32)> = self.words.iter().collect();
+        words.sort();
+        for (word, &id) in words {
+            let from = self.word_stem_list.len() as u32;
+            let b = word.as_bytes();
+            let head = head_word(b);
+            let bucket = stem_bucket(b.first().copied(), b.get(1).copied());
+            let mut found: Vec<u32> = self
+                .stems_in(bucket)
+                .iter()
+                .filter(|stem| stem.starts(b, head))
+                .map(|stem| stem.id)
+                .collect();
+            if let Some(number) = self.number.filter(|_| b.iter().all(u8::is_ascii_digit)) {
+                found.push(number);
+            }
+            self.word_stem_list.extend(found);
+            self.word_stems[id as usize] = (from, self.word_stem_list.len() as u32);
+        }
+    }
+
+    fn find_word(&self, hash: u64) -> u32 {
+        let size = self.table.len();
+        if size == 0 {
+            return NONE;
+        }
+        let mut at = slot_of(hash, size);
+        loop {
+            let (slot_hash, id) = self.table[at];
+            if id == NONE {
+                return NONE;
+            }
+            if slot_hash == hash {
+                return id;
+            }
+            at = (at + 1) & (size - 1);
+        }
+    }
+
+    fn stems_in(&self, bucket: usize) -> &[Stem] {
+        match (self.stem_start.get(bucket), self.stem_start.get(bucket + 1)) {
+            (Some(&from), Some(&to)) => &self.stem_list[from as usize..to as usize],
+            _ => &[],
+        }
+    }
+
+    /// Looks every token of a message up: its word id, its flags and the stems it starts
+    /// with.
+    pub fn look_up(&self, n: &Normalized, out: &mut Lookup) {
+        out.ids.clear();
+        out.flags.clear();
+        out.stem_start.clear();
+        out.stems.clear();
+        for (i, t) in n.tokens.iter().enumerate() {
+            let id = self.find_word(t.hash);
+            out.ids.push(id);
+            out.flags
+                .push(self.flags.get(id as usize).copied().unwrap_or_default());
+            out.stem_start.push(out.stems.len() as u32);
+            if let Some(&(from, to)) = self.word_stems.get(id as usize) {
+                out.stems
+                    .extend_from_slice(&self.word_stem_list[from as usize..to as usize]);
+                continue;
+            }
+            let b = n.token(i).as_bytes();
+            if let Some(number) = self.number {
+                if b.iter().all(u8::is_ascii_digit) {
+                    out.stems.push(number);
+                }
+            }
+            let candidates = self.stems_in(stem_bucket(b.first().copied(), b.get(1).copied()));
+            if !candidates.is_empty() {
+                let head = head_word(b);
+                for stem in candidates {
+                    if stem.starts(b, head) {
+                        out.stems.push(stem.id);
+                    }
+                }
+            }
+        }
+        out.stem_start.push(out.stems.len() as u32);
+    }
+}
+
+/// The table slot where a hash starts probing: the hash's high bits, which FxHash mixes
+/// best.
+fn slot_of(hash: u64, size: usize) -> usize {
+    (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & (size - 1)
+}
+
+/// The lexicon's view of one message, token by token.
+#[derive(Debug, Default)]
+pub(crate) struct Lookup {
+    pub ids: Vec<u32>,
+    pub flags: Vec<u8>,
+    /// Stems of token `i` are `stems[stem_start[i]..stem_start[i + 1]]`.
+    stem_start: Vec<u32>,
+    stems: Vec<u32>,
+}
+
+impl Lookup {
+    fn stems_of(&self, i: usize) -> &[u32] {
+        &self.stems[self.stem_start[i] as usize..self.stem_start[i + 1] as usize]
+    }
+}
+
+/// What a phrase found in the trie stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// An anchor of the rule with this index.
+    Rule(u32),
+    /// A context term with this id.
+    Term(u32),
+}
+
+/// Phrases as paths of word ids.
+#[derive(Debug, Default)]
+pub(crate) struct Trie {
+    /// Children of the root, by word id (`NONE`: no child).
+    root: Vec<u32>,
+    /// While building: `(node << 32 | word id)` → child node, below the root.
+    building: FxMap<u64, u32>,
+    /// While building: what ends at each node.
+    building_outputs: Vec<Vec<Output>>,
+    /// Once frozen: nodes in breadth-first order, so siblings sit together in memory.
+    nodes: Vec<Node>,
+    /// `(word id, node)`: a node's few children in a row, or — for nodes with many (the
+    /// word after "i", "the", "your"…) — a small open-addressing table of its own, so a
+    /// lookup touches one or two cache lines near the node's other children.
+    edges: Vec<(u32, u32)>,
+    outputs: Vec<Output>,
+    /// Whether anything ends at each child of the root, by word id.
+    root_outputs: Vec<bool>,
+    /// A bit per hashed pair of words that follow each other in some phrase: most tokens
+    /// start no phrase with the token after them, and this says so without touching the
+    /// (large) node arrays.
+    pairs: Vec<u64>,
+}
+
+/// The pair filter has 2^PAIR_BITS bits (128 KiB).
+const PAIR_BITS: u32 = 20;
+
+fn pair_bit(a: u32, b: u32) -> usize {
+    ((u64::from(a) << 32 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - PAIR_BITS))
+        as usize
+}
+
+/// Nodes with more children than this get a hashed table of them.
+const SCAN_EDGES: usize = 8;
+
+/// Where a word's probe starts in a hashed table of `size` (a power of two) slots.
+fn edge_slot(word: u32, size: usize) -> usize {
+    (word.wrapping_mul(0x9e37_79b9) >> 16) as usize & (size - 1)
+}
+
+/// A frozen node: its children in `edges` and what ends there in `outputs`.
+#[derive(Debug, Default, Clone, Copy)]
+struct Node {
+    edges: u32,
+    /// How many children (listed), or the size of their hashed table.
+    edge_count: u32,
+    outputs: u32,
+    output_count: u16,
+    hashed: bool,
+}
+
+const ROOT: u32 = 0;
+
+impl Trie {
+    pub fn new() -> Trie {
+        Trie {
+            building_outputs: vec![Vec::new()],
+            ..Trie::default()
+        }
+    }
+
+    /// Adds a phrase of word ids with what it stands for (before `freeze`).
+    pub fn insert(&mut self, path: &[u32], output: Output) {
+        if path.is_empty() {
+            return;
+        }
+        let mut node = ROOT;
+        for &word in path {
+            let existing = if node == ROOT {
+                self.root.get(word as usize).copied().unwrap_or(NONE)
+            } else {
+                let key = u64::from(node) << 32 | u64::from(word);
+                self.building.get(&key).copied().unwrap_or(NONE)
+            };
+            node = if existing != NONE {
+                existing
+            } else {
+                let new =
+                    u32::try_from(self.building_outputs.len()).expect("fewer than 2^32 nodes");
+                self.building_outputs.push(Vec::new());
+                if node == ROOT {
+                    if self.root.len() <= word as usize {
+                        self.root.resize(word as usize + 1, NONE);
+                    }
+                    self.root[word as usize] = new;
+                } else {
+                    let key = u64::from(node) << 32 | u64::from(word);
+                    self.building.insert(key, new);
+                }
+                new
+            };
+        }
+        let outputs = &mut self.building_outputs[node as usize];
+        if !outputs.contains(&output) {
+            outputs.push(output);
+        }
+    }
+
+    /// Lays the nodes out for lookup; no more inserts after this.
+    pub fn freeze(&mut self) {
+        let count = self.building_outputs.len();
+        let mut children: Vec<Vec<(u32, u32)>> = vec![Vec::new(); count];
+        for (word, &child) in self.root.iter().enumerate() {
+            if child != NONE {
+                children[ROOT as usize].push((word as u32, child));
+            }
+        }
+        for (key, child) in self.building.drain() {
+            children[(key >> 32) as usize].push((key as u32, child));
+        }
+        // Breadth-first renumbering from the root.
+        let mut order = vec![ROOT];
+        let mut new_id = vec![NONE; count];
+        new_id[ROOT as usize] = 0;
+        let mut at = 0;
+        while at < order.len() {
+            let old = order[at] as usize;
+            children[old].sort_unstable();
+            for &(_, child) in &children[old] {
+                new_id[child as usize] = order.len() as u32;
+                order.push(child);
+            }
+            at += 1;
+        }
+        self.nodes = Vec::with_capacity(order.len());
+        for &old in &order {
+            let old = old as usize;
+            let edges = self.edges.len();
+            let kids = &children[old];
+            let hashed = kids.len() > SCAN_EDGES;
+            let edge_count = if hashed {
+                let size = (kids.len() * 2).next_power_of_two();
+                self.edges.resize(edges + size, (NONE, NONE));
+                for &(w, c) in kids {
+                    let mut at = edge_slot(w, size);
+                    while self.edges[edges + at].0 != NONE {
+                        at = (at + 1) & (size - 1);
+                    }
+                    self.edges[edges + at] = (w, new_id[c as usize]);
+                }
+                size
+            } else {
+                self.edges
+                    .extend(kids.iter().map(|&(w, c)| (w, new_id[c as usize])));
+                kids.len()
+            };
+            let outputs = self.outputs.len() as u32;
+            self.outputs.extend_from_slice(&self.building_outputs[old]);
+            self.nodes.push(Node {
+                edges: edges as u32,
+                edge_count: edge_count as u32,
+                outputs,
+                output_count: u16::try_from(self.building_outputs[old].len())
+                    .expect("fewer than 2^16 phrases end at one node"),
+                hashed,
+            });
+        }
+        for child in self.root.iter_mut().filter(|c| **c != NONE) {
+            *child = new_id[*child as usize];
+        }
+        self.root_outputs = self
+            .root
+            .iter()
+            .map(|&c| c != NONE && self.nodes[c as usize].output_count > 0)
+            .collect();
+        // Every (word, next word) along every path.
+        self.pairs = vec![0; 1 << (PAIR_BITS - 6)];
+        let mut stack: Vec<(u32, u32)> = self
+            .root
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c != NONE)
+            .map(|(w, &c)| (w as u32, c))
+            .collect();
+        while let Some((word, node)) = stack.pop() {
+            let n = self.nodes[node as usize];
+            let from = n.edges as usize;
+            for &(next, child) in &self.edges[from..from + n.edge_count as usize] {
+                if next == NONE {
+                    continue;
+                }
+                let bit = pair_bit(word, next);
+                self.pairs[bit / 64] |= 1 << (bit % 64);
+                stack.push((next, child));
+            }
+        }
+        self.building_outputs = Vec::new();
+    }
+
+    fn may_follow(&self, word: u32, next: u32) -> bool {
+        let bit = pair_bit(word, next);
+        self.pairs
+            .get(bit / 64)
+            .is_some_and(|w| w & (1 << (bit % 64)) != 0)
+    }
+
+    /// Whether some word of token `at` may follow `word` in a phrase.
+    fn next_may_follow(&self, lookup: &Lookup, word: u32, at: usize) -> bool {
+        if at >= lookup.ids.len() {
+            return false;
+        }
+        let id = lookup.ids[at];
+        (id != NONE && self.may_follow(word, id))
+            || lookup
+                .stems_of(at)
+                .iter()
+                .any(|&s| self.may_follow(word, s))
+    }
+
+    fn child(&self, node: &Node, word: u32) -> u32 {
+        let from = node.edges as usize;
+        let edges = &self.edges[from..from + node.edge_count as usize];
+        if !node.hashed {
+            return edges.iter().find(|e| e.0 == word).map_or(NONE, |e| e.1);
+        }
+        let mask = edges.len() - 1;
+        let mut at = edge_slot(word, edges.len());
+        loop {
+            match edges[at] {
+                (w, child) if w == word => return child,
+                (NONE, _) => return NONE,
+                _ => at = (at + 1) & mask,
+            }
+        }
+    }
+
+    /// Every phrase in the message, as `(output, first token, end token)`, in order of the
+    /// first token.
+    pub fn find(&self, lookup: &Lookup, found: &mut Vec<(Output, u32, u32)>) {
+        found.clear();
+        for first in 0..lookup.ids.len() {
+            let id = lookup.ids[first];
+            let words = std::iter::once(id)
+                .filter(|&id| id != NONE)
+                .chain(lookup.stems_of(first).iter().copied());
+            for word in words {
+                let Some(&node) = self.root.get(word as usize) else {
+                    continue;
+                };
+                if node == NONE {
+                    continue;
+                }
+                // Most first words end no phrase and start none with the next token.
+                let ends_here = self.root_outputs.get(word as usize) == Some(&true);
+                if ends_here || self.next_may_follow(lookup, word, first + 1) {
+                    self.reached(lookup, node, word, first, first, found);
+                }
+            }
+        }
+    }
+
+    /// Records what ends at `node` (reached with token `at`) and goes on from there.
+    fn reached(
+        &self,
+        lookup: &Lookup,
+        node: u32,
+        word: u32,
+        first: usize,
+        at: usize,
+        found: &mut Vec<(Output, u32, u32)>,
+    ) {
+        let Some(n) = self.nodes.get(node as usize) else {
+            return;
+        };
+        let from = n.outputs as usize;
+        for &o in &self.outputs[from..from + n.output_count as usize] {
+            found.push((o, first as u32, at as u32 + 1));
+        }
+        let next = at + 1;
+        if next >= lookup.ids.len() || n.edge_count == 0 {
+            return;
+        }
+        let id = lookup.ids[next];
+        if id != NONE && self.may_follow(word, id) {
+            self.reached(lookup, self.child(n, id), id, first, next, found);
+        }
+        for &stem in lookup.stems_of(next) {
+            if self.may_follow(word, stem) {
+                self.reached(lookup, self.child(n, stem), stem, first, next, found);
+            }
+        }
+    }
+}
+
+/// A set of context terms, as a bit set over term ids.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct TermSet(Vec<u32>);
+pub(crate) struct TermSet(Vec<u64>);
 
 impl TermSet {
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-/// Collects context words before the automaton is compiled.
-#[derive(Default)]
-pub(crate) struct ContextBuilder {
-    patterns: Vec<String>,
-    index: HashMap<String, u32>,
-}
-
-impl ContextBuilder {
-    /// The set of the given raw terms (normalised here; a trailing `+` makes a prefix).
-    pub fn set<'a>(&mut self, raw: impl IntoIterator<Item = &'a str>) -> TermSet {
-        let mut ids: Vec<u32> = raw
-            .into_iter()
-            .filter_map(|r| {
-                let prefix = r.ends_with('+');
-                let text = normalize_phrase(r.trim_end_matches('+'));
-                if text.is_empty() {
-                    return None;
-                }
-                let next =
-                    u32::try_from(self.patterns.len()).expect("fewer than 2^31 context words");
-                let id = *self.index.entry(text.clone()).or_insert(next);
-                if id == next {
-                    self.patterns.push(format!(" {text}"));
-                }
-                Some(id * 2 + u32::from(prefix))
-            })
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        TermSet(ids)
+        self.0.iter().all(|w| *w == 0)
     }
 
-    pub fn build(self) -> ContextWords {
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&self.patterns)
-            .expect("context words are plain strings, always compilable");
-        ContextWords { automaton }
+    fn contains(&self, term: u32) -> bool {
+        self.0
+            .get(term as usize / 64)
+            .is_some_and(|w| w & (1 << (term % 64)) != 0)
     }
-}
 
-/// Where context words occur in one message: `(start, end, term id)`, sorted by start.
-pub(crate) struct ContextHits(Vec<(u32, u32, u32)>);
-
-impl ContextWords {
-    pub fn find(&self, text: &str) -> ContextHits {
-        let bytes = text.as_bytes();
-        let mut hits = Vec::new();
-        for m in self.automaton.find_overlapping_iter(text) {
-            // Patterns start with the space before their first word.
-            let (start, end) = (m.start() + 1, m.end());
-            let id = m.pattern().as_u32() * 2;
-            if end == bytes.len() || bytes[end] == b' ' {
-                hits.push((start as u32, end as u32, id));
-            }
-            hits.push((start as u32, end as u32, id + 1));
+    fn insert(&mut self, term: u32) {
+        let i = term as usize / 64;
+        if self.0.len() <= i {
+            self.0.resize(i + 1, 0);
         }
-        hits.sort_unstable();
-        ContextHits(hits)
+        self.0[i] |= 1 << (term % 64);
     }
 }
 
-impl ContextHits {
-    /// Whether a word of `set` lies wholly within `from..to`.
+/// Collects context terms (normalised; a trailing `+` makes a prefix term) and gives each
+/// distinct one an id.
+#[derive(Default)]
+pub(crate) struct TermBuilder {
+    index: HashMap<(Vec<String>, bool), u32>,
+}
+
+impl TermBuilder {
+    /// The set of the given raw terms; the terms are added to the trie.
+    pub fn set<'a>(
+        &mut self,
+        raw: impl IntoIterator<Item = &'a str>,
+        lexicon: &mut Lexicon,
+        trie: &mut Trie,
+    ) -> TermSet {
+        let mut set = TermSet::default();
+        for r in raw {
+            let prefix = r.ends_with('+');
+            let words = phrase_words(r.trim_end_matches('+'));
+            if words.is_empty() {
+                continue;
+            }
+            let next = u32::try_from(self.index.len()).expect("fewer than 2^32 terms");
+            let key = (words, prefix);
+            if let Some(&id) = self.index.get(&key) {
+                set.insert(id);
+                continue;
+            }
+            let path = path_of(&key.0, prefix, lexicon);
+            trie.insert(&path, Output::Term(next));
+            self.index.insert(key, next);
+            set.insert(next);
+        }
+        set
+    }
+}
+
+/// The word ids of a phrase; with `prefix`, its last word is a stem.
+pub(crate) fn path_of(words: &[String], prefix: bool, lexicon: &mut Lexicon) -> Vec<u32> {
+    words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if prefix && i + 1 == words.len() {
+                lexicon.stem(w)
+            } else {
+                lexicon.word(w)
+            }
+        })
+        .collect()
+}
+
+/// Context terms found in one message: `(first token, end token, term id)`, sorted by first
+/// token.
+#[derive(Debug, Default)]
+pub(crate) struct Hits(pub Vec<(u32, u32, u32)>);
+
+impl Hits {
+    /// Whether a term of `set` lies wholly within tokens `from..to`.
     pub fn any_in(&self, from: usize, to: usize, set: &TermSet) -> bool {
+        self.any_where(from, to, set, |_| true)
+    }
+
+    /// Whether a term of `set` lies wholly within tokens `from..to` and its first token
+    /// passes `keep`.
+    pub fn any_where(
+        &self,
+        from: usize,
+        to: usize,
+        set: &TermSet,
+        keep: impl Fn(usize) -> bool,
+    ) -> bool {
         let (from, to) = (from as u32, to as u32);
         let first = self.0.partition_point(|h| h.0 < from);
         self.0[first..]
             .iter()
             .take_while(|h| h.0 < to)
-            .any(|h| h.1 <= to && set.0.binary_search(&h.2).is_ok())
+            .any(|h| h.1 <= to && set.contains(h.2) && keep(h.0 as usize))
     }
 }
 
-fn is_break(token: &str) -> bool {
-    token == "." || token == ","
-}
-
-/// The byte where a window of at most `max` tokens before `start` begins.
-pub(crate) fn back(text: &str, start: usize, max: usize, stop_at_sentence: bool) -> usize {
+/// The first token of a window of at most `max` tokens before token `start`.
+pub(crate) fn back(flags: &[u8], start: usize, max: usize, stop_at_sentence: bool) -> usize {
     let mut pos = start;
-    for (taken, token) in text[..start]
-        .split(' ')
-        .rev()
-        .filter(|t| !t.is_empty())
-        .enumerate()
-    {
-        if taken == max || (stop_at_sentence && token == ".") {
+    for j in (0..start).rev().take(max) {
+        if stop_at_sentence && flags[j] & flag::SENTENCE != 0 {
             break;
         }
-        pos = text[..pos].trim_end().len() - token.len();
+        pos = j;
     }
     pos
 }
 
-/// The byte where a window of at most `max` tokens after `end` ends.
-pub(crate) fn forward(text: &str, end: usize, max: usize, stop_at_sentence: bool) -> usize {
+/// The end (exclusive) of a window of at most `max` tokens from token `end`.
+pub(crate) fn forward(flags: &[u8], end: usize, max: usize, stop_at_sentence: bool) -> usize {
     let mut pos = end;
-    for (taken, token) in text[end..].split(' ').filter(|t| !t.is_empty()).enumerate() {
-        if taken == max || (stop_at_sentence && token == ".") {
+    for (j, f) in flags.iter().enumerate().skip(end).take(max) {
+        if stop_at_sentence && f & flag::SENTENCE != 0 {
             break;
         }
-        let skip = text[pos..].len() - text[pos..].trim_start().len();
-        pos += skip + token.len();
+        pos = j + 1;
     }
     pos
 }
@@ -191,7 +837,6 @@ const NOT_ABOUT_MATCH: &[&str] = &[
     "refunded",
     "showed",
     "been",
-    "ben",
     "even",
     "fixed",
     "resolved",
@@ -200,46 +845,60 @@ const NOT_ABOUT_MATCH: &[&str] = &[
 
 const CONDITIONALS: &[&str] = &["if", "unless", "si", "wenn", "falls", "or", "else"];
 
-/// Whether the match starting at `start` is negated within its clause.
-pub(crate) fn negated(text: &str, start: usize) -> bool {
-    let mut tokens = text[..start]
-        .split(' ')
-        .rev()
-        .filter(|t| !t.is_empty())
-        .take(10);
+const PSEUDO_NEGATION: &[&str] = &["only", "just", "sure", "doubt"];
+
+/// Gives the function words their flags (normalised like everything else, so "gotten"
+/// meets the text's "goten").
+pub(crate) fn function_words(lexicon: &mut Lexicon) {
+    let groups: [(&[&str], u8); 5] = [
+        (NEGATORS, flag::NEGATOR),
+        (SCOPE_ENDS, flag::SCOPE_END),
+        (NOT_ABOUT_MATCH, flag::NOT_ABOUT_MATCH),
+        (CONDITIONALS, flag::CONDITIONAL),
+        (PSEUDO_NEGATION, flag::PSEUDO),
+    ];
+    for (words, f) in groups {
+        for w in words {
+            for n in phrase_words(w) {
+                lexicon.flag(&n, f);
+            }
+        }
+    }
+    lexicon.flag(".", flag::BREAK | flag::SENTENCE);
+    lexicon.flag(",", flag::BREAK);
+}
+
+/// Whether the match starting at token `start` is negated within its clause.
+pub(crate) fn negated(flags: &[u8], start: usize) -> bool {
     let mut between_is_other = false;
-    let mut next_after: Option<&str> = None;
-    for token in tokens.by_ref() {
-        if is_break(token) || SCOPE_ENDS.contains(&token) {
+    for j in (0..start).rev().take(10) {
+        let f = flags[j];
+        if f & (flag::BREAK | flag::SCOPE_END) != 0 {
             return false;
         }
-        if NEGATORS.contains(&token) {
-            let pseudo = matches!(next_after, Some("only" | "just" | "sure" | "doubt"));
+        if f & flag::NEGATOR != 0 {
+            let pseudo = j + 1 < start && flags[j + 1] & flag::PSEUDO != 0;
             if pseudo || between_is_other {
                 return false;
             }
             // "If you don't refund me…" is a condition, not a withdrawal.
-            let clause_has_condition = text[..start]
-                .split(' ')
+            let clause_has_condition = (0..j)
                 .rev()
-                .filter(|t| !t.is_empty())
-                .skip_while(|t| *t != token)
-                .skip(1)
                 .take(6)
-                .take_while(|t| !is_break(t))
-                .any(|t| CONDITIONALS.contains(&t));
+                .map(|k| flags[k])
+                .take_while(|f| f & flag::BREAK == 0)
+                .any(|f| f & flag::CONDITIONAL != 0);
             return !clause_has_condition;
         }
-        if NOT_ABOUT_MATCH.contains(&token) {
+        if f & flag::NOT_ABOUT_MATCH != 0 {
             between_is_other = true;
         }
-        next_after = Some(token);
     }
     false
 }
 
 /// Markers of a hypothetical or counterfactual sentence.
-const HYPOTHETICALS: &[&str] = &[
+pub(crate) const HYPOTHETICALS: &[&str] = &[
     "hypothetical+",
     "in theory",
     "imagine",
@@ -275,19 +934,16 @@ const HYPOTHETICALS: &[&str] = &[
     "what if",
 ];
 
-/// The set of hypothetical markers.
-pub(crate) fn hypotheticals(builder: &mut ContextBuilder) -> TermSet {
-    builder.set(HYPOTHETICALS.iter().copied())
-}
+/// Words before a match, within its sentence, searched for hypothetical markers.
+const HYPOTHETICAL_WINDOW: usize = 24;
 
 /// Whether the sentence holding the match (up to it) is hypothetical.
-pub(crate) fn hypothetical(
-    text: &str,
-    hits: &ContextHits,
-    markers: &TermSet,
-    start: usize,
-) -> bool {
-    hits.any_in(back(text, start, 24, true), start, markers)
+pub(crate) fn hypothetical(flags: &[u8], hits: &Hits, markers: &TermSet, start: usize) -> bool {
+    hits.any_in(
+        back(flags, start, HYPOTHETICAL_WINDOW, true),
+        start,
+        markers,
+    )
 }
 
 #[cfg(test)]
@@ -295,10 +951,20 @@ mod tests {
     use super::*;
     use crate::triggers::normalize::normalize;
 
-    fn negated_at(text: &str, word: &str) -> bool {
+    fn flags_of(text: &str) -> (Normalized, Vec<u8>) {
+        let mut lexicon = Lexicon::default();
+        function_words(&mut lexicon);
+        lexicon.freeze();
         let n = normalize(text);
-        let at = n.text.find(word).expect("word is in the text");
-        negated(&n.text, at)
+        let mut lookup = Lookup::default();
+        lexicon.look_up(&n, &mut lookup);
+        (n, lookup.flags)
+    }
+
+    fn at(n: &Normalized, word: &str) -> usize {
+        (0..n.tokens.len())
+            .position(|i| n.token(i) == word)
+            .expect("word is in the text")
     }
 
     #[test]
@@ -311,42 +977,77 @@ mod tests {
             ("You didn't fix it so I will sue", "sue", false),
             ("If you don't refund me I will complain", "refund", false),
             ("I still haven't received my refund", "refund", false),
+            ("I still haven't gotten my refund", "refund", false),
             ("Not only that, I want a refund", "refund", false),
         ];
         for (text, word, expected) in cases {
-            assert_eq!(negated_at(text, word), expected, "{text}");
+            let (n, flags) = flags_of(text);
+            assert_eq!(negated(&flags, at(&n, word)), expected, "{text}");
         }
     }
 
     #[test]
     fn windows_stop_at_sentences_when_asked() {
-        let n = normalize("One two. Red blue green");
-        let at = n.text.find("gren").expect("present");
-        assert_eq!(&n.text[back(&n.text, at, 10, true)..at], "red blue ");
-        assert_eq!(&n.text[back(&n.text, at, 2, false)..at], "red blue ");
-        let end = n.text.find("two").expect("present") + 3;
-        assert_eq!(&n.text[end..forward(&n.text, end, 10, true)], "");
-        assert_eq!(&n.text[end..forward(&n.text, end, 2, false)], " . red");
+        let (n, flags) = flags_of("One two. Red blue green");
+        let green = at(&n, "gren");
+        assert_eq!(back(&flags, green, 10, true), at(&n, "red"));
+        assert_eq!(back(&flags, green, 2, false), at(&n, "red"));
+        let two = at(&n, "two") + 1;
+        assert_eq!(forward(&flags, two, 10, true), two);
+        assert_eq!(forward(&flags, two, 2, false), at(&n, "red") + 1);
     }
 
     #[test]
     fn hypotheticals_are_recognised() {
-        let mut builder = ContextBuilder::default();
-        let markers = hypotheticals(&mut builder);
-        let words = builder.build();
+        let mut lexicon = Lexicon::default();
+        function_words(&mut lexicon);
+        let mut trie = Trie::new();
+        let markers =
+            TermBuilder::default().set(HYPOTHETICALS.iter().copied(), &mut lexicon, &mut trie);
+        trie.freeze();
+        lexicon.freeze();
         for (text, word, expected) in [
             ("If this were serious I'd call a lawyer", "lawyer", true),
             ("If this isn't fixed I will call a lawyer", "lawyer", false),
             ("I was going to ask for a manager", "manager", true),
         ] {
             let n = normalize(text);
-            let at = n.text.find(word).expect("present");
-            let hits = words.find(&n.text);
+            let mut lookup = Lookup::default();
+            lexicon.look_up(&n, &mut lookup);
+            let mut found = Vec::new();
+            trie.find(&lookup, &mut found);
+            let hits = Hits(
+                found
+                    .iter()
+                    .filter_map(|&(o, s, e)| match o {
+                        Output::Term(t) => Some((s, e, t)),
+                        Output::Rule(_) => None,
+                    })
+                    .collect(),
+            );
             assert_eq!(
-                hypothetical(&n.text, &hits, &markers, at),
+                hypothetical(&lookup.flags, &hits, &markers, at(&n, word)),
                 expected,
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn stems_match_longer_words_and_exact_words_only_themselves() {
+        let mut lexicon = Lexicon::default();
+        let mut trie = Trie::new();
+        let refund = lexicon.stem("refund");
+        let the = lexicon.word("the");
+        trie.insert(&[the, refund], Output::Rule(7));
+        trie.freeze();
+        lexicon.freeze();
+        let n = normalize("Refunded the refunding, the REFUNDS");
+        let mut lookup = Lookup::default();
+        lexicon.look_up(&n, &mut lookup);
+        let mut found = Vec::new();
+        trie.find(&lookup, &mut found);
+        let spans: Vec<(u32, u32)> = found.iter().map(|&(_, s, e)| (s, e)).collect();
+        assert_eq!(spans, [(1, 3), (4, 6)]);
     }
 }

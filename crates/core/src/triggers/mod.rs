@@ -1,10 +1,12 @@
 //! Escalation trigger detection in the text of a message.
 //!
-//! One pass of an Aho–Corasick automaton over the normalised message finds every anchor
-//! phrase of every kind (see `phrases.rs`); each anchor is then judged by the few words
-//! around it (`context.rs`): negated, hypothetical, blocked by a benign sense, or missing a
-//! required companion word. Anger is scored separately from overt markers (`anger.rs`).
-//! Evidence is reported as byte ranges of the original text, so the UI can highlight it.
+//! The message is normalised into tokens (`normalize.rs`), each token is looked up once in
+//! the lexicon of words the phrases use, and one walk of a word trie finds every anchor
+//! phrase of every kind (see `phrases.rs`) and every context word. Each anchor is then
+//! judged by the few words around it (`context.rs`): negated, hypothetical, blocked by a
+//! benign sense, or missing a required companion word. Anger is scored separately from
+//! overt markers (`anger.rs`). Evidence is reported as byte ranges of the original text, so
+//! the UI can highlight it.
 
 mod anger;
 mod context;
@@ -13,13 +15,13 @@ pub mod history;
 mod normalize;
 mod phrases;
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use serde::{Deserialize, Serialize};
 
 use crate::TriggerKind;
-use context::{ContextBuilder, ContextHits, ContextWords, TermSet};
+use context::{Hits, Lexicon, Lookup, Output, TermBuilder, TermSet, Trie};
 use normalize::normalize;
 use phrases::Rule;
 
@@ -60,23 +62,16 @@ struct CompiledRule {
     blocks: TermSet,
     negatable: bool,
     hypothetical: bool,
-}
-
-/// One distinct normalised phrase in the automaton and the rules it anchors.
-#[derive(Debug, Default)]
-struct Anchor {
-    /// `(rule index, prefix match)`.
-    rules: Vec<(u32, bool)>,
+    wide: bool,
 }
 
 /// The trigger detector: built once per tenant (built-in phrases plus the tenant's own),
-/// then shared between threads; `detect` allocates only per message.
+/// then shared between threads.
 #[derive(Debug)]
 pub struct Detector {
-    automaton: AhoCorasick,
-    anchors: Vec<Anchor>,
+    lexicon: Lexicon,
+    trie: Trie,
     rules: Vec<CompiledRule>,
-    context: ContextWords,
     hypotheticals: TermSet,
 }
 
@@ -84,8 +79,29 @@ pub struct Detector {
 const BLOCK_WINDOW: usize = 12;
 /// Words either side of a match, within its sentence, searched for required companions.
 const NEAR_WINDOW: usize = 14;
+/// The same for rules whose companions may be in neighbouring sentences.
+const WIDE_NEAR_WINDOW: usize = 30;
 /// At most this many pieces of evidence per kind.
 const MAX_EVIDENCE: usize = 5;
+
+/// Scratch buffers larger than this (in phrase hits) are dropped after use.
+const MAX_KEPT_SCRATCH: usize = 1 << 16;
+
+/// Token ranges `(first, end)` of the hits of one kind.
+type Spans = Vec<(usize, usize)>;
+
+/// Buffers reused between messages on one thread, so detection allocates little beyond
+/// its result.
+#[derive(Default)]
+struct Scratch {
+    lookup: Lookup,
+    found: Vec<(Output, u32, u32)>,
+    hits: Hits,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
 
 impl Default for Detector {
     fn default() -> Self {
@@ -96,7 +112,7 @@ impl Default for Detector {
 impl Detector {
     /// Built-in phrase sets plus the tenant's extra phrases per kind.
     pub fn new(extra_phrases: &BTreeMap<TriggerKind, Vec<String>>) -> Detector {
-        let mut builder = Builder::default();
+        let mut builder = Builder::new();
         for rule in phrases::RULES {
             builder.add_rule(rule);
         }
@@ -117,48 +133,71 @@ impl Detector {
 
     /// Every trigger kind found in `text`: at most one detection per kind, sorted by kind.
     pub fn detect(&self, text: &str) -> Vec<Detection> {
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => {
+                let found = self.detect_with(text, &mut scratch);
+                // One huge message should not pin its buffers to the thread for good.
+                if scratch.found.capacity() > MAX_KEPT_SCRATCH {
+                    *scratch = Scratch::default();
+                }
+                found
+            }
+            // Only reachable if detection re-entered itself on this thread.
+            Err(_) => self.detect_with(text, &mut Scratch::default()),
+        })
+    }
+
+    fn detect_with(&self, text: &str, scratch: &mut Scratch) -> Vec<Detection> {
         let n = normalize(text);
-        let norm = n.text.as_str();
-        let bytes = norm.as_bytes();
-        let mut found: BTreeMap<TriggerKind, (f32, Vec<(usize, usize)>)> = BTreeMap::new();
+        let Scratch {
+            lookup,
+            found,
+            hits,
+        } = scratch;
+        self.lexicon.look_up(&n, lookup);
+        self.trie.find(lookup, found);
+        hits.0.clear();
+        hits.0.extend(found.iter().filter_map(|&(o, s, e)| match o {
+            Output::Term(t) => Some((s, e, t)),
+            Output::Rule(_) => None,
+        }));
+        let flags = lookup.flags.as_slice();
+        // Per kind found: the chance every hit is wrong, and the hits' token spans.
+        let mut kinds: Vec<(TriggerKind, f32, Spans)> = Vec::new();
         let mut anger_weight = 0.0;
         let mut anger_spans = Vec::new();
         let mut positive = 0;
-        // Context words are only looked for once some anchor needs them.
-        let mut context_hits: Option<ContextHits> = None;
-        for m in self.automaton.find_overlapping_iter(norm) {
-            // Patterns start with the space before their first word.
-            let (start, end) = (m.start() + 1, m.end());
-            let whole_word = end == bytes.len() || bytes[end] == b' ';
-            for &(rule_index, prefix) in &self.anchors[m.pattern().as_usize()].rules {
-                if !(prefix || whole_word) {
-                    continue;
+        for &(output, start, end) in found.iter() {
+            let Output::Rule(rule_index) = output else {
+                continue;
+            };
+            let (start, end) = (start as usize, end as usize);
+            let rule = &self.rules[rule_index as usize];
+            if !self.holds(rule, flags, hits, start, end) {
+                continue;
+            }
+            match rule.role {
+                Role::Trigger => {
+                    let at = match kinds.iter().position(|k| k.0 == rule.kind) {
+                        Some(at) => at,
+                        None => {
+                            kinds.push((rule.kind, 1.0, Vec::new()));
+                            kinds.len() - 1
+                        }
+                    };
+                    kinds[at].1 *= 1.0 - rule.weight;
+                    kinds[at].2.push((start, end));
                 }
-                let rule = &self.rules[rule_index as usize];
-                if rule.needs_context() && context_hits.is_none() {
-                    context_hits = Some(self.context.find(norm));
+                Role::AngerWord(w) => {
+                    anger_weight += w;
+                    anger_spans.push((start, end));
                 }
-                let hits = context_hits.as_ref();
-                if !self.holds(rule, norm, hits, start, end) {
-                    continue;
-                }
-                match rule.role {
-                    Role::Trigger => {
-                        let entry = found.entry(rule.kind).or_insert((1.0, Vec::new()));
-                        entry.0 *= 1.0 - rule.weight;
-                        entry.1.push((start, end));
-                    }
-                    Role::AngerWord(w) => {
-                        anger_weight += w;
-                        anger_spans.push((start, end));
-                    }
-                    Role::PositiveWord => positive += 1,
-                }
+                Role::PositiveWord => positive += 1,
             }
         }
-        let mut detections: Vec<Detection> = found
+        let mut detections: Vec<Detection> = kinds
             .into_iter()
-            .map(|(kind, (miss, spans))| Detection {
+            .map(|(kind, miss, spans)| Detection {
                 kind,
                 confidence: (1.0 - miss).min(0.99),
                 evidence: evidence(text, &n, spans),
@@ -170,38 +209,43 @@ impl Detector {
                 confidence: a.confidence,
                 evidence: evidence(text, &n, a.spans),
             });
-            detections.sort_by_key(|d| d.kind);
         }
+        detections.sort_by_key(|d| d.kind);
         detections
     }
 
-    /// Whether a rule whose anchor matched at `start..end` really applies there.
+    /// Whether a rule whose anchor matched tokens `start..end` really applies there.
     fn holds(
         &self,
         rule: &CompiledRule,
-        norm: &str,
-        hits: Option<&ContextHits>,
+        flags: &[u8],
+        hits: &Hits,
         start: usize,
         end: usize,
     ) -> bool {
-        if rule.negatable && context::negated(norm, start) {
+        if rule.negatable && context::negated(flags, start) {
             return false;
         }
-        let Some(hits) = hits else { return true };
-        if rule.hypothetical && context::hypothetical(norm, hits, &self.hypotheticals, start) {
+        if rule.hypothetical && context::hypothetical(flags, hits, &self.hypotheticals, start) {
             return false;
         }
         if !rule.near.is_empty() {
-            let from = context::back(norm, start, NEAR_WINDOW, true);
-            let to = context::forward(norm, end, NEAR_WINDOW, true);
+            let (window, in_sentence) = if rule.wide {
+                (WIDE_NEAR_WINDOW, false)
+            } else {
+                (NEAR_WINDOW, true)
+            };
+            let from = context::back(flags, start, window, in_sentence);
+            let to = context::forward(flags, end, window, in_sentence);
             if !hits.any_in(from, start, &rule.near) && !hits.any_in(end, to, &rule.near) {
                 return false;
             }
         }
         if !rule.blocks.is_empty() {
-            let from = context::back(norm, start, BLOCK_WINDOW, false);
-            let to = context::forward(norm, end, BLOCK_WINDOW, false);
-            if hits.any_in(from, to, &rule.blocks) {
+            let from = context::back(flags, start, BLOCK_WINDOW, false);
+            let to = context::forward(flags, end, BLOCK_WINDOW, false);
+            // A negated benign sense does not block: "I still haven't got my refund".
+            if hits.any_where(from, to, &rule.blocks, |s| !context::negated(flags, s)) {
                 return false;
             }
         }
@@ -209,14 +253,8 @@ impl Detector {
     }
 }
 
-impl CompiledRule {
-    fn needs_context(&self) -> bool {
-        self.hypothetical || !self.near.is_empty() || !self.blocks.is_empty()
-    }
-}
-
-/// Maps normalised spans to evidence in the original text, merging spans that overlap or
-/// touch ("refund the" + "double charge" → "refund the double charge").
+/// Maps token spans to evidence in the original text, merging spans that overlap or touch
+/// ("refund the" + "double charge" → "refund the double charge").
 fn evidence(
     original: &str,
     n: &normalize::Normalized,
@@ -226,7 +264,7 @@ fn evidence(
     let mut merged: Vec<(usize, usize)> = Vec::new();
     for (s, e) in spans {
         match merged.last_mut() {
-            Some(last) if s <= last.1 + 1 => last.1 = last.1.max(e),
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
             _ => merged.push((s, e)),
         }
     }
@@ -246,21 +284,49 @@ fn evidence(
         .collect()
 }
 
-/// Collects anchors and rules, then compiles the automaton.
-#[derive(Default)]
+/// Collects rules and their phrases into the lexicon and the trie.
 struct Builder {
-    patterns: Vec<String>,
-    index: std::collections::HashMap<String, usize>,
-    anchors: Vec<Anchor>,
+    lexicon: Lexicon,
+    trie: Trie,
+    terms: TermBuilder,
     rules: Vec<CompiledRule>,
-    context: ContextBuilder,
+    /// Normalised words of each space-separated piece of a phrase. Phrases expand to a
+    /// quarter of a million variants made of a few thousand pieces; normalisation never
+    /// reaches across a space, so each piece is normalised once.
+    pieces: HashMap<String, Vec<String>>,
 }
 
 impl Builder {
+    fn new() -> Builder {
+        let mut lexicon = Lexicon::default();
+        context::function_words(&mut lexicon);
+        Builder {
+            lexicon,
+            trie: Trie::new(),
+            terms: TermBuilder::default(),
+            rules: Vec::new(),
+            pieces: HashMap::new(),
+        }
+    }
+
+    fn term_set(&mut self, raw: &[&str]) -> TermSet {
+        let expanded: Vec<String> = raw.iter().flat_map(|t| phrases::expand(t)).collect();
+        self.terms.set(
+            expanded.iter().map(String::as_str),
+            &mut self.lexicon,
+            &mut self.trie,
+        )
+    }
+
     fn add_rule(&mut self, rule: &Rule) {
-        let near: Vec<String> = rule.near.iter().flat_map(|t| phrases::expand(t)).collect();
-        let near = self.context.set(near.iter().map(String::as_str));
-        let blocks = self.context.set(rule.blocks.iter().copied());
+        let near = self.term_set(rule.near);
+        let blocks: Vec<&str> = rule
+            .blocks
+            .iter()
+            .chain(rule.more_blocks)
+            .copied()
+            .collect();
+        let blocks = self.term_set(&blocks);
         let index = self.push_rule(CompiledRule {
             kind: rule.kind,
             role: Role::Trigger,
@@ -269,6 +335,7 @@ impl Builder {
             blocks,
             negatable: rule.negatable,
             hypothetical: rule.hypothetical,
+            wide: rule.wide,
         });
         for phrase in rule.phrases {
             self.add_anchor(index, phrase);
@@ -285,6 +352,7 @@ impl Builder {
             blocks: TermSet::default(),
             negatable: is_trigger,
             hypothetical: is_trigger,
+            wide: false,
         });
         for phrase in phrases {
             self.add_anchor(index, phrase);
@@ -297,43 +365,44 @@ impl Builder {
     }
 
     fn add_anchor(&mut self, rule: u32, phrase: &str) {
-        for expanded in phrases::expand(phrase) {
-            for variant in inflect(&expanded) {
+        let mut path: Vec<u32> = Vec::new();
+        phrases::expand_each(phrase, &mut |expanded| {
+            for variant in inflect(expanded) {
                 let prefix = variant.ends_with('+');
-                let normalized = normalize::normalize_phrase(variant.trim_end_matches('+'));
-                if normalized.is_empty() {
-                    continue;
+                let text = variant.trim_end_matches('+');
+                for piece in text.split(' ').filter(|p| !p.is_empty()) {
+                    if !self.pieces.contains_key(piece) {
+                        self.pieces
+                            .insert(piece.to_owned(), normalize::phrase_words(piece));
+                    }
                 }
-                let next = self.patterns.len();
-                let at = *self.index.entry(normalized.clone()).or_insert(next);
-                if at == next {
-                    self.patterns.push(format!(" {normalized}"));
-                    self.anchors.push(Anchor::default());
+                let words = text
+                    .split(' ')
+                    .filter(|p| !p.is_empty())
+                    .filter_map(|p| self.pieces.get(p))
+                    .flatten();
+                let count = words.clone().count();
+                path.clear();
+                for (i, word) in words.enumerate() {
+                    path.push(if prefix && i + 1 == count {
+                        self.lexicon.stem(word)
+                    } else {
+                        self.lexicon.word(word)
+                    });
                 }
-                if !self.anchors[at].rules.contains(&(rule, prefix)) {
-                    self.anchors[at].rules.push((rule, prefix));
-                }
+                self.trie.insert(&path, Output::Rule(rule));
             }
-        }
+        });
     }
 
     fn build(mut self) -> Detector {
-        let hypotheticals = context::hypotheticals(&mut self.context);
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&self.patterns)
-            .or_else(|_| {
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .build(&self.patterns)
-            })
-            .expect("built-in and tenant phrases are plain strings, always compilable");
+        let hypotheticals = self.term_set(context::HYPOTHETICALS);
+        self.trie.freeze();
+        self.lexicon.freeze();
         Detector {
-            automaton,
-            anchors: self.anchors,
+            lexicon: self.lexicon,
+            trie: self.trie,
             rules: self.rules,
-            context: self.context.build(),
             hypotheticals,
         }
     }
@@ -341,6 +410,9 @@ impl Builder {
 
 /// A `word+` in the middle of a phrase stands for its common inflections.
 fn inflect(phrase: &str) -> Vec<String> {
+    if !phrase.contains("+ ") {
+        return vec![phrase.to_owned()];
+    }
     let mut out = vec![String::new()];
     let words: Vec<&str> = phrase.split(' ').collect();
     for (i, word) in words.iter().enumerate() {

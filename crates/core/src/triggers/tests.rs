@@ -207,6 +207,220 @@ fn stretched_letters_accents_and_misspellings_are_handled() {
 }
 
 #[test]
+fn benign_senses_of_the_broader_phrases_stay_quiet() {
+    let quiet = [
+        "My husband is a solicitor, he'll pick up the prescription on Friday.",
+        "This is the third time I've had to reset my password this week. Is login broken?",
+        "I'm calling again tomorrow to confirm the time, is that ok?",
+        "Your competitor charged me twice, so I'm switching to you!",
+        "Our old provider leaked our data last year, so what certifications do you have?",
+        "I broke my tooth on a popcorn kernel, can I get an emergency appointment?",
+        "We had a small leak under the sink, I put a bucket under it.",
+        "Please pass my thanks to the store manager, she went above and beyond.",
+        "I'm a journalist at the Evening Post, can I get a quote about your store opening?",
+        "Is the admin panel publicly accessible or only via VPN? Asking for a security review.",
+        "¿Cuál es vuestra política de devoluciones para productos en oferta?",
+        "Ich möchte mich beim Chef für den tollen Service bedanken.",
+        "How do I report a phishing email pretending to be from you?",
+        "I'd love to leave a review on Google, what's the link?",
+        "The smoke alarm keeps chirping, I think it just needs a new battery.",
+        "Please don't share my medical records with my employer.",
+        "Second time lucky! The new part fits perfectly, thanks.",
+        "We're in small claims with our old contractor (not you guys). Could you quote for fixing what they botched?",
+        "Can you confirm my refund of $40 went through? The bank shows it as pending.",
+        "I'm a nurse myself, so I know the wrong dose can happen, but please double-check it.",
+    ];
+    for text in quiet {
+        assert_eq!(kinds(text), [], "{text}");
+    }
+}
+
+#[test]
+fn broader_phrase_families_fire() {
+    let cases = [
+        (
+            "I'll start a chargeback if this isn't sorted.",
+            BillingDispute,
+        ),
+        ("Please reverse the charge from Tuesday.", BillingDispute),
+        (
+            "I still haven't got my refund for order 4471.",
+            BillingDispute,
+        ),
+        (
+            "Still waiting on the $120 refund I was promised.",
+            BillingDispute,
+        ),
+        (
+            "Why has £49.99 come out of my account when I cancelled in May?",
+            BillingDispute,
+        ),
+        (
+            "There's a hissing noise from the gas meter and a smell.",
+            SafetyRisk,
+        ),
+        (
+            "The CO detector has gone off twice since your visit.",
+            SafetyRisk,
+        ),
+        (
+            "Your electrician left bare wires hanging out of the wall.",
+            SafetyRisk,
+        ),
+        ("You sent me another patient's test results.", SafetyRisk),
+        (
+            "Someone logged into our admin account from an IP abroad.",
+            SafetyRisk,
+        ),
+        (
+            "You gave my son the adult dose of amoxicillin.",
+            ClinicalDispute,
+        ),
+        (
+            "The technician flooded our basement and ruined the carpet.",
+            ClinicalDispute,
+        ),
+        (
+            "After the extraction my lip is still numb. I think the nerve was damaged.",
+            ClinicalDispute,
+        ),
+        (
+            "I'm writing again because nobody has replied.",
+            RepeatContact,
+        ),
+        (
+            "This is the third time I'm emailing about this.",
+            RepeatContact,
+        ),
+        ("Three emails, two chats, zero answers.", RepeatContact),
+        (
+            "Our attorney will file in county court next month.",
+            LegalThreat,
+        ),
+        (
+            "We've retained outside counsel regarding the downtime.",
+            LegalThreat,
+        ),
+        (
+            "I want the person who runs this clinic to phone me.",
+            ManagerRequest,
+        ),
+        (
+            "I'd like the complaint passed to your operations director.",
+            ManagerRequest,
+        ),
+        ("Posting about this on Hacker News today.", PublicComplaint),
+        (
+            "I'm going to tell every mum in my NCT group to avoid you.",
+            PublicComplaint,
+        ),
+        (
+            "We will be notifying the Data Protection Commission.",
+            Regulator,
+        ),
+        (
+            "If he shows his face here again he'll get a beating.",
+            Threat,
+        ),
+        ("ARE YOU EVEN LISTENING TO ME?!", Anger),
+    ];
+    for (text, kind) in cases {
+        assert!(kinds(text).contains(&kind), "{text}: {:?}", kinds(text));
+    }
+}
+
+#[test]
+fn spanish_french_and_german_cover_the_strong_kinds() {
+    let cases = [
+        ("Voy a llevar esto a los tribunales.", LegalThreat),
+        ("Je vais saisir la justice.", LegalThreat),
+        ("Ich werde einen Anwalt einschalten.", LegalThreat),
+        ("Te voy a partir la cara.", Threat),
+        ("Le dentiste s'est trompé de dent.", ClinicalDispute),
+        (
+            "Meine Tochter hat eine falsche Dosis bekommen.",
+            ClinicalDispute,
+        ),
+        ("Je veux parler à votre supérieur.", ManagerRequest),
+        (
+            "Bitte leiten Sie das an die Geschäftsführung weiter.",
+            ManagerRequest,
+        ),
+        (
+            "Voy a contar en Instagram cómo tratáis a los clientes.",
+            PublicComplaint,
+        ),
+        (
+            "Ich habe eine Beschwerde bei der Zahnärztekammer eingereicht.",
+            Regulator,
+        ),
+        ("Si no me devuelven el depósito, iré a la OCU.", Regulator),
+        (
+            "J'ai été prélevé deux fois pour la même commande.",
+            BillingDispute,
+        ),
+        (
+            "Ich habe schon dreimal angerufen und niemand ruft zurück.",
+            RepeatContact,
+        ),
+        (
+            "El fontanero dejó un cable pelado junto a la ducha.",
+            SafetyRisk,
+        ),
+        (
+            "Nous allons saisir la CNIL : vos serveurs ont exposé les données de nos clients.",
+            SafetyRisk,
+        ),
+    ];
+    for (text, kind) in cases {
+        assert!(kinds(text).contains(&kind), "{text}: {:?}", kinds(text));
+    }
+}
+
+#[test]
+fn evidence_slices_the_original_and_covers_the_trigger_words() {
+    let cases = [
+        (
+            "Refund the $4,800 charge by Friday, thanks.",
+            BillingDispute,
+            "Refund the $4,800 charge",
+        ),
+        (
+            "I still haven't got my refund!!",
+            BillingDispute,
+            "haven't got my refund",
+        ),
+        (
+            "This is the THIRD time I'm emailing.",
+            RepeatContact,
+            "THIRD time",
+        ),
+        ("Ça sent le gaz dans la cuisine.", SafetyRisk, "sent le gaz"),
+        (
+            "Your tech DRILLED THROUGH a water pipe.",
+            ClinicalDispute,
+            "DRILLED THROUGH a water pipe",
+        ),
+        ("Hablaré con mi abogado mañana.", LegalThreat, "mi abogado"),
+    ];
+    for (text, kind, words) in cases {
+        let detections = DETECTOR.detect(text);
+        let found = detections
+            .iter()
+            .find(|d| d.kind == kind)
+            .unwrap_or_else(|| panic!("{kind} in {text}: {detections:?}"));
+        for e in &found.evidence {
+            assert_eq!(e.text, &text[e.start..e.end], "{text}");
+        }
+        assert!(
+            found.evidence.iter().any(|e| e.text.contains(words)),
+            "{text}: {:?}",
+            found.evidence
+        );
+    }
+}
+
+#[test]
 fn detector_is_shareable_between_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Detector>();
