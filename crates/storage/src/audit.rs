@@ -41,23 +41,7 @@ pub struct NewEvent<'a> {
 pub async fn append(conn: &mut AnyConnection, ev: NewEvent<'_>, now: Timestamp) -> Result<String> {
     // Bumping the head first takes its row lock (PostgreSQL) and returns the previous hash,
     // so concurrent appends to one tenant queue here and never fork the chain.
-    let head: Option<(i64, String)> = sqlx::query_as(
-        "UPDATE audit_heads SET seq = seq + 1 WHERE tenant_id = $1 RETURNING seq, hash",
-    )
-    .bind(ev.tenant_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let (seq, prev_hash) = match head {
-        Some(h) => h,
-        None => {
-            sqlx::query("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 1, $2)")
-                .bind(ev.tenant_id)
-                .bind(GENESIS)
-                .execute(&mut *conn)
-                .await?;
-            (1, GENESIS.to_owned())
-        }
-    };
+    let (seq, prev_hash) = advance_head(conn, ev.tenant_id, 1).await?;
     let id = new_id();
     let payload = ev.payload.to_string();
     let at = micros(now);
@@ -96,6 +80,37 @@ pub async fn append(conn: &mut AnyConnection, ev: NewEvent<'_>, now: Timestamp) 
     Ok(id)
 }
 
+/// Moves the tenant's chain head on by `n` events and returns the new last sequence number
+/// and the hash before them. The update takes the head's row lock, so appends to one chain
+/// queue here. A tenant's first event creates the head; two transactions doing so at once
+/// both see it created (`ON CONFLICT DO NOTHING` waits for the other), then queue on it.
+async fn advance_head(conn: &mut AnyConnection, tenant: &str, n: i64) -> Result<(i64, String)> {
+    for _ in 0..2 {
+        let head: Option<(i64, String)> = sqlx::query_as(
+            "UPDATE audit_heads SET seq = seq + $1 WHERE tenant_id = $2 RETURNING seq, hash",
+        )
+        .bind(n)
+        .bind(tenant)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(head) = head {
+            return Ok(head);
+        }
+        sqlx::query(
+            "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) \
+             ON CONFLICT (tenant_id) DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(GENESIS)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Err(StorageError::Corrupt {
+        table: "audit_heads",
+        detail: format!("the chain head of tenant {tenant} cannot be created"),
+    })
+}
+
 /// An event planned with its id, to be appended with others in one go.
 pub struct PlannedEvent {
     pub id: String,
@@ -118,25 +133,7 @@ pub async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> R
     for tenant in tenants {
         let mine: Vec<&PlannedEvent> = events.iter().filter(|e| e.tenant_id == tenant).collect();
         let n = mine.len() as i64;
-        let head: Option<(i64, String)> = sqlx::query_as(
-            "UPDATE audit_heads SET seq = seq + $1 WHERE tenant_id = $2 RETURNING seq, hash",
-        )
-        .bind(n)
-        .bind(tenant)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let (last, mut prev) = match head {
-            Some(h) => h,
-            None => {
-                sqlx::query("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, $2, $3)")
-                    .bind(tenant)
-                    .bind(n)
-                    .bind(GENESIS)
-                    .execute(&mut *conn)
-                    .await?;
-                (n, GENESIS.to_owned())
-            }
-        };
+        let (last, mut prev) = advance_head(conn, tenant, n).await?;
         let mut seq = last - n;
         for chunk in mine.chunks(rows_per_statement(10)) {
             let mut sql = Sql::new(

@@ -12,62 +12,13 @@
 //! need no rescanning of the text.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use super::normalize::{phrase_words, word_hash, Normalized};
 
-/// FxHash: a multiply-rotate hash, much faster than SipHash for the many short words and
-/// integer keys of building the detector. The keys come from the phrase lists (ours and the
-/// tenant's), never from messages, so flooding resistance is not needed.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct Fx(u64);
-
-const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl Fx {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
-    }
-}
-
-impl Hasher for Fx {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in chunks.by_ref() {
-            let mut buf = [0; 8];
-            buf.copy_from_slice(c);
-            self.add(u64::from_le_bytes(buf));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut buf = [0; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(buf));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    fn write_u16(&mut self, i: u16) {
-        self.add(u64::from(i));
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    fn finish(&self) -> u64 {
-        // The multiply mixes only upwards; the table indexes by the low bits, so bring the
-        // well-mixed high bits down (as rustc-hash 2 does).
-        self.0.rotate_left(26)
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+/// FxHash (rustc-hash): much faster than SipHash for the many short words and integer keys
+/// of building the detector. The keys come from the phrase lists (ours and the tenant's),
+/// never from messages, so flooding resistance is not needed.
+type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// No word, no node.
 pub(crate) const NONE: u32 = u32::MAX;
