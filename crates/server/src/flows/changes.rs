@@ -117,24 +117,27 @@ impl Changes {
         id
     }
 
-    /// Plans a notification to a staff member, keyed to the event that caused it.
-    pub fn notify_staff(
+    /// Plans the same notification to each of `users` (staff), keyed to the event that
+    /// caused it.
+    pub fn notify_staff<'u>(
         &mut self,
         tenant: &str,
         ticket: &str,
-        user: &str,
+        users: impl IntoIterator<Item = &'u str>,
         kind: &'static str,
         event: &str,
-        payload: serde_json::Value,
+        payload: &serde_json::Value,
     ) {
-        self.messages.push(Message {
-            tenant: tenant.to_owned(),
-            ticket: ticket.to_owned(),
-            user: user.to_owned(),
-            kind,
-            key: format!("{event}:{kind}:{user}"),
-            payload,
-        });
+        for user in users {
+            self.messages.push(Message {
+                tenant: tenant.to_owned(),
+                ticket: ticket.to_owned(),
+                user: user.to_owned(),
+                kind,
+                key: format!("{event}:{kind}:{user}"),
+                payload: payload.clone(),
+            });
+        }
     }
 
     /// Writes everything, in an order that satisfies the foreign keys.

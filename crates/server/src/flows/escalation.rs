@@ -953,43 +953,40 @@ pub fn plan_move_up(
         now,
     );
     let payload = details(&new, ticket, customer);
-    for u in &routed.recipients {
-        changes.notify_staff(
-            &tenant,
-            &ticket.id,
-            &u.id,
-            "escalation_requested",
-            &event,
-            payload.clone(),
-        );
-    }
+    let recipients = routed.recipients.iter().map(|u| u.id.as_str());
+    changes.notify_staff(
+        &tenant,
+        &ticket.id,
+        recipients,
+        "escalation_requested",
+        &event,
+        &payload,
+    );
     // The rung that let it pass, and the rungs skipped on the way, are told it went past them.
     let mut passed: Vec<&Target> = routed.skipped.iter().map(|(t, _)| t).collect();
     if reason == MoveReason::RungTimedOut {
         passed.push(&old.target);
     }
     for t in passed {
-        for u in people.everyone(t) {
-            changes.notify_staff(
-                &tenant,
-                &ticket.id,
-                &u.id,
-                "escalation_skipped_you",
-                &event,
-                payload.clone(),
-            );
-        }
-    }
-    if let Some(owner) = &old.escalation_owner_id {
+        let everyone = people.everyone(t).into_iter().map(|u| u.id.as_str());
         changes.notify_staff(
             &tenant,
             &ticket.id,
-            owner,
-            "escalation_moved_up",
+            everyone,
+            "escalation_skipped_you",
             &event,
-            payload.clone(),
+            &payload,
         );
     }
+    let owner = old.escalation_owner_id.as_deref();
+    changes.notify_staff(
+        &tenant,
+        &ticket.id,
+        owner,
+        "escalation_moved_up",
+        &event,
+        &payload,
+    );
     changes.put_escalation(old, false);
     changes.put_escalation(new.clone(), true);
     Ok(new)

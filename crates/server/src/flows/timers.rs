@@ -283,16 +283,15 @@ fn remind(
     );
     let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
                          "clock": clock, "due_at": due});
-    for u in &to {
-        changes.notify_staff(
-            &e.tenant_id,
-            &ticket.id,
-            u,
-            "sla_reminder",
-            &event,
-            payload.clone(),
-        );
-    }
+    let people_told = to.iter().map(String::as_str);
+    changes.notify_staff(
+        &e.tenant_id,
+        &ticket.id,
+        people_told,
+        "sla_reminder",
+        &event,
+        &payload,
+    );
     run.clocks.reminded.insert(clock, now);
     sla::apply(&mut e, &snap, &run);
     e.updated_at = now;
@@ -342,26 +341,24 @@ fn breach(
     );
     let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
                          "clock": clock, "due_at": due});
-    for u in &to {
-        changes.notify_staff(
-            &e.tenant_id,
-            &ticket.id,
-            u,
-            "sla_breached",
-            &event,
-            payload.clone(),
-        );
-    }
-    for u in &above {
-        changes.notify_staff(
-            &e.tenant_id,
-            &ticket.id,
-            u,
-            "sla_breached_below",
-            &event,
-            payload.clone(),
-        );
-    }
+    let people_told = to.iter().map(String::as_str);
+    changes.notify_staff(
+        &e.tenant_id,
+        &ticket.id,
+        people_told,
+        "sla_breached",
+        &event,
+        &payload,
+    );
+    let people_told = above.iter().map(String::as_str);
+    changes.notify_staff(
+        &e.tenant_id,
+        &ticket.id,
+        people_told,
+        "sla_breached_below",
+        &event,
+        &payload,
+    );
     run.clocks.breached.insert(clock, now);
     sla::apply(&mut e, &snap, &run);
     e.updated_at = now;
