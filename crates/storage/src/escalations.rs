@@ -401,6 +401,7 @@ pub async fn requested_for(
         return Ok(Vec::new());
     }
     let marks: Vec<String> = (0..keys.len()).map(|i| format!("${}", i + 2)).collect();
+    // The redundant state list is the partial index's own predicate, so the planner uses it.
     let sql = format!(
         "SELECT {ESCALATION_COLS} FROM escalations e WHERE e.tenant_id = $1 \
          AND e.target_key IN ({}) AND e.state IN ('requested', 'acknowledged') \
