@@ -39,8 +39,6 @@ pub enum Clock {
 }
 
 impl Clock {
-    pub const ALL: [Clock; 3] = [Clock::Acknowledge, Clock::Update, Clock::Resolve];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Clock::Acknowledge => "acknowledge",

@@ -135,23 +135,6 @@ pub async fn clear(conn: &mut AnyConnection, tenant_id: &str, ticket_id: &str) -
     Ok(())
 }
 
-/// The ticket's timers, soonest first (for the API and tests).
-pub async fn for_ticket(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    ticket_id: &str,
-) -> Result<Vec<Timer>> {
-    let rows = sqlx::query(
-        "SELECT id, tenant_id, ticket_id, escalation_id, kind, due_at, attempts FROM timers \
-         WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY due_at, id",
-    )
-    .bind(tenant_id)
-    .bind(ticket_id)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(timer_from_row).collect()
-}
-
 fn timer_from_row(r: &sqlx::any::AnyRow) -> Result<Timer> {
     Ok(Timer {
         id: r.text("id")?,
