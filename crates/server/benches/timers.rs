@@ -26,7 +26,7 @@ mod bulk;
 mod sla_load;
 
 use bulk::{env_usize, thousands};
-use sla_load::{fall_due, fired, lags_ms, memory_mib, quantile};
+use sla_load::{cpu_seconds, fall_due, fired, lags_ms, memory_mib, quantile};
 
 struct Server(Child);
 
@@ -115,6 +115,7 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (idle_rss, _) = memory_mib(pid).unwrap_or((f64::NAN, f64::NAN));
 
+    let cpu_before = cpu_seconds(pid);
     let at = Timestamp::now() + SignedDuration::from_secs(2);
     let moved = fall_due(&db, at).await;
     assert_eq!(moved as usize, due, "every parked timer falls due");
@@ -129,6 +130,7 @@ async fn main() {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    let cpu = cpu_seconds(pid).zip(cpu_before).map(|(a, b)| a - b);
     let (lags, superseded) = lags_ms(&db, at).await;
     drop(server);
 
@@ -152,6 +154,12 @@ async fn main() {
         quantile(&lags, 0.99),
         quantile(&lags, 1.0)
     );
+    if let Some(cpu) = cpu {
+        println!(
+            "{label}: server CPU time while firing {cpu:.2} s ({:.0} µs per timer)",
+            cpu * 1e6 / due as f64
+        );
+    }
     println!("{label}: server memory idle {idle_rss:.1} MiB, peak {peak_rss:.1} MiB (resident)");
     db.close().await;
 }

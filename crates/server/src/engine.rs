@@ -51,6 +51,21 @@ pub fn spawn(state: AppState, config: EngineConfig) -> Vec<JoinHandle<()>> {
         .collect()
 }
 
+/// Checkpoints SQLite's write-ahead log twice a second on a connection of its own, so that
+/// the copy into the database file runs beside the writers instead of inside a commit.
+pub fn spawn_checkpointer(db: ladder_storage::Db) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = db.checkpoint().await {
+                tracing::warn!(error = %e, "checkpointing the write-ahead log failed");
+            }
+        }
+    })
+}
+
 async fn work(state: AppState, config: EngineConfig) {
     loop {
         let fired = match fire_due(&state, config.batch).await {

@@ -39,7 +39,10 @@ pub async fn serve_with(
     engine: engine::EngineConfig,
 ) -> anyhow::Result<()> {
     let state = AppState::new(db);
-    let workers = engine::spawn(state.clone(), engine);
+    let mut workers = engine::spawn(state.clone(), engine);
+    if state.db.backend() == ladder_storage::Backend::Sqlite {
+        workers.push(engine::spawn_checkpointer(state.db.clone()));
+    }
     let app = routes::router(state);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

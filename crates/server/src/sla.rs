@@ -173,8 +173,8 @@ pub fn state_of(e: &Escalation) -> (Arc<EscalationSnapshot>, Run) {
     });
     let run = e
         .sla
-        .clone()
-        .and_then(|v| serde_json::from_value::<Run>(v).ok())
+        .as_deref()
+        .and_then(|s| serde_json::from_str::<Run>(s).ok())
         .unwrap_or_else(|| Run {
             position: ladder_core::sla::position_on_chain(&snap.chain(), &e.target),
             clocks: SlaClocks::start(&snap, e.created_at),
@@ -200,7 +200,7 @@ pub fn rung_ack_due(
 
 /// Writes the run into the escalation and derives its due-time columns.
 pub fn apply(e: &mut Escalation, snap: &EscalationSnapshot, run: &Run) {
-    e.sla = serde_json::to_value(run).ok();
+    e.sla = serde_json::to_string(run).ok();
     e.ack_due_at = if e.state == ladder_core::EscalationState::Requested {
         rung_ack_due(snap, run.position, &e.target, e.created_at)
     } else {

@@ -46,7 +46,9 @@ pub struct Escalation {
     pub snapshot_id: Option<String>,
     /// The run's SLA clocks and this escalation's position on its chain, as stored.
     #[serde(skip)]
-    pub sla: Option<serde_json::Value>,
+    /// (JSON text: kept as stored, so that copying and writing an escalation does not
+    /// rebuild a JSON tree.)
+    pub sla: Option<String>,
     /// The acknowledge, update and resolve deadlines with their state, computed for the
     /// moment of the response.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -143,7 +145,7 @@ pub(crate) fn escalation_from_row(row: &AnyRow) -> Result<Escalation> {
         previous_team_id: row.opt_text("previous_team_id")?,
         snapshot: snapshot.and_then(|s| serde_json::from_str(&s).ok()),
         snapshot_id: row.opt_text("snapshot_id")?,
-        sla: sla.and_then(|s| serde_json::from_str(&s).ok()),
+        sla,
         deadlines: None,
         ack_due_at: row.opt_time("ack_due_at")?,
         update_due_at: row.opt_time("update_due_at")?,
@@ -211,7 +213,7 @@ pub async fn insert_many(conn: &mut AnyConnection, es: &[Escalation]) -> Result<
                     q.arg(e.resolution.as_ref().map(|s| s.to_string())),
                     q.arg(micros(e.created_at)),
                     q.arg(micros(e.updated_at)),
-                    q.arg(e.sla.as_ref().map(|s| s.to_string())),
+                    q.arg(e.sla.clone()),
                     q.arg(e.snapshot_id.clone()),
                 ]
             });
@@ -281,7 +283,7 @@ pub async fn update_many(conn: &mut AnyConnection, es: &[Escalation]) -> Result<
                     q.arg(target_key(&e.target)),
                     q.arg(e.target.kind().as_str().to_owned()),
                     q.arg(e.target.reference()),
-                    q.arg(e.sla.as_ref().map(|s| s.to_string())),
+                    q.arg(e.sla.clone()),
                 ]
             });
         }
@@ -341,7 +343,7 @@ pub async fn update_if_state(
     .bind(&e.tenant_id)
     .bind(&e.id)
     .bind(expected.as_str())
-    .bind(e.sla.as_ref().map(|s| s.to_string()))
+    .bind(e.sla.clone())
     .execute(conn)
     .await?;
     Ok(r.rows_affected() == 1)

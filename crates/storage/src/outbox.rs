@@ -32,7 +32,8 @@ pub struct NewMessage<'a> {
     pub recipient_email: Option<&'a str>,
     pub audience: Audience,
     pub kind: &'a str,
-    pub payload: serde_json::Value,
+    /// The message's content as JSON text (serialised once when several people get it).
+    pub payload: &'a str,
     /// Unique per intended delivery, so that a retried command cannot notify twice.
     pub idempotency_key: String,
 }
@@ -52,7 +53,7 @@ pub async fn enqueue(conn: &mut AnyConnection, m: NewMessage<'_>, now: Timestamp
     .bind(m.recipient_email)
     .bind(m.audience.as_str())
     .bind(m.kind)
-    .bind(m.payload.to_string())
+    .bind(m.payload)
     .bind(m.idempotency_key)
     .bind(micros(now))
     .execute(conn)
@@ -75,7 +76,6 @@ pub async fn enqueue_many(
         );
         for (i, m) in chunk.iter().enumerate() {
             sql.row(i == 0, |q| {
-                let at = q.arg(micros(now));
                 vec![
                     q.arg(new_id()),
                     q.arg(m.tenant_id.to_owned()),
@@ -84,11 +84,11 @@ pub async fn enqueue_many(
                     q.arg(m.recipient_email.map(str::to_owned)),
                     q.arg(m.audience.as_str().to_owned()),
                     q.arg(m.kind.to_owned()),
-                    q.arg(m.payload.to_string()),
+                    q.arg(m.payload.to_owned()),
                     q.arg(m.idempotency_key.clone()),
-                    at.clone(),
+                    q.arg(micros(now)),
                     "0".to_owned(),
-                    at,
+                    q.arg(micros(now)),
                     "NULL".to_owned(),
                     "NULL".to_owned(),
                 ]

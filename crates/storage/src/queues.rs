@@ -85,7 +85,8 @@ fn category_filter(sql: &mut Sql, col: &str, f: &Filter) {
 
 async fn counts(conn: &mut AnyConnection, mut sql: Sql) -> Result<(BTreeMap<String, i64>, i64)> {
     sql.push(" GROUP BY 1");
-    let rows: Vec<(String, i64)> = sqlx::query_as_with(&sql.text, sql.args)
+    let (text, args) = sql.into_parts(conn);
+    let rows: Vec<(String, i64)> = sqlx::query_as_with(&text, args)
         .fetch_all(conn)
         .await?;
     let total = rows.iter().map(|(_, n)| n).sum();
@@ -120,7 +121,8 @@ pub async fn mine(
     }
     let l = sql.int_arg(f.limit + 1);
     sql.push(&format!(" ORDER BY t.created_at, t.id LIMIT {l}"));
-    let rows = sqlx::query_with(&sql.text, sql.args)
+    let (text, args) = sql.into_parts(conn);
+    let rows = sqlx::query_with(&text, args)
         .fetch_all(&mut *conn)
         .await?;
     let mut items = rows
@@ -182,7 +184,8 @@ pub async fn watching(
     sql.push(&format!(
         " ORDER BY w.created_at DESC, w.ticket_id DESC LIMIT {l}"
     ));
-    let rows = sqlx::query_with(&sql.text, sql.args)
+    let (text, args) = sql.into_parts(conn);
+    let rows = sqlx::query_with(&text, args)
         .fetch_all(&mut *conn)
         .await?;
     let mut items = Vec::with_capacity(rows.len());
@@ -259,7 +262,8 @@ pub async fn escalations(
     }
     let l = sql.int_arg(f.limit + 1);
     sql.push(&format!(") merged ORDER BY due_at, id LIMIT {l}"));
-    let ids: Vec<(String, i64)> = sqlx::query_as_with(&sql.text, sql.args)
+    let (text, args) = sql.into_parts(conn);
+    let ids: Vec<(String, i64)> = sqlx::query_as_with(&text, args)
         .fetch_all(&mut *conn)
         .await?;
 

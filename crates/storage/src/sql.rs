@@ -14,13 +14,14 @@ pub(crate) struct Sql {
 }
 
 /// Values per `IN` list.
-pub(crate) const CHUNK: usize = 200;
+pub(crate) const CHUNK: usize = 500;
 
-/// Rows per multi-row statement of `cols` values each. SQLite looks parameters up by name
-/// in a list, so binding costs grow with the square of a statement's parameters: a few
-/// hundred per statement is the sweet spot.
+/// Rows per multi-row statement of `cols` values each: about 2,000 values, so that a batch
+/// of a few hundred rows goes in a handful of statements (each is a round trip, and on
+/// SQLite a hand-off to its thread), while each prepared statement stays small enough to
+/// keep in the statement cache.
 pub(crate) fn rows_per_statement(cols: usize) -> usize {
-    (400 / cols.max(1)).max(1)
+    (2000 / cols.max(1)).clamp(1, 500)
 }
 
 impl Sql {
@@ -68,22 +69,91 @@ impl Sql {
         self.text.push(')');
     }
 
+    /// The statement's text as `conn`'s database runs it fastest. SQLite looks each `$N` up
+    /// by name in a list, which makes binding quadratic in the number of parameters; plain
+    /// `?` placeholders bind by position. They are used when every parameter appears once and
+    /// in order, which is how the builder numbers them unless a caller repeats one.
+    pub fn into_parts(self, conn: &AnyConnection) -> (String, AnyArguments<'static>) {
+        let text = match conn.backend_name() {
+            "SQLite" => positional(&self.text, self.n).unwrap_or(self.text),
+            _ => self.text,
+        };
+        (text, self.args)
+    }
+
     pub async fn execute(self, conn: &mut AnyConnection) -> Result<u64> {
-        Ok(sqlx::query_with(&self.text, self.args)
+        let (text, args) = self.into_parts(conn);
+        Ok(sqlx::query_with(&text, args)
             .execute(conn)
             .await?
             .rows_affected())
     }
 
     pub async fn fetch_all(self, conn: &mut AnyConnection) -> Result<Vec<AnyRow>> {
-        Ok(sqlx::query_with(&self.text, self.args)
+        let (text, args) = self.into_parts(conn);
+        Ok(sqlx::query_with(&text, args)
             .fetch_all(conn)
             .await?)
     }
+}
+
+/// `text` with `$1`…`$n` replaced by `?`, if they appear exactly in that order, once each.
+fn positional(text: &str, n: usize) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut expected, mut copied, mut i) = (1usize, 0usize, 0usize);
+    while i < bytes.len() {
+        if bytes[i] == b'$' {
+            let digits = bytes[i + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            if digits > 0 {
+                let number: usize = text[i + 1..i + 1 + digits].parse().ok()?;
+                if number != expected {
+                    return None;
+                }
+                expected += 1;
+                out.push_str(&text[copied..i]);
+                out.push('?');
+                i += 1 + digits;
+                copied = i;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    if expected != n + 1 {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
 }
 
 /// `(p1, p2, …)` placeholders for an `IN` list of texts.
 pub(crate) fn in_list(sql: &mut Sql, values: &[String]) -> String {
     let marks: Vec<String> = values.iter().map(|v| sql.text_arg(v.clone())).collect();
     format!("({})", marks.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::positional;
+
+    #[test]
+    fn placeholders_become_positional_only_when_in_order() {
+        assert_eq!(
+            positional("SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)", 3).as_deref(),
+            Some("SELECT a FROM t WHERE b = ? AND c IN (?, ?)")
+        );
+        assert_eq!(positional("VALUES ($1, $1)", 1), None);
+        assert_eq!(positional("VALUES ($2, $1)", 2), None);
+        assert_eq!(positional("VALUES ($1)", 2), None);
+        assert_eq!(positional("SELECT 1", 0).as_deref(), Some("SELECT 1"));
+        assert_eq!(
+            positional("VALUES ($9, $10, $11)", 11),
+            None,
+            "numbering must start at 1"
+        );
+    }
 }

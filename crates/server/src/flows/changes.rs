@@ -5,6 +5,7 @@
 //! when thousands fall due in the same second.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use ladder_core::sla::TimerKind;
@@ -25,7 +26,8 @@ struct Message {
     user: String,
     kind: &'static str,
     key: String,
-    payload: serde_json::Value,
+    /// JSON text, shared by everyone the same notification goes to.
+    payload: Arc<str>,
 }
 
 /// Everything a batch of commands will write.
@@ -126,7 +128,7 @@ impl Changes {
         users: impl IntoIterator<Item = &'u str>,
         kind: &'static str,
         event: &str,
-        payload: &serde_json::Value,
+        payload: &Arc<str>,
     ) {
         for user in users {
             self.messages.push(Message {
@@ -135,7 +137,7 @@ impl Changes {
                 user: user.to_owned(),
                 kind,
                 key: format!("{event}:{kind}:{user}"),
-                payload: payload.clone(),
+                payload: Arc::clone(payload),
             });
         }
     }
@@ -151,8 +153,11 @@ impl Changes {
             }
         }
         // Supersede before inserting: one active escalation per ticket at every moment.
+        let t0 = std::time::Instant::now();
         escalations::update_many(conn, &updated).await?;
+        let t_upd = t0.elapsed();
         escalations::insert_many(conn, &created).await?;
+        let t_ins = t0.elapsed();
         let rows: Vec<_> = self
             .tickets
             .iter()
@@ -163,7 +168,9 @@ impl Changes {
         tickets::set_escalations(conn, &rows, now).await?;
         let watchers: Vec<_> = self.watchers.into_iter().collect();
         tickets::add_watchers(conn, &watchers, now).await?;
+        let t_tk = t0.elapsed();
         audit::append_many(conn, &self.events).await?;
+        let t_audit = t0.elapsed();
         let messages: Vec<NewMessage<'_>> = self
             .messages
             .iter()
@@ -174,11 +181,12 @@ impl Changes {
                 recipient_email: None,
                 audience: Audience::Staff,
                 kind: m.kind,
-                payload: m.payload.clone(),
+                payload: &m.payload,
                 idempotency_key: m.key.clone(),
             })
             .collect();
         outbox::enqueue_many(conn, &messages, now).await?;
+        let t_out = t0.elapsed();
 
         // Each touched ticket's timer is what its active escalation waits for next.
         let mut timers: Vec<NewTimer> = Vec::new();
@@ -206,6 +214,7 @@ impl Changes {
         }
         let touched: Vec<String> = self.timers_of.keys().cloned().collect();
         timers::replace_many(conn, &touched, &timers, now).await?;
+        tracing::debug!(?t_upd, ?t_ins, ?t_tk, ?t_audit, ?t_out, total = ?t0.elapsed(), msgs = messages.len(), "write");
         Ok(())
     }
 }

@@ -54,7 +54,7 @@ pub async fn notify_staff(
     user_id: &str,
     kind: &str,
     event_id: &str,
-    payload: serde_json::Value,
+    payload: &str,
     now: Timestamp,
 ) -> ApiResult<()> {
     outbox::enqueue(
@@ -84,7 +84,7 @@ pub async fn notify_customer(
     email: Option<&str>,
     kind: &str,
     event_id: &str,
-    payload: serde_json::Value,
+    payload: &str,
     now: Timestamp,
 ) -> ApiResult<()> {
     outbox::enqueue(

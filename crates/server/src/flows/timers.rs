@@ -8,6 +8,7 @@
 //! them are written together ([`Changes`]). Effects and firing commit together or not at all.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use ladder_core::sla::{next_on_chain, Clock, TimerKind};
@@ -281,8 +282,8 @@ fn remind(
                "reminder": if repeat { "repeat" } else { "first" }, "to": to}),
         now,
     );
-    let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
-                         "clock": clock, "due_at": due});
+    let payload: Arc<str> = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
+                         "clock": clock, "due_at": due}).to_string().into();
     let people_told = to.iter().map(String::as_str);
     changes.notify_staff(
         &e.tenant_id,
@@ -339,8 +340,8 @@ fn breach(
                "holders": to, "told_above": above, "re_escalate": re_escalate}),
         now,
     );
-    let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
-                         "clock": clock, "due_at": due});
+    let payload: Arc<str> = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
+                         "clock": clock, "due_at": due}).to_string().into();
     let people_told = to.iter().map(String::as_str);
     changes.notify_staff(
         &e.tenant_id,
