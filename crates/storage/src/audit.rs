@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use crate::row::{micros, new_id, RowExt};
-use crate::sql::{rows_per_statement, Sql};
+use crate::sql::{in_list, rows_per_statement, Sql, CHUNK};
 use crate::{Db, Result, StorageError};
 
 /// One event of the audit trail as the API shows it.
@@ -122,64 +122,121 @@ pub struct PlannedEvent {
     pub occurred_at: Timestamp,
 }
 
-/// Appends many events, in order, to their tenants' chains, a tenant at a time: the head is
-/// moved on by the number of events (which takes its row lock), the hashes are chained in
-/// memory, and the events go in with multi-row inserts. Three statements per tenant instead
-/// of three per event.
+/// Appends many events, in order, to their tenants' chains. The heads of all the tenants
+/// involved are locked in one statement, in tenant order (so that two batches can never
+/// wait on each other in a circle), the hashes are chained in memory, the events go in with
+/// multi-row inserts and the heads are moved on in one statement: three statements for the
+/// whole batch, whatever the number of tenants.
 pub async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> Result<()> {
-    let mut tenants: Vec<&str> = events.iter().map(|e| e.tenant_id.as_str()).collect();
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut tenants: Vec<String> = events.iter().map(|e| e.tenant_id.clone()).collect();
     tenants.sort_unstable();
     tenants.dedup();
-    for tenant in tenants {
-        let mine: Vec<&PlannedEvent> = events.iter().filter(|e| e.tenant_id == tenant).collect();
-        let n = mine.len() as i64;
-        let (last, mut prev) = advance_head(conn, tenant, n).await?;
-        let mut seq = last - n;
-        for chunk in mine.chunks(rows_per_statement(10)) {
-            let mut sql = Sql::new(
-                "INSERT INTO audit_events (id, tenant_id, seq, ticket_id, actor_id, kind, payload, \
-                 occurred_at, prev_hash, hash) VALUES ",
-            );
-            for (i, ev) in chunk.iter().enumerate() {
-                seq += 1;
-                let payload = ev.payload.to_string();
-                let at = micros(ev.occurred_at);
-                let hash = event_hash(
-                    &prev,
-                    &ev.id,
-                    tenant,
-                    seq,
-                    ev.ticket_id.as_deref(),
-                    ev.actor_id.as_deref(),
-                    &ev.kind,
-                    &payload,
-                    at,
-                );
-                let prev_hash = std::mem::replace(&mut prev, hash.clone());
-                sql.row(i == 0, |q| {
-                    vec![
-                        q.arg(ev.id.clone()),
-                        q.arg(tenant.to_owned()),
-                        q.arg(seq),
-                        q.arg(ev.ticket_id.clone()),
-                        q.arg(ev.actor_id.clone()),
-                        q.arg(ev.kind.clone()),
-                        q.arg(payload),
-                        q.arg(at),
-                        q.arg(prev_hash),
-                        q.arg(hash),
-                    ]
-                });
-            }
-            sql.execute(conn).await?;
+    let mut heads = lock_heads(conn, &tenants).await?;
+    if heads.len() < tenants.len() {
+        // A tenant's first events: create its head (waiting for, and then ignoring, another
+        // transaction creating it at the same moment), then lock it like the others.
+        let missing: Vec<String> = tenants
+            .iter()
+            .filter(|t| !heads.contains_key(*t))
+            .cloned()
+            .collect();
+        let mut sql = Sql::new("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ");
+        for (i, t) in missing.iter().enumerate() {
+            sql.row(i == 0, |q| {
+                vec![q.arg(t.clone()), "0".to_owned(), q.arg(GENESIS.to_owned())]
+            });
         }
-        sqlx::query("UPDATE audit_heads SET hash = $1 WHERE tenant_id = $2")
-            .bind(&prev)
-            .bind(tenant)
-            .execute(&mut *conn)
-            .await?;
+        sql.push(" ON CONFLICT (tenant_id) DO NOTHING");
+        sql.execute(&mut *conn).await?;
+        heads.extend(lock_heads(conn, &missing).await?);
+        if let Some(t) = tenants.iter().find(|t| !heads.contains_key(*t)) {
+            return Err(StorageError::Corrupt {
+                table: "audit_heads",
+                detail: format!("the chain head of tenant {t} cannot be created"),
+            });
+        }
     }
+    let mut rows = Vec::with_capacity(events.len());
+    for ev in events {
+        let Some((seq, prev)) = heads.get_mut(&ev.tenant_id) else {
+            continue;
+        };
+        *seq += 1;
+        let payload = ev.payload.to_string();
+        let at = micros(ev.occurred_at);
+        let hash = event_hash(
+            prev,
+            &ev.id,
+            &ev.tenant_id,
+            *seq,
+            ev.ticket_id.as_deref(),
+            ev.actor_id.as_deref(),
+            &ev.kind,
+            &payload,
+            at,
+        );
+        let prev_hash = std::mem::replace(prev, hash.clone());
+        rows.push((ev, *seq, payload, at, prev_hash, hash));
+    }
+    for chunk in rows.chunks(rows_per_statement(10)) {
+        let mut sql = Sql::new(
+            "INSERT INTO audit_events (id, tenant_id, seq, ticket_id, actor_id, kind, payload, \
+             occurred_at, prev_hash, hash) VALUES ",
+        );
+        for (i, (ev, seq, payload, at, prev_hash, hash)) in chunk.iter().enumerate() {
+            sql.row(i == 0, |q| {
+                vec![
+                    q.arg(ev.id.clone()),
+                    q.arg(ev.tenant_id.clone()),
+                    q.arg(*seq),
+                    q.arg(ev.ticket_id.clone()),
+                    q.arg(ev.actor_id.clone()),
+                    q.arg(ev.kind.clone()),
+                    q.arg(payload.clone()),
+                    q.arg(*at),
+                    q.arg(prev_hash.clone()),
+                    q.arg(hash.clone()),
+                ]
+            });
+        }
+        sql.execute(&mut *conn).await?;
+    }
+    let mut sql =
+        Sql::new("UPDATE audit_heads SET seq = v.column2, hash = v.column3 FROM (VALUES ");
+    for (i, (tenant, (seq, hash))) in heads.iter().enumerate() {
+        sql.row(i == 0, |q| {
+            vec![q.arg(tenant.clone()), q.arg(*seq), q.arg(hash.clone())]
+        });
+    }
+    sql.push(") AS v WHERE audit_heads.tenant_id = v.column1");
+    sql.execute(conn).await?;
     Ok(())
+}
+
+/// Locks the chain heads of `tenants` (sorted), in that order, and returns each one's last
+/// sequence number and hash. SQLite has a single writer and no row locks.
+async fn lock_heads(
+    conn: &mut AnyConnection,
+    tenants: &[String],
+) -> Result<std::collections::BTreeMap<String, (i64, String)>> {
+    let mut heads = std::collections::BTreeMap::new();
+    for chunk in tenants.chunks(CHUNK) {
+        let mut sql = Sql::new("SELECT tenant_id, seq, hash FROM audit_heads WHERE tenant_id IN ");
+        let list = in_list(&mut sql, chunk);
+        sql.push(&list);
+        sql.push(" ORDER BY tenant_id");
+        if conn.backend_name() != "SQLite" {
+            // The sort happens below the row locking, so rows are locked in tenant order.
+            sql.push(" FOR UPDATE");
+        }
+        for row in sql.fetch_all(&mut *conn).await? {
+            heads.insert(row.text("tenant_id")?, (row.int("seq")?, row.text("hash")?));
+        }
+    }
+    Ok(heads)
 }
 
 fn event_from_row(row: &AnyRow) -> Result<AuditEvent> {

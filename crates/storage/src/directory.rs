@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use crate::row::{micros, new_id, RowExt};
-use crate::sql::{in_list, Sql, CHUNK};
+use crate::sql::{in_list, Sql};
 use crate::{Db, Result, StorageError};
 
 /// The slug of the tenant that holds platform-support staff. Its users see the tickets that
@@ -448,7 +448,7 @@ pub async fn insert_customer(
     })
 }
 
-fn customer_from_row(row: &AnyRow) -> Result<Customer> {
+pub(crate) fn customer_from_row(row: &impl RowExt) -> Result<Customer> {
     Ok(Customer {
         id: row.text("id")?,
         name: row.text("name")?,
@@ -457,21 +457,6 @@ fn customer_from_row(row: &AnyRow) -> Result<Customer> {
         tier: row.parse("tier")?,
         created_at: row.time("created_at")?,
     })
-}
-
-/// Customers by id (for a batch of timers).
-pub async fn customers_by_id(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<Customer>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        let mut sql =
-            Sql::new("SELECT id, name, email, phone, tier, created_at FROM customers WHERE id IN ");
-        let list = in_list(&mut sql, chunk);
-        sql.push(&list);
-        for row in sql.fetch_all(conn).await? {
-            out.push(customer_from_row(&row)?);
-        }
-    }
-    Ok(out)
 }
 
 /// Everyone of the given tenants, and every team membership: `(users, (tenant, team, user))`.

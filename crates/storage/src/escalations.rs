@@ -112,7 +112,7 @@ pub(crate) const ESCALATION_COLS: &str = "e.id, e.tenant_id, e.ticket_id, e.stat
     WHERE s.id = e.snapshot_id), e.snapshot) AS snapshot, e.snapshot_id, e.sla, e.ack_due_at, e.update_due_at, e.resolve_due_at, \
     e.acknowledged_at, e.closed_at, e.resolution, e.created_at, e.updated_at";
 
-pub(crate) fn escalation_from_row(row: &AnyRow) -> Result<Escalation> {
+pub(crate) fn escalation_from_row(row: &impl RowExt) -> Result<Escalation> {
     let target_kind = row.parse("target_kind")?;
     let target_ref = row.opt_text("target_ref")?;
     let target = Target::from_parts(target_kind, target_ref.as_deref()).ok_or_else(|| {
@@ -293,24 +293,46 @@ pub async fn update_many(conn: &mut AnyConnection, es: &[Escalation]) -> Result<
     Ok(())
 }
 
-/// Escalations by id (for a batch of timers), without their snapshot document: the caller
-/// knows snapshots by id ([`snapshots`]), and there are far fewer of them than escalations.
-pub async fn get_many(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<Escalation>> {
-    let cols = ESCALATION_COLS.replace(
-        "COALESCE((SELECT s.document FROM escalation_snapshots s \
-    WHERE s.id = e.snapshot_id), e.snapshot) AS snapshot",
-        "e.snapshot",
-    );
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        let mut sql = Sql::new(&format!("SELECT {cols} FROM escalations e WHERE e.id IN "));
-        let list = in_list(&mut sql, chunk);
-        sql.push(&list);
-        for row in sql.fetch_all(conn).await? {
-            out.push(escalation_from_row(&row)?);
-        }
-    }
-    Ok(out)
+/// The columns of an escalation, each selected from `e` as `e_<column>`, for joins; the
+/// snapshot document is left out (the engine knows snapshots by id, see [`snapshots`]).
+pub(crate) fn prefixed_cols() -> String {
+    const COLUMNS: &[&str] = &[
+        "id",
+        "tenant_id",
+        "ticket_id",
+        "state",
+        "target_kind",
+        "target_ref",
+        "rung",
+        "category",
+        "note",
+        "tried",
+        "contact_method",
+        "urgency",
+        "priority",
+        "triggers",
+        "requested_by",
+        "escalation_owner_id",
+        "previous_status",
+        "previous_assignee_id",
+        "previous_team_id",
+        "snapshot",
+        "snapshot_id",
+        "sla",
+        "ack_due_at",
+        "update_due_at",
+        "resolve_due_at",
+        "acknowledged_at",
+        "closed_at",
+        "resolution",
+        "created_at",
+        "updated_at",
+    ];
+    COLUMNS
+        .iter()
+        .map(|c| format!("e.{c} AS e_{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Writes back the mutable fields, but only if the escalation is still in `expected` state:

@@ -86,9 +86,7 @@ fn category_filter(sql: &mut Sql, col: &str, f: &Filter) {
 async fn counts(conn: &mut AnyConnection, mut sql: Sql) -> Result<(BTreeMap<String, i64>, i64)> {
     sql.push(" GROUP BY 1");
     let (text, args) = sql.into_parts(conn);
-    let rows: Vec<(String, i64)> = sqlx::query_as_with(&text, args)
-        .fetch_all(conn)
-        .await?;
+    let rows: Vec<(String, i64)> = sqlx::query_as_with(&text, args).fetch_all(conn).await?;
     let total = rows.iter().map(|(_, n)| n).sum();
     Ok((rows.into_iter().collect(), total))
 }
@@ -122,9 +120,7 @@ pub async fn mine(
     let l = sql.int_arg(f.limit + 1);
     sql.push(&format!(" ORDER BY t.created_at, t.id LIMIT {l}"));
     let (text, args) = sql.into_parts(conn);
-    let rows = sqlx::query_with(&text, args)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query_with(&text, args).fetch_all(&mut *conn).await?;
     let mut items = rows
         .iter()
         .map(ticket_from_row)
@@ -185,9 +181,7 @@ pub async fn watching(
         " ORDER BY w.created_at DESC, w.ticket_id DESC LIMIT {l}"
     ));
     let (text, args) = sql.into_parts(conn);
-    let rows = sqlx::query_with(&text, args)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query_with(&text, args).fetch_all(&mut *conn).await?;
     let mut items = Vec::with_capacity(rows.len());
     let mut keys = Vec::with_capacity(rows.len());
     for r in &rows {

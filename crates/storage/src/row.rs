@@ -82,3 +82,37 @@ impl RowExt for AnyRow {
         Ok(self.try_get::<bool, _>(col)?)
     }
 }
+
+/// The columns of one table in a joined row, selected as `{prefix}{column}` (`e_id` for an
+/// escalation's `id`), so that a table's row parser reads them under their own names.
+pub(crate) struct Prefixed<'r> {
+    pub row: &'r AnyRow,
+    pub prefix: &'static str,
+}
+
+impl Prefixed<'_> {
+    fn name(&self, col: &str) -> String {
+        let mut name = String::with_capacity(self.prefix.len() + col.len());
+        name.push_str(self.prefix);
+        name.push_str(col);
+        name
+    }
+}
+
+impl RowExt for Prefixed<'_> {
+    fn text(&self, col: &str) -> Result<String, StorageError> {
+        self.row.text(&self.name(col))
+    }
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StorageError> {
+        self.row.opt_text(&self.name(col))
+    }
+    fn int(&self, col: &str) -> Result<i64, StorageError> {
+        self.row.int(&self.name(col))
+    }
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, StorageError> {
+        self.row.opt_int(&self.name(col))
+    }
+    fn flag(&self, col: &str) -> Result<bool, StorageError> {
+        self.row.flag(&self.name(col))
+    }
+}

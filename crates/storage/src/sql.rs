@@ -91,9 +91,7 @@ impl Sql {
 
     pub async fn fetch_all(self, conn: &mut AnyConnection) -> Result<Vec<AnyRow>> {
         let (text, args) = self.into_parts(conn);
-        Ok(sqlx::query_with(&text, args)
-            .fetch_all(conn)
-            .await?)
+        Ok(sqlx::query_with(&text, args).fetch_all(conn).await?)
     }
 }
 

@@ -6,7 +6,9 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
-use crate::row::{micros, new_id, RowExt};
+use crate::directory::{self, Customer};
+use crate::escalations::{self, Escalation};
+use crate::row::{micros, new_id, Prefixed, RowExt};
 use crate::sql::{in_list, rows_per_statement, Sql, CHUNK};
 use crate::{Result, StorageError};
 
@@ -181,17 +183,52 @@ pub async fn update(
     Ok(())
 }
 
-/// Tickets by id (for a batch of timers, whose claim already locked them).
-pub async fn get_many(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<(String, Ticket)>> {
+/// A ticket read with its tenant, its active escalation and its customer.
+pub type TicketContext = (String, Ticket, Option<Escalation>, Option<Customer>);
+
+/// Tickets by id, each with its active escalation (without the snapshot document, which the
+/// engine knows by id: [`escalations::snapshots`]) and its customer, in one joined row per
+/// ticket: what the timer engine reads for a batch, in a third of the rows and statements.
+pub async fn get_many_in_context(
+    conn: &mut AnyConnection,
+    ids: &[String],
+) -> Result<Vec<TicketContext>> {
+    let select = format!(
+        "SELECT t.tenant_id, {TICKET_COLS}, {}, c.id AS c_id, c.name AS c_name, \
+         c.email AS c_email, c.phone AS c_phone, c.tier AS c_tier, c.created_at AS c_created_at \
+         FROM tickets t \
+         LEFT JOIN escalations e ON e.id = t.active_escalation_id \
+         LEFT JOIN customers c ON c.id = t.customer_id WHERE t.id IN ",
+        escalations::prefixed_cols()
+    );
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        let mut sql = Sql::new(&format!(
-            "SELECT t.tenant_id, {TICKET_COLS} FROM tickets t WHERE t.id IN "
-        ));
+        let mut sql = Sql::new(&select);
         let list = in_list(&mut sql, chunk);
         sql.push(&list);
         for row in sql.fetch_all(conn).await? {
-            out.push((row.text("tenant_id")?, ticket_from_row(&row)?));
+            let e = Prefixed {
+                row: &row,
+                prefix: "e_",
+            };
+            let escalation = match e.opt_text("id")? {
+                Some(_) => Some(escalations::escalation_from_row(&e)?),
+                None => None,
+            };
+            let c = Prefixed {
+                row: &row,
+                prefix: "c_",
+            };
+            let customer = match c.opt_text("id")? {
+                Some(_) => Some(directory::customer_from_row(&c)?),
+                None => None,
+            };
+            out.push((
+                row.text("tenant_id")?,
+                ticket_from_row(&row)?,
+                escalation,
+                customer,
+            ));
         }
     }
     Ok(out)

@@ -57,19 +57,25 @@ pub async fn set(
 pub type NewTimer = (String, String, Option<String>, &'static str, Timestamp);
 
 /// Sets the timers of the given tickets to `timers` (at most one per ticket; a ticket left
-/// out is left without a timer), for tickets the caller holds locked.
+/// out is left without a timer), for tickets the caller holds locked. A timer that stays is
+/// updated in place: cheaper than deleting and inserting its row, and it keeps a claimed
+/// timer's row lock until the transaction ends.
 pub async fn replace_many(
     conn: &mut AnyConnection,
     tickets: &[String],
     timers: &[NewTimer],
     now: Timestamp,
 ) -> Result<()> {
-    for chunk in tickets.chunks(CHUNK) {
-        let mut sql = Sql::new("DELETE FROM timers WHERE id IN ");
-        let list = in_list(&mut sql, chunk);
-        sql.push(&list);
-        sql.execute(&mut *conn).await?;
-    }
+    let kept: std::collections::HashSet<&str> = timers
+        .iter()
+        .map(|(_, ticket, ..)| ticket.as_str())
+        .collect();
+    let cleared: Vec<String> = tickets
+        .iter()
+        .filter(|t| !kept.contains(t.as_str()))
+        .cloned()
+        .collect();
+    take_many(conn, &cleared).await?;
     for chunk in timers.chunks(rows_per_statement(7)) {
         let mut sql = Sql::new(
             "INSERT INTO timers (id, tenant_id, ticket_id, escalation_id, kind, due_at, attempts, created_at) VALUES ",

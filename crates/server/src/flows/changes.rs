@@ -45,6 +45,8 @@ pub struct Changes {
     timers_of: BTreeMap<String, (String, Option<Escalation>)>,
     /// Timers set for a later time than the clocks say (a reminder held for opening hours).
     held: BTreeMap<(String, &'static str), Timestamp>,
+    /// Tickets whose timer fired: removed unless the clocks set it again.
+    fired: BTreeSet<String>,
 }
 
 impl Changes {
@@ -84,6 +86,12 @@ impl Changes {
         } else if entry.1.as_ref().is_some_and(|a| a.id == e.id) {
             entry.1 = None;
         }
+    }
+
+    /// Marks the tickets whose timers fired: their timer rows are updated to what the clocks
+    /// say next, or removed.
+    pub fn fired(&mut self, tickets: impl IntoIterator<Item = String>) {
+        self.fired.extend(tickets);
     }
 
     /// Holds a timer until `at`, later than its clock would set it.
@@ -142,7 +150,7 @@ impl Changes {
         }
     }
 
-    /// Writes everything, in an order that satisfies the foreign keys.
+    /// Writes everything, in an order that satisfies the foreign keys, the audit trail last.
     pub async fn write(self, conn: &mut AnyConnection, now: Timestamp) -> ApiResult<()> {
         let (mut created, mut updated) = (Vec::new(), Vec::new());
         for (e, new) in self.escalations.into_values() {
@@ -169,8 +177,6 @@ impl Changes {
         let watchers: Vec<_> = self.watchers.into_iter().collect();
         tickets::add_watchers(conn, &watchers, now).await?;
         let t_tk = t0.elapsed();
-        audit::append_many(conn, &self.events).await?;
-        let t_audit = t0.elapsed();
         let messages: Vec<NewMessage<'_>> = self
             .messages
             .iter()
@@ -212,9 +218,20 @@ impl Changes {
                 ));
             }
         }
-        let touched: Vec<String> = self.timers_of.keys().cloned().collect();
+        let touched: Vec<String> = self
+            .timers_of
+            .keys()
+            .cloned()
+            .chain(self.fired)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         timers::replace_many(conn, &touched, &timers, now).await?;
-        tracing::debug!(?t_upd, ?t_ins, ?t_tk, ?t_audit, ?t_out, total = ?t0.elapsed(), msgs = messages.len(), "write");
+        let t_timers = t0.elapsed();
+        // Last: appending takes the organisations' chain-head locks, which other batches and
+        // requests queue on, so they are held for as short a time as possible.
+        audit::append_many(conn, &self.events).await?;
+        tracing::debug!(?t_upd, ?t_ins, ?t_tk, ?t_out, ?t_timers, total = ?t0.elapsed(), msgs = messages.len(), "write");
         Ok(())
     }
 }

@@ -62,18 +62,24 @@ pub async fn fire_batch(
     now: Timestamp,
 ) -> ApiResult<Vec<&'static str>> {
     let started = std::time::Instant::now();
-    let ids: Vec<String> = claimed.iter().map(|t| t.id.clone()).collect();
+    let mut first_responses = Vec::new();
+    let mut escalated = Vec::with_capacity(claimed.len());
+    for t in claimed {
+        if sla::timer_kind(&t.kind)? == TimerKind::FirstResponse {
+            first_responses.push(t);
+        } else {
+            escalated.push(t);
+        }
+    }
+    // A first-response timer is taken now; the others are rewritten with the batch's changes.
+    let ids: Vec<String> = first_responses.iter().map(|t| t.id.clone()).collect();
     timers::take_many(tx.conn(), &ids).await?;
     let mut loaded = load(tx, claimed).await?;
     let read = started.elapsed();
     let mut changes = Changes::default();
+    changes.fired(escalated.iter().map(|t| t.ticket_id.clone()));
     let mut done = Vec::with_capacity(claimed.len());
-    let mut first_responses = Vec::new();
-    for t in claimed {
-        if sla::timer_kind(&t.kind)? == TimerKind::FirstResponse {
-            first_responses.push(t);
-            continue;
-        }
+    for t in escalated {
         fire_ticket(&mut changes, &mut loaded, t, now, &mut done)?;
     }
     let planned = started.elapsed();
@@ -91,24 +97,25 @@ pub async fn fire_batch(
 }
 
 async fn load(tx: &mut WriteTx, claimed: &[Timer]) -> ApiResult<Loaded> {
+    let t0 = std::time::Instant::now();
     let ticket_ids: Vec<String> = unique(claimed.iter().map(|t| t.ticket_id.clone()));
-    let tickets: HashMap<String, (String, Ticket)> = tickets::get_many(tx.conn(), &ticket_ids)
-        .await?
-        .into_iter()
-        .map(|(tenant, t)| (t.id.clone(), (tenant, t)))
-        .collect();
-    // The escalation each ticket has now, whichever one its timer was set for.
-    let escalation_ids = unique(
-        tickets
-            .values()
-            .filter_map(|(_, t)| t.active_escalation_id.clone()),
-    );
-    let escalations: HashMap<String, Escalation> =
-        escalations::get_many(tx.conn(), &escalation_ids)
-            .await?
-            .into_iter()
-            .map(|e| (e.id.clone(), e))
-            .collect();
+    // Each ticket with the escalation it has now (whichever one its timer was set for) and
+    // its customer.
+    let mut tickets = HashMap::with_capacity(ticket_ids.len());
+    let mut escalations = HashMap::with_capacity(ticket_ids.len());
+    let mut customers = HashMap::new();
+    for (tenant, ticket, escalation, customer) in
+        tickets::get_many_in_context(tx.conn(), &ticket_ids).await?
+    {
+        if let Some(e) = escalation {
+            escalations.insert(e.id.clone(), e);
+        }
+        if let Some(c) = customer {
+            customers.insert(c.id.clone(), c);
+        }
+        tickets.insert(ticket.id.clone(), (tenant, ticket));
+    }
+    let t_tk = t0.elapsed();
     let unknown =
         sla::unknown_snapshots(escalations.values().filter_map(|e| e.snapshot_id.clone()));
     if !unknown.is_empty() {
@@ -118,12 +125,7 @@ async fn load(tx: &mut WriteTx, claimed: &[Timer]) -> ApiResult<Loaded> {
     }
     let tenants = unique(claimed.iter().map(|t| t.tenant_id.clone()));
     let people = People::load_many(tx.conn(), &tenants).await?;
-    let customer_ids = unique(tickets.values().map(|(_, t)| t.customer_id.clone()));
-    let customers = directory::customers_by_id(tx.conn(), &customer_ids)
-        .await?
-        .into_iter()
-        .map(|c| (c.id.clone(), c))
-        .collect();
+    tracing::debug!(?t_tk, total = ?t0.elapsed(), "load");
     Ok(Loaded {
         tickets,
         escalations,
@@ -282,8 +284,11 @@ fn remind(
                "reminder": if repeat { "repeat" } else { "first" }, "to": to}),
         now,
     );
-    let payload: Arc<str> = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
-                         "clock": clock, "due_at": due}).to_string().into();
+    let payload: Arc<str> =
+        json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
+                         "clock": clock, "due_at": due})
+        .to_string()
+        .into();
     let people_told = to.iter().map(String::as_str);
     changes.notify_staff(
         &e.tenant_id,
@@ -340,8 +345,11 @@ fn breach(
                "holders": to, "told_above": above, "re_escalate": re_escalate}),
         now,
     );
-    let payload: Arc<str> = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
-                         "clock": clock, "due_at": due}).to_string().into();
+    let payload: Arc<str> =
+        json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
+                         "clock": clock, "due_at": due})
+        .to_string()
+        .into();
     let people_told = to.iter().map(String::as_str);
     changes.notify_staff(
         &e.tenant_id,
