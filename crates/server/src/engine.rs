@@ -119,24 +119,20 @@ pub async fn fire_due(state: &AppState, batch: i64) -> Result<usize, StorageErro
     claimed.sort_by(|a, b| a.tenant_id.cmp(&b.tenant_id).then(a.due_at.cmp(&b.due_at)));
     let now = state.now();
     let started = std::time::Instant::now();
-    match fire_batch(&mut tx, &claimed, now).await {
-        Ok(outcomes) => {
+    match fire_batch(tx, &claimed, now).await {
+        Ok((tx, outcomes)) => {
             let fired = started.elapsed();
             tx.commit().await?;
             tracing::debug!(timers = claimed.len(), ?fired, committed = ?started.elapsed(), "fired a batch of timers");
             count(state, &outcomes);
         }
         Err(e) if claimed.len() > 1 => {
-            drop(tx);
             tracing::warn!(error = ?e, timers = claimed.len(), "a batch of timers failed; firing them one by one");
             for t in &claimed {
                 fire_alone(state, t).await?;
             }
         }
-        Err(e) => {
-            drop(tx);
-            set_aside(state, &claimed[0], e).await?;
-        }
+        Err(e) => set_aside(state, &claimed[0], e).await?,
     }
     Ok(claimed.len())
 }
@@ -147,16 +143,13 @@ async fn fire_alone(state: &AppState, t: &Timer) -> Result<(), StorageError> {
     let Some(t) = timers::claim_one(tx.conn(), state.db.backend(), t).await? else {
         return Ok(());
     };
-    match fire_batch(&mut tx, std::slice::from_ref(&t), state.now()).await {
-        Ok(outcomes) => {
+    match fire_batch(tx, std::slice::from_ref(&t), state.now()).await {
+        Ok((tx, outcomes)) => {
             tx.commit().await?;
             count(state, &outcomes);
             Ok(())
         }
-        Err(e) => {
-            drop(tx);
-            set_aside(state, &t, e).await
-        }
+        Err(e) => set_aside(state, &t, e).await,
     }
 }
 
