@@ -94,6 +94,13 @@ impl Changes {
         self.fired.extend(tickets);
     }
 
+    /// Takes the planned audit events out, for the caller to append later in the same
+    /// transaction (a batch appends all its parts' events at the end, so that it holds the
+    /// chain-head locks only for the last moment).
+    pub fn take_events(&mut self) -> Vec<PlannedEvent> {
+        std::mem::take(&mut self.events)
+    }
+
     /// Holds a timer until `at`, later than its clock would set it.
     pub fn hold_timer(&mut self, ticket: &str, kind: TimerKind, at: Timestamp) {
         self.held.insert((ticket.to_owned(), kind.as_str()), at);

@@ -18,6 +18,7 @@ use ladder_core::text::LongText;
 use ladder_core::{
     Category, ContactMethod, EscalationState, Priority, TicketStatus, TriggerKind, Urgency,
 };
+use ladder_storage::audit;
 use ladder_storage::directory::{self, Customer};
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::tickets::{self, Ticket};
@@ -57,7 +58,7 @@ const MAX_STEPS: usize = 16;
 
 /// Tickets planned and written together within a batch. While one part's statements run,
 /// the next part is planned on another thread: deciding and writing take about the same
-/// time, and this way they overlap.
+/// time, and this way they overlap. The audit events of all parts are appended at the end.
 const PART: usize = 100;
 
 /// Fires a batch of claimed timers inside `tx`, at `now`: for each ticket, everything its
@@ -88,12 +89,14 @@ pub async fn fire_batch(
     // Parts are written one after another, in order (the audit chains run through them),
     // each by a task that owns the transaction meanwhile and hands it back.
     let mut holder = Holder::Idle(tx);
+    let mut events = Vec::new();
     for part in escalated.chunks(PART) {
         let mut changes = Changes::default();
         changes.fired(part.iter().map(|t| t.ticket_id.clone()));
         for t in part {
             fire_ticket(&mut changes, &mut loaded, t, now, &mut done)?;
         }
+        events.append(&mut changes.take_events());
         let mut tx = holder.take().await?;
         holder = Holder::Writing(tokio::spawn(async move {
             let result = changes.write(tx.conn(), now).await;
@@ -101,6 +104,8 @@ pub async fn fire_batch(
         }));
     }
     let mut tx = holder.take().await?;
+    // Last: appending locks the organisations' chain heads until the batch commits.
+    audit::append_many(tx.conn(), &events).await?;
     tracing::debug!(?read, written = ?started.elapsed(), "timer batch");
     // Rare, and each opens an escalation the way a person would: one at a time.
     for t in first_responses {
