@@ -141,7 +141,6 @@ impl Holder {
 }
 
 async fn load(tx: &mut WriteTx, claimed: &[Timer]) -> ApiResult<Loaded> {
-    let t0 = std::time::Instant::now();
     let ticket_ids: Vec<String> = unique(claimed.iter().map(|t| t.ticket_id.clone()));
     // Each ticket with the escalation it has now (whichever one its timer was set for) and
     // its customer.
@@ -159,7 +158,6 @@ async fn load(tx: &mut WriteTx, claimed: &[Timer]) -> ApiResult<Loaded> {
         }
         tickets.insert(ticket.id.clone(), (tenant, ticket));
     }
-    let t_tk = t0.elapsed();
     let unknown =
         sla::unknown_snapshots(escalations.values().filter_map(|e| e.snapshot_id.clone()));
     if !unknown.is_empty() {
@@ -169,7 +167,6 @@ async fn load(tx: &mut WriteTx, claimed: &[Timer]) -> ApiResult<Loaded> {
     }
     let tenants = unique(claimed.iter().map(|t| t.tenant_id.clone()));
     let people = People::load_many(tx.conn(), &tenants).await?;
-    tracing::debug!(?t_tk, total = ?t0.elapsed(), "load");
     Ok(Loaded {
         tickets,
         escalations,
