@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::TriggerKind;
 use context::{Hits, Lexicon, Lookup, Output, TermBuilder, TermSet, Trie};
-use normalize::normalize;
+use normalize::{normalize_into, Normalized};
 use phrases::Rule;
 
 pub use eval::{evaluate, EvalError, KindFigures, Report};
@@ -86,6 +86,8 @@ const MAX_EVIDENCE: usize = 5;
 
 /// Scratch buffers larger than this (in phrase hits) are dropped after use.
 const MAX_KEPT_SCRATCH: usize = 1 << 16;
+/// The same for the normalised text (in bytes).
+const MAX_KEPT_TEXT: usize = 1 << 18;
 
 /// Token ranges `(first, end)` of the hits of one kind.
 type Spans = Vec<(usize, usize)>;
@@ -94,6 +96,7 @@ type Spans = Vec<(usize, usize)>;
 /// its result.
 #[derive(Default)]
 struct Scratch {
+    norm: Normalized,
     lookup: Lookup,
     found: Vec<(Output, u32, u32)>,
     hits: Hits,
@@ -137,7 +140,9 @@ impl Detector {
             Ok(mut scratch) => {
                 let found = self.detect_with(text, &mut scratch);
                 // One huge message should not pin its buffers to the thread for good.
-                if scratch.found.capacity() > MAX_KEPT_SCRATCH {
+                if scratch.found.capacity() > MAX_KEPT_SCRATCH
+                    || scratch.norm.text.capacity() > MAX_KEPT_TEXT
+                {
                     *scratch = Scratch::default();
                 }
                 found
@@ -148,13 +153,15 @@ impl Detector {
     }
 
     fn detect_with(&self, text: &str, scratch: &mut Scratch) -> Vec<Detection> {
-        let n = normalize(text);
         let Scratch {
+            norm: n,
             lookup,
             found,
             hits,
         } = scratch;
-        self.lexicon.look_up(&n, lookup);
+        normalize_into(text, n);
+        let n = &*n;
+        self.lexicon.look_up(n, lookup);
         self.trie.find(lookup, found);
         hits.0.clear();
         hits.0.extend(found.iter().filter_map(|&(o, s, e)| match o {
@@ -200,14 +207,14 @@ impl Detector {
             .map(|(kind, miss, spans)| Detection {
                 kind,
                 confidence: (1.0 - miss).min(0.99),
-                evidence: evidence(text, &n, spans),
+                evidence: evidence(text, n, spans),
             })
             .collect();
-        if let Some(a) = anger::score(&n, anger_weight, &anger_spans, positive) {
+        if let Some(a) = anger::score(n, anger_weight, &anger_spans, positive) {
             detections.push(Detection {
                 kind: TriggerKind::Anger,
                 confidence: a.confidence,
-                evidence: evidence(text, &n, a.spans),
+                evidence: evidence(text, n, a.spans),
             });
         }
         detections.sort_by_key(|d| d.kind);
@@ -255,11 +262,7 @@ impl Detector {
 
 /// Maps token spans to evidence in the original text, merging spans that overlap or touch
 /// ("refund the" + "double charge" → "refund the double charge").
-fn evidence(
-    original: &str,
-    n: &normalize::Normalized,
-    mut spans: Vec<(usize, usize)>,
-) -> Vec<Evidence> {
+fn evidence(original: &str, n: &Normalized, mut spans: Vec<(usize, usize)>) -> Vec<Evidence> {
     spans.sort_unstable();
     let mut merged: Vec<(usize, usize)> = Vec::new();
     for (s, e) in spans {
