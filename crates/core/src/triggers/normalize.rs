@@ -306,8 +306,16 @@ impl Fold {
             }
             b'.' | b',' => {}
             _ => {
-                self.push(b, at, at);
-                self.space();
+                // What `push` and `space` would do, in one go: breaks are frequent.
+                let len = self.buf.len() as u32;
+                self.tokens.push(Token {
+                    start: len,
+                    end: len + 1,
+                    ostart: at as u32,
+                    oend: at as u32,
+                    hash: hash_step(0, u64::from(b)),
+                });
+                self.buf.extend_from_slice(&[b, b' ']);
             }
         }
     }
@@ -416,9 +424,11 @@ fn is_attribution_tail(line: &str) -> bool {
 }
 
 fn is_forward_header(line: &str) -> bool {
-    line.starts_with("-----Original Message-----")
-        || line.starts_with("-------- Original Message --------")
-        || line.starts_with("---------- Forwarded message")
+    // Most lines fail at the first byte, without comparing whole prefixes.
+    line.starts_with('-')
+        && (line.starts_with("-----Original Message-----")
+            || line.starts_with("-------- Original Message --------")
+            || line.starts_with("---------- Forwarded message"))
 }
 
 /// Per-word state while folding: used for caps detection and the apostrophe rule.
@@ -444,6 +454,34 @@ fn fold_line(out: &mut Fold, line: &str, base: usize) {
         if class & LETTER != 0 && word.is_none() {
             // A new word of ASCII letters. Most end at a space: the token is written whole.
             let start = out.buf.len();
+            // The commonest word of all: fewer than eight letters, none doubled, then a
+            // space. Its token, hash and all, comes straight from one eight-byte load.
+            let chunk = load8(bytes, i);
+            let letters = letter_bits(chunk);
+            let n = ((!letters & HIGH).trailing_zeros() / 8) as usize;
+            if n < 8 && bytes.get(i + n) == Some(&b' ') {
+                let run = (1 << (n * 8)) - 1;
+                let lowered = (chunk | CASE) & run;
+                if zero_bits(lowered ^ lowered << 8) & run == 0 {
+                    out.word_count += 1;
+                    if n >= 3 && letters & (chunk << 2) & run == 0 {
+                        out.caps_words.push(out.tokens.len() as u32);
+                    }
+                    out.tokens.push(Token {
+                        start: start as u32,
+                        end: (start + n) as u32,
+                        ostart: at as u32,
+                        oend: (at + n) as u32,
+                        hash: hash_step(0, lowered),
+                    });
+                    // The word and its space in one store, then back to their length.
+                    out.buf
+                        .extend_from_slice(&(lowered | u64::from(b' ') << (8 * n)).to_le_bytes());
+                    out.buf.truncate(start + n + 1);
+                    i += n + 1;
+                    continue;
+                }
+            }
             let (end, small) = out.push_letters(bytes, i, 0);
             if bytes.get(end) == Some(&b' ') {
                 let letters = (end - i) as u32;
