@@ -682,12 +682,38 @@ pub(crate) fn path_of(words: &[String], prefix: bool, lexicon: &mut Lexicon) -> 
         .collect()
 }
 
-/// Context terms found in one message: `(first token, end token, term id)`, sorted by first
-/// token.
+/// Context terms found in one message.
 #[derive(Debug, Default)]
-pub(crate) struct Hits(pub Vec<(u32, u32, u32)>);
+pub(crate) struct Hits {
+    /// `(first token, end token, term id)`, sorted by first token.
+    hits: Vec<(u32, u32, u32)>,
+    /// How many hits start before token `t`, for every `t` up to the message's end: where
+    /// a window's hits begin, without a binary search for every rule that looks.
+    starts: Vec<u32>,
+}
 
 impl Hits {
+    /// The context terms among `found` (every phrase the trie found in a message of
+    /// `tokens` tokens, in order of first token).
+    pub fn fill(&mut self, found: &[(Output, u32, u32)], tokens: usize) {
+        self.hits.clear();
+        self.hits
+            .extend(found.iter().filter_map(|&(o, s, e)| match o {
+                Output::Term(t) => Some((s, e, t)),
+                Output::Rule(_) => None,
+            }));
+        self.starts.clear();
+        self.starts.resize(tokens + 1, self.hits.len() as u32);
+        let mut t = 0;
+        for (k, h) in self.hits.iter().enumerate() {
+            let upto = (h.0 as usize).min(tokens);
+            if t <= upto {
+                self.starts[t..=upto].fill(k as u32);
+                t = upto + 1;
+            }
+        }
+    }
+
     /// Whether a term of `set` lies wholly within tokens `from..to`.
     pub fn any_in(&self, from: usize, to: usize, set: &TermSet) -> bool {
         self.any_where(from, to, set, |_| true)
@@ -702,9 +728,12 @@ impl Hits {
         set: &TermSet,
         keep: impl Fn(usize) -> bool,
     ) -> bool {
-        let (from, to) = (from as u32, to as u32);
-        let first = self.0.partition_point(|h| h.0 < from);
-        self.0[first..]
+        let first = match self.starts.get(from) {
+            Some(&k) => k as usize,
+            None => self.hits.partition_point(|h| (h.0 as usize) < from),
+        };
+        let to = to as u32;
+        self.hits[first..]
             .iter()
             .take_while(|h| h.0 < to)
             .any(|h| h.1 <= to && set.contains(h.2) && keep(h.0 as usize))
@@ -967,15 +996,8 @@ mod tests {
             lexicon.look_up(&n, &mut lookup);
             let mut found = Vec::new();
             trie.find(&lookup, &mut found);
-            let hits = Hits(
-                found
-                    .iter()
-                    .filter_map(|&(o, s, e)| match o {
-                        Output::Term(t) => Some((s, e, t)),
-                        Output::Rule(_) => None,
-                    })
-                    .collect(),
-            );
+            let mut hits = Hits::default();
+            hits.fill(&found, n.tokens.len());
             assert_eq!(
                 hypothetical(&lookup.flags, &hits, &markers, at(&n, word)),
                 expected,

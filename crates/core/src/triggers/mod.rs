@@ -163,11 +163,7 @@ impl Detector {
         let n = &*n;
         self.lexicon.look_up(n, lookup);
         self.trie.find(lookup, found);
-        hits.0.clear();
-        hits.0.extend(found.iter().filter_map(|&(o, s, e)| match o {
-            Output::Term(t) => Some((s, e, t)),
-            Output::Rule(_) => None,
-        }));
+        hits.fill(found, n.tokens.len());
         let flags = lookup.flags.as_slice();
         // Per kind found: the chance every hit is wrong, and the hits' token spans.
         let mut kinds: Vec<(TriggerKind, f32, Spans)> = Vec::new();
