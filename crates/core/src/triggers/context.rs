@@ -43,11 +43,11 @@ pub(crate) mod flag {
 pub(crate) struct Lexicon {
     words: FxMap<Box<str>, u32>,
     /// Once frozen: open addressing on the token hash (see `normalize::word_hash`), so a
-    /// token is found without hashing it again: `(hash, id)`, empty slots have id `NONE`.
-    /// A token is taken for the word whose 64-bit hash it shares; the words themselves are
-    /// not compared (a stray collision is about one in 10^15 tokens), which keeps the
-    /// lookup to one cache line.
-    table: Vec<(u64, u32)>,
+    /// token is found without hashing it again; empty slots have id `NONE`. A token is
+    /// taken for the word whose 64-bit hash it shares; the words themselves are not
+    /// compared (a stray collision is about one in 10^15 tokens), which keeps the lookup to
+    /// one cache line, and the slot carries all a token needs to know about its word.
+    table: Vec<Slot>,
     /// Stems by the classes of their first two bytes (see `stem_bucket`), while building.
     stems: Vec<Vec<Stem>>,
     /// Once frozen: the stems of bucket `b` are `stem_list[stem_start[b]..stem_start[b + 1]]`.
@@ -62,6 +62,28 @@ pub(crate) struct Lexicon {
     /// The id standing for any number (`NUMBER` in a phrase), once a phrase uses it.
     number: Option<u32>,
 }
+
+/// A word in the lexicon's table: what looking a token up gives.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    hash: u64,
+    id: u32,
+    flags: u8,
+    /// How many stems the word starts with, from `word_stem_list[stems_from]`;
+    /// `SEE_WORD_STEMS` if they did not fit here.
+    stem_count: u8,
+    stems_from: u16,
+}
+
+const EMPTY: Slot = Slot {
+    hash: 0,
+    id: NONE,
+    flags: 0,
+    stem_count: 0,
+    stems_from: 0,
+};
+
+const SEE_WORD_STEMS: u8 = u8::MAX;
 
 /// In a phrase, this word matches any token made of digits ("refund the 00 charge"
 /// matches "refund the $4,800 charge").
@@ -185,18 +207,6 @@ impl Lexicon {
 
     /// Builds the lookup tables; words added after this are not found.
     pub fn freeze(&mut self) {
-        let size = (self.words.len() * 2).next_power_of_two().max(16);
-        self.table = vec![(0, NONE); size];
-        let mut words: Vec<(&Box<str>, &u32)> = self.words.iter().collect();
-        words.sort();
-        for (word, &id) in words {
-            let hash = word_hash(word.as_bytes());
-            let mut at = slot_of(hash, size);
-            while self.table[at].1 != NONE {
-                at = (at + 1) & (size - 1);
-            }
-            self.table[at] = (hash, id);
-        }
         self.stem_start = Vec::with_capacity(self.stems.len() + 1);
         self.stem_list.clear();
         for bucket in &self.stems {
@@ -226,21 +236,41 @@ impl Lexicon {
             self.word_stem_list.extend(found);
             self.word_stems[id as usize] = (from, self.word_stem_list.len() as u32);
         }
+        let size = (self.words.len() * 2).next_power_of_two().max(16);
+        self.table = vec![EMPTY; size];
+        let mut words: Vec<(&Box<str>, &u32)> = self.words.iter().collect();
+        words.sort();
+        for (word, &id) in words {
+            let hash = word_hash(word.as_bytes());
+            let mut at = slot_of(hash, size);
+            while self.table[at].id != NONE {
+                at = (at + 1) & (size - 1);
+            }
+            let (from, to) = self.word_stems[id as usize];
+            let (stem_count, stems_from) = match (u8::try_from(to - from), u16::try_from(from)) {
+                (Ok(count), Ok(from)) if count != SEE_WORD_STEMS => (count, from),
+                _ => (SEE_WORD_STEMS, 0),
+            };
+            self.table[at] = Slot {
+                hash,
+                id,
+                flags: self.flags[id as usize],
+                stem_count,
+                stems_from,
+            };
+        }
     }
 
-    fn find_word(&self, hash: u64) -> u32 {
+    fn find_word(&self, hash: u64) -> &Slot {
         let size = self.table.len();
         if size == 0 {
-            return NONE;
+            return &EMPTY;
         }
         let mut at = slot_of(hash, size);
         loop {
-            let (slot_hash, id) = self.table[at];
-            if id == NONE {
-                return NONE;
-            }
-            if slot_hash == hash {
-                return id;
+            let slot = &self.table[at];
+            if slot.id == NONE || slot.hash == hash {
+                return slot;
             }
             at = (at + 1) & (size - 1);
         }
@@ -261,12 +291,19 @@ impl Lexicon {
         out.stem_start.clear();
         out.stems.clear();
         for (i, t) in n.tokens.iter().enumerate() {
-            let id = self.find_word(t.hash);
-            out.ids.push(id);
-            out.flags
-                .push(self.flags.get(id as usize).copied().unwrap_or_default());
+            let slot = self.find_word(t.hash);
+            out.ids.push(slot.id);
+            out.flags.push(slot.flags);
             out.stem_start.push(out.stems.len() as u32);
-            if let Some(&(from, to)) = self.word_stems.get(id as usize) {
+            if slot.id != NONE {
+                let (from, to) = match slot.stem_count {
+                    0 => continue,
+                    SEE_WORD_STEMS => self.word_stems[slot.id as usize],
+                    count => {
+                        let from = u32::from(slot.stems_from);
+                        (from, from + u32::from(count))
+                    }
+                };
                 out.stems
                     .extend_from_slice(&self.word_stem_list[from as usize..to as usize]);
                 continue;
