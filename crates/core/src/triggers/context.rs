@@ -591,54 +591,75 @@ impl Trie {
         found.clear();
         for first in 0..lookup.ids.len() {
             let id = lookup.ids[first];
-            let words = std::iter::once(id)
-                .filter(|&id| id != NONE)
-                .chain(lookup.stems_of(first).iter().copied());
-            for word in words {
-                let Some(&node) = self.root.get(word as usize) else {
-                    continue;
-                };
-                if node == NONE {
-                    continue;
-                }
-                // Most first words end no phrase and start none with the next token.
-                let ends_here = self.root_outputs.get(word as usize) == Some(&true);
-                if ends_here || self.next_may_follow(lookup, word, first + 1) {
-                    self.reached(lookup, node, word, first, first, found);
-                }
+            if id != NONE {
+                self.start(lookup, id, first, found);
+            }
+            for &stem in lookup.stems_of(first) {
+                self.start(lookup, stem, first, found);
             }
         }
     }
 
-    /// Records what ends at `node` (reached with token `at`) and goes on from there.
+    /// Finds the phrases that start with `word` at token `first`.
+    #[inline]
+    fn start(&self, lookup: &Lookup, word: u32, first: usize, found: &mut Vec<(Output, u32, u32)>) {
+        let Some(&node) = self.root.get(word as usize) else {
+            return;
+        };
+        if node == NONE {
+            return;
+        }
+        // Most first words end no phrase and start none with the next token.
+        let ends_here = self.root_outputs.get(word as usize) == Some(&true);
+        if ends_here || self.next_may_follow(lookup, word, first + 1) {
+            self.reached(lookup, node, word, first, first, found);
+        }
+    }
+
+    /// Records what ends at `node` (reached with `word`, token `at`) and goes on from
+    /// there, depth first: along the next token's word, then along each of its stems.
     fn reached(
         &self,
         lookup: &Lookup,
-        node: u32,
-        word: u32,
+        mut node: u32,
+        mut word: u32,
         first: usize,
-        at: usize,
+        mut at: usize,
         found: &mut Vec<(Output, u32, u32)>,
     ) {
-        let Some(n) = self.nodes.get(node as usize) else {
-            return;
-        };
-        let from = n.outputs as usize;
-        for &o in &self.outputs[from..from + n.output_count as usize] {
-            found.push((o, first as u32, at as u32 + 1));
-        }
-        let next = at + 1;
-        if next >= lookup.ids.len() || n.edge_count == 0 {
-            return;
-        }
-        let id = lookup.ids[next];
-        if id != NONE && self.may_follow(word, id) {
-            self.reached(lookup, self.child(n, id), id, first, next, found);
-        }
-        for &stem in lookup.stems_of(next) {
-            if self.may_follow(word, stem) {
-                self.reached(lookup, self.child(n, stem), stem, first, next, found);
+        // A loop rather than a call per word: only tokens with stems branch.
+        loop {
+            let Some(n) = self.nodes.get(node as usize) else {
+                return;
+            };
+            let from = n.outputs as usize;
+            for &o in &self.outputs[from..from + n.output_count as usize] {
+                found.push((o, first as u32, at as u32 + 1));
             }
+            let next = at + 1;
+            if next >= lookup.ids.len() || n.edge_count == 0 {
+                return;
+            }
+            let id = lookup.ids[next];
+            let child = if id != NONE && self.may_follow(word, id) {
+                self.child(n, id)
+            } else {
+                NONE
+            };
+            let stems = lookup.stems_of(next);
+            if stems.is_empty() {
+                (node, word, at) = (child, id, next);
+                continue;
+            }
+            if child != NONE {
+                self.reached(lookup, child, id, first, next, found);
+            }
+            for &stem in stems {
+                if self.may_follow(word, stem) {
+                    self.reached(lookup, self.child(n, stem), stem, first, next, found);
+                }
+            }
+            return;
         }
     }
 }
