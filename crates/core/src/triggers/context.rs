@@ -286,15 +286,30 @@ impl Lexicon {
     /// Looks every token of a message up: its word id, its flags and the stems it starts
     /// with.
     pub fn look_up(&self, n: &Normalized, out: &mut Lookup) {
+        let count = n.tokens.len();
+        // Written in place rather than pushed: no capacity check per token and array.
         out.ids.clear();
+        out.ids.resize(count, NONE);
         out.flags.clear();
+        out.flags.resize(count, 0);
         out.stem_start.clear();
+        out.stem_start.resize(count + 1, 0);
         out.stems.clear();
-        for (i, t) in n.tokens.iter().enumerate() {
+        let Lookup {
+            ids,
+            flags,
+            stem_start,
+            stems,
+        } = out;
+        let rows = ids
+            .iter_mut()
+            .zip(flags.iter_mut())
+            .zip(stem_start.iter_mut());
+        for (i, (t, ((id, f), start))) in n.tokens.iter().zip(rows).enumerate() {
             let slot = self.find_word(t.hash);
-            out.ids.push(slot.id);
-            out.flags.push(slot.flags);
-            out.stem_start.push(out.stems.len() as u32);
+            *id = slot.id;
+            *f = slot.flags;
+            *start = stems.len() as u32;
             if slot.id != NONE {
                 let (from, to) = match slot.stem_count {
                     0 => continue,
@@ -304,14 +319,13 @@ impl Lexicon {
                         (from, from + u32::from(count))
                     }
                 };
-                out.stems
-                    .extend_from_slice(&self.word_stem_list[from as usize..to as usize]);
+                stems.extend_from_slice(&self.word_stem_list[from as usize..to as usize]);
                 continue;
             }
             let b = n.token(i).as_bytes();
             if let Some(number) = self.number {
                 if b.iter().all(u8::is_ascii_digit) {
-                    out.stems.push(number);
+                    stems.push(number);
                 }
             }
             let candidates = self.stems_in(stem_bucket(b.first().copied(), b.get(1).copied()));
@@ -319,12 +333,12 @@ impl Lexicon {
                 let head = head_word(b);
                 for stem in candidates {
                     if stem.starts(b, head) {
-                        out.stems.push(stem.id);
+                        stems.push(stem.id);
                     }
                 }
             }
         }
-        out.stem_start.push(out.stems.len() as u32);
+        stem_start[count] = stems.len() as u32;
     }
 }
 
