@@ -216,23 +216,23 @@ impl Fold {
             let run = if n == 8 { u64::MAX } else { (1 << (n * 8)) - 1 };
             // Bit 5 set is a small letter: `<< 2` moves it to the byte's high bit.
             small |= letters & (chunk << 2) & run != 0;
-            let lowered = chunk | CASE;
-            let repeats = zero_bits(lowered ^ (lowered << 8 | u64::from(last))) & run;
-            let lowered = lowered.to_le_bytes();
-            let lower = &lowered[..n];
-            if repeats == 0 {
-                // All eight bytes, then back to the run: a fixed-size copy is one store.
-                let len = self.buf.len();
-                self.buf.extend_from_slice(&lowered);
-                self.buf.truncate(len + n);
-                last = lower.last().copied().unwrap_or(last);
-            } else {
-                for &b in lower {
-                    if b != last {
-                        self.buf.push(b);
-                        last = b;
-                    }
-                }
+            let mut kept = (chunk | CASE) & run;
+            let mut len = n;
+            // Squeezed out highest first, so the lower repeats stay where they are.
+            let mut repeats = zero_bits(kept ^ (kept << 8 | u64::from(last))) & run;
+            while repeats != 0 {
+                let top = 63 - repeats.leading_zeros();
+                let below = (1 << (top & !7)) - 1;
+                kept = kept & below | (kept >> 8) & !below;
+                len -= 1;
+                repeats ^= 1 << top;
+            }
+            // All eight bytes, then back to the run: a fixed-size copy is one store.
+            let end = self.buf.len() + len;
+            self.buf.extend_from_slice(&kept.to_le_bytes());
+            self.buf.truncate(end);
+            if len > 0 {
+                last = (kept >> (8 * (len - 1))) as u8;
             }
             i += n;
             if n < 8 {
