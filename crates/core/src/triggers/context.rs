@@ -35,6 +35,8 @@ pub(crate) mod flag {
     pub const BREAK: u8 = 32;
     /// `.`
     pub const SENTENCE: u8 = 64;
+    /// Set by `Lexicon::look_up`, not on words: the token starts with some stems.
+    pub const STEMS: u8 = 128;
 }
 
 /// Every word the phrases use, with its id; words can also be *stems* ("refund+"), which
@@ -320,6 +322,9 @@ impl Lexicon {
                     }
                 };
                 stems.extend_from_slice(&self.word_stem_list[from as usize..to as usize]);
+                if to > from {
+                    *f |= flag::STEMS;
+                }
                 continue;
             }
             let b = n.token(i).as_bytes();
@@ -336,6 +341,9 @@ impl Lexicon {
                         stems.push(stem.id);
                     }
                 }
+            }
+            if stems.len() as u32 > *start {
+                *f |= flag::STEMS;
             }
         }
         stem_start[count] = stems.len() as u32;
@@ -359,7 +367,12 @@ pub(crate) struct Lookup {
 }
 
 impl Lookup {
+    /// The stems token `i` starts with (`&[]` past the end).
+    #[inline]
     fn stems_of(&self, i: usize) -> &[u32] {
+        if self.flags.get(i).is_none_or(|f| f & flag::STEMS == 0) {
+            return &[];
+        }
         &self.stems[self.stem_start[i] as usize..self.stem_start[i + 1] as usize]
     }
 }
@@ -646,9 +659,11 @@ impl Trie {
             let Some(n) = self.nodes.get(node as usize) else {
                 return;
             };
-            let from = n.outputs as usize;
-            for &o in &self.outputs[from..from + n.output_count as usize] {
-                found.push((o, first as u32, at as u32 + 1));
+            if n.output_count > 0 {
+                let from = n.outputs as usize;
+                for &o in &self.outputs[from..from + n.output_count as usize] {
+                    found.push((o, first as u32, at as u32 + 1));
+                }
             }
             let next = at + 1;
             if next >= lookup.ids.len() || n.edge_count == 0 {
