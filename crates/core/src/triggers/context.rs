@@ -386,6 +386,28 @@ pub(crate) enum Output {
     Term(u32),
 }
 
+/// Marks a term in `Output::pack`.
+const TERM_BIT: u32 = 1 << 31;
+
+impl Output {
+    /// In 32 bits, to be kept in a trie node.
+    fn pack(self) -> u32 {
+        match self {
+            Output::Rule(r) if r < TERM_BIT => r,
+            Output::Term(t) if t < TERM_BIT => t | TERM_BIT,
+            _ => panic!("fewer than 2^31 rules and terms"),
+        }
+    }
+
+    fn unpack(packed: u32) -> Output {
+        if packed & TERM_BIT == 0 {
+            Output::Rule(packed)
+        } else {
+            Output::Term(packed & !TERM_BIT)
+        }
+    }
+}
+
 /// Phrases as paths of word ids.
 #[derive(Debug, Default)]
 pub(crate) struct Trie {
@@ -402,8 +424,9 @@ pub(crate) struct Trie {
     /// lookup touches one or two cache lines near the node's other children.
     edges: Vec<(u32, u32)>,
     outputs: Vec<Output>,
-    /// Whether anything ends at each child of the root, by word id.
-    root_outputs: Vec<bool>,
+    /// Once frozen: the children of the root by word id, as copies of their nodes (an
+    /// empty node for none), so a phrase's first word costs one read.
+    roots: Vec<Node>,
     /// A bit per hashed pair of words that follow each other in some phrase: most tokens
     /// start no phrase with the token after them, and this says so without touching the
     /// (large) node arrays.
@@ -426,12 +449,14 @@ fn edge_slot(word: u32, size: usize) -> usize {
     (word.wrapping_mul(0x9e37_79b9) >> 16) as usize & (size - 1)
 }
 
-/// A frozen node: its children in `edges` and what ends there in `outputs`.
+/// A frozen node: its children in `edges` and what ends there.
 #[derive(Debug, Default, Clone, Copy)]
 struct Node {
     edges: u32,
     /// How many children (listed), or the size of their hashed table.
     edge_count: u32,
+    /// Where the node's outputs start in `outputs` or, when only one phrase ends here (as
+    /// is usual), that output itself (`Output::pack`): one read less.
     outputs: u32,
     output_count: u16,
     hashed: bool,
@@ -532,8 +557,13 @@ impl Trie {
                     .extend(kids.iter().map(|&(w, c)| (w, new_id[c as usize])));
                 kids.len()
             };
-            let outputs = self.outputs.len() as u32;
-            self.outputs.extend_from_slice(&self.building_outputs[old]);
+            let outputs = match self.building_outputs[old].as_slice() {
+                [one] => one.pack(),
+                many => {
+                    self.outputs.extend_from_slice(many);
+                    (self.outputs.len() - many.len()) as u32
+                }
+            };
             self.nodes.push(Node {
                 edges: edges as u32,
                 edge_count: edge_count as u32,
@@ -546,10 +576,10 @@ impl Trie {
         for child in self.root.iter_mut().filter(|c| **c != NONE) {
             *child = new_id[*child as usize];
         }
-        self.root_outputs = self
+        self.roots = self
             .root
             .iter()
-            .map(|&c| c != NONE && self.nodes[c as usize].output_count > 0)
+            .map(|&c| self.nodes.get(c as usize).copied().unwrap_or_default())
             .collect();
         // Every (word, next word) along every path.
         self.pairs = vec![0; 1 << (PAIR_BITS - 6)];
@@ -630,25 +660,22 @@ impl Trie {
     /// Finds the phrases that start with `word` at token `first`.
     #[inline]
     fn start(&self, lookup: &Lookup, word: u32, first: usize, found: &mut Vec<(Output, u32, u32)>) {
-        let Some(&node) = self.root.get(word as usize) else {
+        let Some(n) = self.roots.get(word as usize) else {
             return;
         };
-        if node == NONE {
-            return;
-        }
         // Most first words end no phrase and start none with the next token.
-        let ends_here = self.root_outputs.get(word as usize) == Some(&true);
-        if ends_here || self.next_may_follow(lookup, word, first + 1) {
-            self.reached(lookup, node, word, first, first, found);
+        let ends_here = n.output_count > 0;
+        if ends_here || (n.edge_count > 0 && self.next_may_follow(lookup, word, first + 1)) {
+            self.reached(lookup, n, word, first, first, found);
         }
     }
 
-    /// Records what ends at `node` (reached with `word`, token `at`) and goes on from
+    /// Records what ends at node `n` (reached with `word`, token `at`) and goes on from
     /// there, depth first: along the next token's word, then along each of its stems.
-    fn reached(
-        &self,
+    fn reached<'a>(
+        &'a self,
         lookup: &Lookup,
-        mut node: u32,
+        mut n: &'a Node,
         mut word: u32,
         first: usize,
         mut at: usize,
@@ -656,13 +683,14 @@ impl Trie {
     ) {
         // A loop rather than a call per word: only tokens with stems branch.
         loop {
-            let Some(n) = self.nodes.get(node as usize) else {
-                return;
-            };
-            if n.output_count > 0 {
-                let from = n.outputs as usize;
-                for &o in &self.outputs[from..from + n.output_count as usize] {
-                    found.push((o, first as u32, at as u32 + 1));
+            match n.output_count {
+                0 => {}
+                1 => found.push((Output::unpack(n.outputs), first as u32, at as u32 + 1)),
+                count => {
+                    let from = n.outputs as usize;
+                    for &o in &self.outputs[from..from + count as usize] {
+                        found.push((o, first as u32, at as u32 + 1));
+                    }
                 }
             }
             let next = at + 1;
@@ -677,15 +705,20 @@ impl Trie {
             };
             let stems = lookup.stems_of(next);
             if stems.is_empty() {
-                (node, word, at) = (child, id, next);
+                let Some(c) = self.nodes.get(child as usize) else {
+                    return;
+                };
+                (n, word, at) = (c, id, next);
                 continue;
             }
-            if child != NONE {
-                self.reached(lookup, child, id, first, next, found);
+            if let Some(c) = self.nodes.get(child as usize) {
+                self.reached(lookup, c, id, first, next, found);
             }
             for &stem in stems {
                 if self.may_follow(word, stem) {
-                    self.reached(lookup, self.child(n, stem), stem, first, next, found);
+                    if let Some(c) = self.nodes.get(self.child(n, stem) as usize) {
+                        self.reached(lookup, c, stem, first, next, found);
+                    }
                 }
             }
             return;
