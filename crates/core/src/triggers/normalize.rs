@@ -349,9 +349,14 @@ pub(crate) fn normalize_into(original: &str, n: &mut Normalized) {
     // Every token is preceded by one space, the first one too.
     out.buf.push(b' ');
     let mut offset = 0;
-    let mut lines = original.split_inclusive('\n').peekable();
-    while let Some(line) = lines.next() {
+    while offset < original.len() {
         let start = offset;
+        if !needs_a_look(&original.as_bytes()[start..]) {
+            // Most lines: folded up to and with their line break, without finding it first.
+            offset += fold_line(&mut out, &original[start..], start);
+            continue;
+        }
+        let line = line_at(original, start);
         offset += line.len();
         let trimmed = line.trim();
         if is_forward_header(trimmed) {
@@ -363,14 +368,12 @@ pub(crate) fn normalize_into(original: &str, n: &mut Normalized) {
             continue;
         }
         // Mail clients wrap long attributions: "On Tue, 4 Mar 2025, Clinic <a@b>\nwrote:".
-        if starts_with_ci(trimmed, "on ") {
-            if let Some(next) = lines.peek() {
-                if is_attribution_tail(next.trim()) {
-                    offset += next.len();
-                    lines.next();
-                    out.brk(b'.', start);
-                    continue;
-                }
+        if starts_with_ci(trimmed, "on ") && offset < original.len() {
+            let next = line_at(original, offset);
+            if is_attribution_tail(next.trim()) {
+                offset += next.len();
+                out.brk(b'.', start);
+                continue;
             }
         }
         fold_line(&mut out, line, start);
@@ -384,6 +387,33 @@ pub(crate) fn normalize_into(original: &str, n: &mut Normalized) {
     n.caps_words = out.caps_words;
     n.word_count = out.word_count;
     n.bang_runs = out.bang_runs;
+}
+
+/// The line of `text` starting at byte `start`, with its line break.
+fn line_at(text: &str, start: usize) -> &str {
+    let rest = &text[start..];
+    rest.find('\n').map_or(rest, |at| &rest[..=at])
+}
+
+/// Whether the line starting `rest` might be quoted, an attribution or a forward header,
+/// which takes the whole line to tell. Lines that start with a plain word or are blank
+/// cannot be.
+fn needs_a_look(rest: &[u8]) -> bool {
+    // What `str::trim` would skip, short of the line break; other whitespace is not ASCII.
+    let indent = rest
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | 0x0b | 0x0c))
+        .unwrap_or(rest.len());
+    match rest.get(indent..) {
+        None | Some([] | [b'\n', ..]) => false,
+        Some([b'>' | b'-', ..]) => true,
+        Some([b, ..]) if !b.is_ascii() => true,
+        Some([a, b, b' ', ..]) => matches!(
+            [a.to_ascii_lowercase(), b.to_ascii_lowercase()],
+            [b'o', b'n'] | [b'l', b'e'] | [b'a', b'm'] | [b'e', b'l']
+        ),
+        Some(_) => false,
+    }
 }
 
 /// The normalised words of a pattern written by a person (built-in or a tenant's extra
@@ -442,7 +472,9 @@ struct Word {
     digits: u32,
 }
 
-fn fold_line(out: &mut Fold, line: &str, base: usize) {
+/// Folds `line` (the message from byte `base` on) up to and with its first line break;
+/// returns how many bytes that was.
+fn fold_line(out: &mut Fold, line: &str, base: usize) -> usize {
     let bytes = line.as_bytes();
     let mut word: Option<Word> = None;
     let mut i = 0;
@@ -544,6 +576,12 @@ fn fold_line(out: &mut Fold, line: &str, base: usize) {
             out.space();
             continue;
         }
+        if b == b'\n' {
+            // What the general rules below do with it; the line ends here.
+            finish_word(out, word.take());
+            out.brk(b'.', at);
+            return i + 1;
+        }
         if class & DIGIT != 0 {
             i += 1;
             let w = word.get_or_insert_with(|| Word {
@@ -620,6 +658,7 @@ fn fold_line(out: &mut Fold, line: &str, base: usize) {
     }
     finish_word(out, word);
     out.brk(b'.', base + line.len());
+    line.len()
 }
 
 /// The char starting at byte `i` of `s` (a char boundary) and its length in bytes.
