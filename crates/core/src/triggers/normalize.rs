@@ -515,10 +515,11 @@ fn fold_line(out: &mut Fold, line: &str, base: usize) -> usize {
                 }
             }
             let (end, small) = out.push_letters(bytes, i, 0);
-            if bytes.get(end) == Some(&b' ') {
-                let letters = (end - i) as u32;
+            // A word that ends at a space, comma or full stop is done with as the general
+            // rules below would.
+            let close = |out: &mut Fold| {
                 out.word_count += 1;
-                if letters >= 3 && !small {
+                if end - i >= 3 && !small {
                     out.caps_words.push(out.tokens.len() as u32);
                 }
                 out.tokens.push(Token {
@@ -529,8 +530,29 @@ fn fold_line(out: &mut Fold, line: &str, base: usize) -> usize {
                     hash: word_hash(&out.buf[start..]),
                 });
                 out.buf.push(b' ');
-                i = end + 1;
-                continue;
+            };
+            match bytes.get(end) {
+                Some(b' ') => {
+                    close(out);
+                    i = end + 1;
+                    continue;
+                }
+                Some(b',') => {
+                    close(out);
+                    out.brk(b',', base + end);
+                    i = end + 1;
+                    continue;
+                }
+                Some(b'.') => {
+                    close(out);
+                    let next = (end + 1 < bytes.len()).then(|| char_at(line, end + 1).0);
+                    if next.is_none_or(char::is_whitespace) && !out.ends_with_title() {
+                        out.brk(b'.', base + end);
+                    }
+                    i = end + 1;
+                    continue;
+                }
+                _ => {}
             }
             // Otherwise the word goes on, or ends by the general rules below.
             out.tokens.push(Token {
