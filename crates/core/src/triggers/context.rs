@@ -642,10 +642,10 @@ impl Trie {
         }
     }
 
-    /// Every phrase in the message, as `(output, first token, end token)`, in order of the
-    /// first token.
-    pub fn find(&self, lookup: &Lookup, found: &mut Vec<(Output, u32, u32)>) {
-        found.clear();
+    /// Every phrase in the message, in order of the first token.
+    pub fn find(&self, lookup: &Lookup, found: &mut Found) {
+        found.anchors.clear();
+        found.hits.hits.clear();
         for first in 0..lookup.ids.len() {
             let id = lookup.ids[first];
             if id != NONE {
@@ -655,11 +655,12 @@ impl Trie {
                 self.start(lookup, stem, first, found);
             }
         }
+        found.hits.index(lookup.ids.len());
     }
 
     /// Finds the phrases that start with `word` at token `first`.
     #[inline]
-    fn start(&self, lookup: &Lookup, word: u32, first: usize, found: &mut Vec<(Output, u32, u32)>) {
+    fn start(&self, lookup: &Lookup, word: u32, first: usize, found: &mut Found) {
         let Some(n) = self.roots.get(word as usize) else {
             return;
         };
@@ -679,17 +680,17 @@ impl Trie {
         mut word: u32,
         first: usize,
         mut at: usize,
-        found: &mut Vec<(Output, u32, u32)>,
+        found: &mut Found,
     ) {
         // A loop rather than a call per word: only tokens with stems branch.
         loop {
             match n.output_count {
                 0 => {}
-                1 => found.push((Output::unpack(n.outputs), first as u32, at as u32 + 1)),
+                1 => found.push(Output::unpack(n.outputs), first, at + 1),
                 count => {
                     let from = n.outputs as usize;
                     for &o in &self.outputs[from..from + count as usize] {
-                        found.push((o, first as u32, at as u32 + 1));
+                        found.push(o, first, at + 1);
                     }
                 }
             }
@@ -802,6 +803,25 @@ pub(crate) fn path_of(words: &[String], prefix: bool, lexicon: &mut Lexicon) -> 
         .collect()
 }
 
+/// Every phrase found in one message, in order of first token.
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    /// `(rule index, first token, end token)`: the anchors of rules.
+    pub anchors: Vec<(u32, u32, u32)>,
+    pub hits: Hits,
+}
+
+impl Found {
+    #[inline]
+    fn push(&mut self, output: Output, first: usize, end: usize) {
+        let (first, end) = (first as u32, end as u32);
+        match output {
+            Output::Rule(r) => self.anchors.push((r, first, end)),
+            Output::Term(t) => self.hits.hits.push((first, end, t)),
+        }
+    }
+}
+
 /// Context terms found in one message.
 #[derive(Debug, Default)]
 pub(crate) struct Hits {
@@ -813,15 +833,8 @@ pub(crate) struct Hits {
 }
 
 impl Hits {
-    /// The context terms among `found` (every phrase the trie found in a message of
-    /// `tokens` tokens, in order of first token).
-    pub fn fill(&mut self, found: &[(Output, u32, u32)], tokens: usize) {
-        self.hits.clear();
-        self.hits
-            .extend(found.iter().filter_map(|&(o, s, e)| match o {
-                Output::Term(t) => Some((s, e, t)),
-                Output::Rule(_) => None,
-            }));
+    /// Indexes the hits of a message of `tokens` tokens.
+    fn index(&mut self, tokens: usize) {
         self.starts.clear();
         self.starts.resize(tokens + 1, self.hits.len() as u32);
         let mut t = 0;
@@ -1114,12 +1127,10 @@ mod tests {
             let n = normalize(text);
             let mut lookup = Lookup::default();
             lexicon.look_up(&n, &mut lookup);
-            let mut found = Vec::new();
+            let mut found = Found::default();
             trie.find(&lookup, &mut found);
-            let mut hits = Hits::default();
-            hits.fill(&found, n.tokens.len());
             assert_eq!(
-                hypothetical(&lookup.flags, &hits, &markers, at(&n, word)),
+                hypothetical(&lookup.flags, &found.hits, &markers, at(&n, word)),
                 expected,
                 "{text}"
             );
@@ -1138,9 +1149,9 @@ mod tests {
         let n = normalize("Refunded the refunding, the REFUNDS");
         let mut lookup = Lookup::default();
         lexicon.look_up(&n, &mut lookup);
-        let mut found = Vec::new();
+        let mut found = Found::default();
         trie.find(&lookup, &mut found);
-        let spans: Vec<(u32, u32)> = found.iter().map(|&(_, s, e)| (s, e)).collect();
+        let spans: Vec<(u32, u32)> = found.anchors.iter().map(|&(_, s, e)| (s, e)).collect();
         assert_eq!(spans, [(1, 3), (4, 6)]);
     }
 }
