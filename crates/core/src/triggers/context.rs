@@ -733,7 +733,9 @@ pub(crate) struct TermSet(Vec<u64>);
 
 impl TermSet {
     pub fn is_empty(&self) -> bool {
-        self.0.iter().all(|w| *w == 0)
+        // From the end: `insert` leaves the last word non-zero, so a set with terms answers
+        // at once (this is asked for every rule that matches).
+        self.0.iter().rev().all(|w| *w == 0)
     }
 
     fn contains(&self, term: u32) -> bool {
