@@ -517,7 +517,8 @@ fn fold_line(out: &mut Fold, line: &str, base: usize) -> usize {
             let (end, small) = out.push_letters(bytes, i, 0);
             // A word that ends at a space, comma or full stop is done with as the general
             // rules below would.
-            let close = |out: &mut Fold| {
+            let after = bytes.get(end).copied();
+            if let Some(sep @ (b' ' | b',' | b'.')) = after {
                 out.word_count += 1;
                 if end - i >= 3 && !small {
                     out.caps_words.push(out.tokens.len() as u32);
@@ -530,29 +531,16 @@ fn fold_line(out: &mut Fold, line: &str, base: usize) -> usize {
                     hash: word_hash(&out.buf[start..]),
                 });
                 out.buf.push(b' ');
-            };
-            match bytes.get(end) {
-                Some(b' ') => {
-                    close(out);
-                    i = end + 1;
-                    continue;
-                }
-                Some(b',') => {
-                    close(out);
+                if sep == b',' {
                     out.brk(b',', base + end);
-                    i = end + 1;
-                    continue;
-                }
-                Some(b'.') => {
-                    close(out);
+                } else if sep == b'.' {
                     let next = (end + 1 < bytes.len()).then(|| char_at(line, end + 1).0);
                     if next.is_none_or(char::is_whitespace) && !out.ends_with_title() {
                         out.brk(b'.', base + end);
                     }
-                    i = end + 1;
-                    continue;
                 }
-                _ => {}
+                i = end + 1;
+                continue;
             }
             // Otherwise the word goes on, or ends by the general rules below.
             out.tokens.push(Token {
