@@ -225,6 +225,11 @@ pub(crate) fn score(
     lexicon_spans: &[(usize, usize)],
     positive: u32,
 ) -> Option<AngerScore> {
+    // Without anger words, only two shouted words and no happy ones are enough (see
+    // `enough` below): most messages stop here, before their capitals are looked at.
+    if lexicon < 0.3 && (positive > 0 || n.caps_words.len() < 2) {
+        return None;
+    }
     let shouted: Vec<(usize, usize)> = n
         .caps_words
         .iter()

@@ -35,6 +35,8 @@ pub(crate) mod flag {
     pub const BREAK: u8 = 32;
     /// `.`
     pub const SENTENCE: u8 = 64;
+    /// Set by `Lexicon::look_up`, not on words: the token starts with some stems.
+    pub const STEMS: u8 = 128;
 }
 
 /// Every word the phrases use, with its id; words can also be *stems* ("refund+"), which
@@ -43,11 +45,11 @@ pub(crate) mod flag {
 pub(crate) struct Lexicon {
     words: FxMap<Box<str>, u32>,
     /// Once frozen: open addressing on the token hash (see `normalize::word_hash`), so a
-    /// token is found without hashing it again: `(hash, id)`, empty slots have id `NONE`.
-    /// A token is taken for the word whose 64-bit hash it shares; the words themselves are
-    /// not compared (a stray collision is about one in 10^15 tokens), which keeps the
-    /// lookup to one cache line.
-    table: Vec<(u64, u32)>,
+    /// token is found without hashing it again; empty slots have id `NONE`. A token is
+    /// taken for the word whose 64-bit hash it shares; the words themselves are not
+    /// compared (a stray collision is about one in 10^15 tokens), which keeps the lookup to
+    /// one cache line, and the slot carries all a token needs to know about its word.
+    table: Vec<Slot>,
     /// Stems by the classes of their first two bytes (see `stem_bucket`), while building.
     stems: Vec<Vec<Stem>>,
     /// Once frozen: the stems of bucket `b` are `stem_list[stem_start[b]..stem_start[b + 1]]`.
@@ -62,6 +64,28 @@ pub(crate) struct Lexicon {
     /// The id standing for any number (`NUMBER` in a phrase), once a phrase uses it.
     number: Option<u32>,
 }
+
+/// A word in the lexicon's table: what looking a token up gives.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    hash: u64,
+    id: u32,
+    flags: u8,
+    /// How many stems the word starts with, from `word_stem_list[stems_from]`;
+    /// `SEE_WORD_STEMS` if they did not fit here.
+    stem_count: u8,
+    stems_from: u16,
+}
+
+const EMPTY: Slot = Slot {
+    hash: 0,
+    id: NONE,
+    flags: 0,
+    stem_count: 0,
+    stems_from: 0,
+};
+
+const SEE_WORD_STEMS: u8 = u8::MAX;
 
 /// In a phrase, this word matches any token made of digits ("refund the 00 charge"
 /// matches "refund the $4,800 charge").
@@ -185,18 +209,6 @@ impl Lexicon {
 
     /// Builds the lookup tables; words added after this are not found.
     pub fn freeze(&mut self) {
-        let size = (self.words.len() * 2).next_power_of_two().max(16);
-        self.table = vec![(0, NONE); size];
-        let mut words: Vec<(&Box<str>, &u32)> = self.words.iter().collect();
-        words.sort();
-        for (word, &id) in words {
-            let hash = word_hash(word.as_bytes());
-            let mut at = slot_of(hash, size);
-            while self.table[at].1 != NONE {
-                at = (at + 1) & (size - 1);
-            }
-            self.table[at] = (hash, id);
-        }
         self.stem_start = Vec::with_capacity(self.stems.len() + 1);
         self.stem_list.clear();
         for bucket in &self.stems {
@@ -226,21 +238,41 @@ impl Lexicon {
             self.word_stem_list.extend(found);
             self.word_stems[id as usize] = (from, self.word_stem_list.len() as u32);
         }
+        let size = (self.words.len() * 2).next_power_of_two().max(16);
+        self.table = vec![EMPTY; size];
+        let mut words: Vec<(&Box<str>, &u32)> = self.words.iter().collect();
+        words.sort();
+        for (word, &id) in words {
+            let hash = word_hash(word.as_bytes());
+            let mut at = slot_of(hash, size);
+            while self.table[at].id != NONE {
+                at = (at + 1) & (size - 1);
+            }
+            let (from, to) = self.word_stems[id as usize];
+            let (stem_count, stems_from) = match (u8::try_from(to - from), u16::try_from(from)) {
+                (Ok(count), Ok(from)) if count != SEE_WORD_STEMS => (count, from),
+                _ => (SEE_WORD_STEMS, 0),
+            };
+            self.table[at] = Slot {
+                hash,
+                id,
+                flags: self.flags[id as usize],
+                stem_count,
+                stems_from,
+            };
+        }
     }
 
-    fn find_word(&self, hash: u64) -> u32 {
+    fn find_word(&self, hash: u64) -> &Slot {
         let size = self.table.len();
         if size == 0 {
-            return NONE;
+            return &EMPTY;
         }
         let mut at = slot_of(hash, size);
         loop {
-            let (slot_hash, id) = self.table[at];
-            if id == NONE {
-                return NONE;
-            }
-            if slot_hash == hash {
-                return id;
+            let slot = &self.table[at];
+            if slot.id == NONE || slot.hash == hash {
+                return slot;
             }
             at = (at + 1) & (size - 1);
         }
@@ -256,25 +288,49 @@ impl Lexicon {
     /// Looks every token of a message up: its word id, its flags and the stems it starts
     /// with.
     pub fn look_up(&self, n: &Normalized, out: &mut Lookup) {
+        let count = n.tokens.len();
+        // Written in place rather than pushed: no capacity check per token and array.
         out.ids.clear();
+        out.ids.resize(count, NONE);
         out.flags.clear();
+        out.flags.resize(count, 0);
         out.stem_start.clear();
+        out.stem_start.resize(count + 1, 0);
         out.stems.clear();
-        for (i, t) in n.tokens.iter().enumerate() {
-            let id = self.find_word(t.hash);
-            out.ids.push(id);
-            out.flags
-                .push(self.flags.get(id as usize).copied().unwrap_or_default());
-            out.stem_start.push(out.stems.len() as u32);
-            if let Some(&(from, to)) = self.word_stems.get(id as usize) {
-                out.stems
-                    .extend_from_slice(&self.word_stem_list[from as usize..to as usize]);
+        let Lookup {
+            ids,
+            flags,
+            stem_start,
+            stems,
+        } = out;
+        let rows = ids
+            .iter_mut()
+            .zip(flags.iter_mut())
+            .zip(stem_start.iter_mut());
+        for (i, (t, ((id, f), start))) in n.tokens.iter().zip(rows).enumerate() {
+            let slot = self.find_word(t.hash);
+            *id = slot.id;
+            *f = slot.flags;
+            *start = stems.len() as u32;
+            if slot.id != NONE {
+                let (from, to) = match slot.stem_count {
+                    0 => continue,
+                    SEE_WORD_STEMS => self.word_stems[slot.id as usize],
+                    count => {
+                        let from = u32::from(slot.stems_from);
+                        (from, from + u32::from(count))
+                    }
+                };
+                stems.extend_from_slice(&self.word_stem_list[from as usize..to as usize]);
+                if to > from {
+                    *f |= flag::STEMS;
+                }
                 continue;
             }
             let b = n.token(i).as_bytes();
             if let Some(number) = self.number {
                 if b.iter().all(u8::is_ascii_digit) {
-                    out.stems.push(number);
+                    stems.push(number);
                 }
             }
             let candidates = self.stems_in(stem_bucket(b.first().copied(), b.get(1).copied()));
@@ -282,12 +338,15 @@ impl Lexicon {
                 let head = head_word(b);
                 for stem in candidates {
                     if stem.starts(b, head) {
-                        out.stems.push(stem.id);
+                        stems.push(stem.id);
                     }
                 }
             }
+            if stems.len() as u32 > *start {
+                *f |= flag::STEMS;
+            }
         }
-        out.stem_start.push(out.stems.len() as u32);
+        stem_start[count] = stems.len() as u32;
     }
 }
 
@@ -308,7 +367,12 @@ pub(crate) struct Lookup {
 }
 
 impl Lookup {
+    /// The stems token `i` starts with (`&[]` past the end).
+    #[inline]
     fn stems_of(&self, i: usize) -> &[u32] {
+        if self.flags.get(i).is_none_or(|f| f & flag::STEMS == 0) {
+            return &[];
+        }
         &self.stems[self.stem_start[i] as usize..self.stem_start[i + 1] as usize]
     }
 }
@@ -320,6 +384,28 @@ pub(crate) enum Output {
     Rule(u32),
     /// A context term with this id.
     Term(u32),
+}
+
+/// Marks a term in `Output::pack`.
+const TERM_BIT: u32 = 1 << 31;
+
+impl Output {
+    /// In 32 bits, to be kept in a trie node.
+    fn pack(self) -> u32 {
+        match self {
+            Output::Rule(r) if r < TERM_BIT => r,
+            Output::Term(t) if t < TERM_BIT => t | TERM_BIT,
+            _ => panic!("fewer than 2^31 rules and terms"),
+        }
+    }
+
+    fn unpack(packed: u32) -> Output {
+        if packed & TERM_BIT == 0 {
+            Output::Rule(packed)
+        } else {
+            Output::Term(packed & !TERM_BIT)
+        }
+    }
 }
 
 /// Phrases as paths of word ids.
@@ -338,8 +424,9 @@ pub(crate) struct Trie {
     /// lookup touches one or two cache lines near the node's other children.
     edges: Vec<(u32, u32)>,
     outputs: Vec<Output>,
-    /// Whether anything ends at each child of the root, by word id.
-    root_outputs: Vec<bool>,
+    /// Once frozen: the children of the root by word id, as copies of their nodes (an
+    /// empty node for none), so a phrase's first word costs one read.
+    roots: Vec<Node>,
     /// A bit per hashed pair of words that follow each other in some phrase: most tokens
     /// start no phrase with the token after them, and this says so without touching the
     /// (large) node arrays.
@@ -362,12 +449,14 @@ fn edge_slot(word: u32, size: usize) -> usize {
     (word.wrapping_mul(0x9e37_79b9) >> 16) as usize & (size - 1)
 }
 
-/// A frozen node: its children in `edges` and what ends there in `outputs`.
+/// A frozen node: its children in `edges` and what ends there.
 #[derive(Debug, Default, Clone, Copy)]
 struct Node {
     edges: u32,
     /// How many children (listed), or the size of their hashed table.
     edge_count: u32,
+    /// Where the node's outputs start in `outputs` or, when only one phrase ends here (as
+    /// is usual), that output itself (`Output::pack`): one read less.
     outputs: u32,
     output_count: u16,
     hashed: bool,
@@ -468,8 +557,13 @@ impl Trie {
                     .extend(kids.iter().map(|&(w, c)| (w, new_id[c as usize])));
                 kids.len()
             };
-            let outputs = self.outputs.len() as u32;
-            self.outputs.extend_from_slice(&self.building_outputs[old]);
+            let outputs = match self.building_outputs[old].as_slice() {
+                [one] => one.pack(),
+                many => {
+                    self.outputs.extend_from_slice(many);
+                    (self.outputs.len() - many.len()) as u32
+                }
+            };
             self.nodes.push(Node {
                 edges: edges as u32,
                 edge_count: edge_count as u32,
@@ -482,10 +576,10 @@ impl Trie {
         for child in self.root.iter_mut().filter(|c| **c != NONE) {
             *child = new_id[*child as usize];
         }
-        self.root_outputs = self
+        self.roots = self
             .root
             .iter()
-            .map(|&c| c != NONE && self.nodes[c as usize].output_count > 0)
+            .map(|&c| self.nodes.get(c as usize).copied().unwrap_or_default())
             .collect();
         // Every (word, next word) along every path.
         self.pairs = vec![0; 1 << (PAIR_BITS - 6)];
@@ -548,60 +642,87 @@ impl Trie {
         }
     }
 
-    /// Every phrase in the message, as `(output, first token, end token)`, in order of the
-    /// first token.
-    pub fn find(&self, lookup: &Lookup, found: &mut Vec<(Output, u32, u32)>) {
-        found.clear();
+    /// Every phrase in the message, in order of the first token.
+    pub fn find(&self, lookup: &Lookup, found: &mut Found) {
+        found.anchors.clear();
+        found.hits.hits.clear();
         for first in 0..lookup.ids.len() {
             let id = lookup.ids[first];
-            let words = std::iter::once(id)
-                .filter(|&id| id != NONE)
-                .chain(lookup.stems_of(first).iter().copied());
-            for word in words {
-                let Some(&node) = self.root.get(word as usize) else {
-                    continue;
-                };
-                if node == NONE {
-                    continue;
-                }
-                // Most first words end no phrase and start none with the next token.
-                let ends_here = self.root_outputs.get(word as usize) == Some(&true);
-                if ends_here || self.next_may_follow(lookup, word, first + 1) {
-                    self.reached(lookup, node, word, first, first, found);
-                }
+            if id != NONE {
+                self.start(lookup, id, first, found);
             }
+            for &stem in lookup.stems_of(first) {
+                self.start(lookup, stem, first, found);
+            }
+        }
+        found.hits.index(lookup.ids.len());
+    }
+
+    /// Finds the phrases that start with `word` at token `first`.
+    #[inline]
+    fn start(&self, lookup: &Lookup, word: u32, first: usize, found: &mut Found) {
+        let Some(n) = self.roots.get(word as usize) else {
+            return;
+        };
+        // Most first words end no phrase and start none with the next token.
+        let ends_here = n.output_count > 0;
+        if ends_here || (n.edge_count > 0 && self.next_may_follow(lookup, word, first + 1)) {
+            self.reached(lookup, n, word, first, first, found);
         }
     }
 
-    /// Records what ends at `node` (reached with token `at`) and goes on from there.
-    fn reached(
-        &self,
+    /// Records what ends at node `n` (reached with `word`, token `at`) and goes on from
+    /// there, depth first: along the next token's word, then along each of its stems.
+    fn reached<'a>(
+        &'a self,
         lookup: &Lookup,
-        node: u32,
-        word: u32,
+        mut n: &'a Node,
+        mut word: u32,
         first: usize,
-        at: usize,
-        found: &mut Vec<(Output, u32, u32)>,
+        mut at: usize,
+        found: &mut Found,
     ) {
-        let Some(n) = self.nodes.get(node as usize) else {
-            return;
-        };
-        let from = n.outputs as usize;
-        for &o in &self.outputs[from..from + n.output_count as usize] {
-            found.push((o, first as u32, at as u32 + 1));
-        }
-        let next = at + 1;
-        if next >= lookup.ids.len() || n.edge_count == 0 {
-            return;
-        }
-        let id = lookup.ids[next];
-        if id != NONE && self.may_follow(word, id) {
-            self.reached(lookup, self.child(n, id), id, first, next, found);
-        }
-        for &stem in lookup.stems_of(next) {
-            if self.may_follow(word, stem) {
-                self.reached(lookup, self.child(n, stem), stem, first, next, found);
+        // A loop rather than a call per word: only tokens with stems branch.
+        loop {
+            match n.output_count {
+                0 => {}
+                1 => found.push(Output::unpack(n.outputs), first, at + 1),
+                count => {
+                    let from = n.outputs as usize;
+                    for &o in &self.outputs[from..from + count as usize] {
+                        found.push(o, first, at + 1);
+                    }
+                }
             }
+            let next = at + 1;
+            if next >= lookup.ids.len() || n.edge_count == 0 {
+                return;
+            }
+            let id = lookup.ids[next];
+            let child = if id != NONE && self.may_follow(word, id) {
+                self.child(n, id)
+            } else {
+                NONE
+            };
+            let stems = lookup.stems_of(next);
+            if stems.is_empty() {
+                let Some(c) = self.nodes.get(child as usize) else {
+                    return;
+                };
+                (n, word, at) = (c, id, next);
+                continue;
+            }
+            if let Some(c) = self.nodes.get(child as usize) {
+                self.reached(lookup, c, id, first, next, found);
+            }
+            for &stem in stems {
+                if self.may_follow(word, stem) {
+                    if let Some(c) = self.nodes.get(self.child(n, stem) as usize) {
+                        self.reached(lookup, c, stem, first, next, found);
+                    }
+                }
+            }
+            return;
         }
     }
 }
@@ -612,7 +733,9 @@ pub(crate) struct TermSet(Vec<u64>);
 
 impl TermSet {
     pub fn is_empty(&self) -> bool {
-        self.0.iter().all(|w| *w == 0)
+        // From the end: `insert` leaves the last word non-zero, so a set with terms answers
+        // at once (this is asked for every rule that matches).
+        self.0.iter().rev().all(|w| *w == 0)
     }
 
     fn contains(&self, term: u32) -> bool {
@@ -682,12 +805,50 @@ pub(crate) fn path_of(words: &[String], prefix: bool, lexicon: &mut Lexicon) -> 
         .collect()
 }
 
-/// Context terms found in one message: `(first token, end token, term id)`, sorted by first
-/// token.
+/// Every phrase found in one message, in order of first token.
 #[derive(Debug, Default)]
-pub(crate) struct Hits(pub Vec<(u32, u32, u32)>);
+pub(crate) struct Found {
+    /// `(rule index, first token, end token)`: the anchors of rules.
+    pub anchors: Vec<(u32, u32, u32)>,
+    pub hits: Hits,
+}
+
+impl Found {
+    #[inline]
+    fn push(&mut self, output: Output, first: usize, end: usize) {
+        let (first, end) = (first as u32, end as u32);
+        match output {
+            Output::Rule(r) => self.anchors.push((r, first, end)),
+            Output::Term(t) => self.hits.hits.push((first, end, t)),
+        }
+    }
+}
+
+/// Context terms found in one message.
+#[derive(Debug, Default)]
+pub(crate) struct Hits {
+    /// `(first token, end token, term id)`, sorted by first token.
+    hits: Vec<(u32, u32, u32)>,
+    /// How many hits start before token `t`, for every `t` up to the message's end: where
+    /// a window's hits begin, without a binary search for every rule that looks.
+    starts: Vec<u32>,
+}
 
 impl Hits {
+    /// Indexes the hits of a message of `tokens` tokens.
+    fn index(&mut self, tokens: usize) {
+        self.starts.clear();
+        self.starts.resize(tokens + 1, self.hits.len() as u32);
+        let mut t = 0;
+        for (k, h) in self.hits.iter().enumerate() {
+            let upto = (h.0 as usize).min(tokens);
+            if t <= upto {
+                self.starts[t..=upto].fill(k as u32);
+                t = upto + 1;
+            }
+        }
+    }
+
     /// Whether a term of `set` lies wholly within tokens `from..to`.
     pub fn any_in(&self, from: usize, to: usize, set: &TermSet) -> bool {
         self.any_where(from, to, set, |_| true)
@@ -702,9 +863,12 @@ impl Hits {
         set: &TermSet,
         keep: impl Fn(usize) -> bool,
     ) -> bool {
-        let (from, to) = (from as u32, to as u32);
-        let first = self.0.partition_point(|h| h.0 < from);
-        self.0[first..]
+        let first = match self.starts.get(from) {
+            Some(&k) => k as usize,
+            None => self.hits.partition_point(|h| (h.0 as usize) < from),
+        };
+        let to = to as u32;
+        self.hits[first..]
             .iter()
             .take_while(|h| h.0 < to)
             .any(|h| h.1 <= to && set.contains(h.2) && keep(h.0 as usize))
@@ -965,19 +1129,10 @@ mod tests {
             let n = normalize(text);
             let mut lookup = Lookup::default();
             lexicon.look_up(&n, &mut lookup);
-            let mut found = Vec::new();
+            let mut found = Found::default();
             trie.find(&lookup, &mut found);
-            let hits = Hits(
-                found
-                    .iter()
-                    .filter_map(|&(o, s, e)| match o {
-                        Output::Term(t) => Some((s, e, t)),
-                        Output::Rule(_) => None,
-                    })
-                    .collect(),
-            );
             assert_eq!(
-                hypothetical(&lookup.flags, &hits, &markers, at(&n, word)),
+                hypothetical(&lookup.flags, &found.hits, &markers, at(&n, word)),
                 expected,
                 "{text}"
             );
@@ -996,9 +1151,9 @@ mod tests {
         let n = normalize("Refunded the refunding, the REFUNDS");
         let mut lookup = Lookup::default();
         lexicon.look_up(&n, &mut lookup);
-        let mut found = Vec::new();
+        let mut found = Found::default();
         trie.find(&lookup, &mut found);
-        let spans: Vec<(u32, u32)> = found.iter().map(|&(_, s, e)| (s, e)).collect();
+        let spans: Vec<(u32, u32)> = found.anchors.iter().map(|&(_, s, e)| (s, e)).collect();
         assert_eq!(spans, [(1, 3), (4, 6)]);
     }
 }

@@ -21,8 +21,8 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::TriggerKind;
-use context::{Hits, Lexicon, Lookup, Output, TermBuilder, TermSet, Trie};
-use normalize::normalize;
+use context::{Found, Hits, Lexicon, Lookup, Output, TermBuilder, TermSet, Trie};
+use normalize::{normalize_into, Normalized};
 use phrases::Rule;
 
 pub use eval::{evaluate, EvalError, KindFigures, Report};
@@ -86,17 +86,21 @@ const MAX_EVIDENCE: usize = 5;
 
 /// Scratch buffers larger than this (in phrase hits) are dropped after use.
 const MAX_KEPT_SCRATCH: usize = 1 << 16;
-
-/// Token ranges `(first, end)` of the hits of one kind.
-type Spans = Vec<(usize, usize)>;
+/// The same for the normalised text (in bytes).
+const MAX_KEPT_TEXT: usize = 1 << 18;
 
 /// Buffers reused between messages on one thread, so detection allocates little beyond
 /// its result.
 #[derive(Default)]
 struct Scratch {
+    norm: Normalized,
     lookup: Lookup,
-    found: Vec<(Output, u32, u32)>,
-    hits: Hits,
+    found: Found,
+    /// Per kind found: the chance every hit is wrong.
+    kinds: Vec<(TriggerKind, f32)>,
+    /// `(index in kinds, first token, end token)` of every hit that holds.
+    spans: Vec<(usize, usize, usize)>,
+    anger_spans: Vec<(usize, usize)>,
 }
 
 thread_local! {
@@ -137,7 +141,9 @@ impl Detector {
             Ok(mut scratch) => {
                 let found = self.detect_with(text, &mut scratch);
                 // One huge message should not pin its buffers to the thread for good.
-                if scratch.found.capacity() > MAX_KEPT_SCRATCH {
+                if scratch.found.anchors.capacity() > MAX_KEPT_SCRATCH
+                    || scratch.norm.text.capacity() > MAX_KEPT_TEXT
+                {
                     *scratch = Scratch::default();
                 }
                 found
@@ -148,32 +154,28 @@ impl Detector {
     }
 
     fn detect_with(&self, text: &str, scratch: &mut Scratch) -> Vec<Detection> {
-        let n = normalize(text);
         let Scratch {
+            norm: n,
             lookup,
             found,
-            hits,
+            kinds,
+            spans,
+            anger_spans,
         } = scratch;
-        self.lexicon.look_up(&n, lookup);
+        normalize_into(text, n);
+        let n = &*n;
+        self.lexicon.look_up(n, lookup);
         self.trie.find(lookup, found);
-        hits.0.clear();
-        hits.0.extend(found.iter().filter_map(|&(o, s, e)| match o {
-            Output::Term(t) => Some((s, e, t)),
-            Output::Rule(_) => None,
-        }));
         let flags = lookup.flags.as_slice();
-        // Per kind found: the chance every hit is wrong, and the hits' token spans.
-        let mut kinds: Vec<(TriggerKind, f32, Spans)> = Vec::new();
+        kinds.clear();
+        spans.clear();
+        anger_spans.clear();
         let mut anger_weight = 0.0;
-        let mut anger_spans = Vec::new();
         let mut positive = 0;
-        for &(output, start, end) in found.iter() {
-            let Output::Rule(rule_index) = output else {
-                continue;
-            };
+        for &(rule_index, start, end) in &found.anchors {
             let (start, end) = (start as usize, end as usize);
             let rule = &self.rules[rule_index as usize];
-            if !self.holds(rule, flags, hits, start, end) {
+            if !self.holds(rule, flags, &found.hits, start, end) {
                 continue;
             }
             match rule.role {
@@ -181,12 +183,12 @@ impl Detector {
                     let at = match kinds.iter().position(|k| k.0 == rule.kind) {
                         Some(at) => at,
                         None => {
-                            kinds.push((rule.kind, 1.0, Vec::new()));
+                            kinds.push((rule.kind, 1.0));
                             kinds.len() - 1
                         }
                     };
                     kinds[at].1 *= 1.0 - rule.weight;
-                    kinds[at].2.push((start, end));
+                    spans.push((at, start, end));
                 }
                 Role::AngerWord(w) => {
                     anger_weight += w;
@@ -195,19 +197,25 @@ impl Detector {
                 Role::PositiveWord => positive += 1,
             }
         }
-        let mut detections: Vec<Detection> = kinds
-            .into_iter()
-            .map(|(kind, miss, spans)| Detection {
+        // By kind, then by place: each kind's spans in a row, in order.
+        spans.sort_unstable();
+        let mut detections = Vec::with_capacity(kinds.len() + 1);
+        let mut rest = spans.as_slice();
+        for (at, &(kind, miss)) in kinds.iter().enumerate() {
+            let count = rest.iter().take_while(|s| s.0 == at).count();
+            let (mine, others) = rest.split_at(count);
+            rest = others;
+            detections.push(Detection {
                 kind,
                 confidence: (1.0 - miss).min(0.99),
-                evidence: evidence(text, &n, spans),
-            })
-            .collect();
-        if let Some(a) = anger::score(&n, anger_weight, &anger_spans, positive) {
+                evidence: evidence(text, n, mine.iter().map(|&(_, s, e)| (s, e))),
+            });
+        }
+        if let Some(a) = anger::score(n, anger_weight, anger_spans, positive) {
             detections.push(Detection {
                 kind: TriggerKind::Anger,
                 confidence: a.confidence,
-                evidence: evidence(text, &n, a.spans),
+                evidence: evidence(text, n, a.spans.into_iter()),
             });
         }
         detections.sort_by_key(|d| d.kind);
@@ -253,35 +261,44 @@ impl Detector {
     }
 }
 
-/// Maps token spans to evidence in the original text, merging spans that overlap or touch
-/// ("refund the" + "double charge" → "refund the double charge").
+/// Maps sorted token spans to evidence in the original text, merging spans that overlap or
+/// touch ("refund the" + "double charge" → "refund the double charge").
 fn evidence(
     original: &str,
-    n: &normalize::Normalized,
-    mut spans: Vec<(usize, usize)>,
+    n: &Normalized,
+    sorted: impl Iterator<Item = (usize, usize)>,
 ) -> Vec<Evidence> {
-    spans.sort_unstable();
-    let mut merged: Vec<(usize, usize)> = Vec::new();
-    for (s, e) in spans {
-        match merged.last_mut() {
-            Some(last) if s <= last.1 => last.1 = last.1.max(e),
-            _ => merged.push((s, e)),
+    let mut out = Vec::new();
+    let mut taken = 0;
+    let mut emit = |(s, e): (usize, usize)| {
+        if e <= s || taken == MAX_EVIDENCE {
+            return;
         }
-    }
-    merged
-        .into_iter()
-        .filter(|(s, e)| e > s)
-        .take(MAX_EVIDENCE)
-        .filter_map(|(s, e)| {
-            let (os, oe) = n.original_span(s, e);
-            let piece = original.get(os..oe)?;
-            Some(Evidence {
+        taken += 1;
+        let (os, oe) = n.original_span(s, e);
+        if let Some(piece) = original.get(os..oe) {
+            out.push(Evidence {
                 start: os,
                 end: oe,
                 text: piece.to_owned(),
-            })
-        })
-        .collect()
+            });
+        }
+    };
+    let mut merged: Option<(usize, usize)> = None;
+    for (s, e) in sorted {
+        match &mut merged {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => {
+                if let Some(done) = merged.replace((s, e)) {
+                    emit(done);
+                }
+            }
+        }
+    }
+    if let Some(done) = merged {
+        emit(done);
+    }
+    out
 }
 
 /// Collects rules and their phrases into the lexicon and the trie.

@@ -18,35 +18,94 @@ pub(crate) struct Token {
     /// Byte range in the original text (empty for breaks).
     pub ostart: u32,
     pub oend: u32,
-    /// `word_hash` of the token's text, computed as it is written.
+    /// `word_hash` of the token's text, computed when it is closed.
     pub hash: u64,
 }
 
-/// One step of the token hash (FxHash's multiply-rotate, a byte at a time).
+/// FxHash's multiply-rotate step, here over eight bytes of a word at a time.
 #[inline]
-pub(crate) fn hash_step(h: u64, b: u8) -> u64 {
-    (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
+fn hash_step(h: u64, chunk: u64) -> u64 {
+    (h.rotate_left(5) ^ chunk).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
 }
 
-/// The hash of a normalised word, as `normalize` computes it for each token, so the
-/// lexicon can look tokens up without hashing them again.
+/// The hash of a normalised word, as `normalize` records it for each token, so the lexicon
+/// can look tokens up without hashing them again. Tokens never hold a zero byte, so
+/// zero-padding the last eight-byte chunk keeps different words apart.
 pub(crate) fn word_hash(word: &[u8]) -> u64 {
-    word.iter().fold(0, |h, &b| hash_step(h, b))
+    let mut h = 0;
+    let mut rest = word;
+    while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
+        h = hash_step(h, u64::from_le_bytes(*chunk));
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        h = hash_step(h, load_short(rest));
+    }
+    h
 }
 
-/// Letters, upper case and digits, by byte: the folding loop's one table lookup.
+/// Eight bytes of `b` from `i` as a little-endian word, zero-padded past the end.
+#[inline]
+fn load8(b: &[u8], i: usize) -> u64 {
+    match b.get(i..).unwrap_or_default().split_first_chunk::<8>() {
+        Some((chunk, _)) => u64::from_le_bytes(*chunk),
+        None => load_short(b.get(i..).unwrap_or_default()),
+    }
+}
+
+/// The bytes of `b` (fewer than eight) as a little-endian word, zero-padded. Overlapping
+/// loads put the same byte in the same place, so no loop or `memcpy` is needed.
+#[inline]
+fn load_short(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 4 {
+        let lo = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let hi = u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]);
+        u64::from(lo) | u64::from(hi) << (8 * (n - 4))
+    } else if n > 0 {
+        u64::from(b[0])
+            | u64::from(b[n / 2]) << (8 * (n / 2))
+            | u64::from(b[n - 1]) << (8 * (n - 1))
+    } else {
+        0
+    }
+}
+
+// Eight bytes at a time ("SWAR"): a run of letters is found, lowercased and copied in a few
+// operations per word instead of a branch per byte.
+/// A one in every byte.
+const ONES: u64 = 0x0101_0101_0101_0101;
+/// The high bit of every byte.
+const HIGH: u64 = 0x8080_8080_8080_8080;
+/// The bit that makes an ASCII letter small, in every byte.
+const CASE: u64 = 0x2020_2020_2020_2020;
+
+/// The high bit of every byte of `x` that is an ASCII letter.
+#[inline]
+fn letter_bits(x: u64) -> u64 {
+    // Lowercased and without its high bit, no byte can carry into the next one below.
+    let y = (x | CASE) & !HIGH;
+    let from_a = y + (0x80 - u64::from(b'a')) * ONES;
+    let past_z = y + (0x80 - u64::from(b'z') - 1) * ONES;
+    from_a & !past_z & !x & HIGH
+}
+
+/// The high bit of every zero byte of `x`.
+#[inline]
+fn zero_bits(x: u64) -> u64 {
+    !(((x & !HIGH) + !HIGH) | x) & HIGH
+}
+
+/// ASCII letters and digits, by byte: the folding loop's one table lookup.
 const LETTER: u8 = 1;
-const UPPER: u8 = 2;
 const DIGIT: u8 = 4;
 static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        t[b] = if c.is_ascii_lowercase() {
+        t[b] = if c.is_ascii_alphabetic() {
             LETTER
-        } else if c.is_ascii_uppercase() {
-            LETTER | UPPER
         } else if c.is_ascii_digit() {
             DIGIT
         } else {
@@ -100,8 +159,6 @@ struct Fold {
     bang_runs: u32,
     /// Whether the last token is still being written (the last byte is not a space).
     open: bool,
-    /// The hash of the open token so far.
-    hash: u64,
 }
 
 impl Fold {
@@ -117,7 +174,7 @@ impl Fold {
     #[inline]
     fn push(&mut self, b: u8, start: usize, end: usize) {
         self.open_token(start);
-        self.put(b);
+        self.buf.push(b);
         self.extend(end);
     }
 
@@ -133,15 +190,7 @@ impl Fold {
                 hash: 0,
             });
             self.open = true;
-            self.hash = 0;
         }
-    }
-
-    /// Appends a byte to the open token.
-    #[inline]
-    fn put(&mut self, b: u8) {
-        self.buf.push(b);
-        self.hash = hash_step(self.hash, b);
     }
 
     /// The open token also covers the original bytes up to `end` (a squeezed letter).
@@ -149,6 +198,46 @@ impl Fold {
     fn extend(&mut self, end: usize) {
         if let Some(t) = self.tokens.last_mut() {
             t.oend = end as u32;
+        }
+    }
+
+    /// Appends the run of ASCII letters at `line[from..]` to the open token, lowercased,
+    /// squeezing a letter that repeats the one before it; `last` is the token's last byte so
+    /// far (0 at its start). Returns where the run ends and whether it has a small letter.
+    #[inline]
+    fn push_letters(&mut self, line: &[u8], from: usize, mut last: u8) -> (usize, bool) {
+        let mut i = from;
+        let mut small = false;
+        loop {
+            let chunk = load8(line, i);
+            let letters = letter_bits(chunk);
+            // Letters before the first other byte (the padding past the line is not one).
+            let n = ((!letters & HIGH).trailing_zeros() / 8) as usize;
+            let run = if n == 8 { u64::MAX } else { (1 << (n * 8)) - 1 };
+            // Bit 5 set is a small letter: `<< 2` moves it to the byte's high bit.
+            small |= letters & (chunk << 2) & run != 0;
+            let mut kept = (chunk | CASE) & run;
+            let mut len = n;
+            // Squeezed out highest first, so the lower repeats stay where they are.
+            let mut repeats = zero_bits(kept ^ (kept << 8 | u64::from(last))) & run;
+            while repeats != 0 {
+                let top = 63 - repeats.leading_zeros();
+                let below = (1 << (top & !7)) - 1;
+                kept = kept & below | (kept >> 8) & !below;
+                len -= 1;
+                repeats ^= 1 << top;
+            }
+            // All eight bytes, then back to the run: a fixed-size copy is one store.
+            let end = self.buf.len() + len;
+            self.buf.extend_from_slice(&kept.to_le_bytes());
+            self.buf.truncate(end);
+            if len > 0 {
+                last = (kept >> (8 * (len - 1))) as u8;
+            }
+            i += n;
+            if n < 8 {
+                return (i, small);
+            }
         }
     }
 
@@ -192,10 +281,10 @@ impl Fold {
     /// Ends the current token (if any) with a single space.
     fn space(&mut self) {
         if self.open {
-            let len = self.buf.len() as u32;
+            let len = self.buf.len();
             if let Some(t) = self.tokens.last_mut() {
-                t.end = len;
-                t.hash = self.hash;
+                t.end = len as u32;
+                t.hash = word_hash(self.buf.get(t.start as usize..len).unwrap_or_default());
             }
             self.buf.push(b' ');
             self.open = false;
@@ -217,8 +306,16 @@ impl Fold {
             }
             b'.' | b',' => {}
             _ => {
-                self.push(b, at, at);
-                self.space();
+                // What `push` and `space` would do, in one go: breaks are frequent.
+                let len = self.buf.len() as u32;
+                self.tokens.push(Token {
+                    start: len,
+                    end: len + 1,
+                    ostart: at as u32,
+                    oend: at as u32,
+                    hash: hash_step(0, u64::from(b)),
+                });
+                self.buf.extend_from_slice(&[b, b' ']);
             }
         }
     }
@@ -226,21 +323,40 @@ impl Fold {
 
 /// Normalises a whole message, skipping quoted reply text.
 pub(crate) fn normalize(original: &str) -> Normalized {
+    let mut n = Normalized::default();
+    normalize_into(original, &mut n);
+    n
+}
+
+/// `normalize`, reusing the buffers of `n` (a previous message's form).
+pub(crate) fn normalize_into(original: &str, n: &mut Normalized) {
+    let mut buf = std::mem::take(&mut n.text).into_bytes();
+    buf.clear();
+    buf.reserve(original.len() + 16);
+    let mut tokens = std::mem::take(&mut n.tokens);
+    tokens.clear();
+    tokens.reserve(original.len() / 4 + 8);
+    let mut caps_words = std::mem::take(&mut n.caps_words);
+    caps_words.clear();
     let mut out = Fold {
-        buf: Vec::with_capacity(original.len() + 16),
-        tokens: Vec::with_capacity(original.len() / 4 + 8),
-        caps_words: Vec::new(),
+        buf,
+        tokens,
+        caps_words,
         word_count: 0,
         bang_runs: 0,
         open: false,
-        hash: 0,
     };
     // Every token is preceded by one space, the first one too.
     out.buf.push(b' ');
     let mut offset = 0;
-    let mut lines = original.split_inclusive('\n').peekable();
-    while let Some(line) = lines.next() {
+    while offset < original.len() {
         let start = offset;
+        if !needs_a_look(&original.as_bytes()[start..]) {
+            // Most lines: folded up to and with their line break, without finding it first.
+            offset += fold_line(&mut out, &original[start..], start);
+            continue;
+        }
+        let line = line_at(original, start);
         offset += line.len();
         let trimmed = line.trim();
         if is_forward_header(trimmed) {
@@ -252,14 +368,12 @@ pub(crate) fn normalize(original: &str) -> Normalized {
             continue;
         }
         // Mail clients wrap long attributions: "On Tue, 4 Mar 2025, Clinic <a@b>\nwrote:".
-        if starts_with_ci(trimmed, "on ") {
-            if let Some(next) = lines.peek() {
-                if is_attribution_tail(next.trim()) {
-                    offset += next.len();
-                    lines.next();
-                    out.brk(b'.', start);
-                    continue;
-                }
+        if starts_with_ci(trimmed, "on ") && offset < original.len() {
+            let next = line_at(original, offset);
+            if is_attribution_tail(next.trim()) {
+                offset += next.len();
+                out.brk(b'.', start);
+                continue;
             }
         }
         fold_line(&mut out, line, start);
@@ -267,14 +381,38 @@ pub(crate) fn normalize(original: &str) -> Normalized {
     out.space();
     // Only ASCII bytes and whole UTF-8 chars were pushed, so this is always valid; were it
     // not, tokens would read as empty rather than panic.
-    let text = String::from_utf8(out.buf)
+    n.text = String::from_utf8(out.buf)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    Normalized {
-        text,
-        tokens: out.tokens,
-        caps_words: out.caps_words,
-        word_count: out.word_count,
-        bang_runs: out.bang_runs,
+    n.tokens = out.tokens;
+    n.caps_words = out.caps_words;
+    n.word_count = out.word_count;
+    n.bang_runs = out.bang_runs;
+}
+
+/// The line of `text` starting at byte `start`, with its line break.
+fn line_at(text: &str, start: usize) -> &str {
+    let rest = &text[start..];
+    rest.find('\n').map_or(rest, |at| &rest[..=at])
+}
+
+/// Whether the line starting `rest` might be quoted, an attribution or a forward header,
+/// which takes the whole line to tell. Lines that start with a plain word or are blank
+/// cannot be.
+fn needs_a_look(rest: &[u8]) -> bool {
+    // What `str::trim` would skip, short of the line break; other whitespace is not ASCII.
+    let indent = rest
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | 0x0b | 0x0c))
+        .unwrap_or(rest.len());
+    match rest.get(indent..) {
+        None | Some([] | [b'\n', ..]) => false,
+        Some([b'>' | b'-', ..]) => true,
+        Some([b, ..]) if !b.is_ascii() => true,
+        Some([a, b, b' ', ..]) => matches!(
+            [a.to_ascii_lowercase(), b.to_ascii_lowercase()],
+            [b'o', b'n'] | [b'l', b'e'] | [b'a', b'm'] | [b'e', b'l']
+        ),
+        Some(_) => false,
     }
 }
 
@@ -316,9 +454,11 @@ fn is_attribution_tail(line: &str) -> bool {
 }
 
 fn is_forward_header(line: &str) -> bool {
-    line.starts_with("-----Original Message-----")
-        || line.starts_with("-------- Original Message --------")
-        || line.starts_with("---------- Forwarded message")
+    // Most lines fail at the first byte, without comparing whole prefixes.
+    line.starts_with('-')
+        && (line.starts_with("-----Original Message-----")
+            || line.starts_with("-------- Original Message --------")
+            || line.starts_with("---------- Forwarded message"))
 }
 
 /// Per-word state while folding: used for caps detection and the apostrophe rule.
@@ -327,11 +467,14 @@ struct Word {
     /// Normalised byte where the word starts.
     start: usize,
     letters: u32,
-    upper: u32,
+    /// Whether some letter is not a capital.
+    small: bool,
     digits: u32,
 }
 
-fn fold_line(out: &mut Fold, line: &str, base: usize) {
+/// Folds `line` (the message from byte `base` on) up to and with its first line break;
+/// returns how many bytes that was.
+fn fold_line(out: &mut Fold, line: &str, base: usize) -> usize {
     let bytes = line.as_bytes();
     let mut word: Option<Word> = None;
     let mut i = 0;
@@ -340,6 +483,83 @@ fn fold_line(out: &mut Fold, line: &str, base: usize) {
         let at = base + i;
         // Runs of ASCII letters, by far the most common, take the short way.
         let class = CLASS[b as usize];
+        if class & LETTER != 0 && word.is_none() {
+            // A new word of ASCII letters. Most end at a space: the token is written whole.
+            let start = out.buf.len();
+            // The commonest word of all: fewer than eight letters, none doubled, then a
+            // space. Its token, hash and all, comes straight from one eight-byte load.
+            let chunk = load8(bytes, i);
+            let letters = letter_bits(chunk);
+            let n = ((!letters & HIGH).trailing_zeros() / 8) as usize;
+            if n < 8 && bytes.get(i + n) == Some(&b' ') {
+                let run = (1 << (n * 8)) - 1;
+                let lowered = (chunk | CASE) & run;
+                if zero_bits(lowered ^ lowered << 8) & run == 0 {
+                    out.word_count += 1;
+                    if n >= 3 && letters & (chunk << 2) & run == 0 {
+                        out.caps_words.push(out.tokens.len() as u32);
+                    }
+                    out.tokens.push(Token {
+                        start: start as u32,
+                        end: (start + n) as u32,
+                        ostart: at as u32,
+                        oend: (at + n) as u32,
+                        hash: hash_step(0, lowered),
+                    });
+                    // The word and its space in one store, then back to their length.
+                    out.buf
+                        .extend_from_slice(&(lowered | u64::from(b' ') << (8 * n)).to_le_bytes());
+                    out.buf.truncate(start + n + 1);
+                    i += n + 1;
+                    continue;
+                }
+            }
+            let (end, small) = out.push_letters(bytes, i, 0);
+            // A word that ends at a space, comma or full stop is done with as the general
+            // rules below would.
+            let after = bytes.get(end).copied();
+            if let Some(sep @ (b' ' | b',' | b'.')) = after {
+                out.word_count += 1;
+                if end - i >= 3 && !small {
+                    out.caps_words.push(out.tokens.len() as u32);
+                }
+                out.tokens.push(Token {
+                    start: start as u32,
+                    end: out.buf.len() as u32,
+                    ostart: at as u32,
+                    oend: (base + end) as u32,
+                    hash: word_hash(&out.buf[start..]),
+                });
+                out.buf.push(b' ');
+                if sep == b',' {
+                    out.brk(b',', base + end);
+                } else if sep == b'.' {
+                    let next = (end + 1 < bytes.len()).then(|| char_at(line, end + 1).0);
+                    if next.is_none_or(char::is_whitespace) && !out.ends_with_title() {
+                        out.brk(b'.', base + end);
+                    }
+                }
+                i = end + 1;
+                continue;
+            }
+            // Otherwise the word goes on, or ends by the general rules below.
+            out.tokens.push(Token {
+                start: start as u32,
+                end: start as u32,
+                ostart: at as u32,
+                oend: (base + end) as u32,
+                hash: 0,
+            });
+            out.open = true;
+            word = Some(Word {
+                start,
+                letters: (end - i) as u32,
+                small,
+                digits: 0,
+            });
+            i = end;
+            continue;
+        }
         if class & LETTER != 0 {
             let w = word.get_or_insert_with(|| Word {
                 start: out.buf.len(),
@@ -347,29 +567,15 @@ fn fold_line(out: &mut Fold, line: &str, base: usize) {
             });
             out.open_token(at);
             // Within the word, a letter repeating the previous one is squeezed out.
-            let mut last = if out.buf.len() > w.start {
+            let last = if out.buf.len() > w.start {
                 out.last()
             } else {
                 0
             };
-            let from = i;
-            let mut upper = 0;
-            while i < bytes.len() {
-                let b = bytes[i];
-                let class = CLASS[b as usize];
-                if class & LETTER == 0 {
-                    break;
-                }
-                upper += u32::from(class & UPPER != 0);
-                let lower = b | 0x20;
-                if lower != last {
-                    out.put(lower);
-                    last = lower;
-                }
-                i += 1;
-            }
-            w.letters += (i - from) as u32;
-            w.upper += upper;
+            let (end, small) = out.push_letters(bytes, i, last);
+            w.letters += (end - i) as u32;
+            w.small |= small;
+            i = end;
             out.extend(base + i);
             continue;
         }
@@ -379,6 +585,12 @@ fn fold_line(out: &mut Fold, line: &str, base: usize) {
             finish_word(out, word.take());
             out.space();
             continue;
+        }
+        if b == b'\n' {
+            // What the general rules below do with it; the line ends here.
+            finish_word(out, word.take());
+            out.brk(b'.', at);
+            return i + 1;
         }
         if class & DIGIT != 0 {
             i += 1;
@@ -399,8 +611,8 @@ fn fold_line(out: &mut Fold, line: &str, base: usize) {
                 ..Word::default()
             });
             w.letters += 1;
-            if c.is_uppercase() {
-                w.upper += 1;
+            if !c.is_uppercase() {
+                w.small = true;
             }
             fold_non_ascii(out, c, w.start, at, end);
             continue;
@@ -456,6 +668,7 @@ fn fold_line(out: &mut Fold, line: &str, base: usize) {
     }
     finish_word(out, word);
     out.brk(b'.', base + line.len());
+    line.len()
 }
 
 /// The char starting at byte `i` of `s` (a char boundary) and its length in bytes.
@@ -522,7 +735,7 @@ fn finish_word(out: &mut Fold, word: Option<Word>) {
     if w.letters > 0 {
         out.word_count += 1;
     }
-    if w.letters >= 3 && w.upper == w.letters && w.digits == 0 && end > w.start {
+    if w.letters >= 3 && !w.small && w.digits == 0 && end > w.start {
         out.caps_words.push(out.tokens.len() as u32 - 1);
     }
     out.space();
@@ -574,6 +787,47 @@ mod tests {
         assert!(n.text.contains("thanks"));
         let wrapped = "Fine.\nOn Tue, 4 Mar 2025, Clinic <a@b.example>\nwrote:\nlawyer";
         assert!(!normalize(wrapped).text.contains("wrote"));
+    }
+
+    #[test]
+    fn eight_byte_helpers_agree_with_bytes() {
+        for b in 0..=255u8 {
+            for at in 0..8 {
+                let x = u64::from(b) << (8 * at);
+                let letter = letter_bits(x) & (0x80 << (8 * at)) != 0;
+                assert_eq!(letter, b.is_ascii_alphabetic(), "{b} at {at}");
+                assert_eq!(
+                    zero_bits(x) & (0x80 << (8 * at)) != 0,
+                    b == 0,
+                    "{b} at {at}"
+                );
+            }
+        }
+        let word = b"abcdefghijklmnopq";
+        for n in 0..word.len() {
+            let expected = word[..n.min(8)]
+                .iter()
+                .rev()
+                .fold(0, |w, &b| w << 8 | u64::from(b));
+            assert_eq!(load8(&word[..n], 0), expected, "{n}");
+        }
+    }
+
+    #[test]
+    fn long_words_fold_across_eight_byte_steps() {
+        let cases = [
+            ("ABSOLUTELYYYY RIDICULOUS", "absolutely ridiculous . "),
+            ("Reeeeeeeeeeeeefund Réfuuuuund", "refund refund . "),
+            ("aaaaaaaaaaaaaaaaaaab", "ab . "),
+            ("counterproductiveness", "counterproductivenes . "),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(normalize(input).text, format!(" {expected}"), "{input}");
+        }
+        assert_eq!(
+            normalize("ABSOLUTELYYYY RIDICULOUS Really").caps_words,
+            [0, 1]
+        );
     }
 
     #[test]
