@@ -39,76 +39,17 @@ pub struct NewEvent<'a> {
 /// Appends an event to its tenant's chain inside the caller's transaction, so the event
 /// commits or rolls back with the change it records.
 pub async fn append(conn: &mut AnyConnection, ev: NewEvent<'_>, now: Timestamp) -> Result<String> {
-    // Bumping the head first takes its row lock (PostgreSQL) and returns the previous hash,
-    // so concurrent appends to one tenant queue here and never fork the chain.
-    let (seq, prev_hash) = advance_head(conn, ev.tenant_id, 1).await?;
-    let id = new_id();
-    let payload = ev.payload.to_string();
-    let at = micros(now);
-    let hash = event_hash(
-        &prev_hash,
-        &id,
-        ev.tenant_id,
-        seq,
-        ev.ticket_id,
-        ev.actor_id,
-        ev.kind,
-        &payload,
-        at,
-    );
-    sqlx::query(
-        "INSERT INTO audit_events (id, tenant_id, seq, ticket_id, actor_id, kind, payload, \
-         occurred_at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(&id)
-    .bind(ev.tenant_id)
-    .bind(seq)
-    .bind(ev.ticket_id)
-    .bind(ev.actor_id)
-    .bind(ev.kind)
-    .bind(&payload)
-    .bind(at)
-    .bind(&prev_hash)
-    .bind(&hash)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE audit_heads SET hash = $1 WHERE tenant_id = $2")
-        .bind(&hash)
-        .bind(ev.tenant_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(id)
-}
-
-/// Moves the tenant's chain head on by `n` events and returns the new last sequence number
-/// and the hash before them. The update takes the head's row lock, so appends to one chain
-/// queue here. A tenant's first event creates the head; two transactions doing so at once
-/// both see it created (`ON CONFLICT DO NOTHING` waits for the other), then queue on it.
-async fn advance_head(conn: &mut AnyConnection, tenant: &str, n: i64) -> Result<(i64, String)> {
-    for _ in 0..2 {
-        let head: Option<(i64, String)> = sqlx::query_as(
-            "UPDATE audit_heads SET seq = seq + $1 WHERE tenant_id = $2 RETURNING seq, hash",
-        )
-        .bind(n)
-        .bind(tenant)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(head) = head {
-            return Ok(head);
-        }
-        sqlx::query(
-            "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) \
-             ON CONFLICT (tenant_id) DO NOTHING",
-        )
-        .bind(tenant)
-        .bind(GENESIS)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Err(StorageError::Corrupt {
-        table: "audit_heads",
-        detail: format!("the chain head of tenant {tenant} cannot be created"),
-    })
+    let planned = PlannedEvent {
+        id: new_id(),
+        tenant_id: ev.tenant_id.to_owned(),
+        ticket_id: ev.ticket_id.map(str::to_owned),
+        actor_id: ev.actor_id.map(str::to_owned),
+        kind: ev.kind.to_owned(),
+        payload: ev.payload,
+        occurred_at: now,
+    };
+    append_many(conn, std::slice::from_ref(&planned)).await?;
+    Ok(planned.id)
 }
 
 /// An event planned with its id, to be appended with others in one go.

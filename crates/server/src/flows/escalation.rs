@@ -383,7 +383,8 @@ pub async fn acknowledge(
     )
     .await?;
     if let Some(by) = &e.requested_by {
-        let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject, "escalation_owner": caller.user.name});
+        let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject, "escalation_owner": caller.user.name})
+    .to_string();
         notify_staff(
             tx.conn(),
             &tenant,
@@ -391,7 +392,7 @@ pub async fn acknowledge(
             by,
             "escalation_acknowledged",
             &event,
-            &payload.to_string(),
+            &payload,
             now,
         )
         .await?;
@@ -400,7 +401,8 @@ pub async fn acknowledge(
     let payload = json!({
         "ticket_id": ticket.id, "subject": ticket.subject, "escalation_owner": caller.user.name,
         "contact_method": e.contact_method, "next_update_by": e.update_due_at,
-    });
+    })
+    .to_string();
     let email = customer.as_ref().and_then(|c| c.email.as_deref());
     notify_customer(
         tx.conn(),
@@ -409,7 +411,7 @@ pub async fn acknowledge(
         email,
         "customer_acknowledgement",
         &event,
-        &payload.to_string(),
+        &payload,
         now,
     )
     .await?;
@@ -525,7 +527,8 @@ pub async fn resolve(
         )
         .await?;
         let payload = json!({"approval_id": a.id, "escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
-                             "amount": amount, "currency": currency, "requested_by": caller.user.name});
+                             "amount": amount, "currency": currency, "requested_by": caller.user.name})
+    .to_string();
         for u in directory::users_with_role(tx.conn(), &tenant, approver).await? {
             notify_staff(
                 tx.conn(),
@@ -534,7 +537,7 @@ pub async fn resolve(
                 &u.id,
                 "approval_requested",
                 &event,
-                &payload.to_string(),
+                &payload,
                 now,
             )
             .await?;
@@ -613,7 +616,8 @@ async fn finish_resolution(
     .await?;
     // The escalator and everyone watching hear how it ended.
     let mut told = std::collections::BTreeSet::new();
-    let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject, "summary": resolution["summary"]});
+    let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject, "summary": resolution["summary"]})
+    .to_string();
     let watchers = tickets::watchers(tx.conn(), tenant, &ticket.id).await?;
     for u in e.requested_by.iter().chain(watchers.iter()) {
         if u != by && told.insert(u.clone()) {
@@ -624,7 +628,7 @@ async fn finish_resolution(
                 u,
                 "escalation_resolved",
                 &event,
-                &payload.to_string(),
+                &payload,
                 now,
             )
             .await?;
@@ -632,7 +636,8 @@ async fn finish_resolution(
     }
     let customer = directory::customer(tx.conn(), tenant, &ticket.customer_id).await?;
     let email = customer.as_ref().and_then(|c| c.email.as_deref());
-    let payload = json!({"ticket_id": ticket.id, "subject": ticket.subject, "summary": resolution["summary"], "verify": true});
+    let payload = json!({"ticket_id": ticket.id, "subject": ticket.subject, "summary": resolution["summary"], "verify": true})
+    .to_string();
     notify_customer(
         tx.conn(),
         tenant,
@@ -640,7 +645,7 @@ async fn finish_resolution(
         email,
         "resolution_verification_request",
         &event,
-        &payload.to_string(),
+        &payload,
         now,
     )
     .await?;
@@ -725,7 +730,8 @@ pub async fn decide(
         now,
     )
     .await?;
-    let payload = json!({"approval_id": a.id, "decision": state, "reason": req.reason.as_str(), "ticket_id": a.ticket_id});
+    let payload = json!({"approval_id": a.id, "decision": state, "reason": req.reason.as_str(), "ticket_id": a.ticket_id})
+    .to_string();
     notify_staff(
         tx.conn(),
         &tenant,
@@ -733,7 +739,7 @@ pub async fn decide(
         &a.requested_by,
         kind,
         &event,
-        &payload.to_string(),
+        &payload,
         now,
     )
     .await?;
@@ -805,7 +811,8 @@ pub async fn de_escalate(
         now,
     )
     .await?;
-    let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject, "reason": req.reason.as_str()});
+    let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject, "reason": req.reason.as_str()})
+    .to_string();
     let mut told = std::collections::BTreeSet::new();
     for u in e.requested_by.iter().chain(e.previous_assignee_id.iter()) {
         if *u != caller.user.id && told.insert(u.clone()) {
@@ -816,7 +823,7 @@ pub async fn de_escalate(
                 u,
                 "escalation_de_escalated",
                 &event,
-                &payload.to_string(),
+                &payload,
                 now,
             )
             .await?;

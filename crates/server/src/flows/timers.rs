@@ -325,11 +325,7 @@ fn remind(
                "reminder": if repeat { "repeat" } else { "first" }, "to": to}),
         now,
     );
-    let payload: Arc<str> =
-        json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
-                         "clock": clock, "due_at": due})
-        .to_string()
-        .into();
+    let payload = clock_payload(&e, ticket, clock, due);
     let people_told = to.iter().map(String::as_str);
     changes.notify_staff(
         &e.tenant_id,
@@ -344,6 +340,19 @@ fn remind(
     e.updated_at = now;
     changes.put_escalation(e, false);
     Fired::Done("sla_reminder")
+}
+
+/// What a reminder or breach notification says, as JSON text.
+fn clock_payload(
+    e: &Escalation,
+    ticket: &Ticket,
+    clock: Clock,
+    due: Option<Timestamp>,
+) -> Arc<str> {
+    json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
+           "clock": clock, "due_at": due})
+    .to_string()
+    .into()
 }
 
 fn breach(
@@ -386,11 +395,7 @@ fn breach(
                "holders": to, "told_above": above, "re_escalate": re_escalate}),
         now,
     );
-    let payload: Arc<str> =
-        json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
-                         "clock": clock, "due_at": due})
-        .to_string()
-        .into();
+    let payload = clock_payload(&e, ticket, clock, due);
     let people_told = to.iter().map(String::as_str);
     changes.notify_staff(
         &e.tenant_id,
