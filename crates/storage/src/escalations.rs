@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use crate::row::{micros, new_id, RowExt};
-use crate::sql::{in_list, rows_per_statement, Sql, CHUNK};
+use crate::sql::{in_list, rows_per_statement, Sql, Statements, CHUNK};
 use crate::{Result, StorageError};
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -161,11 +161,13 @@ pub(crate) fn escalation_from_row(row: &impl RowExt) -> Result<Escalation> {
 /// Inserts a new escalation. The database refuses a second active escalation on one ticket
 /// (a partial unique index), which backs up the check the domain already made.
 pub async fn insert(conn: &mut AnyConnection, e: &Escalation) -> Result<()> {
-    insert_many(conn, std::slice::from_ref(e)).await
+    let mut out = Statements::new(crate::Backend::of(conn));
+    insert_many(&mut out, std::slice::from_ref(e));
+    out.execute(conn).await
 }
 
-/// Inserts escalations with multi-row statements.
-pub async fn insert_many(conn: &mut AnyConnection, es: &[Escalation]) -> Result<()> {
+/// Adds the inserts of escalations to `out`, with multi-row statements.
+pub fn insert_many(out: &mut Statements, es: &[Escalation]) {
     for chunk in es.chunks(rows_per_statement(32)) {
         let mut sql = Sql::new(
             "INSERT INTO escalations (id, tenant_id, ticket_id, state, target_key, target_kind, \
@@ -218,14 +220,8 @@ pub async fn insert_many(conn: &mut AnyConnection, es: &[Escalation]) -> Result<
                 ]
             });
         }
-        sql.execute(conn).await.map_err(|err| match err {
-            StorageError::Database(d) => {
-                StorageError::conflict_on_unique(d, "an active escalation on this ticket")
-            }
-            other => other,
-        })?;
+        out.push_refusing(sql, Some("an active escalation on this ticket"));
     }
-    Ok(())
 }
 
 /// Snapshot documents by id.
@@ -254,9 +250,9 @@ pub async fn save_snapshot(conn: &mut AnyConnection, id: &str, document: &str) -
     Ok(())
 }
 
-/// Writes back the mutable fields of escalations the caller holds locked (their tickets'
-/// row locks), with one statement per chunk.
-pub async fn update_many(conn: &mut AnyConnection, es: &[Escalation]) -> Result<()> {
+/// Adds the write-back of escalations' mutable fields to `out`, one statement per chunk, for
+/// escalations the caller holds locked (their tickets' row locks).
+pub fn update_many(out: &mut Statements, es: &[Escalation]) {
     for chunk in es.chunks(rows_per_statement(16)) {
         let mut sql = Sql::new(
             "UPDATE escalations SET state = v.column3, escalation_owner_id = v.column4, \
@@ -288,9 +284,8 @@ pub async fn update_many(conn: &mut AnyConnection, es: &[Escalation]) -> Result<
             });
         }
         sql.push(") AS v WHERE escalations.id = v.column1 AND escalations.tenant_id = v.column2");
-        sql.execute(conn).await?;
+        out.push(sql);
     }
-    Ok(())
 }
 
 /// The columns of an escalation, each selected from `e` as `e_<column>`, for joins; the

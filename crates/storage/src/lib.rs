@@ -17,6 +17,7 @@ pub mod timers;
 
 pub use db::{Backend, Db, WriteTx};
 pub use row::{from_micros, micros, new_id};
+pub use sql::Statements;
 
 /// What went wrong in storage, in storage's words.
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::AnyConnection;
 
 use crate::row::{micros, new_id, RowExt};
-use crate::sql::{rows_per_statement, Sql};
+use crate::sql::{rows_per_statement, Sql, Statements};
 use crate::{Db, Result};
 
 /// Who a notification is for. SLA reminders and breaches are only ever for staff.
@@ -61,13 +61,12 @@ pub async fn enqueue(conn: &mut AnyConnection, m: NewMessage<'_>, now: Timestamp
     Ok(())
 }
 
-/// Queues many notifications with multi-row statements; duplicates by idempotency key are
-/// ignored.
-pub async fn enqueue_many(
-    conn: &mut AnyConnection,
-    messages: &[NewMessage<'_>],
-    now: Timestamp,
-) -> Result<()> {
+/// Queues many notifications with multi-row statements. Their idempotency keys must be new
+/// and distinct (each names an audit event of the same transaction): the unique index still
+/// refuses a duplicate, but as an error, because checking each row for a conflict first
+/// costs PostgreSQL a speculative insertion per row, and these are most of the rows a
+/// batch of timers writes.
+pub fn enqueue_many(out: &mut Statements, messages: &[NewMessage<'_>], now: Timestamp) {
     for chunk in messages.chunks(rows_per_statement(10)) {
         let mut sql = Sql::new(
             "INSERT INTO outbox (id, tenant_id, ticket_id, recipient_user_id, recipient_email, audience, \
@@ -94,10 +93,8 @@ pub async fn enqueue_many(
                 ]
             });
         }
-        sql.push(" ON CONFLICT (idempotency_key) DO NOTHING");
-        sql.execute(conn).await?;
+        out.push(sql);
     }
-    Ok(())
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]

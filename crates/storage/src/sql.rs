@@ -5,7 +5,7 @@
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, AnyConnection, Arguments, Encode, Type};
 
-use crate::Result;
+use crate::{Backend, Result, StorageError};
 
 pub(crate) struct Sql {
     pub text: String,
@@ -74,9 +74,13 @@ impl Sql {
     /// `?` placeholders bind by position. They are used when every parameter appears once and
     /// in order, which is how the builder numbers them unless a caller repeats one.
     pub fn into_parts(self, conn: &AnyConnection) -> (String, AnyArguments<'static>) {
-        let text = match conn.backend_name() {
-            "SQLite" => positional(&self.text, self.n).unwrap_or(self.text),
-            _ => self.text,
+        self.into_parts_for(Backend::of(conn))
+    }
+
+    fn into_parts_for(self, backend: Backend) -> (String, AnyArguments<'static>) {
+        let text = match backend {
+            Backend::Sqlite => positional(&self.text, self.n).unwrap_or(self.text),
+            Backend::Postgres => self.text,
         };
         (text, self.args)
     }
@@ -92,6 +96,62 @@ impl Sql {
     pub async fn fetch_all(self, conn: &mut AnyConnection) -> Result<Vec<AnyRow>> {
         let (text, args) = self.into_parts(conn);
         Ok(sqlx::query_with(&text, args).fetch_all(conn).await?)
+    }
+}
+
+/// Write statements built ahead and run later, in order, on one connection. Building them
+/// (copying every value, writing the SQL text) is about as much work as the database's own,
+/// so a caller that builds the next set while the previous one runs keeps both busy.
+pub struct Statements {
+    backend: Backend,
+    list: Vec<Statement>,
+}
+
+struct Statement {
+    text: String,
+    args: AnyArguments<'static>,
+    /// What a unique-constraint violation means, for statements where it is expected.
+    conflict: Option<&'static str>,
+}
+
+impl Statements {
+    pub fn new(backend: Backend) -> Statements {
+        Statements {
+            backend,
+            list: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, sql: Sql) {
+        self.push_refusing(sql, None);
+    }
+
+    /// Adds a statement whose unique-constraint violation is reported as
+    /// [`StorageError::Conflict`] about `what`.
+    pub(crate) fn push_refusing(&mut self, sql: Sql, conflict: Option<&'static str>) {
+        let (text, args) = sql.into_parts_for(self.backend);
+        self.list.push(Statement {
+            text,
+            args,
+            conflict,
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Runs the statements in the order they were added; the first error stops the rest.
+    pub async fn execute(self, conn: &mut AnyConnection) -> Result<()> {
+        for s in self.list {
+            let done = sqlx::query_with(&s.text, s.args).execute(&mut *conn).await;
+            match (done, s.conflict) {
+                (Ok(_), _) => {}
+                (Err(e), Some(what)) => return Err(StorageError::conflict_on_unique(e, what)),
+                (Err(e), None) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
 }
 

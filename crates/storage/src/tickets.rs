@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 use crate::directory::{self, Customer};
 use crate::escalations::{self, Escalation};
 use crate::row::{micros, new_id, Prefixed, RowExt};
-use crate::sql::{in_list, rows_per_statement, Sql, CHUNK};
+use crate::sql::{in_list, rows_per_statement, Sql, Statements, CHUNK};
 use crate::{Result, StorageError};
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -236,11 +236,11 @@ pub async fn get_many_in_context(
 
 /// Points tickets at their new active escalation, with their new priority: one statement
 /// per chunk of `(tenant, ticket, escalation, priority)`.
-pub async fn set_escalations(
-    conn: &mut AnyConnection,
+pub fn set_escalations(
+    out: &mut Statements,
     rows: &[(String, String, Option<String>, Priority)],
     now: Timestamp,
-) -> Result<()> {
+) {
     for chunk in rows.chunks(rows_per_statement(5)) {
         let mut sql = Sql::new(
             "UPDATE tickets SET active_escalation_id = v.column3, priority = v.column4, \
@@ -258,17 +258,12 @@ pub async fn set_escalations(
             });
         }
         sql.push(") AS v WHERE tickets.tenant_id = v.column1 AND tickets.id = v.column2");
-        sql.execute(conn).await?;
+        out.push(sql);
     }
-    Ok(())
 }
 
 /// Adds watchers `(tenant, ticket, user)`; those already watching are left as they are.
-pub async fn add_watchers(
-    conn: &mut AnyConnection,
-    rows: &[(String, String, String)],
-    now: Timestamp,
-) -> Result<()> {
+pub fn add_watchers(out: &mut Statements, rows: &[(String, String, String)], now: Timestamp) {
     for chunk in rows.chunks(rows_per_statement(4)) {
         let mut sql =
             Sql::new("INSERT INTO watchers (tenant_id, ticket_id, user_id, created_at) VALUES ");
@@ -283,9 +278,8 @@ pub async fn add_watchers(
             });
         }
         sql.push(" ON CONFLICT (ticket_id, user_id) DO NOTHING");
-        sql.execute(conn).await?;
+        out.push(sql);
     }
-    Ok(())
 }
 
 /// When one customer contacted the tenant in `[since, before)`: each ticket opened for them

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use sqlx::AnyConnection;
 
 use crate::row::{from_micros, micros, RowExt};
-use crate::sql::{in_list, rows_per_statement, Sql, CHUNK};
+use crate::sql::{in_list, rows_per_statement, Sql, Statements, CHUNK};
 use crate::{Backend, Db, Result};
 
 /// A timer read back for firing.
@@ -60,12 +60,7 @@ pub type NewTimer = (String, String, Option<String>, &'static str, Timestamp);
 /// out is left without a timer), for tickets the caller holds locked. A timer that stays is
 /// updated in place: cheaper than deleting and inserting its row, and it keeps a claimed
 /// timer's row lock until the transaction ends.
-pub async fn replace_many(
-    conn: &mut AnyConnection,
-    tickets: &[String],
-    timers: &[NewTimer],
-    now: Timestamp,
-) -> Result<()> {
+pub fn replace_many(out: &mut Statements, tickets: &[String], timers: &[NewTimer], now: Timestamp) {
     let kept: std::collections::HashSet<&str> = timers
         .iter()
         .map(|(_, ticket, ..)| ticket.as_str())
@@ -75,7 +70,7 @@ pub async fn replace_many(
         .filter(|t| !kept.contains(t.as_str()))
         .cloned()
         .collect();
-    take_many(conn, &cleared).await?;
+    take_many_into(out, &cleared);
     for chunk in timers.chunks(rows_per_statement(7)) {
         let mut sql = Sql::new(
             "INSERT INTO timers (id, tenant_id, ticket_id, escalation_id, kind, due_at, attempts, created_at) VALUES ",
@@ -99,20 +94,24 @@ pub async fn replace_many(
              kind = excluded.kind, due_at = excluded.due_at, attempts = 0, \
              created_at = excluded.created_at",
         );
-        sql.execute(conn).await?;
+        out.push(sql);
     }
-    Ok(())
 }
 
 /// Deletes claimed timers as they fire, all at once.
 pub async fn take_many(conn: &mut AnyConnection, ids: &[String]) -> Result<()> {
+    let mut out = Statements::new(crate::Backend::of(conn));
+    take_many_into(&mut out, ids);
+    out.execute(conn).await
+}
+
+fn take_many_into(out: &mut Statements, ids: &[String]) {
     for chunk in ids.chunks(CHUNK) {
         let mut sql = Sql::new("DELETE FROM timers WHERE id IN ");
         let list = in_list(&mut sql, chunk);
         sql.push(&list);
-        sql.execute(&mut *conn).await?;
+        out.push(sql);
     }
-    Ok(())
 }
 
 /// Removes the ticket's timer if it is of `kind`.

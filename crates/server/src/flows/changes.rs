@@ -4,7 +4,7 @@
 //! writes the same handful for all of them, which is what lets the timer engine keep up
 //! when thousands fall due in the same second.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -14,7 +14,7 @@ use ladder_storage::audit::{self, PlannedEvent};
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::outbox::{self, Audience, NewMessage};
 use ladder_storage::timers::{self, NewTimer};
-use ladder_storage::{new_id, tickets};
+use ladder_storage::{new_id, tickets, Backend, Statements};
 use sqlx::AnyConnection;
 
 use crate::error::ApiResult;
@@ -158,7 +158,22 @@ impl Changes {
     }
 
     /// Writes everything, in an order that satisfies the foreign keys, the audit trail last.
-    pub async fn write(self, conn: &mut AnyConnection, now: Timestamp) -> ApiResult<()> {
+    pub async fn write(mut self, conn: &mut AnyConnection, now: Timestamp) -> ApiResult<()> {
+        let events = self.take_events();
+        self.statements(Backend::of(conn), now)
+            .execute(&mut *conn)
+            .await?;
+        // Last: appending takes the organisations' chain-head locks, which other batches and
+        // requests queue on, so they are held for as short a time as possible.
+        audit::append_many(conn, &events).await?;
+        Ok(())
+    }
+
+    /// The statements that write everything but the audit events, in an order that
+    /// satisfies the foreign keys; built without the connection, so that the timer engine
+    /// builds one part's while the part before is being written.
+    pub fn statements(self, backend: Backend, now: Timestamp) -> Statements {
+        let mut out = Statements::new(backend);
         let (mut created, mut updated) = (Vec::new(), Vec::new());
         for (e, new) in self.escalations.into_values() {
             if new {
@@ -168,8 +183,8 @@ impl Changes {
             }
         }
         // Supersede before inserting: one active escalation per ticket at every moment.
-        escalations::update_many(conn, &updated).await?;
-        escalations::insert_many(conn, &created).await?;
+        escalations::update_many(&mut out, &updated);
+        escalations::insert_many(&mut out, &created);
         let rows: Vec<_> = self
             .tickets
             .iter()
@@ -177,12 +192,16 @@ impl Changes {
                 (tenant.clone(), id.clone(), active.clone(), *priority)
             })
             .collect();
-        tickets::set_escalations(conn, &rows, now).await?;
+        tickets::set_escalations(&mut out, &rows, now);
         let watchers: Vec<_> = self.watchers.into_iter().collect();
-        tickets::add_watchers(conn, &watchers, now).await?;
+        tickets::add_watchers(&mut out, &watchers, now);
+        // The same person told the same thing about the same event once, however many of
+        // their roles or teams the notification reached them through.
+        let mut keys = HashSet::with_capacity(self.messages.len());
         let messages: Vec<NewMessage<'_>> = self
             .messages
             .iter()
+            .filter(|m| keys.insert(m.key.as_str()))
             .map(|m| NewMessage {
                 tenant_id: &m.tenant,
                 ticket_id: Some(&m.ticket),
@@ -194,7 +213,7 @@ impl Changes {
                 idempotency_key: m.key.clone(),
             })
             .collect();
-        outbox::enqueue_many(conn, &messages, now).await?;
+        outbox::enqueue_many(&mut out, &messages, now);
 
         // Each touched ticket's timer is what its active escalation waits for next.
         let mut timers: Vec<NewTimer> = Vec::new();
@@ -228,10 +247,7 @@ impl Changes {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        timers::replace_many(conn, &touched, &timers, now).await?;
-        // Last: appending takes the organisations' chain-head locks, which other batches and
-        // requests queue on, so they are held for as short a time as possible.
-        audit::append_many(conn, &self.events).await?;
-        Ok(())
+        timers::replace_many(&mut out, &touched, &timers, now);
+        out
     }
 }

@@ -23,7 +23,7 @@ use ladder_storage::directory::{self, Customer};
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::tickets::{self, Ticket};
 use ladder_storage::timers::{self, Timer};
-use ladder_storage::WriteTx;
+use ladder_storage::{Backend, WriteTx};
 use serde_json::json;
 
 use super::changes::Changes;
@@ -81,6 +81,7 @@ pub async fn fire_batch(
         }
     }
     // A first-response timer is taken now; the others are rewritten with the batch's changes.
+    let backend = Backend::of(tx.conn());
     let ids: Vec<String> = first_responses.iter().map(|t| t.id.clone()).collect();
     timers::take_many(tx.conn(), &ids).await?;
     let mut loaded = load(&mut tx, claimed).await?;
@@ -97,9 +98,10 @@ pub async fn fire_batch(
             fire_ticket(&mut changes, &mut loaded, t, now, &mut done)?;
         }
         events.append(&mut changes.take_events());
+        let statements = changes.statements(backend, now);
         let mut tx = holder.take().await?;
         holder = Holder::Writing(tokio::spawn(async move {
-            let result = changes.write(tx.conn(), now).await;
+            let result = statements.execute(tx.conn()).await.map_err(ApiError::from);
             (tx, result)
         }));
     }
