@@ -59,34 +59,6 @@ impl WriteTx {
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Table storage settings PostgreSQL has and SQLite does not, so they cannot live in the
-/// shared migrations. Each is applied only when missing, so starting several servers at once
-/// does not queue them on each other's table locks.
-const POSTGRES_STORAGE: &[(&str, &str)] = &[
-    // A ticket is re-pointed at every rung of an escalation and touched by most commands,
-    // without changing an indexed column. Room left on each page lets PostgreSQL write the
-    // new version beside the old (a HOT update) instead of into every index of the table.
-    ("tickets", "fillfactor=80"),
-];
-
-async fn tune_postgres(pool: &AnyPool) -> Result<(), StorageError> {
-    for (table, option) in POSTGRES_STORAGE {
-        let (set,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM pg_class WHERE oid = $1::regclass AND $2 = ANY(reloptions)",
-        )
-        .bind(*table)
-        .bind(*option)
-        .fetch_one(pool)
-        .await?;
-        if set == 0 {
-            sqlx::query(&format!("ALTER TABLE {table} SET ({option})"))
-                .execute(pool)
-                .await?;
-        }
-    }
-    Ok(())
-}
-
 impl Db {
     /// Opens the database at `url` (`sqlite://path` or `postgres://…`). For SQLite the file
     /// and its folder are created when missing.
@@ -152,9 +124,6 @@ impl Db {
     pub async fn migrate(&self) -> Result<(), StorageError> {
         let _gate = self.gate().await;
         MIGRATOR.run(&self.pool).await?;
-        if self.backend == Backend::Postgres {
-            tune_postgres(&self.pool).await?;
-        }
         Ok(())
     }
 
