@@ -137,10 +137,6 @@ impl Statements {
         });
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
-
     /// Runs the statements in the order they were added; the first error stops the rest.
     pub async fn execute(self, conn: &mut AnyConnection) -> Result<()> {
         for s in self.list {
