@@ -169,7 +169,7 @@ async fn lock_heads(
         let list = in_list(&mut sql, chunk);
         sql.push(&list);
         sql.push(" ORDER BY tenant_id");
-        if conn.backend_name() != "SQLite" {
+        if crate::Backend::of(conn) == crate::Backend::Postgres {
             // The sort happens below the row locking, so rows are locked in tenant order.
             sql.push(" FOR UPDATE");
         }

@@ -119,8 +119,7 @@ pub async fn mine(
     }
     let l = sql.int_arg(f.limit + 1);
     sql.push(&format!(" ORDER BY t.created_at, t.id LIMIT {l}"));
-    let (text, args) = sql.into_parts(conn);
-    let rows = sqlx::query_with(&text, args).fetch_all(&mut *conn).await?;
+    let rows = sql.fetch_all(&mut *conn).await?;
     let mut items = rows
         .iter()
         .map(ticket_from_row)
@@ -180,8 +179,7 @@ pub async fn watching(
     sql.push(&format!(
         " ORDER BY w.created_at DESC, w.ticket_id DESC LIMIT {l}"
     ));
-    let (text, args) = sql.into_parts(conn);
-    let rows = sqlx::query_with(&text, args).fetch_all(&mut *conn).await?;
+    let rows = sql.fetch_all(&mut *conn).await?;
     let mut items = Vec::with_capacity(rows.len());
     let mut keys = Vec::with_capacity(rows.len());
     for r in &rows {

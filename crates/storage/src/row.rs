@@ -86,11 +86,25 @@ impl RowExt for AnyRow {
 /// The columns of one table in a joined row, selected as `{prefix}{column}` (`e_id` for an
 /// escalation's `id`), so that a table's row parser reads them under their own names.
 pub(crate) struct Prefixed<'r> {
-    pub row: &'r AnyRow,
-    pub prefix: &'static str,
+    row: &'r AnyRow,
+    prefix: &'static str,
 }
 
-impl Prefixed<'_> {
+impl<'r> Prefixed<'r> {
+    /// The table's part of a LEFT JOINed row, parsed by `parse`, or `None` when the join
+    /// matched nothing (its `id` is NULL).
+    pub fn joined<T>(
+        row: &'r AnyRow,
+        prefix: &'static str,
+        parse: impl FnOnce(&Prefixed<'r>) -> Result<T, StorageError>,
+    ) -> Result<Option<T>, StorageError> {
+        let part = Prefixed { row, prefix };
+        match part.opt_text("id")? {
+            Some(_) => parse(&part).map(Some),
+            None => Ok(None),
+        }
+    }
+
     fn name(&self, col: &str) -> String {
         let mut name = String::with_capacity(self.prefix.len() + col.len());
         name.push_str(self.prefix);

@@ -207,22 +207,8 @@ pub async fn get_many_in_context(
         let list = in_list(&mut sql, chunk);
         sql.push(&list);
         for row in sql.fetch_all(conn).await? {
-            let e = Prefixed {
-                row: &row,
-                prefix: "e_",
-            };
-            let escalation = match e.opt_text("id")? {
-                Some(_) => Some(escalations::escalation_from_row(&e)?),
-                None => None,
-            };
-            let c = Prefixed {
-                row: &row,
-                prefix: "c_",
-            };
-            let customer = match c.opt_text("id")? {
-                Some(_) => Some(directory::customer_from_row(&c)?),
-                None => None,
-            };
+            let escalation = Prefixed::joined(&row, "e_", escalations::escalation_from_row)?;
+            let customer = Prefixed::joined(&row, "c_", directory::customer_from_row)?;
             out.push((
                 row.text("tenant_id")?,
                 ticket_from_row(&row)?,
