@@ -13,6 +13,11 @@
 //! supersedes the escalation with one for the next rung, appends to the audit chain, writes
 //! the notifications and sets the new escalation's seven timers. `LADDER_BENCH_TENANTS`
 //! spreads the escalations over that many organisations (default 20).
+//!
+//! `LADDER_BENCH_STEP=load` only loads the database; `LADDER_BENCH_STEP=fire` only fires,
+//! on a database loaded so and untouched since, such as a PostgreSQL database created from
+//! the loaded one as a template (`CREATE DATABASE bench TEMPLATE loaded STRATEGY
+//! FILE_COPY`). Comparing two builds on the same data then takes seconds instead of minutes.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -93,24 +98,30 @@ async fn main() {
     let db = Db::connect(&url).await.expect("connect");
     db.migrate().await.expect("migrate");
 
-    let started = Instant::now();
-    let loaded = sla_load::load(&db, tenants, due, pending).await;
-    println!(
-        "{label}: loaded {} rows ({} timers pending, {} of them parked to fall due at once, {} organisations) in {:.0?}",
-        thousands(loaded.rows),
-        thousands(loaded.pending as u64),
-        thousands(loaded.hot as u64),
-        loaded.tenants.len(),
-        started.elapsed()
-    );
+    let step = std::env::var("LADDER_BENCH_STEP").unwrap_or_default();
+    let reuse = step == "fire";
+    if !reuse {
+        let started = Instant::now();
+        let loaded = sla_load::load(&db, tenants, due, pending).await;
+        println!(
+            "{label}: loaded {} rows ({} timers pending, {} of them parked to fall due at once, {} organisations) in {:.0?}",
+            thousands(loaded.rows),
+            thousands(loaded.pending as u64),
+            thousands(loaded.hot as u64),
+            loaded.tenants.len(),
+            started.elapsed()
+        );
+    }
     if url.starts_with("postgres") {
-        // Vacuumed as well as analysed: right after a bulk load of millions of rows the
-        // autovacuum daemon would otherwise scan every table in the middle of the firing,
-        // which a database that grew to this size over months does not do.
-        sqlx::query("VACUUM ANALYZE")
-            .execute(db.pool())
-            .await
-            .expect("vacuum and analyze");
+        if !reuse {
+            // Vacuumed as well as analysed: right after a bulk load of millions of rows the
+            // autovacuum daemon would otherwise scan every table in the middle of the firing,
+            // which a database that grew to this size over months does not do.
+            sqlx::query("VACUUM ANALYZE")
+                .execute(db.pool())
+                .await
+                .expect("vacuum and analyze");
+        }
         // And checkpointed, so that the load's write-ahead log is not being flushed while the
         // timers fire; every page the firing touches then pays its first-write cost (a full
         // page image in the log), as it would in a database checkpointed every few minutes.
@@ -118,6 +129,10 @@ async fn main() {
             .execute(db.pool())
             .await
             .expect("checkpoint");
+    }
+    if step == "load" {
+        db.close().await;
+        return;
     }
 
     let (server, _base) = start_server(&url).await;
