@@ -25,23 +25,33 @@ impl Audience {
     }
 }
 
+/// One notification, stored once with everyone it goes to.
 pub struct NewMessage<'a> {
     pub tenant_id: &'a str,
     pub ticket_id: Option<&'a str>,
-    pub recipient_user_id: Option<&'a str>,
+    /// The staff members it goes to; none for a message to a customer.
+    pub recipient_user_ids: &'a [String],
     pub recipient_email: Option<&'a str>,
     pub audience: Audience,
     pub kind: &'a str,
-    /// The message's content as JSON text (serialised once when several people get it).
+    /// The message's content as JSON text.
     pub payload: &'a str,
-    /// Unique per intended delivery, so that a retried command cannot notify twice.
+    /// Unique per notification (the event that caused it and its kind), so that a retried
+    /// command cannot notify twice.
     pub idempotency_key: String,
+}
+
+impl NewMessage<'_> {
+    fn recipients_json(&self) -> String {
+        // Ids are plain strings; serialising a slice of them cannot fail.
+        serde_json::to_string(self.recipient_user_ids).unwrap_or_else(|_| "[]".to_owned())
+    }
 }
 
 /// Queues a notification; a second message with the same idempotency key is ignored.
 pub async fn enqueue(conn: &mut AnyConnection, m: NewMessage<'_>, now: Timestamp) -> Result<()> {
     sqlx::query(
-        "INSERT INTO outbox (id, tenant_id, ticket_id, recipient_user_id, recipient_email, audience, \
+        "INSERT INTO outbox (id, tenant_id, ticket_id, recipient_user_ids, recipient_email, audience, \
          kind, payload, idempotency_key, created_at, attempts, next_attempt_at, delivered_at, last_error) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $10, NULL, NULL) \
          ON CONFLICT (idempotency_key) DO NOTHING",
@@ -49,7 +59,7 @@ pub async fn enqueue(conn: &mut AnyConnection, m: NewMessage<'_>, now: Timestamp
     .bind(new_id())
     .bind(m.tenant_id)
     .bind(m.ticket_id)
-    .bind(m.recipient_user_id)
+    .bind(m.recipients_json())
     .bind(m.recipient_email)
     .bind(m.audience.as_str())
     .bind(m.kind)
@@ -64,12 +74,11 @@ pub async fn enqueue(conn: &mut AnyConnection, m: NewMessage<'_>, now: Timestamp
 /// Queues many notifications with multi-row statements. Their idempotency keys must be new
 /// and distinct (each names an audit event of the same transaction): the unique index still
 /// refuses a duplicate, but as an error, because checking each row for a conflict first
-/// costs PostgreSQL a speculative insertion per row, and these are most of the rows a
-/// batch of timers writes.
+/// costs PostgreSQL a speculative insertion per row.
 pub fn enqueue_many(out: &mut Statements, messages: &[NewMessage<'_>], now: Timestamp) {
     for chunk in messages.chunks(rows_per_statement(10)) {
         let mut sql = Sql::new(
-            "INSERT INTO outbox (id, tenant_id, ticket_id, recipient_user_id, recipient_email, audience, \
+            "INSERT INTO outbox (id, tenant_id, ticket_id, recipient_user_ids, recipient_email, audience, \
              kind, payload, idempotency_key, created_at, attempts, next_attempt_at, delivered_at, last_error) \
              VALUES ",
         );
@@ -79,7 +88,7 @@ pub fn enqueue_many(out: &mut Statements, messages: &[NewMessage<'_>], now: Time
                     q.arg(new_id()),
                     q.arg(m.tenant_id.to_owned()),
                     q.arg(m.ticket_id.map(str::to_owned)),
-                    q.arg(m.recipient_user_id.map(str::to_owned)),
+                    q.arg(m.recipients_json()),
                     q.arg(m.recipient_email.map(str::to_owned)),
                     q.arg(m.audience.as_str().to_owned()),
                     q.arg(m.kind.to_owned()),
@@ -101,7 +110,8 @@ pub fn enqueue_many(out: &mut Statements, messages: &[NewMessage<'_>], now: Time
 pub struct Message {
     pub id: String,
     pub ticket_id: Option<String>,
-    pub recipient_user_id: Option<String>,
+    /// The staff members it goes to (empty for a message to a customer).
+    pub recipient_user_ids: Vec<String>,
     pub recipient_email: Option<String>,
     pub audience: String,
     pub kind: String,
@@ -118,7 +128,7 @@ pub struct Message {
 /// The notifications about one ticket, oldest first.
 pub async fn for_ticket(db: &Db, tenant_id: &str, ticket_id: &str) -> Result<Vec<Message>> {
     let rows = sqlx::query(
-        "SELECT id, ticket_id, recipient_user_id, recipient_email, audience, kind, payload, \
+        "SELECT id, ticket_id, recipient_user_ids, recipient_email, audience, kind, payload, \
          created_at, delivered_at, attempts, last_error FROM outbox \
          WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY created_at, id",
     )
@@ -131,7 +141,7 @@ pub async fn for_ticket(db: &Db, tenant_id: &str, ticket_id: &str) -> Result<Vec
             Ok(Message {
                 id: r.text("id")?,
                 ticket_id: r.opt_text("ticket_id")?,
-                recipient_user_id: r.opt_text("recipient_user_id")?,
+                recipient_user_ids: r.json("recipient_user_ids")?,
                 recipient_email: r.opt_text("recipient_email")?,
                 audience: r.text("audience")?,
                 kind: r.text("kind")?,

@@ -4,7 +4,7 @@
 //! writes the same handful for all of them, which is what lets the timer engine keep up
 //! when thousands fall due in the same second.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -20,13 +20,14 @@ use sqlx::AnyConnection;
 use crate::error::ApiResult;
 use crate::sla;
 
+/// One notification: everyone told the same thing about the same event.
 struct Message {
     tenant: String,
     ticket: String,
-    user: String,
+    users: Vec<String>,
     kind: &'static str,
     key: String,
-    /// JSON text, shared by everyone the same notification goes to.
+    /// JSON text, shared with the other notifications of the same event.
     payload: Arc<str>,
 }
 
@@ -40,6 +41,8 @@ pub struct Changes {
     watchers: BTreeSet<(String, String, String)>,
     events: Vec<PlannedEvent>,
     messages: Vec<Message>,
+    /// Where each notification is in `messages`, by idempotency key.
+    message_at: HashMap<String, usize>,
     /// Tickets whose timers are set anew, with their tenant and the active escalation whose
     /// clocks they follow (none: the ticket is left without timers).
     timers_of: BTreeMap<String, (String, Option<Escalation>)>,
@@ -134,8 +137,9 @@ impl Changes {
         id
     }
 
-    /// Plans the same notification to each of `users` (staff), keyed to the event that
-    /// caused it.
+    /// Plans a notification of `kind` about `event` to staff `users`. Asked again for the
+    /// same event and kind, it adds to the same notification: a person reached through
+    /// several of their roles or teams is told once.
     pub fn notify_staff<'u>(
         &mut self,
         tenant: &str,
@@ -145,15 +149,31 @@ impl Changes {
         event: &str,
         payload: &Arc<str>,
     ) {
+        let mut users = users.into_iter().peekable();
+        if users.peek().is_none() {
+            return;
+        }
+        let key = format!("{event}:{kind}");
+        let at = match self.message_at.get(&key) {
+            Some(&at) => at,
+            None => {
+                self.message_at.insert(key.clone(), self.messages.len());
+                self.messages.push(Message {
+                    tenant: tenant.to_owned(),
+                    ticket: ticket.to_owned(),
+                    users: Vec::new(),
+                    kind,
+                    key,
+                    payload: Arc::clone(payload),
+                });
+                self.messages.len() - 1
+            }
+        };
+        let told = &mut self.messages[at].users;
         for user in users {
-            self.messages.push(Message {
-                tenant: tenant.to_owned(),
-                ticket: ticket.to_owned(),
-                user: user.to_owned(),
-                kind,
-                key: format!("{event}:{kind}:{user}"),
-                payload: Arc::clone(payload),
-            });
+            if !told.iter().any(|u| u == user) {
+                told.push(user.to_owned());
+            }
         }
     }
 
@@ -195,17 +215,13 @@ impl Changes {
         tickets::set_escalations(&mut out, &rows, now);
         let watchers: Vec<_> = self.watchers.into_iter().collect();
         tickets::add_watchers(&mut out, &watchers, now);
-        // The same person told the same thing about the same event once, however many of
-        // their roles or teams the notification reached them through.
-        let mut keys = HashSet::with_capacity(self.messages.len());
         let messages: Vec<NewMessage<'_>> = self
             .messages
             .iter()
-            .filter(|m| keys.insert(m.key.as_str()))
             .map(|m| NewMessage {
                 tenant_id: &m.tenant,
                 ticket_id: Some(&m.ticket),
-                recipient_user_id: Some(&m.user),
+                recipient_user_ids: &m.users,
                 recipient_email: None,
                 audience: Audience::Staff,
                 kind: m.kind,

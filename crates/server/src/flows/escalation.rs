@@ -275,19 +275,18 @@ pub async fn open_escalation(
     )
     .await?;
     let payload = details(&e, ticket, customer.as_ref());
-    for u in &routed.recipients {
-        notify_staff(
-            tx.conn(),
-            tenant,
-            &ticket.id,
-            &u.id,
-            "escalation_requested",
-            &event,
-            &payload,
-            now,
-        )
-        .await?;
-    }
+    let recipients: Vec<String> = routed.recipients.iter().map(|u| u.id.clone()).collect();
+    notify_staff(
+        tx.conn(),
+        tenant,
+        &ticket.id,
+        &recipients,
+        "escalation_requested",
+        &event,
+        &payload,
+        now,
+    )
+    .await?;
     sla::sync_timers(tx.conn(), &e, now).await?;
     Ok(e)
 }
@@ -389,7 +388,7 @@ pub async fn acknowledge(
             tx.conn(),
             &tenant,
             &ticket.id,
-            by,
+            std::slice::from_ref(by),
             "escalation_acknowledged",
             &event,
             &payload,
@@ -529,19 +528,22 @@ pub async fn resolve(
         let payload = json!({"approval_id": a.id, "escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
                              "amount": amount, "currency": currency, "requested_by": caller.user.name})
     .to_string();
-        for u in directory::users_with_role(tx.conn(), &tenant, approver).await? {
-            notify_staff(
-                tx.conn(),
-                &tenant,
-                &ticket.id,
-                &u.id,
-                "approval_requested",
-                &event,
-                &payload,
-                now,
-            )
-            .await?;
-        }
+        let approvers: Vec<String> = directory::users_with_role(tx.conn(), &tenant, approver)
+            .await?
+            .into_iter()
+            .map(|u| u.id)
+            .collect();
+        notify_staff(
+            tx.conn(),
+            &tenant,
+            &ticket.id,
+            &approvers,
+            "approval_requested",
+            &event,
+            &payload,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         return Ok(ResolveOutcome {
             escalation: e,
@@ -615,25 +617,21 @@ async fn finish_resolution(
     )
     .await?;
     // The escalator and everyone watching hear how it ended.
-    let mut told = std::collections::BTreeSet::new();
     let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject, "summary": resolution["summary"]})
     .to_string();
     let watchers = tickets::watchers(tx.conn(), tenant, &ticket.id).await?;
-    for u in e.requested_by.iter().chain(watchers.iter()) {
-        if u != by && told.insert(u.clone()) {
-            notify_staff(
-                tx.conn(),
-                tenant,
-                &ticket.id,
-                u,
-                "escalation_resolved",
-                &event,
-                &payload,
-                now,
-            )
-            .await?;
-        }
-    }
+    let told = distinct_except(e.requested_by.iter().chain(watchers.iter()), by);
+    notify_staff(
+        tx.conn(),
+        tenant,
+        &ticket.id,
+        &told,
+        "escalation_resolved",
+        &event,
+        &payload,
+        now,
+    )
+    .await?;
     let customer = directory::customer(tx.conn(), tenant, &ticket.customer_id).await?;
     let email = customer.as_ref().and_then(|c| c.email.as_deref());
     let payload = json!({"ticket_id": ticket.id, "subject": ticket.subject, "summary": resolution["summary"], "verify": true})
@@ -736,7 +734,7 @@ pub async fn decide(
         tx.conn(),
         &tenant,
         &a.ticket_id,
-        &a.requested_by,
+        std::slice::from_ref(&a.requested_by),
         kind,
         &event,
         &payload,
@@ -813,22 +811,21 @@ pub async fn de_escalate(
     .await?;
     let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject, "reason": req.reason.as_str()})
     .to_string();
-    let mut told = std::collections::BTreeSet::new();
-    for u in e.requested_by.iter().chain(e.previous_assignee_id.iter()) {
-        if *u != caller.user.id && told.insert(u.clone()) {
-            notify_staff(
-                tx.conn(),
-                &tenant,
-                &ticket.id,
-                u,
-                "escalation_de_escalated",
-                &event,
-                &payload,
-                now,
-            )
-            .await?;
-        }
-    }
+    let told = distinct_except(
+        e.requested_by.iter().chain(e.previous_assignee_id.iter()),
+        &caller.user.id,
+    );
+    notify_staff(
+        tx.conn(),
+        &tenant,
+        &ticket.id,
+        &told,
+        "escalation_de_escalated",
+        &event,
+        &payload,
+        now,
+    )
+    .await?;
     sla::sync_timers(tx.conn(), &e, now).await?;
     tx.commit().await?;
     Ok(e)
@@ -1193,4 +1190,12 @@ pub async fn route_around_away(
         moved.push(new.id);
     }
     Ok(moved)
+}
+
+/// The people in `ids`, each once, in order, leaving out `except` (who did it).
+fn distinct_except<'a>(ids: impl Iterator<Item = &'a String>, except: &str) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    ids.filter(|u| u.as_str() != except && seen.insert(u.as_str()))
+        .cloned()
+        .collect()
 }

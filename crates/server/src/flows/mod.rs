@@ -44,30 +44,34 @@ pub async fn record(
     .await?)
 }
 
-/// Queues a notification for a staff member in the caller's transaction. The idempotency key
-/// ties it to the event that caused it, so a retried delivery never doubles up.
+/// Queues one notification to staff members in the caller's transaction (nothing when
+/// `user_ids` is empty). The idempotency key ties it to the event that caused it, so a
+/// retried delivery never doubles up.
 #[allow(clippy::too_many_arguments)] // each is a distinct column of the outbox row
 pub async fn notify_staff(
     conn: &mut AnyConnection,
     tenant_id: &str,
     ticket_id: &str,
-    user_id: &str,
+    user_ids: &[String],
     kind: &str,
     event_id: &str,
     payload: &str,
     now: Timestamp,
 ) -> ApiResult<()> {
+    if user_ids.is_empty() {
+        return Ok(());
+    }
     outbox::enqueue(
         conn,
         NewMessage {
             tenant_id,
             ticket_id: Some(ticket_id),
-            recipient_user_id: Some(user_id),
+            recipient_user_ids: user_ids,
             recipient_email: None,
             audience: Audience::Staff,
             kind,
             payload,
-            idempotency_key: format!("{event_id}:{kind}:{user_id}"),
+            idempotency_key: format!("{event_id}:{kind}"),
         },
         now,
     )
@@ -92,7 +96,7 @@ pub async fn notify_customer(
         NewMessage {
             tenant_id,
             ticket_id: Some(ticket_id),
-            recipient_user_id: None,
+            recipient_user_ids: &[],
             recipient_email: email,
             audience: Audience::Customer,
             kind,

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::harness::{ids, kinds, Backend, TestApp, TicketBuilder};
+use crate::harness::{ids, kinds, told, Backend, TestApp, TicketBuilder};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -60,15 +60,15 @@ async fn receptionist_escalates_legal_complaint_to_owner(b: Backend) {
     let (_, notes) = app
         .get(owner, &format!("/tickets/{ticket}/notifications"))
         .await;
-    let told = notes
+    let requested = notes
         .as_array()
         .expect("outbox")
         .iter()
         .find(|m| m["kind"] == "escalation_requested")
         .expect("owner notified");
-    assert_eq!(told["recipient_user_id"], owner.id.as_str());
-    assert_eq!(told["payload"]["note"], note);
-    assert_eq!(told["payload"]["contact_method"], "call");
+    assert_eq!(requested["recipient_user_ids"], json!([owner.id]));
+    assert_eq!(requested["payload"]["note"], note);
+    assert_eq!(requested["payload"]["contact_method"], "call");
 
     // Front desk may not reply on a legal matter, but may leave a note.
     let (s, refused) = app
@@ -157,7 +157,7 @@ async fn receptionist_escalates_legal_complaint_to_owner(b: Backend) {
     let notes = notes.as_array().expect("outbox");
     assert!(notes
         .iter()
-        .any(|m| m["kind"] == "escalation_resolved" && m["recipient_user_id"] == rita.id.as_str()));
+        .any(|m| m["kind"] == "escalation_resolved" && told(m).contains(&rita.id.as_str())));
     assert!(notes
         .iter()
         .any(|m| m["kind"] == "customer_acknowledgement" && m["audience"] == "customer"));
@@ -206,14 +206,19 @@ async fn technician_escalates_charge_dispute_to_account_team(b: Backend) {
     let (_, notes) = app
         .get(&co.owner, &format!("/tickets/{ticket}/notifications"))
         .await;
-    let recipients: Vec<&str> = notes
+    // One notification, to both of the team's members.
+    let requested: Vec<_> = notes
         .as_array()
         .expect("outbox")
         .iter()
         .filter(|m| m["kind"] == "escalation_requested")
-        .filter_map(|m| m["recipient_user_id"].as_str())
         .collect();
-    assert!(recipients.contains(&acct1.id.as_str()) && recipients.contains(&acct2.id.as_str()));
+    assert_eq!(requested.len(), 1, "{notes}");
+    let mut recipients = told(requested[0]);
+    recipients.sort();
+    let mut team = vec![acct1.id.as_str(), acct2.id.as_str()];
+    team.sort();
+    assert_eq!(recipients, team);
 
     let (s, _) = app
         .post(

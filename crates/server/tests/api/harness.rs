@@ -391,6 +391,14 @@ pub fn kinds(events: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The staff members a notification went to.
+pub fn told(notification: &Value) -> Vec<&str> {
+    notification["recipient_user_ids"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
 /// Makes `policy` the organisation's policy through `PUT /api/v1/policy`, as its owner.
 pub async fn set_policy(app: &TestApp, org: &Org, policy: &ladder_core::Policy) {
     let json = serde_json::to_value(policy).expect("policy serialises");
