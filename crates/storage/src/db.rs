@@ -57,7 +57,20 @@ impl WriteTx {
     }
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The schema, one migration directory for both databases. Each migrator leaves alone the
+/// versions the other applied (`ignore_missing`).
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
+    ignore_missing: true,
+    ..sqlx::migrate!("./migrations")
+};
+
+/// What only PostgreSQL has (column collations), applied after the shared migrations.
+/// Versions start at 100001 so that they never meet the shared ones; a shared migration that
+/// adds id columns needs a PostgreSQL one after it to make them compare as bytes.
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
+    ignore_missing: true,
+    ..sqlx::migrate!("./migrations-postgres")
+};
 
 impl Db {
     /// Opens the database at `url` (`sqlite://path` or `postgres://…`). For SQLite the file
@@ -124,6 +137,9 @@ impl Db {
     pub async fn migrate(&self) -> Result<(), StorageError> {
         let _gate = self.gate().await;
         MIGRATOR.run(&self.pool).await?;
+        if self.backend == Backend::Postgres {
+            POSTGRES_MIGRATOR.run(&self.pool).await?;
+        }
         Ok(())
     }
 
