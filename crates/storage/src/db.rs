@@ -137,6 +137,21 @@ impl Db {
     pub async fn migrate(&self) -> Result<(), StorageError> {
         let _gate = self.gate().await;
         MIGRATOR.run(&self.pool).await?;
+        // The migrators skip each other's versions, so the check that sqlx makes for one of
+        // them is made here over both: a version neither knows means a newer build migrated
+        // this database, and this one must not run on it.
+        let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _sqlx_migrations")
+            .fetch_all(&self.pool)
+            .await?;
+        let known = |v: i64| {
+            MIGRATOR
+                .iter()
+                .chain(POSTGRES_MIGRATOR.iter())
+                .any(|m| m.version == v)
+        };
+        if let Some((unknown,)) = applied.into_iter().find(|(v,)| !known(*v)) {
+            return Err(sqlx::migrate::MigrateError::VersionMissing(unknown).into());
+        }
         if self.backend == Backend::Postgres {
             POSTGRES_MIGRATOR.run(&self.pool).await?;
         }

@@ -14,7 +14,26 @@ on_both_databases!(
     tokens_are_checked_expire_on_logout_and_roles_are_enforced,
     every_change_is_an_audit_event_with_before_and_after,
     migrating_again_changes_nothing,
+    a_database_migrated_by_a_newer_build_is_refused,
 );
+
+async fn a_database_migrated_by_a_newer_build_is_refused(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99, 'from a newer build', TRUE, $1, 0)",
+    )
+    .bind(vec![0u8; 48])
+    .execute(app.db.pool())
+    .await
+    .expect("record a migration this build does not have");
+    let refused = app
+        .db
+        .migrate()
+        .await
+        .expect_err("an unknown version is refused");
+    assert!(refused.to_string().contains("99"), "{refused}");
+}
 
 async fn migrating_again_changes_nothing(b: Backend) {
     let app = TestApp::spawn(b).await;
