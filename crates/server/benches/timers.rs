@@ -82,11 +82,21 @@ async fn main() {
     let pending = env_usize("LADDER_BENCH_PENDING", 1_000_000);
     let due = env_usize("LADDER_BENCH_DUE", 10_000);
     let tenants = env_usize("LADDER_BENCH_TENANTS", 20);
+    let step = std::env::var("LADDER_BENCH_STEP").unwrap_or_default();
+    let (load, fire) = match step.as_str() {
+        "" => (true, true),
+        "load" => (true, false),
+        "fire" => (false, true),
+        other => panic!("LADDER_BENCH_STEP is `load`, `fire` or unset, not `{other}`"),
+    };
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-timers");
     let url = match std::env::var("LADDER_BENCH_DATABASE_URL") {
         Ok(url) => url,
         Err(_) => {
-            let _ = std::fs::remove_dir_all(&dir);
+            // Fired alone, the default database is the one the last `load` left.
+            if load {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
             format!("sqlite://{}/ladder.db", dir.display())
         }
     };
@@ -98,9 +108,7 @@ async fn main() {
     let db = Db::connect(&url).await.expect("connect");
     db.migrate().await.expect("migrate");
 
-    let step = std::env::var("LADDER_BENCH_STEP").unwrap_or_default();
-    let reuse = step == "fire";
-    if !reuse {
+    if load {
         let started = Instant::now();
         let loaded = sla_load::load(&db, tenants, due, pending).await;
         println!(
@@ -113,7 +121,7 @@ async fn main() {
         );
     }
     if url.starts_with("postgres") {
-        if !reuse {
+        if load {
             // Vacuumed as well as analysed: right after a bulk load of millions of rows the
             // autovacuum daemon would otherwise scan every table in the middle of the firing,
             // which a database that grew to this size over months does not do.
@@ -130,7 +138,7 @@ async fn main() {
             .await
             .expect("checkpoint");
     }
-    if step == "load" {
+    if !fire {
         db.close().await;
         return;
     }
