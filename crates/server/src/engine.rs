@@ -30,17 +30,35 @@ pub struct EngineConfig {
     pub idle: Duration,
 }
 
+/// The most workers one server runs: each holds a pooled connection while it fires, and
+/// requests need the rest of the pool.
+pub const MAX_WORKERS: usize = 8;
+
 impl EngineConfig {
-    /// SQLite has one writer, so one worker; PostgreSQL takes several.
+    /// SQLite has one writer, so one worker. On PostgreSQL a worker spends about half of each
+    /// batch waiting on the database: with two, a fifth of a 2-core machine running both the
+    /// server and PostgreSQL stayed idle while 10,000 timers were due, and a third worker
+    /// filled it (p99 lag lower in 17 of 21 alternating runs).
     pub fn for_backend(backend: Backend) -> EngineConfig {
         EngineConfig {
             workers: match backend {
                 Backend::Sqlite => 1,
-                Backend::Postgres => 2,
+                Backend::Postgres => 3,
             },
             batch: 500,
             idle: Duration::from_millis(500),
         }
+    }
+
+    /// [`EngineConfig::for_backend`] with the operator's number of workers, if they chose one
+    /// (1 to [`MAX_WORKERS`]). SQLite keeps its one worker whatever is asked: its writes
+    /// queue on one lock, so more workers would only wait on each other.
+    pub fn with_workers(backend: Backend, workers: Option<usize>) -> EngineConfig {
+        let mut config = EngineConfig::for_backend(backend);
+        if let (Backend::Postgres, Some(n)) = (backend, workers) {
+            config.workers = n.clamp(1, MAX_WORKERS);
+        }
+        config
     }
 }
 
@@ -187,4 +205,30 @@ pub async fn oldest_overdue(state: &AppState) -> Result<SignedDuration, StorageE
         Some(due) if due < now => now.duration_since(due),
         _ => SignedDuration::ZERO,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_takes_the_workers_asked_for_and_sqlite_keeps_one() {
+        assert_eq!(
+            EngineConfig::with_workers(Backend::Postgres, None).workers,
+            3
+        );
+        assert_eq!(
+            EngineConfig::with_workers(Backend::Postgres, Some(5)).workers,
+            5
+        );
+        assert_eq!(
+            EngineConfig::with_workers(Backend::Postgres, Some(100)).workers,
+            MAX_WORKERS
+        );
+        assert_eq!(EngineConfig::with_workers(Backend::Sqlite, None).workers, 1);
+        assert_eq!(
+            EngineConfig::with_workers(Backend::Sqlite, Some(4)).workers,
+            1
+        );
+    }
 }

@@ -36,6 +36,10 @@ enum Command {
         /// Loads a demo clinic when the database is empty and prints how to log in.
         #[arg(long)]
         demo: bool,
+        /// Timer workers in this server, on PostgreSQL (default 3; SQLite always runs one).
+        #[arg(long, env = "LADDER_TIMER_WORKERS",
+              value_parser = clap::value_parser!(u16).range(1..=ladder_server::engine::MAX_WORKERS as i64))]
+        timer_workers: Option<u16>,
     },
     /// Applies database migrations.
     Migrate,
@@ -168,7 +172,11 @@ async fn open(url: &str) -> anyhow::Result<Db> {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { listen, demo } => {
+        Command::Serve {
+            listen,
+            demo,
+            timer_workers,
+        } => {
             let db = open(&cli.database_url).await?;
             if demo {
                 match demo::load_if_empty(&db, Timestamp::now()).await? {
@@ -192,7 +200,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
             println!("Ladder is listening on http://{}", listener.local_addr()?);
-            ladder_server::serve(db, listener, shutdown_signal()).await?;
+            if timer_workers.is_some_and(|n| n > 1)
+                && db.backend() == ladder_storage::Backend::Sqlite
+            {
+                tracing::warn!(
+                    "SQLite runs one timer worker; --timer-workers applies to PostgreSQL"
+                );
+            }
+            let engine = ladder_server::engine::EngineConfig::with_workers(
+                db.backend(),
+                timer_workers.map(usize::from),
+            );
+            ladder_server::serve_with(db, listener, shutdown_signal(), engine).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {

@@ -26,7 +26,7 @@ impl Drop for Server {
     }
 }
 
-fn serve(url: &str) -> Server {
+fn serve(url: &str, extra: &[&str]) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -34,6 +34,7 @@ fn serve(url: &str) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_ladder"))
         .args(["serve", "--database-url", url])
         .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
         .env("LADDER_LOG", "error")
         .stdout(Stdio::null())
         .spawn()
@@ -49,8 +50,10 @@ async fn two_servers_fire_each_of_2000_timers_exactly_once_even_when_one_is_kill
     let loaded = sla_load::load(&db, 8, 2000, 2000).await;
     assert_eq!(loaded.hot, 2000);
 
-    let mut a = serve(&url);
-    let _b = serve(&url);
+    // The one to be killed runs more workers than the default, so more transactions die
+    // with it.
+    let mut a = serve(&url, &["--timer-workers", "4"]);
+    let _b = serve(&url, &[]);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let due = Timestamp::now() + SignedDuration::from_secs(1);
     assert_eq!(
@@ -123,6 +126,17 @@ async fn two_servers_fire_each_of_2000_timers_exactly_once_even_when_one_is_kill
         .iter()
         .all(|c| matches!(c, ladder_storage::audit::Verification::Intact { .. })));
     db.close().await;
+}
+
+#[test]
+fn a_timer_worker_count_out_of_range_is_refused() {
+    for bad in ["0", "9", "many"] {
+        // An address that cannot be parsed stops the server, should the count get through.
+        let args = ["serve", "--timer-workers", bad, "--listen", "nowhere"];
+        let (ok, _, err) = ladder("sqlite::memory:", &args);
+        assert!(!ok, "--timer-workers {bad} was accepted");
+        assert!(err.contains("--timer-workers"), "{err}");
+    }
 }
 
 on_both_databases!(policy_files_round_trip_and_bad_ones_change_nothing);
