@@ -177,7 +177,7 @@ async fn load(db: &Db, n_tickets: usize, n_escalations: usize) -> Loaded {
     let mut ins = Insert::new(
         "tickets",
         "id, tenant_id, subject, description, customer_id, channel, category, priority, status, \
-         assignee_id, team_id, tags, triggers, active_escalation_id, first_response_at, \
+         assignee_id, team_id, tags, triggers, first_response_at, \
          created_by, created_at, updated_at",
     );
     let categories = [
@@ -227,7 +227,7 @@ async fn load(db: &Db, n_tickets: usize, n_escalations: usize) -> Loaded {
             &mut loader,
             format!(
                 "{}, {t}, 'Ticket {i}: the order never arrived', 'Bench ticket number {i}.', {}, \
-                 {}, {}, {}, '{status}', {}, {}, '[]', '[]', {}, {}, {}, {created}, {}",
+                 {}, {}, {}, '{status}', {}, {}, '[]', '[]', {}, {}, {created}, {}",
                 lit(&id),
                 lit(&customers[rng.below(customers.len())]),
                 lit(rng.pick(&["web", "email", "phone", "chat", "api"])),
@@ -235,7 +235,6 @@ async fn load(db: &Db, n_tickets: usize, n_escalations: usize) -> Loaded {
                 lit(rng.pick(&["low", "normal", "normal", "normal", "high", "urgent"])),
                 opt_lit(assignee.map(|a| users[a].id.as_str())),
                 opt_lit(team.map(|x| teams[x].as_str())),
-                opt_lit(if active { esc_id.as_deref() } else { None }),
                 opt_int((status != "new").then_some(created + HOUR)),
                 opt_lit(assignee.map(|a| users[a].id.as_str())),
                 created + rng.between(0, 3 * DAY),

@@ -38,9 +38,20 @@ pub struct Ticket {
     pub updated_at: Timestamp,
 }
 
+/// A ticket's columns, with its active escalation found through the index that allows one
+/// per ticket. The ticket row does not store it: the escalation's state is the one record of
+/// whether it is active, so moving up a rung writes escalations only, not the ticket.
 pub(crate) const TICKET_COLS: &str = "t.id, t.subject, t.description, t.customer_id, t.channel, \
     t.category, t.priority, t.status, t.assignee_id, t.team_id, t.tags, t.triggers, \
-    t.active_escalation_id, t.first_response_at, t.created_by, t.created_at, t.updated_at";
+    (SELECT ae.id FROM escalations ae WHERE ae.ticket_id = t.id \
+     AND ae.state IN ('requested', 'acknowledged')) AS active_escalation_id, \
+    t.first_response_at, t.created_by, t.created_at, t.updated_at";
+
+/// The ticket columns of [`TICKET_COLS`] for a query that joins the active escalation as `e`.
+const TICKET_COLS_JOINED: &str = "t.id, t.subject, t.description, t.customer_id, t.channel, \
+    t.category, t.priority, t.status, t.assignee_id, t.team_id, t.tags, t.triggers, \
+    e.id AS active_escalation_id, t.first_response_at, t.created_by, t.created_at, \
+    t.updated_at";
 
 pub(crate) fn ticket_from_row(row: &AnyRow) -> Result<Ticket> {
     Ok(Ticket {
@@ -83,9 +94,9 @@ pub async fn insert(conn: &mut AnyConnection, t: NewTicket<'_>, now: Timestamp) 
     let status = TicketStatus::New;
     sqlx::query(
         "INSERT INTO tickets (id, tenant_id, subject, description, customer_id, channel, category, \
-         priority, status, assignee_id, team_id, tags, triggers, active_escalation_id, \
-         first_response_at, created_by, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '[]', $12, NULL, NULL, $13, $14, $14)",
+         priority, status, assignee_id, team_id, tags, triggers, first_response_at, created_by, \
+         created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '[]', $12, NULL, $13, $14, $14)",
     )
     .bind(&id)
     .bind(t.tenant_id)
@@ -157,8 +168,8 @@ pub async fn update(
 ) -> Result<()> {
     let r = sqlx::query(
         "UPDATE tickets SET category = $1, priority = $2, status = $3, assignee_id = $4, \
-         team_id = $5, tags = $6, triggers = $7, active_escalation_id = $8, \
-         first_response_at = $9, updated_at = $10 WHERE tenant_id = $11 AND id = $12",
+         team_id = $5, tags = $6, triggers = $7, first_response_at = $8, updated_at = $9 \
+         WHERE tenant_id = $10 AND id = $11",
     )
     .bind(t.category.map(Category::as_str))
     .bind(t.priority.as_str())
@@ -167,7 +178,6 @@ pub async fn update(
     .bind(t.team_id.as_deref())
     .bind(serde_json::to_string(&t.tags).unwrap_or_else(|_| "[]".into()))
     .bind(t.triggers.to_string())
-    .bind(t.active_escalation_id.as_deref())
     .bind(t.first_response_at.map(micros))
     .bind(micros(now))
     .bind(tenant_id)
@@ -194,10 +204,11 @@ pub async fn get_many_in_context(
     ids: &[String],
 ) -> Result<Vec<TicketContext>> {
     let select = format!(
-        "SELECT t.tenant_id, {TICKET_COLS}, {}, c.id AS c_id, c.name AS c_name, \
+        "SELECT t.tenant_id, {TICKET_COLS_JOINED}, {}, c.id AS c_id, c.name AS c_name, \
          c.email AS c_email, c.phone AS c_phone, c.tier AS c_tier, c.created_at AS c_created_at \
          FROM tickets t \
-         LEFT JOIN escalations e ON e.id = t.active_escalation_id \
+         LEFT JOIN escalations e ON e.ticket_id = t.id \
+             AND e.state IN ('requested', 'acknowledged') \
          LEFT JOIN customers c ON c.id = t.customer_id WHERE t.id IN ",
         escalations::prefixed_cols()
     );
@@ -220,24 +231,17 @@ pub async fn get_many_in_context(
     Ok(out)
 }
 
-/// Points tickets at their new active escalation, with their new priority: one statement
-/// per chunk of `(tenant, ticket, escalation, priority)`.
-pub fn set_escalations(
-    out: &mut Statements,
-    rows: &[(String, String, Option<String>, Priority)],
-    now: Timestamp,
-) {
-    for chunk in rows.chunks(rows_per_statement(5)) {
+/// Sets tickets' priorities: one statement per chunk of `(tenant, ticket, priority)`.
+pub fn set_priorities(out: &mut Statements, rows: &[(String, String, Priority)], now: Timestamp) {
+    for chunk in rows.chunks(rows_per_statement(4)) {
         let mut sql = Sql::new(
-            "UPDATE tickets SET active_escalation_id = v.column3, priority = v.column4, \
-             updated_at = v.column5 FROM (VALUES ",
+            "UPDATE tickets SET priority = v.column3, updated_at = v.column4 FROM (VALUES ",
         );
-        for (i, (tenant, ticket, escalation, priority)) in chunk.iter().enumerate() {
+        for (i, (tenant, ticket, priority)) in chunk.iter().enumerate() {
             sql.row(i == 0, |q| {
                 vec![
                     q.arg(tenant.clone()),
                     q.arg(ticket.clone()),
-                    q.arg(escalation.clone()),
                     q.arg(priority.as_str().to_owned()),
                     q.arg(micros(now)),
                 ]

@@ -25,7 +25,7 @@ pub struct Loaded {
 }
 
 const TICKET_COLS: &str = "id, tenant_id, subject, description, customer_id, channel, category, \
-    priority, status, assignee_id, team_id, tags, triggers, active_escalation_id, \
+    priority, status, assignee_id, team_id, tags, triggers, \
     first_response_at, created_by, created_at, updated_at";
 const ESCALATION_COLS: &str = "id, tenant_id, ticket_id, state, target_key, target_kind, \
     target_ref, rung, category, note, tried, contact_method, urgency, priority, triggers, \
@@ -123,7 +123,7 @@ pub async fn load(db: &Db, tenants: usize, hot: usize, pending: usize) -> Loaded
             &mut loader,
             format!(
                 "{tid}, {t}, 'Boiler still leaking {i}', 'The repair did not hold.', {}, 'email', \
-                 'complaint', 'high', 'escalated', NULL, NULL, '[]', '[]', {eid}, NULL, NULL, {us}, {us}",
+                 'complaint', 'high', 'escalated', NULL, NULL, '[]', '[]', NULL, NULL, {us}, {us}",
                 lit(customer)
             ),
         )

@@ -1,4 +1,4 @@
-//! The changes a command decides on (escalations made or changed, tickets re-pointed,
+//! The changes a command decides on (escalations made or changed, ticket priorities,
 //! audit events, notifications, timers), collected first and then written together with
 //! multi-row statements. One command writes a handful of statements; a batch of timers
 //! writes the same handful for all of them, which is what lets the timer engine keep up
@@ -36,8 +36,8 @@ struct Message {
 pub struct Changes {
     /// Escalations by id, in their final state, and whether they are new.
     escalations: BTreeMap<String, (Escalation, bool)>,
-    /// Tickets whose active escalation or priority changed: `(tenant, active, priority)`.
-    tickets: BTreeMap<String, (String, Option<String>, Priority)>,
+    /// Tickets whose priority rose, with their tenant.
+    priorities: BTreeMap<String, (String, Priority)>,
     watchers: BTreeSet<(String, String, String)>,
     events: Vec<PlannedEvent>,
     messages: Vec<Message>,
@@ -65,16 +65,11 @@ impl Changes {
         self.escalations.insert(e.id.clone(), (e, new));
     }
 
-    /// Points a ticket at its active escalation, with its priority.
-    pub fn put_ticket(
-        &mut self,
-        tenant: &str,
-        ticket: &str,
-        active: Option<String>,
-        priority: Priority,
-    ) {
-        self.tickets
-            .insert(ticket.to_owned(), (tenant.to_owned(), active, priority));
+    /// Sets a ticket's priority. (Which escalation is active needs no write to the ticket:
+    /// it is the one whose state says so.)
+    pub fn set_priority(&mut self, tenant: &str, ticket: &str, priority: Priority) {
+        self.priorities
+            .insert(ticket.to_owned(), (tenant.to_owned(), priority));
     }
 
     /// Sets the ticket's timers anew from `e`'s clocks when written (none once `e` is no
@@ -206,13 +201,11 @@ impl Changes {
         escalations::update_many(&mut out, &updated);
         escalations::insert_many(&mut out, &created);
         let rows: Vec<_> = self
-            .tickets
+            .priorities
             .iter()
-            .map(|(id, (tenant, active, priority))| {
-                (tenant.clone(), id.clone(), active.clone(), *priority)
-            })
+            .map(|(id, (tenant, priority))| (tenant.clone(), id.clone(), *priority))
             .collect();
-        tickets::set_escalations(&mut out, &rows, now);
+        tickets::set_priorities(&mut out, &rows, now);
         let watchers: Vec<_> = self.watchers.into_iter().collect();
         tickets::add_watchers(&mut out, &watchers, now);
         let messages: Vec<NewMessage<'_>> = self

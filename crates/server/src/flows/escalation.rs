@@ -977,9 +977,11 @@ pub fn plan_move_up(
     sla::apply(&mut new, &snap, &run);
     let before = json!({"escalation_id": old.id, "target": target_json(&old.target), "priority": ticket.priority});
     ticket.active_escalation_id = Some(new.id.clone());
-    ticket.priority = ticket.priority.max(priority);
-    ticket.updated_at = now;
-    changes.put_ticket(&tenant, &ticket.id, Some(new.id.clone()), ticket.priority);
+    if priority > ticket.priority {
+        ticket.priority = priority;
+        ticket.updated_at = now;
+        changes.set_priority(&tenant, &ticket.id, priority);
+    }
     if let Some(owner) = &old.escalation_owner_id {
         // Whoever held it stays informed.
         changes.watch(&tenant, &ticket.id, owner);

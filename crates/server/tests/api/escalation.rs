@@ -135,6 +135,11 @@ async fn receptionist_escalates_legal_complaint_to_owner(b: Backend) {
 
     let (_, watching) = app.get(&rita, "/queues/watching").await;
     assert_eq!(watching["items"][0]["status"], "resolved");
+    // Resolved, the escalation is no longer the ticket's active one.
+    assert!(
+        watching["items"][0]["active_escalation_id"].is_null(),
+        "{watching}"
+    );
     let (_, events) = app.get(&rita, &format!("/tickets/{ticket}/events")).await;
     assert_eq!(
         kinds(&events),

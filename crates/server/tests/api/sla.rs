@@ -149,6 +149,12 @@ async fn an_unacknowledged_escalation_climbs_the_chain_on_time(b: Backend) {
     let active = &t["active_escalation"];
     assert_eq!(active["target"], json!({"kind": "role", "role": "admin"}));
     assert_eq!(active["rung"], 3);
+    // The ticket names the escalation the last move opened: the one whose state is active.
+    assert_eq!(active["id"], moves[1]["payload"]["escalation_id"]);
+    assert_eq!(
+        t["active_escalation_id"], active["id"],
+        "the ticket follows its escalation up the chain: {t}"
+    );
     assert_eq!(active["deadlines"]["update"]["state"], "breached");
     assert_eq!(active["deadlines"]["acknowledge"]["state"], "running");
 
@@ -180,6 +186,8 @@ async fn an_unacknowledged_escalation_climbs_the_chain_on_time(b: Backend) {
         .await;
     assert_eq!(s, StatusCode::OK, "{acked}");
     assert_eq!(acked["deadlines"]["acknowledge"]["state"], "met");
+    let (_, t) = app.get(&org.owner, &format!("/tickets/{ticket}")).await;
+    assert_eq!(t["active_escalation_id"], acked["id"], "{t}");
 }
 
 async fn an_away_owner_is_skipped_at_once(b: Backend) {
