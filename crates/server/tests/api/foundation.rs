@@ -184,6 +184,21 @@ async fn another_tenants_objects_answer_404_and_stay_unchanged(b: Backend) {
         before,
         "a refused request changed the database"
     );
+    // Below the queries, PostgreSQL's schema refuses an escalation filed under another
+    // organisation than its ticket's: one foreign key covers the pair. (SQLite keeps a key
+    // per column; there the queries' scoping is the guard.)
+    if b == Backend::Postgres {
+        let moved = sqlx::query("UPDATE escalations SET tenant_id = $1 WHERE id = $2")
+            .bind(&bo.tenant_id)
+            .bind(&esc)
+            .execute(app.db.pool())
+            .await;
+        let refused = moved.expect_err("an escalation moved to another organisation");
+        assert!(
+            refused.to_string().contains("escalations_ticket_in_tenant"),
+            "{refused}"
+        );
+    }
 }
 
 async fn bad_input_is_refused_naming_the_field_and_writes_nothing(b: Backend) {
