@@ -90,7 +90,7 @@ pub fn enqueue_many(out: &mut Statements, messages: &[NewMessage<'_>], now: Time
                     q.arg(m.ticket_id.map(str::to_owned)),
                     q.arg(m.recipients_json()),
                     q.arg(m.recipient_email.map(str::to_owned)),
-                    q.arg(m.audience.as_str().to_owned()),
+                    q.arg(m.audience.as_str()),
                     q.arg(m.kind.to_owned()),
                     q.arg(m.payload.to_owned()),
                     q.arg(m.idempotency_key.clone()),

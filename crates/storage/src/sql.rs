@@ -38,10 +38,11 @@ impl Sql {
         self
     }
 
-    /// Binds a value and returns its placeholder.
+    /// Binds a value and returns its placeholder. A `&'static str` (a vocabulary value) is
+    /// bound without a copy; sqlx's `Any` copies a `String` once more as it binds it.
     pub fn arg<T>(&mut self, v: T) -> String
     where
-        T: for<'q> Encode<'q, Any> + Type<Any> + Send + 'static,
+        T: Encode<'static, Any> + Type<Any> + Send + 'static,
     {
         self.n += 1;
         // Adding a value to AnyArguments only fails for types the Any driver does not know,

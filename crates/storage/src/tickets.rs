@@ -242,7 +242,7 @@ pub fn set_priorities(out: &mut Statements, rows: &[(String, String, Priority)],
                 vec![
                     q.arg(tenant.clone()),
                     q.arg(ticket.clone()),
-                    q.arg(priority.as_str().to_owned()),
+                    q.arg(priority.as_str()),
                     q.arg(micros(now)),
                 ]
             });

@@ -82,7 +82,7 @@ pub fn replace_many(out: &mut Statements, tickets: &[String], timers: &[NewTimer
                     q.arg(tenant.clone()),
                     q.arg(ticket.clone()),
                     q.arg(escalation.clone()),
-                    q.arg((*kind).to_owned()),
+                    q.arg(*kind),
                     q.arg(micros(*due)),
                     "0".to_owned(),
                     q.arg(micros(now)),
