@@ -13,6 +13,7 @@ on_both_databases!(
     two_people_acknowledging_at_once_exactly_one_wins,
     compensation_above_the_limit_waits_for_approval,
     platform_support_see_only_what_was_escalated_to_them,
+    a_legal_matter_moved_up_to_the_platform_makes_the_ticket_critical,
     linked_follow_up_and_reopen_keep_the_history,
 );
 
@@ -638,6 +639,42 @@ async fn platform_support_see_only_what_was_escalated_to_them(b: Backend) {
         )
     };
     assert!(ok, "{out}");
+}
+
+async fn a_legal_matter_moved_up_to_the_platform_makes_the_ticket_critical(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Harbour Dental").await;
+    let agent = org.user(&app, "Ann Agent", "agent").await;
+    let admin = org.user(&app, "Ada Admin", "admin").await;
+    let customer = org.customer(&app, "Lee").await;
+    let ticket = TicketBuilder::new(&customer)
+        .about("Letter from a solicitor")
+        .open(&app, &agent)
+        .await;
+    let (s, esc) = app.post(&agent, &format!("/tickets/{ticket}/escalate"), json!({"target": {"kind": "owner"}, "category": "legal", "note": "Solicitor's letter about a crown", "contact_method": "email", "urgency": "standard"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{esc}");
+    let (_, t) = app.get(&agent, &format!("/tickets/{ticket}")).await;
+    assert_ne!(t["priority"], "critical");
+    let mut id = esc["id"].as_str().expect("id").to_owned();
+    // Owner → all admins → platform support, each move by whoever holds it.
+    for who in [&org.owner, &admin] {
+        let (s, up) = app
+            .post(
+                who,
+                &format!("/escalations/{id}/re-escalate"),
+                json!({"note": "Beyond us"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{up}");
+        id = up["id"].as_str().expect("id").to_owned();
+    }
+    let (_, up) = app.get(&admin, &format!("/escalations/{id}")).await;
+    assert_eq!(up["target"], json!({"kind": "platform"}), "{up}");
+    assert_eq!(up["priority"], "critical");
+    // The ticket's own priority rose with it and is stored: a fresh read shows it.
+    let (_, t) = app.get(&agent, &format!("/tickets/{ticket}")).await;
+    assert_eq!(t["priority"], "critical", "{t}");
+    assert_eq!(t["active_escalation_id"], id.as_str());
 }
 
 async fn linked_follow_up_and_reopen_keep_the_history(b: Backend) {
