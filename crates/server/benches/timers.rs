@@ -94,6 +94,17 @@ async fn timers_fired(client: &reqwest::Client, base: &str) -> usize {
         .map_or(0, |n| n as usize)
 }
 
+/// One line of lag quantiles, from lags in milliseconds, sorted.
+fn print_lags(label: &str, what: &str, sorted: &[f64]) {
+    println!(
+        "{label}: firing lag ({what}) p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        quantile(sorted, 0.5),
+        quantile(sorted, 0.9),
+        quantile(sorted, 0.99),
+        quantile(sorted, 1.0)
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let pending = env_usize("LADDER_BENCH_PENDING", 1_000_000);
@@ -214,19 +225,11 @@ async fn main() {
         committed.last().copied().unwrap_or(f64::NAN) / 1000.0,
         thousands(left as u64)
     );
-    println!(
-        "{label}: firing lag (claimed) p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
-        quantile(&lags, 0.5),
-        quantile(&lags, 0.9),
-        quantile(&lags, 0.99),
-        quantile(&lags, 1.0)
-    );
-    println!(
-        "{label}: firing lag (committed, seen within {POLL_MS} ms) p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
-        quantile(&committed, 0.5),
-        quantile(&committed, 0.9),
-        quantile(&committed, 0.99),
-        quantile(&committed, 1.0)
+    print_lags(label, "claimed", &lags);
+    print_lags(
+        label,
+        &format!("committed, seen within {POLL_MS} ms"),
+        &committed,
     );
     if let Some(cpu) = cpu {
         println!(
