@@ -5,6 +5,7 @@
 //! The few places where the dialects must differ ask [`Db::backend`].
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,17 +40,36 @@ pub struct Db {
     /// SQLite allows one writer at a time. Writers queue here, in order, instead of racing
     /// for the file lock and surfacing "database is locked" to a request.
     write_gate: Option<Arc<Mutex<()>>>,
+    /// How many write transactions have committed in this process, other than those marked
+    /// [`WriteTx::unnoticed`]. The timer engine plans a batch from a snapshot read before it
+    /// takes the write lock, and checks this count under the lock to know whether anything
+    /// may have changed what it read.
+    noticed: Arc<AtomicU64>,
 }
 
 /// A write transaction. Dropping it without [`WriteTx::commit`] rolls back.
 pub struct WriteTx {
     pub tx: sqlx::Transaction<'static, sqlx::Any>,
+    /// Counted at commit; `None` once marked [`WriteTx::unnoticed`].
+    noticed: Option<Arc<AtomicU64>>,
     _gate: Option<OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
     pub async fn commit(self) -> Result<(), StorageError> {
-        self.tx.commit().await.map_err(StorageError::from)
+        self.tx.commit().await.map_err(StorageError::from)?;
+        // Counted after the commit and before the write gate opens: whoever takes the gate
+        // next sees the count of everything committed before it.
+        if let Some(noticed) = &self.noticed {
+            noticed.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// Leaves this transaction out of [`Db::noticed_writes`]: for a batch of timers that
+    /// writes only to rows no other batch planned from.
+    pub fn unnoticed(&mut self) {
+        self.noticed = None;
     }
 
     pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
@@ -130,6 +150,7 @@ impl Db {
             pool,
             backend,
             write_gate,
+            noticed: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -183,7 +204,24 @@ impl Db {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
-        Ok(WriteTx { tx, _gate: gate })
+        Ok(WriteTx {
+            tx,
+            noticed: Some(self.noticed.clone()),
+            _gate: gate,
+        })
+    }
+
+    /// How many write transactions this process has committed, but for those marked
+    /// [`WriteTx::unnoticed`]. Read before a snapshot and again under the write lock, an
+    /// unchanged count means that nothing else was written in between (on SQLite, where
+    /// this process is the only writer).
+    pub fn noticed_writes(&self) -> u64 {
+        self.noticed.load(Ordering::SeqCst)
+    }
+
+    /// A read transaction: every query in it sees the database as it was at the first one.
+    pub async fn snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StorageError> {
+        Ok(self.pool.begin().await?)
     }
 
     /// Copies committed pages from SQLite's write-ahead log into the database file, as far

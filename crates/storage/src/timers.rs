@@ -105,7 +105,8 @@ pub async fn take_many(conn: &mut AnyConnection, ids: &[String]) -> Result<()> {
     out.execute(conn).await
 }
 
-fn take_many_into(out: &mut Statements, ids: &[String]) {
+/// Adds the deletion of claimed timers to `out`.
+pub fn take_many_into(out: &mut Statements, ids: &[String]) {
     for chunk in ids.chunks(CHUNK) {
         let mut sql = Sql::new("DELETE FROM timers WHERE id IN ");
         let list = in_list(&mut sql, chunk);
@@ -208,6 +209,24 @@ pub async fn claim_one(
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(timer_from_row).transpose()
+}
+
+/// The timers with the given ids, as they are now (those gone are left out), without locking
+/// them: for SQLite, whose caller holds the only write lock.
+pub async fn get_many(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<Timer>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let mut sql = Sql::new(
+            "SELECT id, tenant_id, ticket_id, escalation_id, kind, due_at, attempts FROM timers \
+             WHERE id IN ",
+        );
+        let list = in_list(&mut sql, chunk);
+        sql.push(&list);
+        for row in sql.fetch_all(conn).await? {
+            out.push(timer_from_row(&row)?);
+        }
+    }
+    Ok(out)
 }
 
 /// Puts a timer whose firing failed back, due again at `retry_at`, counting the attempt.

@@ -18,13 +18,14 @@ use ladder_core::text::LongText;
 use ladder_core::{
     Category, ContactMethod, EscalationState, Priority, TicketStatus, TriggerKind, Urgency,
 };
-use ladder_storage::audit;
+use ladder_storage::audit::{self, PlannedEvent};
 use ladder_storage::directory::{self, Customer};
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::tickets::{self, Ticket};
 use ladder_storage::timers::{self, Timer};
-use ladder_storage::{Backend, WriteTx};
+use ladder_storage::{Backend, Statements, WriteTx};
 use serde_json::json;
+use sqlx::AnyConnection;
 
 use super::changes::Changes;
 use super::escalation::{open_escalation, plan_move_up, EscalateRequest, MoveReason};
@@ -71,20 +72,12 @@ pub async fn fire_batch(
     now: Timestamp,
 ) -> ApiResult<(WriteTx, Vec<&'static str>)> {
     let started = std::time::Instant::now();
-    let mut first_responses = Vec::new();
-    let mut escalated = Vec::with_capacity(claimed.len());
-    for t in claimed {
-        if sla::timer_kind(&t.kind)? == TimerKind::FirstResponse {
-            first_responses.push(t);
-        } else {
-            escalated.push(t);
-        }
-    }
+    let (first_responses, escalated) = split(claimed)?;
     // A first-response timer is taken now; the others are rewritten with the batch's changes.
     let backend = Backend::of(tx.conn());
     let ids: Vec<String> = first_responses.iter().map(|t| t.id.clone()).collect();
     timers::take_many(tx.conn(), &ids).await?;
-    let mut loaded = load(&mut tx, claimed).await?;
+    let mut loaded = load(tx.conn(), claimed).await?;
     let read = started.elapsed();
     let mut done = Vec::with_capacity(claimed.len());
     // Parts are written one after another, in order (the audit chains run through them),
@@ -92,13 +85,7 @@ pub async fn fire_batch(
     let mut holder = Holder::Idle(tx);
     let mut events = Vec::new();
     for part in escalated.chunks(PART) {
-        let mut changes = Changes::default();
-        changes.fired(part.iter().map(|t| t.ticket_id.clone()));
-        for t in part {
-            fire_ticket(&mut changes, &mut loaded, t, now, &mut done)?;
-        }
-        events.append(&mut changes.take_events());
-        let statements = changes.statements(backend, now);
+        let statements = plan_part(&mut loaded, part, backend, now, &mut events, &mut done)?;
         let mut tx = holder.take().await?;
         holder = Holder::Writing(tokio::spawn(async move {
             let result = statements.execute(tx.conn()).await.map_err(ApiError::from);
@@ -109,7 +96,6 @@ pub async fn fire_batch(
     // Last: appending locks the organisations' chain heads until the batch commits.
     audit::append_many(tx.conn(), &events).await?;
     tracing::debug!(?read, written = ?started.elapsed(), "timer batch");
-    // Rare, and each opens an escalation the way a person would: one at a time.
     for t in first_responses {
         if let Some((tenant, mut ticket)) = loaded.tickets.remove(&t.ticket_id) {
             if let Fired::Done(kind) = first_response(&mut tx, &tenant, &mut ticket, now).await? {
@@ -118,6 +104,118 @@ pub async fn fire_batch(
         }
     }
     Ok((tx, done))
+}
+
+/// A batch of timers decided on from a snapshot, before taking the write lock: everything
+/// it writes, ready to run.
+pub struct Planned {
+    parts: Vec<Statements>,
+    events: Vec<PlannedEvent>,
+    done: Vec<&'static str>,
+    /// First-response timers, fired under the write lock with their tickets as read.
+    first_responses: Vec<(String, Ticket)>,
+}
+
+impl Planned {
+    /// Whether the batch writes only to its own tickets (and to the audit trail and the
+    /// outbox): true unless it escalates a ticket nobody answered, which is done the way a
+    /// person would do it and reads and writes more.
+    pub fn writes_only_its_tickets(&self) -> bool {
+        self.first_responses.is_empty()
+    }
+}
+
+/// Reads what a batch of claimed timers needs on `conn` and decides every timer's effects,
+/// at `now`, without writing anything: the part of [`fire_batch`] that needs no write lock.
+/// Whoever writes the result with [`write_planned`] must know that nothing it read has
+/// changed since.
+pub async fn plan_batch(
+    conn: &mut AnyConnection,
+    claimed: &[Timer],
+    now: Timestamp,
+) -> ApiResult<Planned> {
+    let (first_responses, escalated) = split(claimed)?;
+    let backend = Backend::of(conn);
+    let mut loaded = load(conn, claimed).await?;
+    let mut take = Statements::new(backend);
+    let ids: Vec<String> = first_responses.iter().map(|t| t.id.clone()).collect();
+    timers::take_many_into(&mut take, &ids);
+    let mut parts = vec![take];
+    let (mut events, mut done) = (Vec::new(), Vec::with_capacity(claimed.len()));
+    for part in escalated.chunks(PART) {
+        parts.push(plan_part(
+            &mut loaded,
+            part,
+            backend,
+            now,
+            &mut events,
+            &mut done,
+        )?);
+    }
+    let first_responses = first_responses
+        .iter()
+        .filter_map(|t| loaded.tickets.remove(&t.ticket_id))
+        .collect();
+    Ok(Planned {
+        parts,
+        events,
+        done,
+        first_responses,
+    })
+}
+
+/// Writes a batch planned by [`plan_batch`] inside `tx`; returns the transaction, to be
+/// committed, and the kinds of the audit events written.
+pub async fn write_planned(
+    mut tx: WriteTx,
+    planned: Planned,
+    now: Timestamp,
+) -> ApiResult<(WriteTx, Vec<&'static str>)> {
+    for statements in planned.parts {
+        statements.execute(tx.conn()).await?;
+    }
+    audit::append_many(tx.conn(), &planned.events).await?;
+    let mut done = planned.done;
+    for (tenant, mut ticket) in planned.first_responses {
+        if let Fired::Done(kind) = first_response(&mut tx, &tenant, &mut ticket, now).await? {
+            done.push(kind);
+        }
+    }
+    Ok((tx, done))
+}
+
+/// First-response timers apart (rare: each opens an escalation the way a person would, one
+/// at a time) from the timers of escalations already running.
+fn split(claimed: &[Timer]) -> ApiResult<(Vec<&Timer>, Vec<&Timer>)> {
+    let mut first_responses = Vec::new();
+    let mut escalated = Vec::with_capacity(claimed.len());
+    for t in claimed {
+        if sla::timer_kind(&t.kind)? == TimerKind::FirstResponse {
+            first_responses.push(t);
+        } else {
+            escalated.push(t);
+        }
+    }
+    Ok((first_responses, escalated))
+}
+
+/// Decides the effects of one part of a batch: returns its statements, and adds its audit
+/// events to `events` and the kinds of what fired to `done`.
+fn plan_part(
+    loaded: &mut Loaded,
+    part: &[&Timer],
+    backend: Backend,
+    now: Timestamp,
+    events: &mut Vec<PlannedEvent>,
+    done: &mut Vec<&'static str>,
+) -> ApiResult<Statements> {
+    let mut changes = Changes::default();
+    changes.fired(part.iter().map(|t| t.ticket_id.clone()));
+    for t in part {
+        fire_ticket(&mut changes, loaded, t, now, done)?;
+    }
+    events.append(&mut changes.take_events());
+    Ok(changes.statements(backend, now))
 }
 
 /// The batch's transaction: free, or with a task writing a part.
@@ -142,7 +240,7 @@ impl Holder {
     }
 }
 
-async fn load(tx: &mut WriteTx, claimed: &[Timer]) -> ApiResult<Loaded> {
+async fn load(conn: &mut AnyConnection, claimed: &[Timer]) -> ApiResult<Loaded> {
     let ticket_ids: Vec<String> = unique(claimed.iter().map(|t| t.ticket_id.clone()));
     // Each ticket with the escalation it has now (whichever one its timer was set for) and
     // its customer.
@@ -150,7 +248,7 @@ async fn load(tx: &mut WriteTx, claimed: &[Timer]) -> ApiResult<Loaded> {
     let mut escalations = HashMap::with_capacity(ticket_ids.len());
     let mut customers = HashMap::new();
     for (tenant, ticket, escalation, customer) in
-        tickets::get_many_in_context(tx.conn(), &ticket_ids).await?
+        tickets::get_many_in_context(conn, &ticket_ids).await?
     {
         if let Some(e) = escalation {
             escalations.insert(e.id.clone(), e);
@@ -163,12 +261,12 @@ async fn load(tx: &mut WriteTx, claimed: &[Timer]) -> ApiResult<Loaded> {
     let unknown =
         sla::unknown_snapshots(escalations.values().filter_map(|e| e.snapshot_id.clone()));
     if !unknown.is_empty() {
-        for (id, document) in escalations::snapshots(tx.conn(), &unknown).await? {
+        for (id, document) in escalations::snapshots(conn, &unknown).await? {
             sla::learn_snapshot(&id, &document);
         }
     }
     let tenants = unique(claimed.iter().map(|t| t.tenant_id.clone()));
-    let people = People::load_many(tx.conn(), &tenants).await?;
+    let people = People::load_many(conn, &tenants).await?;
     Ok(Loaded {
         tickets,
         escalations,

@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod ahead;
 mod cluster;
 mod escalation;
 mod foundation;

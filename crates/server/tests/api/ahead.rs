@@ -1,0 +1,180 @@
+//! SQLite's timer workers plan a batch from a snapshot before they take the write lock: the
+//! plan is written as it is when nothing else was written meanwhile, and decided again under
+//! the lock when something was. (PostgreSQL's workers lock what they fire instead; see
+//! `cluster.rs`.)
+
+use std::time::Duration;
+
+use ladder_server::engine::{Ahead, EngineConfig, InFlight, Written};
+use ladder_server::AppState;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::harness::{Backend, Org, Session, TestApp, TicketBuilder};
+
+/// Two tickets escalated to Tom, whose one second to acknowledge has run out, with the
+/// engine stopped so that the test fires them itself.
+struct Due {
+    app: TestApp,
+    org: Org,
+    tom: Session,
+    tickets: [String; 2],
+    escalations: [String; 2],
+    state: AppState,
+}
+
+async fn two_rung_timeouts_due() -> Due {
+    let stopped = EngineConfig {
+        workers: 0,
+        ..EngineConfig::for_backend(ladder_storage::Backend::Sqlite)
+    };
+    let app = TestApp::spawn_with(Backend::Sqlite, stopped).await;
+    let org = app.org("Swift Heating").await;
+    let tom = org.user(&app, "Tom Tech", "agent").await;
+    let mia = org.user(&app, "Mia Manager", "specialist").await;
+    let managers = org.team(&app, "Escalation managers", &[&mia]).await;
+    let all_day = json!(["00:00-24:00"]);
+    let calendar = json!({"name": "default", "time_zone": "UTC", "hours": {
+        "mon": all_day, "tue": all_day, "wed": all_day, "thu": all_day,
+        "fri": all_day, "sat": all_day, "sun": all_day}});
+    let rule = json!({"name": "drill",
+    "sla": {"acknowledge": "1h", "update_every": "1h", "resolve": "1h"},
+    "chain": [
+        {"target": {"kind": "user", "id": tom.id}, "ack_within": "1s"},
+        {"target": {"kind": "team", "id": managers}, "ack_within": "1h"},
+    ]});
+    app.set_policy(
+        &org.owner,
+        json!({"calendars": [calendar], "rules": [rule]}),
+    )
+    .await;
+    let customer = org.customer(&app, "Dana Field").await;
+    let mut tickets = Vec::new();
+    let mut escalations = Vec::new();
+    for text in ["The boiler still leaks.", "The radiator is cold."] {
+        let ticket = TicketBuilder::new(&customer)
+            .about("Boiler repair")
+            .saying(text)
+            .open(&app, &tom)
+            .await;
+        let (s, e) = app
+            .post(
+                &tom,
+                &format!("/tickets/{ticket}/escalate"),
+                json!({"category": "complaint", "note": "Customer is unhappy with the repair.",
+                       "contact_method": "call", "urgency": "standard"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{e}");
+        tickets.push(ticket);
+        escalations.push(e["id"].as_str().expect("id").to_owned());
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let state = AppState::new(app.db.clone());
+    Due {
+        state,
+        app,
+        org,
+        tom,
+        tickets: [tickets[0].clone(), tickets[1].clone()],
+        escalations: [escalations[0].clone(), escalations[1].clone()],
+    }
+}
+
+impl Due {
+    async fn ticket(&self, i: usize) -> Value {
+        let (s, t) = self
+            .app
+            .get(&self.org.owner, &format!("/tickets/{}", self.tickets[i]))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{t}");
+        t
+    }
+
+    async fn moves(&self, i: usize) -> usize {
+        let events = self
+            .app
+            .events_until(&self.org.owner, &self.tickets[i], 0, |_| true)
+            .await;
+        events
+            .iter()
+            .filter(|e| e["kind"] == "rung_timed_out")
+            .count()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_written_as_planned_and_workers_never_claim_the_same_timer() {
+    let due = two_rung_timeouts_due().await;
+    let flight = InFlight::default();
+    let claim = |n: i64| Ahead::claim(&due.state, n, &flight);
+    let first = claim(1).await.expect("claim").expect("one due");
+    let second = claim(1).await.expect("claim").expect("the other");
+    assert!(
+        claim(1).await.expect("claim").is_none(),
+        "both are held: there is nothing left to claim"
+    );
+    assert_ne!(first.timers()[0].id, second.timers()[0].id);
+
+    // The first batch's commit touches only its own ticket, so the second one's plan holds.
+    assert_eq!(
+        first.fire(&due.state, &flight).await.expect("fire"),
+        (1, Written::AsPlanned)
+    );
+    assert_eq!(
+        second.fire(&due.state, &flight).await.expect("fire"),
+        (1, Written::AsPlanned)
+    );
+    for i in 0..2 {
+        assert_eq!(due.moves(i).await, 1, "ticket {i} moved up once");
+        let t = due.ticket(i).await;
+        assert_eq!(t["active_escalation"]["rung"], 2, "{t}");
+    }
+    // Released and moved an hour on: nothing is due now.
+    assert!(claim(500).await.expect("claim").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_planned_again_when_a_request_wrote_after_its_snapshot() {
+    let due = two_rung_timeouts_due().await;
+    let flight = InFlight::default();
+    let ahead = Ahead::claim(&due.state, 500, &flight)
+        .await
+        .expect("claim")
+        .expect("both due");
+    assert_eq!(ahead.timers().len(), 2);
+    // Tom takes the first escalation after the batch's snapshot was read: a plan made from
+    // that snapshot would move an acknowledged escalation up the chain.
+    let (s, acked) = due
+        .app
+        .post(
+            &due.tom,
+            &format!("/escalations/{}/acknowledge", due.escalations[0]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{acked}");
+
+    assert_eq!(
+        ahead.fire(&due.state, &flight).await.expect("fire"),
+        (2, Written::Replanned)
+    );
+    let taken = due.ticket(0).await;
+    assert_eq!(
+        taken["active_escalation"]["id"],
+        due.escalations[0].as_str()
+    );
+    assert_eq!(
+        taken["active_escalation"]["state"], "acknowledged",
+        "{taken}"
+    );
+    assert_eq!(taken["active_escalation"]["rung"], 1);
+    assert_eq!(due.moves(0).await, 0, "the acknowledged escalation stays");
+    let moved = due.ticket(1).await;
+    assert_eq!(moved["active_escalation"]["rung"], 2, "{moved}");
+    assert_eq!(due.moves(1).await, 1);
+    assert!(Ahead::claim(&due.state, 500, &flight)
+        .await
+        .expect("claim")
+        .is_none());
+}
