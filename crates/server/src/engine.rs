@@ -296,8 +296,14 @@ impl Ahead {
         let planned = plan_batch(&mut snapshot, &claimed, now).await;
         snapshot.rollback().await?;
         let mut tx = state.db.write().await?;
-        if let Ok(planned) = planned {
-            if state.db.noticed_writes() == seen {
+        // Other processes (the command line) write organisations, people and policies,
+        // which a batch reads but never writes; only this process writes tickets,
+        // escalations and timers, and its count covers every such write.
+        match planned {
+            Err(e) => {
+                tracing::warn!(error = ?e, "planning a batch of timers from a snapshot failed")
+            }
+            Ok(planned) if state.db.noticed_writes() == seen => {
                 if planned.writes_only_its_tickets() {
                     tx.unnoticed();
                 }
@@ -305,6 +311,7 @@ impl Ahead {
                 settle(state, &claimed, fired, started).await?;
                 return Ok(Written::AsPlanned);
             }
+            Ok(_) => {}
         }
         // Something else was written since the snapshot (or planning failed): the batch is
         // read and decided again under the lock, from its timers as they are now.
