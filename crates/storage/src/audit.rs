@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use crate::row::{micros, new_id, RowExt};
-use crate::sql::{in_list, rows_per_statement, Sql, CHUNK};
+use crate::sql::{in_list, rows_per_statement, Mark, Sql, CHUNK};
 use crate::{Db, Result, StorageError};
 
 /// One event of the audit trail as the API shows it.
@@ -87,7 +87,7 @@ pub async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> R
         let mut sql = Sql::new("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ");
         for (i, t) in missing.iter().enumerate() {
             sql.row(i == 0, |q| {
-                vec![q.arg(t.clone()), "0".to_owned(), q.arg(GENESIS.to_owned())]
+                vec![q.arg(t.clone()), Mark::Lit("0"), q.arg(GENESIS.to_owned())]
             });
         }
         sql.push(" ON CONFLICT (tenant_id) DO NOTHING");

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::AnyConnection;
 
 use crate::row::{micros, new_id, RowExt};
-use crate::sql::{rows_per_statement, Sql, Statements};
+use crate::sql::{rows_per_statement, Mark, Sql, Statements};
 use crate::{Db, Result};
 
 /// Who a notification is for. SLA reminders and breaches are only ever for staff.
@@ -95,10 +95,10 @@ pub fn enqueue_many(out: &mut Statements, messages: &[NewMessage<'_>], now: Time
                     q.arg(m.payload.to_owned()),
                     q.arg(m.idempotency_key.clone()),
                     q.arg(micros(now)),
-                    "0".to_owned(),
+                    Mark::Lit("0"),
                     q.arg(micros(now)),
-                    "NULL".to_owned(),
-                    "NULL".to_owned(),
+                    Mark::Lit("NULL"),
+                    Mark::Lit("NULL"),
                 ]
             });
         }

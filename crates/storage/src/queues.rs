@@ -267,7 +267,7 @@ pub async fn escalations(
         ));
         for (i, (id, _)) in ids.iter().enumerate() {
             let p = q.text_arg(id.clone());
-            q.push(if i == 0 { "" } else { ", " }).push(&p);
+            q.push(if i == 0 { "" } else { ", " }).push(&p.to_string());
         }
         q.push(")");
         let rows = sqlx::query_with(&q.text, q.args)

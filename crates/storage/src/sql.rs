@@ -7,6 +7,23 @@ use sqlx::{Any, AnyConnection, Arguments, Encode, Type};
 
 use crate::{Backend, Result, StorageError};
 
+/// What stands for a value in SQL text: a numbered placeholder, or a constant written as is.
+/// Written straight into the text, without a string of its own: a batch has thousands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mark {
+    Param(usize),
+    Lit(&'static str),
+}
+
+impl std::fmt::Display for Mark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mark::Param(n) => write!(f, "${n}"),
+            Mark::Lit(text) => f.write_str(text),
+        }
+    }
+}
+
 pub(crate) struct Sql {
     pub text: String,
     pub args: AnyArguments<'static>,
@@ -40,7 +57,7 @@ impl Sql {
 
     /// Binds a value and returns its placeholder. A `&'static str` (a vocabulary value) is
     /// bound without a copy; sqlx's `Any` copies a `String` once more as it binds it.
-    pub fn arg<T>(&mut self, v: T) -> String
+    pub fn arg<T>(&mut self, v: T) -> Mark
     where
         T: Encode<'static, Any> + Type<Any> + Send + 'static,
     {
@@ -48,25 +65,32 @@ impl Sql {
         // Adding a value to AnyArguments only fails for types the Any driver does not know,
         // and every type bound here is one it knows.
         let _ = self.args.add(v);
-        format!("${}", self.n)
+        Mark::Param(self.n)
     }
 
-    pub fn text_arg(&mut self, v: String) -> String {
+    pub fn text_arg(&mut self, v: String) -> Mark {
         self.arg(v)
     }
 
-    pub fn int_arg(&mut self, v: i64) -> String {
+    pub fn int_arg(&mut self, v: i64) -> Mark {
         self.arg(v)
     }
 
     /// Appends `(p1, p2, …)` for one row whose values `row` binds.
-    pub fn row(&mut self, first: bool, row: impl FnOnce(&mut Sql) -> Vec<String>) {
+    pub fn row(&mut self, first: bool, row: impl FnOnce(&mut Sql) -> Vec<Mark>) {
+        use std::fmt::Write;
         let marks = row(self);
         if !first {
             self.text.push_str(", ");
         }
         self.text.push('(');
-        self.text.push_str(&marks.join(", "));
+        for (i, mark) in marks.iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            // Writing to a String cannot fail.
+            let _ = write!(self.text, "{mark}");
+        }
         self.text.push(')');
     }
 
@@ -187,8 +211,18 @@ fn positional(text: &str, n: usize) -> Option<String> {
 
 /// `(p1, p2, …)` placeholders for an `IN` list of texts.
 pub(crate) fn in_list(sql: &mut Sql, values: &[String]) -> String {
-    let marks: Vec<String> = values.iter().map(|v| sql.text_arg(v.clone())).collect();
-    format!("({})", marks.join(", "))
+    use std::fmt::Write;
+    let mut list = String::with_capacity(values.len() * 6 + 2);
+    list.push('(');
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            list.push_str(", ");
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(list, "{}", sql.text_arg(v.clone()));
+    }
+    list.push(')');
+    list
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use sqlx::AnyConnection;
 
 use crate::row::{from_micros, micros, RowExt};
-use crate::sql::{in_list, rows_per_statement, Sql, Statements, CHUNK};
+use crate::sql::{in_list, rows_per_statement, Mark, Sql, Statements, CHUNK};
 use crate::{Backend, Db, Result};
 
 /// A timer read back for firing.
@@ -84,7 +84,7 @@ pub fn replace_many(out: &mut Statements, tickets: &[String], timers: &[NewTimer
                     q.arg(escalation.clone()),
                     q.arg(*kind),
                     q.arg(micros(*due)),
-                    "0".to_owned(),
+                    Mark::Lit("0"),
                     q.arg(micros(now)),
                 ]
             });
