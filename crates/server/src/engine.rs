@@ -203,7 +203,7 @@ pub async fn fire_ahead(
     flight: &InFlight,
 ) -> Result<usize, StorageError> {
     match Ahead::claim(state, batch, flight).await? {
-        Some(ahead) => Ok(ahead.fire(state, flight).await?.0),
+        Some(ahead) => Ok(ahead.fire(state).await?.0),
         None => Ok(0),
     }
 }
@@ -215,6 +215,43 @@ pub struct Ahead {
     /// [`ladder_storage::Db::noticed_writes`] before the snapshot started.
     seen: u64,
     now: Timestamp,
+    held: Held,
+}
+
+/// A batch's claim on its timers in [`InFlight`]. Released once the batch is written (or
+/// has failed); a claim dropped unreleased (a worker cancelled or panicking mid-batch) is
+/// released by a task of its own, so that its timers are never held for good.
+struct Held {
+    flight: InFlight,
+    ids: Vec<String>,
+}
+
+impl Held {
+    async fn release(mut self) {
+        let ids = std::mem::take(&mut self.ids);
+        let mut held = self.flight.0.lock().await;
+        for id in &ids {
+            held.remove(id);
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if self.ids.is_empty() {
+            return;
+        }
+        let ids = std::mem::take(&mut self.ids);
+        let flight = self.flight.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let mut held = flight.0.lock().await;
+                for id in &ids {
+                    held.remove(id);
+                }
+            });
+        }
+    }
 }
 
 /// How a batch planned ahead was written.
@@ -252,6 +289,10 @@ impl Ahead {
             held.extend(mine.iter().map(|t| t.id.clone()));
             mine
         };
+        let held = Held {
+            flight: flight.clone(),
+            ids: ids(&claimed),
+        };
         if claimed.is_empty() {
             snapshot.rollback().await?;
             return Ok(None);
@@ -261,6 +302,7 @@ impl Ahead {
             claimed,
             seen,
             now,
+            held,
         }))
     }
 
@@ -272,71 +314,73 @@ impl Ahead {
     /// Plans the batch from the snapshot and writes it under the write lock (planned again
     /// there if anything else was written since the snapshot), then releases its timers;
     /// returns how many were claimed and how the batch was written.
-    pub async fn fire(
-        self,
-        state: &AppState,
-        flight: &InFlight,
-    ) -> Result<(usize, Written), StorageError> {
-        let ids = ids(&self.claimed);
-        let claimed = self.claimed.len();
-        let result = self.plan_and_write(state).await;
-        // Released after the commit, and while no claim runs: see [`InFlight`].
-        flight.0.lock().await.retain(|id| !ids.contains(id));
-        result.map(|written| (claimed, written))
-    }
-
-    async fn plan_and_write(self, state: &AppState) -> Result<Written, StorageError> {
+    pub async fn fire(self, state: &AppState) -> Result<(usize, Written), StorageError> {
         let Ahead {
-            mut snapshot,
+            snapshot,
             claimed,
             seen,
             now,
+            held,
         } = self;
-        let started = std::time::Instant::now();
-        let planned = plan_batch(&mut snapshot, &claimed, now).await;
-        snapshot.rollback().await?;
-        let mut tx = state.db.write().await?;
-        // Other processes (the command line) write organisations, people and policies,
-        // which a batch reads but never writes; only this process writes tickets,
-        // escalations and timers, and its count covers every such write.
-        match planned {
-            Err(e) => {
-                tracing::warn!(error = ?e, "planning a batch of timers from a snapshot failed")
-            }
-            Ok(planned) if state.db.noticed_writes() == seen => {
-                if planned.writes_only_its_tickets() {
-                    tx.unnoticed();
-                }
-                let fired = write_planned(tx, planned, now).await;
-                settle(state, &claimed, fired, started).await?;
-                return Ok(Written::AsPlanned);
-            }
-            Ok(_) => {}
-        }
-        // Something else was written since the snapshot (or planning failed): the batch is
-        // read and decided again under the lock, from its timers as they are now.
-        tracing::debug!(
-            timers = claimed.len(),
-            "a write since the snapshot: planning the batch again"
-        );
-        let still_due: Vec<Timer> = timers::get_many(tx.conn(), &ids(&claimed))
-            .await?
-            .into_iter()
-            .filter(|t| claimed.contains(t))
-            .collect();
-        if still_due.is_empty() {
-            return Ok(Written::Replanned);
-        }
-        if still_due
-            .iter()
-            .all(|t| t.kind != TimerKind::FirstResponse.as_str())
-        {
-            tx.unnoticed();
-        }
-        let fired = fire_batch(tx, &still_due, now).await;
-        settle(state, &still_due, fired, started).await?;
-        Ok(Written::Replanned)
+        let result = plan_and_write(state, snapshot, &claimed, seen, now).await;
+        // Released after the commit, and while no claim runs: see [`InFlight`].
+        held.release().await;
+        result.map(|written| (claimed.len(), written))
     }
+}
+
+async fn plan_and_write(
+    state: &AppState,
+    mut snapshot: sqlx::Transaction<'static, sqlx::Any>,
+    claimed: &[Timer],
+    seen: u64,
+    now: Timestamp,
+) -> Result<Written, StorageError> {
+    let started = std::time::Instant::now();
+    let planned = plan_batch(&mut snapshot, claimed, now).await;
+    snapshot.rollback().await?;
+    let mut tx = state.db.write().await?;
+    // Other processes (the command line) write organisations, people and policies,
+    // which a batch reads but never writes; only this process writes tickets,
+    // escalations and timers, and its count covers every such write.
+    match planned {
+        Err(e) => {
+            tracing::warn!(error = ?e, "planning a batch of timers from a snapshot failed")
+        }
+        Ok(planned) if state.db.noticed_writes() == seen => {
+            if planned.writes_only_its_tickets() {
+                tx.unnoticed();
+            }
+            let fired = write_planned(tx, planned, now).await;
+            settle(state, claimed, fired, started).await?;
+            return Ok(Written::AsPlanned);
+        }
+        Ok(_) => {}
+    }
+    // Something else was written since the snapshot (or planning failed): the batch is
+    // read and decided again under the lock, from its timers as they are now.
+    tracing::debug!(
+        timers = claimed.len(),
+        "a write since the snapshot: planning the batch again"
+    );
+    let still_due: Vec<Timer> = timers::get_many(tx.conn(), &ids(claimed))
+        .await?
+        .into_iter()
+        .filter(|t| claimed.contains(t))
+        .collect();
+    if still_due.is_empty() {
+        return Ok(Written::Replanned);
+    }
+    if still_due
+        .iter()
+        .all(|t| t.kind != TimerKind::FirstResponse.as_str())
+    {
+        tx.unnoticed();
+    }
+    // Decided now, under the lock, after the write that made the snapshot stale.
+    let fired = fire_batch(tx, &still_due, state.now()).await;
+    settle(state, &still_due, fired, started).await?;
+    Ok(Written::Replanned)
 }
 
 fn ids(timers: &[Timer]) -> Vec<String> {

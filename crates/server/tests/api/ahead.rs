@@ -118,11 +118,11 @@ async fn a_batch_is_written_as_planned_and_workers_never_claim_the_same_timer() 
 
     // The first batch's commit touches only its own ticket, so the second one's plan holds.
     assert_eq!(
-        first.fire(&due.state, &flight).await.expect("fire"),
+        first.fire(&due.state).await.expect("fire"),
         (1, Written::AsPlanned)
     );
     assert_eq!(
-        second.fire(&due.state, &flight).await.expect("fire"),
+        second.fire(&due.state).await.expect("fire"),
         (1, Written::AsPlanned)
     );
     for i in 0..2 {
@@ -132,6 +132,16 @@ async fn a_batch_is_written_as_planned_and_workers_never_claim_the_same_timer() 
     }
     // Released and moved an hour on: nothing is due now.
     assert!(claim(500).await.expect("claim").is_none());
+    // The two batches appended to the organisation's one chain in turn.
+    let chains = ladder_storage::audit::verify(&due.app.db, None)
+        .await
+        .expect("verify");
+    assert!(
+        chains
+            .iter()
+            .all(|c| matches!(c, ladder_storage::audit::Verification::Intact { .. })),
+        "{chains:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +166,7 @@ async fn a_batch_is_planned_again_when_a_request_wrote_after_its_snapshot() {
     assert_eq!(s, StatusCode::OK, "{acked}");
 
     assert_eq!(
-        ahead.fire(&due.state, &flight).await.expect("fire"),
+        ahead.fire(&due.state).await.expect("fire"),
         (2, Written::Replanned)
     );
     let taken = due.ticket(0).await;
@@ -170,6 +180,21 @@ async fn a_batch_is_planned_again_when_a_request_wrote_after_its_snapshot() {
     );
     assert_eq!(taken["active_escalation"]["rung"], 1);
     assert_eq!(due.moves(0).await, 0, "the acknowledged escalation stays");
+    let (_, notes) = due
+        .app
+        .get(
+            &due.org.owner,
+            &format!("/tickets/{}/notifications", due.tickets[0]),
+        )
+        .await;
+    let kinds: Vec<&str> = notes
+        .as_array()
+        .map(|n| n.iter().filter_map(|m| m["kind"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        !kinds.contains(&"escalation_skipped_you"),
+        "nobody was told it moved past them: {kinds:?}"
+    );
     let moved = due.ticket(1).await;
     assert_eq!(moved["active_escalation"]["rung"], 2, "{moved}");
     assert_eq!(due.moves(1).await, 1);
@@ -177,4 +202,34 @@ async fn a_batch_is_planned_again_when_a_request_wrote_after_its_snapshot() {
         .await
         .expect("claim")
         .is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_dropped_before_it_fires_gives_its_timers_back() {
+    let due = two_rung_timeouts_due().await;
+    let flight = InFlight::default();
+    let ahead = Ahead::claim(&due.state, 500, &flight)
+        .await
+        .expect("claim")
+        .expect("both due");
+    assert_eq!(ahead.timers().len(), 2);
+    // As when a worker is cancelled or panics mid-batch.
+    drop(ahead);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let again = loop {
+        if let Some(again) = Ahead::claim(&due.state, 500, &flight).await.expect("claim") {
+            break again;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the timers stayed held"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(again.timers().len(), 2);
+    assert_eq!(
+        again.fire(&due.state).await.expect("fire"),
+        (2, Written::AsPlanned)
+    );
+    assert_eq!(due.moves(0).await + due.moves(1).await, 2);
 }
