@@ -178,6 +178,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             timer_workers,
         } => {
             let db = open(&cli.database_url).await?;
+            let _sole = db.lock_sole_server()?;
             if demo {
                 match demo::load_if_empty(&db, Timestamp::now()).await? {
                     Some(d) => {

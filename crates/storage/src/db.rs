@@ -45,6 +45,14 @@ pub struct Db {
     /// takes the write lock, and checks this count under the lock to know whether anything
     /// may have changed what it read.
     noticed: Arc<AtomicU64>,
+    /// The SQLite database file (none in memory or on PostgreSQL).
+    file: Option<Arc<std::path::PathBuf>>,
+}
+
+/// Held by the one server on a SQLite database for as long as it runs: see
+/// [`Db::lock_sole_server`]. Dropping it releases the lock.
+pub struct ServerLock {
+    _file: Option<std::fs::File>,
 }
 
 /// A write transaction. Dropping it without [`WriteTx::commit`] rolls back.
@@ -106,9 +114,9 @@ impl Db {
                 "unsupported database URL {url:?}: use sqlite://PATH or postgres://…"
             )));
         };
-        let url = match backend {
+        let (url, file) = match backend {
             Backend::Sqlite => prepare_sqlite_url(url)?,
-            Backend::Postgres => url.to_owned(),
+            Backend::Postgres => (url.to_owned(), None),
         };
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StorageError::Config(format!("bad database URL: {e}")))?
@@ -151,6 +159,7 @@ impl Db {
             backend,
             write_gate,
             noticed: Arc::new(AtomicU64::new(0)),
+            file: file.map(Arc::new),
         })
     }
 
@@ -219,6 +228,37 @@ impl Db {
         self.noticed.load(Ordering::SeqCst)
     }
 
+    /// Makes this process the only server on a SQLite database, until the returned lock is
+    /// dropped: a second `ladder serve` on the same file is refused. The timer engine plans
+    /// batches outside SQLite's write lock and relies on knowing every write to tickets,
+    /// escalations and timers, which it can only know within one process. (An advisory lock
+    /// on a file beside the database, `<database>.lock`: SQLite's own locks are on the
+    /// database file and are not held between transactions.) PostgreSQL servers share their
+    /// database, so there it takes nothing.
+    pub fn lock_sole_server(&self) -> Result<ServerLock, StorageError> {
+        let Some(db_file) = &self.file else {
+            return Ok(ServerLock { _file: None });
+        };
+        let path = format!("{}.lock", db_file.display());
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StorageError::Config(format!("cannot open {path}: {e}")))?;
+        match file.try_lock() {
+            Ok(()) => Ok(ServerLock { _file: Some(file) }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StorageError::Config(format!(
+                "another `ladder serve` is running on {}: a SQLite database has one server \
+                 (several servers share a PostgreSQL database)",
+                db_file.display()
+            ))),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(StorageError::Config(format!("cannot lock {path}: {e}")))
+            }
+        }
+    }
+
     /// A read transaction: every query in it sees the database as it was at the first one.
     pub async fn snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StorageError> {
         Ok(self.pool.begin().await?)
@@ -252,7 +292,8 @@ impl Db {
     }
 }
 
-fn prepare_sqlite_url(url: &str) -> Result<String, StorageError> {
+/// The URL sqlx opens, and the database file (none in memory).
+fn prepare_sqlite_url(url: &str) -> Result<(String, Option<std::path::PathBuf>), StorageError> {
     let rest = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
@@ -273,5 +314,6 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StorageError> {
         }
         query.push_str("mode=rwc");
     }
-    Ok(format!("sqlite://{path}?{query}"))
+    let file = (path != ":memory:" && !path.is_empty()).then(|| std::path::PathBuf::from(path));
+    Ok((format!("sqlite://{path}?{query}"), file))
 }

@@ -27,10 +27,7 @@ impl Drop for Server {
 }
 
 fn serve(url: &str, extra: &[&str]) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
+    let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_ladder"))
         .args(["serve", "--database-url", url])
         .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -215,4 +212,72 @@ async fn policy_files_round_trip_and_bad_ones_change_nothing(b: Backend) {
     let (ok, _, err) = ladder(&app.url, &["policy", "export", path]);
     assert!(!ok && err.contains("name one with --tenant"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Waits until the server at `port` answers, or panics after 30 s.
+async fn answers(port: u16) {
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = reqwest::get(&url).await {
+            if r.status() == StatusCode::OK {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "no server answered on {port}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_one_sqlite_database_is_refused_until_the_first_stops() {
+    let (url, _dir) = fresh_database(Backend::Sqlite).await;
+    let start = |port: u16| {
+        Command::new(env!("CARGO_BIN_EXE_ladder"))
+            .args(["serve", "--database-url", &url])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("LADDER_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map(Server)
+            .expect("start ladder serve")
+    };
+    let port = free_port();
+    let mut first = start(port);
+    answers(port).await;
+
+    let mut second = start(free_port());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = second.0.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a second server ran beside the first"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!status.success());
+    let mut err = String::new();
+    if let Some(mut stderr) = second.0.stderr.take() {
+        use std::io::Read;
+        stderr.read_to_string(&mut err).expect("stderr");
+    }
+    assert!(err.contains("another `ladder serve` is running"), "{err}");
+
+    // Once the first one is gone (even killed), a new one starts.
+    first.0.kill().expect("SIGKILL the first server");
+    let _ = first.0.wait();
+    let port = free_port();
+    let _third = start(port);
+    answers(port).await;
 }
