@@ -11,10 +11,10 @@
 //! SQLite has one server and one writer at a time, so its two workers take turns at the write
 //! lock, and each plans its next batch while the other writes ([`Ahead`]): it claims due
 //! timers that the other does not hold ([`InFlight`]), reads what they need from a snapshot
-//! and decides their effects, then takes the write lock. If nothing but timer batches was
-//! written since the snapshot ([`ladder_storage::Db::noticed_writes`]), what it read still
-//! holds (each batch writes only its own tickets) and the plan is written as it is;
-//! otherwise the batch is read and planned again under the lock. Planning is half of a
+//! and decides their effects, then takes the write lock. If nothing was written since the
+//! snapshot but timer batches (each writes only its own tickets) and requests confined to
+//! other tickets ([`ladder_storage::Db::written_since`]), what it read still holds and the
+//! plan is written as it is; otherwise the batch is read and planned again under the lock. Planning is half of a
 //! batch's work, and this way it no longer waits for the write lock.
 
 use std::collections::HashSet;
@@ -24,7 +24,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use ladder_core::sla::TimerKind;
 use ladder_storage::timers::{self, Timer};
-use ladder_storage::{Backend, StorageError, WriteTx};
+use ladder_storage::{Backend, StorageError, WriteMark, WriteTx, WrittenSince};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
@@ -212,8 +212,8 @@ pub async fn fire_ahead(
 pub struct Ahead {
     snapshot: sqlx::Transaction<'static, sqlx::Any>,
     claimed: Vec<Timer>,
-    /// [`ladder_storage::Db::noticed_writes`] before the snapshot started.
-    seen: u64,
+    /// [`ladder_storage::Db::write_mark`] before the snapshot started.
+    seen: WriteMark,
     now: Timestamp,
     held: Held,
 }
@@ -273,7 +273,7 @@ impl Ahead {
         flight: &InFlight,
     ) -> Result<Option<Ahead>, StorageError> {
         // Read before the snapshot starts: a write committed after it is then counted too.
-        let seen = state.db.noticed_writes();
+        let seen = state.db.write_mark();
         let now = state.now();
         let mut snapshot = state.db.snapshot().await?;
         let claimed = {
@@ -333,7 +333,7 @@ async fn plan_and_write(
     state: &AppState,
     mut snapshot: sqlx::Transaction<'static, sqlx::Any>,
     claimed: &[Timer],
-    seen: u64,
+    seen: WriteMark,
     now: Timestamp,
 ) -> Result<Written, StorageError> {
     let started = std::time::Instant::now();
@@ -347,7 +347,7 @@ async fn plan_and_write(
         Err(e) => {
             tracing::warn!(error = ?e, "planning a batch of timers from a snapshot failed")
         }
-        Ok(planned) if state.db.noticed_writes() == seen => {
+        Ok(planned) if still_holds(state.db.written_since(seen), claimed) => {
             if planned.writes_only_its_tickets() {
                 tx.unnoticed();
             }
@@ -381,6 +381,15 @@ async fn plan_and_write(
     let fired = fire_batch(tx, &still_due, state.now()).await;
     settle(state, &still_due, fired, started).await?;
     Ok(Written::Replanned)
+}
+
+/// Whether a plan made from a snapshot still holds after `written` (since the snapshot).
+fn still_holds(written: WrittenSince, claimed: &[Timer]) -> bool {
+    match written {
+        WrittenSince::Nothing => true,
+        WrittenSince::Tickets(tickets) => claimed.iter().all(|t| !tickets.contains(&t.ticket_id)),
+        WrittenSince::Anything => false,
+    }
 }
 
 fn ids(timers: &[Timer]) -> Vec<String> {

@@ -4,6 +4,7 @@
 //! are `$1, $2…` (which SQLite also understands), and the schema uses only portable types.
 //! The few places where the dialects must differ ask [`Db::backend`].
 
+use std::collections::{HashSet, VecDeque};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -40,11 +41,9 @@ pub struct Db {
     /// SQLite allows one writer at a time. Writers queue here, in order, instead of racing
     /// for the file lock and surfacing "database is locked" to a request.
     write_gate: Option<Arc<Mutex<()>>>,
-    /// How many write transactions have committed in this process, other than those marked
-    /// [`WriteTx::unnoticed`]. The timer engine plans a batch from a snapshot read before it
-    /// takes the write lock, and checks this count under the lock to know whether anything
-    /// may have changed what it read.
-    noticed: Arc<AtomicU64>,
+    /// What this process has committed, as far as a timer batch planned from an earlier
+    /// snapshot needs to know: see [`Db::write_mark`].
+    writes: Arc<Writes>,
     /// The SQLite database file (none in memory or on PostgreSQL).
     file: Option<Arc<std::path::PathBuf>>,
 }
@@ -55,29 +54,106 @@ pub struct ServerLock {
     _file: Option<std::fs::File>,
 }
 
+/// What this process has committed: a count of the commits that may have written anything,
+/// and the tickets written by the commits that wrote only within some tickets.
+#[derive(Default)]
+struct Writes {
+    anything: AtomicU64,
+    tickets: std::sync::Mutex<TicketLog>,
+}
+
+/// The tickets written lately, each with the number of its commit, oldest first.
+#[derive(Default)]
+struct TicketLog {
+    next: u64,
+    recent: VecDeque<(u64, String)>,
+}
+
+/// How many ticket writes [`TicketLog`] remembers: far more than are made while one batch of
+/// timers is planned. A mark older than that is taken as "anything may have changed".
+const TICKET_LOG: usize = 10_000;
+
+impl Writes {
+    fn log(&self) -> std::sync::MutexGuard<'_, TicketLog> {
+        // A panic while the log was held leaves it as it was: still a valid log.
+        self.tickets.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Where the record of this process's commits stood at some moment: see [`Db::write_mark`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteMark {
+    anything: u64,
+    tickets: u64,
+}
+
+/// What this process committed since a [`WriteMark`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WrittenSince {
+    Nothing,
+    /// Only rows of these tickets (their comments, escalations, timers…), besides the audit
+    /// trail and the outbox.
+    Tickets(HashSet<String>),
+    /// Anything at all.
+    Anything,
+}
+
+/// What a write transaction says it writes, for [`Db::written_since`].
+enum Scope {
+    Anything,
+    Tickets(Vec<String>),
+    /// Left out: a batch of timers, which writes only its own tickets.
+    Unnoticed,
+}
+
 /// A write transaction. Dropping it without [`WriteTx::commit`] rolls back.
 pub struct WriteTx {
     pub tx: sqlx::Transaction<'static, sqlx::Any>,
-    /// Counted at commit; `None` once marked [`WriteTx::unnoticed`].
-    noticed: Option<Arc<AtomicU64>>,
+    writes: Arc<Writes>,
+    scope: Scope,
     _gate: Option<OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
     pub async fn commit(self) -> Result<(), StorageError> {
         self.tx.commit().await.map_err(StorageError::from)?;
-        // Counted after the commit and before the write gate opens: whoever takes the gate
-        // next sees the count of everything committed before it.
-        if let Some(noticed) = &self.noticed {
-            noticed.fetch_add(1, Ordering::SeqCst);
+        // Recorded after the commit and before the write gate opens: whoever takes the gate
+        // next sees everything committed before it.
+        match self.scope {
+            Scope::Anything => {
+                self.writes.anything.fetch_add(1, Ordering::SeqCst);
+            }
+            Scope::Tickets(ids) => {
+                let mut log = self.writes.log();
+                for id in ids {
+                    let n = log.next;
+                    log.next += 1;
+                    log.recent.push_back((n, id));
+                }
+                while log.recent.len() > TICKET_LOG {
+                    log.recent.pop_front();
+                }
+            }
+            Scope::Unnoticed => {}
         }
         Ok(())
     }
 
-    /// Leaves this transaction out of [`Db::noticed_writes`]: for a batch of timers that
-    /// writes only to rows no other batch planned from.
+    /// Leaves this transaction out of [`Db::written_since`]: for a batch of timers that
+    /// writes only to its own tickets, which no other batch plans from.
     pub fn unnoticed(&mut self) {
-        self.noticed = None;
+        self.scope = Scope::Unnoticed;
+    }
+
+    /// Says that this transaction writes only rows of `ticket` (its comments, escalations,
+    /// timers, watchers, the ticket itself), besides the audit trail and the outbox: nothing
+    /// about people, customers or other tickets. Said once per ticket it writes.
+    pub fn writes_only_ticket(&mut self, ticket: &str) {
+        match &mut self.scope {
+            Scope::Anything => self.scope = Scope::Tickets(vec![ticket.to_owned()]),
+            Scope::Tickets(ids) => ids.push(ticket.to_owned()),
+            Scope::Unnoticed => {}
+        }
     }
 
     pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
@@ -158,7 +234,7 @@ impl Db {
             pool,
             backend,
             write_gate,
-            noticed: Arc::new(AtomicU64::new(0)),
+            writes: Arc::default(),
             file: file.map(Arc::new),
         })
     }
@@ -215,17 +291,41 @@ impl Db {
         };
         Ok(WriteTx {
             tx,
-            noticed: Some(self.noticed.clone()),
+            writes: self.writes.clone(),
+            scope: Scope::Anything,
             _gate: gate,
         })
     }
 
-    /// How many write transactions this process has committed, but for those marked
-    /// [`WriteTx::unnoticed`]. Read before a snapshot and again under the write lock, an
-    /// unchanged count means that nothing else was written in between (on SQLite, where
-    /// this process is the only writer).
-    pub fn noticed_writes(&self) -> u64 {
-        self.noticed.load(Ordering::SeqCst)
+    /// Where the record of this process's commits stands now. Taken before a snapshot and
+    /// compared under the write lock ([`Db::written_since`]), it tells what may have changed
+    /// since the snapshot (on SQLite, where this process is the only writer).
+    pub fn write_mark(&self) -> WriteMark {
+        let anything = self.writes.anything.load(Ordering::SeqCst);
+        let tickets = self.writes.log().next;
+        WriteMark { anything, tickets }
+    }
+
+    /// What this process committed since `mark` (see [`WriteTx::writes_only_ticket`]).
+    pub fn written_since(&self, mark: WriteMark) -> WrittenSince {
+        if self.writes.anything.load(Ordering::SeqCst) != mark.anything {
+            return WrittenSince::Anything;
+        }
+        let log = self.writes.log();
+        if log.next == mark.tickets {
+            return WrittenSince::Nothing;
+        }
+        match log.recent.front() {
+            Some((oldest, _)) if *oldest <= mark.tickets => WrittenSince::Tickets(
+                log.recent
+                    .iter()
+                    .filter(|(n, _)| *n >= mark.tickets)
+                    .map(|(_, id)| id.clone())
+                    .collect(),
+            ),
+            // Forgotten already.
+            _ => WrittenSince::Anything,
+        }
     }
 
     /// Makes this process the only server on a SQLite database, until the returned lock is

@@ -15,7 +15,7 @@ mod sql;
 pub mod tickets;
 pub mod timers;
 
-pub use db::{Backend, Db, ServerLock, WriteTx};
+pub use db::{Backend, Db, ServerLock, WriteMark, WriteTx, WrittenSince};
 pub use row::{from_micros, micros, new_id};
 pub use sql::Statements;
 

@@ -333,6 +333,7 @@ pub async fn acknowledge(
 ) -> ApiResult<Escalation> {
     let mut tx = db.write().await?;
     let (tenant, mut e, mut ticket) = load(&mut tx, db, caller, id).await?;
+    tx.writes_only_ticket(&ticket.id);
     let owner_name = match &e.escalation_owner_id {
         Some(o) => Some((o.clone(), user_name(tx.conn(), &tenant, o).await?)),
         None => None,

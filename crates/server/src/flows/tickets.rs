@@ -399,6 +399,7 @@ pub async fn comment(
     }
     let mut tx = db.write().await?;
     let (tenant, mut t) = load_for_update(&mut tx, db, caller, id).await?;
+    tx.writes_only_ticket(&t.id);
     let active = active_escalation(tx.conn(), &tenant, &t).await?;
     let policy = policy_in(tx.conn(), &tenant).await?;
     if req.public && !req.from_customer {

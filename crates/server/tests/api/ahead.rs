@@ -233,3 +233,55 @@ async fn a_claim_dropped_before_it_fires_gives_its_timers_back() {
     );
     assert_eq!(due.moves(0).await + due.moves(1).await, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_on_another_ticket_leaves_the_plan_standing_and_one_on_its_own_does_not() {
+    let due = two_rung_timeouts_due().await;
+    let other_customer = due.org.customer(&due.app, "Sam Stone").await;
+    let elsewhere = TicketBuilder::new(&other_customer)
+        .about("Invoice")
+        .saying("Please resend the invoice.")
+        .open(&due.app, &due.tom)
+        .await;
+    let comment = |ticket: String| {
+        let app = &due.app;
+        let tom = &due.tom;
+        async move {
+            let (s, c) = app
+                .post(
+                    tom,
+                    &format!("/tickets/{ticket}/comments"),
+                    json!({"body": "Looking into it.", "public": false}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{c}");
+        }
+    };
+    let flight = InFlight::default();
+    let first = Ahead::claim(&due.state, 1, &flight)
+        .await
+        .expect("claim")
+        .expect("one due");
+    // A comment on a ticket outside the batch writes nothing the plan was made from.
+    comment(elsewhere).await;
+    let first_ticket = first.timers()[0].ticket_id.clone();
+    assert_eq!(
+        first.fire(&due.state).await.expect("fire"),
+        (1, Written::AsPlanned)
+    );
+    let second = Ahead::claim(&due.state, 1, &flight)
+        .await
+        .expect("claim")
+        .expect("the other one");
+    let second_ticket = second.timers()[0].ticket_id.clone();
+    assert_ne!(first_ticket, second_ticket);
+    // One on the batch's own ticket does.
+    comment(second_ticket).await;
+    assert_eq!(
+        second.fire(&due.state).await.expect("fire"),
+        (1, Written::Replanned)
+    );
+    for i in 0..2 {
+        assert_eq!(due.moves(i).await, 1, "ticket {i} moved up once");
+    }
+}
