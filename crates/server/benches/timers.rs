@@ -13,8 +13,8 @@
 //!
 //! Each due timer is the rung timeout of an unacknowledged escalation, the heaviest kind: it
 //! supersedes the escalation with one for the next rung, appends to the audit chain, writes
-//! the notifications and sets the new escalation's seven timers. `LADDER_BENCH_TENANTS`
-//! spreads the escalations over that many organisations (default 20).
+//! the notifications and sets the ticket's timer to what the new rung waits for.
+//! `LADDER_BENCH_TENANTS` spreads the escalations over that many organisations (default 20).
 //!
 //! `LADDER_BENCH_STEP=load` only loads the database; `LADDER_BENCH_STEP=fire` only fires,
 //! on a database loaded so and untouched since, such as a PostgreSQL database created from

@@ -14,22 +14,21 @@
 //! and decides their effects, then takes the write lock. If nothing was written since the
 //! snapshot but timer batches (each writes only its own tickets) and requests confined to
 //! other tickets ([`ladder_storage::Db::written_since`]), what it read still holds and the
-//! plan is written as it is; otherwise the batch is read and planned again under the lock. Planning is half of a
-//! batch's work, and this way it no longer waits for the write lock.
+//! plan is written as it is; otherwise the batch is read and planned again under the lock.
+//! Planning is half of a batch's work, and this way it no longer waits for the write lock.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use ladder_core::sla::TimerKind;
 use ladder_storage::timers::{self, Timer};
 use ladder_storage::{Backend, StorageError, WriteMark, WriteTx, WrittenSince};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use crate::error::ApiResult;
-use crate::flows::timers::{fire_batch, plan_batch, write_planned};
+use crate::flows::timers::{fire_batch, plan_batch, write_planned, writes_only_their_tickets};
 use crate::state::AppState;
 
 /// How the engine runs.
@@ -229,10 +228,7 @@ struct Held {
 impl Held {
     async fn release(mut self) {
         let ids = std::mem::take(&mut self.ids);
-        let mut held = self.flight.0.lock().await;
-        for id in &ids {
-            held.remove(id);
-        }
+        forget(&self.flight, &ids).await;
     }
 }
 
@@ -244,13 +240,15 @@ impl Drop for Held {
         let ids = std::mem::take(&mut self.ids);
         let flight = self.flight.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                let mut held = flight.0.lock().await;
-                for id in &ids {
-                    held.remove(id);
-                }
-            });
+            runtime.spawn(async move { forget(&flight, &ids).await });
         }
+    }
+}
+
+async fn forget(flight: &InFlight, ids: &[String]) {
+    let mut held = flight.0.lock().await;
+    for id in ids {
+        held.remove(id);
     }
 }
 
@@ -340,17 +338,17 @@ async fn plan_and_write(
     let planned = plan_batch(&mut snapshot, claimed, now).await;
     snapshot.rollback().await?;
     let mut tx = state.db.write().await?;
+    if writes_only_their_tickets(claimed) {
+        tx.unnoticed();
+    }
     // Other processes (the command line) write organisations, people and policies,
     // which a batch reads but never writes; only this process writes tickets,
-    // escalations and timers, and its count covers every such write.
+    // escalations and timers, and its record covers every such write.
     match planned {
         Err(e) => {
             tracing::warn!(error = ?e, "planning a batch of timers from a snapshot failed")
         }
         Ok(planned) if still_holds(state.db.written_since(seen), claimed) => {
-            if planned.writes_only_its_tickets() {
-                tx.unnoticed();
-            }
             let fired = write_planned(tx, planned, now).await;
             settle(state, claimed, fired, started).await?;
             return Ok(Written::AsPlanned);
@@ -370,12 +368,6 @@ async fn plan_and_write(
         .collect();
     if still_due.is_empty() {
         return Ok(Written::Replanned);
-    }
-    if still_due
-        .iter()
-        .all(|t| t.kind != TimerKind::FirstResponse.as_str())
-    {
-        tx.unnoticed();
     }
     // Decided now, under the lock, after the write that made the snapshot stale.
     let fired = fire_batch(tx, &still_due, state.now()).await;

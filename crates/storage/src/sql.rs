@@ -78,20 +78,11 @@ impl Sql {
 
     /// Appends `(p1, p2, …)` for one row whose values `row` binds.
     pub fn row(&mut self, first: bool, row: impl FnOnce(&mut Sql) -> Vec<Mark>) {
-        use std::fmt::Write;
         let marks = row(self);
         if !first {
             self.text.push_str(", ");
         }
-        self.text.push('(');
-        for (i, mark) in marks.iter().enumerate() {
-            if i > 0 {
-                self.text.push_str(", ");
-            }
-            // Writing to a String cannot fail.
-            let _ = write!(self.text, "{mark}");
-        }
-        self.text.push(')');
+        push_list(&mut self.text, marks);
     }
 
     /// The statement's text as `conn`'s database runs it fastest. SQLite looks each `$N` up
@@ -211,18 +202,23 @@ fn positional(text: &str, n: usize) -> Option<String> {
 
 /// `(p1, p2, …)` placeholders for an `IN` list of texts.
 pub(crate) fn in_list(sql: &mut Sql, values: &[String]) -> String {
-    use std::fmt::Write;
     let mut list = String::with_capacity(values.len() * 6 + 2);
-    list.push('(');
-    for (i, v) in values.iter().enumerate() {
+    push_list(&mut list, values.iter().map(|v| sql.text_arg(v.clone())));
+    list
+}
+
+/// Appends `(m1, m2, …)`.
+fn push_list(text: &mut String, marks: impl IntoIterator<Item = Mark>) {
+    use std::fmt::Write;
+    text.push('(');
+    for (i, mark) in marks.into_iter().enumerate() {
         if i > 0 {
-            list.push_str(", ");
+            text.push_str(", ");
         }
         // Writing to a String cannot fail.
-        let _ = write!(list, "{}", sql.text_arg(v.clone()));
+        let _ = write!(text, "{mark}");
     }
-    list.push(')');
-    list
+    text.push(')');
 }
 
 #[cfg(test)]

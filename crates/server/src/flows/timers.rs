@@ -92,18 +92,10 @@ pub async fn fire_batch(
             (tx, result)
         }));
     }
-    let mut tx = holder.take().await?;
-    // Last: appending locks the organisations' chain heads until the batch commits.
-    audit::append_many(tx.conn(), &events).await?;
+    let tx = holder.take().await?;
     tracing::debug!(?read, written = ?started.elapsed(), "timer batch");
-    for t in first_responses {
-        if let Some((tenant, mut ticket)) = loaded.tickets.remove(&t.ticket_id) {
-            if let Fired::Done(kind) = first_response(&mut tx, &tenant, &mut ticket, now).await? {
-                done.push(kind);
-            }
-        }
-    }
-    Ok((tx, done))
+    let first_responses = take_tickets(&mut loaded, &first_responses);
+    finish(tx, &events, first_responses, done, now).await
 }
 
 /// A batch of timers decided on from a snapshot, before taking the write lock: everything
@@ -116,13 +108,13 @@ pub struct Planned {
     first_responses: Vec<(String, Ticket)>,
 }
 
-impl Planned {
-    /// Whether the batch writes only to its own tickets (and to the audit trail and the
-    /// outbox): true unless it escalates a ticket nobody answered, which is done the way a
-    /// person would do it and reads and writes more.
-    pub fn writes_only_its_tickets(&self) -> bool {
-        self.first_responses.is_empty()
-    }
+/// Whether firing these timers writes only to their own tickets (and to the audit trail and
+/// the outbox): true unless one escalates a ticket nobody answered, which is done the way a
+/// person would do it and reads and writes more.
+pub fn writes_only_their_tickets(claimed: &[Timer]) -> bool {
+    claimed
+        .iter()
+        .all(|t| t.kind != TimerKind::FirstResponse.as_str())
 }
 
 /// Reads what a batch of claimed timers needs on `conn` and decides every timer's effects,
@@ -152,10 +144,7 @@ pub async fn plan_batch(
             &mut done,
         )?);
     }
-    let first_responses = first_responses
-        .iter()
-        .filter_map(|t| loaded.tickets.remove(&t.ticket_id))
-        .collect();
+    let first_responses = take_tickets(&mut loaded, &first_responses);
     Ok(Planned {
         parts,
         events,
@@ -174,14 +163,40 @@ pub async fn write_planned(
     for statements in planned.parts {
         statements.execute(tx.conn()).await?;
     }
-    audit::append_many(tx.conn(), &planned.events).await?;
-    let mut done = planned.done;
-    for (tenant, mut ticket) in planned.first_responses {
+    finish(
+        tx,
+        &planned.events,
+        planned.first_responses,
+        planned.done,
+        now,
+    )
+    .await
+}
+
+/// The end of every batch: its audit events appended, then its first-response timers fired.
+async fn finish(
+    mut tx: WriteTx,
+    events: &[PlannedEvent],
+    first_responses: Vec<(String, Ticket)>,
+    mut done: Vec<&'static str>,
+    now: Timestamp,
+) -> ApiResult<(WriteTx, Vec<&'static str>)> {
+    // Last: appending locks the organisations' chain heads until the batch commits.
+    audit::append_many(tx.conn(), events).await?;
+    for (tenant, mut ticket) in first_responses {
         if let Fired::Done(kind) = first_response(&mut tx, &tenant, &mut ticket, now).await? {
             done.push(kind);
         }
     }
     Ok((tx, done))
+}
+
+/// The tickets of `timers`, with their tenants, taken out of what the batch read.
+fn take_tickets(loaded: &mut Loaded, timers: &[&Timer]) -> Vec<(String, Ticket)> {
+    timers
+        .iter()
+        .filter_map(|t| loaded.tickets.remove(&t.ticket_id))
+        .collect()
 }
 
 /// First-response timers apart (rare: each opens an escalation the way a person would, one

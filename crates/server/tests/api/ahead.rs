@@ -82,6 +82,11 @@ async fn two_rung_timeouts_due() -> Due {
 }
 
 impl Due {
+    /// Claims up to `n` due timers no other claim in `flight` holds.
+    async fn claim(&self, flight: &InFlight, n: i64) -> Option<Ahead> {
+        Ahead::claim(&self.state, n, flight).await.expect("claim")
+    }
+
     async fn ticket(&self, i: usize) -> Value {
         let (s, t) = self
             .app
@@ -107,11 +112,10 @@ impl Due {
 async fn a_batch_is_written_as_planned_and_workers_never_claim_the_same_timer() {
     let due = two_rung_timeouts_due().await;
     let flight = InFlight::default();
-    let claim = |n: i64| Ahead::claim(&due.state, n, &flight);
-    let first = claim(1).await.expect("claim").expect("one due");
-    let second = claim(1).await.expect("claim").expect("the other");
+    let first = due.claim(&flight, 1).await.expect("one due");
+    let second = due.claim(&flight, 1).await.expect("the other");
     assert!(
-        claim(1).await.expect("claim").is_none(),
+        due.claim(&flight, 1).await.is_none(),
         "both are held: there is nothing left to claim"
     );
     assert_ne!(first.timers()[0].id, second.timers()[0].id);
@@ -131,7 +135,7 @@ async fn a_batch_is_written_as_planned_and_workers_never_claim_the_same_timer() 
         assert_eq!(t["active_escalation"]["rung"], 2, "{t}");
     }
     // Released and moved an hour on: nothing is due now.
-    assert!(claim(500).await.expect("claim").is_none());
+    assert!(due.claim(&flight, 500).await.is_none());
     // The two batches appended to the organisation's one chain in turn.
     let chains = ladder_storage::audit::verify(&due.app.db, None)
         .await
@@ -148,10 +152,7 @@ async fn a_batch_is_written_as_planned_and_workers_never_claim_the_same_timer() 
 async fn a_batch_is_planned_again_when_a_request_wrote_after_its_snapshot() {
     let due = two_rung_timeouts_due().await;
     let flight = InFlight::default();
-    let ahead = Ahead::claim(&due.state, 500, &flight)
-        .await
-        .expect("claim")
-        .expect("both due");
+    let ahead = due.claim(&flight, 500).await.expect("both due");
     assert_eq!(ahead.timers().len(), 2);
     // Tom takes the first escalation after the batch's snapshot was read: a plan made from
     // that snapshot would move an acknowledged escalation up the chain.
@@ -198,26 +199,20 @@ async fn a_batch_is_planned_again_when_a_request_wrote_after_its_snapshot() {
     let moved = due.ticket(1).await;
     assert_eq!(moved["active_escalation"]["rung"], 2, "{moved}");
     assert_eq!(due.moves(1).await, 1);
-    assert!(Ahead::claim(&due.state, 500, &flight)
-        .await
-        .expect("claim")
-        .is_none());
+    assert!(due.claim(&flight, 500).await.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_dropped_before_it_fires_gives_its_timers_back() {
     let due = two_rung_timeouts_due().await;
     let flight = InFlight::default();
-    let ahead = Ahead::claim(&due.state, 500, &flight)
-        .await
-        .expect("claim")
-        .expect("both due");
+    let ahead = due.claim(&flight, 500).await.expect("both due");
     assert_eq!(ahead.timers().len(), 2);
     // As when a worker is cancelled or panics mid-batch.
     drop(ahead);
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     let again = loop {
-        if let Some(again) = Ahead::claim(&due.state, 500, &flight).await.expect("claim") {
+        if let Some(again) = due.claim(&flight, 500).await {
             break again;
         }
         assert!(
@@ -258,10 +253,7 @@ async fn a_request_on_another_ticket_leaves_the_plan_standing_and_one_on_its_own
         }
     };
     let flight = InFlight::default();
-    let first = Ahead::claim(&due.state, 1, &flight)
-        .await
-        .expect("claim")
-        .expect("one due");
+    let first = due.claim(&flight, 1).await.expect("one due");
     // A comment on a ticket outside the batch writes nothing the plan was made from.
     comment(elsewhere).await;
     let first_ticket = first.timers()[0].ticket_id.clone();
@@ -269,10 +261,7 @@ async fn a_request_on_another_ticket_leaves_the_plan_standing_and_one_on_its_own
         first.fire(&due.state).await.expect("fire"),
         (1, Written::AsPlanned)
     );
-    let second = Ahead::claim(&due.state, 1, &flight)
-        .await
-        .expect("claim")
-        .expect("the other one");
+    let second = due.claim(&flight, 1).await.expect("the other one");
     let second_ticket = second.timers()[0].ticket_id.clone();
     assert_ne!(first_ticket, second_ticket);
     // One on the batch's own ticket does.
