@@ -46,6 +46,9 @@ pub struct Changes {
     /// Tickets whose timers are set anew, with their tenant and the active escalation whose
     /// clocks they follow (none: the ticket is left without timers).
     timers_of: BTreeMap<String, (String, Option<Escalation>)>,
+    /// What the clocks of a ticket's active escalation have due, when the caller already
+    /// worked it out for the escalation as `timers_of` holds it (with that escalation's id).
+    known: HashMap<String, (String, Vec<(TimerKind, Timestamp)>)>,
     /// Timers set for a later time than the clocks say (a reminder held for opening hours).
     held: BTreeMap<(String, &'static str), Timestamp>,
     /// Tickets whose timer fired: removed unless the clocks set it again.
@@ -75,6 +78,7 @@ impl Changes {
     /// Sets the ticket's timers anew from `e`'s clocks when written (none once `e` is no
     /// longer active, unless another escalation of the ticket took over).
     pub fn reset_timers(&mut self, e: &Escalation) {
+        self.known.remove(&e.ticket_id);
         let entry = self
             .timers_of
             .entry(e.ticket_id.clone())
@@ -84,6 +88,24 @@ impl Changes {
         } else if entry.1.as_ref().is_some_and(|a| a.id == e.id) {
             entry.1 = None;
         }
+    }
+
+    /// Whether the ticket's timers are already to be set anew.
+    pub fn resets_timers_of(&self, ticket: &str) -> bool {
+        self.timers_of.contains_key(ticket)
+    }
+
+    /// Records what the clocks of `escalation`, the ticket's active one as it stands, have
+    /// due (from `SlaClocks::timers`), so that writing needs not work it out again. Forgotten
+    /// if the ticket's timers are reset after.
+    pub fn timers_known(
+        &mut self,
+        ticket: &str,
+        escalation: &str,
+        timers: Vec<(TimerKind, Timestamp)>,
+    ) {
+        self.known
+            .insert(ticket.to_owned(), (escalation.to_owned(), timers));
     }
 
     /// Marks the tickets whose timers fired: their timer rows are updated to what the clocks
@@ -228,10 +250,14 @@ impl Changes {
         let mut timers: Vec<NewTimer> = Vec::new();
         for (ticket, (tenant, active)) in &self.timers_of {
             let Some(e) = active else { continue };
-            let (snap, run) = sla::state_of(e);
-            let next = run
-                .clocks
-                .timers(&snap, e.created_at, e.ack_due_at)
+            let due = match self.known.get(ticket) {
+                Some((id, timers)) if *id == e.id => timers.clone(),
+                _ => {
+                    let (snap, run) = sla::state_of(e);
+                    run.clocks.timers(&snap, e.created_at, e.ack_due_at)
+                }
+            };
+            let next = due
                 .into_iter()
                 .map(|(kind, due)| {
                     let held = self.held.get(&(ticket.clone(), kind.as_str()));

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use ladder_core::escalation::{approval_needed, check_acknowledge, check_active, check_escalate};
+use ladder_core::policy::EscalationSnapshot;
 use ladder_core::sla::{next_on_chain, position_on_chain, SlaClocks};
 use ladder_core::text::{LongText, Text};
 use ladder_core::{
@@ -930,7 +931,27 @@ pub fn plan_move_up(
     changes: &mut Changes,
     people: &People,
     customer: Option<&directory::Customer>,
+    old: Escalation,
+    ticket: &mut Ticket,
+    by: Option<&str>,
+    note: &str,
+    reason: MoveReason,
+    now: Timestamp,
+) -> ApiResult<Escalation> {
+    let state = sla::state_of(&old);
+    plan_move_up_from(
+        changes, people, customer, old, state, ticket, by, note, reason, now,
+    )
+}
+
+/// [`plan_move_up`] for a caller that already read the escalation's snapshot and run.
+#[allow(clippy::too_many_arguments)]
+pub fn plan_move_up_from(
+    changes: &mut Changes,
+    people: &People,
+    customer: Option<&directory::Customer>,
     mut old: Escalation,
+    (snap, run): (Arc<EscalationSnapshot>, sla::Run),
     ticket: &mut Ticket,
     by: Option<&str>,
     note: &str,
@@ -938,7 +959,6 @@ pub fn plan_move_up(
     now: Timestamp,
 ) -> ApiResult<Escalation> {
     let tenant = old.tenant_id.clone();
-    let (snap, run) = sla::state_of(&old);
     let chain = snap.chain();
     let (position, next) = next_on_chain(&chain, run.position, &old.target).ok_or_else(|| {
         ApiError::Conflict(

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 use jiff::Timestamp;
+use ladder_core::policy::EscalationSnapshot;
 use ladder_core::sla::{next_on_chain, Clock, TimerKind};
 use ladder_core::text::LongText;
 use ladder_core::{
@@ -28,7 +29,7 @@ use serde_json::json;
 use sqlx::AnyConnection;
 
 use super::changes::Changes;
-use super::escalation::{open_escalation, plan_move_up, EscalateRequest, MoveReason};
+use super::escalation::{open_escalation, plan_move_up_from, EscalateRequest, MoveReason};
 use super::people::People;
 use super::{policy_in, record};
 use crate::error::{ApiError, ApiResult};
@@ -320,24 +321,36 @@ fn fire_ticket(
                     .or_else(|| loaded.escalations.get(id))
             })
             .filter(|e| e.is_active())
-            .cloned()
         else {
             break;
         };
-        // Whatever happens, the ticket's timer is set anew from the clocks as they end up.
-        changes.reset_timers(&e);
-        let (snap, run) = sla::state_of(&e);
-        let next = run
-            .clocks
-            .timers(&snap, e.created_at, e.ack_due_at)
-            .into_iter()
+        let (snap, run) = sla::state_of(e);
+        let timers = run.clocks.timers(&snap, e.created_at, e.ack_due_at);
+        let next = timers
+            .iter()
             .filter(|(k, due)| *due <= now && !passed.contains(k))
             .min_by_key(|(k, due)| (*due, *k));
-        let Some((kind, _)) = next else { break };
+        let Some(&(kind, _)) = next else {
+            // Nothing more is due: the ticket's timer is set to the earliest of these.
+            let id = e.id.clone();
+            if !changes.resets_timers_of(&ticket.id) {
+                let e = e.clone();
+                changes.reset_timers(&e);
+            }
+            changes.timers_known(&ticket.id, &id, timers);
+            break;
+        };
+        let (e, state) = (e.clone(), (snap, run));
+        // Whatever happens, the ticket's timer is set anew from the clocks as they end up.
+        changes.reset_timers(&e);
         let outcome = match kind {
-            TimerKind::RungTimeout => rung_timeout(changes, people, customer, e, ticket, now)?,
-            TimerKind::Remind(clock) => remind(changes, people, e, ticket, clock, now),
-            TimerKind::Due(clock) => breach(changes, people, customer, e, ticket, clock, now)?,
+            TimerKind::RungTimeout => {
+                rung_timeout(changes, people, customer, e, state, ticket, now)?
+            }
+            TimerKind::Remind(clock) => remind(changes, people, e, state, ticket, clock, now),
+            TimerKind::Due(clock) => {
+                breach(changes, people, customer, e, state, ticket, clock, now)?
+            }
             TimerKind::FirstResponse => Fired::Moot,
         };
         match outcome {
@@ -348,18 +361,21 @@ fn fire_ticket(
     Ok(())
 }
 
+/// An escalation's snapshot and run, as [`sla::state_of`] reads them.
+type State = (Arc<EscalationSnapshot>, sla::Run);
+
 fn rung_timeout(
     changes: &mut Changes,
     people: &People,
     customer: Option<&Customer>,
     e: Escalation,
+    (snap, run): State,
     ticket: &mut Ticket,
     now: Timestamp,
 ) -> ApiResult<Fired> {
     if e.state != EscalationState::Requested {
         return Ok(Fired::Moot);
     }
-    let (snap, run) = sla::state_of(&e);
     let within = snap
         .rule
         .chain
@@ -371,8 +387,9 @@ fn rung_timeout(
         snap.rule.name
     );
     let reason = MoveReason::RungTimedOut;
-    plan_move_up(
-        changes, people, customer, e, ticket, None, &note, reason, now,
+    let state = (snap, run);
+    plan_move_up_from(
+        changes, people, customer, e, state, ticket, None, &note, reason, now,
     )?;
     Ok(Fired::Done(reason.event_kind()))
 }
@@ -412,11 +429,11 @@ fn remind(
     changes: &mut Changes,
     people: &People,
     mut e: Escalation,
+    (snap, mut run): State,
     ticket: &Ticket,
     clock: Clock,
     now: Timestamp,
 ) -> Fired {
-    let (snap, mut run) = sla::state_of(&e);
     if clock == Clock::Acknowledge && e.state != EscalationState::Requested {
         return Fired::Moot;
     }
@@ -470,16 +487,17 @@ fn clock_payload(
     .into()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn breach(
     changes: &mut Changes,
     people: &People,
     customer: Option<&Customer>,
     mut e: Escalation,
+    (snap, mut run): State,
     ticket: &mut Ticket,
     clock: Clock,
     now: Timestamp,
 ) -> ApiResult<Fired> {
-    let (snap, mut run) = sla::state_of(&e);
     if clock == Clock::Acknowledge && e.state != EscalationState::Requested {
         return Ok(Fired::Moot);
     }
@@ -539,8 +557,17 @@ fn breach(
             snap.rule.name
         );
         let reason = MoveReason::SlaBreached;
-        plan_move_up(
-            changes, people, customer, e, ticket, None, &note, reason, now,
+        plan_move_up_from(
+            changes,
+            people,
+            customer,
+            e,
+            (snap, run),
+            ticket,
+            None,
+            &note,
+            reason,
+            now,
         )?;
     } else {
         changes.put_escalation(e, false);
