@@ -31,6 +31,16 @@ struct Message {
     payload: Arc<str>,
 }
 
+/// A ticket whose timers are set anew.
+struct Reset {
+    tenant: String,
+    /// The active escalation whose clocks the timers follow (none: the ticket is left
+    /// without timers).
+    active: Option<Escalation>,
+    /// What those clocks have due, when the caller already worked it out.
+    due: Option<Vec<(TimerKind, Timestamp)>>,
+}
+
 /// Everything a batch of commands will write.
 #[derive(Default)]
 pub struct Changes {
@@ -43,12 +53,8 @@ pub struct Changes {
     messages: Vec<Message>,
     /// Where each notification is in `messages`, by idempotency key.
     message_at: HashMap<String, usize>,
-    /// Tickets whose timers are set anew, with their tenant and the active escalation whose
-    /// clocks they follow (none: the ticket is left without timers).
-    timers_of: BTreeMap<String, (String, Option<Escalation>)>,
-    /// What the clocks of a ticket's active escalation have due, when the caller already
-    /// worked it out for the escalation as `timers_of` holds it (with that escalation's id).
-    known: HashMap<String, (String, Vec<(TimerKind, Timestamp)>)>,
+    /// Tickets whose timers are set anew.
+    timers_of: BTreeMap<String, Reset>,
     /// Timers set for a later time than the clocks say (a reminder held for opening hours).
     held: BTreeMap<(String, &'static str), Timestamp>,
     /// Tickets whose timer fired: removed unless the clocks set it again.
@@ -78,15 +84,20 @@ impl Changes {
     /// Sets the ticket's timers anew from `e`'s clocks when written (none once `e` is no
     /// longer active, unless another escalation of the ticket took over).
     pub fn reset_timers(&mut self, e: &Escalation) {
-        self.known.remove(&e.ticket_id);
         let entry = self
             .timers_of
             .entry(e.ticket_id.clone())
-            .or_insert_with(|| (e.tenant_id.clone(), None));
+            .or_insert_with(|| Reset {
+                tenant: e.tenant_id.clone(),
+                active: None,
+                due: None,
+            });
         if e.is_active() {
-            entry.1 = Some(e.clone());
-        } else if entry.1.as_ref().is_some_and(|a| a.id == e.id) {
-            entry.1 = None;
+            entry.active = Some(e.clone());
+            entry.due = None;
+        } else if entry.active.as_ref().is_some_and(|a| a.id == e.id) {
+            entry.active = None;
+            entry.due = None;
         }
     }
 
@@ -95,17 +106,19 @@ impl Changes {
         self.timers_of.contains_key(ticket)
     }
 
-    /// Records what the clocks of `escalation`, the ticket's active one as it stands, have
-    /// due (from `SlaClocks::timers`), so that writing needs not work it out again. Forgotten
-    /// if the ticket's timers are reset after.
+    /// Records what the clocks of `escalation`, the ticket's active one as last reset, have
+    /// due (from `SlaClocks::timers`), so that writing needs not work it out again.
     pub fn timers_known(
         &mut self,
         ticket: &str,
         escalation: &str,
-        timers: Vec<(TimerKind, Timestamp)>,
+        due: Vec<(TimerKind, Timestamp)>,
     ) {
-        self.known
-            .insert(ticket.to_owned(), (escalation.to_owned(), timers));
+        if let Some(reset) = self.timers_of.get_mut(ticket) {
+            if reset.active.as_ref().is_some_and(|a| a.id == escalation) {
+                reset.due = Some(due);
+            }
+        }
     }
 
     /// Marks the tickets whose timers fired: their timer rows are updated to what the clocks
@@ -248,25 +261,27 @@ impl Changes {
 
         // Each touched ticket's timer is what its active escalation waits for next.
         let mut timers: Vec<NewTimer> = Vec::new();
-        for (ticket, (tenant, active)) in &self.timers_of {
-            let Some(e) = active else { continue };
-            let due = match self.known.get(ticket) {
-                Some((id, timers)) if *id == e.id => timers.clone(),
-                _ => {
+        for (ticket, reset) in &self.timers_of {
+            let Some(e) = &reset.active else { continue };
+            let computed;
+            let due = match &reset.due {
+                Some(due) => due,
+                None => {
                     let (snap, run) = sla::state_of(e);
-                    run.clocks.timers(&snap, e.created_at, e.ack_due_at)
+                    computed = run.clocks.timers(&snap, e.created_at, e.ack_due_at);
+                    &computed
                 }
             };
             let next = due
-                .into_iter()
-                .map(|(kind, due)| {
+                .iter()
+                .map(|&(kind, due)| {
                     let held = self.held.get(&(ticket.clone(), kind.as_str()));
                     (held.copied().unwrap_or(due), kind)
                 })
                 .min();
             if let Some((due, kind)) = next {
                 timers.push((
-                    tenant.clone(),
+                    reset.tenant.clone(),
                     ticket.clone(),
                     Some(e.id.clone()),
                     kind.as_str(),

@@ -907,11 +907,13 @@ pub async fn move_up(
     let people = People::load(tx.conn(), tenant).await?;
     let customer = directory::customer(tx.conn(), tenant, &ticket.customer_id).await?;
     let mut changes = Changes::default();
+    let state = sla::state_of(&old);
     let new = plan_move_up(
         &mut changes,
         &people,
         customer.as_ref(),
         old,
+        state,
         ticket,
         by,
         note,
@@ -925,28 +927,10 @@ pub async fn move_up(
 /// Decides a move up the chain: the superseded escalation, the new one on the next rung that
 /// reaches somebody, the audit event, and who is told (the new rung; the rungs skipped or
 /// passed over; whoever held it). The run's clocks carry over: the customer's deadlines do
-/// not restart. The caller holds the ticket locked and writes `changes`.
+/// not restart. `state` is the escalation's snapshot and run, as [`sla::state_of`] reads
+/// them. The caller holds the ticket locked and writes `changes`.
 #[allow(clippy::too_many_arguments)]
 pub fn plan_move_up(
-    changes: &mut Changes,
-    people: &People,
-    customer: Option<&directory::Customer>,
-    old: Escalation,
-    ticket: &mut Ticket,
-    by: Option<&str>,
-    note: &str,
-    reason: MoveReason,
-    now: Timestamp,
-) -> ApiResult<Escalation> {
-    let state = sla::state_of(&old);
-    plan_move_up_from(
-        changes, people, customer, old, state, ticket, by, note, reason, now,
-    )
-}
-
-/// [`plan_move_up`] for a caller that already read the escalation's snapshot and run.
-#[allow(clippy::too_many_arguments)]
-pub fn plan_move_up_from(
     changes: &mut Changes,
     people: &People,
     customer: Option<&directory::Customer>,

@@ -29,7 +29,7 @@ use serde_json::json;
 use sqlx::AnyConnection;
 
 use super::changes::Changes;
-use super::escalation::{open_escalation, plan_move_up_from, EscalateRequest, MoveReason};
+use super::escalation::{open_escalation, plan_move_up, EscalateRequest, MoveReason};
 use super::people::People;
 use super::{policy_in, record};
 use crate::error::{ApiError, ApiResult};
@@ -388,7 +388,7 @@ fn rung_timeout(
     );
     let reason = MoveReason::RungTimedOut;
     let state = (snap, run);
-    plan_move_up_from(
+    plan_move_up(
         changes, people, customer, e, state, ticket, None, &note, reason, now,
     )?;
     Ok(Fired::Done(reason.event_kind()))
@@ -557,7 +557,7 @@ fn breach(
             snap.rule.name
         );
         let reason = MoveReason::SlaBreached;
-        plan_move_up_from(
+        plan_move_up(
             changes,
             people,
             customer,
