@@ -36,12 +36,20 @@ pub struct NewMessage<'a> {
     pub kind: &'a str,
     /// The message's content as JSON text.
     pub payload: &'a str,
-    /// Unique per notification (the event that caused it and its kind), so that a retried
-    /// command cannot notify twice.
-    pub idempotency_key: String,
+    /// The audit event that caused it. With the kind and the audience it makes the
+    /// message's key, so that a retried command cannot notify twice; the key begins with the
+    /// event's id, which is how a ticket's notifications are found (`for_ticket`).
+    pub event_id: &'a str,
 }
 
 impl NewMessage<'_> {
+    fn idempotency_key(&self) -> String {
+        match self.audience {
+            Audience::Staff => format!("{}:{}", self.event_id, self.kind),
+            Audience::Customer => format!("{}:{}:customer", self.event_id, self.kind),
+        }
+    }
+
     fn recipients_json(&self) -> String {
         // Ids are plain strings; serialising a slice of them cannot fail.
         serde_json::to_string(self.recipient_user_ids).unwrap_or_else(|_| "[]".to_owned())
@@ -64,7 +72,7 @@ pub async fn enqueue(conn: &mut AnyConnection, m: NewMessage<'_>, now: Timestamp
     .bind(m.audience.as_str())
     .bind(m.kind)
     .bind(m.payload)
-    .bind(m.idempotency_key)
+    .bind(m.idempotency_key())
     .bind(micros(now))
     .execute(conn)
     .await?;
@@ -93,7 +101,7 @@ pub fn enqueue_many(out: &mut Statements, messages: &[NewMessage<'_>], now: Time
                     q.arg(m.audience.as_str()),
                     q.arg(m.kind.to_owned()),
                     q.arg(m.payload.to_owned()),
-                    q.arg(m.idempotency_key.clone()),
+                    q.arg(m.idempotency_key()),
                     q.arg(micros(now)),
                     Mark::Lit("0"),
                     q.arg(micros(now)),
@@ -126,11 +134,18 @@ pub struct Message {
 }
 
 /// The notifications about one ticket, oldest first.
+///
+/// The outbox has no index by ticket (it is written far more often than read this way): a
+/// message's key begins with the id of the audit event that caused it and a colon, so the
+/// ticket's events, found by their own index, give each a range of the outbox's key.
 pub async fn for_ticket(db: &Db, tenant_id: &str, ticket_id: &str) -> Result<Vec<Message>> {
     let rows = sqlx::query(
-        "SELECT id, ticket_id, recipient_user_ids, recipient_email, audience, kind, payload, \
-         created_at, delivered_at, attempts, last_error FROM outbox \
-         WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY created_at, id",
+        "SELECT o.id, o.ticket_id, o.recipient_user_ids, o.recipient_email, o.audience, o.kind, \
+         o.payload, o.created_at, o.delivered_at, o.attempts, o.last_error \
+         FROM audit_events e JOIN outbox o \
+           ON o.idempotency_key > e.id || ':' AND o.idempotency_key < e.id || ';' \
+         WHERE e.ticket_id = $2 AND e.tenant_id = $1 AND o.tenant_id = $1 AND o.ticket_id = $2 \
+         ORDER BY o.created_at, o.id",
     )
     .bind(tenant_id)
     .bind(ticket_id)

@@ -26,7 +26,8 @@ struct Message {
     ticket: String,
     users: Vec<String>,
     kind: &'static str,
-    key: String,
+    /// The audit event it is about.
+    event: String,
     /// JSON text, shared with the other notifications of the same event.
     payload: Arc<str>,
 }
@@ -51,8 +52,8 @@ pub struct Changes {
     watchers: BTreeSet<(String, String, String)>,
     events: Vec<PlannedEvent>,
     messages: Vec<Message>,
-    /// Where each notification is in `messages`, by idempotency key.
-    message_at: HashMap<String, usize>,
+    /// Where each notification is in `messages`, by event and kind.
+    message_at: HashMap<(String, &'static str), usize>,
     /// Tickets whose timers are set anew.
     timers_of: BTreeMap<String, Reset>,
     /// Timers set for a later time than the clocks say (a reminder held for opening hours).
@@ -183,17 +184,17 @@ impl Changes {
         if users.peek().is_none() {
             return;
         }
-        let key = format!("{event}:{kind}");
+        let key = (event.to_owned(), kind);
         let at = match self.message_at.get(&key) {
             Some(&at) => at,
             None => {
-                self.message_at.insert(key.clone(), self.messages.len());
+                self.message_at.insert(key, self.messages.len());
                 self.messages.push(Message {
                     tenant: tenant.to_owned(),
                     ticket: ticket.to_owned(),
                     users: Vec::new(),
                     kind,
-                    key,
+                    event: event.to_owned(),
                     payload: Arc::clone(payload),
                 });
                 self.messages.len() - 1
@@ -254,7 +255,7 @@ impl Changes {
                 audience: Audience::Staff,
                 kind: m.kind,
                 payload: &m.payload,
-                idempotency_key: m.key.clone(),
+                event_id: &m.event,
             })
             .collect();
         outbox::enqueue_many(&mut out, &messages, now);

@@ -71,7 +71,7 @@ pub async fn notify_staff(
             audience: Audience::Staff,
             kind,
             payload,
-            idempotency_key: format!("{event_id}:{kind}"),
+            event_id,
         },
         now,
     )
@@ -101,7 +101,7 @@ pub async fn notify_customer(
             audience: Audience::Customer,
             kind,
             payload,
-            idempotency_key: format!("{event_id}:{kind}:customer"),
+            event_id,
         },
         now,
     )
