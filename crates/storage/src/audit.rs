@@ -45,7 +45,7 @@ pub async fn append(conn: &mut AnyConnection, ev: NewEvent<'_>, now: Timestamp) 
         ticket_id: ev.ticket_id.map(str::to_owned),
         actor_id: ev.actor_id.map(str::to_owned),
         kind: ev.kind.to_owned(),
-        payload: ev.payload,
+        payload: ev.payload.to_string(),
         occurred_at: now,
     };
     append_many(conn, std::slice::from_ref(&planned)).await?;
@@ -59,7 +59,8 @@ pub struct PlannedEvent {
     pub ticket_id: Option<String>,
     pub actor_id: Option<String>,
     pub kind: String,
-    pub payload: serde_json::Value,
+    /// JSON text, hashed and stored as it is.
+    pub payload: String,
     pub occurred_at: Timestamp,
 }
 
@@ -106,7 +107,6 @@ pub async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> R
             continue;
         };
         *seq += 1;
-        let payload = ev.payload.to_string();
         let at = micros(ev.occurred_at);
         let hash = event_hash(
             prev,
@@ -116,18 +116,18 @@ pub async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> R
             ev.ticket_id.as_deref(),
             ev.actor_id.as_deref(),
             &ev.kind,
-            &payload,
+            &ev.payload,
             at,
         );
         let prev_hash = std::mem::replace(prev, hash.clone());
-        rows.push((ev, *seq, payload, at, prev_hash, hash));
+        rows.push((ev, *seq, at, prev_hash, hash));
     }
     for chunk in rows.chunks(rows_per_statement(10)) {
         let mut sql = Sql::new(
             "INSERT INTO audit_events (id, tenant_id, seq, ticket_id, actor_id, kind, payload, \
              occurred_at, prev_hash, hash) VALUES ",
         );
-        for (i, (ev, seq, payload, at, prev_hash, hash)) in chunk.iter().enumerate() {
+        for (i, (ev, seq, at, prev_hash, hash)) in chunk.iter().enumerate() {
             sql.row(i == 0, |q| {
                 vec![
                     q.arg(ev.id.clone()),
@@ -136,7 +136,7 @@ pub async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> R
                     q.arg(ev.ticket_id.clone()),
                     q.arg(ev.actor_id.clone()),
                     q.arg(ev.kind.clone()),
-                    q.arg(payload.clone()),
+                    q.arg(ev.payload.clone()),
                     q.arg(*at),
                     q.arg(prev_hash.clone()),
                     q.arg(hash.clone()),

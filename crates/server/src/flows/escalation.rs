@@ -82,6 +82,37 @@ fn target_json(t: &Target) -> serde_json::Value {
     serde_json::to_value(t).unwrap_or_default()
 }
 
+/// The audit event of a move up the chain. Typed, like [`Details`], because the timer engine
+/// writes one per rung timeout.
+#[derive(Serialize)]
+struct MovedUp<'a> {
+    ack_due_at: Option<Timestamp>,
+    after: Position<'a>,
+    automatic: bool,
+    before: Position<'a>,
+    chain_position: usize,
+    escalation_id: &'a str,
+    note: &'a str,
+    rung: i64,
+    skipped: Vec<Skipped<'a>>,
+    superseded_escalation_id: &'a str,
+}
+
+/// Where an escalation stood, before or after a move.
+#[derive(Serialize)]
+struct Position<'a> {
+    escalation_id: &'a str,
+    priority: Priority,
+    target: &'a Target,
+}
+
+/// A rung passed over on the way, and why.
+#[derive(Serialize)]
+struct Skipped<'a> {
+    reason: &'a str,
+    target: &'a Target,
+}
+
 /// Everything the person taking an escalation needs, in the notification itself. A typed
 /// struct rather than a `json!` tree: the timer engine writes thousands of these a second.
 #[derive(Serialize)]
@@ -980,7 +1011,11 @@ pub fn plan_move_up(
     };
     run.clocks.moved_up();
     sla::apply(&mut new, &snap, &run);
-    let before = json!({"escalation_id": old.id, "target": target_json(&old.target), "priority": ticket.priority});
+    let before = Position {
+        escalation_id: &old.id,
+        priority: ticket.priority,
+        target: &old.target,
+    };
     ticket.active_escalation_id = Some(new.id.clone());
     if priority > ticket.priority {
         ticket.priority = priority;
@@ -996,16 +1031,28 @@ pub fn plan_move_up(
         &ticket.id,
         by,
         reason.event_kind(),
-        json!({
-            "escalation_id": new.id, "superseded_escalation_id": old.id, "note": note,
-            "rung": new.rung, "chain_position": routed.position, "automatic": by.is_none(),
-            "skipped": routed.skipped.iter().map(|(t, why)| json!({"target": target_json(t), "reason": why})).collect::<Vec<_>>(),
-            "ack_due_at": new.ack_due_at,
-            "before": before,
-            "after": {"escalation_id": new.id, "target": target_json(&new.target), "priority": ticket.priority},
-        }),
+        &MovedUp {
+            ack_due_at: new.ack_due_at,
+            after: Position {
+                escalation_id: &new.id,
+                priority: ticket.priority,
+                target: &new.target,
+            },
+            automatic: by.is_none(),
+            before,
+            chain_position: routed.position,
+            escalation_id: &new.id,
+            note,
+            rung: new.rung,
+            skipped: routed
+                .skipped
+                .iter()
+                .map(|(target, reason)| Skipped { reason, target })
+                .collect(),
+            superseded_escalation_id: &old.id,
+        },
         now,
-    );
+    )?;
     let payload = details(&new, ticket, customer);
     let recipients = routed.recipients.iter().map(|u| u.id.as_str());
     changes.notify_staff(

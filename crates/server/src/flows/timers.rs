@@ -347,7 +347,7 @@ fn fire_ticket(
             TimerKind::RungTimeout => {
                 rung_timeout(changes, people, customer, e, state, ticket, now)?
             }
-            TimerKind::Remind(clock) => remind(changes, people, e, state, ticket, clock, now),
+            TimerKind::Remind(clock) => remind(changes, people, e, state, ticket, clock, now)?,
             TimerKind::Due(clock) => {
                 breach(changes, people, customer, e, state, ticket, clock, now)?
             }
@@ -433,15 +433,15 @@ fn remind(
     ticket: &Ticket,
     clock: Clock,
     now: Timestamp,
-) -> Fired {
+) -> ApiResult<Fired> {
     if clock == Clock::Acknowledge && e.state != EscalationState::Requested {
-        return Fired::Moot;
+        return Ok(Fired::Moot);
     }
     // Nobody is reminded at midnight on a Sunday: a late timer waits for opening hours.
     if !snap.calendar.is_open(now) {
         let at = snap.calendar.next_open(now);
         changes.hold_timer(&ticket.id, TimerKind::Remind(clock), at);
-        return Fired::Postponed;
+        return Ok(Fired::Postponed);
     }
     // The reminder to acknowledge is about the rung's own deadline, before it is passed over.
     let ack = e.ack_due_at.unwrap_or(run.clocks.acknowledge_due);
@@ -453,10 +453,10 @@ fn remind(
         &ticket.id,
         None,
         "sla_reminder",
-        json!({"escalation_id": e.id, "clock": clock, "due_at": due, "rule": snap.rule.name,
+        &json!({"escalation_id": e.id, "clock": clock, "due_at": due, "rule": snap.rule.name,
                "reminder": if repeat { "repeat" } else { "first" }, "to": to}),
         now,
-    );
+    )?;
     let payload = clock_payload(&e, ticket, clock, due);
     let people_told = to.iter().map(String::as_str);
     changes.notify_staff(
@@ -471,7 +471,7 @@ fn remind(
     sla::apply(&mut e, &snap, &run);
     e.updated_at = now;
     changes.put_escalation(e, false);
-    Fired::Done("sla_reminder")
+    Ok(Fired::Done("sla_reminder"))
 }
 
 /// What a reminder or breach notification says, as JSON text.
@@ -524,10 +524,10 @@ fn breach(
         &ticket.id,
         None,
         "sla_breached",
-        json!({"escalation_id": e.id, "clock": clock, "due_at": due, "rule": snap.rule.name,
+        &json!({"escalation_id": e.id, "clock": clock, "due_at": due, "rule": snap.rule.name,
                "holders": to, "told_above": above, "re_escalate": re_escalate}),
         now,
-    );
+    )?;
     let payload = clock_payload(&e, ticket, clock, due);
     let people_told = to.iter().map(String::as_str);
     changes.notify_staff(

@@ -129,6 +129,20 @@ async fn an_unacknowledged_escalation_climbs_the_chain_on_time(b: Backend) {
         json!({"kind": "role", "role": "admin"})
     );
     assert_eq!(moves[1]["payload"]["automatic"], true);
+    // Each move records where the escalation stood before it, and which one it replaced.
+    assert_eq!(
+        moves[0]["payload"]["before"]["target"],
+        json!({"kind": "user", "id": tom.id})
+    );
+    assert_eq!(moves[0]["payload"]["superseded_escalation_id"], e["id"]);
+    assert_eq!(
+        moves[1]["payload"]["before"]["escalation_id"],
+        moves[0]["payload"]["escalation_id"]
+    );
+    assert_eq!(
+        [&moves[0]["payload"]["rung"], &moves[1]["payload"]["rung"]],
+        [2, 3]
+    );
 
     // The gentle reminder came before rung 1 was passed over, half-way through its time.
     let reminders = of_kind(&events, "sla_reminder");
