@@ -15,11 +15,11 @@ use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::outbox::{self, Audience, NewMessage};
 use ladder_storage::timers::{self, NewTimer};
 use ladder_storage::{new_id, tickets, Backend, Statements};
+use serde::Serialize;
 use sqlx::AnyConnection;
 
 use crate::error::ApiResult;
 use crate::sla;
-use serde::Serialize;
 
 /// One notification: everyone told the same thing about the same event.
 struct Message {
