@@ -404,3 +404,17 @@ pub async fn set_policy(app: &TestApp, org: &Org, policy: &ladder_core::Policy) 
     let json = serde_json::to_value(policy).expect("policy serialises");
     app.set_policy(&org.owner, json).await;
 }
+
+/// The organisation's audit chain verifies from its first event to its last.
+pub async fn assert_chain_intact(app: &TestApp, org: &Org) {
+    let results = ladder_storage::audit::verify(&app.db, Some(&org.tenant_id))
+        .await
+        .expect("verify");
+    assert!(
+        matches!(
+            results.as_slice(),
+            [ladder_storage::audit::Verification::Intact { .. }]
+        ),
+        "{results:?}"
+    );
+}

@@ -10,7 +10,7 @@ use ladder_server::flows::tickets::{create, NewTicketRequest};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{kinds, set_policy, Backend, Org, Session, TestApp};
+use crate::harness::{assert_chain_intact, kinds, set_policy, Backend, Org, Session, TestApp};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -98,19 +98,6 @@ async fn customers(app: &TestApp, org: &Org, names: &[&str]) -> Vec<String> {
         out.push(org.customer(app, n).await);
     }
     out
-}
-
-async fn assert_chain_intact(app: &TestApp, org: &Org) {
-    let results = ladder_storage::audit::verify(&app.db, Some(&org.tenant_id))
-        .await
-        .expect("verify");
-    assert!(
-        matches!(
-            results.as_slice(),
-            [ladder_storage::audit::Verification::Intact { .. }]
-        ),
-        "{results:?}"
-    );
 }
 
 async fn repeat_customer_fires_repeat_contact_by_the_policys_threshold(b: Backend) {
