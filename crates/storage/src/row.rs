@@ -105,28 +105,46 @@ impl<'r> Prefixed<'r> {
         }
     }
 
-    fn name(&self, col: &str) -> String {
-        let mut name = String::with_capacity(self.prefix.len() + col.len());
-        name.push_str(self.prefix);
-        name.push_str(col);
-        name
+    /// Reads the column `{prefix}{col}` with `read`. The name is put together on the stack:
+    /// a batch of timers reads tens of thousands of joined columns, and a `String` for each
+    /// name was one allocation in every eight the engine made.
+    fn read<T>(
+        &self,
+        col: &str,
+        read: impl FnOnce(&AnyRow, &str) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut buf = [0u8; 64];
+        let len = self.prefix.len() + col.len();
+        match buf.get_mut(..len) {
+            Some(name) => {
+                name[..self.prefix.len()].copy_from_slice(self.prefix.as_bytes());
+                name[self.prefix.len()..].copy_from_slice(col.as_bytes());
+                // Two whole strings side by side are valid UTF-8.
+                let name = std::str::from_utf8(name).map_err(|e| StorageError::Corrupt {
+                    table: "?",
+                    detail: format!("column name {}{col}: {e}", self.prefix),
+                })?;
+                read(self.row, name)
+            }
+            None => read(self.row, &format!("{}{col}", self.prefix)),
+        }
     }
 }
 
 impl RowExt for Prefixed<'_> {
     fn text(&self, col: &str) -> Result<String, StorageError> {
-        self.row.text(&self.name(col))
+        self.read(col, |row, name| row.text(name))
     }
     fn opt_text(&self, col: &str) -> Result<Option<String>, StorageError> {
-        self.row.opt_text(&self.name(col))
+        self.read(col, |row, name| row.opt_text(name))
     }
     fn int(&self, col: &str) -> Result<i64, StorageError> {
-        self.row.int(&self.name(col))
+        self.read(col, |row, name| row.int(name))
     }
     fn opt_int(&self, col: &str) -> Result<Option<i64>, StorageError> {
-        self.row.opt_int(&self.name(col))
+        self.read(col, |row, name| row.opt_int(name))
     }
     fn flag(&self, col: &str) -> Result<bool, StorageError> {
-        self.row.flag(&self.name(col))
+        self.read(col, |row, name| row.flag(name))
     }
 }
