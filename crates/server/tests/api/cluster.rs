@@ -41,7 +41,7 @@ fn serve(url: &str, extra: &[&str]) -> Server {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_fire_each_of_2000_timers_exactly_once_even_when_one_is_killed() {
-    let (url, _dir) = fresh_database(Backend::Postgres).await;
+    let (url, _scratch) = fresh_database(Backend::Postgres).await;
     let db = Db::connect(&url).await.expect("connect");
     db.migrate().await.expect("migrate");
     let loaded = sla_load::load(&db, 8, 2000, 2000).await;
@@ -238,7 +238,7 @@ fn free_port() -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_server_on_one_sqlite_database_is_refused_until_the_first_stops() {
-    let (url, _dir) = fresh_database(Backend::Sqlite).await;
+    let (url, _scratch) = fresh_database(Backend::Sqlite).await;
     let start = |port: u16| {
         Command::new(env!("CARGO_BIN_EXE_ladder"))
             .args(["serve", "--database-url", &url])

@@ -37,15 +37,45 @@ pub struct TestApp {
     pub db: Db,
     pub url: String,
     pub client: reqwest::Client,
-    _dir: Option<TempDir>,
+    _scratch: Scratch,
 }
 
-/// A directory removed when the test ends.
-pub struct TempDir(pub std::path::PathBuf);
+/// What a fresh database leaves to clean up when the test ends: an SQLite file's directory,
+/// or a PostgreSQL database (otherwise every run would leave one per test on the server).
+pub enum Scratch {
+    Dir(std::path::PathBuf),
+    Postgres { admin: String, name: String },
+}
 
-impl Drop for TempDir {
+impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        match self {
+            Scratch::Dir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Scratch::Postgres { admin, name } => {
+                let (admin, name) = (admin.clone(), name.clone());
+                // `Drop` cannot wait on the test's runtime, so the database is dropped from a
+                // thread with a runtime of its own. FORCE closes the connections the test's
+                // server still holds.
+                let dropped = std::thread::spawn(move || {
+                    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    else {
+                        return;
+                    };
+                    runtime.block_on(async {
+                        if let Ok(db) = Db::connect(&admin).await {
+                            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                            let _ = sqlx::query(&drop).execute(db.pool()).await;
+                            db.close().await;
+                        }
+                    });
+                });
+                let _ = dropped.join();
+            }
+        }
     }
 }
 
@@ -60,15 +90,15 @@ fn unique(prefix: &str) -> String {
     )
 }
 
-/// A fresh, migrated, empty database of the given kind: its URL and an optional directory.
-pub async fn fresh_database(backend: Backend) -> (String, Option<TempDir>) {
+/// A fresh, migrated, empty database of the given kind: its URL, and what to clean up.
+pub async fn fresh_database(backend: Backend) -> (String, Scratch) {
     match backend {
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join(unique("ladder-test"));
             std::fs::create_dir_all(&dir).expect("temp dir");
             (
                 format!("sqlite://{}/ladder.db", dir.display()),
-                Some(TempDir(dir)),
+                Scratch::Dir(dir),
             )
         }
         Backend::Postgres => {
@@ -85,8 +115,8 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<TempDir>) {
             let base = admin
                 .rsplit_once('/')
                 .map(|(b, _)| b.to_owned())
-                .unwrap_or(admin);
-            (format!("{base}/{name}"), None)
+                .unwrap_or_else(|| admin.clone());
+            (format!("{base}/{name}"), Scratch::Postgres { admin, name })
         }
     }
 }
@@ -105,7 +135,7 @@ impl TestApp {
         backend: Backend,
         engine: ladder_server::engine::EngineConfig,
     ) -> TestApp {
-        let (url, dir) = fresh_database(backend).await;
+        let (url, scratch) = fresh_database(backend).await;
         let db = Db::connect(&url).await.expect("connect");
         db.migrate().await.expect("migrate");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -123,7 +153,7 @@ impl TestApp {
             db,
             url,
             client: reqwest::Client::new(),
-            _dir: dir,
+            _scratch: scratch,
         }
     }
 
