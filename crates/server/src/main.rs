@@ -11,6 +11,14 @@ use ladder_storage::audit::Verification;
 use ladder_storage::Db;
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc rather than the C library's allocator: the timer engine makes a few hundred small
+/// allocations per timer it fires, and glibc's malloc and free took a fifth of the server's
+/// CPU while 10,000 timers fired. With jemalloc the server used 20–27% less CPU in the same
+/// benchmark, for about 6 MiB more resident memory at its peak.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const DEFAULT_DATABASE: &str = "sqlite://ladder-data/ladder.db";
 
 #[derive(Parser)]
