@@ -25,6 +25,7 @@ use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::tickets::{self, Ticket};
 use ladder_storage::timers::{self, Timer};
 use ladder_storage::{Backend, Statements, WriteTx};
+use serde::Serialize;
 use serde_json::json;
 use sqlx::AnyConnection;
 
@@ -448,16 +449,23 @@ fn remind(
     let due = due_of(&e, clock, ack);
     let to = holders(people, &e, now);
     let repeat = run.clocks.reminded.contains_key(&clock);
+    let reminded = Reminded {
+        clock,
+        due_at: due,
+        escalation_id: &e.id,
+        reminder: if repeat { "repeat" } else { "first" },
+        rule: &snap.rule.name,
+        to: &to,
+    };
     let event = changes.event(
         &e.tenant_id,
         &ticket.id,
         None,
         "sla_reminder",
-        &json!({"escalation_id": e.id, "clock": clock, "due_at": due, "rule": snap.rule.name,
-               "reminder": if repeat { "repeat" } else { "first" }, "to": to}),
+        &reminded,
         now,
     )?;
-    let payload = clock_payload(&e, ticket, clock, due);
+    let payload = clock_payload(&e, ticket, clock, due)?;
     let people_told = to.iter().map(String::as_str);
     changes.notify_staff(
         &e.tenant_id,
@@ -474,17 +482,58 @@ fn remind(
     Ok(Fired::Done("sla_reminder"))
 }
 
+/// The audit event of a reminder. Like the other payloads the engine writes per timer, a
+/// typed struct rather than a `json!` tree. Fields are in alphabetical order, as `json!`
+/// wrote them, so the stored text is as before.
+#[derive(Serialize)]
+struct Reminded<'a> {
+    clock: Clock,
+    due_at: Option<Timestamp>,
+    escalation_id: &'a str,
+    reminder: &'static str,
+    rule: &'a str,
+    to: &'a [String],
+}
+
+/// The audit event of a breached deadline.
+#[derive(Serialize)]
+struct Breached<'a> {
+    clock: Clock,
+    due_at: Option<Timestamp>,
+    escalation_id: &'a str,
+    holders: &'a [String],
+    re_escalate: bool,
+    rule: &'a str,
+    told_above: &'a [String],
+}
+
+/// What a reminder or breach notification says.
+#[derive(Serialize)]
+struct ClockNotice<'a> {
+    clock: Clock,
+    due_at: Option<Timestamp>,
+    escalation_id: &'a str,
+    subject: &'a str,
+    ticket_id: &'a str,
+}
+
 /// What a reminder or breach notification says, as JSON text.
 fn clock_payload(
     e: &Escalation,
     ticket: &Ticket,
     clock: Clock,
     due: Option<Timestamp>,
-) -> Arc<str> {
-    json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
-           "clock": clock, "due_at": due})
-    .to_string()
-    .into()
+) -> ApiResult<Arc<str>> {
+    let notice = ClockNotice {
+        clock,
+        due_at: due,
+        escalation_id: &e.id,
+        subject: &ticket.subject,
+        ticket_id: &ticket.id,
+    };
+    let text = serde_json::to_string(&notice)
+        .map_err(|err| anyhow::anyhow!("the notice of the {} clock: {err}", clock.as_str()))?;
+    Ok(text.into())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -519,16 +568,24 @@ fn breach(
         .collect();
     let re_escalate =
         clock != Clock::Acknowledge && snap.rule.reescalate_on_breach && next.is_some();
+    let breached = Breached {
+        clock,
+        due_at: due,
+        escalation_id: &e.id,
+        holders: &to,
+        re_escalate,
+        rule: &snap.rule.name,
+        told_above: &above,
+    };
     let event = changes.event(
         &e.tenant_id,
         &ticket.id,
         None,
         "sla_breached",
-        &json!({"escalation_id": e.id, "clock": clock, "due_at": due, "rule": snap.rule.name,
-               "holders": to, "told_above": above, "re_escalate": re_escalate}),
+        &breached,
         now,
     )?;
-    let payload = clock_payload(&e, ticket, clock, due);
+    let payload = clock_payload(&e, ticket, clock, due)?;
     let people_told = to.iter().map(String::as_str);
     changes.notify_staff(
         &e.tenant_id,
@@ -637,4 +694,59 @@ async fn first_response(
     };
     open_escalation(tx, tenant, ticket, None, req, now).await?;
     Ok(Fired::Done("escalated"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed payloads write the text the `json!` trees they replaced wrote (sorted keys),
+    /// so reminders and breaches read the same in old and new audit trails.
+    #[test]
+    fn typed_payloads_write_what_json_trees_wrote() {
+        let due: Option<Timestamp> = "2026-11-24T10:00:00Z".parse().ok();
+        let (to, above) = (
+            vec!["u1".to_owned(), "u2".to_owned()],
+            vec!["u3".to_owned()],
+        );
+        let reminded = Reminded {
+            clock: Clock::Update,
+            due_at: due,
+            escalation_id: "e1",
+            reminder: "repeat",
+            rule: "Urgent",
+            to: &to,
+        };
+        let tree = json!({"escalation_id": "e1", "clock": Clock::Update, "due_at": due,
+            "rule": "Urgent", "reminder": "repeat", "to": to});
+        assert_eq!(
+            serde_json::to_string(&reminded).ok(),
+            Some(tree.to_string())
+        );
+        let breached = Breached {
+            clock: Clock::Resolve,
+            due_at: due,
+            escalation_id: "e1",
+            holders: &to,
+            re_escalate: true,
+            rule: "Urgent",
+            told_above: &above,
+        };
+        let tree = json!({"escalation_id": "e1", "clock": Clock::Resolve, "due_at": due,
+            "rule": "Urgent", "holders": to, "told_above": above, "re_escalate": true});
+        assert_eq!(
+            serde_json::to_string(&breached).ok(),
+            Some(tree.to_string())
+        );
+        let notice = ClockNotice {
+            clock: Clock::Acknowledge,
+            due_at: None,
+            escalation_id: "e1",
+            subject: "Crown came off \"again\"",
+            ticket_id: "t1",
+        };
+        let tree = json!({"escalation_id": "e1", "ticket_id": "t1",
+            "subject": "Crown came off \"again\"", "clock": Clock::Acknowledge, "due_at": null});
+        assert_eq!(serde_json::to_string(&notice).ok(), Some(tree.to_string()));
+    }
 }
