@@ -54,7 +54,7 @@ impl Drop for Scratch {
                 let _ = std::fs::remove_dir_all(dir);
             }
             Scratch::Postgres { admin, name } => {
-                let (admin, name) = (admin.clone(), name.clone());
+                let (admin, name) = (std::mem::take(admin), std::mem::take(name));
                 // `Drop` cannot wait on the test's runtime, so the database is dropped from a
                 // thread with a runtime of its own. FORCE closes the connections the test's
                 // server still holds.
