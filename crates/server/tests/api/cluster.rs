@@ -136,6 +136,82 @@ fn a_timer_worker_count_out_of_range_is_refused() {
     }
 }
 
+/// How claims share due timers on PostgreSQL: one skips what another holds and timers whose
+/// ticket a request holds; a timer passed over because its ticket was held stays with the
+/// claim that passed it over until that claim ends, and the next claim takes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_skip_held_timers_and_timers_of_held_tickets() {
+    use ladder_storage::timers::{self, Timer};
+
+    let (url, _scratch) = fresh_database(Backend::Postgres).await;
+    let db = Db::connect(&url).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    sla_load::load(&db, 1, 3, 3).await;
+    let due = Timestamp::now();
+    assert_eq!(sla_load::fall_due(&db, due).await, 3);
+    let now = due + SignedDuration::from_secs(1);
+    let order: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, ticket_id FROM timers ORDER BY due_at, id")
+            .fetch_all(db.pool())
+            .await
+            .expect("timers");
+    let [first, second, third] = [0, 1, 2].map(|i| order[i].1.clone());
+    let tickets = |claimed: &[Timer]| -> Vec<String> {
+        claimed.iter().map(|t| t.ticket_id.clone()).collect()
+    };
+    let backend = ladder_storage::Backend::Postgres;
+
+    // A request is changing the first timer's ticket.
+    let mut request = db.write().await.expect("begin");
+    sqlx::query("SELECT id FROM tickets WHERE id = $1 FOR UPDATE")
+        .bind(&order[0].1)
+        .fetch_one(request.conn())
+        .await
+        .expect("lock the ticket");
+
+    let mut a = db.write().await.expect("begin");
+    let claimed = timers::claim_due(a.conn(), backend, now, 2)
+        .await
+        .expect("claim");
+    assert_eq!(
+        tickets(&claimed),
+        [second.clone()],
+        "the held ticket's timer is passed over"
+    );
+    let mut b = db.write().await.expect("begin");
+    let claimed = timers::claim_due(b.conn(), backend, now, 10)
+        .await
+        .expect("claim");
+    assert_eq!(
+        tickets(&claimed),
+        [third.clone()],
+        "what the first claim holds is skipped"
+    );
+
+    drop(request);
+    let mut c = db.write().await.expect("begin");
+    let claimed = timers::claim_due(c.conn(), backend, now, 10)
+        .await
+        .expect("claim");
+    assert!(
+        claimed.is_empty(),
+        "still held by the first claim: {claimed:?}"
+    );
+    drop(c);
+
+    drop(a);
+    let mut c = db.write().await.expect("begin");
+    let claimed = timers::claim_due(c.conn(), backend, now, 10)
+        .await
+        .expect("claim");
+    assert_eq!(
+        tickets(&claimed),
+        [first, second],
+        "free again, oldest first"
+    );
+    drop(b);
+}
+
 on_both_databases!(policy_files_round_trip_and_bad_ones_change_nothing);
 
 fn ladder(url: &str, args: &[&str]) -> (bool, String, String) {
