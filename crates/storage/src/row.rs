@@ -148,3 +148,36 @@ impl RowExt for Prefixed<'_> {
         self.read(col, |row, name| row.flag(name))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection;
+
+    use super::*;
+
+    /// Joined columns are read under `{prefix}{column}`, whether the name fits the stack
+    /// buffer or, longer than any column today, is put together on the heap.
+    #[tokio::test]
+    async fn prefixed_columns_are_read_under_short_and_long_names() {
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect("sqlite::memory:")
+            .await
+            .expect("connect");
+        let long = "a_column_name_long_enough_that_with_its_prefix_it_passes_64_bytes";
+        let row = sqlx::query(&format!(
+            "SELECT 'e1' AS e_id, 7 AS e_rung, 'yes' AS e_{long}, NULL AS c_id"
+        ))
+        .fetch_one(&mut conn)
+        .await
+        .expect("select");
+        let read = Prefixed::joined(&row, "e_", |e| {
+            Ok((e.text("id")?, e.int("rung")?, e.text(long)?))
+        })
+        .expect("read");
+        assert!(long.len() + 2 > 64);
+        assert_eq!(read, Some(("e1".to_owned(), 7, "yes".to_owned())));
+        let missing = Prefixed::joined(&row, "c_", |c| c.text("id")).expect("read");
+        assert_eq!(missing, None, "a join that matched nothing");
+        assert!(Prefixed::joined(&row, "e_", |e| e.text("nope")).is_err());
+    }
+}
