@@ -18,14 +18,13 @@
 //! Planning is half of a batch's work, and this way it no longer waits for the write lock.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use ladder_storage::timers::{self, Timer};
 use ladder_storage::{Backend, StorageError, WriteMark, WriteTx, WrittenSince};
-use tokio::sync::{watch, Mutex};
+use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use crate::error::ApiResult;
@@ -82,64 +81,9 @@ impl EngineConfig {
 /// Starts the workers; they run until the runtime stops.
 pub fn spawn(state: AppState, config: EngineConfig) -> Vec<JoinHandle<()>> {
     let flight = InFlight::default();
-    let siblings = Siblings::default();
     (0..config.workers)
-        .map(|_| {
-            let work = work(
-                state.clone(),
-                config.clone(),
-                flight.clone(),
-                siblings.clone(),
-            );
-            tokio::spawn(work)
-        })
+        .map(|_| tokio::spawn(work(state.clone(), config.clone(), flight.clone())))
         .collect()
-}
-
-/// What one server's workers know of each other's batches: how many are being fired (claimed
-/// and not yet committed or failed), and a count of those that ended.
-///
-/// A worker whose claim came back short while others fire took everything it could; what
-/// is still due is (almost always) in their batches. It waits for one of them to end before
-/// claiming again, instead of polling: each claim walks past every timer the others hold,
-/// and at the end of a burst two idle workers polling every 20 ms made 30-odd claims that
-/// found nothing, each passing a thousand held timers, on the cores the last batches needed.
-/// A timer that falls due meanwhile waits at most for that batch to end (or `idle`).
-#[derive(Clone)]
-struct Siblings {
-    firing: Arc<AtomicUsize>,
-    ended: Arc<watch::Sender<u64>>,
-}
-
-impl Default for Siblings {
-    fn default() -> Self {
-        Siblings {
-            firing: Arc::default(),
-            ended: Arc::new(watch::Sender::new(0)),
-        }
-    }
-}
-
-/// A worker's batch, counted among those being fired until dropped.
-struct Firing<'a>(&'a Siblings);
-
-impl Drop for Firing<'_> {
-    fn drop(&mut self) {
-        self.0.firing.fetch_sub(1, Ordering::SeqCst);
-        self.0.ended.send_modify(|n| *n = n.wrapping_add(1));
-    }
-}
-
-impl Siblings {
-    fn firing(&self) -> Firing<'_> {
-        self.firing.fetch_add(1, Ordering::SeqCst);
-        Firing(self)
-    }
-
-    /// Whether any other worker is firing a batch now.
-    fn others_firing(&self) -> bool {
-        self.firing.load(Ordering::SeqCst) > 0
-    }
 }
 
 /// The timers this server's SQLite workers have claimed and not yet written. A worker claims
@@ -163,13 +107,11 @@ pub fn spawn_checkpointer(db: ladder_storage::Db) -> JoinHandle<()> {
     })
 }
 
-async fn work(state: AppState, config: EngineConfig, flight: InFlight, siblings: Siblings) {
-    let mut ended = siblings.ended.subscribe();
+async fn work(state: AppState, config: EngineConfig, flight: InFlight) {
     loop {
-        let before = *ended.borrow();
         let fired = match state.db.backend() {
-            Backend::Postgres => fire_due(&state, config.batch, &siblings).await,
-            Backend::Sqlite => fire_ahead(&state, config.batch, &flight, &siblings).await,
+            Backend::Postgres => fire_due(&state, config.batch).await,
+            Backend::Sqlite => fire_ahead(&state, config.batch, &flight).await,
         };
         let fired = match fired {
             Ok(n) => n,
@@ -180,16 +122,6 @@ async fn work(state: AppState, config: EngineConfig, flight: InFlight, siblings:
             }
         };
         if fired >= config.batch as usize {
-            continue;
-        }
-        if siblings.others_firing() {
-            // Whatever is due and was not claimed is most likely in their batches. If one
-            // of them ended since this claim began (besides this worker's own, if it had
-            // one), claim again at once; else wait for the next to end.
-            let own = u64::from(fired > 0);
-            if ended.borrow_and_update().wrapping_sub(before) <= own {
-                let _ = tokio::time::timeout(config.idle, ended.changed()).await;
-            }
             continue;
         }
         let wait = match timers::next_due(&state.db).await {
@@ -220,17 +152,12 @@ fn until(due: Timestamp, now: Timestamp) -> Duration {
 /// The batch commits as a whole. If it fails, each of its timers is fired again in a
 /// transaction of its own, so that one timer that cannot fire (a bug, a corrupt row) is set
 /// aside with a growing delay while the rest go out.
-async fn fire_due(
-    state: &AppState,
-    batch: i64,
-    siblings: &Siblings,
-) -> Result<usize, StorageError> {
+pub async fn fire_due(state: &AppState, batch: i64) -> Result<usize, StorageError> {
     let mut tx = state.db.write().await?;
     let mut claimed = timers::claim_due(tx.conn(), state.db.backend(), state.now(), batch).await?;
     if claimed.is_empty() {
         return Ok(0);
     }
-    let _firing = siblings.firing();
     // Organisation by organisation: each batch appends to its organisations' audit chains,
     // whose heads are row locks, and workers taking those locks in the same order can never
     // wait on each other in a circle.
@@ -269,17 +196,13 @@ async fn settle(
 
 /// SQLite: claims and plans one batch of due timers from a snapshot, then writes it under
 /// the write lock (see the module's documentation); returns how many were claimed.
-async fn fire_ahead(
+pub async fn fire_ahead(
     state: &AppState,
     batch: i64,
     flight: &InFlight,
-    siblings: &Siblings,
 ) -> Result<usize, StorageError> {
     match Ahead::claim(state, batch, flight).await? {
-        Some(ahead) => {
-            let _firing = siblings.firing();
-            Ok(ahead.fire(state).await?.0)
-        }
+        Some(ahead) => Ok(ahead.fire(state).await?.0),
         None => Ok(0),
     }
 }
@@ -520,25 +443,6 @@ pub async fn oldest_overdue(state: &AppState) -> Result<SignedDuration, StorageE
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn a_batch_that_ends_wakes_the_workers_waiting_on_it() {
-        let siblings = Siblings::default();
-        let mut ended = siblings.ended.subscribe();
-        assert!(!siblings.others_firing());
-        let firing = siblings.firing();
-        assert!(siblings.others_firing());
-        let waiting = tokio::spawn(async move {
-            tokio::time::timeout(Duration::from_secs(5), ended.changed()).await
-        });
-        tokio::task::yield_now().await;
-        assert!(!waiting.is_finished(), "woken before the batch ended");
-        drop(firing);
-        let woken = waiting.await.expect("the waiting task");
-        assert!(matches!(woken, Ok(Ok(()))), "not woken: {woken:?}");
-        assert!(!siblings.others_firing());
-        assert_eq!(*siblings.ended.borrow(), 1);
-    }
 
     #[test]
     fn postgres_takes_the_workers_asked_for_and_sqlite_keeps_two() {
