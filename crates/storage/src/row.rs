@@ -2,6 +2,7 @@
 
 use std::str::FromStr;
 
+use arrayvec::ArrayString;
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -113,20 +114,13 @@ impl<'r> Prefixed<'r> {
         col: &str,
         read: impl FnOnce(&AnyRow, &str) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let mut buf = [0u8; 64];
-        let len = self.prefix.len() + col.len();
-        match buf.get_mut(..len) {
-            Some(name) => {
-                name[..self.prefix.len()].copy_from_slice(self.prefix.as_bytes());
-                name[self.prefix.len()..].copy_from_slice(col.as_bytes());
-                // Two whole strings side by side are valid UTF-8.
-                let name = std::str::from_utf8(name).map_err(|e| StorageError::Corrupt {
-                    table: "?",
-                    detail: format!("column name {}{col}: {e}", self.prefix),
-                })?;
-                read(self.row, name)
-            }
-            None => read(self.row, &format!("{}{col}", self.prefix)),
+        let mut name = ArrayString::<64>::new();
+        match name
+            .try_push_str(self.prefix)
+            .and_then(|()| name.try_push_str(col))
+        {
+            Ok(()) => read(self.row, &name),
+            Err(_) => read(self.row, &format!("{}{col}", self.prefix)),
         }
     }
 }

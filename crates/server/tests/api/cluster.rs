@@ -141,8 +141,6 @@ fn a_timer_worker_count_out_of_range_is_refused() {
 /// claim that passed it over until that claim ends, and the next claim takes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claims_skip_held_timers_and_timers_of_held_tickets() {
-    use ladder_storage::timers::{self, Timer};
-
     let (url, _scratch) = fresh_database(Backend::Postgres).await;
     let db = Db::connect(&url).await.expect("connect");
     db.migrate().await.expect("migrate");
@@ -150,65 +148,63 @@ async fn claims_skip_held_timers_and_timers_of_held_tickets() {
     let due = Timestamp::now();
     assert_eq!(sla_load::fall_due(&db, due).await, 3);
     let now = due + SignedDuration::from_secs(1);
-    let order: Vec<(String, String)> =
-        sqlx::query_as("SELECT id, ticket_id FROM timers ORDER BY due_at, id")
+    let tickets: Vec<(String,)> =
+        sqlx::query_as("SELECT ticket_id FROM timers ORDER BY due_at, id")
             .fetch_all(db.pool())
             .await
             .expect("timers");
-    let [first, second, third] = [0, 1, 2].map(|i| order[i].1.clone());
-    let tickets = |claimed: &[Timer]| -> Vec<String> {
-        claimed.iter().map(|t| t.ticket_id.clone()).collect()
+    let [first, second, third] = [0, 1, 2].map(|i| tickets[i].0.clone());
+    // A claim in a transaction of its own, left open: the tickets of the timers it took.
+    let claim = |limit: i64| {
+        let db = db.clone();
+        async move {
+            let mut tx = db.write().await.expect("begin");
+            let claimed = ladder_storage::timers::claim_due(
+                tx.conn(),
+                ladder_storage::Backend::Postgres,
+                now,
+                limit,
+            )
+            .await
+            .expect("claim");
+            let tickets: Vec<String> = claimed.into_iter().map(|t| t.ticket_id).collect();
+            (tx, tickets)
+        }
     };
-    let backend = ladder_storage::Backend::Postgres;
 
     // A request is changing the first timer's ticket.
     let mut request = db.write().await.expect("begin");
     sqlx::query("SELECT id FROM tickets WHERE id = $1 FOR UPDATE")
-        .bind(&order[0].1)
+        .bind(&first)
         .fetch_one(request.conn())
         .await
         .expect("lock the ticket");
 
-    let mut a = db.write().await.expect("begin");
-    let claimed = timers::claim_due(a.conn(), backend, now, 2)
-        .await
-        .expect("claim");
+    let (a, claimed) = claim(2).await;
     assert_eq!(
-        tickets(&claimed),
+        claimed,
         [second.clone()],
         "the held ticket's timer is passed over"
     );
-    let mut b = db.write().await.expect("begin");
-    let claimed = timers::claim_due(b.conn(), backend, now, 10)
-        .await
-        .expect("claim");
+    let (b, claimed) = claim(10).await;
     assert_eq!(
-        tickets(&claimed),
+        claimed,
         [third.clone()],
         "what the first claim holds is skipped"
     );
 
-    drop(request);
-    let mut c = db.write().await.expect("begin");
-    let claimed = timers::claim_due(c.conn(), backend, now, 10)
-        .await
-        .expect("claim");
+    // Rolled back now (a transaction dropped is rolled back only when its connection is
+    // next used).
+    request.tx.rollback().await.expect("the request ends");
+    let (_, claimed) = claim(10).await;
     assert!(
         claimed.is_empty(),
         "still held by the first claim: {claimed:?}"
     );
-    drop(c);
 
-    drop(a);
-    let mut c = db.write().await.expect("begin");
-    let claimed = timers::claim_due(c.conn(), backend, now, 10)
-        .await
-        .expect("claim");
-    assert_eq!(
-        tickets(&claimed),
-        [first, second],
-        "free again, oldest first"
-    );
+    a.tx.rollback().await.expect("the first claim ends");
+    let (_c, claimed) = claim(10).await;
+    assert_eq!(claimed, [first, second], "free again, oldest first");
     drop(b);
 }
 
