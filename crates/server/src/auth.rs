@@ -1,4 +1,5 @@
-//! Passwords, bearer tokens and the `Caller` every endpoint starts from.
+//! Passwords, bearer tokens and the `Caller` every endpoint starts from, which carries the
+//! domain [`Actor`] the flows take.
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -6,13 +7,13 @@ use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use jiff::{SignedDuration, Timestamp};
-use ladder_core::escalation::Actor;
 use ladder_core::Role;
 use ladder_storage::directory::{self, User};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, ApiResult};
+use crate::flows::Actor;
 use crate::state::AppState;
 
 /// How long a login stays valid.
@@ -59,10 +60,11 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// The signed-in user behind a request.
+/// The signed-in user behind a request: the HTTP side of an [`Actor`], which is what flows
+/// take.
 pub struct Caller {
     pub user: User,
-    pub teams: Vec<String>,
+    pub actor: Actor,
     pub token_hash: String,
 }
 
@@ -76,48 +78,22 @@ impl Caller {
     }
 
     pub fn is_platform(&self) -> bool {
-        self.user.role == Role::PlatformSupport
-    }
-
-    pub fn actor(&self) -> Actor {
-        Actor {
-            user_id: self.user.id.clone(),
-            role: self.user.role,
-            teams: self.teams.clone(),
-        }
+        self.actor.is_platform()
     }
 
     /// Owners and admins only.
     pub fn require_manager(&self, action: &str) -> ApiResult<()> {
-        if self.user.role.is_manager() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "only an owner or admin may {action}"
-            )))
-        }
+        Ok(self.actor.require_manager(action)?)
     }
 
     /// Tenant staff who work tickets (not auditors, who only read).
     pub fn require_staff(&self, action: &str) -> ApiResult<()> {
-        if self.user.role.is_tenant_staff() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "a user with role {} may not {action}",
-                self.user.role
-            )))
-        }
+        Ok(self.actor.require_staff(action)?)
     }
 
     /// The keys under which escalations addressed to this user are queued.
     pub fn queue_keys(&self) -> Vec<String> {
-        let mut keys = vec![
-            format!("user:{}", self.user.id),
-            format!("role:{}", self.user.role.as_str()),
-        ];
-        keys.extend(self.teams.iter().map(|t| format!("team:{t}")));
-        keys
+        self.actor.queue_keys()
     }
 }
 
@@ -152,8 +128,8 @@ impl FromRequestParts<AppState> for Caller {
             })?;
         let teams = directory::teams_of(&state.db, &user.tenant_id, &user.id).await?;
         Ok(Caller {
+            actor: Actor::of_user(&user, teams),
             user,
-            teams,
             token_hash: hash,
         })
     }

@@ -7,15 +7,15 @@ use ladder_storage::directory::{self, NewCustomer, NewUser, User};
 use ladder_storage::Db;
 use serde_json::json;
 
-use crate::auth::{hash_password, Caller};
-use crate::flows::escalation::{self, EscalateRequest};
-use crate::flows::record;
-use crate::flows::tickets::{self, NewCommentRequest, NewTicketRequest};
+use crate::auth::hash_password;
+use crate::flows::escalation::{self, Escalate};
+use crate::flows::tickets::{self, AddComment, OpenTicket};
+use crate::flows::{record, Actor};
 use crate::provision;
 
 /// Who opens it, which customer (index), subject, text, channel, category.
 type DemoTicket<'a> = (
-    &'a Caller,
+    &'a Actor,
     usize,
     &'a str,
     &'a str,
@@ -31,12 +31,8 @@ pub struct Demo {
     pub logins: Vec<(String, Role)>,
 }
 
-fn caller(user: &User, teams: Vec<String>) -> Caller {
-    Caller {
-        user: user.clone(),
-        teams,
-        token_hash: String::new(),
-    }
+fn actor(user: &User, teams: Vec<String>) -> Actor {
+    Actor::of_user(user, teams)
 }
 
 fn text<const N: usize>(s: &str) -> anyhow::Result<ladder_core::text::Text<N>> {
@@ -163,9 +159,9 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
     }
     tx.commit().await?;
 
-    let rita = caller(&staff[1], vec![]);
-    let ravi = caller(&staff[2], vec![]);
-    let bella = caller(&staff[3], vec![]);
+    let rita = actor(&staff[1], vec![]);
+    let ravi = actor(&staff[2], vec![]);
+    let bella = actor(&staff[3], vec![]);
     let tickets_spec: [DemoTicket; 12] = [
         (&rita, 0, "Charged for a crown I never had", "I was billed $1,200 for a crown on my last visit but I only had a cleaning. If this isn't fixed I'll sue for false advertising.", Channel::Email, Some(Category::Billing)),
         (&rita, 1, "The dentist hurt me during the extraction", "My jaw has been swollen for a week after the extraction and the dentist hurt me. I want to speak to the owner.", Channel::Phone, Some(Category::Clinical)),
@@ -185,7 +181,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
         let v = tickets::create(
             db,
             who,
-            NewTicketRequest {
+            OpenTicket {
                 subject: text::<200>(subject)?,
                 description: text::<20_000>(body)?,
                 customer_id: customers[c].id.clone(),
@@ -198,7 +194,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
             now,
         )
         .await
-        .map_err(|e| anyhow::anyhow!("demo ticket: {e:?}"))?;
+        .map_err(|e| anyhow::anyhow!("demo ticket: {e}"))?;
         created.push(v.ticket.id);
     }
     // One escalation already waiting for the owner, one for the Admin team.
@@ -206,7 +202,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
         db,
         &rita,
         &created[0],
-        EscalateRequest {
+        Escalate {
             target: None,
             category: Category::Legal,
             note: text::<20_000>("Patient says she was charged for a crown she never received and mentions suing. Needs the owner to review records and reply directly.")?,
@@ -218,12 +214,12 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
         now,
     )
     .await
-    .map_err(|e| anyhow::anyhow!("demo escalation: {e:?}"))?;
+    .map_err(|e| anyhow::anyhow!("demo escalation: {e}"))?;
     escalation::escalate(
         db,
         &ravi,
         &created[3],
-        EscalateRequest {
+        Escalate {
             target: Some(Target::Team { id: TeamId(team.id.clone()) }),
             category: Category::Billing,
             note: text::<20_000>("Refund for cancelled whitening promised weeks ago; patient has written three times.")?,
@@ -235,12 +231,12 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
         now,
     )
     .await
-    .map_err(|e| anyhow::anyhow!("demo escalation: {e:?}"))?;
+    .map_err(|e| anyhow::anyhow!("demo escalation: {e}"))?;
     tickets::comment(
         db,
         &bella,
         &created[4],
-        NewCommentRequest {
+        AddComment {
             body: text::<20_000>("Sent the itemised invoice to the insurer.")?,
             public: false,
             from_customer: false,
@@ -249,7 +245,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
         now,
     )
     .await
-    .map_err(|e| anyhow::anyhow!("demo comment: {e:?}"))?;
+    .map_err(|e| anyhow::anyhow!("demo comment: {e}"))?;
 
     let mut logins = vec![(owner.email.clone(), Role::Owner)];
     logins.extend(staff.iter().map(|u| (u.email.clone(), u.role)));

@@ -27,8 +27,8 @@ use ladder_storage::{Backend, StorageError, WriteMark, WriteTx, WrittenSince};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
-use crate::error::ApiResult;
 use crate::flows::timers::{fire_batch, plan_batch, write_planned, writes_only_their_tickets};
+use crate::flows::FlowResult;
 use crate::state::AppState;
 
 /// How the engine runs.
@@ -173,7 +173,7 @@ pub async fn fire_due(state: &AppState, batch: i64) -> Result<usize, StorageErro
 async fn settle(
     state: &AppState,
     claimed: &[Timer],
-    fired: ApiResult<(WriteTx, Vec<&'static str>)>,
+    fired: FlowResult<(WriteTx, Vec<&'static str>)>,
     started: std::time::Instant,
 ) -> Result<(), StorageError> {
     match fired {
@@ -408,7 +408,7 @@ async fn fire_alone(state: &AppState, t: &Timer) -> Result<(), StorageError> {
 async fn set_aside(
     state: &AppState,
     t: &Timer,
-    e: crate::error::ApiError,
+    e: crate::flows::FlowError,
 ) -> Result<(), StorageError> {
     let retry = state.now() + backoff(t);
     tracing::error!(timer = %t.id, kind = %t.kind, attempts = t.attempts + 1, error = ?e,

@@ -1,11 +1,14 @@
 //! Every error a request can meet, mapped once to an `application/problem+json` document
-//! (RFC 9457) that names the offending field and says what would work.
+//! (RFC 9457) that names the offending field and says what would work. Flows report in the
+//! domain's words ([`FlowError`]); this file is the one place that turns those into statuses.
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ladder_core::escalation::EscalationError;
 use ladder_storage::StorageError;
 use serde::Serialize;
+
+use crate::flows::FlowError;
 
 /// The body of an error response.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -66,22 +69,36 @@ impl ApiError {
     }
 }
 
+impl From<FlowError> for ApiError {
+    fn from(e: FlowError) -> Self {
+        match e {
+            FlowError::NotFound(what) => ApiError::not_found(what),
+            FlowError::Forbidden(m) => ApiError::Forbidden(m),
+            FlowError::Conflict(m) => ApiError::Conflict(m),
+            FlowError::Invalid { field, detail } => ApiError::field(field, detail),
+            FlowError::InvalidFields(list) => ApiError::InvalidFields(
+                list.into_iter()
+                    .map(|e| FieldProblem {
+                        field: e.field,
+                        detail: e.detail,
+                    })
+                    .collect(),
+            ),
+            FlowError::Storage(e) => ApiError::Internal(e.into()),
+            FlowError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
-        match e {
-            StorageError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
-            other => ApiError::Internal(other.into()),
-        }
+        FlowError::from(e).into()
     }
 }
 
 impl From<EscalationError> for ApiError {
     fn from(e: EscalationError) -> Self {
-        match e {
-            EscalationError::Invalid { field, message } => ApiError::field(field, message),
-            EscalationError::Conflict(m) => ApiError::Conflict(m),
-            EscalationError::Forbidden(m) => ApiError::Forbidden(m),
-        }
+        FlowError::from(e).into()
     }
 }
 

@@ -357,7 +357,7 @@ async fn policy_command(db: &Db, command: PolicyCommand) -> anyhow::Result<ExitC
             let t = pick_tenant(db, tenant.as_deref()).await?;
             let policy = flows::policy(db, &t.id)
                 .await
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let text = if is_json(&file) {
                 serde_json::to_string_pretty(&policy)? + "\n"
             } else {
@@ -409,14 +409,14 @@ async fn policy_command(db: &Db, command: PolicyCommand) -> anyhow::Result<ExitC
                     );
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(ladder_server::error::ApiError::InvalidFields(problems)) => {
+                Err(ladder_server::flows::FlowError::InvalidFields(problems)) => {
                     for p in problems {
                         eprintln!("{}: {} ({})", file.display(), p.detail, p.field);
                     }
                     eprintln!("nothing was changed");
                     Ok(ExitCode::FAILURE)
                 }
-                Err(e) => Err(anyhow::anyhow!("{e:?}")),
+                Err(e) => Err(anyhow::anyhow!("{e}")),
             }
         }
     }

@@ -22,7 +22,7 @@ use sqlx::AnyConnection;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::error::{ApiError, ApiResult};
+use crate::flows::{FlowError, FlowResult};
 
 /// What is stored in an escalation's `sla` column: the run's clocks, shared by every rung,
 /// and where on the snapshot's chain this escalation stands (1-based; 0 for a target named
@@ -228,7 +228,7 @@ pub async fn sync_timers(
     conn: &mut AnyConnection,
     e: &Escalation,
     now: Timestamp,
-) -> ApiResult<()> {
+) -> FlowResult<()> {
     match next_timer(e) {
         Some((kind, due)) => {
             timers::set(
@@ -262,7 +262,7 @@ pub async fn schedule_first_response(
     ticket: &Ticket,
     customer: Option<&Customer>,
     now: Timestamp,
-) -> ApiResult<()> {
+) -> FlowResult<()> {
     let kind = TimerKind::FirstResponse.as_str();
     let waiting = ticket.first_response_at.is_none()
         && ticket.active_escalation_id.is_none()
@@ -295,7 +295,7 @@ pub fn first_response_due(
 }
 
 /// Parses a stored timer kind, or reports a corrupt row.
-pub fn timer_kind(name: &str) -> ApiResult<TimerKind> {
+pub fn timer_kind(name: &str) -> FlowResult<TimerKind> {
     TimerKind::parse(name)
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("unknown timer kind {name:?}")))
+        .ok_or_else(|| FlowError::Internal(anyhow::anyhow!("unknown timer kind {name:?}")))
 }

@@ -12,7 +12,7 @@ use ladder_storage::directory::Customer;
 use serde::Serialize;
 use sqlx::AnyConnection;
 
-use crate::error::ApiResult;
+use crate::flows::FlowResult;
 
 /// One trigger on a ticket, as the API returns it.
 #[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -64,7 +64,7 @@ pub async fn detect(
     conn: &mut AnyConnection,
     tenant: &str,
     now: Timestamp,
-) -> ApiResult<Vec<FoundTrigger>> {
+) -> FlowResult<Vec<FoundTrigger>> {
     let mut out = Vec::new();
     let mut push = |kind: TriggerKind, confidence: f32, evidence: serde_json::Value| {
         let mode = policy.trigger_mode(kind);

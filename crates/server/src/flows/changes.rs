@@ -18,7 +18,7 @@ use ladder_storage::{new_id, tickets, Backend, Statements};
 use serde::Serialize;
 use sqlx::AnyConnection;
 
-use crate::error::ApiResult;
+use crate::flows::FlowResult;
 use crate::sla;
 
 /// One notification: everyone told the same thing about the same event.
@@ -155,7 +155,7 @@ impl Changes {
         kind: &str,
         payload: &impl Serialize,
         now: Timestamp,
-    ) -> ApiResult<String> {
+    ) -> FlowResult<String> {
         // Serialised straight to text, without a `serde_json::Value` tree in between: the
         // engine plans thousands of events a second.
         let payload = serde_json::to_string(payload)
@@ -214,7 +214,7 @@ impl Changes {
     }
 
     /// Writes everything, in an order that satisfies the foreign keys, the audit trail last.
-    pub async fn write(mut self, conn: &mut AnyConnection, now: Timestamp) -> ApiResult<()> {
+    pub async fn write(mut self, conn: &mut AnyConnection, now: Timestamp) -> FlowResult<()> {
         let events = self.take_events();
         self.statements(Backend::of(conn), now)
             .execute(&mut *conn)

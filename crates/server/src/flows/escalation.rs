@@ -16,47 +16,47 @@ use ladder_storage::directory;
 use ladder_storage::escalations::{self, Approval, Escalation};
 use ladder_storage::tickets::{self, Ticket};
 use ladder_storage::{new_id, Db, WriteTx};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use sqlx::AnyConnection;
 
 use super::changes::Changes;
 use super::people::People;
 use super::tickets::load_for_update;
+use super::Actor;
 use super::{notify_customer, notify_staff, policy_in, record};
-use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::flows::{FlowError, FlowResult};
 use crate::sla;
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EscalateRequest {
-    /// Who to escalate to; the policy's chain (by default the owner) when left out.
+/// The command to escalate a ticket, by hand or automatically.
+pub struct Escalate {
+    /// Who to escalate to; the policy's chain (by default the owner) when `None`.
     pub target: Option<Target>,
     pub category: Category,
     /// What the issue is and why it is escalated.
-    #[schema(value_type = String, max_length = 20000)]
     pub note: LongText,
     /// What was already tried.
-    #[schema(value_type = Option<String>)]
     pub tried: Option<LongText>,
     pub contact_method: ContactMethod,
     pub urgency: Urgency,
     /// The triggers that motivated the escalation.
-    #[serde(default)]
     pub triggers: Vec<TriggerKind>,
 }
 
-async fn validate_target(conn: &mut AnyConnection, tenant: &str, target: &Target) -> ApiResult<()> {
+async fn validate_target(
+    conn: &mut AnyConnection,
+    tenant: &str,
+    target: &Target,
+) -> FlowResult<()> {
     match target {
         Target::User { id } => {
             let u = directory::users_by_id(conn, tenant, std::slice::from_ref(&id.0)).await?;
             match u.first() {
-                None => Err(ApiError::field(
+                None => Err(FlowError::field(
                     "target.id",
                     format!("no user with id {:?} in this organisation", id.0),
                 )),
-                Some(u) if !u.role.is_tenant_staff() => Err(ApiError::field(
+                Some(u) if !u.role.is_tenant_staff() => Err(FlowError::field(
                     "target.id",
                     format!("{} is an {} and cannot take escalations", u.name, u.role),
                 )),
@@ -65,12 +65,12 @@ async fn validate_target(conn: &mut AnyConnection, tenant: &str, target: &Target
         }
         Target::Team { id } => match directory::team(conn, tenant, id.as_str()).await? {
             Some(_) => Ok(()),
-            None => Err(ApiError::field(
+            None => Err(FlowError::field(
                 "target.id",
                 format!("no team with id {:?} in this organisation", id.0),
             )),
         },
-        Target::Role { role } if !role.is_tenant_staff() => Err(ApiError::field(
+        Target::Role { role } if !role.is_tenant_staff() => Err(FlowError::field(
             "target.role",
             format!("escalations go to owner, admin, agent or specialist roles, not {role}"),
         )),
@@ -170,30 +170,23 @@ fn details(e: &Escalation, t: &Ticket, customer: Option<&directory::Customer>) -
     serde_json::to_string(&details).unwrap_or_default().into()
 }
 
-/// Escalates a ticket. Also used by the automatic paths (triggers, SLA), with `caller` None.
+/// Escalates a ticket by hand. The automatic paths (triggers, first response, incidents)
+/// call [`open_escalation`] inside their own transaction.
 pub async fn escalate(
     db: &Db,
-    caller: &Caller,
+    actor: &Actor,
     ticket_id: &str,
-    req: EscalateRequest,
+    req: Escalate,
     now: Timestamp,
-) -> ApiResult<Escalation> {
+) -> FlowResult<Escalation> {
     let mut tx = db.write().await?;
-    let (tenant, mut ticket) = load_for_update(&mut tx, db, caller, ticket_id).await?;
+    let (tenant, mut ticket) = load_for_update(&mut tx, db, actor, ticket_id).await?;
     check_escalate(
         ticket.status,
         ticket.active_escalation_id.is_some(),
-        &caller.actor(),
+        &actor.rules(),
     )?;
-    let e = open_escalation(
-        &mut tx,
-        &tenant,
-        &mut ticket,
-        Some(&caller.user.id),
-        req,
-        now,
-    )
-    .await?;
+    let e = open_escalation(&mut tx, &tenant, &mut ticket, Some(actor.id()), req, now).await?;
     tx.commit().await?;
     Ok(e)
 }
@@ -204,9 +197,9 @@ pub async fn open_escalation(
     tenant: &str,
     ticket: &mut Ticket,
     requested_by: Option<&str>,
-    req: EscalateRequest,
+    req: Escalate,
     now: Timestamp,
-) -> ApiResult<Escalation> {
+) -> FlowResult<Escalation> {
     let policy = policy_in(tx.conn(), tenant).await?;
     let customer = directory::customer(tx.conn(), tenant, &ticket.customer_id).await?;
     let snap = sla::plan(
@@ -323,31 +316,31 @@ pub async fn open_escalation(
     Ok(e)
 }
 
-/// Loads an escalation the caller may see (platform support: only platform escalations),
+/// Loads an escalation the actor may see (platform support: only platform escalations),
 /// and its ticket, locked.
 async fn load(
     tx: &mut WriteTx,
     db: &Db,
-    caller: &Caller,
+    actor: &Actor,
     id: &str,
-) -> ApiResult<(String, Escalation, Ticket)> {
-    let scope = if caller.is_platform() {
+) -> FlowResult<(String, Escalation, Ticket)> {
+    let scope = if actor.is_platform() {
         None
     } else {
-        Some(caller.tenant_id())
+        Some(actor.tenant())
     };
     let e = escalations::get(tx.conn(), scope, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("escalation"))?;
-    let (tenant, ticket) = load_for_update(tx, db, caller, &e.ticket_id).await?;
+        .ok_or_else(|| FlowError::NotFound("escalation"))?;
+    let (tenant, ticket) = load_for_update(tx, db, actor, &e.ticket_id).await?;
     // Re-read under the ticket lock so that the state we decide on is current.
     let e = escalations::get(tx.conn(), Some(&tenant), id)
         .await?
-        .ok_or_else(|| ApiError::not_found("escalation"))?;
+        .ok_or_else(|| FlowError::NotFound("escalation"))?;
     Ok((tenant, e, ticket))
 }
 
-async fn user_name(conn: &mut AnyConnection, tenant: &str, id: &str) -> ApiResult<String> {
+async fn user_name(conn: &mut AnyConnection, tenant: &str, id: &str) -> FlowResult<String> {
     Ok(directory::users_by_id(conn, tenant, &[id.to_owned()])
         .await?
         .into_iter()
@@ -356,26 +349,26 @@ async fn user_name(conn: &mut AnyConnection, tenant: &str, id: &str) -> ApiResul
         .unwrap_or_else(|| "another user".into()))
 }
 
-/// The caller becomes the single named owner of the escalation.
+/// The actor becomes the single named owner of the escalation.
 pub async fn acknowledge(
     db: &Db,
-    caller: &Caller,
+    actor: &Actor,
     id: &str,
     now: Timestamp,
-) -> ApiResult<Escalation> {
+) -> FlowResult<Escalation> {
     let mut tx = db.write().await?;
-    let (tenant, mut e, mut ticket) = load(&mut tx, db, caller, id).await?;
+    let (tenant, mut e, mut ticket) = load(&mut tx, db, actor, id).await?;
     tx.writes_only_ticket(&ticket.id);
     let owner_name = match &e.escalation_owner_id {
         Some(o) => Some((o.clone(), user_name(tx.conn(), &tenant, o).await?)),
         None => None,
     };
     let owner = owner_name.as_ref().map(|(i, n)| (i.as_str(), n.as_str()));
-    if !check_acknowledge(e.state, &e.target, owner, &caller.actor())? {
+    if !check_acknowledge(e.state, &e.target, owner, &actor.rules())? {
         return Ok(e);
     }
     e.state = EscalationState::Acknowledged;
-    e.escalation_owner_id = Some(caller.user.id.clone());
+    e.escalation_owner_id = Some(actor.id().to_owned());
     e.acknowledged_at = Some(now);
     e.updated_at = now;
     let (snap, mut run) = sla::state_of(&e);
@@ -385,28 +378,28 @@ pub async fn acknowledge(
         // Someone else acknowledged between our read and our write.
         let cur = escalations::get(tx.conn(), Some(&tenant), id)
             .await?
-            .ok_or_else(|| ApiError::not_found("escalation"))?;
+            .ok_or_else(|| FlowError::NotFound("escalation"))?;
         let name = match &cur.escalation_owner_id {
             Some(o) => user_name(tx.conn(), &tenant, o).await?,
             None => "another user".into(),
         };
-        return Err(ApiError::Conflict(format!(
+        return Err(FlowError::Conflict(format!(
             "already acknowledged by {name}, who owns this escalation"
         )));
     }
     let before_assignee = ticket.assignee_id.clone();
-    if !caller.is_platform() {
-        ticket.assignee_id = Some(caller.user.id.clone());
+    if !actor.is_platform() {
+        ticket.assignee_id = Some(actor.id().to_owned());
         tickets::update(tx.conn(), &tenant, &ticket, now).await?;
     }
     let event = record(
         tx.conn(),
         &tenant,
         Some(&ticket.id),
-        Some(&caller.user.id),
+        Some(actor.id()),
         "acknowledged",
         json!({
-            "escalation_id": e.id, "escalation_owner_id": caller.user.id, "escalation_owner": caller.user.name,
+            "escalation_id": e.id, "escalation_owner_id": actor.id(), "escalation_owner": actor.name,
             "before": {"state": "requested", "assignee_id": before_assignee},
             "after": {"state": "acknowledged", "assignee_id": ticket.assignee_id},
             "update_due_at": e.update_due_at,
@@ -415,7 +408,7 @@ pub async fn acknowledge(
     )
     .await?;
     if let Some(by) = &e.requested_by {
-        let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject, "escalation_owner": caller.user.name})
+        let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject, "escalation_owner": actor.name})
     .to_string();
         notify_staff(
             tx.conn(),
@@ -431,7 +424,7 @@ pub async fn acknowledge(
     }
     let customer = directory::customer(tx.conn(), &tenant, &ticket.customer_id).await?;
     let payload = json!({
-        "ticket_id": ticket.id, "subject": ticket.subject, "escalation_owner": caller.user.name,
+        "ticket_id": ticket.id, "subject": ticket.subject, "escalation_owner": actor.name,
         "contact_method": e.contact_method, "next_update_by": e.update_due_at,
     })
     .to_string();
@@ -452,35 +445,29 @@ pub async fn acknowledge(
     Ok(e)
 }
 
-#[derive(Deserialize, Serialize, utoipa::ToSchema, Clone)]
-#[serde(deny_unknown_fields)]
+/// A compensation offered to the customer with a resolution.
+#[derive(Clone, Debug)]
 pub struct Compensation {
     pub kind: CompensationKind,
     /// In minor units of the currency (cents).
-    #[serde(default)]
     pub amount: i64,
-    /// ISO 4217; the policy's currency when left out.
+    /// ISO 4217; the policy's currency when `None`.
     pub currency: Option<String>,
 }
 
-#[derive(Deserialize, Serialize, utoipa::ToSchema, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct ResolveRequest {
+/// The command to resolve an escalation.
+#[derive(Clone, Debug)]
+pub struct Resolve {
     /// What happened and how it ended: the record that protects everyone later.
-    #[schema(value_type = String, max_length = 20000)]
     pub summary: LongText,
-    #[schema(value_type = Option<String>)]
     pub root_cause: Option<LongText>,
-    #[schema(value_type = Option<String>)]
     pub actions: Option<LongText>,
-    #[schema(value_type = Option<String>)]
     pub preventive_actions: Option<LongText>,
     pub compensation: Option<Compensation>,
 }
 
-/// The outcome of a resolve request: resolved, or waiting for an approval.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ResolveOutcome {
+/// What came of a resolution: resolved, or waiting for an approval.
+pub struct Resolved {
     pub escalation: Escalation,
     /// Set when the compensation exceeds the resolver's authority: resolution waits for it.
     pub approval: Option<Approval>,
@@ -488,27 +475,27 @@ pub struct ResolveOutcome {
 
 pub async fn resolve(
     db: &Db,
-    caller: &Caller,
+    actor: &Actor,
     id: &str,
-    req: ResolveRequest,
+    req: Resolve,
     now: Timestamp,
-) -> ApiResult<ResolveOutcome> {
+) -> FlowResult<Resolved> {
     if let Some(c) = &req.compensation {
         if c.amount < 0 {
-            return Err(ApiError::field(
+            return Err(FlowError::field(
                 "compensation.amount",
                 "must not be negative",
             ));
         }
         if c.kind == CompensationKind::None && c.amount != 0 {
-            return Err(ApiError::field(
+            return Err(FlowError::field(
                 "compensation.amount",
                 "must be 0 when the kind is none",
             ));
         }
         if let Some(cur) = &c.currency {
             if cur.len() != 3 || !cur.chars().all(|ch| ch.is_ascii_uppercase()) {
-                return Err(ApiError::field(
+                return Err(FlowError::field(
                     "compensation.currency",
                     "must be a three-letter ISO 4217 code such as USD",
                 ));
@@ -516,13 +503,13 @@ pub async fn resolve(
         }
     }
     let mut tx = db.write().await?;
-    let (tenant, e, mut ticket) = load(&mut tx, db, caller, id).await?;
-    check_active(e.state, &e.target, &caller.actor(), "resolve")?;
+    let (tenant, e, mut ticket) = load(&mut tx, db, actor, id).await?;
+    check_active(e.state, &e.target, &actor.rules(), "resolve")?;
     if escalations::pending_approval_for(tx.conn(), &tenant, &e.id)
         .await?
         .is_some()
     {
-        return Err(ApiError::Conflict(
+        return Err(FlowError::Conflict(
             "a compensation approval is pending for this escalation: it must be decided first"
                 .into(),
         ));
@@ -530,7 +517,7 @@ pub async fn resolve(
     let policy = policy_in(tx.conn(), &tenant).await?;
     let amount = req.compensation.as_ref().map_or(0, |c| c.amount);
     let resolution = resolution_json(&req, &policy);
-    if let Some(approver) = approval_needed(amount, caller.role(), &policy) {
+    if let Some(approver) = approval_needed(amount, actor.role, &policy) {
         let currency = resolution["compensation"]["currency"]
             .as_str()
             .unwrap_or(&policy.currency)
@@ -539,7 +526,7 @@ pub async fn resolve(
             tx.conn(),
             &tenant,
             &e,
-            &caller.user.id,
+            actor.id(),
             approver,
             amount,
             &currency,
@@ -551,15 +538,15 @@ pub async fn resolve(
             tx.conn(),
             &tenant,
             Some(&ticket.id),
-            Some(&caller.user.id),
+            Some(actor.id()),
             "approval_requested",
             json!({"escalation_id": e.id, "approval_id": a.id, "approver_role": approver, "amount": amount,
-                   "currency": currency, "limit": policy.authority_limit(caller.role()), "resolution": resolution}),
+                   "currency": currency, "limit": policy.authority_limit(actor.role), "resolution": resolution}),
             now,
         )
         .await?;
         let payload = json!({"approval_id": a.id, "escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
-                             "amount": amount, "currency": currency, "requested_by": caller.user.name})
+                             "amount": amount, "currency": currency, "requested_by": actor.name})
     .to_string();
         let approvers: Vec<String> = directory::users_with_role(tx.conn(), &tenant, approver)
             .await?
@@ -578,7 +565,7 @@ pub async fn resolve(
         )
         .await?;
         tx.commit().await?;
-        return Ok(ResolveOutcome {
+        return Ok(Resolved {
             escalation: e,
             approval: Some(a),
         });
@@ -588,19 +575,19 @@ pub async fn resolve(
         &tenant,
         e,
         &mut ticket,
-        &caller.user.id,
+        actor.id(),
         resolution,
         now,
     )
     .await?;
     tx.commit().await?;
-    Ok(ResolveOutcome {
+    Ok(Resolved {
         escalation: e,
         approval: None,
     })
 }
 
-fn resolution_json(req: &ResolveRequest, policy: &Policy) -> serde_json::Value {
+fn resolution_json(req: &Resolve, policy: &Policy) -> serde_json::Value {
     let compensation = req.compensation.as_ref().map(|c| {
         json!({"kind": c.kind, "amount": c.amount, "currency": c.currency.clone().unwrap_or_else(|| policy.currency.clone())})
     });
@@ -621,7 +608,7 @@ async fn finish_resolution(
     by: &str,
     mut resolution: serde_json::Value,
     now: Timestamp,
-) -> ApiResult<Escalation> {
+) -> FlowResult<Escalation> {
     let prior = e.state;
     resolution["resolved_by"] = json!(by);
     e.state = EscalationState::Resolved;
@@ -630,7 +617,7 @@ async fn finish_resolution(
     e.resolution = Some(resolution.clone());
     close_clocks(&mut e, now);
     if !escalations::update_if_state(tx.conn(), &e, prior).await? {
-        return Err(ApiError::Conflict(
+        return Err(FlowError::Conflict(
             "the escalation changed while resolving it: reload and try again".into(),
         ));
     }
@@ -691,36 +678,29 @@ fn close_clocks(e: &mut Escalation, now: Timestamp) {
     sla::apply(e, &snap, &run);
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DecisionRequest {
-    #[schema(value_type = String)]
-    pub reason: LongText,
-}
-
 /// Approves or denies a compensation request. Approval applies the waiting resolution.
 pub async fn decide(
     db: &Db,
-    caller: &Caller,
+    actor: &Actor,
     approval_id: &str,
     approve: bool,
-    req: DecisionRequest,
+    reason: &LongText,
     now: Timestamp,
-) -> ApiResult<Approval> {
-    let tenant = caller.tenant_id().to_owned();
+) -> FlowResult<Approval> {
+    let tenant = actor.tenant().to_owned();
     let mut tx = db.write().await?;
     let a = escalations::approval(tx.conn(), &tenant, approval_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("approval"))?;
+        .ok_or_else(|| FlowError::NotFound("approval"))?;
     let policy = policy_in(tx.conn(), &tenant).await?;
-    if caller.role() != a.approver_role && policy.authority_limit(caller.role()) < a.amount_minor {
-        return Err(ApiError::Forbidden(format!(
+    if actor.role != a.approver_role && policy.authority_limit(actor.role) < a.amount_minor {
+        return Err(FlowError::Forbidden(format!(
             "this approval is for a {} or someone whose limit covers the amount",
             a.approver_role
         )));
     }
-    if a.requested_by == caller.user.id {
-        return Err(ApiError::Forbidden(
+    if a.requested_by == actor.id() {
+        return Err(FlowError::Forbidden(
             "nobody may approve their own request".into(),
         ));
     }
@@ -729,19 +709,19 @@ pub async fn decide(
     } else {
         ApprovalState::Denied
     };
-    let (_, e, mut ticket) = load(&mut tx, db, caller, &a.escalation_id).await?;
+    let (_, e, mut ticket) = load(&mut tx, db, actor, &a.escalation_id).await?;
     if !escalations::decide_approval(
         tx.conn(),
         &tenant,
         &a.id,
         state,
-        &caller.user.id,
-        req.reason.as_str(),
+        actor.id(),
+        reason.as_str(),
         now,
     )
     .await?
     {
-        return Err(ApiError::Conflict(
+        return Err(FlowError::Conflict(
             "this approval was already decided".into(),
         ));
     }
@@ -754,14 +734,14 @@ pub async fn decide(
         tx.conn(),
         &tenant,
         Some(&a.ticket_id),
-        Some(&caller.user.id),
+        Some(actor.id()),
         kind,
         json!({"approval_id": a.id, "escalation_id": a.escalation_id, "amount": a.amount_minor,
-               "currency": a.currency, "reason": req.reason.as_str()}),
+               "currency": a.currency, "reason": reason.as_str()}),
         now,
     )
     .await?;
-    let payload = json!({"approval_id": a.id, "decision": state, "reason": req.reason.as_str(), "ticket_id": a.ticket_id})
+    let payload = json!({"approval_id": a.id, "decision": state, "reason": reason.as_str(), "ticket_id": a.ticket_id})
     .to_string();
     notify_staff(
         tx.conn(),
@@ -776,7 +756,7 @@ pub async fn decide(
     .await?;
     if approve {
         let mut resolution = a.resolution.clone();
-        resolution["approved_by"] = json!(caller.user.id);
+        resolution["approved_by"] = json!(actor.id());
         finish_resolution(
             &mut tx,
             &tenant,
@@ -790,38 +770,30 @@ pub async fn decide(
     }
     let decided = escalations::approval(tx.conn(), &tenant, approval_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("approval"))?;
+        .ok_or_else(|| FlowError::NotFound("approval"))?;
     tx.commit().await?;
     Ok(decided)
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeEscalateRequest {
-    /// Why escalation was not warranted.
-    #[schema(value_type = String)]
-    pub reason: LongText,
 }
 
 /// Sends the ticket back to whoever had it, as open.
 pub async fn de_escalate(
     db: &Db,
-    caller: &Caller,
+    actor: &Actor,
     id: &str,
-    req: DeEscalateRequest,
+    reason: &LongText,
     now: Timestamp,
-) -> ApiResult<Escalation> {
+) -> FlowResult<Escalation> {
     let mut tx = db.write().await?;
-    let (tenant, mut e, mut ticket) = load(&mut tx, db, caller, id).await?;
-    check_active(e.state, &e.target, &caller.actor(), "de-escalate")?;
+    let (tenant, mut e, mut ticket) = load(&mut tx, db, actor, id).await?;
+    check_active(e.state, &e.target, &actor.rules(), "de-escalate")?;
     let prior = e.state;
     e.state = EscalationState::DeEscalated;
     e.closed_at = Some(now);
     e.updated_at = now;
-    e.resolution = Some(json!({"reason": req.reason.as_str(), "by": caller.user.id}));
+    e.resolution = Some(json!({"reason": reason.as_str(), "by": actor.id()}));
     close_clocks(&mut e, now);
     if !escalations::update_if_state(tx.conn(), &e, prior).await? {
-        return Err(ApiError::Conflict(
+        return Err(FlowError::Conflict(
             "the escalation changed meanwhile: reload and try again".into(),
         ));
     }
@@ -835,18 +807,18 @@ pub async fn de_escalate(
         tx.conn(),
         &tenant,
         Some(&ticket.id),
-        Some(&caller.user.id),
+        Some(actor.id()),
         "de_escalated",
-        json!({"escalation_id": e.id, "reason": req.reason.as_str(), "before": before,
+        json!({"escalation_id": e.id, "reason": reason.as_str(), "before": before,
                "after": {"status": ticket.status, "assignee_id": ticket.assignee_id, "team_id": ticket.team_id}}),
         now,
     )
     .await?;
-    let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject, "reason": req.reason.as_str()})
+    let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject, "reason": reason.as_str()})
     .to_string();
     let told = distinct_except(
         e.requested_by.iter().chain(e.previous_assignee_id.iter()),
-        &caller.user.id,
+        actor.id(),
     );
     notify_staff(
         tx.conn(),
@@ -864,31 +836,24 @@ pub async fn de_escalate(
     Ok(e)
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReEscalateRequest {
-    /// Why it must go higher.
-    #[schema(value_type = String)]
-    pub note: LongText,
-}
-
+/// Moves the escalation one rung up its chain, with a note saying why.
 pub async fn re_escalate(
     db: &Db,
-    caller: &Caller,
+    actor: &Actor,
     id: &str,
-    req: ReEscalateRequest,
+    note: &LongText,
     now: Timestamp,
-) -> ApiResult<Escalation> {
+) -> FlowResult<Escalation> {
     let mut tx = db.write().await?;
-    let (tenant, e, mut ticket) = load(&mut tx, db, caller, id).await?;
-    check_active(e.state, &e.target, &caller.actor(), "re-escalate")?;
+    let (tenant, e, mut ticket) = load(&mut tx, db, actor, id).await?;
+    check_active(e.state, &e.target, &actor.rules(), "re-escalate")?;
     let e = move_up(
         &mut tx,
         &tenant,
         e,
         &mut ticket,
-        Some(&caller.user.id),
-        req.note.as_str(),
+        Some(actor.id()),
+        note.as_str(),
         MoveReason::Asked,
         now,
     )
@@ -934,7 +899,7 @@ pub async fn move_up(
     note: &str,
     reason: MoveReason,
     now: Timestamp,
-) -> ApiResult<Escalation> {
+) -> FlowResult<Escalation> {
     let people = People::load(tx.conn(), tenant).await?;
     let customer = directory::customer(tx.conn(), tenant, &ticket.customer_id).await?;
     let mut changes = Changes::default();
@@ -972,11 +937,11 @@ pub fn plan_move_up(
     note: &str,
     reason: MoveReason,
     now: Timestamp,
-) -> ApiResult<Escalation> {
+) -> FlowResult<Escalation> {
     let tenant = old.tenant_id.clone();
     let chain = snap.chain();
     let (position, next) = next_on_chain(&chain, run.position, &old.target).ok_or_else(|| {
-        ApiError::Conflict(
+        FlowError::Conflict(
             "the escalation is already at the top of the ladder (platform support)".into(),
         )
     })?;
@@ -1093,32 +1058,26 @@ pub fn plan_move_up(
     Ok(new)
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VerificationRequest {
-    pub customer_verification: CustomerVerification,
-}
-
 /// Records whether the customer confirmed the resolution.
 pub async fn verify(
     db: &Db,
-    caller: &Caller,
+    actor: &Actor,
     id: &str,
-    req: VerificationRequest,
+    verification: CustomerVerification,
     now: Timestamp,
-) -> ApiResult<Escalation> {
-    caller.require_staff("record a customer verification")?;
+) -> FlowResult<Escalation> {
+    actor.require_staff("record a customer verification")?;
     let mut tx = db.write().await?;
-    let (tenant, mut e, ticket) = load(&mut tx, db, caller, id).await?;
+    let (tenant, mut e, ticket) = load(&mut tx, db, actor, id).await?;
     if e.state != EscalationState::Resolved {
-        return Err(ApiError::Conflict(format!(
+        return Err(FlowError::Conflict(format!(
             "the escalation is {}: only a resolved escalation can be verified",
             e.state
         )));
     }
     let mut resolution = e.resolution.clone().unwrap_or_else(|| json!({}));
     let before = resolution.get("customer_verification").cloned();
-    resolution["customer_verification"] = json!(req.customer_verification);
+    resolution["customer_verification"] = json!(verification);
     e.resolution = Some(resolution);
     e.updated_at = now;
     escalations::update_if_state(tx.conn(), &e, EscalationState::Resolved).await?;
@@ -1126,9 +1085,9 @@ pub async fn verify(
         tx.conn(),
         &tenant,
         Some(&ticket.id),
-        Some(&caller.user.id),
+        Some(actor.id()),
         "customer_verification",
-        json!({"escalation_id": e.id, "before": before, "after": req.customer_verification}),
+        json!({"escalation_id": e.id, "before": before, "after": verification}),
         now,
     )
     .await?;
@@ -1143,7 +1102,7 @@ pub async fn customer_updated(
     conn: &mut AnyConnection,
     e: &Escalation,
     now: Timestamp,
-) -> ApiResult<()> {
+) -> FlowResult<()> {
     let mut e = e.clone();
     let (snap, mut run) = sla::state_of(&e);
     run.clocks.customer_updated(&snap, now);
@@ -1161,7 +1120,7 @@ pub async fn set_waiting(
     e: &Escalation,
     waiting: bool,
     now: Timestamp,
-) -> ApiResult<bool> {
+) -> FlowResult<bool> {
     let mut e = e.clone();
     let (snap, mut run) = sla::state_of(&e);
     let changed = if waiting {
@@ -1188,7 +1147,7 @@ pub async fn route_around_away(
     user_id: &str,
     teams: &[String],
     now: Timestamp,
-) -> ApiResult<Vec<String>> {
+) -> FlowResult<Vec<String>> {
     let Some(user) = directory::users_by_id(tx.conn(), tenant, &[user_id.to_owned()])
         .await?
         .into_iter()

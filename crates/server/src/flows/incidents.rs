@@ -23,9 +23,9 @@ use ladder_storage::tickets::{self, NewTicket, Ticket};
 use ladder_storage::{Backend, Db, WriteTx};
 use serde_json::json;
 
-use super::escalation::{open_escalation, EscalateRequest};
+use super::escalation::{open_escalation, Escalate};
 use super::record;
-use crate::error::{ApiError, ApiResult};
+use crate::flows::{FlowError, FlowResult};
 use crate::triggers::FoundTrigger;
 
 /// What [`prepare`] found for a new ticket, for [`apply`] to write.
@@ -64,7 +64,7 @@ pub async fn prepare(
     policy: &Policy,
     ticket: &Ticket,
     now: Timestamp,
-) -> ApiResult<Option<Grouping>> {
+) -> FlowResult<Option<Grouping>> {
     let category = ticket.category.unwrap_or(Category::Other);
     let text = format!("{}\n\n{}", ticket.subject, ticket.description);
     let Some(key) = grouping_key(category, &text) else {
@@ -144,7 +144,7 @@ pub async fn apply(
     ticket: &mut Ticket,
     grouping: Option<Grouping>,
     now: Timestamp,
-) -> ApiResult<()> {
+) -> FlowResult<()> {
     let Some(Grouping {
         key,
         category,
@@ -213,7 +213,7 @@ async fn open(
     customers: u32,
     earlier: Vec<Ticket>,
     now: Timestamp,
-) -> ApiResult<()> {
+) -> FlowResult<()> {
     let window = policy.history.many_customers.window_minutes;
     // A ticket needs a customer: the parent takes the first reporter's; everyone else's
     // tickets hang below it.
@@ -250,7 +250,7 @@ async fn open(
         // Reports of one key wait for each other in `prepare`, so this is a broken invariant
         // (or a hand-made row); refusing keeps "one parent per incident" true.
         .ok_or_else(|| {
-            ApiError::Conflict(format!(
+            FlowError::Conflict(format!(
                 "an incident for {key:?} was opened at the same moment; retry the request"
             ))
         })?;
@@ -296,7 +296,7 @@ async fn join(
     mut incident: Incident,
     mut parent: Ticket,
     now: Timestamp,
-) -> ApiResult<()> {
+) -> FlowResult<()> {
     tickets::insert_link(
         tx.conn(),
         tenant,
@@ -340,7 +340,7 @@ async fn link_child(
     child: &mut Ticket,
     incident: &Incident,
     now: Timestamp,
-) -> ApiResult<()> {
+) -> FlowResult<()> {
     tickets::insert_link(
         tx.conn(),
         tenant,
@@ -362,7 +362,7 @@ async fn record_child(
     child: &Ticket,
     incident: &Incident,
     now: Timestamp,
-) -> ApiResult<()> {
+) -> FlowResult<()> {
     record(
         tx.conn(),
         tenant,
@@ -389,7 +389,7 @@ async fn escalate_once(
     parent: &mut Ticket,
     incident: &mut Incident,
     now: Timestamp,
-) -> ApiResult<()> {
+) -> FlowResult<()> {
     if policy.trigger_mode(TriggerKind::ManyCustomers) != TriggerMode::Auto
         || incident.escalated_at.is_some()
         || parent.active_escalation_id.is_some()
@@ -408,11 +408,11 @@ async fn escalate_once(
          tickets are linked to this one: answer them together from here.",
         incident.customers, policy.history.many_customers.window_minutes, incident.incident_key
     );
-    let req = EscalateRequest {
+    let req = Escalate {
         target: None,
         category,
         note: LongText::new(note)
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("incident note: {e}")))?,
+            .map_err(|e| FlowError::Internal(anyhow::anyhow!("incident note: {e}")))?,
         tried: None,
         contact_method: ContactMethod::Email,
         urgency: Urgency::Urgent,

@@ -3,7 +3,9 @@
 //! and the outbox messages in that same transaction. HTTP handlers and background workers
 //! both call these.
 
+mod actor;
 pub mod changes;
+mod error;
 pub mod escalation;
 pub mod incidents;
 pub mod people;
@@ -18,7 +20,8 @@ use ladder_storage::outbox::{self, Audience, NewMessage};
 use ladder_storage::{policies, Db};
 use sqlx::AnyConnection;
 
-use crate::error::{ApiError, ApiResult};
+pub use actor::Actor;
+pub use error::{FieldError, FlowError, FlowResult};
 
 /// Appends an audit event in the caller's transaction.
 pub async fn record(
@@ -29,7 +32,7 @@ pub async fn record(
     kind: &str,
     payload: serde_json::Value,
     now: Timestamp,
-) -> ApiResult<String> {
+) -> FlowResult<String> {
     Ok(audit::append(
         conn,
         NewEvent {
@@ -57,7 +60,7 @@ pub async fn notify_staff(
     event_id: &str,
     payload: &str,
     now: Timestamp,
-) -> ApiResult<()> {
+) -> FlowResult<()> {
     if user_ids.is_empty() {
         return Ok(());
     }
@@ -90,7 +93,7 @@ pub async fn notify_customer(
     event_id: &str,
     payload: &str,
     now: Timestamp,
-) -> ApiResult<()> {
+) -> FlowResult<()> {
     outbox::enqueue(
         conn,
         NewMessage {
@@ -110,7 +113,7 @@ pub async fn notify_customer(
 }
 
 /// The tenant's policy in force (the built-in default until one is saved).
-pub async fn policy(db: &Db, tenant_id: &str) -> ApiResult<Policy> {
+pub async fn policy(db: &Db, tenant_id: &str) -> FlowResult<Policy> {
     match policies::current(db, tenant_id).await? {
         Some((_, doc)) => parse_policy(&doc),
         None => Ok(Policy::default()),
@@ -118,14 +121,14 @@ pub async fn policy(db: &Db, tenant_id: &str) -> ApiResult<Policy> {
 }
 
 /// Same as [`policy`], read inside a transaction.
-pub async fn policy_in(conn: &mut AnyConnection, tenant_id: &str) -> ApiResult<Policy> {
+pub async fn policy_in(conn: &mut AnyConnection, tenant_id: &str) -> FlowResult<Policy> {
     match policies::current_in(conn, tenant_id).await? {
         Some((_, doc)) => parse_policy(&doc),
         None => Ok(Policy::default()),
     }
 }
 
-fn parse_policy(doc: &str) -> ApiResult<Policy> {
+fn parse_policy(doc: &str) -> FlowResult<Policy> {
     serde_json::from_str(doc)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored policy does not parse: {e}")))
+        .map_err(|e| FlowError::Internal(anyhow::anyhow!("stored policy does not parse: {e}")))
 }

@@ -9,7 +9,7 @@ use ladder_core::{Role, Target};
 use ladder_storage::directory::{self, User};
 use sqlx::AnyConnection;
 
-use crate::error::ApiResult;
+use crate::flows::FlowResult;
 
 /// The people of one organisation and its teams' members.
 #[derive(Clone, Debug, Default)]
@@ -29,7 +29,7 @@ pub struct Routed {
 
 impl People {
     /// The people of one organisation.
-    pub async fn load(conn: &mut AnyConnection, tenant: &str) -> ApiResult<People> {
+    pub async fn load(conn: &mut AnyConnection, tenant: &str) -> FlowResult<People> {
         let mut all = People::load_many(conn, &[tenant.to_owned()]).await?;
         Ok(all.remove(tenant).unwrap_or_default())
     }
@@ -38,7 +38,7 @@ impl People {
     pub async fn load_many(
         conn: &mut AnyConnection,
         tenants: &[String],
-    ) -> ApiResult<HashMap<String, People>> {
+    ) -> FlowResult<HashMap<String, People>> {
         let mut out: HashMap<String, People> = HashMap::new();
         if tenants.is_empty() {
             return Ok(out);

@@ -8,7 +8,7 @@ use ladder_storage::{directory, policies, Db};
 use serde_json::json;
 
 use super::{policy_in, record};
-use crate::error::{ApiError, ApiResult, FieldProblem};
+use crate::flows::{FieldError, FlowError, FlowResult};
 
 /// The outcome of a save.
 pub struct Saved {
@@ -18,7 +18,7 @@ pub struct Saved {
 }
 
 /// The tenant's people and teams, for checking the targets a policy names.
-pub async fn directory_of(db: &Db, tenant: &str) -> ApiResult<Directory> {
+pub async fn directory_of(db: &Db, tenant: &str) -> FlowResult<Directory> {
     let users = directory::users(db, tenant).await?;
     let teams = directory::teams(db, tenant).await?;
     Ok(Directory {
@@ -29,12 +29,12 @@ pub async fn directory_of(db: &Db, tenant: &str) -> ApiResult<Directory> {
 
 /// Checks a policy and reports every problem with the JSON path of the part at fault and
 /// the rule it is in.
-pub fn check(policy: &Policy, dir: &Directory) -> ApiResult<()> {
+pub fn check(policy: &Policy, dir: &Directory) -> FlowResult<()> {
     policy.validate(dir).map_err(|errors| {
-        ApiError::InvalidFields(
+        FlowError::InvalidFields(
             errors
                 .iter()
-                .map(|e| FieldProblem {
+                .map(|e| FieldError {
                     field: field_of(policy, e),
                     detail: e.to_string(),
                 })
@@ -53,12 +53,12 @@ pub async fn save(
     mut policy: Policy,
     expected_version: Option<u32>,
     now: Timestamp,
-) -> ApiResult<Saved> {
+) -> FlowResult<Saved> {
     check(&policy, &directory_of(db, tenant).await?)?;
     let mut tx = db.write().await?;
     let current = policy_in(tx.conn(), tenant).await?;
     if let Some(v) = expected_version.filter(|v| *v != current.version) {
-        return Err(ApiError::Conflict(format!(
+        return Err(FlowError::Conflict(format!(
             "the policy was saved as version {} after version {v} was read: reload it and make the change again",
             current.version
         )));
@@ -72,7 +72,7 @@ pub async fn save(
     }
     policy.version = current.version + 1;
     let document = serde_json::to_string(&policy)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("policy does not serialise: {e}")))?;
+        .map_err(|e| FlowError::Internal(anyhow::anyhow!("policy does not serialise: {e}")))?;
     policies::save(
         tx.conn(),
         tenant,

@@ -8,13 +8,13 @@ use ladder_core::{Category, Channel, EscalationState, LinkKind, Priority, Ticket
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::tickets::{self, Comment, Link, NewTicket, Ticket};
 use ladder_storage::{directory, Backend, Db, WriteTx};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use sqlx::AnyConnection;
 
+use super::Actor;
 use super::{policy_in, record};
-use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::flows::{FlowError, FlowResult};
 use crate::sla;
 use crate::triggers;
 
@@ -28,12 +28,9 @@ pub struct TicketView {
     pub links: Vec<Link>,
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewTicketRequest {
-    #[schema(value_type = String, max_length = 200)]
+/// The command to open a ticket.
+pub struct OpenTicket {
     pub subject: ShortText,
-    #[schema(value_type = String, max_length = 20000)]
     pub description: LongText,
     pub customer_id: String,
     pub channel: Channel,
@@ -44,14 +41,14 @@ pub struct NewTicketRequest {
     pub team_id: Option<String>,
 }
 
-/// Which tenant a ticket belongs to for this caller, or not found. Platform support reach a
+/// Which tenant a ticket belongs to for this actor, or not found. Platform support reach a
 /// ticket of any tenant only if it was escalated to the platform.
 pub async fn ticket_tenant(
     conn: &mut AnyConnection,
-    caller: &Caller,
+    actor: &Actor,
     ticket_id: &str,
-) -> ApiResult<String> {
-    if caller.is_platform() {
+) -> FlowResult<String> {
+    if actor.is_platform() {
         let row: Option<(String,)> = sqlx::query_as(
             "SELECT tenant_id FROM escalations WHERE ticket_id = $1 AND target_key = 'platform' LIMIT 1",
         )
@@ -60,20 +57,20 @@ pub async fn ticket_tenant(
         .await
         .map_err(ladder_storage::StorageError::from)?;
         row.map(|(t,)| t)
-            .ok_or_else(|| ApiError::not_found("ticket"))
+            .ok_or_else(|| FlowError::NotFound("ticket"))
     } else {
-        Ok(caller.tenant_id().to_owned())
+        Ok(actor.tenant().to_owned())
     }
 }
 
-/// Loads a ticket the caller may see, locking it for the rest of the transaction.
+/// Loads a ticket the actor may see, locking it for the rest of the transaction.
 pub async fn load_for_update(
     tx: &mut WriteTx,
     db: &Db,
-    caller: &Caller,
+    actor: &Actor,
     ticket_id: &str,
-) -> ApiResult<(String, Ticket)> {
-    let tenant = ticket_tenant(tx.conn(), caller, ticket_id).await?;
+) -> FlowResult<(String, Ticket)> {
+    let tenant = ticket_tenant(tx.conn(), actor, ticket_id).await?;
     let ticket = tickets::get_for_update(
         tx.conn(),
         db.backend() == Backend::Postgres,
@@ -81,7 +78,7 @@ pub async fn load_for_update(
         ticket_id,
     )
     .await?
-    .ok_or_else(|| ApiError::not_found("ticket"))?;
+    .ok_or_else(|| FlowError::NotFound("ticket"))?;
     Ok((tenant, ticket))
 }
 
@@ -90,7 +87,7 @@ pub async fn view(
     tenant: &str,
     ticket: Ticket,
     now: Timestamp,
-) -> ApiResult<TicketView> {
+) -> FlowResult<TicketView> {
     let mut active_escalation = active_escalation(conn, tenant, &ticket).await?;
     if let Some(e) = &mut active_escalation {
         sla::annotate(e, now);
@@ -110,10 +107,10 @@ async fn check_user(
     tenant: &str,
     field: &'static str,
     id: &str,
-) -> ApiResult<()> {
+) -> FlowResult<()> {
     let found = directory::users_by_id(conn, tenant, &[id.to_owned()]).await?;
     if found.is_empty() {
-        return Err(ApiError::field(
+        return Err(FlowError::field(
             field,
             format!("no user with id {id:?} in this organisation"),
         ));
@@ -126,9 +123,9 @@ async fn check_team(
     tenant: &str,
     field: &'static str,
     id: &str,
-) -> ApiResult<()> {
+) -> FlowResult<()> {
     if directory::team(conn, tenant, id).await?.is_none() {
-        return Err(ApiError::field(
+        return Err(FlowError::field(
             field,
             format!("no team with id {id:?} in this organisation"),
         ));
@@ -138,17 +135,17 @@ async fn check_team(
 
 pub async fn create(
     db: &Db,
-    caller: &Caller,
-    req: NewTicketRequest,
+    actor: &Actor,
+    req: OpenTicket,
     now: Timestamp,
-) -> ApiResult<TicketView> {
-    caller.require_staff("create tickets")?;
-    let tenant = caller.tenant_id();
+) -> FlowResult<TicketView> {
+    actor.require_staff("create tickets")?;
+    let tenant = actor.tenant();
     let mut tx = db.write().await?;
     let customer = directory::customer(tx.conn(), tenant, &req.customer_id)
         .await?
         .ok_or_else(|| {
-            ApiError::field(
+            FlowError::field(
                 "customer_id",
                 format!("no customer with id {:?}", req.customer_id),
             )
@@ -162,13 +159,10 @@ pub async fn create(
     let policy = policy_in(tx.conn(), tenant).await?;
     let text = format!("{}\n\n{}", req.subject.as_str(), req.description.as_str());
     let found = triggers::detect(&policy, &text, &customer, tx.conn(), tenant, now).await?;
-    let assignee = req.assignee_id.clone().or_else(|| {
-        caller
-            .user
-            .role
-            .is_tenant_staff()
-            .then(|| caller.user.id.clone())
-    });
+    let assignee = req
+        .assignee_id
+        .clone()
+        .or_else(|| actor.role.is_tenant_staff().then(|| actor.id().to_owned()));
     let ticket = tickets::insert(
         tx.conn(),
         NewTicket {
@@ -182,7 +176,7 @@ pub async fn create(
             assignee_id: assignee.as_deref(),
             team_id: req.team_id.as_deref(),
             triggers: serde_json::to_value(&found).unwrap_or_else(|_| json!([])),
-            created_by: Some(&caller.user.id),
+            created_by: Some(actor.id()),
         },
         now,
     )
@@ -192,7 +186,7 @@ pub async fn create(
         tx.conn(),
         tenant,
         Some(&ticket.id),
-        Some(&caller.user.id),
+        Some(actor.id()),
         "ticket_created",
         json!({
             "after": {
@@ -222,11 +216,11 @@ pub async fn create(
             kinds_text.join(", "),
             evidence.join(", ")
         );
-        let req = super::escalation::EscalateRequest {
+        let req = super::escalation::Escalate {
             target: None,
             category,
             note: LongText::new(note.trim())
-                .map_err(|e| ApiError::Internal(anyhow::anyhow!("automatic note: {e}")))?,
+                .map_err(|e| FlowError::Internal(anyhow::anyhow!("automatic note: {e}")))?,
             tried: None,
             contact_method: ladder_core::ContactMethod::Email,
             urgency,
@@ -239,41 +233,26 @@ pub async fn create(
     Ok(v)
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PatchTicketRequest {
+/// The command to change a ticket's fields; `None` leaves a field as it is.
+pub struct ChangeTicket {
     pub status: Option<TicketStatus>,
     pub priority: Option<Priority>,
     pub category: Option<Category>,
-    /// A user id, or null to unassign.
-    #[serde(default, with = "serde_with_double_option")]
-    #[schema(value_type = Option<String>)]
+    /// A user id, or `Some(None)` to unassign.
     pub assignee_id: Option<Option<String>>,
-    #[serde(default, with = "serde_with_double_option")]
-    #[schema(value_type = Option<String>)]
     pub team_id: Option<Option<String>>,
-}
-
-/// Distinguishes a field left out (`None`) from one set to null (`Some(None)`).
-mod serde_with_double_option {
-    use serde::{Deserialize, Deserializer};
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Option<String>>, D::Error> {
-        Ok(Some(Option::<String>::deserialize(d)?))
-    }
 }
 
 pub async fn patch(
     db: &Db,
-    caller: &Caller,
+    actor: &Actor,
     id: &str,
-    req: PatchTicketRequest,
+    req: ChangeTicket,
     now: Timestamp,
-) -> ApiResult<TicketView> {
-    caller.require_staff("change tickets")?;
+) -> FlowResult<TicketView> {
+    actor.require_staff("change tickets")?;
     let mut tx = db.write().await?;
-    let (tenant, mut t) = load_for_update(&mut tx, db, caller, id).await?;
+    let (tenant, mut t) = load_for_update(&mut tx, db, actor, id).await?;
     let before = json!({
         "status": t.status, "priority": t.priority, "category": t.category,
         "assignee_id": t.assignee_id, "team_id": t.team_id,
@@ -284,14 +263,14 @@ pub async fn patch(
         // While escalated, a ticket may wait on the customer (`pending`) and come back.
         let waiting_toggle = matches!(status, TicketStatus::Pending | TicketStatus::Escalated);
         if escalated && status != t.status && !waiting_toggle {
-            return Err(ApiError::Conflict(
+            return Err(FlowError::Conflict(
                 "the ticket has an active escalation: resolve or de-escalate it to change the status \
                  (it may be set to pending while waiting on the customer)"
                     .into(),
             ));
         }
         if !escalated && status == TicketStatus::Escalated {
-            return Err(ApiError::field(
+            return Err(FlowError::field(
                 "status",
                 "use POST /api/v1/tickets/{id}/escalate to escalate a ticket",
             ));
@@ -346,7 +325,7 @@ pub async fn patch(
             tx.conn(),
             &tenant,
             Some(&t.id),
-            Some(&caller.user.id),
+            Some(actor.id()),
             kind,
             payload,
             now,
@@ -359,20 +338,16 @@ pub async fn patch(
     Ok(v)
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewCommentRequest {
-    #[schema(value_type = String, max_length = 20000)]
+/// The command to add a reply, a note or a logged call to a ticket.
+pub struct AddComment {
     pub body: LongText,
     /// `true`: a reply the customer sees; `false`: an internal note for staff.
     pub public: bool,
     /// Set when recording what the customer sent (an inbound email, a logged call): it is
     /// scanned for escalation triggers.
-    #[serde(default)]
     pub from_customer: bool,
     /// A phone call with the customer written up by staff. Nothing is sent, but like a
     /// public reply it counts as a response for the SLA clocks.
-    #[serde(default)]
     pub logged_call: bool,
 }
 
@@ -380,25 +355,25 @@ pub struct NewCommentRequest {
 /// and the tenant's owners/admins may reply publicly; notes stay open to all staff.
 pub async fn comment(
     db: &Db,
-    caller: &Caller,
+    actor: &Actor,
     id: &str,
-    req: NewCommentRequest,
+    req: AddComment,
     now: Timestamp,
-) -> ApiResult<Comment> {
-    if !(caller.user.role.is_tenant_staff() || caller.is_platform()) {
-        return Err(ApiError::Forbidden(format!(
+) -> FlowResult<Comment> {
+    if !(actor.role.is_tenant_staff() || actor.is_platform()) {
+        return Err(FlowError::Forbidden(format!(
             "a user with role {} may not comment",
-            caller.user.role
+            actor.role
         )));
     }
     if req.logged_call && req.public {
-        return Err(ApiError::field(
+        return Err(FlowError::field(
             "logged_call",
             "a logged call is a record for staff and is not sent to the customer: set public to false",
         ));
     }
     let mut tx = db.write().await?;
-    let (tenant, mut t) = load_for_update(&mut tx, db, caller, id).await?;
+    let (tenant, mut t) = load_for_update(&mut tx, db, actor, id).await?;
     tx.writes_only_ticket(&t.id);
     let active = active_escalation(tx.conn(), &tenant, &t).await?;
     let policy = policy_in(tx.conn(), &tenant).await?;
@@ -423,10 +398,10 @@ pub async fn comment(
                 owner_name.as_ref().map(|(i, n)| (i.as_str(), n.as_str())),
             )
         });
-        check_public_reply(lock, &policy, &caller.actor())?;
+        check_public_reply(lock, &policy, &actor.rules())?;
     }
     // A call is written up by the staff member who took it, whoever dialled.
-    let author = (!req.from_customer || req.logged_call).then_some(caller.user.id.as_str());
+    let author = (!req.from_customer || req.logged_call).then_some(actor.id());
     let c = tickets::insert_comment(
         tx.conn(),
         &tenant,
@@ -460,7 +435,7 @@ pub async fn comment(
         let customer = directory::customer(tx.conn(), &tenant, &t.customer_id)
             .await?
             .ok_or_else(|| {
-                ApiError::Internal(anyhow::anyhow!("ticket {} has no customer", t.id))
+                FlowError::Internal(anyhow::anyhow!("ticket {} has no customer", t.id))
             })?;
         let found = triggers::detect(
             &policy,
@@ -481,7 +456,7 @@ pub async fn comment(
     if let Some(e) = active.as_ref() {
         if response
             && e.state == EscalationState::Acknowledged
-            && e.escalation_owner_id.as_deref() == Some(caller.user.id.as_str())
+            && e.escalation_owner_id.as_deref() == Some(actor.id())
         {
             payload["escalation_id"] = json!(e.id);
             payload["sla"] = json!("customer_updated");
@@ -508,7 +483,7 @@ pub async fn comment(
         tx.conn(),
         &tenant,
         Some(&t.id),
-        Some(&caller.user.id),
+        Some(actor.id()),
         kind,
         payload,
         now,
@@ -523,53 +498,46 @@ async fn active_escalation(
     conn: &mut AnyConnection,
     tenant: &str,
     t: &Ticket,
-) -> ApiResult<Option<Escalation>> {
+) -> FlowResult<Option<Escalation>> {
     Ok(match &t.active_escalation_id {
         Some(eid) => escalations::get(conn, Some(tenant), eid).await?,
         None => None,
     })
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewLinkRequest {
-    pub to_ticket_id: String,
-    pub kind: LinkKind,
-}
-
 pub async fn link(
     db: &Db,
-    caller: &Caller,
+    actor: &Actor,
     id: &str,
-    req: NewLinkRequest,
+    to_ticket_id: &str,
+    kind: LinkKind,
     now: Timestamp,
-) -> ApiResult<Link> {
-    caller.require_staff("link tickets")?;
+) -> FlowResult<Link> {
+    actor.require_staff("link tickets")?;
     let mut tx = db.write().await?;
-    let (tenant, t) = load_for_update(&mut tx, db, caller, id).await?;
-    if req.to_ticket_id == t.id {
-        return Err(ApiError::field(
+    let (tenant, t) = load_for_update(&mut tx, db, actor, id).await?;
+    if to_ticket_id == t.id {
+        return Err(FlowError::field(
             "to_ticket_id",
             "a ticket cannot be linked to itself",
         ));
     }
-    if tickets::get(tx.conn(), &tenant, &req.to_ticket_id)
+    if tickets::get(tx.conn(), &tenant, to_ticket_id)
         .await?
         .is_none()
     {
-        return Err(ApiError::field(
+        return Err(FlowError::field(
             "to_ticket_id",
-            format!("no ticket with id {:?}", req.to_ticket_id),
+            format!("no ticket with id {:?}", to_ticket_id),
         ));
     }
-    let l =
-        tickets::insert_link(tx.conn(), &tenant, &t.id, &req.to_ticket_id, req.kind, now).await?;
+    let l = tickets::insert_link(tx.conn(), &tenant, &t.id, to_ticket_id, kind, now).await?;
     let payload = json!({"to_ticket_id": l.to_ticket_id, "kind": l.kind});
     record(
         tx.conn(),
         &tenant,
         Some(&t.id),
-        Some(&caller.user.id),
+        Some(actor.id()),
         "linked",
         payload,
         now,
@@ -579,31 +547,31 @@ pub async fn link(
     Ok(l)
 }
 
-/// Starts watching a ticket (the caller, or another user when an owner/admin asks).
+/// Starts watching a ticket (the actor, or another user when an owner/admin asks).
 pub async fn watch(
     db: &Db,
-    caller: &Caller,
+    actor: &Actor,
     id: &str,
     user_id: Option<String>,
     now: Timestamp,
-) -> ApiResult<Vec<String>> {
-    caller.require_staff("watch tickets")?;
+) -> FlowResult<Vec<String>> {
+    actor.require_staff("watch tickets")?;
     let mut tx = db.write().await?;
-    let (tenant, t) = load_for_update(&mut tx, db, caller, id).await?;
+    let (tenant, t) = load_for_update(&mut tx, db, actor, id).await?;
     let who = match user_id {
-        Some(u) if u != caller.user.id => {
-            caller.require_manager("add other people as watchers")?;
+        Some(u) if u != actor.id() => {
+            actor.require_manager("add other people as watchers")?;
             check_user(tx.conn(), &tenant, "user_id", &u).await?;
             u
         }
-        _ => caller.user.id.clone(),
+        _ => actor.id().to_owned(),
     };
     if tickets::add_watcher(tx.conn(), &tenant, &t.id, &who, now).await? {
         record(
             tx.conn(),
             &tenant,
             Some(&t.id),
-            Some(&caller.user.id),
+            Some(actor.id()),
             "watcher_added",
             json!({"user_id": who}),
             now,

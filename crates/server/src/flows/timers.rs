@@ -30,10 +30,10 @@ use serde_json::json;
 use sqlx::AnyConnection;
 
 use super::changes::Changes;
-use super::escalation::{open_escalation, plan_move_up, EscalateRequest, MoveReason};
+use super::escalation::{open_escalation, plan_move_up, Escalate, MoveReason};
 use super::people::People;
 use super::{policy_in, record};
-use crate::error::{ApiError, ApiResult};
+use crate::flows::{FlowError, FlowResult};
 use crate::sla;
 
 /// What became of a timer.
@@ -72,7 +72,7 @@ pub async fn fire_batch(
     mut tx: WriteTx,
     claimed: &[Timer],
     now: Timestamp,
-) -> ApiResult<(WriteTx, Vec<&'static str>)> {
+) -> FlowResult<(WriteTx, Vec<&'static str>)> {
     let started = std::time::Instant::now();
     let (first_responses, escalated) = split(claimed)?;
     // A first-response timer is taken now; the others are rewritten with the batch's changes.
@@ -90,7 +90,7 @@ pub async fn fire_batch(
         let statements = plan_part(&mut loaded, part, backend, now, &mut events, &mut done)?;
         let mut tx = holder.take().await?;
         holder = Holder::Writing(tokio::spawn(async move {
-            let result = statements.execute(tx.conn()).await.map_err(ApiError::from);
+            let result = statements.execute(tx.conn()).await.map_err(FlowError::from);
             (tx, result)
         }));
     }
@@ -127,7 +127,7 @@ pub async fn plan_batch(
     conn: &mut AnyConnection,
     claimed: &[Timer],
     now: Timestamp,
-) -> ApiResult<Planned> {
+) -> FlowResult<Planned> {
     let (first_responses, escalated) = split(claimed)?;
     let backend = Backend::of(conn);
     let mut loaded = load(conn, claimed).await?;
@@ -161,7 +161,7 @@ pub async fn write_planned(
     mut tx: WriteTx,
     planned: Planned,
     now: Timestamp,
-) -> ApiResult<(WriteTx, Vec<&'static str>)> {
+) -> FlowResult<(WriteTx, Vec<&'static str>)> {
     for statements in planned.parts {
         statements.execute(tx.conn()).await?;
     }
@@ -182,7 +182,7 @@ async fn finish(
     first_responses: Vec<(String, Ticket)>,
     mut done: Vec<&'static str>,
     now: Timestamp,
-) -> ApiResult<(WriteTx, Vec<&'static str>)> {
+) -> FlowResult<(WriteTx, Vec<&'static str>)> {
     // Last: appending locks the organisations' chain heads until the batch commits.
     audit::append_many(tx.conn(), events).await?;
     for (tenant, mut ticket) in first_responses {
@@ -203,7 +203,7 @@ fn take_tickets(loaded: &mut Loaded, timers: &[&Timer]) -> Vec<(String, Ticket)>
 
 /// First-response timers apart (rare: each opens an escalation the way a person would, one
 /// at a time) from the timers of escalations already running.
-fn split(claimed: &[Timer]) -> ApiResult<(Vec<&Timer>, Vec<&Timer>)> {
+fn split(claimed: &[Timer]) -> FlowResult<(Vec<&Timer>, Vec<&Timer>)> {
     let mut first_responses = Vec::new();
     let mut escalated = Vec::with_capacity(claimed.len());
     for t in claimed {
@@ -225,7 +225,7 @@ fn plan_part(
     now: Timestamp,
     events: &mut Vec<PlannedEvent>,
     done: &mut Vec<&'static str>,
-) -> ApiResult<Statements> {
+) -> FlowResult<Statements> {
     let mut changes = Changes::default();
     changes.fired(part.iter().map(|t| t.ticket_id.clone()));
     for t in part {
@@ -238,17 +238,17 @@ fn plan_part(
 /// The batch's transaction: free, or with a task writing a part.
 enum Holder {
     Idle(WriteTx),
-    Writing(JoinHandle<(WriteTx, ApiResult<()>)>),
+    Writing(JoinHandle<(WriteTx, FlowResult<()>)>),
 }
 
 impl Holder {
     /// The transaction, once the part being written (if any) is written.
-    async fn take(self) -> ApiResult<WriteTx> {
+    async fn take(self) -> FlowResult<WriteTx> {
         match self {
             Holder::Idle(tx) => Ok(tx),
             Holder::Writing(part) => {
                 let (tx, result) = part.await.map_err(|e| {
-                    ApiError::Internal(anyhow::anyhow!("writing a batch of timers: {e}"))
+                    FlowError::Internal(anyhow::anyhow!("writing a batch of timers: {e}"))
                 })?;
                 result?;
                 Ok(tx)
@@ -257,7 +257,7 @@ impl Holder {
     }
 }
 
-async fn load(conn: &mut AnyConnection, claimed: &[Timer]) -> ApiResult<Loaded> {
+async fn load(conn: &mut AnyConnection, claimed: &[Timer]) -> FlowResult<Loaded> {
     let ticket_ids: Vec<String> = unique(claimed.iter().map(|t| t.ticket_id.clone()));
     // Each ticket with the escalation it has now (whichever one its timer was set for) and
     // its customer.
@@ -304,7 +304,7 @@ fn fire_ticket(
     t: &Timer,
     now: Timestamp,
     done: &mut Vec<&'static str>,
-) -> ApiResult<()> {
+) -> FlowResult<()> {
     let Some((tenant, ticket)) = loaded.tickets.get_mut(&t.ticket_id) else {
         return Ok(());
     };
@@ -373,7 +373,7 @@ fn rung_timeout(
     (snap, run): State,
     ticket: &mut Ticket,
     now: Timestamp,
-) -> ApiResult<Fired> {
+) -> FlowResult<Fired> {
     if e.state != EscalationState::Requested {
         return Ok(Fired::Moot);
     }
@@ -434,7 +434,7 @@ fn remind(
     ticket: &Ticket,
     clock: Clock,
     now: Timestamp,
-) -> ApiResult<Fired> {
+) -> FlowResult<Fired> {
     if clock == Clock::Acknowledge && e.state != EscalationState::Requested {
         return Ok(Fired::Moot);
     }
@@ -523,7 +523,7 @@ fn clock_payload(
     ticket: &Ticket,
     clock: Clock,
     due: Option<Timestamp>,
-) -> ApiResult<Arc<str>> {
+) -> FlowResult<Arc<str>> {
     let notice = ClockNotice {
         clock,
         due_at: due,
@@ -546,7 +546,7 @@ fn breach(
     ticket: &mut Ticket,
     clock: Clock,
     now: Timestamp,
-) -> ApiResult<Fired> {
+) -> FlowResult<Fired> {
     if clock == Clock::Acknowledge && e.state != EscalationState::Requested {
         return Ok(Fired::Moot);
     }
@@ -638,7 +638,7 @@ async fn first_response(
     tenant: &str,
     ticket: &mut Ticket,
     now: Timestamp,
-) -> ApiResult<Fired> {
+) -> FlowResult<Fired> {
     if ticket.first_response_at.is_some()
         || ticket.active_escalation_id.is_some()
         || !matches!(ticket.status, TicketStatus::New | TicketStatus::Open)
@@ -678,11 +678,11 @@ async fn first_response(
         "No first response within {within} (rule {:?}): escalated automatically.",
         snap.rule.name
     );
-    let req = EscalateRequest {
+    let req = Escalate {
         target: None,
         category,
         note: LongText::new(&note)
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("automatic note: {e}")))?,
+            .map_err(|e| FlowError::Internal(anyhow::anyhow!("automatic note: {e}")))?,
         tried: None,
         contact_method: ContactMethod::Email,
         urgency: if ticket.priority >= Priority::Urgent {

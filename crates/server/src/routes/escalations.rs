@@ -2,16 +2,130 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use ladder_core::text::LongText;
+use ladder_core::{
+    Category, CompensationKind, ContactMethod, CustomerVerification, Target, TriggerKind, Urgency,
+};
 use ladder_storage::escalations::{self, Approval, Escalation};
+use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::flows::escalation::{
-    self as flow, DeEscalateRequest, DecisionRequest, EscalateRequest, ReEscalateRequest,
-    ResolveOutcome, ResolveRequest, VerificationRequest,
-};
+use crate::flows::escalation::{self as flow, Escalate, Resolve};
 use crate::json::Json;
 use crate::state::AppState;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EscalateRequest {
+    /// Who to escalate to; the policy's chain (by default the owner) when left out.
+    pub target: Option<Target>,
+    pub category: Category,
+    /// What the issue is and why it is escalated.
+    #[schema(value_type = String, max_length = 20000)]
+    pub note: LongText,
+    /// What was already tried.
+    #[schema(value_type = Option<String>)]
+    pub tried: Option<LongText>,
+    pub contact_method: ContactMethod,
+    pub urgency: Urgency,
+    /// The triggers that motivated the escalation.
+    #[serde(default)]
+    pub triggers: Vec<TriggerKind>,
+}
+
+impl From<EscalateRequest> for Escalate {
+    fn from(r: EscalateRequest) -> Escalate {
+        Escalate {
+            target: r.target,
+            category: r.category,
+            note: r.note,
+            tried: r.tried,
+            contact_method: r.contact_method,
+            urgency: r.urgency,
+            triggers: r.triggers,
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Compensation {
+    pub kind: CompensationKind,
+    /// In minor units of the currency (cents).
+    #[serde(default)]
+    pub amount: i64,
+    /// ISO 4217; the policy's currency when left out.
+    pub currency: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    /// What happened and how it ended: the record that protects everyone later.
+    #[schema(value_type = String, max_length = 20000)]
+    pub summary: LongText,
+    #[schema(value_type = Option<String>)]
+    pub root_cause: Option<LongText>,
+    #[schema(value_type = Option<String>)]
+    pub actions: Option<LongText>,
+    #[schema(value_type = Option<String>)]
+    pub preventive_actions: Option<LongText>,
+    pub compensation: Option<Compensation>,
+}
+
+impl From<ResolveRequest> for Resolve {
+    fn from(r: ResolveRequest) -> Resolve {
+        Resolve {
+            summary: r.summary,
+            root_cause: r.root_cause,
+            actions: r.actions,
+            preventive_actions: r.preventive_actions,
+            compensation: r.compensation.map(|c| flow::Compensation {
+                kind: c.kind,
+                amount: c.amount,
+                currency: c.currency,
+            }),
+        }
+    }
+}
+
+/// The outcome of a resolve request: resolved, or waiting for an approval.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ResolveOutcome {
+    pub escalation: Escalation,
+    /// Set when the compensation exceeds the resolver's authority: resolution waits for it.
+    pub approval: Option<Approval>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeEscalateRequest {
+    /// Why escalation was not warranted.
+    #[schema(value_type = String)]
+    pub reason: LongText,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReEscalateRequest {
+    /// Why it must go higher.
+    #[schema(value_type = String)]
+    pub note: LongText,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationRequest {
+    pub customer_verification: CustomerVerification,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    #[schema(value_type = String)]
+    pub reason: LongText,
+}
 
 /// The escalation with its three deadlines as they stand now.
 fn shown(mut e: Escalation, state: &AppState) -> Escalation {
@@ -29,7 +143,7 @@ pub async fn escalate(
     Path(id): Path<String>,
     Json(req): Json<EscalateRequest>,
 ) -> ApiResult<(StatusCode, Json<Escalation>)> {
-    let e = flow::escalate(&state.db, &caller, &id, req, state.now()).await?;
+    let e = flow::escalate(&state.db, &caller.actor, &id, req.into(), state.now()).await?;
     state.metrics.event("escalated");
     Ok((StatusCode::CREATED, Json(shown(e, &state))))
 }
@@ -63,7 +177,7 @@ pub async fn acknowledge(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Escalation>> {
-    let e = flow::acknowledge(&state.db, &caller, &id, state.now()).await?;
+    let e = flow::acknowledge(&state.db, &caller.actor, &id, state.now()).await?;
     state.metrics.event("acknowledged");
     Ok(Json(shown(e, &state)))
 }
@@ -79,8 +193,11 @@ pub async fn resolve(
     Path(id): Path<String>,
     Json(req): Json<ResolveRequest>,
 ) -> ApiResult<(StatusCode, Json<ResolveOutcome>)> {
-    let mut out = flow::resolve(&state.db, &caller, &id, req, state.now()).await?;
-    out.escalation = shown(out.escalation, &state);
+    let done = flow::resolve(&state.db, &caller.actor, &id, req.into(), state.now()).await?;
+    let out = ResolveOutcome {
+        escalation: shown(done.escalation, &state),
+        approval: done.approval,
+    };
     let status = if out.approval.is_some() {
         StatusCode::ACCEPTED
     } else {
@@ -103,7 +220,7 @@ pub async fn de_escalate(
     Path(id): Path<String>,
     Json(req): Json<DeEscalateRequest>,
 ) -> ApiResult<Json<Escalation>> {
-    let e = flow::de_escalate(&state.db, &caller, &id, req, state.now()).await?;
+    let e = flow::de_escalate(&state.db, &caller.actor, &id, &req.reason, state.now()).await?;
     Ok(Json(shown(e, &state)))
 }
 
@@ -116,7 +233,7 @@ pub async fn re_escalate(
     Path(id): Path<String>,
     Json(req): Json<ReEscalateRequest>,
 ) -> ApiResult<(StatusCode, Json<Escalation>)> {
-    let e = flow::re_escalate(&state.db, &caller, &id, req, state.now()).await?;
+    let e = flow::re_escalate(&state.db, &caller.actor, &id, &req.note, state.now()).await?;
     Ok((StatusCode::CREATED, Json(shown(e, &state))))
 }
 
@@ -129,7 +246,14 @@ pub async fn verification(
     Path(id): Path<String>,
     Json(req): Json<VerificationRequest>,
 ) -> ApiResult<Json<Escalation>> {
-    let e = flow::verify(&state.db, &caller, &id, req, state.now()).await?;
+    let e = flow::verify(
+        &state.db,
+        &caller.actor,
+        &id,
+        req.customer_verification,
+        state.now(),
+    )
+    .await?;
     Ok(Json(shown(e, &state)))
 }
 
@@ -155,7 +279,15 @@ pub async fn approve(
     Json(req): Json<DecisionRequest>,
 ) -> ApiResult<Json<Approval>> {
     Ok(Json(
-        flow::decide(&state.db, &caller, &id, true, req, state.now()).await?,
+        flow::decide(
+            &state.db,
+            &caller.actor,
+            &id,
+            true,
+            &req.reason,
+            state.now(),
+        )
+        .await?,
     ))
 }
 
@@ -169,6 +301,14 @@ pub async fn deny(
     Json(req): Json<DecisionRequest>,
 ) -> ApiResult<Json<Approval>> {
     Ok(Json(
-        flow::decide(&state.db, &caller, &id, false, req, state.now()).await?,
+        flow::decide(
+            &state.db,
+            &caller.actor,
+            &id,
+            false,
+            &req.reason,
+            state.now(),
+        )
+        .await?,
     ))
 }

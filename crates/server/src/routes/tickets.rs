@@ -2,6 +2,8 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use ladder_core::text::{LongText, ShortText};
+use ladder_core::{Category, Channel, LinkKind, Priority, TicketStatus};
 use ladder_storage::audit::{self, AuditEvent};
 use ladder_storage::outbox::{self, Message};
 use ladder_storage::tickets::{self, Comment, Link};
@@ -9,16 +11,116 @@ use serde::Deserialize;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::flows::tickets::{
-    self as flow, NewCommentRequest, NewLinkRequest, NewTicketRequest, PatchTicketRequest,
-    TicketView,
-};
+use crate::flows::tickets::{self as flow, AddComment, ChangeTicket, OpenTicket, TicketView};
 use crate::json::Json;
 use crate::state::AppState;
 
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTicketRequest {
+    #[schema(value_type = String, max_length = 200)]
+    pub subject: ShortText,
+    #[schema(value_type = String, max_length = 20000)]
+    pub description: LongText,
+    pub customer_id: String,
+    pub channel: Channel,
+    pub category: Option<Category>,
+    pub priority: Option<Priority>,
+    /// Defaults to the creator when they work tickets.
+    pub assignee_id: Option<String>,
+    pub team_id: Option<String>,
+}
+
+impl From<NewTicketRequest> for OpenTicket {
+    fn from(r: NewTicketRequest) -> OpenTicket {
+        OpenTicket {
+            subject: r.subject,
+            description: r.description,
+            customer_id: r.customer_id,
+            channel: r.channel,
+            category: r.category,
+            priority: r.priority,
+            assignee_id: r.assignee_id,
+            team_id: r.team_id,
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchTicketRequest {
+    pub status: Option<TicketStatus>,
+    pub priority: Option<Priority>,
+    pub category: Option<Category>,
+    /// A user id, or null to unassign.
+    #[serde(default, with = "serde_with_double_option")]
+    #[schema(value_type = Option<String>)]
+    pub assignee_id: Option<Option<String>>,
+    #[serde(default, with = "serde_with_double_option")]
+    #[schema(value_type = Option<String>)]
+    pub team_id: Option<Option<String>>,
+}
+
+impl From<PatchTicketRequest> for ChangeTicket {
+    fn from(r: PatchTicketRequest) -> ChangeTicket {
+        ChangeTicket {
+            status: r.status,
+            priority: r.priority,
+            category: r.category,
+            assignee_id: r.assignee_id,
+            team_id: r.team_id,
+        }
+    }
+}
+
+/// Distinguishes a field left out (`None`) from one set to null (`Some(None)`).
+mod serde_with_double_option {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Ok(Some(Option::<String>::deserialize(d)?))
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCommentRequest {
+    #[schema(value_type = String, max_length = 20000)]
+    pub body: LongText,
+    /// `true`: a reply the customer sees; `false`: an internal note for staff.
+    pub public: bool,
+    /// Set when recording what the customer sent (an inbound email, a logged call): it is
+    /// scanned for escalation triggers.
+    #[serde(default)]
+    pub from_customer: bool,
+    /// A phone call with the customer written up by staff. Nothing is sent, but like a
+    /// public reply it counts as a response for the SLA clocks.
+    #[serde(default)]
+    pub logged_call: bool,
+}
+
+impl From<NewCommentRequest> for AddComment {
+    fn from(r: NewCommentRequest) -> AddComment {
+        AddComment {
+            body: r.body,
+            public: r.public,
+            from_customer: r.from_customer,
+            logged_call: r.logged_call,
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewLinkRequest {
+    pub to_ticket_id: String,
+    pub kind: LinkKind,
+}
+
 async fn readable_tenant(state: &AppState, caller: &Caller, id: &str) -> ApiResult<String> {
     let mut conn = state.db.conn().await?;
-    let tenant = flow::ticket_tenant(&mut conn, caller, id).await?;
+    let tenant = flow::ticket_tenant(&mut conn, &caller.actor, id).await?;
     tickets::get(&mut conn, &tenant, id)
         .await?
         .ok_or_else(|| ApiError::not_found("ticket"))?;
@@ -33,7 +135,7 @@ pub async fn create(
     caller: Caller,
     Json(req): Json<NewTicketRequest>,
 ) -> ApiResult<(StatusCode, Json<TicketView>)> {
-    let v = flow::create(&state.db, &caller, req, state.now()).await?;
+    let v = flow::create(&state.db, &caller.actor, req.into(), state.now()).await?;
     state.metrics.event("ticket_created");
     Ok((StatusCode::CREATED, Json(v)))
 }
@@ -47,7 +149,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> ApiResult<Json<TicketView>> {
     let mut conn = state.db.conn().await?;
-    let tenant = flow::ticket_tenant(&mut conn, &caller, &id).await?;
+    let tenant = flow::ticket_tenant(&mut conn, &caller.actor, &id).await?;
     let t = tickets::get(&mut conn, &tenant, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("ticket"))?;
@@ -64,7 +166,7 @@ pub async fn patch(
     Json(req): Json<PatchTicketRequest>,
 ) -> ApiResult<Json<TicketView>> {
     Ok(Json(
-        flow::patch(&state.db, &caller, &id, req, state.now()).await?,
+        flow::patch(&state.db, &caller.actor, &id, req.into(), state.now()).await?,
     ))
 }
 
@@ -79,7 +181,7 @@ pub async fn comment(
 ) -> ApiResult<(StatusCode, Json<Comment>)> {
     Ok((
         StatusCode::CREATED,
-        Json(flow::comment(&state.db, &caller, &id, req, state.now()).await?),
+        Json(flow::comment(&state.db, &caller.actor, &id, req.into(), state.now()).await?),
     ))
 }
 
@@ -134,7 +236,17 @@ pub async fn link(
 ) -> ApiResult<(StatusCode, Json<Link>)> {
     Ok((
         StatusCode::CREATED,
-        Json(flow::link(&state.db, &caller, &id, req, state.now()).await?),
+        Json(
+            flow::link(
+                &state.db,
+                &caller.actor,
+                &id,
+                &req.to_ticket_id,
+                req.kind,
+                state.now(),
+            )
+            .await?,
+        ),
     ))
 }
 
@@ -155,6 +267,6 @@ pub async fn watch(
     Json(req): Json<WatchRequest>,
 ) -> ApiResult<Json<Vec<String>>> {
     Ok(Json(
-        flow::watch(&state.db, &caller, &id, req.user_id, state.now()).await?,
+        flow::watch(&state.db, &caller.actor, &id, req.user_id, state.now()).await?,
     ))
 }

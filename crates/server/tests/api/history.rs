@@ -5,8 +5,8 @@ use jiff::{SignedDuration, Timestamp};
 use ladder_core::text::{LongText, ShortText};
 use ladder_core::triggers::history::grouping_key;
 use ladder_core::{Category, Channel, Policy, TriggerKind, TriggerMode};
-use ladder_server::auth::Caller;
-use ladder_server::flows::tickets::{create, NewTicketRequest};
+use ladder_server::flows::tickets::{create, OpenTicket};
+use ladder_server::flows::Actor;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -427,16 +427,12 @@ async fn history_windows_count_back_from_the_moment_of_the_contact(b: Backend) {
         .await
         .expect("read owner")
         .expect("owner");
-    let caller = Caller {
-        user,
-        teams: vec![],
-        token_hash: String::new(),
-    };
+    let caller = Actor::of_user(&user, vec![]);
     let t0: Timestamp = "2025-03-03T09:00:00Z".parse().expect("instant");
     let open = |customer: String, (subject, text): (&str, &str), at: Timestamp| {
         let caller = &caller;
         let db = &app.db;
-        let req = NewTicketRequest {
+        let req = OpenTicket {
             subject: ShortText::new(subject).expect("subject"),
             description: LongText::new(text).expect("text"),
             customer_id: customer,
