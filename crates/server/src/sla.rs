@@ -8,7 +8,7 @@
 
 use jiff::Timestamp;
 use ladder_core::policy::{EscalationSnapshot, Facts};
-use ladder_core::sla::{next_on_chain, SlaClocks, TimerKind};
+use ladder_core::sla::{next_on_chain, Deadlines, SlaClocks, TimerKind};
 use ladder_core::{
     Category, CustomerTier, Policy, Priority, Target, TicketStatus, TriggerKind, Urgency,
 };
@@ -247,10 +247,10 @@ pub async fn sync_timers(
     Ok(())
 }
 
-/// Fills in the three deadlines and their state as of `now`, for a response.
-pub fn annotate(e: &mut Escalation, now: Timestamp) {
+/// The three deadlines and their state as of `now`, for a response.
+pub fn deadlines(e: &Escalation, now: Timestamp) -> Deadlines {
     let (snap, run) = state_of(e);
-    e.deadlines = Some(run.clocks.deadlines(&snap, now));
+    run.clocks.deadlines(&snap, now)
 }
 
 /// Sets (or clears) the ticket's first-response timer: a ticket that is not escalated and

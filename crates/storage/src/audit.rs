@@ -2,7 +2,6 @@
 
 use jiff::Timestamp;
 use ladder_core::audit::{event_hash, ChainBreak, ChainVerifier, ChainedEvent, GENESIS};
-use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
@@ -11,7 +10,7 @@ use crate::sql::{in_list, rows_per_statement, Mark, Sql, CHUNK};
 use crate::{Db, Result, StorageError};
 
 /// One event of the audit trail as the API shows it.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug)]
 pub struct AuditEvent {
     pub id: String,
     pub seq: i64,
@@ -20,9 +19,7 @@ pub struct AuditEvent {
     /// What happened, e.g. `ticket_created`, `escalated`, `acknowledged`.
     pub kind: String,
     /// Who/what/why, with `before` and `after` for changes.
-    #[schema(value_type = Object)]
     pub payload: serde_json::Value,
-    #[schema(value_type = String, format = DateTime)]
     pub occurred_at: Timestamp,
     pub hash: String,
 }

@@ -2,7 +2,6 @@
 
 use jiff::Timestamp;
 use ladder_core::{CustomerTier, Role};
-use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
@@ -14,27 +13,23 @@ use crate::{Db, Result, StorageError};
 /// any tenant escalated to the platform, and nothing else.
 pub const PLATFORM_SLUG: &str = "platform";
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug)]
 pub struct Tenant {
     pub id: String,
     pub name: String,
     pub slug: String,
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug)]
 pub struct User {
     pub id: String,
-    #[serde(skip)]
     pub tenant_id: String,
     pub email: String,
     pub name: String,
     pub role: Role,
     /// Set while the user is away; escalations route around them until then.
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub away_until: Option<Timestamp>,
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
 
@@ -44,23 +39,21 @@ impl User {
     }
 }
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug)]
 pub struct Team {
     pub id: String,
     pub name: String,
     pub members: Vec<String>,
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug)]
 pub struct Customer {
     pub id: String,
     pub name: String,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub tier: CustomerTier,
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
 

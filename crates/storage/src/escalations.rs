@@ -5,7 +5,6 @@ use ladder_core::{
     ApprovalState, Category, ContactMethod, EscalationState, Priority, Role, Target, TicketStatus,
     TriggerKind, Urgency,
 };
-use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
@@ -13,7 +12,7 @@ use crate::row::{micros, new_id, RowExt};
 use crate::sql::{in_list, rows_per_statement, Sql, Statements, CHUNK};
 use crate::{Result, StorageError};
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug)]
 pub struct Escalation {
     pub id: String,
     pub tenant_id: String,
@@ -32,43 +31,25 @@ pub struct Escalation {
     pub requested_by: Option<String>,
     /// The single named person who took the escalation.
     pub escalation_owner_id: Option<String>,
-    #[serde(skip)]
     pub previous_status: TicketStatus,
-    #[serde(skip)]
     pub previous_assignee_id: Option<String>,
-    #[serde(skip)]
     pub previous_team_id: Option<String>,
     /// The policy rule and calendar this escalation started with.
-    #[schema(value_type = Option<Object>)]
     pub snapshot: Option<serde_json::Value>,
     /// Where the snapshot is stored (its content hash).
-    #[serde(skip)]
     pub snapshot_id: Option<String>,
     /// The run's SLA clocks and this escalation's position on its chain, as stored.
-    #[serde(skip)]
     /// (JSON text: kept as stored, so that copying and writing an escalation does not
     /// rebuild a JSON tree.)
     pub sla: Option<String>,
-    /// The acknowledge, update and resolve deadlines with their state, computed for the
-    /// moment of the response.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub deadlines: Option<ladder_core::sla::Deadlines>,
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub ack_due_at: Option<Timestamp>,
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub update_due_at: Option<Timestamp>,
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub resolve_due_at: Option<Timestamp>,
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub acknowledged_at: Option<Timestamp>,
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub closed_at: Option<Timestamp>,
     /// Summary, root cause, actions, compensation; or the reason of a de-escalation.
-    #[schema(value_type = Option<Object>)]
     pub resolution: Option<serde_json::Value>,
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
 }
 
@@ -146,7 +127,6 @@ pub(crate) fn escalation_from_row(row: &impl RowExt) -> Result<Escalation> {
         snapshot: snapshot.and_then(|s| serde_json::from_str(&s).ok()),
         snapshot_id: row.opt_text("snapshot_id")?,
         sla,
-        deadlines: None,
         ack_due_at: row.opt_time("ack_due_at")?,
         update_due_at: row.opt_time("update_due_at")?,
         resolve_due_at: row.opt_time("resolve_due_at")?,
@@ -437,7 +417,7 @@ pub async fn requested_for(
 
 // --- approvals ------------------------------------------------------------------------------
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug)]
 pub struct Approval {
     pub id: String,
     pub escalation_id: String,
@@ -449,13 +429,10 @@ pub struct Approval {
     pub currency: String,
     pub state: ApprovalState,
     /// The resolution that takes effect if approved.
-    #[schema(value_type = Object)]
     pub resolution: serde_json::Value,
     pub decided_by: Option<String>,
     pub decision_reason: Option<String>,
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub decided_at: Option<Timestamp>,
 }
 

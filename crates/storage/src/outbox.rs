@@ -2,7 +2,6 @@
 //! delivered later, at least once, by a worker.
 
 use jiff::Timestamp;
-use serde::Serialize;
 use sqlx::AnyConnection;
 
 use crate::row::{micros, new_id, RowExt};
@@ -114,7 +113,7 @@ pub fn enqueue_many(out: &mut Statements, messages: &[NewMessage<'_>], now: Time
     }
 }
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug)]
 pub struct Message {
     pub id: String,
     pub ticket_id: Option<String>,
@@ -123,11 +122,8 @@ pub struct Message {
     pub recipient_email: Option<String>,
     pub audience: String,
     pub kind: String,
-    #[schema(value_type = Object)]
     pub payload: serde_json::Value,
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub delivered_at: Option<Timestamp>,
     pub attempts: i64,
     pub last_error: Option<String>,

@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 
 use ladder_core::{Category, EscalationState, TicketStatus};
-use serde::Serialize;
 use sqlx::AnyConnection;
 
 use crate::escalations::{escalation_from_row, Escalation, ESCALATION_COLS};
@@ -23,7 +22,7 @@ const MINE_STATUSES: &str = "('new', 'open', 'pending')";
 const ACTIVE: &str = "('requested', 'acknowledged')";
 
 /// A page of a queue.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug)]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass back as `cursor` for the next page; absent on the last page.
@@ -42,9 +41,8 @@ pub struct Filter {
 }
 
 /// One line of the escalations queue: the escalation and what a person needs to triage it.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug)]
 pub struct EscalationItem {
-    #[serde(flatten)]
     pub escalation: Escalation,
     pub ticket_subject: String,
     pub ticket_status: TicketStatus,

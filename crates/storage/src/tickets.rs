@@ -2,7 +2,6 @@
 
 use jiff::Timestamp;
 use ladder_core::{Category, Channel, LinkKind, Priority, TicketStatus};
-use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
@@ -12,7 +11,7 @@ use crate::row::{micros, new_id, Prefixed, RowExt};
 use crate::sql::{in_list, rows_per_statement, Sql, Statements, CHUNK};
 use crate::{Result, StorageError};
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug)]
 pub struct Ticket {
     pub id: String,
     pub subject: String,
@@ -26,15 +25,11 @@ pub struct Ticket {
     pub team_id: Option<String>,
     pub tags: Vec<String>,
     /// Escalation triggers detected in the ticket's text and history: `[{kind, evidence, mode}]`.
-    #[schema(value_type = Vec<Object>)]
     pub triggers: serde_json::Value,
     pub active_escalation_id: Option<String>,
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub first_response_at: Option<Timestamp>,
     pub created_by: Option<String>,
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
 }
 
@@ -304,7 +299,7 @@ pub async fn customer_contact_times(
 
 // --- comments -------------------------------------------------------------------------------
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug)]
 pub struct Comment {
     pub id: String,
     pub ticket_id: String,
@@ -314,7 +309,6 @@ pub struct Comment {
     pub public: bool,
     /// A phone call with the customer, written up by staff.
     pub logged_call: bool,
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
 
@@ -420,12 +414,11 @@ pub async fn watchers(
     Ok(rows.into_iter().map(|(u,)| u).collect())
 }
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug)]
 pub struct Link {
     pub from_ticket_id: String,
     pub to_ticket_id: String,
     pub kind: LinkKind,
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
 

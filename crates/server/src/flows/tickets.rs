@@ -8,7 +8,6 @@ use ladder_core::{Category, Channel, EscalationState, LinkKind, Priority, Ticket
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::tickets::{self, Comment, Link, NewTicket, Ticket};
 use ladder_storage::{directory, Backend, Db, WriteTx};
-use serde::Serialize;
 use serde_json::json;
 use sqlx::AnyConnection;
 
@@ -19,9 +18,7 @@ use crate::sla;
 use crate::triggers;
 
 /// A ticket with what a person needs beside it.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct TicketView {
-    #[serde(flatten)]
+pub struct TicketDetail {
     pub ticket: Ticket,
     pub active_escalation: Option<Escalation>,
     pub watchers: Vec<String>,
@@ -82,19 +79,16 @@ pub async fn load_for_update(
     Ok((tenant, ticket))
 }
 
-pub async fn view(
+/// The ticket with its active escalation, watchers and links.
+pub async fn detail(
     conn: &mut AnyConnection,
     tenant: &str,
     ticket: Ticket,
-    now: Timestamp,
-) -> FlowResult<TicketView> {
-    let mut active_escalation = active_escalation(conn, tenant, &ticket).await?;
-    if let Some(e) = &mut active_escalation {
-        sla::annotate(e, now);
-    }
+) -> FlowResult<TicketDetail> {
+    let active_escalation = active_escalation(conn, tenant, &ticket).await?;
     let watchers = tickets::watchers(conn, tenant, &ticket.id).await?;
     let links = tickets::links(conn, tenant, &ticket.id).await?;
-    Ok(TicketView {
+    Ok(TicketDetail {
         ticket,
         active_escalation,
         watchers,
@@ -138,7 +132,7 @@ pub async fn create(
     actor: &Actor,
     req: OpenTicket,
     now: Timestamp,
-) -> FlowResult<TicketView> {
+) -> FlowResult<TicketDetail> {
     actor.require_staff("create tickets")?;
     let tenant = actor.tenant();
     let mut tx = db.write().await?;
@@ -228,7 +222,7 @@ pub async fn create(
         };
         super::escalation::open_escalation(&mut tx, tenant, &mut ticket, None, req, now).await?;
     }
-    let v = view(tx.conn(), tenant, ticket, now).await?;
+    let v = detail(tx.conn(), tenant, ticket).await?;
     tx.commit().await?;
     Ok(v)
 }
@@ -249,7 +243,7 @@ pub async fn patch(
     id: &str,
     req: ChangeTicket,
     now: Timestamp,
-) -> FlowResult<TicketView> {
+) -> FlowResult<TicketDetail> {
     actor.require_staff("change tickets")?;
     let mut tx = db.write().await?;
     let (tenant, mut t) = load_for_update(&mut tx, db, actor, id).await?;
@@ -333,7 +327,7 @@ pub async fn patch(
         .await?;
         t.updated_at = now;
     }
-    let v = view(tx.conn(), &tenant, t, now).await?;
+    let v = detail(tx.conn(), &tenant, t).await?;
     tx.commit().await?;
     Ok(v)
 }

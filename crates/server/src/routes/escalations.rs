@@ -6,13 +6,14 @@ use ladder_core::text::LongText;
 use ladder_core::{
     Category, CompensationKind, ContactMethod, CustomerVerification, Target, TriggerKind, Urgency,
 };
-use ladder_storage::escalations::{self, Approval, Escalation};
+use ladder_storage::escalations;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::flows::escalation::{self as flow, Escalate, Resolve};
 use crate::json::Json;
+use crate::routes::views::{all, Approval, Escalation};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -128,9 +129,8 @@ pub struct DecisionRequest {
 }
 
 /// The escalation with its three deadlines as they stand now.
-fn shown(mut e: Escalation, state: &AppState) -> Escalation {
-    crate::sla::annotate(&mut e, state.now());
-    e
+fn shown(e: escalations::Escalation, state: &AppState) -> Escalation {
+    Escalation::at(e, state.now())
 }
 
 /// Escalates the ticket to a person, team, role, the owner (default) or platform support.
@@ -196,7 +196,7 @@ pub async fn resolve(
     let done = flow::resolve(&state.db, &caller.actor, &id, req.into(), state.now()).await?;
     let out = ResolveOutcome {
         escalation: shown(done.escalation, &state),
-        approval: done.approval,
+        approval: done.approval.map(Approval::from),
     };
     let status = if out.approval.is_some() {
         StatusCode::ACCEPTED
@@ -264,9 +264,11 @@ pub async fn approvals(
     caller: Caller,
 ) -> ApiResult<Json<Vec<Approval>>> {
     let mut conn = state.db.conn().await?;
-    Ok(Json(
-        escalations::pending_approvals(&mut conn, caller.tenant_id()).await?,
-    ))
+    Ok(Json(all(escalations::pending_approvals(
+        &mut conn,
+        caller.tenant_id(),
+    )
+    .await?)))
 }
 
 /// Approves a compensation; the waiting resolution takes effect.
@@ -287,7 +289,8 @@ pub async fn approve(
             &req.reason,
             state.now(),
         )
-        .await?,
+        .await?
+        .into(),
     ))
 }
 
@@ -309,6 +312,7 @@ pub async fn deny(
             &req.reason,
             state.now(),
         )
-        .await?,
+        .await?
+        .into(),
     ))
 }

@@ -7,6 +7,7 @@ pub mod policy;
 pub mod queues;
 pub mod session;
 pub mod tickets;
+pub mod views;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::Next;

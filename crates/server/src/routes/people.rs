@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ladder_core::text::ShortText;
 use ladder_core::{CustomerTier, Role};
-use ladder_storage::directory::{self, Customer, NewCustomer, NewUser, Team, User};
+use ladder_storage::directory::{self, NewCustomer, NewUser};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -12,6 +12,7 @@ use crate::auth::{hash_password, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::flows::record;
 use crate::json::Json;
+use crate::routes::views::{all, Customer, Team, User};
 use crate::state::AppState;
 
 fn check_email(field: &str, email: &str) -> ApiResult<()> {
@@ -85,7 +86,7 @@ pub async fn create_user(
     record(tx.conn(), caller.tenant_id(), None, Some(&caller.user.id), "user_created",
         json!({"user_id": user.id, "after": {"email": user.email, "name": user.name, "role": user.role}}), now).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 /// The organisation's users.
@@ -94,7 +95,9 @@ pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<User>>> {
-    Ok(Json(directory::users(&state.db, caller.tenant_id()).await?))
+    Ok(Json(all(
+        directory::users(&state.db, caller.tenant_id()).await?
+    )))
 }
 
 /// One user of the organisation.
@@ -107,7 +110,7 @@ pub async fn get_user(
 ) -> ApiResult<Json<User>> {
     directory::user(&state.db, caller.tenant_id(), &id)
         .await?
-        .map(Json)
+        .map(|u| Json(u.into()))
         .ok_or_else(|| ApiError::not_found("user"))
 }
 
@@ -160,7 +163,7 @@ pub async fn set_availability(
     tx.commit().await?;
     directory::user(&state.db, caller.tenant_id(), &id)
         .await?
-        .map(Json)
+        .map(|u| Json(u.into()))
         .ok_or_else(|| ApiError::not_found("user"))
 }
 
@@ -215,7 +218,7 @@ pub async fn create_team(
     )
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(team)))
+    Ok((StatusCode::CREATED, Json(team.into())))
 }
 
 /// The organisation's teams with their members.
@@ -224,7 +227,9 @@ pub async fn list_teams(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<Team>>> {
-    Ok(Json(directory::teams(&state.db, caller.tenant_id()).await?))
+    Ok(Json(all(
+        directory::teams(&state.db, caller.tenant_id()).await?
+    )))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -283,7 +288,7 @@ pub async fn create_customer(
     record(tx.conn(), caller.tenant_id(), None, Some(&caller.user.id), "customer_created",
         json!({"customer_id": c.id, "after": {"name": c.name, "email": c.email, "phone": c.phone, "tier": c.tier}}), now).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(c)))
+    Ok((StatusCode::CREATED, Json(c.into())))
 }
 
 /// The organisation's customers (first 500).
@@ -292,9 +297,12 @@ pub async fn list_customers(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<Customer>>> {
-    Ok(Json(
-        directory::customers(&state.db, caller.tenant_id(), 500).await?,
-    ))
+    Ok(Json(all(directory::customers(
+        &state.db,
+        caller.tenant_id(),
+        500,
+    )
+    .await?)))
 }
 
 /// One customer.
@@ -308,6 +316,6 @@ pub async fn get_customer(
     let mut conn = state.db.conn().await?;
     directory::customer(&mut conn, caller.tenant_id(), &id)
         .await?
-        .map(Json)
+        .map(|c| Json(c.into()))
         .ok_or_else(|| ApiError::not_found("customer"))
 }

@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Query, State};
 use ladder_core::{Category, TicketStatus};
-use ladder_storage::queues::{self, Audience, EscalationItem, Filter, Page};
-use ladder_storage::tickets::Ticket;
+use ladder_storage::queues::{self, Audience, Filter};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
+use crate::routes::views::{EscalationItem, Page, Ticket};
 use crate::state::AppState;
 
 /// Reads `status`, `category`, `cursor` and `limit`, naming the parameter that is wrong.
@@ -90,9 +90,8 @@ pub async fn mine(
 ) -> ApiResult<Json<Page<Ticket>>> {
     let f = filter(&q, open_status)?;
     let mut conn = state.db.conn().await?;
-    Ok(Json(
-        queues::mine(&mut conn, caller.tenant_id(), &caller.user.id, &f).await?,
-    ))
+    let page = queues::mine(&mut conn, caller.tenant_id(), &caller.user.id, &f).await?;
+    Ok(Json(Page::of(page, Ticket::from)))
 }
 
 /// Tickets I watch — what I escalated — in any status, most recent first.
@@ -106,9 +105,8 @@ pub async fn watching(
 ) -> ApiResult<Json<Page<Ticket>>> {
     let f = filter(&q, |s| s.parse::<TicketStatus>().is_ok())?;
     let mut conn = state.db.conn().await?;
-    Ok(Json(
-        queues::watching(&mut conn, caller.tenant_id(), &caller.user.id, &f).await?,
-    ))
+    let page = queues::watching(&mut conn, caller.tenant_id(), &caller.user.id, &f).await?;
+    Ok(Json(Page::of(page, Ticket::from)))
 }
 
 /// Active escalations addressed to me, my role or my teams, or owned by me; soonest due
@@ -133,10 +131,7 @@ pub async fn escalations(
         }
     };
     let mut conn = state.db.conn().await?;
-    let mut page = queues::escalations(&mut conn, &audience, &f).await?;
+    let page = queues::escalations(&mut conn, &audience, &f).await?;
     let now = state.now();
-    for item in &mut page.items {
-        crate::sla::annotate(&mut item.escalation, now);
-    }
-    Ok(Json(page))
+    Ok(Json(Page::of(page, |item| EscalationItem::at(item, now))))
 }

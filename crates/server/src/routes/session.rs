@@ -1,11 +1,12 @@
 use axum::extract::State;
 use axum::http::StatusCode;
-use ladder_storage::directory::{self, User};
+use ladder_storage::directory;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{new_token, verify_password, Caller, SESSION_TTL};
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
+use crate::routes::views::User;
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -57,7 +58,7 @@ pub async fn login(
     tx.commit().await?;
     Ok(Json(LoginResponse {
         token,
-        user,
+        user: user.into(),
         expires_at,
     }))
 }

@@ -4,15 +4,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ladder_core::text::{LongText, ShortText};
 use ladder_core::{Category, Channel, LinkKind, Priority, TicketStatus};
-use ladder_storage::audit::{self, AuditEvent};
-use ladder_storage::outbox::{self, Message};
-use ladder_storage::tickets::{self, Comment, Link};
+use ladder_storage::{audit, outbox, tickets};
 use serde::Deserialize;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::flows::tickets::{self as flow, AddComment, ChangeTicket, OpenTicket, TicketView};
+use crate::flows::tickets::{self as flow, AddComment, ChangeTicket, OpenTicket};
 use crate::json::Json;
+use crate::routes::views::{all, AuditEvent, Comment, Link, Message, TicketView};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -135,9 +134,10 @@ pub async fn create(
     caller: Caller,
     Json(req): Json<NewTicketRequest>,
 ) -> ApiResult<(StatusCode, Json<TicketView>)> {
-    let v = flow::create(&state.db, &caller.actor, req.into(), state.now()).await?;
+    let now = state.now();
+    let d = flow::create(&state.db, &caller.actor, req.into(), now).await?;
     state.metrics.event("ticket_created");
-    Ok((StatusCode::CREATED, Json(v)))
+    Ok((StatusCode::CREATED, Json(TicketView::at(d, now))))
 }
 
 /// A ticket with its status, active escalation, triggers, watchers and links.
@@ -153,7 +153,8 @@ pub async fn get(
     let t = tickets::get(&mut conn, &tenant, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("ticket"))?;
-    Ok(Json(flow::view(&mut conn, &tenant, t, state.now()).await?))
+    let d = flow::detail(&mut conn, &tenant, t).await?;
+    Ok(Json(TicketView::at(d, state.now())))
 }
 
 /// Changes status, priority, category, assignee or team.
@@ -165,9 +166,9 @@ pub async fn patch(
     Path(id): Path<String>,
     Json(req): Json<PatchTicketRequest>,
 ) -> ApiResult<Json<TicketView>> {
-    Ok(Json(
-        flow::patch(&state.db, &caller.actor, &id, req.into(), state.now()).await?,
-    ))
+    let now = state.now();
+    let d = flow::patch(&state.db, &caller.actor, &id, req.into(), now).await?;
+    Ok(Json(TicketView::at(d, now)))
 }
 
 /// Replies to the customer (`public: true`) or adds an internal note.
@@ -181,7 +182,11 @@ pub async fn comment(
 ) -> ApiResult<(StatusCode, Json<Comment>)> {
     Ok((
         StatusCode::CREATED,
-        Json(flow::comment(&state.db, &caller.actor, &id, req.into(), state.now()).await?),
+        Json(
+            flow::comment(&state.db, &caller.actor, &id, req.into(), state.now())
+                .await?
+                .into(),
+        ),
     ))
 }
 
@@ -195,7 +200,7 @@ pub async fn comments(
 ) -> ApiResult<Json<Vec<Comment>>> {
     let tenant = readable_tenant(&state, &caller, &id).await?;
     let mut conn = state.db.conn().await?;
-    Ok(Json(tickets::comments(&mut conn, &tenant, &id).await?))
+    Ok(Json(all(tickets::comments(&mut conn, &tenant, &id).await?)))
 }
 
 /// The audit trail of one ticket, in order.
@@ -207,7 +212,7 @@ pub async fn events(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<AuditEvent>>> {
     let tenant = readable_tenant(&state, &caller, &id).await?;
-    Ok(Json(audit::for_ticket(&state.db, &tenant, &id).await?))
+    Ok(Json(all(audit::for_ticket(&state.db, &tenant, &id).await?)))
 }
 
 /// Notifications written about this ticket (outbox), with their delivery state.
@@ -222,7 +227,9 @@ pub async fn notifications(
         return Err(ApiError::not_found("ticket"));
     }
     let tenant = readable_tenant(&state, &caller, &id).await?;
-    Ok(Json(outbox::for_ticket(&state.db, &tenant, &id).await?))
+    Ok(Json(
+        all(outbox::for_ticket(&state.db, &tenant, &id).await?),
+    ))
 }
 
 /// Links this ticket to another (related, duplicate, follow-up of).
@@ -245,7 +252,8 @@ pub async fn link(
                 req.kind,
                 state.now(),
             )
-            .await?,
+            .await?
+            .into(),
         ),
     ))
 }

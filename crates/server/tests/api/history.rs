@@ -446,7 +446,7 @@ async fn history_windows_count_back_from_the_moment_of_the_contact(b: Backend) {
     };
     let days = |d: i64| t0 + SignedDuration::from_hours(24 * d);
     let mins = |m: i64| t0 + SignedDuration::from_mins(m);
-    let kinds_of = |v: &ladder_server::flows::tickets::TicketView| -> Vec<TriggerKind> {
+    let kinds_of = |v: &ladder_server::flows::tickets::TicketDetail| -> Vec<TriggerKind> {
         serde_json::from_value::<Vec<Value>>(v.ticket.triggers.clone())
             .unwrap_or_default()
             .iter()

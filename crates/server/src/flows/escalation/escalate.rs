@@ -150,7 +150,6 @@ pub async fn open_escalation(
         snapshot: None,
         snapshot_id: None,
         sla: None,
-        deadlines: None,
         ack_due_at: None,
         update_due_at: None,
         resolve_due_at: None,

@@ -182,7 +182,6 @@ pub fn plan_move_up(
         acknowledged_at: None,
         closed_at: None,
         resolution: None,
-        deadlines: None,
         created_at: now,
         updated_at: now,
         ..old.clone()
