@@ -3,7 +3,7 @@
 //! rung comes next. Pure decisions; the server loads the state and writes the outcome.
 
 use crate::policy::Policy;
-use crate::{Category, EscalationState, Role, Target, TicketStatus};
+use crate::{Category, EscalationState, Priority, Role, Target, TicketStatus};
 
 /// The person acting, as the rules need to see them.
 #[derive(Clone, Debug)]
@@ -166,6 +166,17 @@ pub fn approval_needed(amount_minor: i64, actor_role: Role, policy: &Policy) -> 
         .or(Some(Role::Owner))
 }
 
+/// The priority an escalation has once it is addressed to `target`: a legal matter that
+/// reaches platform support is critical (the platform's legal exposure is at stake);
+/// otherwise the priority it came with. Applied when an escalation opens and at each move up.
+pub fn priority_at(target: &Target, category: Category, priority: Priority) -> Priority {
+    if *target == Target::Platform && category == Category::Legal {
+        Priority::Critical
+    } else {
+        priority
+    }
+}
+
 /// The built-in ladder used when the policy gives no chain: a person → the owner → all
 /// admins → platform support. `None` at the top.
 pub fn default_next_rung(current: &Target) -> Option<Target> {
@@ -189,6 +200,30 @@ mod tests {
             role,
             teams: teams.iter().map(|t| t.to_string()).collect(),
         }
+    }
+
+    #[test]
+    fn legal_reaching_the_platform_is_critical_and_nothing_else_changes_priority() {
+        assert_eq!(
+            priority_at(&Target::Platform, Category::Legal, Priority::Normal),
+            Priority::Critical
+        );
+        assert_eq!(
+            priority_at(&Target::Platform, Category::Billing, Priority::Normal),
+            Priority::Normal
+        );
+        assert_eq!(
+            priority_at(&Target::Owner, Category::Legal, Priority::High),
+            Priority::High
+        );
+        assert_eq!(
+            priority_at(
+                &Target::Role { role: Role::Admin },
+                Category::Legal,
+                Priority::Low
+            ),
+            Priority::Low
+        );
     }
 
     #[test]

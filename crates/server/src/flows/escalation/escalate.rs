@@ -1,11 +1,11 @@
 //! Escalating a ticket: by hand, or automatically (triggers, first response, incidents).
 
 use jiff::Timestamp;
-use ladder_core::escalation::check_escalate;
+use ladder_core::escalation::{check_escalate, priority_at};
 use ladder_core::sla::{position_on_chain, SlaClocks};
 use ladder_core::text::{LongText, Text};
 use ladder_core::{
-    Category, ContactMethod, EscalationState, Priority, Target, TicketStatus, TriggerKind, Urgency,
+    Category, ContactMethod, EscalationState, Target, TicketStatus, TriggerKind, Urgency,
 };
 use ladder_storage::directory;
 use ladder_storage::escalations::{self, Escalation};
@@ -124,10 +124,11 @@ pub async fn open_escalation(
     let people = People::load(tx.conn(), tenant).await?;
     let routed = people.route(requested.clone(), position, &chain, now);
 
-    let mut priority = req.urgency.priority().max(ticket.priority);
-    if routed.target == Target::Platform && req.category == Category::Legal {
-        priority = Priority::Critical;
-    }
+    let priority = priority_at(
+        &routed.target,
+        req.category,
+        req.urgency.priority().max(ticket.priority),
+    );
     let mut e = Escalation {
         id: new_id(),
         tenant_id: tenant.to_owned(),

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use ladder_core::escalation::check_active;
+use ladder_core::escalation::{check_active, priority_at};
 use ladder_core::policy::EscalationSnapshot;
 use ladder_core::sla::next_on_chain;
 use ladder_core::text::LongText;
-use ladder_core::{Category, EscalationState, Priority, Target};
+use ladder_core::{EscalationState, Priority, Target};
 use ladder_storage::directory;
 use ladder_storage::escalations::Escalation;
 use ladder_storage::tickets::Ticket;
@@ -166,10 +166,7 @@ pub fn plan_move_up(
     old.state = EscalationState::Superseded;
     old.closed_at = Some(now);
     old.updated_at = now;
-    let mut priority = old.priority;
-    if routed.target == Target::Platform && old.category == Category::Legal {
-        priority = Priority::Critical;
-    }
+    let priority = priority_at(&routed.target, old.category, old.priority);
     let mut new = Escalation {
         id: new_id(),
         state: EscalationState::Requested,
