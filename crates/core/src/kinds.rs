@@ -81,6 +81,17 @@ vocabulary! {
     LinkKind { Related, Duplicate, FollowUpOf, ChildOf }
 
     ApprovalState { Pending, Approved, Denied }
+
+    /// What an audit event records.
+    AuditKind {
+        TenantCreated, UserCreated, TeamCreated, CustomerCreated, AvailabilityChanged,
+        PolicyChanged,
+        TicketCreated, TicketUpdated, Reopened, Replied, NoteAdded, CustomerMessage, CallLogged,
+        Linked, WatcherAdded, LinkedToIncident, IncidentChildLinked,
+        Escalated, Acknowledged, Resolved, DeEscalated, ReEscalated, RungTimedOut, TargetAway,
+        SlaBreachReEscalated, SlaReminder, SlaBreached,
+        ApprovalRequested, ApprovalGranted, ApprovalDenied, CustomerVerification,
+    }
 }
 
 impl Role {
@@ -135,5 +146,14 @@ mod tests {
         assert_eq!(Role::PlatformSupport.as_str(), "platform_support");
         assert_eq!(LinkKind::FollowUpOf.as_str(), "follow_up_of");
         assert!(Category::from_str("shouting").is_err());
+        assert_eq!(
+            AuditKind::SlaBreachReEscalated.as_str(),
+            "sla_breach_re_escalated"
+        );
+        assert_eq!(
+            AuditKind::from_str("de_escalated").unwrap(),
+            AuditKind::DeEscalated
+        );
+        assert!(AuditKind::from_str("escalated_maybe").is_err());
     }
 }

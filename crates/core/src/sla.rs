@@ -154,6 +154,12 @@ impl TimerKind {
     }
 }
 
+impl std::fmt::Display for TimerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Whether a message on a ticket counts as the response the SLA clocks wait for: a public
 /// reply by staff, or a phone call with the customer that staff logged (whoever dialled).
 /// Internal notes, the customer's own messages and messages the system sends by itself do

@@ -2,6 +2,7 @@
 //! click through the flows at once.
 
 use jiff::Timestamp;
+use ladder_core::AuditKind;
 use ladder_core::{Category, Channel, ContactMethod, CustomerTier, Role, Target, TeamId, Urgency};
 use ladder_storage::directory::{self, NewCustomer, NewUser, User};
 use ladder_storage::Db;
@@ -80,7 +81,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
             &tenant.id,
             None,
             None,
-            "user_created",
+            AuditKind::UserCreated,
             json!({"user_id": u.id, "after": {"email": email, "role": role}}),
             now,
         )

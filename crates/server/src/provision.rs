@@ -2,6 +2,7 @@
 
 use jiff::Timestamp;
 use ladder_core::text::ShortText;
+use ladder_core::AuditKind;
 use ladder_core::Role;
 use ladder_storage::directory::{self, NewUser, Tenant, User, PLATFORM_SLUG};
 use ladder_storage::Db;
@@ -58,7 +59,7 @@ pub async fn create_tenant(
         now,
     )
     .await?;
-    record(tx.conn(), &tenant.id, None, None, "tenant_created",
+    record(tx.conn(), &tenant.id, None, None, AuditKind::TenantCreated,
         json!({"after": {"name": tenant.name, "slug": tenant.slug, "owner_id": owner.id, "owner_email": owner.email}}), now).await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     tx.commit().await?;
@@ -96,7 +97,7 @@ pub async fn create_platform_user(
         &tenant.id,
         None,
         None,
-        "user_created",
+        AuditKind::UserCreated,
         json!({"user_id": user.id, "after": {"email": user.email, "role": user.role}}),
         now,
     )

@@ -22,7 +22,7 @@ use sqlx::AnyConnection;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::flows::{FlowError, FlowResult};
+use crate::flows::FlowResult;
 
 /// What is stored in an escalation's `sla` column: the run's clocks, shared by every rung,
 /// and where on the snapshot's chain this escalation stands (1-based; 0 for a target named
@@ -236,7 +236,7 @@ pub async fn sync_timers(
                 &e.tenant_id,
                 &e.ticket_id,
                 Some(&e.id),
-                kind.as_str(),
+                kind,
                 due,
                 now,
             )
@@ -263,7 +263,7 @@ pub async fn schedule_first_response(
     customer: Option<&Customer>,
     now: Timestamp,
 ) -> FlowResult<()> {
-    let kind = TimerKind::FirstResponse.as_str();
+    let kind = TimerKind::FirstResponse;
     let waiting = ticket.first_response_at.is_none()
         && ticket.active_escalation_id.is_none()
         && matches!(ticket.status, TicketStatus::New | TicketStatus::Open);
@@ -292,10 +292,4 @@ pub fn first_response_due(
         &[],
     );
     snapshot_for(policy, &facts).first_response_due(ticket.created_at)
-}
-
-/// Parses a stored timer kind, or reports a corrupt row.
-pub fn timer_kind(name: &str) -> FlowResult<TimerKind> {
-    TimerKind::parse(name)
-        .ok_or_else(|| FlowError::Internal(anyhow::anyhow!("unknown timer kind {name:?}")))
 }

@@ -2,6 +2,7 @@
 
 use jiff::Timestamp;
 use ladder_core::audit::{event_hash, ChainBreak, ChainVerifier, ChainedEvent, GENESIS};
+use ladder_core::AuditKind;
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
@@ -17,7 +18,7 @@ pub struct AuditEvent {
     pub ticket_id: Option<String>,
     pub actor_id: Option<String>,
     /// What happened, e.g. `ticket_created`, `escalated`, `acknowledged`.
-    pub kind: String,
+    pub kind: AuditKind,
     /// Who/what/why, with `before` and `after` for changes.
     pub payload: serde_json::Value,
     pub occurred_at: Timestamp,
@@ -29,7 +30,7 @@ pub struct NewEvent<'a> {
     pub tenant_id: &'a str,
     pub ticket_id: Option<&'a str>,
     pub actor_id: Option<&'a str>,
-    pub kind: &'a str,
+    pub kind: AuditKind,
     pub payload: serde_json::Value,
 }
 
@@ -41,7 +42,7 @@ pub async fn append(conn: &mut AnyConnection, ev: NewEvent<'_>, now: Timestamp) 
         tenant_id: ev.tenant_id.to_owned(),
         ticket_id: ev.ticket_id.map(str::to_owned),
         actor_id: ev.actor_id.map(str::to_owned),
-        kind: ev.kind.to_owned(),
+        kind: ev.kind,
         payload: ev.payload.to_string(),
         occurred_at: now,
     };
@@ -55,7 +56,7 @@ pub struct PlannedEvent {
     pub tenant_id: String,
     pub ticket_id: Option<String>,
     pub actor_id: Option<String>,
-    pub kind: String,
+    pub kind: AuditKind,
     /// JSON text, hashed and stored as it is.
     pub payload: String,
     pub occurred_at: Timestamp,
@@ -112,7 +113,7 @@ pub async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> R
             *seq,
             ev.ticket_id.as_deref(),
             ev.actor_id.as_deref(),
-            &ev.kind,
+            ev.kind.as_str(),
             &ev.payload,
             at,
         );
@@ -132,7 +133,7 @@ pub async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> R
                     q.arg(*seq),
                     q.arg(ev.ticket_id.clone()),
                     q.arg(ev.actor_id.clone()),
-                    q.arg(ev.kind.clone()),
+                    q.arg(ev.kind.as_str()),
                     q.arg(ev.payload.clone()),
                     q.arg(*at),
                     q.arg(prev_hash.clone()),
@@ -179,12 +180,18 @@ async fn lock_heads(
 
 fn event_from_row(row: &AnyRow) -> Result<AuditEvent> {
     let payload: String = row.text("payload")?;
+    let id = row.text("id")?;
+    let kind = row.text("kind")?;
+    let kind = kind.parse().map_err(|_| StorageError::Corrupt {
+        table: "audit_events",
+        detail: format!("event {id} has an unknown kind {kind:?}"),
+    })?;
     Ok(AuditEvent {
-        id: row.text("id")?,
+        id,
         seq: row.int("seq")?,
         ticket_id: row.opt_text("ticket_id")?,
         actor_id: row.opt_text("actor_id")?,
-        kind: row.text("kind")?,
+        kind,
         payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
         occurred_at: row.time("occurred_at")?,
         hash: row.text("hash")?,

@@ -7,11 +7,13 @@
 //! delete succeeds once, so the timer fires once.
 
 use jiff::Timestamp;
+use ladder_core::sla::TimerKind;
+use ladder_core::{EscalationId, TenantId, TicketId};
 use sqlx::AnyConnection;
 
 use crate::row::{from_micros, micros, RowExt};
 use crate::sql::{in_list, rows_per_statement, Mark, Sql, Statements, CHUNK};
-use crate::{Backend, Db, Result};
+use crate::{Backend, Db, Result, StorageError};
 
 /// A timer read back for firing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,7 +22,7 @@ pub struct Timer {
     pub tenant_id: String,
     pub ticket_id: String,
     pub escalation_id: Option<String>,
-    pub kind: String,
+    pub kind: TimerKind,
     pub due_at: Timestamp,
     pub attempts: i64,
 }
@@ -31,7 +33,7 @@ pub async fn set(
     tenant_id: &str,
     ticket_id: &str,
     escalation_id: Option<&str>,
-    kind: &str,
+    kind: TimerKind,
     due_at: Timestamp,
     now: Timestamp,
 ) -> Result<()> {
@@ -45,7 +47,7 @@ pub async fn set(
     .bind(tenant_id)
     .bind(ticket_id)
     .bind(escalation_id)
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(micros(due_at))
     .bind(micros(now))
     .execute(conn)
@@ -53,18 +55,24 @@ pub async fn set(
     Ok(())
 }
 
-/// A timer to set: `(tenant, ticket, escalation, kind, due)`.
-pub type NewTimer = (String, String, Option<String>, &'static str, Timestamp);
+/// A timer to set on a ticket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewTimer {
+    pub tenant_id: TenantId,
+    pub ticket_id: TicketId,
+    /// The escalation whose clocks it serves (none for a first-response timer).
+    pub escalation_id: Option<EscalationId>,
+    pub kind: TimerKind,
+    pub due_at: Timestamp,
+}
 
 /// Sets the timers of the given tickets to `timers` (at most one per ticket; a ticket left
 /// out is left without a timer), for tickets the caller holds locked. A timer that stays is
 /// updated in place: cheaper than deleting and inserting its row, and it keeps a claimed
 /// timer's row lock until the transaction ends.
 pub fn replace_many(out: &mut Statements, tickets: &[String], timers: &[NewTimer], now: Timestamp) {
-    let kept: std::collections::HashSet<&str> = timers
-        .iter()
-        .map(|(_, ticket, ..)| ticket.as_str())
-        .collect();
+    let kept: std::collections::HashSet<&str> =
+        timers.iter().map(|t| t.ticket_id.as_str()).collect();
     let cleared: Vec<String> = tickets
         .iter()
         .filter(|t| !kept.contains(t.as_str()))
@@ -75,15 +83,15 @@ pub fn replace_many(out: &mut Statements, tickets: &[String], timers: &[NewTimer
         let mut sql = Sql::new(
             "INSERT INTO timers (id, tenant_id, ticket_id, escalation_id, kind, due_at, attempts, created_at) VALUES ",
         );
-        for (i, (tenant, ticket, escalation, kind, due)) in chunk.iter().enumerate() {
+        for (i, t) in chunk.iter().enumerate() {
             sql.row(i == 0, |q| {
                 vec![
-                    q.arg(ticket.clone()),
-                    q.arg(tenant.clone()),
-                    q.arg(ticket.clone()),
-                    q.arg(escalation.clone()),
-                    q.arg(*kind),
-                    q.arg(micros(*due)),
+                    q.arg(t.ticket_id.0.clone()),
+                    q.arg(t.tenant_id.0.clone()),
+                    q.arg(t.ticket_id.0.clone()),
+                    q.arg(t.escalation_id.as_ref().map(|e| e.0.clone())),
+                    q.arg(t.kind.as_str()),
+                    q.arg(micros(t.due_at)),
                     Mark::Lit("0"),
                     q.arg(micros(now)),
                 ]
@@ -120,12 +128,12 @@ pub async fn cancel(
     conn: &mut AnyConnection,
     tenant_id: &str,
     ticket_id: &str,
-    kind: &str,
+    kind: TimerKind,
 ) -> Result<()> {
     sqlx::query("DELETE FROM timers WHERE id = $1 AND tenant_id = $2 AND kind = $3")
         .bind(ticket_id)
         .bind(tenant_id)
-        .bind(kind)
+        .bind(kind.as_str())
         .execute(conn)
         .await?;
     Ok(())
@@ -142,12 +150,18 @@ pub async fn clear(conn: &mut AnyConnection, tenant_id: &str, ticket_id: &str) -
 }
 
 fn timer_from_row(r: &sqlx::any::AnyRow) -> Result<Timer> {
+    let id = r.text("id")?;
+    let kind = r.text("kind")?;
+    let kind = TimerKind::parse(&kind).ok_or_else(|| StorageError::Corrupt {
+        table: "timers",
+        detail: format!("timer {id} has an unknown kind {kind:?}"),
+    })?;
     Ok(Timer {
-        id: r.text("id")?,
+        id,
         tenant_id: r.text("tenant_id")?,
         ticket_id: r.text("ticket_id")?,
         escalation_id: r.opt_text("escalation_id")?,
-        kind: r.text("kind")?,
+        kind,
         due_at: r.time("due_at")?,
         attempts: r.int("attempts")?,
     })

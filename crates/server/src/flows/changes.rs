@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use ladder_core::sla::TimerKind;
-use ladder_core::Priority;
+use ladder_core::{AuditKind, EscalationId, Priority, TenantId, TicketId};
 use ladder_storage::audit::{self, PlannedEvent};
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::outbox::{self, Audience, NewMessage};
@@ -152,7 +152,7 @@ impl Changes {
         tenant: &str,
         ticket: &str,
         actor: Option<&str>,
-        kind: &str,
+        kind: AuditKind,
         payload: &impl Serialize,
         now: Timestamp,
     ) -> FlowResult<String> {
@@ -166,7 +166,7 @@ impl Changes {
             tenant_id: tenant.to_owned(),
             ticket_id: Some(ticket.to_owned()),
             actor_id: actor.map(str::to_owned),
-            kind: kind.to_owned(),
+            kind,
             payload,
             occurred_at: now,
         });
@@ -286,13 +286,13 @@ impl Changes {
                 })
                 .min();
             if let Some((due, kind)) = next {
-                timers.push((
-                    reset.tenant.clone(),
-                    ticket.clone(),
-                    Some(e.id.clone()),
-                    kind.as_str(),
-                    due,
-                ));
+                timers.push(NewTimer {
+                    tenant_id: TenantId(reset.tenant.clone()),
+                    ticket_id: TicketId(ticket.clone()),
+                    escalation_id: Some(EscalationId(e.id.clone())),
+                    kind,
+                    due_at: due,
+                });
             }
         }
         let touched: Vec<String> = self

@@ -14,6 +14,7 @@
 use jiff::{SignedDuration, Timestamp};
 use ladder_core::text::LongText;
 use ladder_core::triggers::history::{grouping_key, many_customers};
+use ladder_core::AuditKind;
 use ladder_core::{
     Category, Channel, ContactMethod, LinkKind, Policy, Priority, TicketStatus, TriggerKind,
     TriggerMode, Urgency,
@@ -266,7 +267,7 @@ async fn open(
         tenant,
         Some(&parent.id),
         None,
-        "ticket_created",
+        AuditKind::TicketCreated,
         json!({
             "after": {
                 "subject": parent.subject, "customer_id": parent.customer_id,
@@ -319,7 +320,7 @@ async fn join(
         tenant,
         Some(&parent.id),
         None,
-        "incident_child_linked",
+        AuditKind::IncidentChildLinked,
         json!({
             "child_ticket_id": ticket.id, "customer_id": ticket.customer_id,
             "incident_key": incident.incident_key, "customers": incident.customers,
@@ -368,7 +369,7 @@ async fn record_child(
         tenant,
         Some(&child.id),
         None,
-        "linked_to_incident",
+        AuditKind::LinkedToIncident,
         json!({
             "parent_ticket_id": incident.parent_ticket_id, "kind": LinkKind::ChildOf,
             "incident_key": incident.incident_key, "customers": incident.customers,

@@ -14,7 +14,7 @@ pub mod tickets;
 pub mod timers;
 
 use jiff::Timestamp;
-use ladder_core::Policy;
+use ladder_core::{AuditKind, Policy};
 use ladder_storage::audit::{self, NewEvent};
 use ladder_storage::outbox::{self, Audience, NewMessage};
 use ladder_storage::{policies, Db};
@@ -29,7 +29,7 @@ pub async fn record(
     tenant_id: &str,
     ticket_id: Option<&str>,
     actor_id: Option<&str>,
-    kind: &str,
+    kind: AuditKind,
     payload: serde_json::Value,
     now: Timestamp,
 ) -> FlowResult<String> {

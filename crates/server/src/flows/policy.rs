@@ -3,6 +3,7 @@
 
 use jiff::Timestamp;
 use ladder_core::policy::{Directory, PolicyError};
+use ladder_core::AuditKind;
 use ladder_core::{Policy, TeamId, UserId};
 use ladder_storage::{directory, policies, Db};
 use serde_json::json;
@@ -87,7 +88,7 @@ pub async fn save(
         tenant,
         None,
         by,
-        "policy_changed",
+        AuditKind::PolicyChanged,
         json!({
             "before": {"version": current.version, "rules": current.rules.iter().map(|r| &r.name).collect::<Vec<_>>()},
             "after": {"version": policy.version, "rules": policy.rules.iter().map(|r| &r.name).collect::<Vec<_>>()},

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use ladder_core::escalation::check_public_reply;
 use ladder_core::sla::counts_as_response;
 use ladder_core::text::{LongText, ShortText};
+use ladder_core::AuditKind;
 use ladder_core::{Category, Channel, EscalationState, LinkKind, Priority, TicketStatus};
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::tickets::{self, Comment, Link, NewTicket, Ticket};
@@ -181,7 +182,7 @@ pub async fn create(
         tenant,
         Some(&ticket.id),
         Some(actor.id()),
-        "ticket_created",
+        AuditKind::TicketCreated,
         json!({
             "after": {
                 "subject": ticket.subject, "customer_id": ticket.customer_id,
@@ -251,7 +252,7 @@ pub async fn patch(
         "status": t.status, "priority": t.priority, "category": t.category,
         "assignee_id": t.assignee_id, "team_id": t.team_id,
     });
-    let mut kind = "ticket_updated";
+    let mut kind = AuditKind::TicketUpdated;
     let escalated = t.active_escalation_id.is_some();
     if let Some(status) = req.status {
         // While escalated, a ticket may wait on the customer (`pending`) and come back.
@@ -275,7 +276,7 @@ pub async fn patch(
                 TicketStatus::Open | TicketStatus::New | TicketStatus::Pending
             )
         {
-            kind = "reopened";
+            kind = AuditKind::Reopened;
         }
         t.status = status;
     }
@@ -408,13 +409,13 @@ pub async fn comment(
     )
     .await?;
     let kind = if req.logged_call {
-        "call_logged"
+        AuditKind::CallLogged
     } else if req.from_customer {
-        "customer_message"
+        AuditKind::CustomerMessage
     } else if req.public {
-        "replied"
+        AuditKind::Replied
     } else {
-        "note_added"
+        AuditKind::NoteAdded
     };
     let mut payload = json!({"comment_id": c.id, "public": c.public, "body": c.body});
     let mut changed = false;
@@ -532,7 +533,7 @@ pub async fn link(
         &tenant,
         Some(&t.id),
         Some(actor.id()),
-        "linked",
+        AuditKind::Linked,
         payload,
         now,
     )
@@ -566,7 +567,7 @@ pub async fn watch(
             &tenant,
             Some(&t.id),
             Some(actor.id()),
-            "watcher_added",
+            AuditKind::WatcherAdded,
             json!({"user_id": who}),
             now,
         )

@@ -7,6 +7,7 @@
 //! organisations' people, customers), each timer's effects are decided in memory, and all of
 //! them are written together ([`Changes`]). Effects and firing commit together or not at all.
 
+use ladder_core::AuditKind;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -114,9 +115,7 @@ pub struct Planned {
 /// the outbox): true unless one escalates a ticket nobody answered, which is done the way a
 /// person would do it and reads and writes more.
 pub fn writes_only_their_tickets(claimed: &[Timer]) -> bool {
-    claimed
-        .iter()
-        .all(|t| t.kind != TimerKind::FirstResponse.as_str())
+    claimed.iter().all(|t| t.kind != TimerKind::FirstResponse)
 }
 
 /// Reads what a batch of claimed timers needs on `conn` and decides every timer's effects,
@@ -207,7 +206,7 @@ fn split(claimed: &[Timer]) -> FlowResult<(Vec<&Timer>, Vec<&Timer>)> {
     let mut first_responses = Vec::new();
     let mut escalated = Vec::with_capacity(claimed.len());
     for t in claimed {
-        if sla::timer_kind(&t.kind)? == TimerKind::FirstResponse {
+        if t.kind == TimerKind::FirstResponse {
             first_responses.push(t);
         } else {
             escalated.push(t);
@@ -392,7 +391,7 @@ fn rung_timeout(
     plan_move_up(
         changes, people, customer, e, state, ticket, None, &note, reason, now,
     )?;
-    Ok(Fired::Done(reason.event_kind()))
+    Ok(Fired::Done(reason.event_kind().as_str()))
 }
 
 fn describe(t: &ladder_core::Target) -> String {
@@ -461,7 +460,7 @@ fn remind(
         &e.tenant_id,
         &ticket.id,
         None,
-        "sla_reminder",
+        AuditKind::SlaReminder,
         &reminded,
         now,
     )?;
@@ -581,7 +580,7 @@ fn breach(
         &e.tenant_id,
         &ticket.id,
         None,
-        "sla_breached",
+        AuditKind::SlaBreached,
         &breached,
         now,
     )?;
@@ -655,7 +654,7 @@ async fn first_response(
     };
     if due > now {
         // The ticket's fields or the policy changed since: its deadline is later now.
-        let kind = TimerKind::FirstResponse.as_str();
+        let kind = TimerKind::FirstResponse;
         timers::set(tx.conn(), tenant, &ticket.id, None, kind, due, now).await?;
         return Ok(Fired::Postponed);
     }
@@ -669,7 +668,7 @@ async fn first_response(
         tenant,
         Some(&ticket.id),
         None,
-        "sla_breached",
+        AuditKind::SlaBreached,
         json!({"clock": "first_response", "due_at": due, "rule": snap.rule.name, "within": within}),
         now,
     )

@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ladder_core::text::ShortText;
+use ladder_core::AuditKind;
 use ladder_core::{CustomerTier, Role};
 use ladder_storage::directory::{self, NewCustomer, NewUser};
 use serde::Deserialize;
@@ -83,7 +84,7 @@ pub async fn create_user(
         now,
     )
     .await?;
-    record(tx.conn(), caller.tenant_id(), None, Some(&caller.user.id), "user_created",
+    record(tx.conn(), caller.tenant_id(), None, Some(&caller.user.id), AuditKind::UserCreated,
         json!({"user_id": user.id, "after": {"email": user.email, "name": user.name, "role": user.role}}), now).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(user.into())))
@@ -157,7 +158,7 @@ pub async fn set_availability(
     } else {
         Vec::new()
     };
-    record(tx.conn(), caller.tenant_id(), None, Some(&caller.user.id), "availability_changed",
+    record(tx.conn(), caller.tenant_id(), None, Some(&caller.user.id), AuditKind::AvailabilityChanged,
         json!({"user_id": id, "before": {"away_until": before}, "after": {"away_until": req.away_until},
                "escalations_moved_up": moved}), now).await?;
     tx.commit().await?;
@@ -212,7 +213,7 @@ pub async fn create_team(
         caller.tenant_id(),
         None,
         Some(&caller.user.id),
-        "team_created",
+        AuditKind::TeamCreated,
         json!({"team_id": team.id, "after": {"name": team.name, "members": team.members}}),
         now,
     )
@@ -285,7 +286,7 @@ pub async fn create_customer(
         now,
     )
     .await?;
-    record(tx.conn(), caller.tenant_id(), None, Some(&caller.user.id), "customer_created",
+    record(tx.conn(), caller.tenant_id(), None, Some(&caller.user.id), AuditKind::CustomerCreated,
         json!({"customer_id": c.id, "after": {"name": c.name, "email": c.email, "phone": c.phone, "tier": c.tier}}), now).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(c.into())))

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use ladder_core::sla::Deadlines;
 use ladder_core::{
-    ApprovalState, Category, Channel, ContactMethod, CustomerTier, EscalationState, LinkKind,
-    Priority, Role, Target, TicketStatus, TriggerKind, Urgency,
+    ApprovalState, AuditKind, Category, Channel, ContactMethod, CustomerTier, EscalationState,
+    LinkKind, Priority, Role, Target, TicketStatus, TriggerKind, Urgency,
 };
 use ladder_storage::{audit, directory, escalations, outbox, queues, tickets};
 use serde::Serialize;
@@ -334,7 +334,7 @@ pub struct AuditEvent {
     pub ticket_id: Option<String>,
     pub actor_id: Option<String>,
     /// What happened, e.g. `ticket_created`, `escalated`, `acknowledged`.
-    pub kind: String,
+    pub kind: AuditKind,
     /// Who/what/why, with `before` and `after` for changes.
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
@@ -350,7 +350,7 @@ impl From<audit::AuditEvent> for AuditEvent {
             seq: e.seq,
             ticket_id: e.ticket_id,
             actor_id: e.actor_id,
-            kind: e.kind.to_string(),
+            kind: e.kind,
             payload: e.payload,
             occurred_at: e.occurred_at,
             hash: e.hash,

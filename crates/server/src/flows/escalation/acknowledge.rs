@@ -2,6 +2,7 @@
 
 use jiff::Timestamp;
 use ladder_core::escalation::check_acknowledge;
+use ladder_core::AuditKind;
 use ladder_core::EscalationState;
 use ladder_storage::directory;
 use ladder_storage::escalations::{self, Escalation};
@@ -63,7 +64,7 @@ pub async fn acknowledge(
         &tenant,
         Some(&ticket.id),
         Some(actor.id()),
-        "acknowledged",
+        AuditKind::Acknowledged,
         json!({
             "escalation_id": e.id, "escalation_owner_id": actor.id(), "escalation_owner": actor.name,
             "before": {"state": "requested", "assignee_id": before_assignee},

@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use ladder_core::text::LongText;
 use ladder_core::ApprovalState;
+use ladder_core::AuditKind;
 use ladder_storage::escalations::{self, Approval};
 use ladder_storage::Db;
 use serde_json::json;
@@ -60,10 +61,10 @@ pub async fn decide(
             "this approval was already decided".into(),
         ));
     }
-    let kind = if approve {
-        "approval_granted"
+    let (kind, told) = if approve {
+        (AuditKind::ApprovalGranted, "approval_granted")
     } else {
-        "approval_denied"
+        (AuditKind::ApprovalDenied, "approval_denied")
     };
     let event = record(
         tx.conn(),
@@ -83,7 +84,7 @@ pub async fn decide(
         &tenant,
         &a.ticket_id,
         std::slice::from_ref(&a.requested_by),
-        kind,
+        told,
         &event,
         &payload,
         now,

@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use ladder_core::escalation::check_active;
 use ladder_core::text::LongText;
+use ladder_core::AuditKind;
 use ladder_core::{EscalationState, TicketStatus};
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::tickets::{self};
@@ -48,7 +49,7 @@ pub async fn de_escalate(
         &tenant,
         Some(&ticket.id),
         Some(actor.id()),
-        "de_escalated",
+        AuditKind::DeEscalated,
         json!({"escalation_id": e.id, "reason": reason.as_str(), "before": before,
                "after": {"status": ticket.status, "assignee_id": ticket.assignee_id, "team_id": ticket.team_id}}),
         now,

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use ladder_core::escalation::{check_escalate, priority_at};
 use ladder_core::sla::{position_on_chain, SlaClocks};
 use ladder_core::text::{LongText, Text};
+use ladder_core::AuditKind;
 use ladder_core::{
     Category, ContactMethod, EscalationState, Target, TicketStatus, TriggerKind, Urgency,
 };
@@ -187,7 +188,7 @@ pub async fn open_escalation(
         tenant,
         Some(&ticket.id),
         requested_by,
-        "escalated",
+        AuditKind::Escalated,
         json!({
             "escalation_id": e.id, "requested_target": target_json(&requested),
             "target": target_json(&e.target), "category": e.category, "note": e.note, "tried": e.tried,

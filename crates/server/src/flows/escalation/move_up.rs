@@ -8,6 +8,7 @@ use ladder_core::escalation::{check_active, priority_at};
 use ladder_core::policy::EscalationSnapshot;
 use ladder_core::sla::next_on_chain;
 use ladder_core::text::LongText;
+use ladder_core::AuditKind;
 use ladder_core::{EscalationState, Priority, Target};
 use ladder_storage::directory;
 use ladder_storage::escalations::Escalation;
@@ -93,12 +94,12 @@ pub enum MoveReason {
 }
 
 impl MoveReason {
-    pub fn event_kind(self) -> &'static str {
+    pub fn event_kind(self) -> AuditKind {
         match self {
-            MoveReason::Asked => "re_escalated",
-            MoveReason::RungTimedOut => "rung_timed_out",
-            MoveReason::TargetAway => "target_away",
-            MoveReason::SlaBreached => "sla_breach_re_escalated",
+            MoveReason::Asked => AuditKind::ReEscalated,
+            MoveReason::RungTimedOut => AuditKind::RungTimedOut,
+            MoveReason::TargetAway => AuditKind::TargetAway,
+            MoveReason::SlaBreached => AuditKind::SlaBreachReEscalated,
         }
     }
 }

@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 use ladder_core::escalation::{approval_needed, check_active};
 use ladder_core::text::LongText;
+use ladder_core::AuditKind;
 use ladder_core::{CompensationKind, EscalationState, Policy, TicketStatus};
 use ladder_storage::directory;
 use ladder_storage::escalations::{self, Approval, Escalation};
@@ -111,7 +112,7 @@ pub async fn resolve(
             &tenant,
             Some(&ticket.id),
             Some(actor.id()),
-            "approval_requested",
+            AuditKind::ApprovalRequested,
             json!({"escalation_id": e.id, "approval_id": a.id, "approver_role": approver, "amount": amount,
                    "currency": currency, "limit": policy.authority_limit(actor.role), "resolution": resolution}),
             now,
@@ -202,7 +203,7 @@ pub(super) async fn finish_resolution(
         tenant,
         Some(&ticket.id),
         Some(by),
-        "resolved",
+        AuditKind::Resolved,
         json!({"escalation_id": e.id, "resolution": resolution, "before": before,
                "after": {"state": "resolved", "status": "resolved"}}),
         now,

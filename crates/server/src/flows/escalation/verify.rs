@@ -1,6 +1,7 @@
 //! Recording whether the customer confirmed the resolution.
 
 use jiff::Timestamp;
+use ladder_core::AuditKind;
 use ladder_core::{CustomerVerification, EscalationState};
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::Db;
@@ -39,7 +40,7 @@ pub async fn verify(
         &tenant,
         Some(&ticket.id),
         Some(actor.id()),
-        "customer_verification",
+        AuditKind::CustomerVerification,
         json!({"escalation_id": e.id, "before": before, "after": verification}),
         now,
     )
