@@ -82,6 +82,14 @@ vocabulary! {
 
     ApprovalState { Pending, Approved, Denied }
 
+    /// What a notification tells its recipients.
+    NotificationKind {
+        EscalationRequested, EscalationAcknowledged, EscalationResolved, EscalationDeEscalated,
+        EscalationMovedUp, EscalationSkippedYou, ApprovalRequested, ApprovalGranted,
+        ApprovalDenied, SlaReminder, SlaBreached, SlaBreachedBelow,
+        CustomerAcknowledgement, ResolutionVerificationRequest,
+    }
+
     /// What an audit event records.
     AuditKind {
         TenantCreated, UserCreated, TeamCreated, CustomerCreated, AvailabilityChanged,

@@ -2,11 +2,12 @@
 //! delivered later, at least once, by a worker.
 
 use jiff::Timestamp;
+use ladder_core::NotificationKind;
 use sqlx::AnyConnection;
 
 use crate::row::{micros, new_id, RowExt};
 use crate::sql::{rows_per_statement, Mark, Sql, Statements};
-use crate::{Db, Result};
+use crate::{Db, Result, StorageError};
 
 /// Who a notification is for. SLA reminders and breaches are only ever for staff.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,7 +33,7 @@ pub struct NewMessage<'a> {
     pub recipient_user_ids: &'a [String],
     pub recipient_email: Option<&'a str>,
     pub audience: Audience,
-    pub kind: &'a str,
+    pub kind: NotificationKind,
     /// The message's content as JSON text.
     pub payload: &'a str,
     /// The audit event that caused it. With the kind and the audience it makes the
@@ -69,7 +70,7 @@ pub async fn enqueue(conn: &mut AnyConnection, m: NewMessage<'_>, now: Timestamp
     .bind(m.recipients_json())
     .bind(m.recipient_email)
     .bind(m.audience.as_str())
-    .bind(m.kind)
+    .bind(m.kind.as_str())
     .bind(m.payload)
     .bind(m.idempotency_key())
     .bind(micros(now))
@@ -98,7 +99,7 @@ pub fn enqueue_many(out: &mut Statements, messages: &[NewMessage<'_>], now: Time
                     q.arg(m.recipients_json()),
                     q.arg(m.recipient_email.map(str::to_owned)),
                     q.arg(m.audience.as_str()),
-                    q.arg(m.kind.to_owned()),
+                    q.arg(m.kind.as_str()),
                     q.arg(m.payload.to_owned()),
                     q.arg(m.idempotency_key()),
                     q.arg(micros(now)),
@@ -121,7 +122,7 @@ pub struct Message {
     pub recipient_user_ids: Vec<String>,
     pub recipient_email: Option<String>,
     pub audience: String,
-    pub kind: String,
+    pub kind: NotificationKind,
     pub payload: serde_json::Value,
     pub created_at: Timestamp,
     pub delivered_at: Option<Timestamp>,
@@ -149,13 +150,19 @@ pub async fn for_ticket(db: &Db, tenant_id: &str, ticket_id: &str) -> Result<Vec
     .await?;
     rows.iter()
         .map(|r| {
+            let id = r.text("id")?;
+            let kind = r.text("kind")?;
+            let kind = kind.parse().map_err(|_| StorageError::Corrupt {
+                table: "outbox",
+                detail: format!("message {id} has an unknown kind {kind:?}"),
+            })?;
             Ok(Message {
-                id: r.text("id")?,
+                id,
                 ticket_id: r.opt_text("ticket_id")?,
                 recipient_user_ids: r.json("recipient_user_ids")?,
                 recipient_email: r.opt_text("recipient_email")?,
                 audience: r.text("audience")?,
-                kind: r.text("kind")?,
+                kind,
                 payload: r.json("payload")?,
                 created_at: r.time("created_at")?,
                 delivered_at: r.opt_time("delivered_at")?,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use ladder_core::sla::TimerKind;
-use ladder_core::{AuditKind, EscalationId, Priority, TenantId, TicketId};
+use ladder_core::{AuditKind, EscalationId, NotificationKind, Priority, TenantId, TicketId};
 use ladder_storage::audit::{self, PlannedEvent};
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::outbox::{self, Audience, NewMessage};
@@ -26,7 +26,7 @@ struct Message {
     tenant: String,
     ticket: String,
     users: Vec<String>,
-    kind: &'static str,
+    kind: NotificationKind,
     /// The audit event it is about.
     event: String,
     /// JSON text, shared with the other notifications of the same event.
@@ -54,7 +54,7 @@ pub struct Changes {
     events: Vec<PlannedEvent>,
     messages: Vec<Message>,
     /// Where each notification is in `messages`, by event and kind.
-    message_at: HashMap<(String, &'static str), usize>,
+    message_at: HashMap<(String, NotificationKind), usize>,
     /// Tickets whose timers are set anew.
     timers_of: BTreeMap<String, Reset>,
     /// Timers set for a later time than the clocks say (a reminder held for opening hours).
@@ -181,7 +181,7 @@ impl Changes {
         tenant: &str,
         ticket: &str,
         users: impl IntoIterator<Item = &'u str>,
-        kind: &'static str,
+        kind: NotificationKind,
         event: &str,
         payload: &Arc<str>,
     ) {

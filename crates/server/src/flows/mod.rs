@@ -14,7 +14,7 @@ pub mod tickets;
 pub mod timers;
 
 use jiff::Timestamp;
-use ladder_core::{AuditKind, Policy};
+use ladder_core::{AuditKind, NotificationKind, Policy};
 use ladder_storage::audit::{self, NewEvent};
 use ladder_storage::outbox::{self, Audience, NewMessage};
 use ladder_storage::{policies, Db};
@@ -56,7 +56,7 @@ pub async fn notify_staff(
     tenant_id: &str,
     ticket_id: &str,
     user_ids: &[String],
-    kind: &str,
+    kind: NotificationKind,
     event_id: &str,
     payload: &str,
     now: Timestamp,
@@ -89,7 +89,7 @@ pub async fn notify_customer(
     tenant_id: &str,
     ticket_id: &str,
     email: Option<&str>,
-    kind: &str,
+    kind: NotificationKind,
     event_id: &str,
     payload: &str,
     now: Timestamp,

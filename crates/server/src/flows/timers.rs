@@ -17,6 +17,7 @@ use jiff::Timestamp;
 use ladder_core::policy::EscalationSnapshot;
 use ladder_core::sla::{next_on_chain, Clock, TimerKind};
 use ladder_core::text::LongText;
+use ladder_core::NotificationKind;
 use ladder_core::{
     Category, ContactMethod, EscalationState, Priority, TicketStatus, TriggerKind, Urgency,
 };
@@ -470,7 +471,7 @@ fn remind(
         &e.tenant_id,
         &ticket.id,
         people_told,
-        "sla_reminder",
+        NotificationKind::SlaReminder,
         &event,
         &payload,
     );
@@ -590,7 +591,7 @@ fn breach(
         &e.tenant_id,
         &ticket.id,
         people_told,
-        "sla_breached",
+        NotificationKind::SlaBreached,
         &event,
         &payload,
     );
@@ -599,7 +600,7 @@ fn breach(
         &e.tenant_id,
         &ticket.id,
         people_told,
-        "sla_breached_below",
+        NotificationKind::SlaBreachedBelow,
         &event,
         &payload,
     );

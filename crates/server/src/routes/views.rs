@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use ladder_core::sla::Deadlines;
 use ladder_core::{
     ApprovalState, AuditKind, Category, Channel, ContactMethod, CustomerTier, EscalationState,
-    LinkKind, Priority, Role, Target, TicketStatus, TriggerKind, Urgency,
+    LinkKind, NotificationKind, Priority, Role, Target, TicketStatus, TriggerKind, Urgency,
 };
 use ladder_storage::{audit, directory, escalations, outbox, queues, tickets};
 use serde::Serialize;
@@ -366,7 +366,7 @@ pub struct Message {
     pub recipient_user_ids: Vec<String>,
     pub recipient_email: Option<String>,
     pub audience: String,
-    pub kind: String,
+    pub kind: NotificationKind,
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
     #[schema(value_type = String, format = DateTime)]
@@ -385,7 +385,7 @@ impl From<outbox::Message> for Message {
             recipient_user_ids: m.recipient_user_ids,
             recipient_email: m.recipient_email,
             audience: m.audience,
-            kind: m.kind.to_string(),
+            kind: m.kind,
             payload: m.payload,
             created_at: m.created_at,
             delivered_at: m.delivered_at,

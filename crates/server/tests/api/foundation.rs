@@ -16,7 +16,58 @@ on_both_databases!(
     migrating_again_changes_nothing,
     rebuilding_the_outbox_and_audit_trail_keeps_every_row,
     a_database_migrated_by_a_newer_build_is_refused,
+    an_unknown_kind_read_back_is_an_error_naming_the_row,
 );
+
+async fn an_unknown_kind_read_back_is_an_error_naming_the_row(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Kind Clinic").await;
+    let customer = org.customer(&app, "Kim").await;
+    let ticket = TicketBuilder::new(&customer).open(&app, &org.owner).await;
+    let pool = app.db.pool();
+
+    let (event,): (String,) =
+        sqlx::query_as("SELECT id FROM audit_events WHERE ticket_id = $1 ORDER BY seq LIMIT 1")
+            .bind(&ticket)
+            .fetch_one(pool)
+            .await
+            .expect("event");
+    sqlx::query("UPDATE audit_events SET kind = 'ticket_exploded' WHERE id = $1")
+        .bind(&event)
+        .execute(pool)
+        .await
+        .expect("edit kind");
+    let err = ladder_storage::audit::for_ticket(&app.db, &org.tenant_id, &ticket)
+        .await
+        .expect_err("an unknown audit kind must not read back");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&event) && msg.contains("ticket_exploded"),
+        "{msg}"
+    );
+
+    // A timer far in the future, so that the engine leaves it alone.
+    sqlx::query(
+        "INSERT INTO timers (id, tenant_id, ticket_id, escalation_id, kind, due_at, attempts, created_at) \
+         VALUES ($1, $2, $1, NULL, 'remind_someone', $3, 0, 0) \
+         ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, due_at = excluded.due_at",
+    )
+    .bind(&ticket)
+    .bind(&org.tenant_id)
+    .bind(i64::MAX / 2)
+    .execute(pool)
+    .await
+    .expect("insert timer");
+    let mut conn = pool.acquire().await.expect("conn");
+    let err = ladder_storage::timers::get_many(&mut conn, std::slice::from_ref(&ticket))
+        .await
+        .expect_err("an unknown timer kind must not read back");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&ticket) && msg.contains("remind_someone"),
+        "{msg}"
+    );
+}
 
 async fn a_database_migrated_by_a_newer_build_is_refused(b: Backend) {
     let app = TestApp::spawn(b).await;

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use ladder_core::escalation::check_acknowledge;
 use ladder_core::AuditKind;
 use ladder_core::EscalationState;
+use ladder_core::NotificationKind;
 use ladder_storage::directory;
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::tickets::{self};
@@ -82,7 +83,7 @@ pub async fn acknowledge(
             &tenant,
             &ticket.id,
             std::slice::from_ref(by),
-            "escalation_acknowledged",
+            NotificationKind::EscalationAcknowledged,
             &event,
             &payload,
             now,
@@ -101,7 +102,7 @@ pub async fn acknowledge(
         &tenant,
         &ticket.id,
         email,
-        "customer_acknowledgement",
+        NotificationKind::CustomerAcknowledgement,
         &event,
         &payload,
         now,

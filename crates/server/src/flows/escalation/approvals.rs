@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use ladder_core::text::LongText;
 use ladder_core::ApprovalState;
-use ladder_core::AuditKind;
+use ladder_core::{AuditKind, NotificationKind};
 use ladder_storage::escalations::{self, Approval};
 use ladder_storage::Db;
 use serde_json::json;
@@ -62,9 +62,12 @@ pub async fn decide(
         ));
     }
     let (kind, told) = if approve {
-        (AuditKind::ApprovalGranted, "approval_granted")
+        (
+            AuditKind::ApprovalGranted,
+            NotificationKind::ApprovalGranted,
+        )
     } else {
-        (AuditKind::ApprovalDenied, "approval_denied")
+        (AuditKind::ApprovalDenied, NotificationKind::ApprovalDenied)
     };
     let event = record(
         tx.conn(),

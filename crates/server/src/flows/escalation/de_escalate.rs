@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use ladder_core::escalation::check_active;
 use ladder_core::text::LongText;
 use ladder_core::AuditKind;
+use ladder_core::NotificationKind;
 use ladder_core::{EscalationState, TicketStatus};
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::tickets::{self};
@@ -66,7 +67,7 @@ pub async fn de_escalate(
         &tenant,
         &ticket.id,
         &told,
-        "escalation_de_escalated",
+        NotificationKind::EscalationDeEscalated,
         &event,
         &payload,
         now,

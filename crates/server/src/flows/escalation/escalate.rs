@@ -5,6 +5,7 @@ use ladder_core::escalation::{check_escalate, priority_at};
 use ladder_core::sla::{position_on_chain, SlaClocks};
 use ladder_core::text::{LongText, Text};
 use ladder_core::AuditKind;
+use ladder_core::NotificationKind;
 use ladder_core::{
     Category, ContactMethod, EscalationState, Target, TicketStatus, TriggerKind, Urgency,
 };
@@ -209,7 +210,7 @@ pub async fn open_escalation(
         tenant,
         &ticket.id,
         &recipients,
-        "escalation_requested",
+        NotificationKind::EscalationRequested,
         &event,
         &payload,
         now,

@@ -9,6 +9,7 @@ use ladder_core::policy::EscalationSnapshot;
 use ladder_core::sla::next_on_chain;
 use ladder_core::text::LongText;
 use ladder_core::AuditKind;
+use ladder_core::NotificationKind;
 use ladder_core::{EscalationState, Priority, Target};
 use ladder_storage::directory;
 use ladder_storage::escalations::Escalation;
@@ -238,7 +239,7 @@ pub fn plan_move_up(
         &tenant,
         &ticket.id,
         recipients,
-        "escalation_requested",
+        NotificationKind::EscalationRequested,
         &event,
         &payload,
     );
@@ -253,7 +254,7 @@ pub fn plan_move_up(
             &tenant,
             &ticket.id,
             everyone,
-            "escalation_skipped_you",
+            NotificationKind::EscalationSkippedYou,
             &event,
             &payload,
         );
@@ -263,7 +264,7 @@ pub fn plan_move_up(
         &tenant,
         &ticket.id,
         owner,
-        "escalation_moved_up",
+        NotificationKind::EscalationMovedUp,
         &event,
         &payload,
     );

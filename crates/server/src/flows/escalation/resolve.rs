@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use ladder_core::escalation::{approval_needed, check_active};
 use ladder_core::text::LongText;
 use ladder_core::AuditKind;
+use ladder_core::NotificationKind;
 use ladder_core::{CompensationKind, EscalationState, Policy, TicketStatus};
 use ladder_storage::directory;
 use ladder_storage::escalations::{self, Approval, Escalation};
@@ -131,7 +132,7 @@ pub async fn resolve(
             &tenant,
             &ticket.id,
             &approvers,
-            "approval_requested",
+            NotificationKind::ApprovalRequested,
             &event,
             &payload,
             now,
@@ -219,7 +220,7 @@ pub(super) async fn finish_resolution(
         tenant,
         &ticket.id,
         &told,
-        "escalation_resolved",
+        NotificationKind::EscalationResolved,
         &event,
         &payload,
         now,
@@ -234,7 +235,7 @@ pub(super) async fn finish_resolution(
         tenant,
         &ticket.id,
         email,
-        "resolution_verification_request",
+        NotificationKind::ResolutionVerificationRequest,
         &event,
         &payload,
         now,
