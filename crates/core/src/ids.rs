@@ -28,6 +28,27 @@ macro_rules! id_type {
                 Self(s)
             }
         }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+
+        // An id reads as the text it is stored as, so that it binds to a query and prints
+        // without ceremony; building one from a string stays explicit.
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
     )*};
 }
 

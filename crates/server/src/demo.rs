@@ -3,7 +3,9 @@
 
 use jiff::Timestamp;
 use ladder_core::AuditKind;
-use ladder_core::{Category, Channel, ContactMethod, CustomerTier, Role, Target, TeamId, Urgency};
+use ladder_core::{
+    Category, Channel, ContactMethod, CustomerTier, Role, Target, TeamId, TicketId, Urgency,
+};
 use ladder_storage::directory::{self, NewCustomer, NewUser, User};
 use ladder_storage::Db;
 use serde_json::json;
@@ -202,7 +204,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
     escalation::escalate(
         db,
         &rita,
-        &created[0],
+        &TicketId(created[0].clone()),
         Escalate {
             target: None,
             category: Category::Legal,
@@ -219,7 +221,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
     escalation::escalate(
         db,
         &ravi,
-        &created[3],
+        &TicketId(created[3].clone()),
         Escalate {
             target: Some(Target::Team { id: TeamId(team.id.clone()) }),
             category: Category::Billing,
@@ -236,7 +238,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
     tickets::comment(
         db,
         &bella,
-        &created[4],
+        &TicketId(created[4].clone()),
         AddComment {
             body: text::<20_000>("Sent the itemised invoice to the insurer.")?,
             public: false,

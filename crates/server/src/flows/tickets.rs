@@ -6,6 +6,7 @@ use ladder_core::sla::counts_as_response;
 use ladder_core::text::{LongText, ShortText};
 use ladder_core::AuditKind;
 use ladder_core::{Category, Channel, EscalationState, LinkKind, Priority, TicketStatus};
+use ladder_core::{TicketId, UserId};
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::tickets::{self, Comment, Link, NewTicket, Ticket};
 use ladder_storage::{directory, Backend, Db, WriteTx};
@@ -241,7 +242,7 @@ pub struct ChangeTicket {
 pub async fn patch(
     db: &Db,
     actor: &Actor,
-    id: &str,
+    id: &TicketId,
     req: ChangeTicket,
     now: Timestamp,
 ) -> FlowResult<TicketDetail> {
@@ -351,7 +352,7 @@ pub struct AddComment {
 pub async fn comment(
     db: &Db,
     actor: &Actor,
-    id: &str,
+    id: &TicketId,
     req: AddComment,
     now: Timestamp,
 ) -> FlowResult<Comment> {
@@ -503,15 +504,15 @@ async fn active_escalation(
 pub async fn link(
     db: &Db,
     actor: &Actor,
-    id: &str,
-    to_ticket_id: &str,
+    id: &TicketId,
+    to_ticket_id: &TicketId,
     kind: LinkKind,
     now: Timestamp,
 ) -> FlowResult<Link> {
     actor.require_staff("link tickets")?;
     let mut tx = db.write().await?;
     let (tenant, t) = load_for_update(&mut tx, db, actor, id).await?;
-    if to_ticket_id == t.id {
+    if to_ticket_id.as_str() == t.id {
         return Err(FlowError::field(
             "to_ticket_id",
             "a ticket cannot be linked to itself",
@@ -546,20 +547,20 @@ pub async fn link(
 pub async fn watch(
     db: &Db,
     actor: &Actor,
-    id: &str,
-    user_id: Option<String>,
+    id: &TicketId,
+    user_id: Option<UserId>,
     now: Timestamp,
 ) -> FlowResult<Vec<String>> {
     actor.require_staff("watch tickets")?;
     let mut tx = db.write().await?;
     let (tenant, t) = load_for_update(&mut tx, db, actor, id).await?;
     let who = match user_id {
-        Some(u) if u != actor.id() => {
+        Some(u) if u != actor.user_id => {
             actor.require_manager("add other people as watchers")?;
             check_user(tx.conn(), &tenant, "user_id", &u).await?;
             u
         }
-        _ => actor.id().to_owned(),
+        _ => actor.user_id.clone(),
     };
     if tickets::add_watcher(tx.conn(), &tenant, &t.id, &who, now).await? {
         record(

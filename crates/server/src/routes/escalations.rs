@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ladder_core::text::LongText;
+use ladder_core::{ApprovalId, EscalationId, TicketId};
 use ladder_core::{
     Category, CompensationKind, ContactMethod, CustomerVerification, Target, TriggerKind, Urgency,
 };
@@ -140,7 +141,7 @@ fn shown(e: escalations::Escalation, state: &AppState) -> Escalation {
 pub async fn escalate(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<TicketId>,
     Json(req): Json<EscalateRequest>,
 ) -> ApiResult<(StatusCode, Json<Escalation>)> {
     let e = flow::escalate(&state.db, &caller.actor, &id, req.into(), state.now()).await?;
@@ -154,7 +155,7 @@ pub async fn escalate(
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<EscalationId>,
 ) -> ApiResult<Json<Escalation>> {
     let mut conn = state.db.conn().await?;
     let scope = if caller.is_platform() {
@@ -175,7 +176,7 @@ pub async fn get(
 pub async fn acknowledge(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<EscalationId>,
 ) -> ApiResult<Json<Escalation>> {
     let e = flow::acknowledge(&state.db, &caller.actor, &id, state.now()).await?;
     state.metrics.event("acknowledged");
@@ -190,7 +191,7 @@ pub async fn acknowledge(
 pub async fn resolve(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<EscalationId>,
     Json(req): Json<ResolveRequest>,
 ) -> ApiResult<(StatusCode, Json<ResolveOutcome>)> {
     let done = flow::resolve(&state.db, &caller.actor, &id, req.into(), state.now()).await?;
@@ -217,7 +218,7 @@ pub async fn resolve(
 pub async fn de_escalate(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<EscalationId>,
     Json(req): Json<DeEscalateRequest>,
 ) -> ApiResult<Json<Escalation>> {
     let e = flow::de_escalate(&state.db, &caller.actor, &id, &req.reason, state.now()).await?;
@@ -230,7 +231,7 @@ pub async fn de_escalate(
 pub async fn re_escalate(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<EscalationId>,
     Json(req): Json<ReEscalateRequest>,
 ) -> ApiResult<(StatusCode, Json<Escalation>)> {
     let e = flow::re_escalate(&state.db, &caller.actor, &id, &req.note, state.now()).await?;
@@ -243,7 +244,7 @@ pub async fn re_escalate(
 pub async fn verification(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<EscalationId>,
     Json(req): Json<VerificationRequest>,
 ) -> ApiResult<Json<Escalation>> {
     let e = flow::verify(
@@ -277,7 +278,7 @@ pub async fn approvals(
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ApprovalId>,
     Json(req): Json<DecisionRequest>,
 ) -> ApiResult<Json<Approval>> {
     Ok(Json(
@@ -300,7 +301,7 @@ pub async fn approve(
 pub async fn deny(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ApprovalId>,
     Json(req): Json<DecisionRequest>,
 ) -> ApiResult<Json<Approval>> {
     Ok(Json(

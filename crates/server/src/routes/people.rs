@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ladder_core::text::ShortText;
 use ladder_core::AuditKind;
-use ladder_core::{CustomerTier, Role};
+use ladder_core::{CustomerTier, Role, TeamId, UserId};
 use ladder_storage::directory::{self, NewCustomer, NewUser};
 use serde::Deserialize;
 use serde_json::json;
@@ -146,11 +146,12 @@ pub async fn set_availability(
     directory::set_away(tx.conn(), caller.tenant_id(), &id, req.away_until).await?;
     let moved = if req.away_until.is_some_and(|t| t > now) {
         let teams = directory::teams_of(&state.db, caller.tenant_id(), &id).await?;
+        let teams: Vec<TeamId> = teams.into_iter().map(TeamId).collect();
         crate::flows::escalation::route_around_away(
             &mut tx,
             &state.db,
             caller.tenant_id(),
-            &id,
+            &UserId(id.clone()),
             &teams,
             now,
         )

@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ladder_core::text::{LongText, ShortText};
 use ladder_core::{Category, Channel, LinkKind, Priority, TicketStatus};
+use ladder_core::{TicketId, UserId};
 use ladder_storage::{audit, outbox, tickets};
 use serde::Deserialize;
 
@@ -146,7 +147,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<TicketId>,
 ) -> ApiResult<Json<TicketView>> {
     let mut conn = state.db.conn().await?;
     let tenant = flow::ticket_tenant(&mut conn, &caller.actor, &id).await?;
@@ -163,7 +164,7 @@ pub async fn get(
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<TicketId>,
     Json(req): Json<PatchTicketRequest>,
 ) -> ApiResult<Json<TicketView>> {
     let now = state.now();
@@ -177,7 +178,7 @@ pub async fn patch(
 pub async fn comment(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<TicketId>,
     Json(req): Json<NewCommentRequest>,
 ) -> ApiResult<(StatusCode, Json<Comment>)> {
     Ok((
@@ -196,7 +197,7 @@ pub async fn comment(
 pub async fn comments(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<TicketId>,
 ) -> ApiResult<Json<Vec<Comment>>> {
     let tenant = readable_tenant(&state, &caller, &id).await?;
     let mut conn = state.db.conn().await?;
@@ -209,7 +210,7 @@ pub async fn comments(
 pub async fn events(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<TicketId>,
 ) -> ApiResult<Json<Vec<AuditEvent>>> {
     let tenant = readable_tenant(&state, &caller, &id).await?;
     Ok(Json(all(audit::for_ticket(&state.db, &tenant, &id).await?)))
@@ -221,7 +222,7 @@ pub async fn events(
 pub async fn notifications(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<TicketId>,
 ) -> ApiResult<Json<Vec<Message>>> {
     if caller.is_platform() {
         return Err(ApiError::not_found("ticket"));
@@ -238,7 +239,7 @@ pub async fn notifications(
 pub async fn link(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<TicketId>,
     Json(req): Json<NewLinkRequest>,
 ) -> ApiResult<(StatusCode, Json<Link>)> {
     Ok((
@@ -248,7 +249,7 @@ pub async fn link(
                 &state.db,
                 &caller.actor,
                 &id,
-                &req.to_ticket_id,
+                &TicketId(req.to_ticket_id),
                 req.kind,
                 state.now(),
             )
@@ -271,10 +272,17 @@ pub struct WatchRequest {
 pub async fn watch(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<TicketId>,
     Json(req): Json<WatchRequest>,
 ) -> ApiResult<Json<Vec<String>>> {
     Ok(Json(
-        flow::watch(&state.db, &caller.actor, &id, req.user_id, state.now()).await?,
+        flow::watch(
+            &state.db,
+            &caller.actor,
+            &id,
+            req.user_id.map(UserId),
+            state.now(),
+        )
+        .await?,
     ))
 }

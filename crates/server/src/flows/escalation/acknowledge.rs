@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use ladder_core::escalation::check_acknowledge;
 use ladder_core::AuditKind;
+use ladder_core::EscalationId;
 use ladder_core::EscalationState;
 use ladder_core::NotificationKind;
 use ladder_storage::directory;
@@ -21,7 +22,7 @@ use crate::sla;
 pub async fn acknowledge(
     db: &Db,
     actor: &Actor,
-    id: &str,
+    id: &EscalationId,
     now: Timestamp,
 ) -> FlowResult<Escalation> {
     let mut tx = db.write().await?;

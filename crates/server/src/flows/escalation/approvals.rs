@@ -2,6 +2,7 @@
 
 use jiff::Timestamp;
 use ladder_core::text::LongText;
+use ladder_core::ApprovalId;
 use ladder_core::ApprovalState;
 use ladder_core::{AuditKind, NotificationKind};
 use ladder_storage::escalations::{self, Approval};
@@ -18,7 +19,7 @@ use crate::flows::{FlowError, FlowResult};
 pub async fn decide(
     db: &Db,
     actor: &Actor,
-    approval_id: &str,
+    approval_id: &ApprovalId,
     approve: bool,
     reason: &LongText,
     now: Timestamp,

@@ -1,6 +1,7 @@
 //! Routing around people who become unavailable.
 
 use jiff::Timestamp;
+use ladder_core::{EscalationId, TeamId, UserId};
 use ladder_core::{EscalationState, Target};
 use ladder_storage::directory;
 use ladder_storage::escalations::{self};
@@ -18,11 +19,11 @@ pub async fn route_around_away(
     tx: &mut WriteTx,
     db: &Db,
     tenant: &str,
-    user_id: &str,
-    teams: &[String],
+    user_id: &UserId,
+    teams: &[TeamId],
     now: Timestamp,
-) -> FlowResult<Vec<String>> {
-    let Some(user) = directory::users_by_id(tx.conn(), tenant, &[user_id.to_owned()])
+) -> FlowResult<Vec<EscalationId>> {
+    let Some(user) = directory::users_by_id(tx.conn(), tenant, std::slice::from_ref(&user_id.0))
         .await?
         .into_iter()
         .next()
@@ -35,11 +36,11 @@ pub async fn route_around_away(
         }),
         escalations::target_key(&Target::Role { role: user.role }),
     ];
-    keys.extend(teams.iter().map(|t| {
-        escalations::target_key(&Target::Team {
-            id: ladder_core::TeamId(t.clone()),
-        })
-    }));
+    keys.extend(
+        teams
+            .iter()
+            .map(|t| escalations::target_key(&Target::Team { id: t.clone() })),
+    );
     // Lock every ticket concerned before writing anything, as requests do: no audit chain
     // head is held while waiting for a ticket.
     let mut locked = Vec::new();
@@ -74,7 +75,7 @@ pub async fn route_around_away(
             now,
         )
         .await?;
-        moved.push(new.id);
+        moved.push(EscalationId(new.id));
     }
     Ok(moved)
 }

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use ladder_core::escalation::check_active;
 use ladder_core::text::LongText;
 use ladder_core::AuditKind;
+use ladder_core::EscalationId;
 use ladder_core::NotificationKind;
 use ladder_core::{EscalationState, TicketStatus};
 use ladder_storage::escalations::{self, Escalation};
@@ -21,7 +22,7 @@ use crate::sla;
 pub async fn de_escalate(
     db: &Db,
     actor: &Actor,
-    id: &str,
+    id: &EscalationId,
     reason: &LongText,
     now: Timestamp,
 ) -> FlowResult<Escalation> {

@@ -6,6 +6,7 @@ use ladder_core::sla::{position_on_chain, SlaClocks};
 use ladder_core::text::{LongText, Text};
 use ladder_core::AuditKind;
 use ladder_core::NotificationKind;
+use ladder_core::TicketId;
 use ladder_core::{
     Category, ContactMethod, EscalationState, Target, TicketStatus, TriggerKind, Urgency,
 };
@@ -79,7 +80,7 @@ async fn validate_target(
 pub async fn escalate(
     db: &Db,
     actor: &Actor,
-    ticket_id: &str,
+    ticket_id: &TicketId,
     req: Escalate,
     now: Timestamp,
 ) -> FlowResult<Escalation> {

@@ -9,6 +9,7 @@ use ladder_core::policy::EscalationSnapshot;
 use ladder_core::sla::next_on_chain;
 use ladder_core::text::LongText;
 use ladder_core::AuditKind;
+use ladder_core::EscalationId;
 use ladder_core::NotificationKind;
 use ladder_core::{EscalationState, Priority, Target};
 use ladder_storage::directory;
@@ -59,7 +60,7 @@ struct Skipped<'a> {
 pub async fn re_escalate(
     db: &Db,
     actor: &Actor,
-    id: &str,
+    id: &EscalationId,
     note: &LongText,
     now: Timestamp,
 ) -> FlowResult<Escalation> {

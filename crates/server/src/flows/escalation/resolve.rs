@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use ladder_core::escalation::{approval_needed, check_active};
 use ladder_core::text::LongText;
 use ladder_core::AuditKind;
+use ladder_core::EscalationId;
 use ladder_core::NotificationKind;
 use ladder_core::{CompensationKind, EscalationState, Policy, TicketStatus};
 use ladder_storage::directory;
@@ -50,7 +51,7 @@ pub struct Resolved {
 pub async fn resolve(
     db: &Db,
     actor: &Actor,
-    id: &str,
+    id: &EscalationId,
     req: Resolve,
     now: Timestamp,
 ) -> FlowResult<Resolved> {

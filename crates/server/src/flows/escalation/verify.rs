@@ -2,6 +2,7 @@
 
 use jiff::Timestamp;
 use ladder_core::AuditKind;
+use ladder_core::EscalationId;
 use ladder_core::{CustomerVerification, EscalationState};
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::Db;
@@ -16,7 +17,7 @@ use crate::flows::{FlowError, FlowResult};
 pub async fn verify(
     db: &Db,
     actor: &Actor,
-    id: &str,
+    id: &EscalationId,
     verification: CustomerVerification,
     now: Timestamp,
 ) -> FlowResult<Escalation> {
