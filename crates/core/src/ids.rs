@@ -44,6 +44,13 @@ macro_rules! id_type {
             }
         }
 
+        // Hashes and compares as its text, so maps keyed by id are looked up by `&str`.
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
                 self.0 == other
@@ -64,3 +71,22 @@ id_type!(
     EventId,
     ApprovalId,
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn ids_read_as_their_text_and_key_maps_looked_up_by_text() {
+        let id = TicketId::from("t-1");
+        let as_text: &str = &id;
+        assert_eq!(as_text, "t-1");
+        assert!(id == *"t-1");
+        let mut open = HashMap::new();
+        open.insert(id.clone(), 3);
+        assert_eq!(open.get("t-1"), Some(&3));
+        assert_eq!(open.get("t-2"), None);
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"t-1\"");
+    }
+}
