@@ -334,6 +334,7 @@ pub struct AuditEvent {
     pub ticket_id: Option<String>,
     pub actor_id: Option<String>,
     /// What happened, e.g. `ticket_created`, `escalated`, `acknowledged`.
+    #[schema(value_type = String)]
     pub kind: AuditKind,
     /// Who/what/why, with `before` and `after` for changes.
     #[schema(value_type = Object)]
@@ -366,6 +367,7 @@ pub struct Message {
     pub recipient_user_ids: Vec<String>,
     pub recipient_email: Option<String>,
     pub audience: String,
+    #[schema(value_type = String)]
     pub kind: NotificationKind,
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
