@@ -327,6 +327,7 @@ impl From<escalations::Approval> for Approval {
     }
 }
 
+/// One event of the audit trail as the API shows it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub id: String,
@@ -397,6 +398,7 @@ impl From<outbox::Message> for Message {
     }
 }
 
+/// A page of a queue.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
@@ -419,6 +421,7 @@ impl<T> Page<T> {
     }
 }
 
+/// One line of the escalations queue: the escalation and what a person needs to triage it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct EscalationItem {
     #[serde(flatten)]
