@@ -88,7 +88,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
             now,
         )
         .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        .map_err(|e| anyhow::anyhow!("recording a demo user: {e}"))?;
         staff.push(u);
     }
     let team = directory::insert_team(

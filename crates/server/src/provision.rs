@@ -61,7 +61,7 @@ pub async fn create_tenant(
     .await?;
     record(tx.conn(), &tenant.id, None, None, AuditKind::TenantCreated,
         json!({"after": {"name": tenant.name, "slug": tenant.slug, "owner_id": owner.id, "owner_email": owner.email}}), now).await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        .map_err(|e| anyhow::anyhow!("recording the new organisation: {e}"))?;
     tx.commit().await?;
     Ok((tenant, owner))
 }
@@ -102,7 +102,7 @@ pub async fn create_platform_user(
         now,
     )
     .await
-    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    .map_err(|e| anyhow::anyhow!("recording the new user: {e}"))?;
     tx.commit().await?;
     Ok(user)
 }
