@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ladder_core::text::ShortText;
 use ladder_core::AuditKind;
-use ladder_core::{CustomerTier, Role, TeamId, UserId};
+use ladder_core::{CustomerTier, Role, UserId};
 use ladder_storage::directory::{self, NewCustomer, NewUser};
 use serde::Deserialize;
 use serde_json::json;
@@ -129,44 +129,18 @@ pub struct AvailabilityRequest {
 pub async fn set_availability(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<UserId>,
     Json(req): Json<AvailabilityRequest>,
 ) -> ApiResult<Json<User>> {
-    if id != caller.user.id {
-        caller.require_manager("change someone else's availability")?;
-    }
-    let now = state.now();
-    let mut tx = state.db.write().await?;
-    let before =
-        directory::users_by_id(tx.conn(), caller.tenant_id(), std::slice::from_ref(&id)).await?;
-    let before = before
-        .first()
-        .ok_or_else(|| ApiError::not_found("user"))?
-        .away_until;
-    directory::set_away(tx.conn(), caller.tenant_id(), &id, req.away_until).await?;
-    let moved = if req.away_until.is_some_and(|t| t > now) {
-        let teams = directory::teams_of(&state.db, caller.tenant_id(), &id).await?;
-        let teams: Vec<TeamId> = teams.into_iter().map(TeamId).collect();
-        crate::flows::escalation::route_around_away(
-            &mut tx,
-            &state.db,
-            caller.tenant_id(),
-            &UserId(id.clone()),
-            &teams,
-            now,
-        )
-        .await?
-    } else {
-        Vec::new()
-    };
-    record(tx.conn(), caller.tenant_id(), None, Some(&caller.user.id), AuditKind::AvailabilityChanged,
-        json!({"user_id": id, "before": {"away_until": before}, "after": {"away_until": req.away_until},
-               "escalations_moved_up": moved}), now).await?;
-    tx.commit().await?;
-    directory::user(&state.db, caller.tenant_id(), &id)
-        .await?
-        .map(|u| Json(u.into()))
-        .ok_or_else(|| ApiError::not_found("user"))
+    let user = crate::flows::escalation::set_availability(
+        &state.db,
+        &caller.actor,
+        &id,
+        req.away_until,
+        state.now(),
+    )
+    .await?;
+    Ok(Json(user.into()))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -14,7 +14,7 @@ mod waiting;
 
 pub use acknowledge::acknowledge;
 pub use approvals::decide;
-pub use away::route_around_away;
+pub use away::set_availability;
 pub use de_escalate::de_escalate;
 pub use escalate::{escalate, open_escalation, Escalate};
 pub use move_up::{move_up, plan_move_up, re_escalate, MoveReason};
