@@ -2,8 +2,8 @@
 
 use jiff::Timestamp;
 use ladder_core::{
-    ApprovalState, Category, ContactMethod, EscalationState, Priority, Role, Target, TicketStatus,
-    TriggerKind, Urgency,
+    ApprovalId, ApprovalState, Category, ContactMethod, EscalationId, EscalationState, Priority,
+    Role, Target, TicketId, TicketStatus, TriggerKind, Urgency, UserId,
 };
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
@@ -419,10 +419,10 @@ pub async fn requested_for(
 
 #[derive(Clone, Debug)]
 pub struct Approval {
-    pub id: String,
-    pub escalation_id: String,
-    pub ticket_id: String,
-    pub requested_by: String,
+    pub id: ApprovalId,
+    pub escalation_id: EscalationId,
+    pub ticket_id: TicketId,
+    pub requested_by: UserId,
     /// The rung asked to decide.
     pub approver_role: Role,
     pub amount_minor: i64,
@@ -430,7 +430,7 @@ pub struct Approval {
     pub state: ApprovalState,
     /// The resolution that takes effect if approved.
     pub resolution: serde_json::Value,
-    pub decided_by: Option<String>,
+    pub decided_by: Option<UserId>,
     pub decision_reason: Option<String>,
     pub created_at: Timestamp,
     pub decided_at: Option<Timestamp>,
@@ -442,16 +442,16 @@ const APPROVAL_COLS: &str =
 
 fn approval_from_row(r: &AnyRow) -> Result<Approval> {
     Ok(Approval {
-        id: r.text("id")?,
-        escalation_id: r.text("escalation_id")?,
-        ticket_id: r.text("ticket_id")?,
-        requested_by: r.text("requested_by")?,
+        id: ApprovalId(r.text("id")?),
+        escalation_id: EscalationId(r.text("escalation_id")?),
+        ticket_id: TicketId(r.text("ticket_id")?),
+        requested_by: UserId(r.text("requested_by")?),
         approver_role: r.parse("approver_role")?,
         amount_minor: r.int("amount_minor")?,
         currency: r.text("currency")?,
         state: r.parse("state")?,
         resolution: r.json("resolution")?,
-        decided_by: r.opt_text("decided_by")?,
+        decided_by: r.opt_text("decided_by")?.map(UserId),
         decision_reason: r.opt_text("decision_reason")?,
         created_at: r.time("created_at")?,
         decided_at: r.opt_time("decided_at")?,
@@ -463,21 +463,21 @@ pub async fn insert_approval(
     conn: &mut AnyConnection,
     tenant_id: &str,
     esc: &Escalation,
-    requested_by: &str,
+    requested_by: &UserId,
     approver_role: Role,
     amount_minor: i64,
     currency: &str,
     resolution: &serde_json::Value,
     now: Timestamp,
 ) -> Result<Approval> {
-    let id = new_id();
+    let id = ApprovalId(new_id());
     sqlx::query(&format!(
         "INSERT INTO approvals ({APPROVAL_COLS}, tenant_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, $10, NULL, $11)"
     ))
-    .bind(&id)
+    .bind(id.as_str())
     .bind(&esc.id)
     .bind(&esc.ticket_id)
-    .bind(requested_by)
+    .bind(requested_by.as_str())
     .bind(approver_role.as_str())
     .bind(amount_minor)
     .bind(currency)
@@ -490,9 +490,9 @@ pub async fn insert_approval(
     .map_err(|e| StorageError::conflict_on_unique(e, "a pending approval for this escalation"))?;
     Ok(Approval {
         id,
-        escalation_id: esc.id.clone(),
-        ticket_id: esc.ticket_id.clone(),
-        requested_by: requested_by.to_owned(),
+        escalation_id: EscalationId(esc.id.clone()),
+        ticket_id: TicketId(esc.ticket_id.clone()),
+        requested_by: requested_by.clone(),
         approver_role,
         amount_minor,
         currency: currency.to_owned(),
@@ -508,13 +508,13 @@ pub async fn insert_approval(
 pub async fn approval(
     conn: &mut AnyConnection,
     tenant_id: &str,
-    id: &str,
+    id: &ApprovalId,
 ) -> Result<Option<Approval>> {
     let row = sqlx::query(&format!(
         "SELECT {APPROVAL_COLS} FROM approvals WHERE tenant_id = $1 AND id = $2"
     ))
     .bind(tenant_id)
-    .bind(id)
+    .bind(id.as_str())
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(approval_from_row).transpose()
@@ -539,9 +539,9 @@ pub async fn pending_approval_for(
 pub async fn decide_approval(
     conn: &mut AnyConnection,
     tenant_id: &str,
-    id: &str,
+    id: &ApprovalId,
     state: ApprovalState,
-    decided_by: &str,
+    decided_by: &UserId,
     reason: &str,
     now: Timestamp,
 ) -> Result<bool> {
@@ -550,11 +550,11 @@ pub async fn decide_approval(
          WHERE tenant_id = $5 AND id = $6 AND state = 'pending'",
     )
     .bind(state.as_str())
-    .bind(decided_by)
+    .bind(decided_by.as_str())
     .bind(reason)
     .bind(micros(now))
     .bind(tenant_id)
-    .bind(id)
+    .bind(id.as_str())
     .execute(conn)
     .await?;
     Ok(r.rows_affected() == 1)

@@ -310,16 +310,16 @@ pub struct Approval {
 impl From<escalations::Approval> for Approval {
     fn from(a: escalations::Approval) -> Approval {
         Approval {
-            id: a.id,
-            escalation_id: a.escalation_id,
-            ticket_id: a.ticket_id,
-            requested_by: a.requested_by,
+            id: a.id.0,
+            escalation_id: a.escalation_id.0,
+            ticket_id: a.ticket_id.0,
+            requested_by: a.requested_by.0,
             approver_role: a.approver_role,
             amount_minor: a.amount_minor,
             currency: a.currency,
             state: a.state,
             resolution: a.resolution,
-            decided_by: a.decided_by,
+            decided_by: a.decided_by.map(|u| u.0),
             decision_reason: a.decision_reason,
             created_at: a.created_at,
             decided_at: a.decided_at,

@@ -36,7 +36,7 @@ pub async fn decide(
             a.approver_role
         )));
     }
-    if a.requested_by == actor.id() {
+    if a.requested_by == actor.user_id {
         return Err(FlowError::Forbidden(
             "nobody may approve their own request".into(),
         ));
@@ -52,7 +52,7 @@ pub async fn decide(
         &tenant,
         &a.id,
         state,
-        actor.id(),
+        &actor.user_id,
         reason.as_str(),
         now,
     )
@@ -87,7 +87,7 @@ pub async fn decide(
         tx.conn(),
         &tenant,
         &a.ticket_id,
-        std::slice::from_ref(&a.requested_by),
+        std::slice::from_ref(&a.requested_by.0),
         told,
         &event,
         &payload,

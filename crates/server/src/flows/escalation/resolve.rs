@@ -101,7 +101,7 @@ pub async fn resolve(
             tx.conn(),
             &tenant,
             &e,
-            actor.id(),
+            &actor.user_id,
             approver,
             amount,
             &currency,
