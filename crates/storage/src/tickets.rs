@@ -1,7 +1,9 @@
 //! Tickets, comments, watchers and links.
 
 use jiff::Timestamp;
-use ladder_core::{Category, Channel, LinkKind, Priority, TicketStatus};
+use ladder_core::{
+    Category, Channel, CommentId, LinkKind, Priority, TicketId, TicketStatus, UserId,
+};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
@@ -301,9 +303,9 @@ pub async fn customer_contact_times(
 
 #[derive(Clone, Debug)]
 pub struct Comment {
-    pub id: String,
-    pub ticket_id: String,
-    pub author_id: Option<String>,
+    pub id: CommentId,
+    pub ticket_id: TicketId,
+    pub author_id: Option<UserId>,
     pub body: String,
     /// A reply the customer sees (`true`) or an internal note for staff (`false`).
     pub public: bool,
@@ -339,9 +341,9 @@ pub async fn insert_comment(
     .execute(conn)
     .await?;
     Ok(Comment {
-        id,
-        ticket_id: ticket_id.to_owned(),
-        author_id: author_id.map(str::to_owned),
+        id: CommentId(id),
+        ticket_id: TicketId::from(ticket_id),
+        author_id: author_id.map(UserId::from),
         body: body.to_owned(),
         public,
         logged_call,
@@ -365,9 +367,9 @@ pub async fn comments(
     rows.iter()
         .map(|r| {
             Ok(Comment {
-                id: r.text("id")?,
-                ticket_id: r.text("ticket_id")?,
-                author_id: r.opt_text("author_id")?,
+                id: CommentId(r.text("id")?),
+                ticket_id: TicketId(r.text("ticket_id")?),
+                author_id: r.opt_text("author_id")?.map(UserId),
                 body: r.text("body")?,
                 public: r.flag("public")?,
                 logged_call: r.flag("logged_call")?,
@@ -416,8 +418,8 @@ pub async fn watchers(
 
 #[derive(Clone, Debug)]
 pub struct Link {
-    pub from_ticket_id: String,
-    pub to_ticket_id: String,
+    pub from_ticket_id: TicketId,
+    pub to_ticket_id: TicketId,
     pub kind: LinkKind,
     pub created_at: Timestamp,
 }
@@ -443,8 +445,8 @@ pub async fn insert_link(
     .await
     .map_err(|e| StorageError::conflict_on_unique(e, "this link"))?;
     Ok(Link {
-        from_ticket_id: from.to_owned(),
-        to_ticket_id: to.to_owned(),
+        from_ticket_id: TicketId::from(from),
+        to_ticket_id: TicketId::from(to),
         kind,
         created_at: now,
     })
@@ -467,8 +469,8 @@ pub async fn links(
     rows.iter()
         .map(|r| {
             Ok(Link {
-                from_ticket_id: r.text("from_ticket_id")?,
-                to_ticket_id: r.text("to_ticket_id")?,
+                from_ticket_id: TicketId(r.text("from_ticket_id")?),
+                to_ticket_id: TicketId(r.text("to_ticket_id")?),
                 kind: r.parse("kind")?,
                 created_at: r.time("created_at")?,
             })

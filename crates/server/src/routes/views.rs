@@ -175,9 +175,9 @@ pub struct Comment {
 impl From<tickets::Comment> for Comment {
     fn from(c: tickets::Comment) -> Comment {
         Comment {
-            id: c.id,
-            ticket_id: c.ticket_id,
-            author_id: c.author_id,
+            id: c.id.0,
+            ticket_id: c.ticket_id.0,
+            author_id: c.author_id.map(|u| u.0),
             body: c.body,
             public: c.public,
             logged_call: c.logged_call,
@@ -198,8 +198,8 @@ pub struct Link {
 impl From<tickets::Link> for Link {
     fn from(l: tickets::Link) -> Link {
         Link {
-            from_ticket_id: l.from_ticket_id,
-            to_ticket_id: l.to_ticket_id,
+            from_ticket_id: l.from_ticket_id.0,
+            to_ticket_id: l.to_ticket_id.0,
             kind: l.kind,
             created_at: l.created_at,
         }
