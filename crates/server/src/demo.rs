@@ -95,7 +95,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
         tx.conn(),
         &tenant.id,
         "Admin team",
-        &[owner.id.clone(), staff[0].id.clone()],
+        &[owner.id.0.clone(), staff[0].id.0.clone()],
         now,
     )
     .await?;
@@ -103,7 +103,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
         tx.conn(),
         &tenant.id,
         "Billing",
-        &[staff[3].id.clone()],
+        &[staff[3].id.0.clone()],
         now,
     )
     .await?;
@@ -187,7 +187,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
             OpenTicket {
                 subject: text::<200>(subject)?,
                 description: text::<20_000>(body)?,
-                customer_id: customers[c].id.clone(),
+                customer_id: customers[c].id.0.clone(),
                 channel,
                 category,
                 priority: None,

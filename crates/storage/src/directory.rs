@@ -1,7 +1,7 @@
 //! Tenants, users, sessions, teams and customers: who is who.
 
 use jiff::Timestamp;
-use ladder_core::{CustomerTier, Role};
+use ladder_core::{CustomerId, CustomerTier, Role, TenantId, UserId};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
@@ -23,8 +23,8 @@ pub struct Tenant {
 
 #[derive(Clone, Debug)]
 pub struct User {
-    pub id: String,
-    pub tenant_id: String,
+    pub id: UserId,
+    pub tenant_id: TenantId,
     pub email: String,
     pub name: String,
     pub role: Role,
@@ -49,7 +49,7 @@ pub struct Team {
 
 #[derive(Clone, Debug)]
 pub struct Customer {
-    pub id: String,
+    pub id: CustomerId,
     pub name: String,
     pub email: Option<String>,
     pub phone: Option<String>,
@@ -61,8 +61,8 @@ const USER_COLS: &str = "id, tenant_id, email, name, role, away_until, created_a
 
 fn user_from_row(row: &AnyRow) -> Result<User> {
     Ok(User {
-        id: row.text("id")?,
-        tenant_id: row.text("tenant_id")?,
+        id: UserId(row.text("id")?),
+        tenant_id: TenantId(row.text("tenant_id")?),
         email: row.text("email")?,
         name: row.text("name")?,
         role: row.parse("role")?,
@@ -158,8 +158,8 @@ pub async fn insert_user(conn: &mut AnyConnection, u: NewUser<'_>, now: Timestam
     .await
     .map_err(|e| StorageError::conflict_on_unique(e, &format!("a user with email {:?}", u.email)))?;
     Ok(User {
-        id,
-        tenant_id: u.tenant_id.to_owned(),
+        id: UserId(id),
+        tenant_id: TenantId::from(u.tenant_id),
         email: u.email.to_owned(),
         name: u.name.to_owned(),
         role: u.role,
@@ -274,8 +274,8 @@ pub async fn insert_session(
          VALUES ($1, $2, $3, $4, $5, NULL)",
     )
     .bind(token_hash)
-    .bind(&user.tenant_id)
-    .bind(&user.id)
+    .bind(user.tenant_id.as_str())
+    .bind(user.id.as_str())
     .bind(micros(now))
     .bind(micros(expires_at))
     .execute(conn)
@@ -432,7 +432,7 @@ pub async fn insert_customer(
     .execute(conn)
     .await?;
     Ok(Customer {
-        id,
+        id: CustomerId(id),
         name: c.name.to_owned(),
         email: c.email.map(str::to_owned),
         phone: c.phone.map(str::to_owned),
@@ -443,7 +443,7 @@ pub async fn insert_customer(
 
 pub(crate) fn customer_from_row(row: &impl RowExt) -> Result<Customer> {
     Ok(Customer {
-        id: row.text("id")?,
+        id: CustomerId(row.text("id")?),
         name: row.text("name")?,
         email: row.opt_text("email")?,
         phone: row.opt_text("phone")?,

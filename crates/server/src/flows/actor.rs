@@ -21,8 +21,8 @@ impl Actor {
     /// The actor for a user of the directory and the teams they belong to.
     pub fn of_user(user: &User, teams: Vec<String>) -> Actor {
         Actor {
-            tenant_id: TenantId(user.tenant_id.clone()),
-            user_id: UserId(user.id.clone()),
+            tenant_id: user.tenant_id.clone(),
+            user_id: user.id.clone(),
             name: user.name.clone(),
             role: user.role,
             teams: teams.into_iter().map(TeamId).collect(),

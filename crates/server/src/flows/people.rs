@@ -45,7 +45,7 @@ impl People {
         }
         let (users, members) = directory::people_of(conn, tenants).await?;
         for u in users {
-            out.entry(u.tenant_id.clone()).or_default().users.push(u);
+            out.entry(u.tenant_id.0.clone()).or_default().users.push(u);
         }
         for (tenant, team, user) in members {
             out.entry(tenant)
@@ -59,7 +59,7 @@ impl People {
     }
 
     pub fn user(&self, id: &str) -> Option<&User> {
-        self.users.iter().find(|u| u.id == id)
+        self.users.iter().find(|u| u.id.as_str() == id)
     }
 
     /// Everyone a target names, present or away. Platform staff live outside the tenant; the

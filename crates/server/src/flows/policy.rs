@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use ladder_core::policy::{Directory, PolicyError};
 use ladder_core::AuditKind;
-use ladder_core::{Policy, TeamId, UserId};
+use ladder_core::{Policy, TeamId};
 use ladder_storage::{directory, policies, Db};
 use serde_json::json;
 
@@ -23,7 +23,7 @@ pub async fn directory_of(db: &Db, tenant: &str) -> FlowResult<Directory> {
     let users = directory::users(db, tenant).await?;
     let teams = directory::teams(db, tenant).await?;
     Ok(Directory {
-        users: users.into_iter().map(|u| UserId(u.id)).collect(),
+        users: users.into_iter().map(|u| u.id).collect(),
         teams: teams.into_iter().map(|t| TeamId(t.id)).collect(),
     })
 }

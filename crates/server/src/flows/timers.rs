@@ -271,7 +271,7 @@ async fn load(conn: &mut AnyConnection, claimed: &[Timer]) -> FlowResult<Loaded>
             escalations.insert(e.id.clone(), e);
         }
         if let Some(c) = customer {
-            customers.insert(c.id.clone(), c);
+            customers.insert(c.id.0.clone(), c);
         }
         tickets.insert(ticket.id.clone(), (tenant, ticket));
     }
@@ -414,7 +414,7 @@ fn holders(people: &People, e: &Escalation, now: Timestamp) -> Vec<String> {
     } else {
         present
     };
-    chosen.into_iter().map(|u| u.id.clone()).collect()
+    chosen.into_iter().map(|u| u.id.0.clone()).collect()
 }
 
 /// The deadline a clock runs to, as the escalation stands; for acknowledgement, `ack`.
@@ -563,8 +563,8 @@ fn breach(
         .map(|(_, t)| people.reachable(t, now))
         .unwrap_or_default()
         .into_iter()
-        .filter(|u| !to.contains(&u.id))
-        .map(|u| u.id.clone())
+        .filter(|u| !to.contains(&u.id.0))
+        .map(|u| u.id.0.clone())
         .collect();
     let re_escalate =
         clock != Clock::Acknowledge && snap.rule.reescalate_on_breach && next.is_some();

@@ -168,7 +168,7 @@ pub async fn create_team(
     let mut tx = state.db.write().await?;
     let found = directory::users_by_id(tx.conn(), caller.tenant_id(), &req.members).await?;
     for (i, m) in req.members.iter().enumerate() {
-        if !found.iter().any(|u| &u.id == m) {
+        if !found.iter().any(|u| u.id.as_str() == m) {
             return Err(ApiError::field(
                 format!("members[{i}]"),
                 format!("no user with id {m:?} in this organisation"),

@@ -32,7 +32,7 @@ pub struct User {
 impl From<directory::User> for User {
     fn from(u: directory::User) -> User {
         User {
-            id: u.id,
+            id: u.id.0,
             email: u.email,
             name: u.name,
             role: u.role,
@@ -76,7 +76,7 @@ pub struct Customer {
 impl From<directory::Customer> for Customer {
     fn from(c: directory::Customer) -> Customer {
         Customer {
-            id: c.id,
+            id: c.id.0,
             name: c.name,
             email: c.email,
             phone: c.phone,

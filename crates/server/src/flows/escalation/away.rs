@@ -79,7 +79,7 @@ async fn route_around_away(
     };
     let mut keys = vec![
         escalations::target_key(&Target::User {
-            id: ladder_core::UserId(user.id.clone()),
+            id: user.id.clone(),
         }),
         escalations::target_key(&Target::Role { role: user.role }),
     ];

@@ -205,7 +205,7 @@ pub async fn open_escalation(
     )
     .await?;
     let payload = details(&e, ticket, customer.as_ref());
-    let recipients: Vec<String> = routed.recipients.iter().map(|u| u.id.clone()).collect();
+    let recipients: Vec<String> = routed.recipients.iter().map(|u| u.id.0.clone()).collect();
     notify_staff(
         tx.conn(),
         tenant,

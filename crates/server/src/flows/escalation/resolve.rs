@@ -126,7 +126,7 @@ pub async fn resolve(
         let approvers: Vec<String> = directory::users_with_role(tx.conn(), &tenant, approver)
             .await?
             .into_iter()
-            .map(|u| u.id)
+            .map(|u| u.id.0)
             .collect();
         notify_staff(
             tx.conn(),
