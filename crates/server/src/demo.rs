@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use ladder_core::AuditKind;
 use ladder_core::{
-    Category, Channel, ContactMethod, CustomerTier, Role, Target, TeamId, TicketId, Urgency,
+    Category, Channel, ContactMethod, CustomerTier, Role, Target, TicketId, Urgency,
 };
 use ladder_storage::directory::{self, NewCustomer, NewUser, User};
 use ladder_storage::Db;
@@ -223,7 +223,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
         &ravi,
         &TicketId(created[3].clone()),
         Escalate {
-            target: Some(Target::Team { id: TeamId(team.id.clone()) }),
+            target: Some(Target::Team { id: team.id.clone() }),
             category: Category::Billing,
             note: text::<20_000>("Refund for cancelled whitening promised weeks ago; patient has written three times.")?,
             tried: None,

@@ -1,7 +1,7 @@
 //! Tenants, users, sessions, teams and customers: who is who.
 
 use jiff::Timestamp;
-use ladder_core::{CustomerId, CustomerTier, Role, TenantId, UserId};
+use ladder_core::{CustomerId, CustomerTier, Role, TeamId, TenantId, UserId};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
@@ -41,9 +41,9 @@ impl User {
 
 #[derive(Clone, Debug)]
 pub struct Team {
-    pub id: String,
+    pub id: TeamId,
     pub name: String,
-    pub members: Vec<String>,
+    pub members: Vec<UserId>,
     pub created_at: Timestamp,
 }
 
@@ -340,9 +340,9 @@ pub async fn insert_team(
             .map_err(|e| StorageError::conflict_on_unique(e, "a repeated team member"))?;
     }
     Ok(Team {
-        id,
+        id: TeamId(id),
         name: name.to_owned(),
-        members: members.to_vec(),
+        members: members.iter().cloned().map(UserId).collect(),
         created_at: now,
     })
 }
@@ -367,9 +367,9 @@ pub async fn team(
     .fetch_all(&mut *conn)
     .await?;
     Ok(Some(Team {
-        id: row.text("id")?,
+        id: TeamId(row.text("id")?),
         name: row.text("name")?,
-        members: members.into_iter().map(|(m,)| m).collect(),
+        members: members.into_iter().map(|(m,)| UserId(m)).collect(),
         created_at: row.time("created_at")?,
     }))
 }

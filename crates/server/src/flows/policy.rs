@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use ladder_core::policy::{Directory, PolicyError};
 use ladder_core::AuditKind;
-use ladder_core::{Policy, TeamId};
+use ladder_core::Policy;
 use ladder_storage::{directory, policies, Db};
 use serde_json::json;
 
@@ -24,7 +24,7 @@ pub async fn directory_of(db: &Db, tenant: &str) -> FlowResult<Directory> {
     let teams = directory::teams(db, tenant).await?;
     Ok(Directory {
         users: users.into_iter().map(|u| u.id).collect(),
-        teams: teams.into_iter().map(|t| TeamId(t.id)).collect(),
+        teams: teams.into_iter().map(|t| t.id).collect(),
     })
 }
 

@@ -54,9 +54,9 @@ pub struct Team {
 impl From<directory::Team> for Team {
     fn from(t: directory::Team) -> Team {
         Team {
-            id: t.id,
+            id: t.id.0,
             name: t.name,
-            members: t.members,
+            members: t.members.into_iter().map(|m| m.0).collect(),
             created_at: t.created_at,
         }
     }
