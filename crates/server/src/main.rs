@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use jiff::Timestamp;
-use ladder_server::{demo, provision};
+
+use ladder_server::{demo, provision, Clock};
 use ladder_storage::audit::Verification;
 use ladder_storage::Db;
 use tracing_subscriber::EnvFilter;
@@ -188,7 +188,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = open(&cli.database_url).await?;
             let _sole = db.lock_sole_server()?;
             if demo {
-                match demo::load_if_empty(&db, Timestamp::now()).await? {
+                match demo::load_if_empty(&db, Clock::System.now()).await? {
                     Some(d) => {
                         println!("Loaded the demo clinic \"Bright Smile Dental\". Sign in with POST http://{listen}/api/v1/auth/login and");
                         println!(
@@ -244,7 +244,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &owner_email,
                 &owner_name,
                 &owner_password,
-                Timestamp::now(),
+                Clock::System.now(),
             )
             .await?;
             println!(
@@ -263,7 +263,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let db = open(&cli.database_url).await?;
             let u =
-                provision::create_platform_user(&db, &email, &name, &password, Timestamp::now())
+                provision::create_platform_user(&db, &email, &name, &password, Clock::System.now())
                     .await?;
             println!(
                 "created platform support user {} (id {}); sign in with tenant \"platform\"",
@@ -394,7 +394,7 @@ async fn policy_command(db: &Db, command: PolicyCommand) -> anyhow::Result<ExitC
                     return Ok(ExitCode::FAILURE);
                 }
             };
-            match flows::policy::save(db, &t.id, None, policy, None, Timestamp::now()).await {
+            match flows::policy::save(db, &t.id, None, policy, None, Clock::System.now()).await {
                 Ok(saved) if saved.changed => {
                     println!(
                         "the policy of {} is now version {}",

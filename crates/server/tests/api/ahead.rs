@@ -69,8 +69,8 @@ async fn two_rung_timeouts_due() -> Due {
         tickets.push(ticket);
         escalations.push(e["id"].as_str().expect("id").to_owned());
     }
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let state = AppState::new(app.db.clone());
+    app.clock.advance(jiff::SignedDuration::from_millis(1200));
+    let state = app.state.clone();
     Due {
         state,
         app,
@@ -97,10 +97,7 @@ impl Due {
     }
 
     async fn moves(&self, i: usize) -> usize {
-        let events = self
-            .app
-            .events_until(&self.org.owner, &self.tickets[i], 0, |_| true)
-            .await;
+        let events = self.app.events(&self.org.owner, &self.tickets[i]).await;
         events
             .iter()
             .filter(|e| e["kind"] == "rung_timed_out")

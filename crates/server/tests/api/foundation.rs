@@ -1,9 +1,10 @@
 //! Storage, tenancy, validation, concurrency and the audit chain.
 
+use jiff::SignedDuration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::harness::{assert_chain_intact, kinds, Backend, TestApp, TicketBuilder};
+use crate::harness::{assert_chain_intact, kinds, Backend, TestApp, TicketBuilder, START};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -616,6 +617,16 @@ async fn tokens_are_checked_expire_on_logout_and_roles_are_enforced(b: Backend) 
         ))
         .await;
     assert_eq!(stored, 0, "tokens must be stored hashed");
+
+    // A session lasts its time to the microsecond, read from the server's clock: the owner
+    // signed in at the start.
+    app.clock
+        .set(START + ladder_server::auth::SESSION_TTL - SignedDuration::from_micros(1));
+    let (s, _) = app.get(&org.owner, "/queues/mine").await;
+    assert_eq!(s, StatusCode::OK);
+    app.clock.advance(SignedDuration::from_micros(1));
+    let (s, problem) = app.get(&org.owner, "/queues/mine").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{problem}");
 }
 
 async fn every_change_is_an_audit_event_with_before_and_after(b: Backend) {
