@@ -53,6 +53,29 @@ pub struct TestApp {
 /// business-hour deadlines fall the same way on every run, whatever the day the test runs.
 pub const START: Timestamp = Timestamp::constant(1_748_858_400, 0);
 
+/// The longest a test waits for something a server does on its own time (its timer workers,
+/// a child process). Generous: a verdict never rests on it, only a hung server runs into it.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Polls `check` until it holds, or panics naming `what` after [`PATIENCE`]. Only for what
+/// no test can make happen itself: what the test clock drives is fired by the test.
+pub async fn eventually<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Timers fired per transaction when the test moves the clock.
 const BATCH: i64 = 500;
 

@@ -5,7 +5,7 @@ use jiff::{SignedDuration, Timestamp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{kinds, told, Backend, Org, Session, TestApp, TicketBuilder};
+use crate::harness::{eventually, kinds, told, Backend, Org, Session, TestApp, TicketBuilder};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -18,6 +18,7 @@ on_both_databases!(
     a_ticket_nobody_answers_escalates_by_itself,
     only_the_owners_reply_or_call_counts_as_an_update,
     a_stuck_engine_shows_in_readyz_and_metrics,
+    the_servers_own_timer_workers_fire_on_its_clock,
 );
 
 /// A calendar open around the clock, named "default" so that every rule uses it.
@@ -718,5 +719,57 @@ async fn a_stuck_engine_shows_in_readyz_and_metrics(b: Backend) {
     assert_eq!(
         gauge(metrics().await),
         "ladder_oldest_overdue_timer_seconds 0"
+    );
+}
+
+/// The other tests fire timers themselves; here the server's own workers do, on the clock
+/// the server was given (on the wall clock they would have fired at once, 2025 being past).
+async fn the_servers_own_timer_workers_fire_on_its_clock(b: Backend) {
+    let engine = ladder_server::engine::EngineConfig::for_backend(match b {
+        Backend::Sqlite => ladder_storage::Backend::Sqlite,
+        Backend::Postgres => ladder_storage::Backend::Postgres,
+    });
+    let app = TestApp::spawn_with(b, engine).await;
+    let org = app.org("Swift Heating").await;
+    let tom = org.user(&app, "Tom Tech", "agent").await;
+    org.user(&app, "Ada Admin", "admin").await;
+    app.set_policy(
+        &org.owner,
+        drill_policy(
+            json!([
+                {"target": {"kind": "user", "id": tom.id}, "ack_within": "10m"},
+                {"target": {"kind": "role", "role": "admin"}, "ack_within": "1h"},
+            ]),
+            json!({"acknowledge": "1h", "update_every": "1h", "resolve": "2h"}),
+            json!({}),
+        ),
+    )
+    .await;
+    let ticket = new_ticket(&app, &org, &tom, "The boiler still leaks after your visit.").await;
+    let e = escalate(&app, &tom, &ticket, json!({})).await;
+    let due = at(&e["ack_due_at"]);
+    assert_eq!(due, app.now() + SignedDuration::from_mins(10));
+    let moves = || async {
+        let events = app.events(&org.owner, &ticket).await;
+        events
+            .into_iter()
+            .filter(|e| e["kind"] == "rung_timed_out")
+            .collect::<Vec<_>>()
+    };
+    assert!(moves().await.is_empty());
+
+    // The clock stands still at the due instant while the workers, on their own time,
+    // notice and fire.
+    app.clock.set(due);
+    eventually("the workers fire the rung timeout", || async {
+        !moves().await.is_empty()
+    })
+    .await;
+    let moves = moves().await;
+    assert_eq!(moves.len(), 1, "{moves:?}");
+    assert_eq!(at(&moves[0]["occurred_at"]), due);
+    assert_eq!(
+        moves[0]["payload"]["after"]["target"],
+        json!({"kind": "role", "role": "admin"})
     );
 }
