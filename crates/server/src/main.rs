@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-
 use ladder_server::{demo, provision, Clock};
 use ladder_storage::audit::Verification;
 use ladder_storage::Db;
