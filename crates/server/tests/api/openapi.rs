@@ -126,6 +126,17 @@ async fn document_is_valid_and_matches_the_router(backend: Backend) {
         }
     }
 
+    // Off the documented paths, /api/v1 answers its problem document for a 404.
+    let res = app
+        .client
+        .get(format!("{}/api/v1/no-such-endpoint", app.base))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let body: Value = res.json().await.expect("problem document");
+    assert_eq!(body["detail"], "no such endpoint under /api/v1");
+
     // The router has no route the document lacks: each handler annotated for the document is
     // in it (so each was registered through `routes!`, which adds both), and `routes/mod.rs`
     // registers nothing through axum alone.
