@@ -20,7 +20,7 @@ fn shown(mut e: Escalation, state: &AppState) -> Escalation {
 }
 
 /// Escalates the ticket to a person, team, role, the owner (default) or platform support.
-#[utoipa::path(post, path = "/api/v1/tickets/{id}/escalate", tag = "escalations", params(("id" = String, Path)), request_body = EscalateRequest,
+#[utoipa::path(post, path = "/tickets/{id}/escalate", operation_id = "escalate_ticket", tag = "escalations", params(("id" = String, Path)), request_body = EscalateRequest,
     responses((status = 201, body = Escalation), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn escalate(
@@ -35,7 +35,7 @@ pub async fn escalate(
 }
 
 /// One escalation.
-#[utoipa::path(get, path = "/api/v1/escalations/{id}", tag = "escalations", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/escalations/{id}", operation_id = "get_escalation", tag = "escalations", params(("id" = String, Path)),
     responses((status = 200, body = Escalation), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
@@ -55,7 +55,7 @@ pub async fn get(
 }
 
 /// Takes ownership: the caller becomes the single named escalation owner.
-#[utoipa::path(post, path = "/api/v1/escalations/{id}/acknowledge", tag = "escalations", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/escalations/{id}/acknowledge", operation_id = "acknowledge_escalation", tag = "escalations", params(("id" = String, Path)),
     responses((status = 200, body = Escalation), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
               (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn acknowledge(
@@ -70,7 +70,7 @@ pub async fn acknowledge(
 
 /// Resolves with a summary. A compensation above the caller's authority creates an approval
 /// request instead (202) and the resolution waits for it.
-#[utoipa::path(post, path = "/api/v1/escalations/{id}/resolve", tag = "escalations", params(("id" = String, Path)), request_body = ResolveRequest,
+#[utoipa::path(post, path = "/escalations/{id}/resolve", operation_id = "resolve_escalation", tag = "escalations", params(("id" = String, Path)), request_body = ResolveRequest,
     responses((status = 200, body = ResolveOutcome), (status = 202, body = ResolveOutcome), (status = 409, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn resolve(
@@ -95,7 +95,7 @@ pub async fn resolve(
 }
 
 /// Sends the ticket back to its previous assignee as open, with a reason.
-#[utoipa::path(post, path = "/api/v1/escalations/{id}/de-escalate", tag = "escalations", params(("id" = String, Path)), request_body = DeEscalateRequest,
+#[utoipa::path(post, path = "/escalations/{id}/de-escalate", operation_id = "de_escalate", tag = "escalations", params(("id" = String, Path)), request_body = DeEscalateRequest,
     responses((status = 200, body = Escalation), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn de_escalate(
     State(state): State<AppState>,
@@ -108,7 +108,7 @@ pub async fn de_escalate(
 }
 
 /// Moves the escalation one rung up its chain; the current one becomes `superseded`.
-#[utoipa::path(post, path = "/api/v1/escalations/{id}/re-escalate", tag = "escalations", params(("id" = String, Path)), request_body = ReEscalateRequest,
+#[utoipa::path(post, path = "/escalations/{id}/re-escalate", operation_id = "re_escalate", tag = "escalations", params(("id" = String, Path)), request_body = ReEscalateRequest,
     responses((status = 201, body = Escalation), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn re_escalate(
     State(state): State<AppState>,
@@ -121,7 +121,7 @@ pub async fn re_escalate(
 }
 
 /// Records whether the customer confirmed the resolution.
-#[utoipa::path(post, path = "/api/v1/escalations/{id}/verification", tag = "escalations", params(("id" = String, Path)), request_body = VerificationRequest,
+#[utoipa::path(post, path = "/escalations/{id}/verification", operation_id = "record_resolution_verification", tag = "escalations", params(("id" = String, Path)), request_body = VerificationRequest,
     responses((status = 200, body = Escalation), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn verification(
     State(state): State<AppState>,
@@ -134,7 +134,7 @@ pub async fn verification(
 }
 
 /// Pending compensation approvals of the organisation.
-#[utoipa::path(get, path = "/api/v1/approvals", tag = "escalations", responses((status = 200, body = Vec<Approval>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/approvals", operation_id = "list_pending_approvals", tag = "approvals", responses((status = 200, body = Vec<Approval>)), security(("bearer" = [])))]
 pub async fn approvals(
     State(state): State<AppState>,
     caller: Caller,
@@ -146,7 +146,7 @@ pub async fn approvals(
 }
 
 /// Approves a compensation; the waiting resolution takes effect.
-#[utoipa::path(post, path = "/api/v1/approvals/{id}/approve", tag = "escalations", params(("id" = String, Path)), request_body = DecisionRequest,
+#[utoipa::path(post, path = "/approvals/{id}/approve", operation_id = "approve_compensation", tag = "approvals", params(("id" = String, Path)), request_body = DecisionRequest,
     responses((status = 200, body = Approval), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn approve(
     State(state): State<AppState>,
@@ -160,7 +160,7 @@ pub async fn approve(
 }
 
 /// Denies a compensation, with a reason; the escalation stays open.
-#[utoipa::path(post, path = "/api/v1/approvals/{id}/deny", tag = "escalations", params(("id" = String, Path)), request_body = DecisionRequest,
+#[utoipa::path(post, path = "/approvals/{id}/deny", operation_id = "deny_compensation", tag = "approvals", params(("id" = String, Path)), request_body = DecisionRequest,
     responses((status = 200, body = Approval), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn deny(
     State(state): State<AppState>,

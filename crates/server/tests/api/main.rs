@@ -10,5 +10,6 @@ mod cluster;
 mod escalation;
 mod foundation;
 mod history;
+mod openapi;
 mod sla;
 mod triggers;
