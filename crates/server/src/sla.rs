@@ -23,7 +23,7 @@ use sqlx::AnyConnection;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 
 /// What is stored in an escalation's `sla` column: the run's clocks, shared by every rung,
 /// and where on the snapshot's chain this escalation stands (1-based; 0 for a target named
@@ -34,14 +34,25 @@ pub struct Run {
     pub clocks: SlaClocks,
 }
 
-/// The stored triggers of a ticket, by kind.
-pub fn trigger_kinds(ticket: &Ticket) -> Vec<TriggerKind> {
-    ticket
-        .triggers
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t["kind"].as_str()?.parse().ok())
+/// The stored triggers of a ticket, by kind; an error naming the ticket when one cannot be
+/// read.
+pub fn trigger_kinds(ticket: &Ticket) -> Result<Vec<TriggerKind>, StorageError> {
+    let corrupt = |what: String| StorageError::Corrupt {
+        table: "tickets",
+        detail: format!("ticket {}: {what}", ticket.id),
+    };
+    let list = match &ticket.triggers {
+        serde_json::Value::Array(list) => list.as_slice(),
+        serde_json::Value::Null => &[],
+        other => return Err(corrupt(format!("its triggers are not a list: {other}"))),
+    };
+    list.iter()
+        .map(|t| {
+            t["kind"]
+                .as_str()
+                .and_then(|k| k.parse().ok())
+                .ok_or_else(|| corrupt(format!("a trigger of unknown kind: {t}")))
+        })
         .collect()
 }
 
@@ -52,20 +63,20 @@ pub fn facts(
     category: Category,
     priority: Priority,
     extra_triggers: &[TriggerKind],
-) -> Facts {
-    let mut triggers = trigger_kinds(ticket);
+) -> Result<Facts, StorageError> {
+    let mut triggers = trigger_kinds(ticket)?;
     for t in extra_triggers {
         if !triggers.contains(t) {
             triggers.push(*t);
         }
     }
-    Facts {
+    Ok(Facts {
         category,
         priority,
         tier: customer.map_or(CustomerTier::Standard, |c| c.tier),
         triggers,
         channel: ticket.channel,
-    }
+    })
 }
 
 /// The rule that applies to `facts`, frozen. A stored policy always ends with a catch-all
@@ -98,12 +109,10 @@ pub fn plan(
     category: Category,
     urgency: Urgency,
     triggers: &[TriggerKind],
-) -> EscalationSnapshot {
+) -> Result<EscalationSnapshot, StorageError> {
     let priority = urgency.priority().max(ticket.priority);
-    snapshot_for(
-        policy,
-        &facts(ticket, customer, category, priority, triggers),
-    )
+    let facts = facts(ticket, customer, category, priority, triggers)?;
+    Ok(snapshot_for(policy, &facts))
 }
 
 type SnapshotCache = Mutex<HashMap<String, Arc<EscalationSnapshot>>>;
@@ -298,9 +307,11 @@ pub async fn schedule_first_response(
     let waiting = ticket.first_response_at.is_none()
         && ticket.active_escalation_id.is_none()
         && matches!(ticket.status, TicketStatus::New | TicketStatus::Open);
-    let due = waiting
-        .then(|| first_response_due(policy, ticket, customer))
-        .flatten();
+    let due = if waiting {
+        first_response_due(policy, ticket, customer)?
+    } else {
+        None
+    };
     match due {
         Some(due) => timers::set(conn, tenant, &ticket.id, None, kind, due, now).await?,
         None => timers::cancel(conn, tenant, &ticket.id, kind).await?,
@@ -314,19 +325,21 @@ pub fn first_response_due(
     policy: &Policy,
     ticket: &Ticket,
     customer: Option<&Customer>,
-) -> Option<Timestamp> {
+) -> Result<Option<Timestamp>, StorageError> {
     let facts = facts(
         ticket,
         customer,
         ticket.category.unwrap_or(Category::Other),
         ticket.priority,
         &[],
-    );
-    snapshot_for(policy, &facts).first_response_due(ticket.created_at)
+    )?;
+    Ok(snapshot_for(policy, &facts).first_response_due(ticket.created_at))
 }
 
 /// Parses a stored timer kind, or reports a corrupt row.
-pub fn timer_kind(name: &str) -> ApiResult<TimerKind> {
-    TimerKind::parse(name)
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("unknown timer kind {name:?}")))
+pub fn timer_kind(t: &timers::Timer) -> Result<TimerKind, StorageError> {
+    TimerKind::parse(&t.kind).ok_or_else(|| StorageError::Corrupt {
+        table: "timers",
+        detail: format!("timer {}: unknown kind {:?}", t.id, t.kind),
+    })
 }

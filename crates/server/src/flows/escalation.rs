@@ -216,7 +216,7 @@ pub async fn open_escalation(
         req.category,
         req.urgency,
         &req.triggers,
-    );
+    )?;
     let chain = snap.chain();
     let requested = match req.target {
         Some(t) => {

@@ -96,7 +96,7 @@ fn split(claimed: &[Timer]) -> ApiResult<(Vec<&Timer>, Vec<&Timer>)> {
     let mut first_responses = Vec::new();
     let mut escalated = Vec::with_capacity(claimed.len());
     for t in claimed {
-        if sla::timer_kind(&t.kind)? == TimerKind::FirstResponse {
+        if sla::timer_kind(t)? == TimerKind::FirstResponse {
             first_responses.push(t);
         } else {
             escalated.push(t);
@@ -496,7 +496,7 @@ async fn first_response(
     let policy = policy_in(tx.conn(), tenant).await?;
     let customer = directory::customer(tx.conn(), tenant, &ticket.customer_id).await?;
     let category = ticket.category.unwrap_or(Category::Other);
-    let facts = sla::facts(ticket, customer.as_ref(), category, ticket.priority, &[]);
+    let facts = sla::facts(ticket, customer.as_ref(), category, ticket.priority, &[])?;
     let snap = sla::snapshot_for(&policy, &facts);
     let Some(due) = snap.first_response_due(ticket.created_at) else {
         return Ok(Fired::Moot);
