@@ -220,13 +220,18 @@ pub async fn claim_one(
     row.as_ref().map(timer_from_row).transpose()
 }
 
-/// Puts a timer whose firing failed back, due again at `retry_at`, counting the attempt.
+/// Puts a timer whose firing failed back, due again at `retry_at`, counting the attempt;
+/// unless it changed since it was read (another server fired it, or a request set it anew).
 pub async fn retry_later(conn: &mut AnyConnection, t: &Timer, retry_at: Timestamp) -> Result<()> {
-    sqlx::query("UPDATE timers SET due_at = $1, attempts = attempts + 1 WHERE id = $2")
-        .bind(micros(retry_at))
-        .bind(&t.id)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE timers SET due_at = $1, attempts = attempts + 1          WHERE id = $2 AND due_at = $3 AND kind = $4",
+    )
+    .bind(micros(retry_at))
+    .bind(&t.id)
+    .bind(micros(t.due_at))
+    .bind(&t.kind)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
