@@ -43,7 +43,7 @@ enum Command {
         /// Loads a demo clinic when the database is empty and prints how to log in.
         #[arg(long)]
         demo: bool,
-        /// Timer workers in this server, on PostgreSQL (default 3; SQLite always runs two).
+        /// Timer workers in this server, on PostgreSQL (default 3; SQLite always runs one).
         #[arg(long, env = "LADDER_TIMER_WORKERS",
               value_parser = clap::value_parser!(u16).range(1..=ladder_server::engine::MAX_WORKERS as i64))]
         timer_workers: Option<u16>,
@@ -210,7 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("Ladder is listening on http://{}", listener.local_addr()?);
             if timer_workers.is_some() && db.backend() == ladder_storage::Backend::Sqlite {
                 tracing::warn!(
-                    "SQLite runs two timer workers; --timer-workers applies to PostgreSQL"
+                    "SQLite runs one timer worker; --timer-workers applies to PostgreSQL"
                 );
             }
             let engine = ladder_server::engine::EngineConfig::with_workers(

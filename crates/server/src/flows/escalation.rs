@@ -216,7 +216,7 @@ pub async fn open_escalation(
         req.category,
         req.urgency,
         &req.triggers,
-    );
+    )?;
     let chain = snap.chain();
     let requested = match req.target {
         Some(t) => {
@@ -269,11 +269,11 @@ pub async fn open_escalation(
         position: routed.position,
         clocks: SlaClocks::start(&snap, now),
     };
-    let (snapshot_id, document) = sla::stored(&snap);
+    let (snapshot_id, document) = sla::stored(&snap)?;
     escalations::save_snapshot(tx.conn(), &snapshot_id, &document.to_string()).await?;
     e.snapshot = Some(document);
     e.snapshot_id = Some(snapshot_id);
-    sla::apply(&mut e, &snap, &run);
+    sla::apply(&mut e, &snap, &run)?;
     escalations::insert(tx.conn(), &e).await?;
     let before =
         json!({"status": ticket.status, "priority": ticket.priority, "category": ticket.category});
@@ -365,7 +365,6 @@ pub async fn acknowledge(
 ) -> ApiResult<Escalation> {
     let mut tx = db.write().await?;
     let (tenant, mut e, mut ticket) = load(&mut tx, db, caller, id).await?;
-    tx.writes_only_ticket(&ticket.id);
     let owner_name = match &e.escalation_owner_id {
         Some(o) => Some((o.clone(), user_name(tx.conn(), &tenant, o).await?)),
         None => None,
@@ -378,9 +377,9 @@ pub async fn acknowledge(
     e.escalation_owner_id = Some(caller.user.id.clone());
     e.acknowledged_at = Some(now);
     e.updated_at = now;
-    let (snap, mut run) = sla::state_of(&e);
+    let (snap, mut run) = sla::state_of(&e)?;
     run.clocks.acknowledge(now);
-    sla::apply(&mut e, &snap, &run);
+    sla::apply(&mut e, &snap, &run)?;
     if !escalations::update_if_state(tx.conn(), &e, EscalationState::Requested).await? {
         // Someone else acknowledged between our read and our write.
         let cur = escalations::get(tx.conn(), Some(&tenant), id)
@@ -628,7 +627,7 @@ async fn finish_resolution(
     e.closed_at = Some(now);
     e.updated_at = now;
     e.resolution = Some(resolution.clone());
-    close_clocks(&mut e, now);
+    close_clocks(&mut e, now)?;
     if !escalations::update_if_state(tx.conn(), &e, prior).await? {
         return Err(ApiError::Conflict(
             "the escalation changed while resolving it: reload and try again".into(),
@@ -685,10 +684,10 @@ async fn finish_resolution(
 }
 
 /// Stops the run's clocks as the escalation ends.
-fn close_clocks(e: &mut Escalation, now: Timestamp) {
-    let (snap, mut run) = sla::state_of(e);
+fn close_clocks(e: &mut Escalation, now: Timestamp) -> ApiResult<()> {
+    let (snap, mut run) = sla::state_of(e)?;
     run.clocks.close(now);
-    sla::apply(e, &snap, &run);
+    sla::apply(e, &snap, &run)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -819,7 +818,7 @@ pub async fn de_escalate(
     e.closed_at = Some(now);
     e.updated_at = now;
     e.resolution = Some(json!({"reason": req.reason.as_str(), "by": caller.user.id}));
-    close_clocks(&mut e, now);
+    close_clocks(&mut e, now)?;
     if !escalations::update_if_state(tx.conn(), &e, prior).await? {
         return Err(ApiError::Conflict(
             "the escalation changed meanwhile: reload and try again".into(),
@@ -938,7 +937,7 @@ pub async fn move_up(
     let people = People::load(tx.conn(), tenant).await?;
     let customer = directory::customer(tx.conn(), tenant, &ticket.customer_id).await?;
     let mut changes = Changes::default();
-    let state = sla::state_of(&old);
+    let state = sla::state_of(&old)?;
     let new = plan_move_up(
         &mut changes,
         &people,
@@ -1010,7 +1009,7 @@ pub fn plan_move_up(
         clocks: run.clocks,
     };
     run.clocks.moved_up();
-    sla::apply(&mut new, &snap, &run);
+    sla::apply(&mut new, &snap, &run)?;
     let before = Position {
         escalation_id: &old.id,
         priority: ticket.priority,
@@ -1145,9 +1144,9 @@ pub async fn customer_updated(
     now: Timestamp,
 ) -> ApiResult<()> {
     let mut e = e.clone();
-    let (snap, mut run) = sla::state_of(&e);
+    let (snap, mut run) = sla::state_of(&e)?;
     run.clocks.customer_updated(&snap, now);
-    sla::apply(&mut e, &snap, &run);
+    sla::apply(&mut e, &snap, &run)?;
     e.updated_at = now;
     escalations::update_if_state(conn, &e, e.state).await?;
     sla::sync_timers(conn, &e, now).await?;
@@ -1163,14 +1162,14 @@ pub async fn set_waiting(
     now: Timestamp,
 ) -> ApiResult<bool> {
     let mut e = e.clone();
-    let (snap, mut run) = sla::state_of(&e);
+    let (snap, mut run) = sla::state_of(&e)?;
     let changed = if waiting {
         run.clocks.pause(now)
     } else {
         run.clocks.resume(&snap, now)
     };
     if changed {
-        sla::apply(&mut e, &snap, &run);
+        sla::apply(&mut e, &snap, &run)?;
         e.updated_at = now;
         escalations::update_if_state(conn, &e, e.state).await?;
         sla::sync_timers(conn, &e, now).await?;

@@ -93,7 +93,7 @@ pub async fn view(
 ) -> ApiResult<TicketView> {
     let mut active_escalation = active_escalation(conn, tenant, &ticket).await?;
     if let Some(e) = &mut active_escalation {
-        sla::annotate(e, now);
+        sla::annotate(e, now)?;
     }
     let watchers = tickets::watchers(conn, tenant, &ticket.id).await?;
     let links = tickets::links(conn, tenant, &ticket.id).await?;
@@ -399,7 +399,6 @@ pub async fn comment(
     }
     let mut tx = db.write().await?;
     let (tenant, mut t) = load_for_update(&mut tx, db, caller, id).await?;
-    tx.writes_only_ticket(&t.id);
     let active = active_escalation(tx.conn(), &tenant, &t).await?;
     let policy = policy_in(tx.conn(), &tenant).await?;
     if req.public && !req.from_customer {

@@ -14,9 +14,9 @@ use crate::json::Json;
 use crate::state::AppState;
 
 /// The escalation with its three deadlines as they stand now.
-fn shown(mut e: Escalation, state: &AppState) -> Escalation {
-    crate::sla::annotate(&mut e, state.now());
-    e
+fn shown(mut e: Escalation, state: &AppState) -> ApiResult<Escalation> {
+    crate::sla::annotate(&mut e, state.now())?;
+    Ok(e)
 }
 
 /// Escalates the ticket to a person, team, role, the owner (default) or platform support.
@@ -31,7 +31,7 @@ pub async fn escalate(
 ) -> ApiResult<(StatusCode, Json<Escalation>)> {
     let e = flow::escalate(&state.db, &caller, &id, req, state.now()).await?;
     state.metrics.event("escalated");
-    Ok((StatusCode::CREATED, Json(shown(e, &state))))
+    Ok((StatusCode::CREATED, Json(shown(e, &state)?)))
 }
 
 /// One escalation.
@@ -48,10 +48,10 @@ pub async fn get(
     } else {
         Some(caller.tenant_id())
     };
-    escalations::get(&mut conn, scope, &id)
+    let e = escalations::get(&mut conn, scope, &id)
         .await?
-        .map(|e| Json(shown(e, &state)))
-        .ok_or_else(|| ApiError::not_found("escalation"))
+        .ok_or_else(|| ApiError::not_found("escalation"))?;
+    Ok(Json(shown(e, &state)?))
 }
 
 /// Takes ownership: the caller becomes the single named escalation owner.
@@ -65,7 +65,7 @@ pub async fn acknowledge(
 ) -> ApiResult<Json<Escalation>> {
     let e = flow::acknowledge(&state.db, &caller, &id, state.now()).await?;
     state.metrics.event("acknowledged");
-    Ok(Json(shown(e, &state)))
+    Ok(Json(shown(e, &state)?))
 }
 
 /// Resolves with a summary. A compensation above the caller's authority creates an approval
@@ -80,7 +80,7 @@ pub async fn resolve(
     Json(req): Json<ResolveRequest>,
 ) -> ApiResult<(StatusCode, Json<ResolveOutcome>)> {
     let mut out = flow::resolve(&state.db, &caller, &id, req, state.now()).await?;
-    out.escalation = shown(out.escalation, &state);
+    out.escalation = shown(out.escalation, &state)?;
     let status = if out.approval.is_some() {
         StatusCode::ACCEPTED
     } else {
@@ -104,7 +104,7 @@ pub async fn de_escalate(
     Json(req): Json<DeEscalateRequest>,
 ) -> ApiResult<Json<Escalation>> {
     let e = flow::de_escalate(&state.db, &caller, &id, req, state.now()).await?;
-    Ok(Json(shown(e, &state)))
+    Ok(Json(shown(e, &state)?))
 }
 
 /// Moves the escalation one rung up its chain; the current one becomes `superseded`.
@@ -117,7 +117,7 @@ pub async fn re_escalate(
     Json(req): Json<ReEscalateRequest>,
 ) -> ApiResult<(StatusCode, Json<Escalation>)> {
     let e = flow::re_escalate(&state.db, &caller, &id, req, state.now()).await?;
-    Ok((StatusCode::CREATED, Json(shown(e, &state))))
+    Ok((StatusCode::CREATED, Json(shown(e, &state)?)))
 }
 
 /// Records whether the customer confirmed the resolution.
@@ -130,7 +130,7 @@ pub async fn verification(
     Json(req): Json<VerificationRequest>,
 ) -> ApiResult<Json<Escalation>> {
     let e = flow::verify(&state.db, &caller, &id, req, state.now()).await?;
-    Ok(Json(shown(e, &state)))
+    Ok(Json(shown(e, &state)?))
 }
 
 /// Pending compensation approvals of the organisation.

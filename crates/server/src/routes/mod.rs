@@ -131,6 +131,9 @@ async fn openapi_document(
 async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let method = req.method().to_string();
     let res = next.run(req).await;
+    if let Some(crate::error::CorruptRow(table)) = res.extensions().get() {
+        state.metrics.corrupt(table);
+    }
     state
         .metrics
         .requests

@@ -136,7 +136,7 @@ pub async fn escalations(
     let mut page = queues::escalations(&mut conn, &audience, &f).await?;
     let now = state.now();
     for item in &mut page.items {
-        crate::sla::annotate(&mut item.escalation, now);
+        crate::sla::annotate(&mut item.escalation, now)?;
     }
     Ok(Json(page))
 }

@@ -5,8 +5,8 @@
 
 mod harness;
 
-mod ahead;
 mod cluster;
+mod engine;
 mod escalation;
 mod foundation;
 mod history;
