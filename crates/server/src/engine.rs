@@ -1,34 +1,28 @@
 //! The timer engine: workers that fire due SLA timers.
 //!
 //! Each worker sleeps until the next timer is due (read from the head of the due-time index,
-//! at most `idle` apart so that timers set by other servers are seen), then claims a batch of
-//! due timers and fires them in one transaction, each under a savepoint so that one failing
-//! timer is retried later without holding up the rest. On PostgreSQL any number of servers
-//! run workers side by side: claims skip rows another transaction holds, and a timer row is
-//! deleted in the transaction that carries out its effects, so it fires exactly once; when a
-//! server dies its transaction dies with it and the timers are claimed again.
+//! at most `idle` apart so that timers set by other servers or processes are seen), then
+//! fires one batch: in one write transaction it claims the due timers, reads what they need,
+//! decides every one, writes the effects and audit events, and commits. If the batch fails,
+//! each of its timers is fired again the same way, alone, so that one timer that cannot fire
+//! (a bug, a corrupt row) is set aside with a growing delay while the rest go out.
 //!
-//! SQLite has one server and one writer at a time, so its two workers take turns at the write
-//! lock, and each plans its next batch while the other writes ([`Ahead`]): it claims due
-//! timers that the other does not hold ([`InFlight`]), reads what they need from a snapshot
-//! and decides their effects, then takes the write lock. If nothing was written since the
-//! snapshot but timer batches (each writes only its own tickets) and requests confined to
-//! other tickets ([`ladder_storage::Db::written_since`]), what it read still holds and the
-//! plan is written as it is; otherwise the batch is read and planned again under the lock.
-//! Planning is half of a batch's work, and this way it no longer waits for the write lock.
+//! On PostgreSQL any number of workers and servers run side by side: the claim locks the
+//! timers and their tickets and skips rows another transaction holds, and a timer row is
+//! rewritten in the transaction that carries out its effects, so it fires exactly once;
+//! when a server dies its transaction dies with it and the timers are claimed again. On
+//! SQLite the batch runs under the write gate and `BEGIN IMMEDIATE`, so everything it reads
+//! is current, whoever else (a command-line process) wrote before it.
 
-use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use ladder_storage::timers::{self, Timer};
-use ladder_storage::{Backend, StorageError, WriteMark, WriteTx, WrittenSince};
-use tokio::sync::Mutex;
+use ladder_storage::{Backend, StorageError, WriteTx};
 use tokio::task::JoinHandle;
 
-use crate::flows::timers::{fire_batch, plan_batch, write_planned, writes_only_their_tickets};
-use crate::flows::FlowResult;
+use crate::flows::timers::fire_batch;
+use crate::flows::FlowError;
 use crate::state::AppState;
 
 /// How the engine runs.
@@ -46,19 +40,15 @@ pub struct EngineConfig {
 /// requests need the rest of the pool.
 pub const MAX_WORKERS: usize = 8;
 
-/// The workers SQLite runs: one writing while the other plans.
-pub const SQLITE_WORKERS: usize = 2;
-
 impl EngineConfig {
-    /// SQLite has one writer: one worker writes while another plans its next batch. On
+    /// SQLite has one writer, and a batch does all its work holding it: one worker. On
     /// PostgreSQL a worker spends about half of each batch waiting on the database: with
     /// two, a fifth of a 2-core machine running both the server and PostgreSQL stayed idle
-    /// while 10,000 timers were due, and a third worker filled it (p99 lag lower in 21 of 25
-    /// alternating runs).
+    /// while 10,000 timers were due, and a third worker filled it.
     pub fn for_backend(backend: Backend) -> EngineConfig {
         EngineConfig {
             workers: match backend {
-                Backend::Sqlite => SQLITE_WORKERS,
+                Backend::Sqlite => 1,
                 Backend::Postgres => 3,
             },
             batch: 500,
@@ -67,8 +57,8 @@ impl EngineConfig {
     }
 
     /// [`EngineConfig::for_backend`] with the operator's number of workers, if they chose one
-    /// (1 to [`MAX_WORKERS`]). SQLite keeps its two workers whatever is asked: its writes
-    /// queue on one lock, so more workers would only wait on each other.
+    /// (1 to [`MAX_WORKERS`]). SQLite keeps its one worker whatever is asked: more would
+    /// only queue on its write gate.
     pub fn with_workers(backend: Backend, workers: Option<usize>) -> EngineConfig {
         let mut config = EngineConfig::for_backend(backend);
         if let (Backend::Postgres, Some(n)) = (backend, workers) {
@@ -80,17 +70,10 @@ impl EngineConfig {
 
 /// Starts the workers; they run until the runtime stops.
 pub fn spawn(state: AppState, config: EngineConfig) -> Vec<JoinHandle<()>> {
-    let flight = InFlight::default();
     (0..config.workers)
-        .map(|_| tokio::spawn(work(state.clone(), config.clone(), flight.clone())))
+        .map(|_| tokio::spawn(work(state.clone(), config.clone())))
         .collect()
 }
-
-/// The timers this server's SQLite workers have claimed and not yet written. A worker claims
-/// and releases while holding it, so a claim never sees a batch as released before its
-/// commit: it either skips that batch's timers or reads them as the batch left them.
-#[derive(Clone, Default)]
-pub struct InFlight(Arc<Mutex<HashSet<String>>>);
 
 /// Checkpoints SQLite's write-ahead log twice a second on a connection of its own, so that
 /// the copy into the database file runs beside the writers instead of inside a commit.
@@ -107,13 +90,9 @@ pub fn spawn_checkpointer(db: ladder_storage::Db) -> JoinHandle<()> {
     })
 }
 
-async fn work(state: AppState, config: EngineConfig, flight: InFlight) {
+async fn work(state: AppState, config: EngineConfig) {
     loop {
-        let fired = match state.db.backend() {
-            Backend::Postgres => fire_due(&state, config.batch).await,
-            Backend::Sqlite => fire_ahead(&state, config.batch, &flight).await,
-        };
-        let fired = match fired {
+        let fired = match fire_due(&state, config.batch).await {
             Ok(n) => n,
             Err(e) => {
                 tracing::error!(error = %e, "firing timers failed; retrying shortly");
@@ -147,282 +126,81 @@ fn until(due: Timestamp, now: Timestamp) -> Duration {
     Duration::try_from(due.duration_since(now)).unwrap_or(Duration::ZERO)
 }
 
-/// Claims and fires one batch of due timers; returns how many were claimed.
+/// Claims and fires one batch of up to `batch` timers due at [`AppState::now`]; returns how
+/// many were claimed.
 ///
-/// The batch commits as a whole. If it fails, each of its timers is fired again in a
-/// transaction of its own, so that one timer that cannot fire (a bug, a corrupt row) is set
-/// aside with a growing delay while the rest go out.
+/// If the batch fails, it is rolled back and each of its timers is claimed and fired again
+/// alone, so that one timer that cannot fire is set aside with backoff ([`set_aside`])
+/// while the others go out.
 pub async fn fire_due(state: &AppState, batch: i64) -> Result<usize, StorageError> {
     let mut tx = state.db.write().await?;
-    let mut claimed = timers::claim_due(tx.conn(), state.db.backend(), state.now(), batch).await?;
+    let now = state.now();
+    let mut claimed = timers::claim_due(tx.conn(), state.db.backend(), now, batch).await?;
     if claimed.is_empty() {
+        tx.rollback().await?;
         return Ok(0);
     }
     // Organisation by organisation: each batch appends to its organisations' audit chains,
     // whose heads are row locks, and workers taking those locks in the same order can never
     // wait on each other in a circle.
     claimed.sort_by(|a, b| a.tenant_id.cmp(&b.tenant_id).then(a.due_at.cmp(&b.due_at)));
-    let now = state.now();
-    let started = std::time::Instant::now();
-    let fired = fire_batch(tx, &claimed, now).await;
-    settle(state, &claimed, fired, started).await?;
+    let Err(e) = fire(state, tx, &claimed, now).await? else {
+        return Ok(claimed.len());
+    };
+    if let [alone] = claimed.as_slice() {
+        set_aside(state, alone, e).await?;
+        return Ok(1);
+    }
+    tracing::warn!(error = ?e, timers = claimed.len(), "a batch of timers failed; firing them one by one");
+    for t in &claimed {
+        let mut tx = state.db.write().await?;
+        // Claimed again: another server may have fired it since the batch rolled back.
+        let Some(t) = timers::claim_one(tx.conn(), state.db.backend(), t).await? else {
+            tx.rollback().await?;
+            continue;
+        };
+        if let Err(e) = fire(state, tx, std::slice::from_ref(&t), state.now()).await? {
+            set_aside(state, &t, e).await?;
+        }
+    }
     Ok(claimed.len())
 }
 
-/// Commits a fired batch, or when it failed fires its timers one by one.
-async fn settle(
+/// Fires `claimed` in `tx` at `now` and commits, counting what fired; when firing fails,
+/// rolls back and hands the error back.
+async fn fire(
     state: &AppState,
+    mut tx: WriteTx,
     claimed: &[Timer],
-    fired: FlowResult<(WriteTx, Vec<&'static str>)>,
-    started: std::time::Instant,
-) -> Result<(), StorageError> {
-    match fired {
-        Ok((tx, outcomes)) => {
-            let fired = started.elapsed();
+    now: Timestamp,
+) -> Result<Result<(), FlowError>, StorageError> {
+    match fire_batch(&mut tx, claimed, now).await {
+        Ok(done) => {
             tx.commit().await?;
-            tracing::debug!(timers = claimed.len(), ?fired, committed = ?started.elapsed(), "fired a batch of timers");
-            count(state, &outcomes);
-        }
-        Err(e) if claimed.len() > 1 => {
-            tracing::warn!(error = ?e, timers = claimed.len(), "a batch of timers failed; firing them one by one");
-            for t in claimed {
-                fire_alone(state, t).await?;
+            for kind in done {
+                state.metrics.timers_fired.inc();
+                state.metrics.event(kind);
             }
+            Ok(Ok(()))
         }
-        Err(e) => set_aside(state, &claimed[0], e).await?,
-    }
-    Ok(())
-}
-
-/// SQLite: claims and plans one batch of due timers from a snapshot, then writes it under
-/// the write lock (see the module's documentation); returns how many were claimed.
-pub async fn fire_ahead(
-    state: &AppState,
-    batch: i64,
-    flight: &InFlight,
-) -> Result<usize, StorageError> {
-    match Ahead::claim(state, batch, flight).await? {
-        Some(ahead) => Ok(ahead.fire(state).await?.0),
-        None => Ok(0),
-    }
-}
-
-/// A batch of timers claimed by a SQLite worker, with the snapshot it was read from.
-pub struct Ahead {
-    snapshot: sqlx::Transaction<'static, sqlx::Any>,
-    claimed: Vec<Timer>,
-    /// [`ladder_storage::Db::write_mark`] before the snapshot started.
-    seen: WriteMark,
-    now: Timestamp,
-    held: Held,
-}
-
-/// A batch's claim on its timers in [`InFlight`]. Released once the batch is written (or
-/// has failed); a claim dropped unreleased (a worker cancelled or panicking mid-batch) is
-/// released by a task of its own, so that its timers are never held for good.
-struct Held {
-    flight: InFlight,
-    ids: Vec<String>,
-}
-
-impl Held {
-    async fn release(mut self) {
-        let ids = std::mem::take(&mut self.ids);
-        forget(&self.flight, &ids).await;
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        if self.ids.is_empty() {
-            return;
-        }
-        let ids = std::mem::take(&mut self.ids);
-        let flight = self.flight.clone();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move { forget(&flight, &ids).await });
-        }
-    }
-}
-
-async fn forget(flight: &InFlight, ids: &[String]) {
-    let mut held = flight.0.lock().await;
-    for id in ids {
-        held.remove(id);
-    }
-}
-
-/// How a batch planned ahead was written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Written {
-    /// As planned from the snapshot.
-    AsPlanned,
-    /// Read and decided again under the write lock, because something else was written
-    /// after the snapshot.
-    Replanned,
-}
-
-impl Ahead {
-    /// Claims up to `batch` due timers that no other worker holds, in a new snapshot; `None`
-    /// when there are none.
-    pub async fn claim(
-        state: &AppState,
-        batch: i64,
-        flight: &InFlight,
-    ) -> Result<Option<Ahead>, StorageError> {
-        // Read before the snapshot starts: a write committed after it is then counted too.
-        let seen = state.db.write_mark();
-        let now = state.now();
-        let mut snapshot = state.db.snapshot().await?;
-        let claimed = {
-            let mut held = flight.0.lock().await;
-            // The snapshot starts with this query, while the claims are held still.
-            let limit = batch.saturating_add(i64::try_from(held.len()).unwrap_or(i64::MAX));
-            let due = timers::claim_due(&mut snapshot, Backend::Sqlite, now, limit).await?;
-            let mine: Vec<Timer> = due
-                .into_iter()
-                .filter(|t| !held.contains(&t.id))
-                .take(usize::try_from(batch).unwrap_or(usize::MAX))
-                .collect();
-            held.extend(mine.iter().map(|t| t.id.clone()));
-            mine
-        };
-        let held = Held {
-            flight: flight.clone(),
-            ids: ids(&claimed),
-        };
-        if claimed.is_empty() {
-            snapshot.rollback().await?;
-            return Ok(None);
-        }
-        Ok(Some(Ahead {
-            snapshot,
-            claimed,
-            seen,
-            now,
-            held,
-        }))
-    }
-
-    /// The timers claimed.
-    pub fn timers(&self) -> &[Timer] {
-        &self.claimed
-    }
-
-    /// Plans the batch from the snapshot and writes it under the write lock (planned again
-    /// there if anything else was written since the snapshot), then releases its timers;
-    /// returns how many were claimed and how the batch was written.
-    pub async fn fire(self, state: &AppState) -> Result<(usize, Written), StorageError> {
-        let Ahead {
-            snapshot,
-            claimed,
-            seen,
-            now,
-            held,
-        } = self;
-        let result = plan_and_write(state, snapshot, &claimed, seen, now).await;
-        // Released after the commit, and while no claim runs: see [`InFlight`].
-        held.release().await;
-        result.map(|written| (claimed.len(), written))
-    }
-}
-
-async fn plan_and_write(
-    state: &AppState,
-    mut snapshot: sqlx::Transaction<'static, sqlx::Any>,
-    claimed: &[Timer],
-    seen: WriteMark,
-    now: Timestamp,
-) -> Result<Written, StorageError> {
-    let started = std::time::Instant::now();
-    let planned = plan_batch(&mut snapshot, claimed, now).await;
-    snapshot.rollback().await?;
-    let mut tx = state.db.write().await?;
-    if writes_only_their_tickets(claimed) {
-        tx.unnoticed();
-    }
-    // Other processes (the command line) write organisations, people and policies,
-    // which a batch reads but never writes; only this process writes tickets,
-    // escalations and timers, and its record covers every such write.
-    match planned {
         Err(e) => {
-            tracing::warn!(error = ?e, "planning a batch of timers from a snapshot failed")
+            tx.rollback().await?;
+            Ok(Err(e))
         }
-        Ok(planned) if still_holds(state.db.written_since(seen), claimed) => {
-            let fired = write_planned(tx, planned, now).await;
-            settle(state, claimed, fired, started).await?;
-            return Ok(Written::AsPlanned);
-        }
-        Ok(_) => {}
-    }
-    // Something else was written since the snapshot (or planning failed): the batch is
-    // read and decided again under the lock, from its timers as they are now.
-    tracing::debug!(
-        timers = claimed.len(),
-        "a write since the snapshot: planning the batch again"
-    );
-    let still_due: Vec<Timer> = timers::get_many(tx.conn(), &ids(claimed))
-        .await?
-        .into_iter()
-        .filter(|t| claimed.contains(t))
-        .collect();
-    if still_due.is_empty() {
-        return Ok(Written::Replanned);
-    }
-    // Decided now, under the lock, after the write that made the snapshot stale.
-    let fired = fire_batch(tx, &still_due, state.now()).await;
-    settle(state, &still_due, fired, started).await?;
-    Ok(Written::Replanned)
-}
-
-/// Whether a plan made from a snapshot still holds after `written` (since the snapshot).
-fn still_holds(written: WrittenSince, claimed: &[Timer]) -> bool {
-    match written {
-        WrittenSince::Nothing => true,
-        WrittenSince::Tickets(tickets) => claimed.iter().all(|t| !tickets.contains(&t.ticket_id)),
-        WrittenSince::Anything => false,
-    }
-}
-
-fn ids(timers: &[Timer]) -> Vec<String> {
-    timers.iter().map(|t| t.id.clone()).collect()
-}
-
-async fn fire_alone(state: &AppState, t: &Timer) -> Result<(), StorageError> {
-    let mut tx = state.db.write().await?;
-    // Claimed again: another server may have fired it since our batch rolled back.
-    let Some(t) = timers::claim_one(tx.conn(), state.db.backend(), t).await? else {
-        return Ok(());
-    };
-    match fire_batch(tx, std::slice::from_ref(&t), state.now()).await {
-        Ok((tx, outcomes)) => {
-            tx.commit().await?;
-            count(state, &outcomes);
-            Ok(())
-        }
-        Err(e) => set_aside(state, &t, e).await,
     }
 }
 
 /// Puts a timer that failed to fire back with a delay, counting the attempt.
-async fn set_aside(
-    state: &AppState,
-    t: &Timer,
-    e: crate::flows::FlowError,
-) -> Result<(), StorageError> {
+async fn set_aside(state: &AppState, t: &Timer, e: FlowError) -> Result<(), StorageError> {
     let retry = state.now() + backoff(t);
+    if let Some(table) = e.corrupt_table() {
+        state.metrics.corrupt(table);
+    }
     tracing::error!(timer = %t.id, kind = %t.kind, attempts = t.attempts + 1, error = ?e,
         retry_at = %retry, "a timer failed to fire");
     let mut tx = state.db.write().await?;
     timers::retry_later(tx.conn(), t, retry).await?;
     tx.commit().await
-}
-
-fn count(state: &AppState, done: &[&'static str]) {
-    for kind in done {
-        state.metrics.timers_fired.inc();
-        state.metrics.event(kind);
-    }
 }
 
 /// Ten seconds after the first failure, doubling up to an hour.
@@ -445,7 +223,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn postgres_takes_the_workers_asked_for_and_sqlite_keeps_two() {
+    fn postgres_takes_the_workers_asked_for_and_sqlite_keeps_one() {
         assert_eq!(
             EngineConfig::with_workers(Backend::Postgres, None).workers,
             3
@@ -458,13 +236,10 @@ mod tests {
             EngineConfig::with_workers(Backend::Postgres, Some(100)).workers,
             MAX_WORKERS
         );
-        assert_eq!(
-            EngineConfig::with_workers(Backend::Sqlite, None).workers,
-            SQLITE_WORKERS
-        );
+        assert_eq!(EngineConfig::with_workers(Backend::Sqlite, None).workers, 1);
         assert_eq!(
             EngineConfig::with_workers(Backend::Sqlite, Some(4)).workers,
-            SQLITE_WORKERS
+            1
         );
     }
 }

@@ -67,6 +67,17 @@ impl ApiError {
     pub fn not_found(what: &str) -> ApiError {
         ApiError::NotFound(format!("no {what} with this id"))
     }
+
+    /// The table of the corrupt row behind this error, if that is what it is.
+    pub fn corrupt_table(&self) -> Option<&'static str> {
+        match self {
+            ApiError::Internal(e) => e.chain().find_map(|cause| match cause.downcast_ref() {
+                Some(StorageError::Corrupt { table, .. }) => Some(*table),
+                _ => None,
+            }),
+            _ => None,
+        }
+    }
 }
 
 impl From<FlowError> for ApiError {
@@ -90,6 +101,10 @@ impl From<FlowError> for ApiError {
     }
 }
 
+/// Set on a response that failed on a corrupt row, for the metrics layer to count it.
+#[derive(Clone, Copy, Debug)]
+pub struct CorruptRow(pub &'static str);
+
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         FlowError::from(e).into()
@@ -110,6 +125,7 @@ impl From<anyhow::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let corrupt = self.corrupt_table();
         let mut errors = Vec::new();
         let (status, kind, title, detail, field) = match self {
             ApiError::InvalidFields(list) => {
@@ -163,11 +179,15 @@ impl IntoResponse for ApiError {
             errors,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
-        (
+        let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body,
         )
-            .into_response()
+            .into_response();
+        if let Some(table) = corrupt {
+            response.extensions_mut().insert(CorruptRow(table));
+        }
+        response
     }
 }

@@ -19,7 +19,7 @@ use std::future::Future;
 use ladder_storage::Db;
 use tokio::net::TcpListener;
 
-pub use state::AppState;
+pub use state::{AppState, Clock, TestClock};
 
 /// Serves the API and runs the timer workers on `listener` until `shutdown` completes.
 pub async fn serve(
@@ -31,14 +31,24 @@ pub async fn serve(
     serve_with(db, listener, shutdown, config).await
 }
 
-/// [`serve`] with the timer engine configured.
+/// [`serve`] with the timer engine configured, on the system clock.
 pub async fn serve_with(
     db: Db,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
     engine: engine::EngineConfig,
 ) -> anyhow::Result<()> {
-    let state = AppState::new(db);
+    serve_state(AppState::new(db, Clock::System), listener, shutdown, engine).await
+}
+
+/// Serves `state` (its database, and the clock everything reads `now` from): the tests run
+/// the server on a clock they move.
+pub async fn serve_state(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    engine: engine::EngineConfig,
+) -> anyhow::Result<()> {
     let mut workers = engine::spawn(state.clone(), engine);
     if state.db.backend() == ladder_storage::Backend::Sqlite {
         workers.push(engine::spawn_checkpointer(state.db.clone()));

@@ -5,8 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use jiff::Timestamp;
-use ladder_server::{demo, provision};
+use ladder_server::{demo, provision, Clock};
 use ladder_storage::audit::Verification;
 use ladder_storage::Db;
 use tracing_subscriber::EnvFilter;
@@ -44,7 +43,7 @@ enum Command {
         /// Loads a demo clinic when the database is empty and prints how to log in.
         #[arg(long)]
         demo: bool,
-        /// Timer workers in this server, on PostgreSQL (default 3; SQLite always runs two).
+        /// Timer workers in this server, on PostgreSQL (default 3; SQLite always runs one).
         #[arg(long, env = "LADDER_TIMER_WORKERS",
               value_parser = clap::value_parser!(u16).range(1..=ladder_server::engine::MAX_WORKERS as i64))]
         timer_workers: Option<u16>,
@@ -188,7 +187,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = open(&cli.database_url).await?;
             let _sole = db.lock_sole_server()?;
             if demo {
-                match demo::load_if_empty(&db, Timestamp::now()).await? {
+                match demo::load_if_empty(&db, Clock::System.now()).await? {
                     Some(d) => {
                         println!("Loaded the demo clinic \"Bright Smile Dental\". Sign in with POST http://{listen}/api/v1/auth/login and");
                         println!(
@@ -211,7 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("Ladder is listening on http://{}", listener.local_addr()?);
             if timer_workers.is_some() && db.backend() == ladder_storage::Backend::Sqlite {
                 tracing::warn!(
-                    "SQLite runs two timer workers; --timer-workers applies to PostgreSQL"
+                    "SQLite runs one timer worker; --timer-workers applies to PostgreSQL"
                 );
             }
             let engine = ladder_server::engine::EngineConfig::with_workers(
@@ -244,7 +243,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &owner_email,
                 &owner_name,
                 &owner_password,
-                Timestamp::now(),
+                Clock::System.now(),
             )
             .await?;
             println!(
@@ -263,7 +262,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let db = open(&cli.database_url).await?;
             let u =
-                provision::create_platform_user(&db, &email, &name, &password, Timestamp::now())
+                provision::create_platform_user(&db, &email, &name, &password, Clock::System.now())
                     .await?;
             println!(
                 "created platform support user {} (id {}); sign in with tenant \"platform\"",
@@ -394,7 +393,7 @@ async fn policy_command(db: &Db, command: PolicyCommand) -> anyhow::Result<ExitC
                     return Ok(ExitCode::FAILURE);
                 }
             };
-            match flows::policy::save(db, &t.id, None, policy, None, Timestamp::now()).await {
+            match flows::policy::save(db, &t.id, None, policy, None, Clock::System.now()).await {
                 Ok(saved) if saved.changed => {
                     println!(
                         "the policy of {} is now version {}",

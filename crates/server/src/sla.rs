@@ -16,6 +16,7 @@ use ladder_storage::directory::Customer;
 use ladder_storage::escalations::Escalation;
 use ladder_storage::tickets::Ticket;
 use ladder_storage::timers;
+use ladder_storage::StorageError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
@@ -33,14 +34,25 @@ pub struct Run {
     pub clocks: SlaClocks,
 }
 
-/// The stored triggers of a ticket, by kind.
-pub fn trigger_kinds(ticket: &Ticket) -> Vec<TriggerKind> {
-    ticket
-        .triggers
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t["kind"].as_str()?.parse().ok())
+/// The stored triggers of a ticket, by kind; an error naming the ticket when one cannot be
+/// read.
+pub fn trigger_kinds(ticket: &Ticket) -> Result<Vec<TriggerKind>, StorageError> {
+    let corrupt = |what: String| StorageError::Corrupt {
+        table: "tickets",
+        detail: format!("ticket {}: {what}", ticket.id),
+    };
+    let list = match &ticket.triggers {
+        serde_json::Value::Array(list) => list.as_slice(),
+        serde_json::Value::Null => &[],
+        other => return Err(corrupt(format!("its triggers are not a list: {other}"))),
+    };
+    list.iter()
+        .map(|t| {
+            t["kind"]
+                .as_str()
+                .and_then(|k| k.parse().ok())
+                .ok_or_else(|| corrupt(format!("a trigger of unknown kind: {t}")))
+        })
         .collect()
 }
 
@@ -51,20 +63,20 @@ pub fn facts(
     category: Category,
     priority: Priority,
     extra_triggers: &[TriggerKind],
-) -> Facts {
-    let mut triggers = trigger_kinds(ticket);
+) -> Result<Facts, StorageError> {
+    let mut triggers = trigger_kinds(ticket)?;
     for t in extra_triggers {
         if !triggers.contains(t) {
             triggers.push(*t);
         }
     }
-    Facts {
+    Ok(Facts {
         category,
         priority,
         tier: customer.map_or(CustomerTier::Standard, |c| c.tier),
         triggers,
         channel: ticket.channel,
-    }
+    })
 }
 
 /// The rule that applies to `facts`, frozen. A stored policy always ends with a catch-all
@@ -97,12 +109,10 @@ pub fn plan(
     category: Category,
     urgency: Urgency,
     triggers: &[TriggerKind],
-) -> EscalationSnapshot {
+) -> Result<EscalationSnapshot, StorageError> {
     let priority = urgency.priority().max(ticket.priority);
-    snapshot_for(
-        policy,
-        &facts(ticket, customer, category, priority, triggers),
-    )
+    let facts = facts(ticket, customer, category, priority, triggers)?;
+    Ok(snapshot_for(policy, &facts))
 }
 
 type SnapshotCache = Mutex<HashMap<String, Arc<EscalationSnapshot>>>;
@@ -121,18 +131,35 @@ fn cache() -> std::sync::MutexGuard<'static, HashMap<String, Arc<EscalationSnaps
     map
 }
 
-fn parsed(
-    id: Option<&str>,
-    document: Option<&serde_json::Value>,
-) -> Option<Arc<EscalationSnapshot>> {
+/// The snapshot an escalation refers to: from the cache when this process parsed it before,
+/// else parsed from `document`. `Ok(None)` when the escalation has none (it predates
+/// policies); an error naming the escalation when its snapshot is missing or unreadable.
+fn parsed(e: &Escalation) -> Result<Option<Arc<EscalationSnapshot>>, StorageError> {
+    let id = e.snapshot_id.as_deref();
     if let Some(hit) = id.and_then(|id| cache().get(id).cloned()) {
-        return Some(hit);
+        return Ok(Some(hit));
     }
-    let snap = Arc::new(serde_json::from_value::<EscalationSnapshot>(document?.clone()).ok()?);
+    let Some(document) = e.snapshot.as_ref() else {
+        return match id {
+            Some(id) => Err(corrupt(e, format!("its snapshot {id} is not stored"))),
+            None => Ok(None),
+        };
+    };
+    let snap = serde_json::from_value::<EscalationSnapshot>(document.clone())
+        .map_err(|err| corrupt(e, format!("its snapshot is not one: {err}")))?;
+    let snap = Arc::new(snap);
     if let Some(id) = id {
         cache().insert(id.to_owned(), snap.clone());
     }
-    Some(snap)
+    Ok(Some(snap))
+}
+
+/// A stored escalation that cannot be read back.
+fn corrupt(e: &Escalation, what: String) -> StorageError {
+    StorageError::Corrupt {
+        table: "escalations",
+        detail: format!("escalation {}: {what}", e.id),
+    }
 }
 
 /// Of these snapshot ids, the ones this process has not parsed yet.
@@ -144,24 +171,32 @@ pub fn unknown_snapshots(ids: impl Iterator<Item = String>) -> Vec<String> {
     out
 }
 
-/// Parses and keeps a stored snapshot document.
-pub fn learn_snapshot(id: &str, document: &str) {
-    if let Ok(snap) = serde_json::from_str::<EscalationSnapshot>(document) {
-        cache().insert(id.to_owned(), Arc::new(snap));
-    }
+/// Parses and keeps a stored snapshot document, or says which one is unreadable.
+pub fn learn_snapshot(id: &str, document: &str) -> Result<(), StorageError> {
+    let snap = serde_json::from_str::<EscalationSnapshot>(document).map_err(|err| {
+        StorageError::Corrupt {
+            table: "escalation_snapshots",
+            detail: format!("snapshot {id} is not one: {err}"),
+        }
+    })?;
+    cache().insert(id.to_owned(), Arc::new(snap));
+    Ok(())
 }
 
 /// A snapshot as stored: its JSON document and its id, the SHA-256 of the document.
-pub fn stored(snap: &EscalationSnapshot) -> (String, serde_json::Value) {
-    let document = serde_json::to_value(snap).unwrap_or_default();
+pub fn stored(snap: &EscalationSnapshot) -> FlowResult<(String, serde_json::Value)> {
+    let document = serde_json::to_value(snap)
+        .map_err(|e| anyhow::anyhow!("writing the snapshot of rule {:?}: {e}", snap.rule.name))?;
     let id = hex::encode(Sha256::digest(document.to_string().as_bytes()));
-    (id, document)
+    Ok((id, document))
 }
 
 /// The snapshot and run of a stored escalation. Escalations from before policies existed
-/// get the built-in rule for their category and a run starting when they were made.
-pub fn state_of(e: &Escalation) -> (Arc<EscalationSnapshot>, Run) {
-    let snap = parsed(e.snapshot_id.as_deref(), e.snapshot.as_ref()).unwrap_or_else(|| {
+/// (no snapshot, no run stored) get the built-in rule for their category and a run starting
+/// when they were made; a snapshot or run that is stored but unreadable is an error naming
+/// the escalation.
+pub fn state_of(e: &Escalation) -> Result<(Arc<EscalationSnapshot>, Run), StorageError> {
+    let snap = parsed(e)?.unwrap_or_else(|| {
         let facts = Facts {
             category: e.category,
             priority: e.priority,
@@ -171,15 +206,15 @@ pub fn state_of(e: &Escalation) -> (Arc<EscalationSnapshot>, Run) {
         };
         Arc::new(snapshot_for(&Policy::default(), &facts))
     });
-    let run = e
-        .sla
-        .as_deref()
-        .and_then(|s| serde_json::from_str::<Run>(s).ok())
-        .unwrap_or_else(|| Run {
+    let run = match e.sla.as_deref() {
+        Some(text) => serde_json::from_str::<Run>(text)
+            .map_err(|err| corrupt(e, format!("its SLA run is not one: {err}")))?,
+        None => Run {
             position: ladder_core::sla::position_on_chain(&snap.chain(), &e.target),
             clocks: SlaClocks::start(&snap, e.created_at),
-        });
-    (snap, run)
+        },
+    };
+    Ok((snap, run))
 }
 
 /// When the rung at `position`, reached at `from`, must acknowledge before the next rung is
@@ -199,8 +234,10 @@ pub fn rung_ack_due(
 }
 
 /// Writes the run into the escalation and derives its due-time columns.
-pub fn apply(e: &mut Escalation, snap: &EscalationSnapshot, run: &Run) {
-    e.sla = serde_json::to_string(run).ok();
+pub fn apply(e: &mut Escalation, snap: &EscalationSnapshot, run: &Run) -> FlowResult<()> {
+    let text = serde_json::to_string(run)
+        .map_err(|err| anyhow::anyhow!("writing the SLA run of escalation {}: {err}", e.id))?;
+    e.sla = Some(text);
     e.ack_due_at = if e.state == ladder_core::EscalationState::Requested {
         rung_ack_due(snap, run.position, &e.target, e.created_at)
     } else {
@@ -208,18 +245,20 @@ pub fn apply(e: &mut Escalation, snap: &EscalationSnapshot, run: &Run) {
     };
     e.update_due_at = run.clocks.update_due();
     e.resolve_due_at = run.clocks.resolve_due(snap);
+    Ok(())
 }
 
 /// What an active escalation waits for next: the earliest of the timers its clocks need.
-pub fn next_timer(e: &Escalation) -> Option<(TimerKind, Timestamp)> {
+pub fn next_timer(e: &Escalation) -> Result<Option<(TimerKind, Timestamp)>, StorageError> {
     if !e.is_active() {
-        return None;
+        return Ok(None);
     }
-    let (snap, run) = state_of(e);
-    run.clocks
+    let (snap, run) = state_of(e)?;
+    Ok(run
+        .clocks
         .timers(&snap, e.created_at, e.ack_due_at)
         .into_iter()
-        .min_by_key(|(k, t)| (*t, *k))
+        .min_by_key(|(k, t)| (*t, *k)))
 }
 
 /// Sets the ticket's timer to what the escalation waits for next; none once it is no longer
@@ -229,7 +268,7 @@ pub async fn sync_timers(
     e: &Escalation,
     now: Timestamp,
 ) -> FlowResult<()> {
-    match next_timer(e) {
+    match next_timer(e)? {
         Some((kind, due)) => {
             timers::set(
                 conn,
@@ -248,9 +287,9 @@ pub async fn sync_timers(
 }
 
 /// The three deadlines and their state as of `now`, for a response.
-pub fn deadlines(e: &Escalation, now: Timestamp) -> Deadlines {
-    let (snap, run) = state_of(e);
-    run.clocks.deadlines(&snap, now)
+pub fn deadlines(e: &Escalation, now: Timestamp) -> Result<Deadlines, StorageError> {
+    let (snap, run) = state_of(e)?;
+    Ok(run.clocks.deadlines(&snap, now))
 }
 
 /// Sets (or clears) the ticket's first-response timer: a ticket that is not escalated and
@@ -267,9 +306,11 @@ pub async fn schedule_first_response(
     let waiting = ticket.first_response_at.is_none()
         && ticket.active_escalation_id.is_none()
         && matches!(ticket.status, TicketStatus::New | TicketStatus::Open);
-    let due = waiting
-        .then(|| first_response_due(policy, ticket, customer))
-        .flatten();
+    let due = if waiting {
+        first_response_due(policy, ticket, customer)?
+    } else {
+        None
+    };
     match due {
         Some(due) => timers::set(conn, tenant, &ticket.id, None, kind, due, now).await?,
         None => timers::cancel(conn, tenant, &ticket.id, kind).await?,
@@ -283,13 +324,13 @@ pub fn first_response_due(
     policy: &Policy,
     ticket: &Ticket,
     customer: Option<&Customer>,
-) -> Option<Timestamp> {
+) -> Result<Option<Timestamp>, StorageError> {
     let facts = facts(
         ticket,
         customer,
         ticket.category.unwrap_or(Category::Other),
         ticket.priority,
         &[],
-    );
-    snapshot_for(policy, &facts).first_response_due(ticket.created_at)
+    )?;
+    Ok(snapshot_for(policy, &facts).first_response_due(ticket.created_at))
 }

@@ -1,8 +1,8 @@
 //! What every request handler and worker shares.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use ladder_storage::Db;
 
 use crate::telemetry::Metrics;
@@ -14,25 +14,74 @@ pub struct AppState {
     pub clock: Clock,
 }
 
-/// The one place the server reads the wall clock. Domain code receives `now` from here.
-#[derive(Clone, Default)]
-pub struct Clock;
+/// The one place the server reads the time. Domain code receives `now` from here.
+///
+/// `ladder serve` always runs on [`Clock::System`]; nothing on the command line or in the API
+/// chooses another. Tests serve an [`AppState`] built on a [`TestClock`] and move it
+/// themselves, so that deadlines fall at instants they choose instead of racing the machine.
+#[derive(Clone, Debug)]
+pub enum Clock {
+    /// The wall clock.
+    System,
+    /// A clock that stands still until its holder moves it.
+    Test(TestClock),
+}
 
 impl Clock {
     /// Now, to the microsecond: the precision instants are stored at, so that what a write
     /// returns equals what a later read gives back.
     pub fn now(&self) -> Timestamp {
-        let now = Timestamp::now();
-        Timestamp::from_microsecond(now.as_microsecond()).unwrap_or(now)
+        match self {
+            Clock::System => to_microsecond(Timestamp::now()),
+            Clock::Test(clock) => clock.now(),
+        }
     }
 }
 
+/// A shared clock that only moves when told to; clones read and move the same instant.
+#[derive(Clone, Debug)]
+pub struct TestClock(Arc<Mutex<Timestamp>>);
+
+impl TestClock {
+    /// A clock standing at `at` (to the microsecond).
+    pub fn at(at: Timestamp) -> TestClock {
+        TestClock(Arc::new(Mutex::new(to_microsecond(at))))
+    }
+
+    pub fn now(&self) -> Timestamp {
+        // A holder that panicked cannot have left half an instant: the value is still good.
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Moves the clock to `at` (to the microsecond), backwards too.
+    pub fn set(&self, at: Timestamp) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = to_microsecond(at);
+    }
+
+    /// Moves the clock on by `by` and returns the new instant.
+    ///
+    /// # Panics
+    /// If that leaves the range of instants: a test asked for the impossible.
+    pub fn advance(&self, by: SignedDuration) -> Timestamp {
+        let mut now = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = now
+            .checked_add(by)
+            .unwrap_or_else(|e| panic!("the test clock cannot move by {by}: {e}"));
+        *now = to_microsecond(at);
+        *now
+    }
+}
+
+fn to_microsecond(t: Timestamp) -> Timestamp {
+    Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
+}
+
 impl AppState {
-    pub fn new(db: Db) -> AppState {
+    pub fn new(db: Db, clock: Clock) -> AppState {
         AppState {
             db,
             metrics: Arc::new(Metrics::new()),
-            clock: Clock,
+            clock,
         }
     }
 

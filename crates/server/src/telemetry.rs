@@ -17,6 +17,11 @@ pub struct EventLabels {
     pub kind: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TableLabels {
+    pub table: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
@@ -24,6 +29,9 @@ pub struct Metrics {
     /// Seconds by which the oldest due, unfired timer is late (0 when none is late).
     pub oldest_overdue_timer_seconds: Gauge,
     pub timers_fired: Counter,
+    /// Stored rows that could not be read back (a bug or a hand-edited row), by table: each
+    /// time a request or a timer met one.
+    pub corrupt_rows: Family<TableLabels, Counter>,
 }
 
 impl Metrics {
@@ -33,6 +41,7 @@ impl Metrics {
         let domain_events = Family::<EventLabels, Counter>::default();
         let oldest_overdue_timer_seconds = Gauge::default();
         let timers_fired = Counter::default();
+        let corrupt_rows = Family::<TableLabels, Counter>::default();
         registry.register("http_requests", "HTTP requests served", requests.clone());
         registry.register(
             "domain_events",
@@ -49,12 +58,18 @@ impl Metrics {
             "Timers fired by this process",
             timers_fired.clone(),
         );
+        registry.register(
+            "corrupt_rows",
+            "Stored rows met that could not be read back, by table",
+            corrupt_rows.clone(),
+        );
         Metrics {
             registry,
             requests,
             domain_events,
             oldest_overdue_timer_seconds,
             timers_fired,
+            corrupt_rows,
         }
     }
 
@@ -62,6 +77,15 @@ impl Metrics {
         self.domain_events
             .get_or_create(&EventLabels {
                 kind: kind.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a corrupt row met in `table`.
+    pub fn corrupt(&self, table: &str) {
+        self.corrupt_rows
+            .get_or_create(&TableLabels {
+                table: table.to_owned(),
             })
             .inc();
     }

@@ -4,9 +4,7 @@
 //! are `$1, $2…` (which SQLite also understands), and the schema uses only portable types.
 //! The few places where the dialects must differ ask [`Db::backend`].
 
-use std::collections::{HashSet, VecDeque};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,9 +39,6 @@ pub struct Db {
     /// SQLite allows one writer at a time. Writers queue here, in order, instead of racing
     /// for the file lock and surfacing "database is locked" to a request.
     write_gate: Option<Arc<Mutex<()>>>,
-    /// What this process has committed, as far as a timer batch planned from an earlier
-    /// snapshot needs to know: see [`Db::write_mark`].
-    writes: Arc<Writes>,
     /// The SQLite database file (none in memory or on PostgreSQL).
     file: Option<Arc<std::path::PathBuf>>,
 }
@@ -54,106 +49,21 @@ pub struct ServerLock {
     _file: Option<std::fs::File>,
 }
 
-/// What this process has committed: a count of the commits that may have written anything,
-/// and the tickets written by the commits that wrote only within some tickets.
-#[derive(Default)]
-struct Writes {
-    anything: AtomicU64,
-    tickets: std::sync::Mutex<TicketLog>,
-}
-
-/// The tickets written lately, each with the number of its commit, oldest first.
-#[derive(Default)]
-struct TicketLog {
-    next: u64,
-    recent: VecDeque<(u64, String)>,
-}
-
-/// How many ticket writes [`TicketLog`] remembers: far more than are made while one batch of
-/// timers is planned. A mark older than that is taken as "anything may have changed".
-const TICKET_LOG: usize = 10_000;
-
-impl Writes {
-    fn log(&self) -> std::sync::MutexGuard<'_, TicketLog> {
-        // A panic while the log was held leaves it as it was: still a valid log.
-        self.tickets.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Where the record of this process's commits stood at some moment: see [`Db::write_mark`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WriteMark {
-    anything: u64,
-    tickets: u64,
-}
-
-/// What this process committed since a [`WriteMark`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum WrittenSince {
-    Nothing,
-    /// Only rows of these tickets (their comments, escalations, timers…), besides the audit
-    /// trail and the outbox.
-    Tickets(HashSet<String>),
-    /// Anything at all.
-    Anything,
-}
-
-/// What a write transaction says it writes, for [`Db::written_since`].
-enum Scope {
-    Anything,
-    Tickets(Vec<String>),
-    /// Left out: a batch of timers, which writes only its own tickets.
-    Unnoticed,
-}
-
 /// A write transaction. Dropping it without [`WriteTx::commit`] rolls back.
 pub struct WriteTx {
     pub tx: sqlx::Transaction<'static, sqlx::Any>,
-    writes: Arc<Writes>,
-    scope: Scope,
     _gate: Option<OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
     pub async fn commit(self) -> Result<(), StorageError> {
-        self.tx.commit().await.map_err(StorageError::from)?;
-        // Recorded after the commit and before the write gate opens: whoever takes the gate
-        // next sees everything committed before it.
-        match self.scope {
-            Scope::Anything => {
-                self.writes.anything.fetch_add(1, Ordering::SeqCst);
-            }
-            Scope::Tickets(ids) => {
-                let mut log = self.writes.log();
-                for id in ids {
-                    let n = log.next;
-                    log.next += 1;
-                    log.recent.push_back((n, id));
-                }
-                while log.recent.len() > TICKET_LOG {
-                    log.recent.pop_front();
-                }
-            }
-            Scope::Unnoticed => {}
-        }
-        Ok(())
+        self.tx.commit().await.map_err(StorageError::from)
     }
 
-    /// Leaves this transaction out of [`Db::written_since`]: for a batch of timers that
-    /// writes only to its own tickets, which no other batch plans from.
-    pub fn unnoticed(&mut self) {
-        self.scope = Scope::Unnoticed;
-    }
-
-    /// Says that this transaction writes only rows of `ticket` (its comments, escalations,
-    /// timers, watchers, the ticket itself), besides the audit trail and the outbox: nothing
-    /// about people, customers or other tickets. Said once per ticket it writes.
-    pub fn writes_only_ticket(&mut self, ticket: &str) {
-        match &mut self.scope {
-            Scope::Anything => self.scope = Scope::Tickets(vec![ticket.to_owned()]),
-            Scope::Tickets(ids) => ids.push(ticket.to_owned()),
-            Scope::Unnoticed => {}
-        }
+    /// Rolls back now, before the write gate opens. (Dropped, a transaction is rolled back
+    /// only when its connection is next used.)
+    pub async fn rollback(self) -> Result<(), StorageError> {
+        self.tx.rollback().await.map_err(StorageError::from)
     }
 
     pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
@@ -234,7 +144,6 @@ impl Db {
             pool,
             backend,
             write_gate,
-            writes: Arc::default(),
             file: file.map(Arc::new),
         })
     }
@@ -289,49 +198,16 @@ impl Db {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
-        Ok(WriteTx {
-            tx,
-            writes: self.writes.clone(),
-            scope: Scope::Anything,
-            _gate: gate,
-        })
-    }
-
-    /// Where the record of this process's commits stands now. Taken before a snapshot and
-    /// compared under the write lock ([`Db::written_since`]), it tells what may have changed
-    /// since the snapshot (on SQLite, where this process is the only writer).
-    pub fn write_mark(&self) -> WriteMark {
-        let anything = self.writes.anything.load(Ordering::SeqCst);
-        let tickets = self.writes.log().next;
-        WriteMark { anything, tickets }
-    }
-
-    /// What this process committed since `mark` (see [`WriteTx::writes_only_ticket`]).
-    pub fn written_since(&self, mark: WriteMark) -> WrittenSince {
-        if self.writes.anything.load(Ordering::SeqCst) != mark.anything {
-            return WrittenSince::Anything;
-        }
-        let log = self.writes.log();
-        if log.next == mark.tickets {
-            return WrittenSince::Nothing;
-        }
-        match log.recent.front() {
-            Some((oldest, _)) if *oldest <= mark.tickets => WrittenSince::Tickets(
-                log.recent
-                    .iter()
-                    .filter(|(n, _)| *n >= mark.tickets)
-                    .map(|(_, id)| id.clone())
-                    .collect(),
-            ),
-            // Forgotten already.
-            _ => WrittenSince::Anything,
-        }
+        Ok(WriteTx { tx, _gate: gate })
     }
 
     /// Makes this process the only server on a SQLite database, until the returned lock is
-    /// dropped: a second `ladder serve` on the same file is refused. The timer engine plans
-    /// batches outside SQLite's write lock and relies on knowing every write to tickets,
-    /// escalations and timers, which it can only know within one process. (An advisory lock
+    /// dropped: a second `ladder serve` on the same file is refused. A server's writers queue
+    /// on its in-process write gate; two servers would instead race for SQLite's file lock
+    /// and wait out each other's busy timeouts. Short-lived writers such as the command line
+    /// may still write beside the server: their `BEGIN IMMEDIATE` waits for the server's
+    /// transaction to end, and the server reads everything it writes inside its own write
+    /// transactions, so it always sees theirs. (An advisory lock
     /// on a file beside the database, `<database>.lock`: SQLite's own locks are on the
     /// database file and are not held between transactions.) PostgreSQL servers share their
     /// database, so there it takes nothing.
@@ -357,11 +233,6 @@ impl Db {
                 Err(StorageError::Config(format!("cannot lock {path}: {e}")))
             }
         }
-    }
-
-    /// A read transaction: every query in it sees the database as it was at the first one.
-    pub async fn snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StorageError> {
-        Ok(self.pool.begin().await?)
     }
 
     /// Copies committed pages from SQLite's write-ahead log into the database file, as far

@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use crate::row::{micros, new_id, RowExt};
-use crate::sql::{in_list, rows_per_statement, Sql, Statements, CHUNK};
+use crate::sql::{in_list, rows_per_statement, Sql, CHUNK};
 use crate::{Result, StorageError};
 
 #[derive(Clone, Debug)]
@@ -102,11 +102,37 @@ pub(crate) fn escalation_from_row(row: &impl RowExt) -> Result<Escalation> {
             detail: format!("target {target_kind} without a valid reference"),
         }
     })?;
-    let snapshot: Option<String> = row.opt_text("snapshot")?;
+    let id = row.text("id")?;
+    let snapshot_id: Option<String> = row.opt_text("snapshot_id")?;
+    let snapshot = row
+        .opt_text("snapshot")?
+        .map(|s| serde_json::from_str(&s))
+        .transpose()
+        .map_err(|err| StorageError::Corrupt {
+            table: if snapshot_id.is_some() {
+                "escalation_snapshots"
+            } else {
+                "escalations"
+            },
+            detail: format!(
+                "escalation {id}: the snapshot{} is not JSON: {err}",
+                snapshot_id
+                    .as_deref()
+                    .map(|s| format!(" {s}"))
+                    .unwrap_or_default()
+            ),
+        })?;
     let sla: Option<String> = row.opt_text("sla")?;
-    let resolution: Option<String> = row.opt_text("resolution")?;
+    let resolution = row
+        .opt_text("resolution")?
+        .map(|s| serde_json::from_str(&s))
+        .transpose()
+        .map_err(|err| StorageError::Corrupt {
+            table: "escalations",
+            detail: format!("escalation {id}: the resolution is not JSON: {err}"),
+        })?;
     Ok(Escalation {
-        id: row.text("id")?,
+        id,
         tenant_id: row.text("tenant_id")?,
         ticket_id: row.text("ticket_id")?,
         state: row.parse("state")?,
@@ -124,15 +150,15 @@ pub(crate) fn escalation_from_row(row: &impl RowExt) -> Result<Escalation> {
         previous_status: row.parse("previous_status")?,
         previous_assignee_id: row.opt_text("previous_assignee_id")?,
         previous_team_id: row.opt_text("previous_team_id")?,
-        snapshot: snapshot.and_then(|s| serde_json::from_str(&s).ok()),
-        snapshot_id: row.opt_text("snapshot_id")?,
+        snapshot,
+        snapshot_id,
         sla,
         ack_due_at: row.opt_time("ack_due_at")?,
         update_due_at: row.opt_time("update_due_at")?,
         resolve_due_at: row.opt_time("resolve_due_at")?,
         acknowledged_at: row.opt_time("acknowledged_at")?,
         closed_at: row.opt_time("closed_at")?,
-        resolution: resolution.and_then(|s| serde_json::from_str(&s).ok()),
+        resolution,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
     })
@@ -141,13 +167,11 @@ pub(crate) fn escalation_from_row(row: &impl RowExt) -> Result<Escalation> {
 /// Inserts a new escalation. The database refuses a second active escalation on one ticket
 /// (a partial unique index), which backs up the check the domain already made.
 pub async fn insert(conn: &mut AnyConnection, e: &Escalation) -> Result<()> {
-    let mut out = Statements::new(crate::Backend::of(conn));
-    insert_many(&mut out, std::slice::from_ref(e));
-    out.execute(conn).await
+    insert_many(conn, std::slice::from_ref(e)).await
 }
 
-/// Adds the inserts of escalations to `out`, with multi-row statements.
-pub fn insert_many(out: &mut Statements, es: &[Escalation]) {
+/// Inserts escalations with multi-row statements.
+pub async fn insert_many(conn: &mut AnyConnection, es: &[Escalation]) -> Result<()> {
     for chunk in es.chunks(rows_per_statement(32)) {
         let mut sql = Sql::new(
             "INSERT INTO escalations (id, tenant_id, ticket_id, state, target_key, target_kind, \
@@ -200,8 +224,10 @@ pub fn insert_many(out: &mut Statements, es: &[Escalation]) {
                 ]
             });
         }
-        out.push_refusing(sql, Some("an active escalation on this ticket"));
+        sql.execute_refusing(&mut *conn, "an active escalation on this ticket")
+            .await?;
     }
+    Ok(())
 }
 
 /// Snapshot documents by id.
@@ -230,9 +256,9 @@ pub async fn save_snapshot(conn: &mut AnyConnection, id: &str, document: &str) -
     Ok(())
 }
 
-/// Adds the write-back of escalations' mutable fields to `out`, one statement per chunk, for
-/// escalations the caller holds locked (their tickets' row locks).
-pub fn update_many(out: &mut Statements, es: &[Escalation]) {
+/// Writes back escalations' mutable fields, one statement per chunk, for escalations the
+/// caller holds locked (their tickets' row locks).
+pub async fn update_many(conn: &mut AnyConnection, es: &[Escalation]) -> Result<()> {
     for chunk in es.chunks(rows_per_statement(16)) {
         let mut sql = Sql::new(
             "UPDATE escalations SET state = v.column3, escalation_owner_id = v.column4, \
@@ -264,8 +290,9 @@ pub fn update_many(out: &mut Statements, es: &[Escalation]) {
             });
         }
         sql.push(") AS v WHERE escalations.id = v.column1 AND escalations.tenant_id = v.column2");
-        out.push(sql);
+        sql.execute(&mut *conn).await?;
     }
+    Ok(())
 }
 
 /// The columns of an escalation, each selected from `e` as `e_<column>`, for joins; the

@@ -15,9 +15,8 @@ mod sql;
 pub mod tickets;
 pub mod timers;
 
-pub use db::{Backend, Db, ServerLock, WriteMark, WriteTx, WrittenSince};
+pub use db::{Backend, Db, ServerLock, WriteTx};
 pub use row::{from_micros, micros, new_id};
-pub use sql::Statements;
 
 /// What went wrong in storage, in storage's words.
 #[derive(Debug, thiserror::Error)]

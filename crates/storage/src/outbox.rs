@@ -6,7 +6,7 @@ use ladder_core::NotificationKind;
 use sqlx::AnyConnection;
 
 use crate::row::{micros, new_id, RowExt};
-use crate::sql::{rows_per_statement, Mark, Sql, Statements};
+use crate::sql::{rows_per_statement, Mark, Sql};
 use crate::{Db, Result, StorageError};
 
 /// Who a notification is for. SLA reminders and breaches are only ever for staff.
@@ -83,7 +83,11 @@ pub async fn enqueue(conn: &mut AnyConnection, m: NewMessage<'_>, now: Timestamp
 /// and distinct (each names an audit event of the same transaction): the unique index still
 /// refuses a duplicate, but as an error, because checking each row for a conflict first
 /// costs PostgreSQL a speculative insertion per row.
-pub fn enqueue_many(out: &mut Statements, messages: &[NewMessage<'_>], now: Timestamp) {
+pub async fn enqueue_many(
+    conn: &mut AnyConnection,
+    messages: &[NewMessage<'_>],
+    now: Timestamp,
+) -> Result<()> {
     for chunk in messages.chunks(rows_per_statement(10)) {
         let mut sql = Sql::new(
             "INSERT INTO outbox (id, tenant_id, ticket_id, recipient_user_ids, recipient_email, audience, \
@@ -110,8 +114,9 @@ pub fn enqueue_many(out: &mut Statements, messages: &[NewMessage<'_>], now: Time
                 ]
             });
         }
-        out.push(sql);
+        sql.execute(&mut *conn).await?;
     }
+    Ok(())
 }
 
 #[derive(Clone, Debug)]

@@ -1,6 +1,6 @@
 //! SQL text with numbered placeholders and its arguments, built together so that the numbers
 //! always match (sqlx's query builder writes `?` for `Any`, which PostgreSQL rejects). Used
-//! for dynamic filters and for multi-row statements that write a whole batch at once.
+//! for dynamic filters and for multi-row statements that write a whole batch of timers at once.
 
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, AnyConnection, Arguments, Encode, Type};
@@ -104,11 +104,7 @@ impl Sql {
     /// `?` placeholders bind by position. They are used when every parameter appears once and
     /// in order, which is how the builder numbers them unless a caller repeats one.
     pub fn into_parts(self, conn: &AnyConnection) -> (String, AnyArguments<'static>) {
-        self.into_parts_for(Backend::of(conn))
-    }
-
-    fn into_parts_for(self, backend: Backend) -> (String, AnyArguments<'static>) {
-        let text = match backend {
+        let text = match Backend::of(conn) {
             Backend::Sqlite => positional(&self.text, self.n).unwrap_or(self.text),
             Backend::Postgres => self.text,
         };
@@ -123,61 +119,20 @@ impl Sql {
             .rows_affected())
     }
 
+    /// [`Sql::execute`] for a statement whose unique-constraint violation is expected: it is
+    /// reported as [`StorageError::Conflict`] about `what`.
+    pub async fn execute_refusing(self, conn: &mut AnyConnection, what: &str) -> Result<u64> {
+        let (text, args) = self.into_parts(conn);
+        sqlx::query_with(&text, args)
+            .execute(conn)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(|e| StorageError::conflict_on_unique(e, what))
+    }
+
     pub async fn fetch_all(self, conn: &mut AnyConnection) -> Result<Vec<AnyRow>> {
         let (text, args) = self.into_parts(conn);
         Ok(sqlx::query_with(&text, args).fetch_all(conn).await?)
-    }
-}
-
-/// Write statements built ahead and run later, in order, on one connection. Building them
-/// (copying every value, writing the SQL text) is about as much work as the database's own,
-/// so a caller that builds the next set while the previous one runs keeps both busy.
-pub struct Statements {
-    backend: Backend,
-    list: Vec<Statement>,
-}
-
-struct Statement {
-    text: String,
-    args: AnyArguments<'static>,
-    /// What a unique-constraint violation means, for statements where it is expected.
-    conflict: Option<&'static str>,
-}
-
-impl Statements {
-    pub fn new(backend: Backend) -> Statements {
-        Statements {
-            backend,
-            list: Vec::new(),
-        }
-    }
-
-    pub(crate) fn push(&mut self, sql: Sql) {
-        self.push_refusing(sql, None);
-    }
-
-    /// Adds a statement whose unique-constraint violation is reported as
-    /// [`StorageError::Conflict`] about `what`.
-    pub(crate) fn push_refusing(&mut self, sql: Sql, conflict: Option<&'static str>) {
-        let (text, args) = sql.into_parts_for(self.backend);
-        self.list.push(Statement {
-            text,
-            args,
-            conflict,
-        });
-    }
-
-    /// Runs the statements in the order they were added; the first error stops the rest.
-    pub async fn execute(self, conn: &mut AnyConnection) -> Result<()> {
-        for s in self.list {
-            let done = sqlx::query_with(&s.text, s.args).execute(&mut *conn).await;
-            match (done, s.conflict) {
-                (Ok(_), _) => {}
-                (Err(e), Some(what)) => return Err(StorageError::conflict_on_unique(e, what)),
-                (Err(e), None) => return Err(e.into()),
-            }
-        }
-        Ok(())
     }
 }
 

@@ -10,7 +10,7 @@ use sqlx::AnyConnection;
 use crate::directory::{self, Customer};
 use crate::escalations::{self, Escalation};
 use crate::row::{micros, new_id, Prefixed, RowExt};
-use crate::sql::{in_list, rows_per_statement, Sql, Statements, CHUNK};
+use crate::sql::{in_list, rows_per_statement, Sql, CHUNK};
 use crate::{Result, StorageError};
 
 #[derive(Clone, Debug)]
@@ -229,7 +229,11 @@ pub async fn get_many_in_context(
 }
 
 /// Sets tickets' priorities: one statement per chunk of `(tenant, ticket, priority)`.
-pub fn set_priorities(out: &mut Statements, rows: &[(String, String, Priority)], now: Timestamp) {
+pub async fn set_priorities(
+    conn: &mut AnyConnection,
+    rows: &[(String, String, Priority)],
+    now: Timestamp,
+) -> Result<()> {
     for chunk in rows.chunks(rows_per_statement(4)) {
         let mut sql = Sql::new(
             "UPDATE tickets SET priority = v.column3, updated_at = v.column4 FROM (VALUES ",
@@ -245,12 +249,17 @@ pub fn set_priorities(out: &mut Statements, rows: &[(String, String, Priority)],
             });
         }
         sql.push(") AS v WHERE tickets.tenant_id = v.column1 AND tickets.id = v.column2");
-        out.push(sql);
+        sql.execute(&mut *conn).await?;
     }
+    Ok(())
 }
 
 /// Adds watchers `(tenant, ticket, user)`; those already watching are left as they are.
-pub fn add_watchers(out: &mut Statements, rows: &[(String, String, String)], now: Timestamp) {
+pub async fn add_watchers(
+    conn: &mut AnyConnection,
+    rows: &[(String, String, String)],
+    now: Timestamp,
+) -> Result<()> {
     for chunk in rows.chunks(rows_per_statement(4)) {
         let mut sql =
             Sql::new("INSERT INTO watchers (tenant_id, ticket_id, user_id, created_at) VALUES ");
@@ -265,8 +274,9 @@ pub fn add_watchers(out: &mut Statements, rows: &[(String, String, String)], now
             });
         }
         sql.push(" ON CONFLICT (ticket_id, user_id) DO NOTHING");
-        out.push(sql);
+        sql.execute(&mut *conn).await?;
     }
+    Ok(())
 }
 
 /// When one customer contacted the tenant in `[since, before)`: each ticket opened for them

@@ -12,7 +12,7 @@ use ladder_core::{EscalationId, TenantId, TicketId};
 use sqlx::AnyConnection;
 
 use crate::row::{from_micros, micros, RowExt};
-use crate::sql::{in_list, rows_per_statement, Mark, Sql, Statements, CHUNK};
+use crate::sql::{in_list, rows_per_statement, Mark, Sql, CHUNK};
 use crate::{Backend, Db, Result, StorageError};
 
 /// A timer read back for firing.
@@ -70,7 +70,12 @@ pub struct NewTimer {
 /// out is left without a timer), for tickets the caller holds locked. A timer that stays is
 /// updated in place: cheaper than deleting and inserting its row, and it keeps a claimed
 /// timer's row lock until the transaction ends.
-pub fn replace_many(out: &mut Statements, tickets: &[String], timers: &[NewTimer], now: Timestamp) {
+pub async fn replace_many(
+    conn: &mut AnyConnection,
+    tickets: &[String],
+    timers: &[NewTimer],
+    now: Timestamp,
+) -> Result<()> {
     let kept: std::collections::HashSet<&str> =
         timers.iter().map(|t| t.ticket_id.as_str()).collect();
     let cleared: Vec<String> = tickets
@@ -78,7 +83,7 @@ pub fn replace_many(out: &mut Statements, tickets: &[String], timers: &[NewTimer
         .filter(|t| !kept.contains(t.as_str()))
         .cloned()
         .collect();
-    take_many_into(out, &cleared);
+    take_many(&mut *conn, &cleared).await?;
     for chunk in timers.chunks(rows_per_statement(7)) {
         let mut sql = Sql::new(
             "INSERT INTO timers (id, tenant_id, ticket_id, escalation_id, kind, due_at, attempts, created_at) VALUES ",
@@ -102,25 +107,20 @@ pub fn replace_many(out: &mut Statements, tickets: &[String], timers: &[NewTimer
              kind = excluded.kind, due_at = excluded.due_at, attempts = 0, \
              created_at = excluded.created_at",
         );
-        out.push(sql);
+        sql.execute(&mut *conn).await?;
     }
+    Ok(())
 }
 
 /// Deletes claimed timers as they fire, all at once.
 pub async fn take_many(conn: &mut AnyConnection, ids: &[String]) -> Result<()> {
-    let mut out = Statements::new(crate::Backend::of(conn));
-    take_many_into(&mut out, ids);
-    out.execute(conn).await
-}
-
-/// Adds the deletion of claimed timers to `out`.
-pub fn take_many_into(out: &mut Statements, ids: &[String]) {
     for chunk in ids.chunks(CHUNK) {
         let mut sql = Sql::new("DELETE FROM timers WHERE id IN ");
         let list = in_list(&mut sql, chunk);
         sql.push(&list);
-        out.push(sql);
+        sql.execute(&mut *conn).await?;
     }
+    Ok(())
 }
 
 /// Removes the ticket's timer if it is of `kind`.
@@ -234,31 +234,18 @@ pub async fn claim_one(
     row.as_ref().map(timer_from_row).transpose()
 }
 
-/// The timers with the given ids, as they are now (those gone are left out), without locking
-/// them: for SQLite, whose caller holds the only write lock.
-pub async fn get_many(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<Timer>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        let mut sql = Sql::new(
-            "SELECT id, tenant_id, ticket_id, escalation_id, kind, due_at, attempts FROM timers \
-             WHERE id IN ",
-        );
-        let list = in_list(&mut sql, chunk);
-        sql.push(&list);
-        for row in sql.fetch_all(conn).await? {
-            out.push(timer_from_row(&row)?);
-        }
-    }
-    Ok(out)
-}
-
-/// Puts a timer whose firing failed back, due again at `retry_at`, counting the attempt.
+/// Puts a timer whose firing failed back, due again at `retry_at`, counting the attempt;
+/// unless it changed since it was read (another server fired it, or a request set it anew).
 pub async fn retry_later(conn: &mut AnyConnection, t: &Timer, retry_at: Timestamp) -> Result<()> {
-    sqlx::query("UPDATE timers SET due_at = $1, attempts = attempts + 1 WHERE id = $2")
-        .bind(micros(retry_at))
-        .bind(&t.id)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE timers SET due_at = $1, attempts = attempts + 1          WHERE id = $2 AND due_at = $3 AND kind = $4",
+    )
+    .bind(micros(retry_at))
+    .bind(&t.id)
+    .bind(micros(t.due_at))
+    .bind(t.kind.as_str())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use super::normalize::{phrase_words, word_hash, Normalized};
+use super::normalize::{phrase_words, word_hash, Normalized, Token};
 
 /// FxHash (rustc-hash): much faster than SipHash for the many short words and integer keys
 /// of building the detector. The keys come from the phrase lists (ours and the tenant's),
@@ -44,12 +44,19 @@ pub(crate) mod flag {
 #[derive(Debug, Default)]
 pub(crate) struct Lexicon {
     words: FxMap<Box<str>, u32>,
-    /// Once frozen: open addressing on the token hash (see `normalize::word_hash`), so a
-    /// token is found without hashing it again; empty slots have id `NONE`. A token is
-    /// taken for the word whose 64-bit hash it shares; the words themselves are not
-    /// compared (a stray collision is about one in 10^15 tokens), which keeps the lookup to
-    /// one cache line, and the slot carries all a token needs to know about its word.
+    /// Once frozen: the words of up to eight bytes, by open addressing on the token hash
+    /// (see `normalize::word_hash`), so a token is found without hashing it again; empty
+    /// slots have id `NONE`. For such a word the hash is its bytes (zero-padded) times an
+    /// odd constant, which maps different words to different hashes: a token of up to eight
+    /// bytes with a word's hash *is* that word, found in one cache line with no further
+    /// compare. The slot carries all a token needs to know about its word.
     table: Vec<Slot>,
+    /// Once frozen: the longer words, likewise. Their hashes can collide (and a token can be
+    /// crafted to collide), so a token whose hash matches is compared with the word itself
+    /// (`long_text`) before it is taken for it.
+    long_table: Vec<Slot>,
+    /// The text of each long word, by word id (empty for the other ids).
+    long_text: Vec<Box<[u8]>>,
     /// Stems by the classes of their first two bytes (see `stem_bucket`), while building.
     stems: Vec<Vec<Stem>>,
     /// Once frozen: the stems of bucket `b` are `stem_list[stem_start[b]..stem_start[b + 1]]`.
@@ -238,14 +245,27 @@ impl Lexicon {
             self.word_stem_list.extend(found);
             self.word_stems[id as usize] = (from, self.word_stem_list.len() as u32);
         }
-        let size = (self.words.len() * 2).next_power_of_two().max(16);
-        self.table = vec![EMPTY; size];
-        let mut words: Vec<(&Box<str>, &u32)> = self.words.iter().collect();
+        let mut words: Vec<(&str, u32)> = self.words.iter().map(|(w, &id)| (&**w, id)).collect();
         words.sort();
-        for (word, &id) in words {
+        let (short, long): (Vec<_>, Vec<_>) = words
+            .into_iter()
+            .partition(|(word, _)| word.len() <= SHORT_WORD);
+        self.table = self.slots(&short);
+        self.long_table = self.slots(&long);
+        self.long_text = vec![Box::default(); self.flags.len()];
+        for (word, id) in long {
+            self.long_text[id as usize] = word.as_bytes().into();
+        }
+    }
+
+    /// An open-addressing table of `words`, twice as many slots as words.
+    fn slots(&self, words: &[(&str, u32)]) -> Vec<Slot> {
+        let size = (words.len() * 2).next_power_of_two().max(16);
+        let mut table = vec![EMPTY; size];
+        for &(word, id) in words {
             let hash = word_hash(word.as_bytes());
             let mut at = slot_of(hash, size);
-            while self.table[at].id != NONE {
+            while table[at].id != NONE {
                 at = (at + 1) & (size - 1);
             }
             let (from, to) = self.word_stems[id as usize];
@@ -253,7 +273,7 @@ impl Lexicon {
                 (Ok(count), Ok(from)) if count != SEE_WORD_STEMS => (count, from),
                 _ => (SEE_WORD_STEMS, 0),
             };
-            self.table[at] = Slot {
+            table[at] = Slot {
                 hash,
                 id,
                 flags: self.flags[id as usize],
@@ -261,21 +281,20 @@ impl Lexicon {
                 stems_from,
             };
         }
+        table
     }
 
-    fn find_word(&self, hash: u64) -> &Slot {
-        let size = self.table.len();
-        if size == 0 {
-            return &EMPTY;
+    /// The slot of the word that token `t` of `text` (a normalised text) is, or `EMPTY`.
+    #[inline]
+    fn find_word(&self, t: &Token, text: &[u8]) -> &Slot {
+        if (t.end - t.start) as usize <= SHORT_WORD {
+            // Equal hashes are equal words here (see `table`).
+            return probe(&self.table, t.hash, |_| true);
         }
-        let mut at = slot_of(hash, size);
-        loop {
-            let slot = &self.table[at];
-            if slot.id == NONE || slot.hash == hash {
-                return slot;
-            }
-            at = (at + 1) & (size - 1);
-        }
+        let token = text.get(t.start as usize..t.end as usize);
+        probe(&self.long_table, t.hash, |slot| {
+            self.long_text.get(slot.id as usize).map(|w| &w[..]) == token
+        })
     }
 
     fn stems_in(&self, bucket: usize) -> &[Stem] {
@@ -307,8 +326,9 @@ impl Lexicon {
             .iter_mut()
             .zip(flags.iter_mut())
             .zip(stem_start.iter_mut());
+        let text = n.text.as_bytes();
         for (i, (t, ((id, f), start))) in n.tokens.iter().zip(rows).enumerate() {
-            let slot = self.find_word(t.hash);
+            let slot = self.find_word(t, text);
             *id = slot.id;
             *f = slot.flags;
             *start = stems.len() as u32;
@@ -354,6 +374,27 @@ impl Lexicon {
 /// best.
 fn slot_of(hash: u64, size: usize) -> usize {
     (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & (size - 1)
+}
+
+/// Words of up to this many bytes are told apart by their hash alone (see `Lexicon::table`).
+const SHORT_WORD: usize = 8;
+
+/// The slot in `table` with `hash` for which `is_word` holds, or `EMPTY` once an empty slot
+/// ends the probe.
+#[inline]
+fn probe(table: &[Slot], hash: u64, is_word: impl Fn(&Slot) -> bool) -> &Slot {
+    let size = table.len();
+    if size == 0 {
+        return &EMPTY;
+    }
+    let mut at = slot_of(hash, size);
+    loop {
+        let slot = &table[at];
+        if slot.id == NONE || (slot.hash == hash && is_word(slot)) {
+            return slot;
+        }
+        at = (at + 1) & (size - 1);
+    }
 }
 
 /// The lexicon's view of one message, token by token.

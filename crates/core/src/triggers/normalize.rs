@@ -836,4 +836,18 @@ mod tests {
         assert_eq!(n.caps_words.len(), 3);
         assert_eq!(n.bang_runs, 2);
     }
+
+    proptest::proptest! {
+        /// The lexicon takes a token of up to eight bytes for the word with its hash without
+        /// comparing bytes, so every token must carry exactly the hash of its own text.
+        #[test]
+        fn every_token_carries_the_hash_of_its_text(
+            text in "\\PC{0,200}|([a-zA-Z0-9éÀ']{1,20}[ ,.!?\n]{1,2}){0,30}"
+        ) {
+            let n = normalize(&text);
+            for i in 0..n.tokens.len() {
+                proptest::prop_assert_eq!(n.tokens[i].hash, word_hash(n.token(i).as_bytes()), "{:?}", n.token(i));
+            }
+        }
+    }
 }

@@ -426,6 +426,100 @@ fn detector_is_shareable_between_threads() {
     assert_send_sync::<Detector>();
 }
 
+/// A 16-letter word, lowercase with no letter doubled (so normalising leaves it as it is),
+/// whose `word_hash` equals `target`'s: a token crafted to collide with a lexicon word.
+///
+/// Two eight-byte chunks `a`, `b` hash to `((a·K).rotl(5) ^ b)·K`, so for a target hash `H`
+/// and any `b`, `a = ((H·K⁻¹ ^ b).rotr(5))·K⁻¹`. Byte `k` of `a` depends only on bytes
+/// `0..=k+1` of `b` (for `k < 7`), so a depth-first search over `b`, byte by byte, prunes
+/// every `b` whose `a` stops being lowercase letters.
+fn forge_collision(target: &str) -> String {
+    use super::normalize::word_hash;
+    // A one-byte word hashes to its byte times the multiplier.
+    let k = word_hash(&[1]);
+    let mut k_inv = k;
+    for _ in 0..6 {
+        k_inv = k_inv.wrapping_mul(2u64.wrapping_sub(k.wrapping_mul(k_inv)));
+    }
+    assert_eq!(k.wrapping_mul(k_inv), 1);
+    let t = word_hash(target.as_bytes()).wrapping_mul(k_inv);
+    let first = |b: &[u8; 8]| {
+        ((t ^ u64::from_le_bytes(*b)).rotate_right(5))
+            .wrapping_mul(k_inv)
+            .to_le_bytes()
+    };
+
+    fn search(
+        b: &mut [u8; 8],
+        filled: usize,
+        first: &dyn Fn(&[u8; 8]) -> [u8; 8],
+    ) -> Option<[u8; 16]> {
+        if filled == 8 {
+            let a = first(b);
+            let word: Vec<u8> = a.iter().chain(b.iter()).copied().collect();
+            let plain =
+                word.iter().all(u8::is_ascii_lowercase) && word.windows(2).all(|w| w[0] != w[1]);
+            return plain.then(|| word.try_into().expect("16 bytes"));
+        }
+        for c in b'a'..=b'z' {
+            if filled > 0 && b[filled - 1] == c {
+                continue;
+            }
+            b[filled] = c;
+            b[filled + 1..].fill(0);
+            // Byte `filled - 1` of `a` is settled once bytes `0..=filled` of `b` are.
+            if (1..8).contains(&filled) {
+                let a = first(b);
+                let at = filled - 1;
+                if !a[at].is_ascii_lowercase() || (at > 0 && a[at] == a[at - 1]) {
+                    continue;
+                }
+            }
+            if let Some(word) = search(b, filled + 1, first) {
+                return Some(word);
+            }
+        }
+        None
+    }
+    let word = search(&mut [0; 8], 0, &first).expect("some 16-letter word collides");
+    String::from_utf8(word.to_vec()).expect("ASCII")
+}
+
+#[test]
+fn a_token_crafted_to_share_a_trigger_words_hash_is_not_that_word() {
+    use super::normalize::{normalize, word_hash};
+    // "litigation" is a long word (compared byte by byte), "sue" a short one (told apart by
+    // its hash alone, which a longer token cannot take).
+    for (target, sentence) in [
+        (
+            "litigation",
+            "We are now considering {} against the practice.",
+        ),
+        ("sue", "I will {} you for this."),
+    ] {
+        let forged = forge_collision(target);
+        let n = normalize(&forged);
+        assert_eq!(
+            n.token(0),
+            forged,
+            "normalising leaves the forged word as it is"
+        );
+        assert_eq!(
+            n.tokens[0].hash,
+            word_hash(target.as_bytes()),
+            "{forged} collides with {target}"
+        );
+        let real = sentence.replace("{}", target);
+        assert!(
+            kinds(&real).contains(&LegalThreat),
+            "{real}: {:?}",
+            kinds(&real)
+        );
+        let crafted = sentence.replace("{}", &forged);
+        assert_eq!(kinds(&crafted), [], "{crafted}");
+    }
+}
+
 proptest! {
     #[test]
     fn detect_never_panics_and_evidence_slices_the_input(text in "\\PC{0,300}") {

@@ -46,7 +46,8 @@ pub async fn load(db: &Db, tenants: usize, hot: usize, pending: usize) -> Loaded
     let snap = Policy::default()
         .snapshot(2)
         .expect("the built-in policy has a standard rule");
-    let (snapshot_id, document) = ladder_server::sla::stored(&snap);
+    let (snapshot_id, document) =
+        ladder_server::sla::stored(&snap).expect("the snapshot serialises");
     let snapshot_id = lit(&snapshot_id);
     let run = Run {
         position: 1,

@@ -14,7 +14,7 @@ use ladder_storage::audit::{self, PlannedEvent};
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::outbox::{self, Audience, NewMessage};
 use ladder_storage::timers::{self, NewTimer};
-use ladder_storage::{new_id, tickets, Backend, Statements};
+use ladder_storage::{new_id, tickets};
 use serde::Serialize;
 use sqlx::AnyConnection;
 
@@ -129,10 +129,7 @@ impl Changes {
         self.fired.extend(tickets);
     }
 
-    /// Takes the planned audit events out, for the caller to append later in the same
-    /// transaction (a batch appends all its parts' events at the end, so that it holds the
-    /// chain-head locks only for the last moment).
-    pub fn take_events(&mut self) -> Vec<PlannedEvent> {
+    fn take_events(&mut self) -> Vec<PlannedEvent> {
         std::mem::take(&mut self.events)
     }
 
@@ -216,20 +213,6 @@ impl Changes {
     /// Writes everything, in an order that satisfies the foreign keys, the audit trail last.
     pub async fn write(mut self, conn: &mut AnyConnection, now: Timestamp) -> FlowResult<()> {
         let events = self.take_events();
-        self.statements(Backend::of(conn), now)
-            .execute(&mut *conn)
-            .await?;
-        // Last: appending takes the organisations' chain-head locks, which other batches and
-        // requests queue on, so they are held for as short a time as possible.
-        audit::append_many(conn, &events).await?;
-        Ok(())
-    }
-
-    /// The statements that write everything but the audit events, in an order that
-    /// satisfies the foreign keys; built without the connection, so that the timer engine
-    /// builds one part's while the part before is being written.
-    pub fn statements(self, backend: Backend, now: Timestamp) -> Statements {
-        let mut out = Statements::new(backend);
         let (mut created, mut updated) = (Vec::new(), Vec::new());
         for (e, new) in self.escalations.into_values() {
             if new {
@@ -239,16 +222,16 @@ impl Changes {
             }
         }
         // Supersede before inserting: one active escalation per ticket at every moment.
-        escalations::update_many(&mut out, &updated);
-        escalations::insert_many(&mut out, &created);
+        escalations::update_many(&mut *conn, &updated).await?;
+        escalations::insert_many(&mut *conn, &created).await?;
         let rows: Vec<_> = self
             .priorities
             .iter()
             .map(|(id, (tenant, priority))| (tenant.clone(), id.clone(), *priority))
             .collect();
-        tickets::set_priorities(&mut out, &rows, now);
+        tickets::set_priorities(&mut *conn, &rows, now).await?;
         let watchers: Vec<_> = self.watchers.into_iter().collect();
-        tickets::add_watchers(&mut out, &watchers, now);
+        tickets::add_watchers(&mut *conn, &watchers, now).await?;
         let messages: Vec<NewMessage<'_>> = self
             .messages
             .iter()
@@ -263,7 +246,7 @@ impl Changes {
                 event_id: &m.event,
             })
             .collect();
-        outbox::enqueue_many(&mut out, &messages, now);
+        outbox::enqueue_many(&mut *conn, &messages, now).await?;
 
         // Each touched ticket's timer is what its active escalation waits for next.
         let mut timers: Vec<NewTimer> = Vec::new();
@@ -273,7 +256,7 @@ impl Changes {
             let due = match &reset.due {
                 Some(due) => due,
                 None => {
-                    let (snap, run) = sla::state_of(e);
+                    let (snap, run) = sla::state_of(e)?;
                     computed = run.clocks.timers(&snap, e.created_at, e.ack_due_at);
                     &computed
                 }
@@ -303,7 +286,10 @@ impl Changes {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        timers::replace_many(&mut out, &touched, &timers, now);
-        out
+        timers::replace_many(&mut *conn, &touched, &timers, now).await?;
+        // Last: appending takes the organisations' chain-head locks, which other batches and
+        // requests queue on, so they are held for as short a time as possible.
+        audit::append_many(conn, &events).await?;
+        Ok(())
     }
 }

@@ -54,6 +54,18 @@ impl FlowError {
         }
     }
 
+    /// The table of the corrupt row behind this error, if that is what it is.
+    pub fn corrupt_table(&self) -> Option<&'static str> {
+        match self {
+            FlowError::Storage(StorageError::Corrupt { table, .. }) => Some(table),
+            FlowError::Internal(e) => e.chain().find_map(|cause| match cause.downcast_ref() {
+                Some(StorageError::Corrupt { table, .. }) => Some(*table),
+                _ => None,
+            }),
+            _ => None,
+        }
+    }
+
     /// Something that cannot happen unless the code or the data is wrong.
     pub fn internal(context: impl std::fmt::Display) -> FlowError {
         FlowError::Internal(anyhow::anyhow!("{context}"))

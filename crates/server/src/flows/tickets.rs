@@ -370,7 +370,6 @@ pub async fn comment(
     }
     let mut tx = db.write().await?;
     let (tenant, mut t) = load_for_update(&mut tx, db, actor, id).await?;
-    tx.writes_only_ticket(&t.id);
     let active = active_escalation(tx.conn(), &tenant, &t).await?;
     let policy = policy_in(tx.conn(), &tenant).await?;
     if req.public && !req.from_customer {

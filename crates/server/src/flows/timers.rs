@@ -2,16 +2,15 @@
 //! rung, remind whoever holds a deadline, record a breach and tell the rung above, or
 //! escalate a ticket nobody answered.
 //!
-//! A batch of claimed timers is handled in the worker's transaction: the timer rows are
-//! deleted, everything the batch needs is read in a few queries (tickets, escalations, the
-//! organisations' people, customers), each timer's effects are decided in memory, and all of
-//! them are written together ([`Changes`]). Effects and firing commit together or not at all.
+//! A batch of claimed timers is handled in the worker's transaction: everything the batch
+//! needs is read in a few queries (tickets, escalations, the organisations' people,
+//! customers), each timer's effects are decided in memory, and all of them are written
+//! together ([`Changes`]), each ticket's timer rewritten to what comes next or removed.
+//! Effects and firing commit together or not at all.
 
 use ladder_core::AuditKind;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-
-use tokio::task::JoinHandle;
 
 use jiff::Timestamp;
 use ladder_core::policy::EscalationSnapshot;
@@ -21,12 +20,11 @@ use ladder_core::NotificationKind;
 use ladder_core::{
     Category, ContactMethod, EscalationState, Priority, TicketStatus, TriggerKind, Urgency,
 };
-use ladder_storage::audit::{self, PlannedEvent};
 use ladder_storage::directory::{self, Customer};
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::tickets::{self, Ticket};
 use ladder_storage::timers::{self, Timer};
-use ladder_storage::{Backend, Statements, WriteTx};
+use ladder_storage::WriteTx;
 use serde::Serialize;
 use serde_json::json;
 use sqlx::AnyConnection;
@@ -61,148 +59,41 @@ struct Loaded {
 /// due at once: a reminder, a breach, a rung timeout…).
 const MAX_STEPS: usize = 16;
 
-/// Tickets planned and written together within a batch. While one part's statements run,
-/// the next part is planned on another thread: deciding and writing take about the same
-/// time, and this way they overlap. The audit events of all parts are appended at the end.
-const PART: usize = 100;
-
 /// Fires a batch of claimed timers inside `tx`, at `now`: for each ticket, everything its
-/// active escalation's clocks have due by now, earliest first. Returns the transaction, to
-/// be committed, and the kinds of the audit events written; on error the transaction is
-/// gone (rolled back).
+/// active escalation's clocks have due by now, earliest first. Returns the kinds of the audit
+/// events written; the caller commits. On error nothing is to be committed: the caller rolls
+/// `tx` back.
 pub async fn fire_batch(
-    mut tx: WriteTx,
+    tx: &mut WriteTx,
     claimed: &[Timer],
     now: Timestamp,
-) -> FlowResult<(WriteTx, Vec<&'static str>)> {
-    let started = std::time::Instant::now();
+) -> FlowResult<Vec<&'static str>> {
     let (first_responses, escalated) = split(claimed)?;
     // A first-response timer is taken now; the others are rewritten with the batch's changes.
-    let backend = Backend::of(tx.conn());
     let ids: Vec<String> = first_responses.iter().map(|t| t.id.clone()).collect();
     timers::take_many(tx.conn(), &ids).await?;
     let mut loaded = load(tx.conn(), claimed).await?;
-    let read = started.elapsed();
     let mut done = Vec::with_capacity(claimed.len());
-    // Parts are written one after another, in order (the audit chains run through them),
-    // each by a task that owns the transaction meanwhile and hands it back.
-    let mut holder = Holder::Idle(tx);
-    let mut events = Vec::new();
-    for part in escalated.chunks(PART) {
-        let statements = plan_part(&mut loaded, part, backend, now, &mut events, &mut done)?;
-        let mut tx = holder.take().await?;
-        holder = Holder::Writing(tokio::spawn(async move {
-            let result = statements.execute(tx.conn()).await.map_err(FlowError::from);
-            (tx, result)
-        }));
+    let mut changes = Changes::default();
+    changes.fired(escalated.iter().map(|t| t.ticket_id.clone()));
+    for t in &escalated {
+        fire_ticket(&mut changes, &mut loaded, t, now, &mut done)?;
     }
-    let tx = holder.take().await?;
-    tracing::debug!(?read, written = ?started.elapsed(), "timer batch");
-    let first_responses = take_tickets(&mut loaded, &first_responses);
-    finish(tx, &events, first_responses, done, now).await
-}
-
-/// A batch of timers decided on from a snapshot, before taking the write lock: everything
-/// it writes, ready to run.
-pub struct Planned {
-    parts: Vec<Statements>,
-    events: Vec<PlannedEvent>,
-    done: Vec<&'static str>,
-    /// First-response timers, fired under the write lock with their tickets as read.
-    first_responses: Vec<(String, Ticket)>,
-}
-
-/// Whether firing these timers writes only to their own tickets (and to the audit trail and
-/// the outbox): true unless one escalates a ticket nobody answered, which is done the way a
-/// person would do it and reads and writes more.
-pub fn writes_only_their_tickets(claimed: &[Timer]) -> bool {
-    claimed.iter().all(|t| t.kind != TimerKind::FirstResponse)
-}
-
-/// Reads what a batch of claimed timers needs on `conn` and decides every timer's effects,
-/// at `now`, without writing anything: the part of [`fire_batch`] that needs no write lock.
-/// Whoever writes the result with [`write_planned`] must know that nothing it read has
-/// changed since.
-pub async fn plan_batch(
-    conn: &mut AnyConnection,
-    claimed: &[Timer],
-    now: Timestamp,
-) -> FlowResult<Planned> {
-    let (first_responses, escalated) = split(claimed)?;
-    let backend = Backend::of(conn);
-    let mut loaded = load(conn, claimed).await?;
-    let mut take = Statements::new(backend);
-    let ids: Vec<String> = first_responses.iter().map(|t| t.id.clone()).collect();
-    timers::take_many_into(&mut take, &ids);
-    let mut parts = vec![take];
-    let (mut events, mut done) = (Vec::new(), Vec::with_capacity(claimed.len()));
-    for part in escalated.chunks(PART) {
-        parts.push(plan_part(
-            &mut loaded,
-            part,
-            backend,
-            now,
-            &mut events,
-            &mut done,
-        )?);
-    }
-    let first_responses = take_tickets(&mut loaded, &first_responses);
-    Ok(Planned {
-        parts,
-        events,
-        done,
-        first_responses,
-    })
-}
-
-/// Writes a batch planned by [`plan_batch`] inside `tx`; returns the transaction, to be
-/// committed, and the kinds of the audit events written.
-pub async fn write_planned(
-    mut tx: WriteTx,
-    planned: Planned,
-    now: Timestamp,
-) -> FlowResult<(WriteTx, Vec<&'static str>)> {
-    for statements in planned.parts {
-        statements.execute(tx.conn()).await?;
-    }
-    finish(
-        tx,
-        &planned.events,
-        planned.first_responses,
-        planned.done,
-        now,
-    )
-    .await
-}
-
-/// The end of every batch: its audit events appended, then its first-response timers fired.
-async fn finish(
-    mut tx: WriteTx,
-    events: &[PlannedEvent],
-    first_responses: Vec<(String, Ticket)>,
-    mut done: Vec<&'static str>,
-    now: Timestamp,
-) -> FlowResult<(WriteTx, Vec<&'static str>)> {
-    // Last: appending locks the organisations' chain heads until the batch commits.
-    audit::append_many(tx.conn(), events).await?;
-    for (tenant, mut ticket) in first_responses {
-        if let Fired::Done(kind) = first_response(&mut tx, &tenant, &mut ticket, now).await? {
+    changes.write(tx.conn(), now).await?;
+    // Rare, and each opens an escalation the way a person would: one at a time, after the
+    // batch's own writes.
+    for t in &first_responses {
+        let Some((tenant, mut ticket)) = loaded.tickets.remove(&t.ticket_id) else {
+            continue;
+        };
+        if let Fired::Done(kind) = first_response(tx, &tenant, &mut ticket, now).await? {
             done.push(kind);
         }
     }
-    Ok((tx, done))
+    Ok(done)
 }
 
-/// The tickets of `timers`, with their tenants, taken out of what the batch read.
-fn take_tickets(loaded: &mut Loaded, timers: &[&Timer]) -> Vec<(String, Ticket)> {
-    timers
-        .iter()
-        .filter_map(|t| loaded.tickets.remove(&t.ticket_id))
-        .collect()
-}
-
-/// First-response timers apart (rare: each opens an escalation the way a person would, one
-/// at a time) from the timers of escalations already running.
+/// First-response timers apart from the timers of escalations already running.
 fn split(claimed: &[Timer]) -> FlowResult<(Vec<&Timer>, Vec<&Timer>)> {
     let mut first_responses = Vec::new();
     let mut escalated = Vec::with_capacity(claimed.len());
@@ -214,47 +105,6 @@ fn split(claimed: &[Timer]) -> FlowResult<(Vec<&Timer>, Vec<&Timer>)> {
         }
     }
     Ok((first_responses, escalated))
-}
-
-/// Decides the effects of one part of a batch: returns its statements, and adds its audit
-/// events to `events` and the kinds of what fired to `done`.
-fn plan_part(
-    loaded: &mut Loaded,
-    part: &[&Timer],
-    backend: Backend,
-    now: Timestamp,
-    events: &mut Vec<PlannedEvent>,
-    done: &mut Vec<&'static str>,
-) -> FlowResult<Statements> {
-    let mut changes = Changes::default();
-    changes.fired(part.iter().map(|t| t.ticket_id.clone()));
-    for t in part {
-        fire_ticket(&mut changes, loaded, t, now, done)?;
-    }
-    events.append(&mut changes.take_events());
-    Ok(changes.statements(backend, now))
-}
-
-/// The batch's transaction: free, or with a task writing a part.
-enum Holder {
-    Idle(WriteTx),
-    Writing(JoinHandle<(WriteTx, FlowResult<()>)>),
-}
-
-impl Holder {
-    /// The transaction, once the part being written (if any) is written.
-    async fn take(self) -> FlowResult<WriteTx> {
-        match self {
-            Holder::Idle(tx) => Ok(tx),
-            Holder::Writing(part) => {
-                let (tx, result) = part.await.map_err(|e| {
-                    FlowError::Internal(anyhow::anyhow!("writing a batch of timers: {e}"))
-                })?;
-                result?;
-                Ok(tx)
-            }
-        }
-    }
 }
 
 async fn load(conn: &mut AnyConnection, claimed: &[Timer]) -> FlowResult<Loaded> {
@@ -279,7 +129,7 @@ async fn load(conn: &mut AnyConnection, claimed: &[Timer]) -> FlowResult<Loaded>
         sla::unknown_snapshots(escalations.values().filter_map(|e| e.snapshot_id.clone()));
     if !unknown.is_empty() {
         for (id, document) in escalations::snapshots(conn, &unknown).await? {
-            sla::learn_snapshot(&id, &document);
+            sla::learn_snapshot(&id, &document)?;
         }
     }
     let tenants = unique(claimed.iter().map(|t| t.tenant_id.clone()));
@@ -325,7 +175,7 @@ fn fire_ticket(
         else {
             break;
         };
-        let (snap, run) = sla::state_of(e);
+        let (snap, run) = sla::state_of(e)?;
         let timers = run.clocks.timers(&snap, e.created_at, e.ack_due_at);
         let next = timers
             .iter()
@@ -476,7 +326,7 @@ fn remind(
         &payload,
     );
     run.clocks.reminded.insert(clock, now);
-    sla::apply(&mut e, &snap, &run);
+    sla::apply(&mut e, &snap, &run)?;
     e.updated_at = now;
     changes.put_escalation(e, false);
     Ok(Fired::Done("sla_reminder"))
@@ -605,7 +455,7 @@ fn breach(
         &payload,
     );
     run.clocks.breached.insert(clock, now);
-    sla::apply(&mut e, &snap, &run);
+    sla::apply(&mut e, &snap, &run)?;
     e.updated_at = now;
     if re_escalate {
         let note = format!(
@@ -648,7 +498,7 @@ async fn first_response(
     let policy = policy_in(tx.conn(), tenant).await?;
     let customer = directory::customer(tx.conn(), tenant, &ticket.customer_id).await?;
     let category = ticket.category.unwrap_or(Category::Other);
-    let facts = sla::facts(ticket, customer.as_ref(), category, ticket.priority, &[]);
+    let facts = sla::facts(ticket, customer.as_ref(), category, ticket.priority, &[])?;
     let snap = sla::snapshot_for(&policy, &facts);
     let Some(due) = snap.first_response_due(ticket.created_at) else {
         return Ok(Fired::Moot);

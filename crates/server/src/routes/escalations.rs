@@ -130,12 +130,12 @@ pub struct DecisionRequest {
 }
 
 /// The escalation with its three deadlines as they stand now.
-fn shown(e: escalations::Escalation, state: &AppState) -> Escalation {
-    Escalation::at(e, state.now())
+fn shown(e: escalations::Escalation, state: &AppState) -> ApiResult<Escalation> {
+    Ok(Escalation::at(e, state.now())?)
 }
 
 /// Escalates the ticket to a person, team, role, the owner (default) or platform support.
-#[utoipa::path(post, path = "/api/v1/tickets/{id}/escalate", tag = "escalations", params(("id" = String, Path)), request_body = EscalateRequest,
+#[utoipa::path(post, path = "/tickets/{id}/escalate", operation_id = "escalate_ticket", tag = "escalations", params(("id" = String, Path)), request_body = EscalateRequest,
     responses((status = 201, body = Escalation), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn escalate(
@@ -146,11 +146,11 @@ pub async fn escalate(
 ) -> ApiResult<(StatusCode, Json<Escalation>)> {
     let e = flow::escalate(&state.db, &caller.actor, &id, req.into(), state.now()).await?;
     state.metrics.event("escalated");
-    Ok((StatusCode::CREATED, Json(shown(e, &state))))
+    Ok((StatusCode::CREATED, Json(shown(e, &state)?)))
 }
 
 /// One escalation.
-#[utoipa::path(get, path = "/api/v1/escalations/{id}", tag = "escalations", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/escalations/{id}", operation_id = "get_escalation", tag = "escalations", params(("id" = String, Path)),
     responses((status = 200, body = Escalation), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
@@ -163,14 +163,14 @@ pub async fn get(
     } else {
         Some(caller.tenant_id())
     };
-    escalations::get(&mut conn, scope, &id)
+    let e = escalations::get(&mut conn, scope, &id)
         .await?
-        .map(|e| Json(shown(e, &state)))
-        .ok_or_else(|| ApiError::not_found("escalation"))
+        .ok_or_else(|| ApiError::not_found("escalation"))?;
+    Ok(Json(shown(e, &state)?))
 }
 
 /// Takes ownership: the caller becomes the single named escalation owner.
-#[utoipa::path(post, path = "/api/v1/escalations/{id}/acknowledge", tag = "escalations", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/escalations/{id}/acknowledge", operation_id = "acknowledge_escalation", tag = "escalations", params(("id" = String, Path)),
     responses((status = 200, body = Escalation), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
               (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn acknowledge(
@@ -180,12 +180,12 @@ pub async fn acknowledge(
 ) -> ApiResult<Json<Escalation>> {
     let e = flow::acknowledge(&state.db, &caller.actor, &id, state.now()).await?;
     state.metrics.event("acknowledged");
-    Ok(Json(shown(e, &state)))
+    Ok(Json(shown(e, &state)?))
 }
 
 /// Resolves with a summary. A compensation above the caller's authority creates an approval
 /// request instead (202) and the resolution waits for it.
-#[utoipa::path(post, path = "/api/v1/escalations/{id}/resolve", tag = "escalations", params(("id" = String, Path)), request_body = ResolveRequest,
+#[utoipa::path(post, path = "/escalations/{id}/resolve", operation_id = "resolve_escalation", tag = "escalations", params(("id" = String, Path)), request_body = ResolveRequest,
     responses((status = 200, body = ResolveOutcome), (status = 202, body = ResolveOutcome), (status = 409, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn resolve(
@@ -196,7 +196,7 @@ pub async fn resolve(
 ) -> ApiResult<(StatusCode, Json<ResolveOutcome>)> {
     let done = flow::resolve(&state.db, &caller.actor, &id, req.into(), state.now()).await?;
     let out = ResolveOutcome {
-        escalation: shown(done.escalation, &state),
+        escalation: shown(done.escalation, &state)?,
         approval: done.approval.map(Approval::from),
     };
     let status = if out.approval.is_some() {
@@ -213,7 +213,7 @@ pub async fn resolve(
 }
 
 /// Sends the ticket back to its previous assignee as open, with a reason.
-#[utoipa::path(post, path = "/api/v1/escalations/{id}/de-escalate", tag = "escalations", params(("id" = String, Path)), request_body = DeEscalateRequest,
+#[utoipa::path(post, path = "/escalations/{id}/de-escalate", operation_id = "de_escalate", tag = "escalations", params(("id" = String, Path)), request_body = DeEscalateRequest,
     responses((status = 200, body = Escalation), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn de_escalate(
     State(state): State<AppState>,
@@ -222,11 +222,11 @@ pub async fn de_escalate(
     Json(req): Json<DeEscalateRequest>,
 ) -> ApiResult<Json<Escalation>> {
     let e = flow::de_escalate(&state.db, &caller.actor, &id, &req.reason, state.now()).await?;
-    Ok(Json(shown(e, &state)))
+    Ok(Json(shown(e, &state)?))
 }
 
 /// Moves the escalation one rung up its chain; the current one becomes `superseded`.
-#[utoipa::path(post, path = "/api/v1/escalations/{id}/re-escalate", tag = "escalations", params(("id" = String, Path)), request_body = ReEscalateRequest,
+#[utoipa::path(post, path = "/escalations/{id}/re-escalate", operation_id = "re_escalate", tag = "escalations", params(("id" = String, Path)), request_body = ReEscalateRequest,
     responses((status = 201, body = Escalation), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn re_escalate(
     State(state): State<AppState>,
@@ -235,11 +235,11 @@ pub async fn re_escalate(
     Json(req): Json<ReEscalateRequest>,
 ) -> ApiResult<(StatusCode, Json<Escalation>)> {
     let e = flow::re_escalate(&state.db, &caller.actor, &id, &req.note, state.now()).await?;
-    Ok((StatusCode::CREATED, Json(shown(e, &state))))
+    Ok((StatusCode::CREATED, Json(shown(e, &state)?)))
 }
 
 /// Records whether the customer confirmed the resolution.
-#[utoipa::path(post, path = "/api/v1/escalations/{id}/verification", tag = "escalations", params(("id" = String, Path)), request_body = VerificationRequest,
+#[utoipa::path(post, path = "/escalations/{id}/verification", operation_id = "record_resolution_verification", tag = "escalations", params(("id" = String, Path)), request_body = VerificationRequest,
     responses((status = 200, body = Escalation), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn verification(
     State(state): State<AppState>,
@@ -255,11 +255,11 @@ pub async fn verification(
         state.now(),
     )
     .await?;
-    Ok(Json(shown(e, &state)))
+    Ok(Json(shown(e, &state)?))
 }
 
 /// Pending compensation approvals of the organisation.
-#[utoipa::path(get, path = "/api/v1/approvals", tag = "escalations", responses((status = 200, body = Vec<Approval>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/approvals", operation_id = "list_pending_approvals", tag = "approvals", responses((status = 200, body = Vec<Approval>)), security(("bearer" = [])))]
 pub async fn approvals(
     State(state): State<AppState>,
     caller: Caller,
@@ -273,7 +273,7 @@ pub async fn approvals(
 }
 
 /// Approves a compensation; the waiting resolution takes effect.
-#[utoipa::path(post, path = "/api/v1/approvals/{id}/approve", tag = "escalations", params(("id" = String, Path)), request_body = DecisionRequest,
+#[utoipa::path(post, path = "/approvals/{id}/approve", operation_id = "approve_compensation", tag = "approvals", params(("id" = String, Path)), request_body = DecisionRequest,
     responses((status = 200, body = Approval), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn approve(
     State(state): State<AppState>,
@@ -296,7 +296,7 @@ pub async fn approve(
 }
 
 /// Denies a compensation, with a reason; the escalation stays open.
-#[utoipa::path(post, path = "/api/v1/approvals/{id}/deny", tag = "escalations", params(("id" = String, Path)), request_body = DecisionRequest,
+#[utoipa::path(post, path = "/approvals/{id}/deny", operation_id = "deny_compensation", tag = "approvals", params(("id" = String, Path)), request_body = DecisionRequest,
     responses((status = 200, body = Approval), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn deny(
     State(state): State<AppState>,

@@ -1,4 +1,4 @@
-//! The HTTP surface: every route, and the OpenAPI document generated from their annotations.
+//! The HTTP surface: every route, and the OpenAPI document, built together from one list.
 
 pub mod escalations;
 pub mod ops;
@@ -9,41 +9,42 @@ pub mod session;
 pub mod tickets;
 pub mod views;
 
+use std::sync::Arc;
+
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{get, post, put};
-use axum::Router;
+use axum::{Extension, Json, Router};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::telemetry::RequestLabels;
 
+/// What the document says besides its operations, which come from `routes()`.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Ladder", description = "A help desk whose heart is escalation."),
-    paths(
-        session::login, session::logout,
-        people::create_user, people::list_users, people::get_user, people::set_availability,
-        people::create_team, people::list_teams,
-        people::create_customer, people::list_customers, people::get_customer,
-        tickets::create, tickets::get, tickets::patch, tickets::comment, tickets::comments,
-        tickets::events, tickets::notifications, tickets::link, tickets::watch,
-        escalations::escalate, escalations::get, escalations::acknowledge, escalations::resolve,
-        escalations::de_escalate, escalations::re_escalate, escalations::verification,
-        escalations::approvals, escalations::approve, escalations::deny,
-        queues::mine, queues::watching, queues::escalations,
-        policy::get, policy::put, policy::simulate,
-        ops::healthz, ops::readyz, ops::metrics,
+    tags(
+        (name = "auth", description = "Signing in and out."),
+        (name = "people", description = "Users, teams and customers of the organisation."),
+        (name = "tickets", description = "Tickets, their comments, links, watchers and audit trail."),
+        (name = "escalations", description = "Escalating a ticket and working the escalation to its end."),
+        (name = "approvals", description = "Compensation that waits for an approver."),
+        (name = "queues", description = "The caller's work lists."),
+        (name = "policy", description = "The organisation's escalation policy."),
+        (name = "meta", description = "This document."),
+        (name = "ops", description = "Health, readiness and metrics, outside /api/v1."),
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth),
 )]
-pub struct ApiDoc;
+struct ApiDoc;
 
 struct BearerAuth;
 
@@ -57,67 +58,57 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Every route, once: `routes!` registers each handler with axum at the method and path of
+/// its `#[utoipa::path]` and adds that operation to the document, so the two cannot drift.
+/// One `routes!` per path (it serves all its handlers at each of their paths).
+fn routes() -> OpenApiRouter<AppState> {
+    let api = OpenApiRouter::new()
+        .routes(routes!(session::login))
+        .routes(routes!(session::logout))
+        .routes(routes!(people::create_user, people::list_users))
+        .routes(routes!(people::get_user))
+        .routes(routes!(people::set_availability))
+        .routes(routes!(people::create_team, people::list_teams))
+        .routes(routes!(people::create_customer, people::list_customers))
+        .routes(routes!(people::get_customer))
+        .routes(routes!(tickets::create))
+        .routes(routes!(tickets::get, tickets::patch))
+        .routes(routes!(tickets::comment, tickets::comments))
+        .routes(routes!(tickets::events))
+        .routes(routes!(tickets::notifications))
+        .routes(routes!(tickets::link))
+        .routes(routes!(tickets::watch))
+        .routes(routes!(escalations::escalate))
+        .routes(routes!(escalations::get))
+        .routes(routes!(escalations::acknowledge))
+        .routes(routes!(escalations::resolve))
+        .routes(routes!(escalations::de_escalate))
+        .routes(routes!(escalations::re_escalate))
+        .routes(routes!(escalations::verification))
+        .routes(routes!(escalations::approvals))
+        .routes(routes!(escalations::approve))
+        .routes(routes!(escalations::deny))
+        .routes(routes!(queues::mine))
+        .routes(routes!(queues::watching))
+        .routes(routes!(queues::escalations))
+        .routes(routes!(policy::get, policy::put))
+        .routes(routes!(policy::simulate))
+        .routes(routes!(openapi_document))
+        .fallback(|| async { ApiError::NotFound("no such endpoint under /api/v1".into()) });
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api)
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+}
+
 /// The largest request body accepted; bigger ones are refused with 413.
 const BODY_LIMIT: usize = 256 * 1024;
 
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/auth/login", post(session::login))
-        .route("/auth/logout", post(session::logout))
-        .route("/users", post(people::create_user).get(people::list_users))
-        .route("/users/{id}", get(people::get_user))
-        .route("/users/{id}/availability", put(people::set_availability))
-        .route("/teams", post(people::create_team).get(people::list_teams))
-        .route(
-            "/customers",
-            post(people::create_customer).get(people::list_customers),
-        )
-        .route("/customers/{id}", get(people::get_customer))
-        .route("/tickets", post(tickets::create))
-        .route("/tickets/{id}", get(tickets::get).patch(tickets::patch))
-        .route(
-            "/tickets/{id}/comments",
-            post(tickets::comment).get(tickets::comments),
-        )
-        .route("/tickets/{id}/events", get(tickets::events))
-        .route("/tickets/{id}/notifications", get(tickets::notifications))
-        .route("/tickets/{id}/links", post(tickets::link))
-        .route("/tickets/{id}/watchers", post(tickets::watch))
-        .route("/tickets/{id}/escalate", post(escalations::escalate))
-        .route("/escalations/{id}", get(escalations::get))
-        .route(
-            "/escalations/{id}/acknowledge",
-            post(escalations::acknowledge),
-        )
-        .route("/escalations/{id}/resolve", post(escalations::resolve))
-        .route(
-            "/escalations/{id}/de-escalate",
-            post(escalations::de_escalate),
-        )
-        .route(
-            "/escalations/{id}/re-escalate",
-            post(escalations::re_escalate),
-        )
-        .route(
-            "/escalations/{id}/verification",
-            post(escalations::verification),
-        )
-        .route("/approvals", get(escalations::approvals))
-        .route("/approvals/{id}/approve", post(escalations::approve))
-        .route("/approvals/{id}/deny", post(escalations::deny))
-        .route("/queues/mine", get(queues::mine))
-        .route("/queues/watching", get(queues::watching))
-        .route("/queues/escalations", get(queues::escalations))
-        .route("/policy", get(policy::get).put(policy::put))
-        .route("/policy/simulate", post(policy::simulate))
-        .route("/openapi.json", get(openapi))
-        .fallback(|| async { ApiError::NotFound("no such endpoint under /api/v1".into()) });
-
-    Router::new()
-        .nest("/api/v1", api)
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+    let (router, document) = routes().split_for_parts();
+    router
+        .layer(Extension(Arc::new(document)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -129,13 +120,21 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(ApiDoc::openapi())
+/// The OpenAPI document of this API (3.1), built with the router from the same list.
+#[utoipa::path(get, path = "/openapi.json", operation_id = "get_openapi_document", tag = "meta",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
+async fn openapi_document(
+    Extension(document): Extension<Arc<utoipa::openapi::OpenApi>>,
+) -> Json<utoipa::openapi::OpenApi> {
+    Json(document.as_ref().clone())
 }
 
 async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let method = req.method().to_string();
     let res = next.run(req).await;
+    if let Some(crate::error::CorruptRow(table)) = res.extensions().get() {
+        state.metrics.corrupt(table);
+    }
     state
         .metrics
         .requests

@@ -8,7 +8,7 @@ use crate::engine;
 use crate::state::AppState;
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = String)))]
+#[utoipa::path(get, path = "/healthz", operation_id = "get_health", tag = "ops", responses((status = 200, body = String)))]
 pub async fn healthz() -> &'static str {
     "ok"
 }
@@ -18,7 +18,7 @@ const STUCK_AFTER_SECONDS: i64 = 300;
 
 /// The database answers and the timer engine keeps up: the answer names how late the oldest
 /// due timer is, and is 503 when it is more than five minutes late.
-#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = String), (status = 503, body = String)))]
+#[utoipa::path(get, path = "/readyz", operation_id = "get_readiness", tag = "ops", responses((status = 200, body = String), (status = 503, body = String)))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if let Err(e) = state.db.ping().await {
         return (
@@ -46,7 +46,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Prometheus metrics in text format.
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, body = String)))]
+#[utoipa::path(get, path = "/metrics", operation_id = "get_metrics", tag = "ops", responses((status = 200, body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     // Read at scrape time, not by the workers: a stuck worker could not report itself.
     if let Ok(late) = engine::oldest_overdue(&state).await {

@@ -43,7 +43,7 @@ pub struct NewUserRequest {
 }
 
 /// Adds a user to the caller's organisation (owners and admins only).
-#[utoipa::path(post, path = "/api/v1/users", tag = "people", request_body = NewUserRequest,
+#[utoipa::path(post, path = "/users", operation_id = "create_user", tag = "people", request_body = NewUserRequest,
     responses((status = 201, body = User), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn create_user(
     State(state): State<AppState>,
@@ -91,7 +91,7 @@ pub async fn create_user(
 }
 
 /// The organisation's users.
-#[utoipa::path(get, path = "/api/v1/users", tag = "people", responses((status = 200, body = Vec<User>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/users", operation_id = "list_users", tag = "people", responses((status = 200, body = Vec<User>)), security(("bearer" = [])))]
 pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
@@ -102,7 +102,7 @@ pub async fn list_users(
 }
 
 /// One user of the organisation.
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "people", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/users/{id}", operation_id = "get_user", tag = "people", params(("id" = String, Path)),
     responses((status = 200, body = User), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn get_user(
     State(state): State<AppState>,
@@ -124,7 +124,7 @@ pub struct AvailabilityRequest {
 }
 
 /// Marks a user away until a time (or available). Escalations route around away people.
-#[utoipa::path(put, path = "/api/v1/users/{id}/availability", tag = "people", params(("id" = String, Path)),
+#[utoipa::path(put, path = "/users/{id}/availability", operation_id = "set_user_availability", tag = "people", params(("id" = String, Path)),
     request_body = AvailabilityRequest, responses((status = 200, body = User), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn set_availability(
     State(state): State<AppState>,
@@ -153,7 +153,7 @@ pub struct NewTeamRequest {
 }
 
 /// Creates a team (owners and admins only).
-#[utoipa::path(post, path = "/api/v1/teams", tag = "people", request_body = NewTeamRequest,
+#[utoipa::path(post, path = "/teams", operation_id = "create_team", tag = "people", request_body = NewTeamRequest,
     responses((status = 201, body = Team), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn create_team(
     State(state): State<AppState>,
@@ -198,7 +198,7 @@ pub async fn create_team(
 }
 
 /// The organisation's teams with their members.
-#[utoipa::path(get, path = "/api/v1/teams", tag = "people", responses((status = 200, body = Vec<Team>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/teams", operation_id = "list_teams", tag = "people", responses((status = 200, body = Vec<Team>)), security(("bearer" = [])))]
 pub async fn list_teams(
     State(state): State<AppState>,
     caller: Caller,
@@ -224,7 +224,7 @@ fn standard_tier() -> CustomerTier {
 }
 
 /// Adds a customer (patient, client, account).
-#[utoipa::path(post, path = "/api/v1/customers", tag = "people", request_body = NewCustomerRequest,
+#[utoipa::path(post, path = "/customers", operation_id = "create_customer", tag = "people", request_body = NewCustomerRequest,
     responses((status = 201, body = Customer), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn create_customer(
     State(state): State<AppState>,
@@ -268,7 +268,7 @@ pub async fn create_customer(
 }
 
 /// The organisation's customers (first 500).
-#[utoipa::path(get, path = "/api/v1/customers", tag = "people", responses((status = 200, body = Vec<Customer>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/customers", operation_id = "list_customers", tag = "people", responses((status = 200, body = Vec<Customer>)), security(("bearer" = [])))]
 pub async fn list_customers(
     State(state): State<AppState>,
     caller: Caller,
@@ -282,7 +282,7 @@ pub async fn list_customers(
 }
 
 /// One customer.
-#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "people", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/customers/{id}", operation_id = "get_customer", tag = "people", params(("id" = String, Path)),
     responses((status = 200, body = Customer), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn get_customer(
     State(state): State<AppState>,

@@ -14,7 +14,7 @@ use crate::state::AppState;
 
 /// The policy in force: the matrix of rules and chains, SLA targets, calendars, trigger
 /// modes and authority limits. Its `version` is what `PUT` expects back.
-#[utoipa::path(get, path = "/api/v1/policy", tag = "policy",
+#[utoipa::path(get, path = "/policy", operation_id = "get_policy", tag = "policy",
     responses((status = 200, body = Policy), (status = 403, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn get(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Policy>> {
     caller.require_staff("read the policy")?;
@@ -27,7 +27,7 @@ pub async fn get(State(state): State<AppState>, caller: Caller) -> ApiResult<Jso
 /// problem is reported, each naming its rule and the JSON path of the part at fault; a
 /// refused policy changes nothing. Send back the `version` you read: if someone saved
 /// another version meanwhile the answer is 409. An identical document saves nothing.
-#[utoipa::path(put, path = "/api/v1/policy", tag = "policy", request_body = Policy,
+#[utoipa::path(put, path = "/policy", operation_id = "replace_policy", tag = "policy", request_body = Policy,
     responses((status = 200, body = Policy), (status = 409, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn put(
@@ -109,7 +109,7 @@ pub struct SimulateRequest {
 /// A dry run: which rule a ticket with these fields would match, its chain of rungs with
 /// each acknowledgement deadline, and the SLA due times, if it were escalated at `at` and
 /// nobody acted. Nothing is written.
-#[utoipa::path(post, path = "/api/v1/policy/simulate", tag = "policy", request_body = SimulateRequest,
+#[utoipa::path(post, path = "/policy/simulate", operation_id = "simulate_policy", tag = "policy", request_body = SimulateRequest,
     responses((status = 200, body = Simulation), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn simulate(
     State(state): State<AppState>,

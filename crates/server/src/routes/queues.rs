@@ -80,7 +80,7 @@ fn open_status(s: &str) -> bool {
 }
 
 /// Tickets assigned to me that are mine to work (not escalated away, not done), oldest first.
-#[utoipa::path(get, path = "/api/v1/queues/mine", tag = "queues",
+#[utoipa::path(get, path = "/queues/mine", operation_id = "list_my_queue", tag = "queues",
     params(("status" = Option<String>, Query), ("category" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = Page<Ticket>)), security(("bearer" = [])))]
 pub async fn mine(
@@ -95,7 +95,7 @@ pub async fn mine(
 }
 
 /// Tickets I watch — what I escalated — in any status, most recent first.
-#[utoipa::path(get, path = "/api/v1/queues/watching", tag = "queues",
+#[utoipa::path(get, path = "/queues/watching", operation_id = "list_watching_queue", tag = "queues",
     params(("status" = Option<String>, Query), ("category" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = Page<Ticket>)), security(("bearer" = [])))]
 pub async fn watching(
@@ -111,7 +111,7 @@ pub async fn watching(
 
 /// Active escalations addressed to me, my role or my teams, or owned by me; soonest due
 /// first. Platform support see every organisation's escalations to the platform.
-#[utoipa::path(get, path = "/api/v1/queues/escalations", tag = "queues",
+#[utoipa::path(get, path = "/queues/escalations", operation_id = "list_escalation_queue", tag = "queues",
     params(("status" = Option<String>, Query), ("category" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = Page<EscalationItem>)), security(("bearer" = [])))]
 pub async fn escalations(
@@ -133,5 +133,7 @@ pub async fn escalations(
     let mut conn = state.db.conn().await?;
     let page = queues::escalations(&mut conn, &audience, &f).await?;
     let now = state.now();
-    Ok(Json(Page::of(page, |item| EscalationItem::at(item, now))))
+    Ok(Json(Page::try_of(page, |item| {
+        EscalationItem::at(item, now)
+    })?))
 }

@@ -28,7 +28,7 @@ pub struct LoginResponse {
 }
 
 /// Signs in and returns a bearer token.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/auth/login", operation_id = "login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::Problem)))]
 pub async fn login(
     State(state): State<AppState>,
@@ -64,7 +64,7 @@ pub async fn login(
 }
 
 /// Revokes the token used for this request.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/auth/logout", operation_id = "logout", tag = "auth", responses((status = 204)), security(("bearer" = [])))]
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
     let mut tx = state.db.write().await?;
     directory::revoke_session(tx.conn(), &caller.token_hash, state.now()).await?;

@@ -128,7 +128,7 @@ async fn readable_tenant(state: &AppState, caller: &Caller, id: &str) -> ApiResu
 }
 
 /// Opens a ticket. Its text is scanned for escalation triggers, returned in `triggers`.
-#[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", request_body = NewTicketRequest,
+#[utoipa::path(post, path = "/tickets", operation_id = "create_ticket", tag = "tickets", request_body = NewTicketRequest,
     responses((status = 201, body = TicketView), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -138,11 +138,11 @@ pub async fn create(
     let now = state.now();
     let d = flow::create(&state.db, &caller.actor, req.into(), now).await?;
     state.metrics.event("ticket_created");
-    Ok((StatusCode::CREATED, Json(TicketView::at(d, now))))
+    Ok((StatusCode::CREATED, Json(TicketView::at(d, now)?)))
 }
 
 /// A ticket with its status, active escalation, triggers, watchers and links.
-#[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/tickets/{id}", operation_id = "get_ticket", tag = "tickets", params(("id" = String, Path)),
     responses((status = 200, body = TicketView), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
@@ -155,11 +155,11 @@ pub async fn get(
         .await?
         .ok_or_else(|| ApiError::not_found("ticket"))?;
     let d = flow::detail(&mut conn, &tenant, t).await?;
-    Ok(Json(TicketView::at(d, state.now())))
+    Ok(Json(TicketView::at(d, state.now())?))
 }
 
 /// Changes status, priority, category, assignee or team.
-#[utoipa::path(patch, path = "/api/v1/tickets/{id}", tag = "tickets", params(("id" = String, Path)), request_body = PatchTicketRequest,
+#[utoipa::path(patch, path = "/tickets/{id}", operation_id = "update_ticket", tag = "tickets", params(("id" = String, Path)), request_body = PatchTicketRequest,
     responses((status = 200, body = TicketView), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn patch(
     State(state): State<AppState>,
@@ -169,11 +169,11 @@ pub async fn patch(
 ) -> ApiResult<Json<TicketView>> {
     let now = state.now();
     let d = flow::patch(&state.db, &caller.actor, &id, req.into(), now).await?;
-    Ok(Json(TicketView::at(d, now)))
+    Ok(Json(TicketView::at(d, now)?))
 }
 
 /// Replies to the customer (`public: true`) or adds an internal note.
-#[utoipa::path(post, path = "/api/v1/tickets/{id}/comments", tag = "tickets", params(("id" = String, Path)), request_body = NewCommentRequest,
+#[utoipa::path(post, path = "/tickets/{id}/comments", operation_id = "add_ticket_comment", tag = "tickets", params(("id" = String, Path)), request_body = NewCommentRequest,
     responses((status = 201, body = Comment), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn comment(
     State(state): State<AppState>,
@@ -192,7 +192,7 @@ pub async fn comment(
 }
 
 /// The ticket's replies and notes, oldest first.
-#[utoipa::path(get, path = "/api/v1/tickets/{id}/comments", tag = "tickets", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/tickets/{id}/comments", operation_id = "list_ticket_comments", tag = "tickets", params(("id" = String, Path)),
     responses((status = 200, body = Vec<Comment>), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn comments(
     State(state): State<AppState>,
@@ -205,7 +205,7 @@ pub async fn comments(
 }
 
 /// The audit trail of one ticket, in order.
-#[utoipa::path(get, path = "/api/v1/tickets/{id}/events", tag = "tickets", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/tickets/{id}/events", operation_id = "list_ticket_events", tag = "tickets", params(("id" = String, Path)),
     responses((status = 200, body = Vec<AuditEvent>), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn events(
     State(state): State<AppState>,
@@ -217,7 +217,7 @@ pub async fn events(
 }
 
 /// Notifications written about this ticket (outbox), with their delivery state.
-#[utoipa::path(get, path = "/api/v1/tickets/{id}/notifications", tag = "tickets", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/tickets/{id}/notifications", operation_id = "list_ticket_notifications", tag = "tickets", params(("id" = String, Path)),
     responses((status = 200, body = Vec<Message>), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn notifications(
     State(state): State<AppState>,
@@ -234,7 +234,7 @@ pub async fn notifications(
 }
 
 /// Links this ticket to another (related, duplicate, follow-up of).
-#[utoipa::path(post, path = "/api/v1/tickets/{id}/links", tag = "tickets", params(("id" = String, Path)), request_body = NewLinkRequest,
+#[utoipa::path(post, path = "/tickets/{id}/links", operation_id = "add_ticket_link", tag = "tickets", params(("id" = String, Path)), request_body = NewLinkRequest,
     responses((status = 201, body = Link), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn link(
     State(state): State<AppState>,
@@ -267,7 +267,7 @@ pub struct WatchRequest {
 }
 
 /// Watches the ticket; returns the watcher list.
-#[utoipa::path(post, path = "/api/v1/tickets/{id}/watchers", tag = "tickets", params(("id" = String, Path)), request_body = WatchRequest,
+#[utoipa::path(post, path = "/tickets/{id}/watchers", operation_id = "add_ticket_watcher", tag = "tickets", params(("id" = String, Path)), request_body = WatchRequest,
     responses((status = 200, body = Vec<String>), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn watch(
     State(state): State<AppState>,

@@ -11,7 +11,7 @@ use ladder_core::{
     ApprovalState, AuditKind, Category, Channel, ContactMethod, CustomerTier, EscalationState,
     LinkKind, NotificationKind, Priority, Role, Target, TicketStatus, TriggerKind, Urgency,
 };
-use ladder_storage::{audit, directory, escalations, outbox, queues, tickets};
+use ladder_storage::{audit, directory, escalations, outbox, queues, tickets, StorageError};
 use serde::Serialize;
 
 use crate::flows::tickets::TicketDetail;
@@ -148,13 +148,16 @@ pub struct TicketView {
 
 impl TicketView {
     /// The ticket as shown at `now` (its escalation's deadlines stand as of then).
-    pub fn at(d: TicketDetail, now: Timestamp) -> TicketView {
-        TicketView {
+    pub fn at(d: TicketDetail, now: Timestamp) -> Result<TicketView, StorageError> {
+        Ok(TicketView {
             ticket: d.ticket.into(),
-            active_escalation: d.active_escalation.map(|e| Escalation::at(e, now)),
+            active_escalation: d
+                .active_escalation
+                .map(|e| Escalation::at(e, now))
+                .transpose()?,
             watchers: d.watchers,
             links: all(d.links),
-        }
+        })
     }
 }
 
@@ -253,9 +256,9 @@ pub struct Escalation {
 
 impl Escalation {
     /// The escalation with its three deadlines as they stand at `now`.
-    pub fn at(e: escalations::Escalation, now: Timestamp) -> Escalation {
-        let deadlines = crate::sla::deadlines(&e, now);
-        Escalation {
+    pub fn at(e: escalations::Escalation, now: Timestamp) -> Result<Escalation, StorageError> {
+        let deadlines = crate::sla::deadlines(&e, now)?;
+        Ok(Escalation {
             id: e.id,
             tenant_id: e.tenant_id,
             ticket_id: e.ticket_id,
@@ -281,7 +284,7 @@ impl Escalation {
             resolution: e.resolution,
             created_at: e.created_at,
             updated_at: e.updated_at,
-        }
+        })
     }
 }
 
@@ -419,6 +422,19 @@ impl<T> Page<T> {
             total: page.total,
         }
     }
+
+    /// A page of rows shown as views, when showing one can fail.
+    pub fn try_of<R, E>(
+        page: queues::Page<R>,
+        view: impl FnMut(R) -> Result<T, E>,
+    ) -> Result<Page<T>, E> {
+        Ok(Page {
+            items: page.items.into_iter().map(view).collect::<Result<_, E>>()?,
+            next_cursor: page.next_cursor,
+            counts: page.counts,
+            total: page.total,
+        })
+    }
 }
 
 /// One line of the escalations queue: the escalation and what a person needs to triage it.
@@ -431,12 +447,15 @@ pub struct EscalationItem {
 }
 
 impl EscalationItem {
-    pub fn at(item: queues::EscalationItem, now: Timestamp) -> EscalationItem {
-        EscalationItem {
-            escalation: Escalation::at(item.escalation, now),
+    pub fn at(
+        item: queues::EscalationItem,
+        now: Timestamp,
+    ) -> Result<EscalationItem, StorageError> {
+        Ok(EscalationItem {
+            escalation: Escalation::at(item.escalation, now)?,
             ticket_subject: item.ticket_subject,
             ticket_status: item.ticket_status,
-        }
+        })
     }
 }
 

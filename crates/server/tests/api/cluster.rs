@@ -2,13 +2,12 @@
 //! once, and a server killed mid-run loses nothing. Also the policy file commands.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use ladder_storage::Db;
 use reqwest::StatusCode;
 
-use crate::harness::{fresh_database, Backend, TestApp};
+use crate::harness::{eventually, fresh_database, Backend, TestApp};
 use crate::on_both_databases;
 
 #[path = "../../benches/support/bulk.rs"]
@@ -26,17 +25,22 @@ impl Drop for Server {
     }
 }
 
-fn serve(url: &str, extra: &[&str]) -> Server {
+/// Starts `ladder serve` on a free port and waits until it answers; its connections to
+/// PostgreSQL are named `name`, so that the test can watch what they are doing.
+async fn serve(url: &str, name: &str, extra: &[&str]) -> Server {
     let port = free_port();
+    let url = format!("{url}?application_name={name}");
     let child = Command::new(env!("CARGO_BIN_EXE_ladder"))
-        .args(["serve", "--database-url", url])
+        .args(["serve", "--database-url", &url])
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(extra)
         .env("LADDER_LOG", "error")
         .stdout(Stdio::null())
         .spawn()
         .expect("start ladder serve");
-    Server(child)
+    let server = Server(child);
+    answers(port).await;
+    server
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,39 +53,62 @@ async fn two_servers_fire_each_of_2000_timers_exactly_once_even_when_one_is_kill
 
     // The one to be killed runs more workers than the default, so more transactions die
     // with it.
-    let mut a = serve(&url, &["--timer-workers", "4"]);
-    let _b = serve(&url, &[]);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let due = Timestamp::now() + SignedDuration::from_secs(1);
+    let mut a = serve(&url, "victim", &["--timer-workers", "4"]).await;
+
+    // The test holds the audit trail: a worker can claim due timers and carry out their
+    // effects, but not record them, so its transaction stays open, holding its claim, for as
+    // long as the test wishes, whatever the speed of the machine.
+    let mut hold = db.write().await.expect("begin");
+    sqlx::query("LOCK TABLE audit_events IN EXCLUSIVE MODE")
+        .execute(hold.conn())
+        .await
+        .expect("hold the audit trail");
+    let due = Timestamp::now();
     assert_eq!(
         sla_load::fall_due(&db, due).await,
         2000,
-        "2,000 timers due in the same second"
+        "2,000 timers due in the same instant"
     );
-
-    // Kill one server with SIGKILL while the timers are being fired.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut killed_at = None;
-    loop {
-        let fired = sla_load::fired(&db).await;
-        if killed_at.is_none() && fired >= 100 {
-            a.0.kill().expect("SIGKILL one server");
-            let _ = a.0.wait();
-            killed_at = Some(fired);
+    eventually("the victim holds claimed timers", || {
+        let db = db.clone();
+        async move {
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'victim' \
+                 AND wait_event_type = 'Lock' AND backend_xid IS NOT NULL",
+            )
+            .fetch_one(db.pool())
+            .await
+            .expect("read the victim's connections");
+            n > 0
         }
-        if fired >= 2000 || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let killed_at = killed_at.expect("a server was killed");
-    assert!(
-        killed_at < 2000,
-        "the kill came mid-run ({killed_at} fired)"
-    );
-    // Anything still to come would show up now.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    })
+    .await;
+    // The second server starts beside it and claims what the first left, if anything.
+    let _b = serve(&url, "survivor", &[]).await;
+    assert_eq!(sla_load::fired(&db).await, 0, "nothing fired while held");
 
+    // Kill it with SIGKILL mid-batch, then let the survivor carry on.
+    a.0.kill().expect("SIGKILL one server");
+    let _ = a.0.wait();
+    hold.tx.rollback().await.expect("let go of the audit trail");
+
+    // Done when no timer due at that instant is left (its firing committed, or it would
+    // still be there) and every one of them is in the audit trail: no firing can follow.
+    let left_due = || {
+        let db = db.clone();
+        async move {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM timers WHERE due_at <= $1")
+                .bind(due.as_microsecond())
+                .fetch_one(db.pool())
+                .await
+                .expect("count the due timers");
+            n
+        }
+    };
+    eventually("the survivor fires what the victim held", || async {
+        left_due().await == 0 && sla_load::fired(&db).await >= 2000
+    })
+    .await;
     let (lags, superseded) = sla_load::lags_ms(&db, due).await;
     assert_eq!(lags.len(), 2000, "each timer fired, none twice");
     let distinct: std::collections::BTreeSet<_> = superseded.iter().collect();
@@ -110,12 +137,7 @@ async fn two_servers_fire_each_of_2000_timers_exactly_once_even_when_one_is_kill
     );
     // Every ticket has its one timer again, for its new rung; the chains are intact.
     assert_eq!(count("SELECT COUNT(*) FROM timers").await, 2000);
-    let (late,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM timers WHERE due_at <= $1")
-        .bind(due.as_microsecond())
-        .fetch_one(db.pool())
-        .await
-        .expect("count");
-    assert_eq!(late, 0);
+    assert_eq!(left_due().await, 0);
     let chains = ladder_storage::audit::verify(&db, None)
         .await
         .expect("verify");
@@ -286,19 +308,14 @@ async fn policy_files_round_trip_and_bad_ones_change_nothing(b: Backend) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Waits until the server at `port` answers, or panics after 30 s.
+/// Waits until the server at `port` answers.
 async fn answers(port: u16) {
     let url = format!("http://127.0.0.1:{port}/healthz");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = reqwest::get(&url).await {
-            if r.status() == StatusCode::OK {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "no server answered on {port}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(&format!("a server answers on port {port}"), || {
+        let url = url.clone();
+        async move { matches!(reqwest::get(&url).await, Ok(r) if r.status() == StatusCode::OK) }
+    })
+    .await;
 }
 
 fn free_port() -> u16 {
@@ -327,17 +344,12 @@ async fn a_second_server_on_one_sqlite_database_is_refused_until_the_first_stops
     answers(port).await;
 
     let mut second = start(free_port());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = second.0.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "a second server ran beside the first"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    eventually("the second server stops", || {
+        let stopped = second.0.try_wait().expect("wait").is_some();
+        async move { stopped }
+    })
+    .await;
+    let status = second.0.wait().expect("its exit status");
     assert!(!status.success());
     let mut err = String::new();
     if let Some(mut stderr) = second.0.stderr.take() {

@@ -563,7 +563,7 @@ async fn platform_support_see_only_what_was_escalated_to_them(b: Backend) {
         "pat@platform.example",
         "Pat Platform",
         "platform-pass",
-        jiff::Timestamp::now(),
+        app.now(),
     )
     .await
     .expect("platform user");

@@ -1,9 +1,10 @@
 //! Storage, tenancy, validation, concurrency and the audit chain.
 
+use jiff::SignedDuration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::harness::{assert_chain_intact, kinds, Backend, TestApp, TicketBuilder};
+use crate::harness::{assert_chain_intact, kinds, Backend, TestApp, TicketBuilder, START};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -46,7 +47,8 @@ async fn an_unknown_kind_read_back_is_an_error_naming_the_row(b: Backend) {
         "{msg}"
     );
 
-    // A timer far in the future, so that the engine leaves it alone.
+    // A timer at the end of time, so that the engine leaves it alone.
+    let end = jiff::Timestamp::MAX;
     sqlx::query(
         "INSERT INTO timers (id, tenant_id, ticket_id, escalation_id, kind, due_at, attempts, created_at) \
          VALUES ($1, $2, $1, NULL, 'remind_someone', $3, 0, 0) \
@@ -54,12 +56,12 @@ async fn an_unknown_kind_read_back_is_an_error_naming_the_row(b: Backend) {
     )
     .bind(&ticket)
     .bind(&org.tenant_id)
-    .bind(i64::MAX / 2)
+    .bind(end.as_microsecond())
     .execute(pool)
     .await
     .expect("insert timer");
     let mut conn = pool.acquire().await.expect("conn");
-    let err = ladder_storage::timers::get_many(&mut conn, std::slice::from_ref(&ticket))
+    let err = ladder_storage::timers::claim_due(&mut conn, app.db.backend(), end, 10)
         .await
         .expect_err("an unknown timer kind must not read back");
     let msg = err.to_string();
@@ -667,6 +669,16 @@ async fn tokens_are_checked_expire_on_logout_and_roles_are_enforced(b: Backend) 
         ))
         .await;
     assert_eq!(stored, 0, "tokens must be stored hashed");
+
+    // A session lasts its time to the microsecond, read from the server's clock: the owner
+    // signed in at the start.
+    app.clock
+        .set(START + ladder_server::auth::SESSION_TTL - SignedDuration::from_micros(1));
+    let (s, _) = app.get(&org.owner, "/queues/mine").await;
+    assert_eq!(s, StatusCode::OK);
+    app.clock.advance(SignedDuration::from_micros(1));
+    let (s, problem) = app.get(&org.owner, "/queues/mine").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{problem}");
 }
 
 async fn every_change_is_an_audit_event_with_before_and_after(b: Backend) {

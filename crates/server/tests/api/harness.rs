@@ -1,10 +1,12 @@
 //! One harness for every API test: a fresh database (an SQLite file, or a PostgreSQL
-//! database per test), the real server on a free port, and helpers that read like the flows.
+//! database per test), the real server on a free port and on a clock the test moves, and
+//! helpers that read like the flows.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use jiff::Timestamp;
-use ladder_server::provision;
+use jiff::{SignedDuration, Timestamp};
+use ladder_server::engine::EngineConfig;
+use ladder_server::{provision, AppState, Clock, TestClock};
 use ladder_storage::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -37,8 +39,45 @@ pub struct TestApp {
     pub db: Db,
     pub url: String,
     pub client: reqwest::Client,
+    /// What the server runs on: its database and its clock.
+    pub state: AppState,
+    /// The server's clock; only the test moves it.
+    pub clock: TestClock,
+    /// Whether the server's own timer workers run (then the test must not fire timers too).
+    engine_runs: bool,
     _scratch: Scratch,
 }
+
+/// Where every test's clock starts: Monday 2 June 2025, 10:00 UTC. The built-in "default"
+/// calendar (Monday to Friday, 09:00–17:00 UTC) is open and stays open for seven hours, so
+/// business-hour deadlines fall the same way on every run, whatever the day the test runs.
+pub const START: Timestamp = Timestamp::constant(1_748_858_400, 0);
+
+/// The longest a test waits for something a server does on its own time (its timer workers,
+/// a child process). Generous: a verdict never rests on it, only a hung server runs into it.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Polls `check` until it holds, or panics naming `what` after [`PATIENCE`]. Only for what
+/// no test can make happen itself: what the test clock drives is fired by the test.
+pub async fn eventually<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Timers fired per transaction when the test moves the clock.
+const BATCH: i64 = 500;
 
 /// What a fresh database leaves to clean up when the test ends: an SQLite file's directory,
 /// or a PostgreSQL database (otherwise every run would leave one per test on the server).
@@ -122,19 +161,22 @@ pub async fn fresh_database(backend: Backend) -> (String, Scratch) {
 }
 
 impl TestApp {
+    /// A server whose timer engine is stopped: timers fire when the test moves the clock
+    /// ([`TestApp::advance`]), at the instants they fall due.
     pub async fn spawn(backend: Backend) -> TestApp {
-        let config = ladder_server::engine::EngineConfig::for_backend(match backend {
-            Backend::Sqlite => ladder_storage::Backend::Sqlite,
-            Backend::Postgres => ladder_storage::Backend::Postgres,
-        });
+        let config = EngineConfig {
+            workers: 0,
+            ..EngineConfig::for_backend(match backend {
+                Backend::Sqlite => ladder_storage::Backend::Sqlite,
+                Backend::Postgres => ladder_storage::Backend::Postgres,
+            })
+        };
         TestApp::spawn_with(backend, config).await
     }
 
-    /// A server whose timer engine runs as configured (`workers: 0` stops it).
-    pub async fn spawn_with(
-        backend: Backend,
-        engine: ladder_server::engine::EngineConfig,
-    ) -> TestApp {
+    /// A server whose timer engine runs as configured (`workers: 0` stops it), on a test
+    /// clock standing at [`START`].
+    pub async fn spawn_with(backend: Backend, engine: EngineConfig) -> TestApp {
         let (url, scratch) = fresh_database(backend).await;
         let db = Db::connect(&url).await.expect("connect");
         db.migrate().await.expect("migrate");
@@ -142,9 +184,12 @@ impl TestApp {
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let served = db.clone();
+        let clock = TestClock::at(START);
+        let state = AppState::new(db.clone(), Clock::Test(clock.clone()));
+        let engine_runs = engine.workers > 0;
+        let served = state.clone();
         tokio::spawn(async move {
-            ladder_server::serve_with(served, listener, std::future::pending(), engine)
+            ladder_server::serve_state(served, listener, std::future::pending(), engine)
                 .await
                 .expect("server");
         });
@@ -153,7 +198,66 @@ impl TestApp {
             db,
             url,
             client: reqwest::Client::new(),
+            state,
+            clock,
+            engine_runs,
             _scratch: scratch,
+        }
+    }
+
+    /// The server's now.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Lets `by` pass: see [`TestApp::advance_to`].
+    pub async fn advance(&self, by: SignedDuration) -> usize {
+        self.advance_to(self.now() + by).await
+    }
+
+    /// Moves the clock to `to` as a punctual engine would live through it: the clock stops
+    /// at each instant a timer falls due on the way, and the due timers fire there (timers
+    /// they set that fall due before `to` fire in turn). Returns how many timers fired.
+    pub async fn advance_to(&self, to: Timestamp) -> usize {
+        assert!(
+            !self.engine_runs,
+            "the server's timer workers run: moving the clock would race them"
+        );
+        assert!(
+            to >= self.now(),
+            "the clock goes forward only ({to} is past)"
+        );
+        let mut fired = self.fire_due().await;
+        loop {
+            let next = ladder_storage::timers::next_due(&self.db)
+                .await
+                .expect("the next due timer");
+            match next {
+                Some(due) if due <= to => {
+                    // A timer due already must have fired just now, unless its firing failed
+                    // and it was set aside (then it is due later, not now).
+                    assert!(due > self.now(), "a timer due at {due} did not fire");
+                    self.clock.set(due);
+                    fired += self.fire_due().await;
+                }
+                _ => break,
+            }
+        }
+        self.clock.set(to);
+        fired
+    }
+
+    /// Fires every timer due now, batch after batch, as the engine would.
+    pub async fn fire_due(&self) -> usize {
+        let mut fired = 0;
+        loop {
+            let n = ladder_server::engine::fire_due(&self.state, BATCH)
+                .await
+                .expect("fire due timers");
+            fired += n;
+            if n < BATCH as usize {
+                return fired;
+            }
         }
     }
 
@@ -168,7 +272,7 @@ impl TestApp {
             &email,
             &format!("{name} Owner"),
             "owner-password",
-            Timestamp::now(),
+            self.now(),
         )
         .await
         .expect("create tenant");
@@ -264,23 +368,11 @@ impl TestApp {
         saved
     }
 
-    /// The ticket's audit trail, polled until `done` holds or `secs` pass.
-    pub async fn events_until(
-        &self,
-        who: &Session,
-        ticket: &str,
-        secs: u64,
-        done: impl Fn(&[Value]) -> bool,
-    ) -> Vec<Value> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-        loop {
-            let (_, events) = self.get(who, &format!("/tickets/{ticket}/events")).await;
-            let events = events.as_array().cloned().unwrap_or_default();
-            if done(&events) || std::time::Instant::now() > deadline {
-                return events;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+    /// The ticket's audit trail, oldest first.
+    pub async fn events(&self, who: &Session, ticket: &str) -> Vec<Value> {
+        let (status, events) = self.get(who, &format!("/tickets/{ticket}/events")).await;
+        assert_eq!(status, StatusCode::OK, "{events}");
+        events.as_array().cloned().expect("a list of events")
     }
 
     /// Counts rows straight from the database, for asserting that refusals change nothing.

@@ -54,13 +54,16 @@ fn incidents_policy(mode: TriggerMode, threshold: u32) -> Policy {
     policy
 }
 
-/// Opens a ticket for `customer` and returns it as the API does.
+/// Opens a ticket for `customer` a minute after whatever came before, and returns it as the
+/// API does. Only contacts strictly before a new one count as its prior contacts, so no two
+/// reports share an instant, as no two real ones do.
 async fn report(
     app: &TestApp,
     who: &Session,
     customer: &str,
     (subject, text): (&str, &str),
 ) -> Value {
+    app.advance(SignedDuration::from_mins(1)).await;
     let (status, body) = app
         .post(
             who,
@@ -113,7 +116,9 @@ async fn repeat_customer_fires_repeat_contact_by_the_policys_threshold(b: Backen
 
     let first = report(&app, &agent, &pat, ("Invoice", &ask(1))).await;
     assert!(trigger(&first, "repeat_contact").is_none(), "{first}");
-    // The customer writes back on that ticket: an inbound message is a contact too.
+    // An hour later the customer writes back on that ticket: an inbound message is a
+    // contact too.
+    app.advance(SignedDuration::from_hours(1)).await;
     let (s, _) = app
         .post(
             &agent,
@@ -428,7 +433,8 @@ async fn history_windows_count_back_from_the_moment_of_the_contact(b: Backend) {
         .expect("read owner")
         .expect("owner");
     let caller = Actor::of_user(&user, vec![]);
-    let t0: Timestamp = "2025-03-03T09:00:00Z".parse().expect("instant");
+    // From the server's now on, so that every contact follows the organisation's creation.
+    let t0 = app.now();
     let open = |customer: String, (subject, text): (&str, &str), at: Timestamp| {
         let caller = &caller;
         let db = &app.db;

@@ -5,10 +5,11 @@
 
 mod harness;
 
-mod ahead;
 mod cluster;
+mod engine;
 mod escalation;
 mod foundation;
 mod history;
+mod openapi;
 mod sla;
 mod triggers;

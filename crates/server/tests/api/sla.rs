@@ -1,11 +1,11 @@
 //! The policy engine at work: chains that climb on time, away people skipped, reminders and
 //! breaches, pauses, first responses, and policies as data.
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{kinds, told, Backend, Org, Session, TestApp, TicketBuilder};
+use crate::harness::{eventually, kinds, told, Backend, Org, Session, TestApp, TicketBuilder};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -18,6 +18,7 @@ on_both_databases!(
     a_ticket_nobody_answers_escalates_by_itself,
     only_the_owners_reply_or_call_counts_as_an_update,
     a_stuck_engine_shows_in_readyz_and_metrics,
+    the_servers_own_timer_workers_fire_on_its_clock,
 );
 
 /// A calendar open around the clock, named "default" so that every rule uses it.
@@ -43,10 +44,6 @@ fn at(v: &Value) -> Timestamp {
     v.as_str()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("not a timestamp: {v}"))
-}
-
-fn seconds_between(a: &Value, b: &Value) -> f64 {
-    at(b).duration_since(at(a)).as_secs_f64()
 }
 
 fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
@@ -84,11 +81,11 @@ async fn an_unacknowledged_escalation_climbs_the_chain_on_time(b: Backend) {
     let managers = org.team(&app, "Escalation managers", &[&mia]).await;
     let policy = drill_policy(
         json!([
-            {"target": {"kind": "user", "id": tom.id}, "ack_within": "2s"},
-            {"target": {"kind": "team", "id": managers}, "ack_within": "2s"},
+            {"target": {"kind": "user", "id": tom.id}, "ack_within": "10m"},
+            {"target": {"kind": "team", "id": managers}, "ack_within": "10m"},
             {"target": {"kind": "role", "role": "admin"}, "ack_within": "1h"},
         ]),
-        json!({"acknowledge": "1h", "update_every": "3s", "resolve": "1h"}),
+        json!({"acknowledge": "1h", "update_every": "15m", "resolve": "2h"}),
         json!({"remind_at_percent": 50, "remind_every": "1h"}),
     );
     app.set_policy(&org.owner, policy).await;
@@ -96,30 +93,31 @@ async fn an_unacknowledged_escalation_climbs_the_chain_on_time(b: Backend) {
 
     let e = escalate(&app, &tom, &ticket, json!({})).await;
     assert_eq!(e["target"], json!({"kind": "user", "id": tom.id}));
-    let escalated_at = e["created_at"].clone();
-    assert!((seconds_between(&escalated_at, &e["ack_due_at"]) - 2.0).abs() < 0.01);
+    let escalated_at = at(&e["created_at"]);
+    assert_eq!(escalated_at, app.now());
+    let minutes = |m: i64| escalated_at + SignedDuration::from_mins(m);
+    assert_eq!(at(&e["ack_due_at"]), minutes(10));
     for clock in ["acknowledge", "update", "resolve"] {
         assert_eq!(e["deadlines"][clock]["state"], "running", "{clock}: {e}");
     }
-    assert!(
-        (seconds_between(&escalated_at, &e["deadlines"]["update"]["due_at"]) - 3.0).abs() < 0.01
-    );
+    assert_eq!(at(&e["deadlines"]["update"]["due_at"]), minutes(15));
 
-    let events = app
-        .events_until(&org.owner, &ticket, 15, |ev| {
-            of_kind(ev, "rung_timed_out").len() == 2 && !of_kind(ev, "sla_breached").is_empty()
-        })
+    // Tom has until the tenth minute: a microsecond before, nothing has moved.
+    app.advance_to(minutes(10) - SignedDuration::from_micros(1))
         .await;
+    let events = app.events(&org.owner, &ticket).await;
+    assert!(
+        of_kind(&events, "rung_timed_out").is_empty(),
+        "{:?}",
+        kinds(&json!(events))
+    );
+    // Then rung 2 is called at the tenth minute, and rung 3 ten minutes after that.
+    app.advance_to(minutes(20)).await;
+    let events = app.events(&org.owner, &ticket).await;
     let moves = of_kind(&events, "rung_timed_out");
     assert_eq!(moves.len(), 2, "{:?}", kinds(&json!(events)));
-    // Rung 2 is called when rung 1's two seconds run out, rung 3 two seconds after that.
-    let first = seconds_between(&escalated_at, &moves[0]["occurred_at"]);
-    let second = seconds_between(&escalated_at, &moves[1]["occurred_at"]);
-    assert!((2.0..3.0).contains(&first), "rung 2 called after {first}s");
-    assert!(
-        (4.0..5.0).contains(&second),
-        "rung 3 called after {second}s"
-    );
+    assert_eq!(at(&moves[0]["occurred_at"]), minutes(10));
+    assert_eq!(at(&moves[1]["occurred_at"]), minutes(20));
     assert_eq!(
         moves[0]["payload"]["after"]["target"],
         json!({"kind": "team", "id": managers})
@@ -144,20 +142,19 @@ async fn an_unacknowledged_escalation_climbs_the_chain_on_time(b: Backend) {
         [2, 3]
     );
 
-    // The gentle reminder came before rung 1 was passed over, half-way through its time.
+    // The gentle reminder came half-way through Tom's time, before rung 1 was passed over.
     let reminders = of_kind(&events, "sla_reminder");
     let first_reminder = reminders
         .iter()
         .find(|r| r["payload"]["clock"] == "acknowledge")
         .expect("a reminder to acknowledge");
-    let when = seconds_between(&escalated_at, &first_reminder["occurred_at"]);
-    assert!((1.0..2.0).contains(&when), "reminded after {when}s");
+    assert_eq!(at(&first_reminder["occurred_at"]), minutes(5));
     assert_eq!(first_reminder["payload"]["to"], json!([tom.id]));
-    // The interim update was due after three seconds and nobody gave it.
-    let breach = of_kind(&events, "sla_breached")[0];
-    assert_eq!(breach["payload"]["clock"], "update");
-    let when = seconds_between(&escalated_at, &breach["occurred_at"]);
-    assert!((3.0..4.0).contains(&when), "breach recorded after {when}s");
+    // The interim update was due after fifteen minutes and nobody gave it.
+    let breaches = of_kind(&events, "sla_breached");
+    assert_eq!(breaches.len(), 1, "{:?}", kinds(&json!(events)));
+    assert_eq!(breaches[0]["payload"]["clock"], "update");
+    assert_eq!(at(&breaches[0]["occurred_at"]), minutes(15));
 
     let (_, t) = app.get(&org.owner, &format!("/tickets/{ticket}")).await;
     let active = &t["active_escalation"];
@@ -212,7 +209,7 @@ async fn an_away_owner_is_skipped_at_once(b: Backend) {
     let ticket = new_ticket(&app, &org, &rita, "You charged me twice for the cleaning.").await;
 
     // The owner is away for the week: the escalation goes straight to the admins.
-    let next_week = (Timestamp::now() + jiff::SignedDuration::from_hours(24 * 7)).to_string();
+    let next_week = (app.now() + SignedDuration::from_hours(24 * 7)).to_string();
     let (s, _) = app
         .put(
             &org.owner,
@@ -471,10 +468,11 @@ async fn waiting_on_the_customer_pauses_the_resolution_clock(b: Backend) {
             .map(|e| e["payload"]["sla"].clone()),
         Some(json!("paused"))
     );
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    // Half an hour waiting on the customer, while the acknowledgement clock runs on.
+    app.advance(SignedDuration::from_mins(30)).await;
 
     // The customer writes back: the ticket is escalated again and the clock runs on, the
-    // resolution deadline pushed back by the time spent waiting.
+    // resolution deadline pushed back by exactly the time spent waiting.
     let (s, _) = app
         .post(
             &rita,
@@ -487,8 +485,19 @@ async fn waiting_on_the_customer_pauses_the_resolution_clock(b: Backend) {
     assert_eq!(t["status"], "escalated");
     let d = &t["active_escalation"]["deadlines"];
     assert_eq!(d["resolve"]["state"], "running");
-    let pushed = seconds_between(&e["resolve_due_at"], &d["resolve"]["due_at"]);
-    assert!(pushed >= 1.2, "resolution pushed back by {pushed}s");
+    assert_eq!(
+        at(&d["resolve"]["due_at"]),
+        at(&e["resolve_due_at"]) + SignedDuration::from_mins(30)
+    );
+    assert_eq!(
+        at(&d["update"]["due_at"]),
+        app.now() + SignedDuration::from_hours(1)
+    );
+    assert_eq!(
+        at(&d["acknowledge"]["due_at"]),
+        at(&e["ack_due_at"]),
+        "waiting on the customer does not excuse acknowledging"
+    );
     // Only an escalated ticket may wait while escalated: other statuses still conflict.
     let (s, _) = app
         .patch(
@@ -509,12 +518,13 @@ async fn a_ticket_nobody_answers_escalates_by_itself(b: Backend) {
         drill_policy(
             json!([{"target": {"kind": "owner"}, "ack_within": "1h"}]),
             json!({"acknowledge": "1h", "update_every": "1h", "resolve": "8h"}),
-            json!({"first_response_within": "2s"}),
+            json!({"first_response_within": "15m"}),
         ),
     )
     .await;
     let ignored = new_ticket(&app, &org, &tom, "No hot water since Monday.").await;
     let answered = new_ticket(&app, &org, &tom, "The thermostat display is blank.").await;
+    let opened = app.now();
     let (s, _) = app
         .post(
             &tom,
@@ -523,33 +533,52 @@ async fn a_ticket_nobody_answers_escalates_by_itself(b: Backend) {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
-    let events = app
-        .events_until(&org.owner, &ignored, 10, |ev| {
-            !of_kind(ev, "escalated").is_empty()
-        })
+    let first_response_due = opened + SignedDuration::from_mins(15);
+    app.advance_to(first_response_due - SignedDuration::from_micros(1))
         .await;
+    let events = app.events(&org.owner, &ignored).await;
+    assert!(
+        of_kind(&events, "escalated").is_empty(),
+        "{:?}",
+        kinds(&json!(events))
+    );
+
+    // Fifteen minutes without an answer, to the microsecond: it escalates by itself.
+    app.advance_to(first_response_due).await;
+    let events = app.events(&org.owner, &ignored).await;
     let escalated = of_kind(&events, "escalated");
     assert_eq!(escalated.len(), 1, "{:?}", kinds(&json!(events)));
+    assert_eq!(at(&escalated[0]["occurred_at"]), first_response_due);
     assert_eq!(escalated[0]["payload"]["automatic"], true);
     assert_eq!(escalated[0]["payload"]["triggers"], json!(["sla_breach"]));
-    let breach = of_kind(&events, "sla_breached")[0];
-    assert_eq!(breach["payload"]["clock"], "first_response");
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let breach = of_kind(&events, "sla_breached");
+    assert_eq!(breach.len(), 1, "{:?}", kinds(&json!(events)));
+    assert_eq!(breach[0]["payload"]["clock"], "first_response");
+    assert_eq!(at(&breach[0]["occurred_at"]), first_response_due);
+    let (_, t) = app.get(&tom, &format!("/tickets/{ignored}")).await;
+    assert_eq!(t["status"], "escalated");
+
+    // The answered ticket stays with Tom, however long it waits.
+    app.advance(SignedDuration::from_hours(4)).await;
     let (_, t) = app.get(&tom, &format!("/tickets/{answered}")).await;
     assert!(
         t["active_escalation"].is_null(),
         "the answered ticket stays with Tom: {t}"
     );
-    assert!(t["first_response_at"].is_string());
-    let (_, t) = app.get(&tom, &format!("/tickets/{ignored}")).await;
-    assert_eq!(t["status"], "escalated");
+    assert_eq!(at(&t["first_response_at"]), opened);
+    let events = app.events(&org.owner, &answered).await;
+    assert!(
+        of_kind(&events, "sla_breached").is_empty(),
+        "{:?}",
+        kinds(&json!(events))
+    );
 }
 
 async fn only_the_owners_reply_or_call_counts_as_an_update(b: Backend) {
     let app = TestApp::spawn(b).await;
     let org = app.org("Bright Smile").await;
     let rita = org.user(&app, "Rita Reception", "agent").await;
-    // Around the clock, so that "a day from now" moves whatever the time of the test.
+    // Around the clock, so that an hour of business time is an hour of the clock.
     app.set_policy(
         &org.owner,
         drill_policy(
@@ -569,15 +598,17 @@ async fn only_the_owners_reply_or_call_counts_as_an_update(b: Backend) {
             json!({}),
         )
         .await;
-    let due = acked["update_due_at"].clone();
+    let due = at(&acked["update_due_at"]);
+    assert_eq!(due, app.now() + SignedDuration::from_hours(1));
     let path = format!("/tickets/{ticket}/comments");
     let owner = &org.owner;
     let comment = |body: Value| app.post(owner, &path, body);
     let update_due = || async {
         let (_, e) = app.get(&rita, &format!("/escalations/{id}")).await;
-        e["update_due_at"].clone()
+        at(&e["update_due_at"])
     };
-    // An internal note and the customer's own message do not count.
+    // Five minutes on, an internal note and the customer's own message do not count.
+    app.advance(SignedDuration::from_mins(5)).await;
     let (s, _) = comment(json!({"body": "Checking the ledger.", "public": false})).await;
     assert_eq!(s, StatusCode::CREATED);
     let (s, _) = comment(json!({"body": "Any news?", "public": true, "from_customer": true})).await;
@@ -593,23 +624,31 @@ async fn only_the_owners_reply_or_call_counts_as_an_update(b: Backend) {
         .await;
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(update_due().await, due);
-    // The owner's logged call does, and so does a public reply.
+    // The owner's logged call does: twenty minutes in, the next update is due an hour later.
+    app.advance(SignedDuration::from_mins(15)).await;
     let (s, c) = comment(json!({"body": "Called the patient: refund on its way.", "public": false, "logged_call": true})).await;
     assert_eq!(s, StatusCode::CREATED, "{c}");
     assert_eq!(c["logged_call"], true);
-    let after_call = update_due().await;
-    assert!(at(&after_call) > at(&due), "{after_call} after {due}");
+    assert_eq!(
+        update_due().await,
+        app.now() + SignedDuration::from_hours(1)
+    );
+    // And so does the owner's public reply.
+    app.advance(SignedDuration::from_mins(10)).await;
+    let (s, _) = comment(json!({"body": "The refund left today.", "public": true})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(
+        update_due().await,
+        app.now() + SignedDuration::from_hours(1)
+    );
     let (s, problem) = comment(json!({"body": "x", "public": true, "logged_call": true})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem["field"], "logged_call");
 }
 
 async fn a_stuck_engine_shows_in_readyz_and_metrics(b: Backend) {
-    let stopped = ladder_server::engine::EngineConfig {
-        workers: 0,
-        ..ladder_server::engine::EngineConfig::for_backend(ladder_storage::Backend::Sqlite)
-    };
-    let app = TestApp::spawn_with(b, stopped).await;
+    // The harness's server runs no timer workers: only the test fires timers.
+    let app = TestApp::spawn(b).await;
     let org = app.org("Bright Smile").await;
     let ready = |app: &TestApp| {
         let url = format!("{}/readyz", app.base);
@@ -627,36 +666,110 @@ async fn a_stuck_engine_shows_in_readyz_and_metrics(b: Backend) {
     let rita = org.user(&app, "Rita Reception", "agent").await;
     let ticket = new_ticket(&app, &org, &rita, "Where is my refund?").await;
     escalate(&app, &rita, &ticket, json!({})).await;
-    // Nothing fires them: pretend the escalation's timers fell due ten minutes ago.
-    let ten_minutes_ago = Timestamp::now().as_microsecond() - 600_000_000;
-    sqlx::query("UPDATE timers SET due_at = $1")
-        .bind(ten_minutes_ago)
-        .execute(app.db.pool())
+    // Nothing fires them: the clock moves on past the oldest timer, and it stays unfired.
+    let (oldest,): (i64,) = sqlx::query_as("SELECT MIN(due_at) FROM timers")
+        .fetch_one(app.db.pool())
         .await
-        .expect("age the timers");
+        .expect("the oldest timer");
+    let oldest = Timestamp::from_microsecond(oldest).expect("an instant");
+    // Five minutes late is still ready; a microsecond more is stuck.
+    app.clock.set(oldest + SignedDuration::from_mins(5));
     let (s, text) = ready(&app).await;
-    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{text}");
-    assert!(
-        text.starts_with("timer engine stuck: oldest overdue timer is 60"),
-        "{text}"
+    assert_eq!(
+        (s, text.as_str()),
+        (StatusCode::OK, "ready; oldest overdue timer: 300s late")
     );
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("body");
-    let line = metrics
-        .lines()
-        .find(|l| l.starts_with("ladder_oldest_overdue_timer_seconds "))
-        .expect("the gauge");
-    let late: f64 = line
-        .rsplit(' ')
-        .next()
-        .and_then(|v| v.parse().ok())
-        .expect("a number");
-    assert!((600.0..700.0).contains(&late), "{line}");
+    app.clock.set(oldest + SignedDuration::from_mins(10));
+    let (s, text) = ready(&app).await;
+    assert_eq!(
+        (s, text.as_str()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timer engine stuck: oldest overdue timer is 600s late"
+        )
+    );
+    let metrics = || async {
+        app.client
+            .get(format!("{}/metrics", app.base))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("body")
+    };
+    let gauge = |metrics: String| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with("ladder_oldest_overdue_timer_seconds "))
+            .expect("the gauge")
+            .to_owned()
+    };
+    assert_eq!(
+        gauge(metrics().await),
+        "ladder_oldest_overdue_timer_seconds 600"
+    );
+    // The engine catches up: nothing is late any more.
+    assert!(app.fire_due().await > 0);
+    let (s, text) = ready(&app).await;
+    assert_eq!(
+        (s, text.as_str()),
+        (StatusCode::OK, "ready; oldest overdue timer: 0s late")
+    );
+    assert_eq!(
+        gauge(metrics().await),
+        "ladder_oldest_overdue_timer_seconds 0"
+    );
+}
+
+/// The other tests fire timers themselves; here the server's own workers do, on the clock
+/// the server was given (on the wall clock they would have fired at once, 2025 being past).
+async fn the_servers_own_timer_workers_fire_on_its_clock(b: Backend) {
+    let engine = ladder_server::engine::EngineConfig::for_backend(match b {
+        Backend::Sqlite => ladder_storage::Backend::Sqlite,
+        Backend::Postgres => ladder_storage::Backend::Postgres,
+    });
+    let app = TestApp::spawn_with(b, engine).await;
+    let org = app.org("Swift Heating").await;
+    let tom = org.user(&app, "Tom Tech", "agent").await;
+    org.user(&app, "Ada Admin", "admin").await;
+    app.set_policy(
+        &org.owner,
+        drill_policy(
+            json!([
+                {"target": {"kind": "user", "id": tom.id}, "ack_within": "10m"},
+                {"target": {"kind": "role", "role": "admin"}, "ack_within": "1h"},
+            ]),
+            json!({"acknowledge": "1h", "update_every": "1h", "resolve": "2h"}),
+            json!({}),
+        ),
+    )
+    .await;
+    let ticket = new_ticket(&app, &org, &tom, "The boiler still leaks after your visit.").await;
+    let e = escalate(&app, &tom, &ticket, json!({})).await;
+    let due = at(&e["ack_due_at"]);
+    assert_eq!(due, app.now() + SignedDuration::from_mins(10));
+    let moves = || async {
+        let events = app.events(&org.owner, &ticket).await;
+        events
+            .into_iter()
+            .filter(|e| e["kind"] == "rung_timed_out")
+            .collect::<Vec<_>>()
+    };
+    assert!(moves().await.is_empty());
+
+    // The clock stands still at the due instant while the workers, on their own time,
+    // notice and fire.
+    app.clock.set(due);
+    eventually("the workers fire the rung timeout", || async {
+        !moves().await.is_empty()
+    })
+    .await;
+    let moves = moves().await;
+    assert_eq!(moves.len(), 1, "{moves:?}");
+    assert_eq!(at(&moves[0]["occurred_at"]), due);
+    assert_eq!(
+        moves[0]["payload"]["after"]["target"],
+        json!({"kind": "role", "role": "admin"})
+    );
 }

@@ -27,7 +27,6 @@ pub async fn acknowledge(
 ) -> FlowResult<Escalation> {
     let mut tx = db.write().await?;
     let (tenant, mut e, mut ticket) = load(&mut tx, db, actor, id).await?;
-    tx.writes_only_ticket(&ticket.id);
     let owner_name = match &e.escalation_owner_id {
         Some(o) => Some((o.clone(), user_name(tx.conn(), &tenant, o).await?)),
         None => None,
@@ -40,9 +39,9 @@ pub async fn acknowledge(
     e.escalation_owner_id = Some(actor.id().to_owned());
     e.acknowledged_at = Some(now);
     e.updated_at = now;
-    let (snap, mut run) = sla::state_of(&e);
+    let (snap, mut run) = sla::state_of(&e)?;
     run.clocks.acknowledge(now);
-    sla::apply(&mut e, &snap, &run);
+    sla::apply(&mut e, &snap, &run)?;
     if !escalations::update_if_state(tx.conn(), &e, EscalationState::Requested).await? {
         // Someone else acknowledged between our read and our write.
         let cur = escalations::get(tx.conn(), Some(&tenant), id)

@@ -34,7 +34,7 @@ pub async fn de_escalate(
     e.closed_at = Some(now);
     e.updated_at = now;
     e.resolution = Some(json!({"reason": reason.as_str(), "by": actor.id()}));
-    close_clocks(&mut e, now);
+    close_clocks(&mut e, now)?;
     if !escalations::update_if_state(tx.conn(), &e, prior).await? {
         return Err(FlowError::Conflict(
             "the escalation changed meanwhile: reload and try again".into(),

@@ -114,7 +114,7 @@ pub async fn open_escalation(
         req.category,
         req.urgency,
         &req.triggers,
-    );
+    )?;
     let chain = snap.chain();
     let requested = match req.target {
         Some(t) => {
@@ -167,11 +167,11 @@ pub async fn open_escalation(
         position: routed.position,
         clocks: SlaClocks::start(&snap, now),
     };
-    let (snapshot_id, document) = sla::stored(&snap);
+    let (snapshot_id, document) = sla::stored(&snap)?;
     escalations::save_snapshot(tx.conn(), &snapshot_id, &document.to_string()).await?;
     e.snapshot = Some(document);
     e.snapshot_id = Some(snapshot_id);
-    sla::apply(&mut e, &snap, &run);
+    sla::apply(&mut e, &snap, &run)?;
     escalations::insert(tx.conn(), &e).await?;
     let before =
         json!({"status": ticket.status, "priority": ticket.priority, "category": ticket.category});

@@ -132,10 +132,10 @@ async fn user_name(conn: &mut AnyConnection, tenant: &str, id: &str) -> FlowResu
 }
 
 /// Stops the run's clocks as the escalation ends.
-fn close_clocks(e: &mut Escalation, now: Timestamp) {
-    let (snap, mut run) = sla::state_of(e);
+fn close_clocks(e: &mut Escalation, now: Timestamp) -> FlowResult<()> {
+    let (snap, mut run) = sla::state_of(e)?;
     run.clocks.close(now);
-    sla::apply(e, &snap, &run);
+    sla::apply(e, &snap, &run)
 }
 
 /// The people in `ids`, each once, in order, leaving out `except` (who did it).

@@ -123,7 +123,7 @@ pub async fn move_up(
     let people = People::load(tx.conn(), tenant).await?;
     let customer = directory::customer(tx.conn(), tenant, &ticket.customer_id).await?;
     let mut changes = Changes::default();
-    let state = sla::state_of(&old);
+    let state = sla::state_of(&old)?;
     let new = plan_move_up(
         &mut changes,
         &people,
@@ -191,7 +191,7 @@ pub fn plan_move_up(
         clocks: run.clocks,
     };
     run.clocks.moved_up();
-    sla::apply(&mut new, &snap, &run);
+    sla::apply(&mut new, &snap, &run)?;
     let before = Position {
         escalation_id: &old.id,
         priority: ticket.priority,

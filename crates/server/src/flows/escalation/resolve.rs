@@ -190,7 +190,7 @@ pub(super) async fn finish_resolution(
     e.closed_at = Some(now);
     e.updated_at = now;
     e.resolution = Some(resolution.clone());
-    close_clocks(&mut e, now);
+    close_clocks(&mut e, now)?;
     if !escalations::update_if_state(tx.conn(), &e, prior).await? {
         return Err(FlowError::Conflict(
             "the escalation changed while resolving it: reload and try again".into(),

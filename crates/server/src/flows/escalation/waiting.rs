@@ -17,9 +17,9 @@ pub async fn customer_updated(
     now: Timestamp,
 ) -> FlowResult<()> {
     let mut e = e.clone();
-    let (snap, mut run) = sla::state_of(&e);
+    let (snap, mut run) = sla::state_of(&e)?;
     run.clocks.customer_updated(&snap, now);
-    sla::apply(&mut e, &snap, &run);
+    sla::apply(&mut e, &snap, &run)?;
     e.updated_at = now;
     escalations::update_if_state(conn, &e, e.state).await?;
     sla::sync_timers(conn, &e, now).await?;
@@ -35,14 +35,14 @@ pub async fn set_waiting(
     now: Timestamp,
 ) -> FlowResult<bool> {
     let mut e = e.clone();
-    let (snap, mut run) = sla::state_of(&e);
+    let (snap, mut run) = sla::state_of(&e)?;
     let changed = if waiting {
         run.clocks.pause(now)
     } else {
         run.clocks.resume(&snap, now)
     };
     if changed {
-        sla::apply(&mut e, &snap, &run);
+        sla::apply(&mut e, &snap, &run)?;
         e.updated_at = now;
         escalations::update_if_state(conn, &e, e.state).await?;
         sla::sync_timers(conn, &e, now).await?;
