@@ -9,6 +9,8 @@ use jiff::{SignedDuration, Timestamp};
 use ladder_core::triggers::{repeat_contact, Detector};
 use ladder_core::{Category, CustomerTier, Policy, TriggerKind, TriggerMode, Urgency};
 use ladder_storage::directory::Customer;
+use ladder_storage::tickets::Ticket;
+use ladder_storage::StorageError;
 use serde::Serialize;
 use sqlx::AnyConnection;
 
@@ -109,15 +111,28 @@ pub async fn detect(
     Ok(out)
 }
 
+/// The triggers stored on a ticket. A list that does not read back is corrupt: treating it
+/// as empty would drop what was detected the next time the list is written.
+pub fn stored(ticket: &Ticket) -> Result<Vec<FoundTrigger>, StorageError> {
+    if ticket.triggers.is_null() {
+        // As `sla::trigger_kinds` reads it: no list is no triggers.
+        return Ok(Vec::new());
+    }
+    serde_json::from_value(ticket.triggers.clone()).map_err(|err| StorageError::Corrupt {
+        table: "tickets",
+        detail: format!("ticket {}: its triggers do not read back: {err}", ticket.id),
+    })
+}
+
 /// Merges new detections into a ticket's stored list, one entry per kind.
-pub fn merge(existing: &serde_json::Value, found: &[FoundTrigger]) -> serde_json::Value {
-    let mut all: Vec<FoundTrigger> = serde_json::from_value(existing.clone()).unwrap_or_default();
+pub fn merge(ticket: &Ticket, found: &[FoundTrigger]) -> Result<serde_json::Value, StorageError> {
+    let mut all = stored(ticket)?;
     for f in found {
         if !all.iter().any(|a| a.kind == f.kind) {
             all.push(f.clone());
         }
     }
-    serde_json::to_value(all).unwrap_or_else(|_| existing.clone())
+    Ok(serde_json::to_value(all).unwrap_or_else(|_| ticket.triggers.clone()))
 }
 
 /// The category (the policy's, for that kind) and urgency an automatic escalation takes for

@@ -186,13 +186,19 @@ fn event_from_row(row: &AnyRow) -> Result<AuditEvent> {
         table: "audit_events",
         detail: format!("event {id} has an unknown kind {kind:?}"),
     })?;
+    // The chain hashes the text as written; a payload that is not JSON was not written by
+    // us, and showing it as a string would hide that.
+    let payload = serde_json::from_str(&payload).map_err(|err| StorageError::Corrupt {
+        table: "audit_events",
+        detail: format!("event {id}: the payload is not JSON: {err}"),
+    })?;
     Ok(AuditEvent {
         id,
         seq: row.int("seq")?,
         ticket_id: row.opt_text("ticket_id")?,
         actor_id: row.opt_text("actor_id")?,
         kind,
-        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
+        payload,
         occurred_at: row.time("occurred_at")?,
         hash: row.text("hash")?,
     })

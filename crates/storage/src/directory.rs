@@ -5,7 +5,7 @@ use ladder_core::{CustomerId, CustomerTier, Role, TeamId, TenantId, UserId};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
-use crate::row::{micros, new_id, RowExt};
+use crate::row::{in_table, micros, new_id, RowExt};
 use crate::sql::{in_list, Sql};
 use crate::{Db, Result, StorageError};
 
@@ -60,6 +60,10 @@ pub struct Customer {
 const USER_COLS: &str = "id, tenant_id, email, name, role, away_until, created_at";
 
 fn user_from_row(row: &AnyRow) -> Result<User> {
+    in_table("users", row, user_columns)
+}
+
+fn user_columns(row: &AnyRow) -> Result<User> {
     Ok(User {
         id: UserId(row.text("id")?),
         tenant_id: TenantId(row.text("tenant_id")?),
@@ -441,7 +445,11 @@ pub async fn insert_customer(
     })
 }
 
-pub(crate) fn customer_from_row(row: &impl RowExt) -> Result<Customer> {
+pub(crate) fn customer_from_row<R: RowExt>(row: &R) -> Result<Customer> {
+    in_table("customers", row, customer_columns)
+}
+
+fn customer_columns(row: &impl RowExt) -> Result<Customer> {
     Ok(Customer {
         id: CustomerId(row.text("id")?),
         name: row.text("name")?,

@@ -8,7 +8,7 @@ use ladder_core::{
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
-use crate::row::{micros, new_id, RowExt};
+use crate::row::{in_table, micros, new_id, RowExt};
 use crate::sql::{in_list, rows_per_statement, Sql, CHUNK};
 use crate::{Result, StorageError};
 
@@ -93,7 +93,11 @@ pub(crate) const ESCALATION_COLS: &str = "e.id, e.tenant_id, e.ticket_id, e.stat
     WHERE s.id = e.snapshot_id), e.snapshot) AS snapshot, e.snapshot_id, e.sla, e.ack_due_at, e.update_due_at, e.resolve_due_at, \
     e.acknowledged_at, e.closed_at, e.resolution, e.created_at, e.updated_at";
 
-pub(crate) fn escalation_from_row(row: &impl RowExt) -> Result<Escalation> {
+pub(crate) fn escalation_from_row<R: RowExt>(row: &R) -> Result<Escalation> {
+    in_table("escalations", row, escalation_columns)
+}
+
+fn escalation_columns(row: &impl RowExt) -> Result<Escalation> {
     let target_kind = row.parse("target_kind")?;
     let target_ref = row.opt_text("target_ref")?;
     let target = Target::from_parts(target_kind, target_ref.as_deref()).ok_or_else(|| {
@@ -468,6 +472,10 @@ const APPROVAL_COLS: &str =
     currency, state, resolution, decided_by, decision_reason, created_at, decided_at";
 
 fn approval_from_row(r: &AnyRow) -> Result<Approval> {
+    in_table("approvals", r, approval_columns)
+}
+
+fn approval_columns(r: &AnyRow) -> Result<Approval> {
     Ok(Approval {
         id: ApprovalId(r.text("id")?),
         escalation_id: EscalationId(r.text("escalation_id")?),

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use crate::row::{micros, new_id, RowExt};
-use crate::Result;
+use crate::{Result, StorageError};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Incident {
@@ -22,11 +22,17 @@ pub struct Incident {
 }
 
 fn incident_from_row(row: &AnyRow) -> Result<Incident> {
+    let id = row.text("id")?;
+    let customers = row.int("customers")?;
+    let customers = u32::try_from(customers).map_err(|_| StorageError::Corrupt {
+        table: "incidents",
+        detail: format!("incident {id}: {customers} customers"),
+    })?;
     Ok(Incident {
-        id: row.text("id")?,
+        id,
         incident_key: row.text("incident_key")?,
         parent_ticket_id: row.text("parent_ticket_id")?,
-        customers: u32::try_from(row.int("customers")?).unwrap_or(u32::MAX),
+        customers,
         escalated_at: row.opt_time("escalated_at")?,
         created_at: row.time("created_at")?,
     })

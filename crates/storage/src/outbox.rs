@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use ladder_core::NotificationKind;
 use sqlx::AnyConnection;
 
-use crate::row::{micros, new_id, RowExt};
+use crate::row::{in_table, micros, new_id, RowExt};
 use crate::sql::{rows_per_statement, Mark, Sql};
 use crate::{Db, Result, StorageError};
 
@@ -155,24 +155,26 @@ pub async fn for_ticket(db: &Db, tenant_id: &str, ticket_id: &str) -> Result<Vec
     .await?;
     rows.iter()
         .map(|r| {
-            let id = r.text("id")?;
-            let kind = r.text("kind")?;
-            let kind = kind.parse().map_err(|_| StorageError::Corrupt {
-                table: "outbox",
-                detail: format!("message {id} has an unknown kind {kind:?}"),
-            })?;
-            Ok(Message {
-                id,
-                ticket_id: r.opt_text("ticket_id")?,
-                recipient_user_ids: r.json("recipient_user_ids")?,
-                recipient_email: r.opt_text("recipient_email")?,
-                audience: r.text("audience")?,
-                kind,
-                payload: r.json("payload")?,
-                created_at: r.time("created_at")?,
-                delivered_at: r.opt_time("delivered_at")?,
-                attempts: r.int("attempts")?,
-                last_error: r.opt_text("last_error")?,
+            in_table("outbox", r, |r| {
+                let id = r.text("id")?;
+                let kind = r.text("kind")?;
+                let kind = kind.parse().map_err(|_| StorageError::Corrupt {
+                    table: "outbox",
+                    detail: format!("message {id} has an unknown kind {kind:?}"),
+                })?;
+                Ok(Message {
+                    id,
+                    ticket_id: r.opt_text("ticket_id")?,
+                    recipient_user_ids: r.json("recipient_user_ids")?,
+                    recipient_email: r.opt_text("recipient_email")?,
+                    audience: r.text("audience")?,
+                    kind,
+                    payload: r.json("payload")?,
+                    created_at: r.time("created_at")?,
+                    delivered_at: r.opt_time("delivered_at")?,
+                    attempts: r.int("attempts")?,
+                    last_error: r.opt_text("last_error")?,
+                })
             })
         })
         .collect()

@@ -29,6 +29,25 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
+/// Parses one row of `table` with `parse`, naming the table and the row's `id` in a
+/// [`StorageError::Corrupt`] raised by the column readers below, which know neither.
+pub(crate) fn in_table<R: RowExt, T>(
+    table: &'static str,
+    row: &R,
+    parse: impl FnOnce(&R) -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
+    parse(row).map_err(|e| match e {
+        StorageError::Corrupt { table: "?", detail } => {
+            let id = row.opt_text("id").ok().flatten();
+            StorageError::Corrupt {
+                table,
+                detail: format!("row {}: {detail}", id.as_deref().unwrap_or("without id")),
+            }
+        }
+        other => other,
+    })
+}
+
 pub(crate) trait RowExt {
     fn text(&self, col: &str) -> Result<String, StorageError>;
     fn opt_text(&self, col: &str) -> Result<Option<String>, StorageError>;
@@ -173,5 +192,32 @@ mod tests {
         let missing = Prefixed::joined(&row, "c_", |c| c.text("id")).expect("read");
         assert_eq!(missing, None, "a join that matched nothing");
         assert!(Prefixed::joined(&row, "e_", |e| e.text("nope")).is_err());
+    }
+
+    /// A column reader's error, which knows neither, comes out naming the table and the row.
+    #[tokio::test]
+    async fn a_corrupt_column_names_its_table_and_row() {
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect("sqlite::memory:")
+            .await
+            .expect("connect");
+        let row = sqlx::query("SELECT 't1' AS id, 'limbo' AS status, '[' AS tags")
+            .fetch_one(&mut conn)
+            .await
+            .expect("select");
+        for read in [
+            in_table("tickets", &row, |r| {
+                r.parse::<ladder_core::TicketStatus>("status").map(drop)
+            }),
+            in_table("tickets", &row, |r| r.json::<Vec<String>>("tags").map(drop)),
+        ] {
+            match read {
+                Err(StorageError::Corrupt { table, detail }) => {
+                    assert_eq!(table, "tickets");
+                    assert!(detail.starts_with("row t1: column "), "{detail}");
+                }
+                other => panic!("expected a corrupt row, got {other:?}"),
+            }
+        }
     }
 }

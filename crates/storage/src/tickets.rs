@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 
 use crate::directory::{self, Customer};
 use crate::escalations::{self, Escalation};
-use crate::row::{micros, new_id, Prefixed, RowExt};
+use crate::row::{in_table, micros, new_id, Prefixed, RowExt};
 use crate::sql::{in_list, rows_per_statement, Sql, CHUNK};
 use crate::{Result, StorageError};
 
@@ -51,6 +51,10 @@ const TICKET_COLS_JOINED: &str = "t.id, t.subject, t.description, t.customer_id,
     t.updated_at";
 
 pub(crate) fn ticket_from_row(row: &AnyRow) -> Result<Ticket> {
+    in_table("tickets", row, ticket_columns)
+}
+
+fn ticket_columns(row: &AnyRow) -> Result<Ticket> {
     Ok(Ticket {
         id: row.text("id")?,
         subject: row.text("subject")?,

@@ -21,7 +21,7 @@ use ladder_core::{
 };
 use ladder_storage::incidents::{self, Incident};
 use ladder_storage::tickets::{self, NewTicket, Ticket};
-use ladder_storage::{Backend, Db, WriteTx};
+use ladder_storage::{Backend, Db, StorageError, WriteTx};
 use serde_json::json;
 
 use super::escalation::{open_escalation, Escalate};
@@ -185,14 +185,14 @@ fn found(policy: &Policy, incident: &Incident) -> FoundTrigger {
 
 /// Puts `f` in a ticket's trigger list, replacing an older entry of its kind so the count
 /// shown stays current.
-fn tag(ticket: &mut Ticket, f: FoundTrigger) {
-    let mut all: Vec<FoundTrigger> =
-        serde_json::from_value(ticket.triggers.clone()).unwrap_or_default();
+fn tag(ticket: &mut Ticket, f: FoundTrigger) -> Result<(), StorageError> {
+    let mut all = crate::triggers::stored(ticket)?;
     all.retain(|a| a.kind != f.kind);
     all.push(f);
     if let Ok(v) = serde_json::to_value(all) {
         ticket.triggers = v;
     }
+    Ok(())
 }
 
 /// At most `max` characters of `s`.
@@ -255,7 +255,7 @@ async fn open(
                 "an incident for {key:?} was opened at the same moment; retry the request"
             ))
         })?;
-    tag(&mut parent, found(policy, &incident));
+    tag(&mut parent, found(policy, &incident))?;
     tickets::update(tx.conn(), tenant, &parent, now).await?;
     let children: Vec<&str> = earlier
         .iter()
@@ -308,11 +308,11 @@ async fn join(
     )
     .await?;
     incident.customers = incidents::child_customers(tx.conn(), tenant, &parent.id).await?;
-    tag(ticket, found(policy, &incident));
+    tag(ticket, found(policy, &incident))?;
     tickets::update(tx.conn(), tenant, ticket, now).await?;
     ticket.updated_at = now;
     record_child(tx, tenant, ticket, &incident, now).await?;
-    tag(&mut parent, found(policy, &incident));
+    tag(&mut parent, found(policy, &incident))?;
     tickets::update(tx.conn(), tenant, &parent, now).await?;
     parent.updated_at = now;
     record(
@@ -351,7 +351,7 @@ async fn link_child(
         now,
     )
     .await?;
-    tag(child, found(policy, incident));
+    tag(child, found(policy, incident))?;
     tickets::update(tx.conn(), tenant, child, now).await?;
     child.updated_at = now;
     record_child(tx, tenant, child, incident, now).await

@@ -443,7 +443,7 @@ pub async fn comment(
         .await?;
         if !found.is_empty() {
             payload["triggers"] = serde_json::to_value(&found).unwrap_or_default();
-            t.triggers = triggers::merge(&t.triggers, &found);
+            t.triggers = triggers::merge(&t, &found)?;
             changed = true;
         }
     }

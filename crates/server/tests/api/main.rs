@@ -6,6 +6,7 @@
 mod harness;
 
 mod cluster;
+mod corrupt;
 mod engine;
 mod escalation;
 mod foundation;
