@@ -5,11 +5,13 @@
 
 mod actor;
 pub mod changes;
+pub mod directory;
 mod error;
 pub mod escalation;
 pub mod incidents;
 pub mod people;
 pub mod policy;
+pub mod session;
 pub mod tickets;
 pub mod timers;
 

@@ -3,34 +3,16 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ladder_core::text::ShortText;
-use ladder_core::AuditKind;
 use ladder_core::{CustomerTier, Role, UserId};
-use ladder_storage::directory::{self, NewCustomer, NewUser};
+use ladder_storage::directory;
 use serde::Deserialize;
-use serde_json::json;
 
-use crate::auth::{hash_password, Caller};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::flows::record;
+use crate::flows::directory::{self as directory_flow, AddCustomer, AddTeam, AddUser};
 use crate::json::Json;
 use crate::routes::views::{all, Customer, Team, User};
 use crate::state::AppState;
-
-fn check_email(field: &str, email: &str) -> ApiResult<()> {
-    let ok = email.len() <= 254
-        && email.split_once('@').is_some_and(|(l, d)| {
-            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
-        })
-        && !email.chars().any(char::is_whitespace);
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::field(
-            field,
-            format!("{email:?} is not an email address"),
-        ))
-    }
-}
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -50,43 +32,13 @@ pub async fn create_user(
     caller: Caller,
     Json(req): Json<NewUserRequest>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
-    caller.require_manager("add users")?;
-    check_email("email", &req.email)?;
-    if req.password.chars().count() < 8 {
-        return Err(ApiError::field("password", "must be at least 8 characters"));
-    }
-    if req.password.len() > 1024 {
-        return Err(ApiError::field("password", "must be at most 1024 bytes"));
-    }
-    if req.role == Role::PlatformSupport {
-        return Err(ApiError::field(
-            "role",
-            "platform support staff belong to the platform, not to an organisation",
-        ));
-    }
-    if req.role == Role::Owner && caller.role() != Role::Owner {
-        return Err(ApiError::Forbidden(
-            "only an owner may add another owner".into(),
-        ));
-    }
-    let hash = hash_password(req.password).await?;
-    let now = state.now();
-    let mut tx = state.db.write().await?;
-    let user = directory::insert_user(
-        tx.conn(),
-        NewUser {
-            tenant_id: caller.tenant_id(),
-            email: req.email.trim(),
-            name: req.name.as_str(),
-            role: req.role,
-            password_hash: &hash,
-        },
-        now,
-    )
-    .await?;
-    record(tx.conn(), caller.tenant_id(), None, Some(&caller.user.id), AuditKind::UserCreated,
-        json!({"user_id": user.id, "after": {"email": user.email, "name": user.name, "role": user.role}}), now).await?;
-    tx.commit().await?;
+    let cmd = AddUser {
+        email: req.email,
+        name: req.name,
+        role: req.role,
+        password: req.password,
+    };
+    let user = directory_flow::add_user(&state.db, &caller.actor, cmd, state.now()).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -160,40 +112,11 @@ pub async fn create_team(
     caller: Caller,
     Json(req): Json<NewTeamRequest>,
 ) -> ApiResult<(StatusCode, Json<Team>)> {
-    caller.require_manager("create teams")?;
-    if req.members.len() > 1000 {
-        return Err(ApiError::field("members", "at most 1000 members"));
-    }
-    let now = state.now();
-    let mut tx = state.db.write().await?;
-    let found = directory::users_by_id(tx.conn(), caller.tenant_id(), &req.members).await?;
-    for (i, m) in req.members.iter().enumerate() {
-        if !found.iter().any(|u| u.id.as_str() == m) {
-            return Err(ApiError::field(
-                format!("members[{i}]"),
-                format!("no user with id {m:?} in this organisation"),
-            ));
-        }
-    }
-    let team = directory::insert_team(
-        tx.conn(),
-        caller.tenant_id(),
-        req.name.as_str(),
-        &req.members,
-        now,
-    )
-    .await?;
-    record(
-        tx.conn(),
-        caller.tenant_id(),
-        None,
-        Some(&caller.user.id),
-        AuditKind::TeamCreated,
-        json!({"team_id": team.id, "after": {"name": team.name, "members": team.members}}),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let cmd = AddTeam {
+        name: req.name,
+        members: req.members,
+    };
+    let team = directory_flow::add_team(&state.db, &caller.actor, cmd, state.now()).await?;
     Ok((StatusCode::CREATED, Json(team.into())))
 }
 
@@ -231,39 +154,13 @@ pub async fn create_customer(
     caller: Caller,
     Json(req): Json<NewCustomerRequest>,
 ) -> ApiResult<(StatusCode, Json<Customer>)> {
-    caller.require_staff("add customers")?;
-    if let Some(e) = &req.email {
-        check_email("email", e)?;
-    }
-    if let Some(p) = &req.phone {
-        if p.len() > 40
-            || !p
-                .chars()
-                .all(|c| c.is_ascii_digit() || " +-().".contains(c))
-        {
-            return Err(ApiError::field(
-                "phone",
-                "use digits, spaces and + - ( ) . only, at most 40 characters",
-            ));
-        }
-    }
-    let now = state.now();
-    let mut tx = state.db.write().await?;
-    let c = directory::insert_customer(
-        tx.conn(),
-        caller.tenant_id(),
-        NewCustomer {
-            name: req.name.as_str(),
-            email: req.email.as_deref(),
-            phone: req.phone.as_deref(),
-            tier: req.tier,
-        },
-        now,
-    )
-    .await?;
-    record(tx.conn(), caller.tenant_id(), None, Some(&caller.user.id), AuditKind::CustomerCreated,
-        json!({"customer_id": c.id, "after": {"name": c.name, "email": c.email, "phone": c.phone, "tier": c.tier}}), now).await?;
-    tx.commit().await?;
+    let cmd = AddCustomer {
+        name: req.name,
+        email: req.email,
+        phone: req.phone,
+        tier: req.tier,
+    };
+    let c = directory_flow::add_customer(&state.db, &caller.actor, cmd, state.now()).await?;
     Ok((StatusCode::CREATED, Json(c.into())))
 }
 

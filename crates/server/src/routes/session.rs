@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{new_token, verify_password, Caller, SESSION_TTL};
 use crate::error::{ApiError, ApiResult};
+use crate::flows;
 use crate::json::Json;
 use crate::routes::views::User;
 use crate::state::AppState;
@@ -53,9 +54,7 @@ pub async fn login(
         .checked_add(SESSION_TTL)
         .map_err(|e| ApiError::Internal(e.into()))?;
     let (token, token_hash) = new_token();
-    let mut tx = state.db.write().await?;
-    directory::insert_session(tx.conn(), &token_hash, &user, now, expires_at).await?;
-    tx.commit().await?;
+    flows::session::open(&state.db, &user, &token_hash, now, expires_at).await?;
     Ok(Json(LoginResponse {
         token,
         user: user.into(),
@@ -66,9 +65,7 @@ pub async fn login(
 /// Revokes the token used for this request.
 #[utoipa::path(post, path = "/auth/logout", operation_id = "logout", tag = "auth", responses((status = 204)), security(("bearer" = [])))]
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
-    let mut tx = state.db.write().await?;
-    directory::revoke_session(tx.conn(), &caller.token_hash, state.now()).await?;
-    tx.commit().await?;
+    flows::session::close(&state.db, &caller.token_hash, state.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
