@@ -11,7 +11,7 @@ use ladder_core::{Category, EscalationState, TicketStatus};
 use sqlx::AnyConnection;
 
 use crate::escalations::{escalation_from_row, Escalation, ESCALATION_COLS};
-use crate::row::RowExt;
+use crate::row::{name_row, RowExt};
 use crate::sql::Sql;
 use crate::tickets::{ticket_from_row, Ticket, TICKET_COLS};
 use crate::{Result, StorageError};
@@ -276,7 +276,9 @@ pub async fn escalations(
             let e = escalation_from_row(r)?;
             let item = EscalationItem {
                 ticket_subject: r.text("ticket_subject")?,
-                ticket_status: r.parse("ticket_status")?,
+                ticket_status: r
+                    .parse("ticket_status")
+                    .map_err(name_row("tickets", &e.ticket_id))?,
                 escalation: e,
             };
             by_id.insert(item.escalation.id.clone(), item);

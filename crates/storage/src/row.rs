@@ -36,16 +36,25 @@ pub(crate) fn in_table<R: RowExt, T>(
     row: &R,
     parse: impl FnOnce(&R) -> Result<T, StorageError>,
 ) -> Result<T, StorageError> {
-    parse(row).map_err(|e| match e {
-        StorageError::Corrupt { table: "?", detail } => {
-            let id = row.opt_text("id").ok().flatten();
-            StorageError::Corrupt {
-                table,
-                detail: format!("row {}: {detail}", id.as_deref().unwrap_or("without id")),
-            }
-        }
-        other => other,
+    parse(row).map_err(|e| {
+        let id = row.opt_text("id").ok().flatten();
+        name_row(table, id.as_deref().unwrap_or("without id"))(e)
     })
+}
+
+/// Names `table` and the row `id` in a [`StorageError::Corrupt`] that a column reader raised
+/// (for a column read outside its table's row parser); other errors pass as they are.
+pub(crate) fn name_row<'a>(
+    table: &'static str,
+    id: &'a str,
+) -> impl FnOnce(StorageError) -> StorageError + 'a {
+    move |e| match e {
+        StorageError::Corrupt { table: "?", detail } => StorageError::Corrupt {
+            table,
+            detail: format!("row {id}: {detail}"),
+        },
+        other => other,
+    }
 }
 
 pub(crate) trait RowExt {

@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 
 use crate::directory::{self, Customer};
 use crate::escalations::{self, Escalation};
-use crate::row::{in_table, micros, new_id, Prefixed, RowExt};
+use crate::row::{in_table, micros, name_row, new_id, Prefixed, RowExt};
 use crate::sql::{in_list, rows_per_statement, Sql, CHUNK};
 use crate::{Result, StorageError};
 
@@ -485,7 +485,14 @@ pub async fn links(
             Ok(Link {
                 from_ticket_id: TicketId(r.text("from_ticket_id")?),
                 to_ticket_id: TicketId(r.text("to_ticket_id")?),
-                kind: r.parse("kind")?,
+                kind: r.parse("kind").map_err(name_row(
+                    "ticket_links",
+                    &format!(
+                        "{} -> {}",
+                        r.text("from_ticket_id")?,
+                        r.text("to_ticket_id")?
+                    ),
+                ))?,
                 created_at: r.time("created_at")?,
             })
         })
