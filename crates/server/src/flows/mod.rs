@@ -19,7 +19,7 @@ use jiff::Timestamp;
 use ladder_core::{AuditKind, NotificationKind, Policy};
 use ladder_storage::audit::{self, NewEvent};
 use ladder_storage::outbox::{self, Audience, NewMessage};
-use ladder_storage::{policies, Db};
+use ladder_storage::{policies, Db, StorageError};
 use sqlx::AnyConnection;
 
 pub use actor::Actor;
@@ -117,7 +117,7 @@ pub async fn notify_customer(
 /// The tenant's policy in force (the built-in default until one is saved).
 pub async fn policy(db: &Db, tenant_id: &str) -> FlowResult<Policy> {
     match policies::current(db, tenant_id).await? {
-        Some((_, doc)) => parse_policy(&doc),
+        Some((version, doc)) => parse_policy(tenant_id, version, &doc),
         None => Ok(Policy::default()),
     }
 }
@@ -125,12 +125,18 @@ pub async fn policy(db: &Db, tenant_id: &str) -> FlowResult<Policy> {
 /// Same as [`policy`], read inside a transaction.
 pub async fn policy_in(conn: &mut AnyConnection, tenant_id: &str) -> FlowResult<Policy> {
     match policies::current_in(conn, tenant_id).await? {
-        Some((_, doc)) => parse_policy(&doc),
+        Some((version, doc)) => parse_policy(tenant_id, version, &doc),
         None => Ok(Policy::default()),
     }
 }
 
-fn parse_policy(doc: &str) -> FlowResult<Policy> {
-    serde_json::from_str(doc)
-        .map_err(|e| FlowError::Internal(anyhow::anyhow!("stored policy does not parse: {e}")))
+/// A stored policy that does not parse is a corrupt row: falling back to the built-in policy
+/// would route escalations by rules the tenant never chose.
+fn parse_policy(tenant_id: &str, version: i64, doc: &str) -> FlowResult<Policy> {
+    serde_json::from_str(doc).map_err(|e| {
+        FlowError::Storage(StorageError::Corrupt {
+            table: "policies",
+            detail: format!("tenant {tenant_id}'s policy version {version} does not parse: {e}"),
+        })
+    })
 }

@@ -12,6 +12,7 @@ on_both_databases!(
     stored_triggers_that_do_not_read_back_refuse_a_merge,
     an_unknown_value_in_a_column_names_its_table,
     a_notification_payload_that_is_not_json_is_an_error,
+    a_stored_policy_that_does_not_parse_is_an_error,
 );
 
 /// The corrupt rows counted so far under `table`, as `/metrics` shows them.
@@ -177,4 +178,32 @@ async fn a_notification_payload_that_is_not_json_is_an_error(b: Backend) {
     )
     .await;
     assert_eq!(corrupt_rows(&app, "outbox").await, 1);
+}
+
+/// A saved policy that does not parse is not replaced by the built-in one: reading it and
+/// opening a ticket (which routes by it) answer 500.
+async fn a_stored_policy_that_does_not_parse_is_an_error(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Policy Clinic").await;
+    let customer = org.customer(&app, "Maria Lopez").await;
+    let (s, mut policy) = app.get(&org.owner, "/policy").await;
+    assert_eq!(s, StatusCode::OK, "{policy}");
+    policy["currency"] = json!("EUR");
+    let saved = app.set_policy(&org.owner, policy).await;
+    let version = saved["version"].as_i64().expect("a saved version");
+    let done = sqlx::query(
+        "UPDATE policies SET document = '{\"rules\": 7}' WHERE tenant_id = $1 AND version = $2",
+    )
+    .bind(&org.tenant_id)
+    .bind(version)
+    .execute(app.db.pool())
+    .await
+    .expect("write by hand");
+    assert_eq!(done.rows_affected(), 1);
+    refused(&app, &org.owner, "/policy").await;
+    let (s, problem) = app
+        .post(&org.owner, "/tickets", json!({"subject": "A visit", "description": "Could I move my cleaning?", "customer_id": customer, "channel": "email"}))
+        .await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR, "{problem}");
+    assert_eq!(corrupt_rows(&app, "policies").await, 2);
 }
