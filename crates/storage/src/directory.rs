@@ -15,7 +15,7 @@ pub const PLATFORM_SLUG: &str = "platform";
 
 #[derive(Clone, Debug)]
 pub struct Tenant {
-    pub id: String,
+    pub id: TenantId,
     pub name: String,
     pub slug: String,
     pub created_at: Timestamp,
@@ -73,7 +73,7 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
 
 fn tenant_from_row(row: &AnyRow) -> Result<Tenant> {
     Ok(Tenant {
-        id: row.text("id")?,
+        id: TenantId(row.text("id")?),
         name: row.text("name")?,
         slug: row.text("slug")?,
         created_at: row.time("created_at")?,
@@ -87,13 +87,13 @@ pub async fn insert_tenant(
     now: Timestamp,
 ) -> Result<Tenant> {
     let t = Tenant {
-        id: new_id(),
+        id: TenantId(new_id()),
         name: name.to_owned(),
         slug: slug.to_owned(),
         created_at: now,
     };
     sqlx::query("INSERT INTO tenants (id, name, slug, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(&t.id)
+        .bind(t.id.as_str())
         .bind(&t.name)
         .bind(&t.slug)
         .bind(micros(now))
@@ -462,7 +462,7 @@ pub async fn people_of(
     let mut sql = Sql::new(&format!(
         "SELECT {USER_COLS} FROM users WHERE tenant_id IN "
     ));
-    let list = in_list(&mut sql, tenant_ids);
+    let list = in_list(&mut sql, tenant_ids.iter().map(String::as_str));
     sql.push(&list).push(" ORDER BY created_at, id");
     let users = sql
         .fetch_all(&mut *conn)
@@ -472,7 +472,7 @@ pub async fn people_of(
         .collect::<Result<Vec<_>>>()?;
     let mut sql =
         Sql::new("SELECT tenant_id, team_id, user_id FROM team_members WHERE tenant_id IN ");
-    let list = in_list(&mut sql, tenant_ids);
+    let list = in_list(&mut sql, tenant_ids.iter().map(String::as_str));
     sql.push(&list);
     let members = sql
         .fetch_all(conn)

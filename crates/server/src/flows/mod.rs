@@ -14,7 +14,7 @@ pub mod tickets;
 pub mod timers;
 
 use jiff::Timestamp;
-use ladder_core::{AuditKind, NotificationKind, Policy};
+use ladder_core::{AuditKind, EventId, NotificationKind, Policy, TenantId, TicketId, UserId};
 use ladder_storage::audit::{self, NewEvent};
 use ladder_storage::outbox::{self, Audience, NewMessage};
 use ladder_storage::{policies, Db};
@@ -26,13 +26,13 @@ pub use error::{FieldError, FlowError, FlowResult};
 /// Appends an audit event in the caller's transaction.
 pub async fn record(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    ticket_id: Option<&str>,
-    actor_id: Option<&str>,
+    tenant_id: &TenantId,
+    ticket_id: Option<&TicketId>,
+    actor_id: Option<&UserId>,
     kind: AuditKind,
     payload: serde_json::Value,
     now: Timestamp,
-) -> FlowResult<String> {
+) -> FlowResult<EventId> {
     Ok(audit::append(
         conn,
         NewEvent {
@@ -53,11 +53,11 @@ pub async fn record(
 #[allow(clippy::too_many_arguments)] // each is a distinct column of the outbox row
 pub async fn notify_staff(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    ticket_id: &str,
-    user_ids: &[String],
+    tenant_id: &TenantId,
+    ticket_id: &TicketId,
+    user_ids: &[UserId],
     kind: NotificationKind,
-    event_id: &str,
+    event_id: &EventId,
     payload: &str,
     now: Timestamp,
 ) -> FlowResult<()> {
@@ -86,11 +86,11 @@ pub async fn notify_staff(
 #[allow(clippy::too_many_arguments)] // each is a distinct column of the outbox row
 pub async fn notify_customer(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    ticket_id: &str,
+    tenant_id: &TenantId,
+    ticket_id: &TicketId,
     email: Option<&str>,
     kind: NotificationKind,
-    event_id: &str,
+    event_id: &EventId,
     payload: &str,
     now: Timestamp,
 ) -> FlowResult<()> {

@@ -3,8 +3,8 @@
 
 use jiff::Timestamp;
 use ladder_core::policy::{Directory, PolicyError};
-use ladder_core::AuditKind;
 use ladder_core::Policy;
+use ladder_core::{AuditKind, TenantId, UserId};
 use ladder_storage::{directory, policies, Db};
 use serde_json::json;
 
@@ -49,8 +49,8 @@ pub fn check(policy: &Policy, dir: &Directory) -> FlowResult<()> {
 /// A refused policy changes nothing: the previous one stays in force.
 pub async fn save(
     db: &Db,
-    tenant: &str,
-    by: Option<&str>,
+    tenant: &TenantId,
+    by: Option<&UserId>,
     mut policy: Policy,
     expected_version: Option<u32>,
     now: Timestamp,
@@ -79,7 +79,7 @@ pub async fn save(
         tenant,
         i64::from(policy.version),
         &document,
-        by,
+        by.map(UserId::as_str),
         now,
     )
     .await?;

@@ -279,7 +279,7 @@ impl TestApp {
         let session = self.login(&slug, &email, "owner-password").await;
         assert_eq!(session.id, owner.id);
         Org {
-            tenant_id: tenant.id,
+            tenant_id: tenant.id.0,
             slug,
             owner: session,
         }

@@ -441,7 +441,7 @@ async fn history_windows_count_back_from_the_moment_of_the_contact(b: Backend) {
         let req = OpenTicket {
             subject: ShortText::new(subject).expect("subject"),
             description: LongText::new(text).expect("text"),
-            customer_id: customer,
+            customer_id: ladder_core::CustomerId(customer),
             channel: Channel::Email,
             category: None,
             priority: None,
@@ -500,7 +500,7 @@ async fn history_windows_count_back_from_the_moment_of_the_contact(b: Backend) {
     );
     let ann_linked =
         sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM ticket_links WHERE from_ticket_id = $1")
-            .bind(&views[0].ticket.id)
+            .bind(views[0].ticket.id.as_str())
             .fetch_one(app.db.pool())
             .await
             .expect("count")
