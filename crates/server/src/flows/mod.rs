@@ -113,7 +113,7 @@ pub async fn notify_customer(
 }
 
 /// The tenant's policy in force (the built-in default until one is saved).
-pub async fn policy(db: &Db, tenant_id: &str) -> FlowResult<Policy> {
+pub async fn policy(db: &Db, tenant_id: &TenantId) -> FlowResult<Policy> {
     match policies::current(db, tenant_id).await? {
         Some((_, doc)) => parse_policy(&doc),
         None => Ok(Policy::default()),
@@ -121,7 +121,7 @@ pub async fn policy(db: &Db, tenant_id: &str) -> FlowResult<Policy> {
 }
 
 /// Same as [`policy`], read inside a transaction.
-pub async fn policy_in(conn: &mut AnyConnection, tenant_id: &str) -> FlowResult<Policy> {
+pub async fn policy_in(conn: &mut AnyConnection, tenant_id: &TenantId) -> FlowResult<Policy> {
     match policies::current_in(conn, tenant_id).await? {
         Some((_, doc)) => parse_policy(&doc),
         None => Ok(Policy::default()),

@@ -19,7 +19,7 @@ pub struct Saved {
 }
 
 /// The tenant's people and teams, for checking the targets a policy names.
-pub async fn directory_of(db: &Db, tenant: &str) -> FlowResult<Directory> {
+pub async fn directory_of(db: &Db, tenant: &TenantId) -> FlowResult<Directory> {
     let users = directory::users(db, tenant).await?;
     let teams = directory::teams(db, tenant).await?;
     Ok(Directory {
@@ -79,7 +79,7 @@ pub async fn save(
         tenant,
         i64::from(policy.version),
         &document,
-        by.map(UserId::as_str),
+        by,
         now,
     )
     .await?;

@@ -341,7 +341,7 @@ fn remind(
 struct Reminded<'a> {
     clock: Clock,
     due_at: Option<Timestamp>,
-    escalation_id: &'a str,
+    escalation_id: &'a EscalationId,
     reminder: &'static str,
     rule: &'a str,
     to: &'a [UserId],
@@ -352,7 +352,7 @@ struct Reminded<'a> {
 struct Breached<'a> {
     clock: Clock,
     due_at: Option<Timestamp>,
-    escalation_id: &'a str,
+    escalation_id: &'a EscalationId,
     holders: &'a [UserId],
     re_escalate: bool,
     rule: &'a str,
@@ -364,9 +364,9 @@ struct Breached<'a> {
 struct ClockNotice<'a> {
     clock: Clock,
     due_at: Option<Timestamp>,
-    escalation_id: &'a str,
+    escalation_id: &'a EscalationId,
     subject: &'a str,
-    ticket_id: &'a str,
+    ticket_id: &'a TicketId,
 }
 
 /// What a reminder or breach notification says, as JSON text.
@@ -557,6 +557,7 @@ mod tests {
     #[test]
     fn typed_payloads_write_what_json_trees_wrote() {
         let due: Option<Timestamp> = "2026-11-24T10:00:00Z".parse().ok();
+        let (e1, t1) = (EscalationId::from("e1"), TicketId::from("t1"));
         let (to, above) = (
             vec![UserId::from("u1"), UserId::from("u2")],
             vec![UserId::from("u3")],
@@ -564,7 +565,7 @@ mod tests {
         let reminded = Reminded {
             clock: Clock::Update,
             due_at: due,
-            escalation_id: "e1",
+            escalation_id: &e1,
             reminder: "repeat",
             rule: "Urgent",
             to: &to,
@@ -578,7 +579,7 @@ mod tests {
         let breached = Breached {
             clock: Clock::Resolve,
             due_at: due,
-            escalation_id: "e1",
+            escalation_id: &e1,
             holders: &to,
             re_escalate: true,
             rule: "Urgent",
@@ -593,9 +594,9 @@ mod tests {
         let notice = ClockNotice {
             clock: Clock::Acknowledge,
             due_at: None,
-            escalation_id: "e1",
+            escalation_id: &e1,
             subject: "Crown came off \"again\"",
-            ticket_id: "t1",
+            ticket_id: &t1,
         };
         let tree = json!({"escalation_id": "e1", "ticket_id": "t1",
             "subject": "Crown came off \"again\"", "clock": Clock::Acknowledge, "due_at": null});

@@ -428,10 +428,14 @@ async fn history_windows_count_back_from_the_moment_of_the_contact(b: Backend) {
     let mut policy = incidents_policy(TriggerMode::Auto, 3);
     policy.history.repeat_contact.threshold = 2;
     set_policy(&app, &org, &policy).await;
-    let user = ladder_storage::directory::user(&app.db, &org.tenant_id, &org.owner.id)
-        .await
-        .expect("read owner")
-        .expect("owner");
+    let user = ladder_storage::directory::user(
+        &app.db,
+        &ladder_core::TenantId(org.tenant_id.clone()),
+        &ladder_core::UserId(org.owner.id.clone()),
+    )
+    .await
+    .expect("read owner")
+    .expect("owner");
     let caller = Actor::of_user(&user, vec![]);
     // From the server's now on, so that every contact follows the organisation's creation.
     let t0 = app.now();

@@ -61,7 +61,7 @@ async fn validate_target(
                 Some(_) => Ok(()),
             }
         }
-        Target::Team { id } => match directory::team(conn, tenant, id.as_str()).await? {
+        Target::Team { id } => match directory::team(conn, tenant, id).await? {
             Some(_) => Ok(()),
             None => Err(FlowError::field(
                 "target.id",

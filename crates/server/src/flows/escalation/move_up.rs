@@ -34,17 +34,17 @@ struct MovedUp<'a> {
     automatic: bool,
     before: Position<'a>,
     chain_position: usize,
-    escalation_id: &'a str,
+    escalation_id: &'a EscalationId,
     note: &'a str,
     rung: i64,
     skipped: Vec<Skipped<'a>>,
-    superseded_escalation_id: &'a str,
+    superseded_escalation_id: &'a EscalationId,
 }
 
 /// Where an escalation stood, before or after a move.
 #[derive(Serialize)]
 struct Position<'a> {
-    escalation_id: &'a str,
+    escalation_id: &'a EscalationId,
     priority: Priority,
     target: &'a Target,
 }
