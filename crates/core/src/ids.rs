@@ -35,39 +35,6 @@ macro_rules! id_type {
             }
         }
 
-        // An id reads as the text it is stored as, so that it binds to a query and prints
-        // without ceremony; building one from a string stays explicit.
-        impl std::ops::Deref for $name {
-            type Target = str;
-            fn deref(&self) -> &str {
-                &self.0
-            }
-        }
-
-        // Hashes and compares as its text, so maps keyed by id are looked up by `&str`.
-        impl std::borrow::Borrow<str> for $name {
-            fn borrow(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl PartialEq<str> for $name {
-            fn eq(&self, other: &str) -> bool {
-                self.0 == other
-            }
-        }
-
-        impl PartialEq<String> for $name {
-            fn eq(&self, other: &String) -> bool {
-                &self.0 == other
-            }
-        }
-
-        impl PartialEq<$name> for String {
-            fn eq(&self, other: &$name) -> bool {
-                self == &other.0
-            }
-        }
     )*};
 }
 
@@ -87,18 +54,18 @@ id_type!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
+    /// An id is its text on the wire and in storage, and is only ever compared with an id of
+    /// its own kind (comparing a `TicketId` with a `&str` or a `UserId` does not compile).
     #[test]
-    fn ids_read_as_their_text_and_key_maps_looked_up_by_text() {
+    fn ids_serialise_as_their_text_and_compare_by_kind() {
         let id = TicketId::from("t-1");
-        let as_text: &str = &id;
-        assert_eq!(as_text, "t-1");
-        assert!(id == *"t-1");
-        let mut open = HashMap::new();
-        open.insert(id.clone(), 3);
-        assert_eq!(open.get("t-1"), Some(&3));
-        assert_eq!(open.get("t-2"), None);
+        assert_eq!(id.as_str(), "t-1");
+        assert_eq!(id.to_string(), "t-1");
+        assert_eq!(id, TicketId("t-1".to_owned()));
+        assert_ne!(id, TicketId::from("t-2"));
         assert_eq!(serde_json::to_string(&id).unwrap(), "\"t-1\"");
+        let back: TicketId = serde_json::from_str("\"t-1\"").unwrap();
+        assert_eq!(back, id);
     }
 }

@@ -69,7 +69,7 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub fn tenant_id(&self) -> &str {
+    pub fn tenant_id(&self) -> &ladder_core::TenantId {
         &self.user.tenant_id
     }
 

@@ -3,9 +3,7 @@
 
 use jiff::Timestamp;
 use ladder_core::AuditKind;
-use ladder_core::{
-    Category, Channel, ContactMethod, CustomerTier, Role, Target, TicketId, Urgency,
-};
+use ladder_core::{Category, Channel, ContactMethod, CustomerTier, Role, Target, Urgency};
 use ladder_storage::directory::{self, NewCustomer, NewUser, User};
 use ladder_storage::Db;
 use serde_json::json;
@@ -187,7 +185,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
             OpenTicket {
                 subject: text::<200>(subject)?,
                 description: text::<20_000>(body)?,
-                customer_id: customers[c].id.0.clone(),
+                customer_id: customers[c].id.clone(),
                 channel,
                 category,
                 priority: None,
@@ -204,7 +202,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
     escalation::escalate(
         db,
         &rita,
-        &TicketId(created[0].clone()),
+        &created[0],
         Escalate {
             target: None,
             category: Category::Legal,
@@ -221,7 +219,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
     escalation::escalate(
         db,
         &ravi,
-        &TicketId(created[3].clone()),
+        &created[3],
         Escalate {
             target: Some(Target::Team { id: team.id.clone() }),
             category: Category::Billing,
@@ -238,7 +236,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
     tickets::comment(
         db,
         &bella,
-        &TicketId(created[4].clone()),
+        &created[4],
         AddComment {
             body: text::<20_000>("Sent the itemised invoice to the insurer.")?,
             public: false,

@@ -9,6 +9,7 @@
 use jiff::Timestamp;
 use ladder_core::policy::{EscalationSnapshot, Facts};
 use ladder_core::sla::{next_on_chain, Deadlines, SlaClocks, TimerKind};
+use ladder_core::TenantId;
 use ladder_core::{
     Category, CustomerTier, Policy, Priority, Target, TicketStatus, TriggerKind, Urgency,
 };
@@ -296,7 +297,7 @@ pub fn deadlines(e: &Escalation, now: Timestamp) -> Result<Deadlines, StorageErr
 /// has had no response escalates by itself when its rule says so.
 pub async fn schedule_first_response(
     conn: &mut AnyConnection,
-    tenant: &str,
+    tenant: &TenantId,
     policy: &Policy,
     ticket: &Ticket,
     customer: Option<&Customer>,

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use jiff::{SignedDuration, Timestamp};
 use ladder_core::triggers::{repeat_contact, Detector};
+use ladder_core::TenantId;
 use ladder_core::{Category, CustomerTier, Policy, TriggerKind, TriggerMode, Urgency};
 use ladder_storage::directory::Customer;
 use ladder_storage::tickets::Ticket;
@@ -64,7 +65,7 @@ pub async fn detect(
     text: &str,
     customer: &Customer,
     conn: &mut AnyConnection,
-    tenant: &str,
+    tenant: &TenantId,
     now: Timestamp,
 ) -> FlowResult<Vec<FoundTrigger>> {
     let mut out = Vec::new();

@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 use ladder_core::audit::{event_hash, ChainBreak, ChainVerifier, ChainedEvent, GENESIS};
-use ladder_core::AuditKind;
+use ladder_core::{AuditKind, EventId, TenantId, TicketId, UserId};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
@@ -13,10 +13,10 @@ use crate::{Db, Result, StorageError};
 /// One event of the audit trail as the API shows it.
 #[derive(Clone, Debug)]
 pub struct AuditEvent {
-    pub id: String,
+    pub id: EventId,
     pub seq: i64,
-    pub ticket_id: Option<String>,
-    pub actor_id: Option<String>,
+    pub ticket_id: Option<TicketId>,
+    pub actor_id: Option<UserId>,
     /// What happened, e.g. `ticket_created`, `escalated`, `acknowledged`.
     pub kind: AuditKind,
     /// Who/what/why, with `before` and `after` for changes.
@@ -27,21 +27,21 @@ pub struct AuditEvent {
 
 /// A new event to append.
 pub struct NewEvent<'a> {
-    pub tenant_id: &'a str,
-    pub ticket_id: Option<&'a str>,
-    pub actor_id: Option<&'a str>,
+    pub tenant_id: &'a TenantId,
+    pub ticket_id: Option<&'a TicketId>,
+    pub actor_id: Option<&'a UserId>,
     pub kind: AuditKind,
     pub payload: serde_json::Value,
 }
 
 /// Appends an event to its tenant's chain inside the caller's transaction, so the event
 /// commits or rolls back with the change it records.
-pub async fn append(conn: &mut AnyConnection, ev: NewEvent<'_>, now: Timestamp) -> Result<String> {
+pub async fn append(conn: &mut AnyConnection, ev: NewEvent<'_>, now: Timestamp) -> Result<EventId> {
     let planned = PlannedEvent {
-        id: new_id(),
-        tenant_id: ev.tenant_id.to_owned(),
-        ticket_id: ev.ticket_id.map(str::to_owned),
-        actor_id: ev.actor_id.map(str::to_owned),
+        id: EventId(new_id()),
+        tenant_id: ev.tenant_id.clone(),
+        ticket_id: ev.ticket_id.cloned(),
+        actor_id: ev.actor_id.cloned(),
         kind: ev.kind,
         payload: ev.payload.to_string(),
         occurred_at: now,
@@ -52,10 +52,10 @@ pub async fn append(conn: &mut AnyConnection, ev: NewEvent<'_>, now: Timestamp) 
 
 /// An event planned with its id, to be appended with others in one go.
 pub struct PlannedEvent {
-    pub id: String,
-    pub tenant_id: String,
-    pub ticket_id: Option<String>,
-    pub actor_id: Option<String>,
+    pub id: EventId,
+    pub tenant_id: TenantId,
+    pub ticket_id: Option<TicketId>,
+    pub actor_id: Option<UserId>,
     pub kind: AuditKind,
     /// JSON text, hashed and stored as it is.
     pub payload: String,
@@ -71,14 +71,14 @@ pub async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> R
     if events.is_empty() {
         return Ok(());
     }
-    let mut tenants: Vec<String> = events.iter().map(|e| e.tenant_id.clone()).collect();
+    let mut tenants: Vec<TenantId> = events.iter().map(|e| e.tenant_id.clone()).collect();
     tenants.sort_unstable();
     tenants.dedup();
     let mut heads = lock_heads(conn, &tenants).await?;
     if heads.len() < tenants.len() {
         // A tenant's first events: create its head (waiting for, and then ignoring, another
         // transaction creating it at the same moment), then lock it like the others.
-        let missing: Vec<String> = tenants
+        let missing: Vec<TenantId> = tenants
             .iter()
             .filter(|t| !heads.contains_key(*t))
             .cloned()
@@ -86,7 +86,11 @@ pub async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> R
         let mut sql = Sql::new("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ");
         for (i, t) in missing.iter().enumerate() {
             sql.row(i == 0, |q| {
-                vec![q.arg(t.clone()), Mark::Lit("0"), q.arg(GENESIS.to_owned())]
+                vec![
+                    q.arg(t.0.clone()),
+                    Mark::Lit("0"),
+                    q.arg(GENESIS.to_owned()),
+                ]
             });
         }
         sql.push(" ON CONFLICT (tenant_id) DO NOTHING");
@@ -108,11 +112,11 @@ pub async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> R
         let at = micros(ev.occurred_at);
         let hash = event_hash(
             prev,
-            &ev.id,
-            &ev.tenant_id,
+            ev.id.as_str(),
+            ev.tenant_id.as_str(),
             *seq,
-            ev.ticket_id.as_deref(),
-            ev.actor_id.as_deref(),
+            ev.ticket_id.as_ref().map(TicketId::as_str),
+            ev.actor_id.as_ref().map(UserId::as_str),
             ev.kind.as_str(),
             &ev.payload,
             at,
@@ -128,11 +132,11 @@ pub async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> R
         for (i, (ev, seq, at, prev_hash, hash)) in chunk.iter().enumerate() {
             sql.row(i == 0, |q| {
                 vec![
-                    q.arg(ev.id.clone()),
-                    q.arg(ev.tenant_id.clone()),
+                    q.arg(ev.id.0.clone()),
+                    q.arg(ev.tenant_id.0.clone()),
                     q.arg(*seq),
-                    q.arg(ev.ticket_id.clone()),
-                    q.arg(ev.actor_id.clone()),
+                    q.arg(ev.ticket_id.as_ref().map(|t| t.0.clone())),
+                    q.arg(ev.actor_id.as_ref().map(|a| a.0.clone())),
                     q.arg(ev.kind.as_str()),
                     q.arg(ev.payload.clone()),
                     q.arg(*at),
@@ -147,7 +151,7 @@ pub async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> R
         Sql::new("UPDATE audit_heads SET seq = v.column2, hash = v.column3 FROM (VALUES ");
     for (i, (tenant, (seq, hash))) in heads.iter().enumerate() {
         sql.row(i == 0, |q| {
-            vec![q.arg(tenant.clone()), q.arg(*seq), q.arg(hash.clone())]
+            vec![q.arg(tenant.0.clone()), q.arg(*seq), q.arg(hash.clone())]
         });
     }
     sql.push(") AS v WHERE audit_heads.tenant_id = v.column1");
@@ -159,12 +163,12 @@ pub async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> R
 /// sequence number and hash. SQLite has a single writer and no row locks.
 async fn lock_heads(
     conn: &mut AnyConnection,
-    tenants: &[String],
-) -> Result<std::collections::BTreeMap<String, (i64, String)>> {
+    tenants: &[TenantId],
+) -> Result<std::collections::BTreeMap<TenantId, (i64, String)>> {
     let mut heads = std::collections::BTreeMap::new();
     for chunk in tenants.chunks(CHUNK) {
         let mut sql = Sql::new("SELECT tenant_id, seq, hash FROM audit_heads WHERE tenant_id IN ");
-        let list = in_list(&mut sql, chunk);
+        let list = in_list(&mut sql, chunk.iter().map(TenantId::as_str));
         sql.push(&list);
         sql.push(" ORDER BY tenant_id");
         if crate::Backend::of(conn) == crate::Backend::Postgres {
@@ -172,7 +176,10 @@ async fn lock_heads(
             sql.push(" FOR UPDATE");
         }
         for row in sql.fetch_all(&mut *conn).await? {
-            heads.insert(row.text("tenant_id")?, (row.int("seq")?, row.text("hash")?));
+            heads.insert(
+                TenantId(row.text("tenant_id")?),
+                (row.int("seq")?, row.text("hash")?),
+            );
         }
     }
     Ok(heads)
@@ -180,7 +187,7 @@ async fn lock_heads(
 
 fn event_from_row(row: &AnyRow) -> Result<AuditEvent> {
     let payload: String = row.text("payload")?;
-    let id = row.text("id")?;
+    let id = EventId(row.text("id")?);
     let kind = row.text("kind")?;
     let kind = kind.parse().map_err(|_| StorageError::Corrupt {
         table: "audit_events",
@@ -195,8 +202,8 @@ fn event_from_row(row: &AnyRow) -> Result<AuditEvent> {
     Ok(AuditEvent {
         id,
         seq: row.int("seq")?,
-        ticket_id: row.opt_text("ticket_id")?,
-        actor_id: row.opt_text("actor_id")?,
+        ticket_id: row.opt_text("ticket_id")?.map(TicketId),
+        actor_id: row.opt_text("actor_id")?.map(UserId),
         kind,
         payload,
         occurred_at: row.time("occurred_at")?,
@@ -205,13 +212,17 @@ fn event_from_row(row: &AnyRow) -> Result<AuditEvent> {
 }
 
 /// The events of one ticket, oldest first.
-pub async fn for_ticket(db: &Db, tenant_id: &str, ticket_id: &str) -> Result<Vec<AuditEvent>> {
+pub async fn for_ticket(
+    db: &Db,
+    tenant_id: &TenantId,
+    ticket_id: &TicketId,
+) -> Result<Vec<AuditEvent>> {
     let rows = sqlx::query(
         "SELECT id, seq, ticket_id, actor_id, kind, payload, occurred_at, hash FROM audit_events \
          WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY seq",
     )
-    .bind(tenant_id)
-    .bind(ticket_id)
+    .bind(tenant_id.as_str())
+    .bind(ticket_id.as_str())
     .fetch_all(db.pool())
     .await?;
     rows.iter().map(event_from_row).collect()

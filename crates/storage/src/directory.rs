@@ -15,7 +15,7 @@ pub const PLATFORM_SLUG: &str = "platform";
 
 #[derive(Clone, Debug)]
 pub struct Tenant {
-    pub id: String,
+    pub id: TenantId,
     pub name: String,
     pub slug: String,
     pub created_at: Timestamp,
@@ -77,7 +77,7 @@ fn user_columns(row: &AnyRow) -> Result<User> {
 
 fn tenant_from_row(row: &AnyRow) -> Result<Tenant> {
     Ok(Tenant {
-        id: row.text("id")?,
+        id: TenantId(row.text("id")?),
         name: row.text("name")?,
         slug: row.text("slug")?,
         created_at: row.time("created_at")?,
@@ -91,13 +91,13 @@ pub async fn insert_tenant(
     now: Timestamp,
 ) -> Result<Tenant> {
     let t = Tenant {
-        id: new_id(),
+        id: TenantId(new_id()),
         name: name.to_owned(),
         slug: slug.to_owned(),
         created_at: now,
     };
     sqlx::query("INSERT INTO tenants (id, name, slug, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(&t.id)
+        .bind(t.id.as_str())
         .bind(&t.name)
         .bind(&t.slug)
         .bind(micros(now))
@@ -138,7 +138,7 @@ pub async fn count_tenants(db: &Db) -> Result<i64> {
 }
 
 pub struct NewUser<'a> {
-    pub tenant_id: &'a str,
+    pub tenant_id: &'a TenantId,
     pub email: &'a str,
     pub name: &'a str,
     pub role: Role,
@@ -152,7 +152,7 @@ pub async fn insert_user(conn: &mut AnyConnection, u: NewUser<'_>, now: Timestam
          VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)",
     )
     .bind(&id)
-    .bind(u.tenant_id)
+    .bind(u.tenant_id.as_str())
     .bind(u.email)
     .bind(u.name)
     .bind(u.role.as_str())
@@ -163,7 +163,7 @@ pub async fn insert_user(conn: &mut AnyConnection, u: NewUser<'_>, now: Timestam
     .map_err(|e| StorageError::conflict_on_unique(e, &format!("a user with email {:?}", u.email)))?;
     Ok(User {
         id: UserId(id),
-        tenant_id: TenantId::from(u.tenant_id),
+        tenant_id: u.tenant_id.clone(),
         email: u.email.to_owned(),
         name: u.name.to_owned(),
         role: u.role,
@@ -174,14 +174,14 @@ pub async fn insert_user(conn: &mut AnyConnection, u: NewUser<'_>, now: Timestam
 
 pub async fn set_away(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    user_id: &str,
+    tenant_id: &TenantId,
+    user_id: &UserId,
     until: Option<Timestamp>,
 ) -> Result<bool> {
     let r = sqlx::query("UPDATE users SET away_until = $1 WHERE tenant_id = $2 AND id = $3")
         .bind(until.map(micros))
-        .bind(tenant_id)
-        .bind(user_id)
+        .bind(tenant_id.as_str())
+        .bind(user_id.as_str())
         .execute(conn)
         .await?;
     Ok(r.rows_affected() == 1)
@@ -190,13 +190,13 @@ pub async fn set_away(
 /// A user and their password hash, for login.
 pub async fn user_for_login(
     db: &Db,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     email: &str,
 ) -> Result<Option<(User, String)>> {
     let row = sqlx::query(&format!(
         "SELECT {USER_COLS}, password_hash FROM users WHERE tenant_id = $1 AND email = $2"
     ))
-    .bind(tenant_id)
+    .bind(tenant_id.as_str())
     .bind(email)
     .fetch_optional(db.pool())
     .await?;
@@ -206,22 +206,22 @@ pub async fn user_for_login(
     }
 }
 
-pub async fn user(db: &Db, tenant_id: &str, user_id: &str) -> Result<Option<User>> {
+pub async fn user(db: &Db, tenant_id: &TenantId, user_id: &UserId) -> Result<Option<User>> {
     let row = sqlx::query(&format!(
         "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id = $2"
     ))
-    .bind(tenant_id)
-    .bind(user_id)
+    .bind(tenant_id.as_str())
+    .bind(user_id.as_str())
     .fetch_optional(db.pool())
     .await?;
     row.as_ref().map(user_from_row).transpose()
 }
 
-pub async fn users(db: &Db, tenant_id: &str) -> Result<Vec<User>> {
+pub async fn users(db: &Db, tenant_id: &TenantId) -> Result<Vec<User>> {
     let rows = sqlx::query(&format!(
         "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 ORDER BY created_at, id"
     ))
-    .bind(tenant_id)
+    .bind(tenant_id.as_str())
     .fetch_all(db.pool())
     .await?;
     rows.iter().map(user_from_row).collect()
@@ -229,13 +229,13 @@ pub async fn users(db: &Db, tenant_id: &str) -> Result<Vec<User>> {
 
 pub async fn users_with_role(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     role: Role,
 ) -> Result<Vec<User>> {
     let rows = sqlx::query(&format!(
         "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND role = $2 ORDER BY created_at, id"
     ))
-    .bind(tenant_id)
+    .bind(tenant_id.as_str())
     .bind(role.as_str())
     .fetch_all(conn)
     .await?;
@@ -245,7 +245,7 @@ pub async fn users_with_role(
 /// Users by id within a tenant (missing or foreign ids are simply absent).
 pub async fn users_by_id(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     ids: &[String],
 ) -> Result<Vec<User>> {
     let mut out = Vec::with_capacity(ids.len());
@@ -253,7 +253,7 @@ pub async fn users_by_id(
         let row = sqlx::query(&format!(
             "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id = $2"
         ))
-        .bind(tenant_id)
+        .bind(tenant_id.as_str())
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?;
@@ -320,7 +320,7 @@ pub async fn revoke_session(
 
 pub async fn insert_team(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     name: &str,
     members: &[String],
     now: Timestamp,
@@ -328,7 +328,7 @@ pub async fn insert_team(
     let id = new_id();
     sqlx::query("INSERT INTO teams (id, tenant_id, name, created_at) VALUES ($1, $2, $3, $4)")
         .bind(&id)
-        .bind(tenant_id)
+        .bind(tenant_id.as_str())
         .bind(name)
         .bind(micros(now))
         .execute(&mut *conn)
@@ -336,7 +336,7 @@ pub async fn insert_team(
         .map_err(|e| StorageError::conflict_on_unique(e, &format!("a team named {name:?}")))?;
     for m in members {
         sqlx::query("INSERT INTO team_members (tenant_id, team_id, user_id) VALUES ($1, $2, $3)")
-            .bind(tenant_id)
+            .bind(tenant_id.as_str())
             .bind(&id)
             .bind(m)
             .execute(&mut *conn)
@@ -353,21 +353,21 @@ pub async fn insert_team(
 
 pub async fn team(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    team_id: &str,
+    tenant_id: &TenantId,
+    team_id: &TeamId,
 ) -> Result<Option<Team>> {
     let row =
         sqlx::query("SELECT id, name, created_at FROM teams WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant_id)
-            .bind(team_id)
+            .bind(tenant_id.as_str())
+            .bind(team_id.as_str())
             .fetch_optional(&mut *conn)
             .await?;
     let Some(row) = row else { return Ok(None) };
     let members: Vec<(String,)> = sqlx::query_as(
         "SELECT user_id FROM team_members WHERE tenant_id = $1 AND team_id = $2 ORDER BY user_id",
     )
-    .bind(tenant_id)
-    .bind(team_id)
+    .bind(tenant_id.as_str())
+    .bind(team_id.as_str())
     .fetch_all(&mut *conn)
     .await?;
     Ok(Some(Team {
@@ -378,16 +378,16 @@ pub async fn team(
     }))
 }
 
-pub async fn teams(db: &Db, tenant_id: &str) -> Result<Vec<Team>> {
+pub async fn teams(db: &Db, tenant_id: &TenantId) -> Result<Vec<Team>> {
     let ids: Vec<(String,)> =
         sqlx::query_as("SELECT id FROM teams WHERE tenant_id = $1 ORDER BY name")
-            .bind(tenant_id)
+            .bind(tenant_id.as_str())
             .fetch_all(db.pool())
             .await?;
     let mut conn = db.pool().acquire().await?;
     let mut out = Vec::new();
     for (id,) in ids {
-        if let Some(t) = team(&mut conn, tenant_id, &id).await? {
+        if let Some(t) = team(&mut conn, tenant_id, &TeamId(id)).await? {
             out.push(t);
         }
     }
@@ -395,12 +395,12 @@ pub async fn teams(db: &Db, tenant_id: &str) -> Result<Vec<Team>> {
 }
 
 /// The ids of the teams a user belongs to.
-pub async fn teams_of(db: &Db, tenant_id: &str, user_id: &str) -> Result<Vec<String>> {
+pub async fn teams_of(db: &Db, tenant_id: &TenantId, user_id: &UserId) -> Result<Vec<String>> {
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT team_id FROM team_members WHERE tenant_id = $1 AND user_id = $2 ORDER BY team_id",
     )
-    .bind(tenant_id)
-    .bind(user_id)
+    .bind(tenant_id.as_str())
+    .bind(user_id.as_str())
     .fetch_all(db.pool())
     .await?;
     Ok(rows.into_iter().map(|(t,)| t).collect())
@@ -417,7 +417,7 @@ pub struct NewCustomer<'a> {
 
 pub async fn insert_customer(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     c: NewCustomer<'_>,
     now: Timestamp,
 ) -> Result<Customer> {
@@ -427,7 +427,7 @@ pub async fn insert_customer(
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&id)
-    .bind(tenant_id)
+    .bind(tenant_id.as_str())
     .bind(c.name)
     .bind(c.email)
     .bind(c.phone)
@@ -470,7 +470,7 @@ pub async fn people_of(
     let mut sql = Sql::new(&format!(
         "SELECT {USER_COLS} FROM users WHERE tenant_id IN "
     ));
-    let list = in_list(&mut sql, tenant_ids);
+    let list = in_list(&mut sql, tenant_ids.iter().map(String::as_str));
     sql.push(&list).push(" ORDER BY created_at, id");
     let users = sql
         .fetch_all(&mut *conn)
@@ -480,7 +480,7 @@ pub async fn people_of(
         .collect::<Result<Vec<_>>>()?;
     let mut sql =
         Sql::new("SELECT tenant_id, team_id, user_id FROM team_members WHERE tenant_id IN ");
-    let list = in_list(&mut sql, tenant_ids);
+    let list = in_list(&mut sql, tenant_ids.iter().map(String::as_str));
     sql.push(&list);
     let members = sql
         .fetch_all(conn)
@@ -493,25 +493,25 @@ pub async fn people_of(
 
 pub async fn customer(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    id: &str,
+    tenant_id: &TenantId,
+    id: &CustomerId,
 ) -> Result<Option<Customer>> {
     let row = sqlx::query(
         "SELECT id, name, email, phone, tier, created_at FROM customers WHERE tenant_id = $1 AND id = $2",
     )
-    .bind(tenant_id)
-    .bind(id)
+    .bind(tenant_id.as_str())
+    .bind(id.as_str())
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(customer_from_row).transpose()
 }
 
-pub async fn customers(db: &Db, tenant_id: &str, limit: i64) -> Result<Vec<Customer>> {
+pub async fn customers(db: &Db, tenant_id: &TenantId, limit: i64) -> Result<Vec<Customer>> {
     let rows = sqlx::query(
         "SELECT id, name, email, phone, tier, created_at FROM customers WHERE tenant_id = $1 \
          ORDER BY created_at, id LIMIT $2",
     )
-    .bind(tenant_id)
+    .bind(tenant_id.as_str())
     .bind(limit)
     .fetch_all(db.pool())
     .await?;

@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use ladder_core::{
     ApprovalId, ApprovalState, Category, ContactMethod, EscalationId, EscalationState, Priority,
-    Role, Target, TicketId, TicketStatus, TriggerKind, Urgency, UserId,
+    Role, Target, TeamId, TenantId, TicketId, TicketStatus, TriggerKind, Urgency, UserId,
 };
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
@@ -14,9 +14,9 @@ use crate::{Result, StorageError};
 
 #[derive(Clone, Debug)]
 pub struct Escalation {
-    pub id: String,
-    pub tenant_id: String,
-    pub ticket_id: String,
+    pub id: EscalationId,
+    pub tenant_id: TenantId,
+    pub ticket_id: TicketId,
     pub state: EscalationState,
     pub target: Target,
     /// How many hops up the ladder this one is (1 for the first escalation of a run).
@@ -28,12 +28,12 @@ pub struct Escalation {
     pub urgency: Urgency,
     pub priority: Priority,
     pub triggers: Vec<TriggerKind>,
-    pub requested_by: Option<String>,
+    pub requested_by: Option<UserId>,
     /// The single named person who took the escalation.
-    pub escalation_owner_id: Option<String>,
+    pub escalation_owner_id: Option<UserId>,
     pub previous_status: TicketStatus,
-    pub previous_assignee_id: Option<String>,
-    pub previous_team_id: Option<String>,
+    pub previous_assignee_id: Option<UserId>,
+    pub previous_team_id: Option<TeamId>,
     /// The policy rule and calendar this escalation started with.
     pub snapshot: Option<serde_json::Value>,
     /// Where the snapshot is stored (its content hash).
@@ -106,7 +106,7 @@ fn escalation_columns(row: &impl RowExt) -> Result<Escalation> {
             detail: format!("target {target_kind} without a valid reference"),
         }
     })?;
-    let id = row.text("id")?;
+    let id = EscalationId(row.text("id")?);
     let snapshot_id: Option<String> = row.opt_text("snapshot_id")?;
     let snapshot = row
         .opt_text("snapshot")?
@@ -137,8 +137,8 @@ fn escalation_columns(row: &impl RowExt) -> Result<Escalation> {
         })?;
     Ok(Escalation {
         id,
-        tenant_id: row.text("tenant_id")?,
-        ticket_id: row.text("ticket_id")?,
+        tenant_id: TenantId(row.text("tenant_id")?),
+        ticket_id: TicketId(row.text("ticket_id")?),
         state: row.parse("state")?,
         target,
         rung: row.int("rung")?,
@@ -149,11 +149,11 @@ fn escalation_columns(row: &impl RowExt) -> Result<Escalation> {
         urgency: row.parse("urgency")?,
         priority: row.parse("priority")?,
         triggers: row.json("triggers")?,
-        requested_by: row.opt_text("requested_by")?,
-        escalation_owner_id: row.opt_text("escalation_owner_id")?,
+        requested_by: row.opt_text("requested_by")?.map(UserId),
+        escalation_owner_id: row.opt_text("escalation_owner_id")?.map(UserId),
         previous_status: row.parse("previous_status")?,
-        previous_assignee_id: row.opt_text("previous_assignee_id")?,
-        previous_team_id: row.opt_text("previous_team_id")?,
+        previous_assignee_id: row.opt_text("previous_assignee_id")?.map(UserId),
+        previous_team_id: row.opt_text("previous_team_id")?.map(TeamId),
         snapshot,
         snapshot_id,
         sla,
@@ -187,9 +187,9 @@ pub async fn insert_many(conn: &mut AnyConnection, es: &[Escalation]) -> Result<
         for (i, e) in chunk.iter().enumerate() {
             sql.row(i == 0, |q| {
                 vec![
-                    q.arg(e.id.clone()),
-                    q.arg(e.tenant_id.clone()),
-                    q.arg(e.ticket_id.clone()),
+                    q.arg(e.id.0.clone()),
+                    q.arg(e.tenant_id.0.clone()),
+                    q.arg(e.ticket_id.0.clone()),
                     q.arg(e.state.as_str()),
                     q.arg(target_key(&e.target)),
                     q.arg(e.target.kind().as_str()),
@@ -202,11 +202,11 @@ pub async fn insert_many(conn: &mut AnyConnection, es: &[Escalation]) -> Result<
                     q.arg(e.urgency.as_str()),
                     q.arg(e.priority.as_str()),
                     q.arg(serde_json::to_string(&e.triggers).unwrap_or_else(|_| "[]".into())),
-                    q.arg(e.requested_by.clone()),
-                    q.arg(e.escalation_owner_id.clone()),
+                    q.arg(e.requested_by.clone().map(|u| u.0)),
+                    q.arg(e.escalation_owner_id.clone().map(|u| u.0)),
                     q.arg(e.previous_status.as_str()),
-                    q.arg(e.previous_assignee_id.clone()),
-                    q.arg(e.previous_team_id.clone()),
+                    q.arg(e.previous_assignee_id.clone().map(|u| u.0)),
+                    q.arg(e.previous_team_id.clone().map(|t| t.0)),
                     // Stored once in escalation_snapshots when it has an id.
                     q.arg(
                         e.snapshot
@@ -239,7 +239,7 @@ pub async fn snapshots(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<(
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
         let mut sql = Sql::new("SELECT id, document FROM escalation_snapshots WHERE id IN ");
-        let list = in_list(&mut sql, chunk);
+        let list = in_list(&mut sql, chunk.iter().map(String::as_str));
         sql.push(&list);
         for row in sql.fetch_all(conn).await? {
             out.push((row.text("id")?, row.text("document")?));
@@ -274,10 +274,10 @@ pub async fn update_many(conn: &mut AnyConnection, es: &[Escalation]) -> Result<
         for (i, e) in chunk.iter().enumerate() {
             sql.row(i == 0, |q| {
                 vec![
-                    q.arg(e.id.clone()),
-                    q.arg(e.tenant_id.clone()),
+                    q.arg(e.id.0.clone()),
+                    q.arg(e.tenant_id.0.clone()),
                     q.arg(e.state.as_str()),
-                    q.arg(e.escalation_owner_id.clone()),
+                    q.arg(e.escalation_owner_id.clone().map(|u| u.0)),
                     q.arg(micros(e.queue_due_at().unwrap_or(Timestamp::MAX))),
                     q.arg(e.ack_due_at.map(micros)),
                     q.arg(e.update_due_at.map(micros)),
@@ -356,7 +356,7 @@ pub async fn update_if_state(
          sla = $17 WHERE tenant_id = $14 AND id = $15 AND state = $16",
     )
     .bind(e.state.as_str())
-    .bind(e.escalation_owner_id.as_deref())
+    .bind(e.escalation_owner_id.as_ref().map(UserId::as_str))
     .bind(micros(e.queue_due_at().unwrap_or(Timestamp::MAX)))
     .bind(e.ack_due_at.map(micros))
     .bind(e.update_due_at.map(micros))
@@ -368,8 +368,8 @@ pub async fn update_if_state(
     .bind(target_key(&e.target))
     .bind(e.target.kind().as_str())
     .bind(e.target.reference())
-    .bind(&e.tenant_id)
-    .bind(&e.id)
+    .bind(e.tenant_id.as_str())
+    .bind(e.id.as_str())
     .bind(expected.as_str())
     .bind(e.sla.clone())
     .execute(conn)
@@ -381,14 +381,14 @@ pub async fn update_if_state(
 /// to the platform by any tenant.
 pub async fn get(
     conn: &mut AnyConnection,
-    tenant_id: Option<&str>,
-    id: &str,
+    tenant_id: Option<&TenantId>,
+    id: &EscalationId,
 ) -> Result<Option<Escalation>> {
     let row = match tenant_id {
         Some(t) => {
             sqlx::query(&format!("SELECT {ESCALATION_COLS} FROM escalations e WHERE e.tenant_id = $1 AND e.id = $2"))
-                .bind(t)
-                .bind(id)
+                .bind(t.as_str())
+                .bind(id.as_str())
                 .fetch_optional(conn)
                 .await?
         }
@@ -396,7 +396,7 @@ pub async fn get(
             sqlx::query(&format!(
                 "SELECT {ESCALATION_COLS} FROM escalations e WHERE e.id = $1 AND e.target_key = 'platform'"
             ))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(conn)
             .await?
         }
@@ -407,14 +407,14 @@ pub async fn get(
 /// Every escalation of a ticket, oldest first.
 pub async fn for_ticket(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    ticket_id: &str,
+    tenant_id: &TenantId,
+    ticket_id: &TicketId,
 ) -> Result<Vec<Escalation>> {
     let rows = sqlx::query(&format!(
         "SELECT {ESCALATION_COLS} FROM escalations e WHERE e.tenant_id = $1 AND e.ticket_id = $2 ORDER BY e.created_at, e.id"
     ))
-    .bind(tenant_id)
-    .bind(ticket_id)
+    .bind(tenant_id.as_str())
+    .bind(ticket_id.as_str())
     .fetch_all(conn)
     .await?;
     rows.iter().map(escalation_from_row).collect()
@@ -424,7 +424,7 @@ pub async fn for_ticket(
 /// (`user:<id>`, `team:<id>`, `role:<role>`), read through the queue index.
 pub async fn requested_for(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     keys: &[String],
 ) -> Result<Vec<Escalation>> {
     if keys.is_empty() {
@@ -438,7 +438,7 @@ pub async fn requested_for(
          AND e.state = 'requested' ORDER BY e.created_at, e.id",
         marks.join(", ")
     );
-    let mut q = sqlx::query(&sql).bind(tenant_id);
+    let mut q = sqlx::query(&sql).bind(tenant_id.as_str());
     for k in keys {
         q = q.bind(k);
     }
@@ -496,7 +496,7 @@ fn approval_columns(r: &AnyRow) -> Result<Approval> {
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_approval(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     esc: &Escalation,
     requested_by: &UserId,
     approver_role: Role,
@@ -510,8 +510,8 @@ pub async fn insert_approval(
         "INSERT INTO approvals ({APPROVAL_COLS}, tenant_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, $10, NULL, $11)"
     ))
     .bind(id.as_str())
-    .bind(&esc.id)
-    .bind(&esc.ticket_id)
+    .bind(esc.id.as_str())
+    .bind(esc.ticket_id.as_str())
     .bind(requested_by.as_str())
     .bind(approver_role.as_str())
     .bind(amount_minor)
@@ -519,14 +519,14 @@ pub async fn insert_approval(
     .bind(ApprovalState::Pending.as_str())
     .bind(resolution.to_string())
     .bind(micros(now))
-    .bind(tenant_id)
+    .bind(tenant_id.as_str())
     .execute(conn)
     .await
     .map_err(|e| StorageError::conflict_on_unique(e, "a pending approval for this escalation"))?;
     Ok(Approval {
         id,
-        escalation_id: EscalationId(esc.id.clone()),
-        ticket_id: TicketId(esc.ticket_id.clone()),
+        escalation_id: esc.id.clone(),
+        ticket_id: esc.ticket_id.clone(),
         requested_by: requested_by.clone(),
         approver_role,
         amount_minor,
@@ -542,13 +542,13 @@ pub async fn insert_approval(
 
 pub async fn approval(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &ApprovalId,
 ) -> Result<Option<Approval>> {
     let row = sqlx::query(&format!(
         "SELECT {APPROVAL_COLS} FROM approvals WHERE tenant_id = $1 AND id = $2"
     ))
-    .bind(tenant_id)
+    .bind(tenant_id.as_str())
     .bind(id.as_str())
     .fetch_optional(conn)
     .await?;
@@ -557,14 +557,14 @@ pub async fn approval(
 
 pub async fn pending_approval_for(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    escalation_id: &str,
+    tenant_id: &TenantId,
+    escalation_id: &EscalationId,
 ) -> Result<Option<Approval>> {
     let row = sqlx::query(&format!(
         "SELECT {APPROVAL_COLS} FROM approvals WHERE tenant_id = $1 AND escalation_id = $2 AND state = 'pending'"
     ))
-    .bind(tenant_id)
-    .bind(escalation_id)
+    .bind(tenant_id.as_str())
+    .bind(escalation_id.as_str())
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(approval_from_row).transpose()
@@ -573,7 +573,7 @@ pub async fn pending_approval_for(
 /// Records a decision if the approval is still pending; false when someone decided first.
 pub async fn decide_approval(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &ApprovalId,
     state: ApprovalState,
     decided_by: &UserId,
@@ -588,18 +588,21 @@ pub async fn decide_approval(
     .bind(decided_by.as_str())
     .bind(reason)
     .bind(micros(now))
-    .bind(tenant_id)
+    .bind(tenant_id.as_str())
     .bind(id.as_str())
     .execute(conn)
     .await?;
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn pending_approvals(conn: &mut AnyConnection, tenant_id: &str) -> Result<Vec<Approval>> {
+pub async fn pending_approvals(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+) -> Result<Vec<Approval>> {
     let rows = sqlx::query(&format!(
         "SELECT {APPROVAL_COLS} FROM approvals WHERE tenant_id = $1 AND state = 'pending' ORDER BY created_at"
     ))
-    .bind(tenant_id)
+    .bind(tenant_id.as_str())
     .fetch_all(conn)
     .await?;
     rows.iter().map(approval_from_row).collect()

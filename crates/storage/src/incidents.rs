@@ -2,7 +2,7 @@
 //! problem at once. Children are linked to the parent with `child_of` ticket links.
 
 use jiff::Timestamp;
-use ladder_core::LinkKind;
+use ladder_core::{CustomerId, LinkKind, TenantId, TicketId};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
@@ -14,7 +14,7 @@ use crate::{Result, StorageError};
 pub struct Incident {
     pub id: String,
     pub incident_key: String,
-    pub parent_ticket_id: String,
+    pub parent_ticket_id: TicketId,
     /// Distinct customers among the linked children.
     pub customers: u32,
     pub escalated_at: Option<Timestamp>,
@@ -31,7 +31,7 @@ fn incident_from_row(row: &AnyRow) -> Result<Incident> {
     Ok(Incident {
         id,
         incident_key: row.text("incident_key")?,
-        parent_ticket_id: row.text("parent_ticket_id")?,
+        parent_ticket_id: TicketId(row.text("parent_ticket_id")?),
         customers,
         escalated_at: row.opt_time("escalated_at")?,
         created_at: row.time("created_at")?,
@@ -41,8 +41,8 @@ fn incident_from_row(row: &AnyRow) -> Result<Incident> {
 /// One ticket reporting a problem: who, and when.
 #[derive(Clone, Debug)]
 pub struct Report {
-    pub ticket_id: String,
-    pub customer_id: String,
+    pub ticket_id: TicketId,
+    pub customer_id: CustomerId,
     pub created_at: Timestamp,
 }
 
@@ -52,7 +52,7 @@ pub struct Report {
 pub async fn lock_key(
     conn: &mut AnyConnection,
     pg: bool,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     key: &str,
 ) -> Result<()> {
     if pg {
@@ -65,9 +65,9 @@ pub async fn lock_key(
 }
 
 /// A stable 64-bit FNV-1a hash: every process sharing the database must agree on it.
-fn lock_id(tenant_id: &str, key: &str) -> i64 {
+fn lock_id(tenant_id: &TenantId, key: &str) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in tenant_id.bytes().chain([0]).chain(key.bytes()) {
+    for b in tenant_id.as_str().bytes().chain([0]).chain(key.bytes()) {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
@@ -77,14 +77,14 @@ fn lock_id(tenant_id: &str, key: &str) -> i64 {
 /// Records which problem a ticket reports.
 pub async fn set_key(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    ticket_id: &str,
+    tenant_id: &TenantId,
+    ticket_id: &TicketId,
     key: &str,
 ) -> Result<()> {
     sqlx::query("UPDATE tickets SET incident_key = $1 WHERE tenant_id = $2 AND id = $3")
         .bind(key)
-        .bind(tenant_id)
-        .bind(ticket_id)
+        .bind(tenant_id.as_str())
+        .bind(ticket_id.as_str())
         .execute(conn)
         .await?;
     Ok(())
@@ -93,7 +93,7 @@ pub async fn set_key(
 /// Tickets reporting `key` since `since` that no incident has taken yet, oldest first.
 pub async fn unlinked_reports(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     key: &str,
     since: Timestamp,
 ) -> Result<Vec<Report>> {
@@ -104,7 +104,7 @@ pub async fn unlinked_reports(
          WHERE l.tenant_id = t.tenant_id AND l.from_ticket_id = t.id AND l.kind = $4) \
          ORDER BY t.created_at, t.id LIMIT 1000",
     )
-    .bind(tenant_id)
+    .bind(tenant_id.as_str())
     .bind(key)
     .bind(micros(since))
     .bind(LinkKind::ChildOf.as_str())
@@ -113,8 +113,8 @@ pub async fn unlinked_reports(
     Ok(rows
         .into_iter()
         .map(|(ticket_id, customer_id, at)| Report {
-            ticket_id,
-            customer_id,
+            ticket_id: TicketId(ticket_id),
+            customer_id: CustomerId(customer_id),
             created_at: crate::from_micros(at),
         })
         .collect())
@@ -125,13 +125,13 @@ const COLS: &str = "id, incident_key, parent_ticket_id, customers, escalated_at,
 /// The open incident for `key`, if any.
 pub async fn open(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     key: &str,
 ) -> Result<Option<Incident>> {
     let row = sqlx::query(&format!(
         "SELECT {COLS} FROM incidents WHERE tenant_id = $1 AND incident_key = $2 AND closed_at IS NULL"
     ))
-    .bind(tenant_id)
+    .bind(tenant_id.as_str())
     .bind(key)
     .fetch_optional(conn)
     .await?;
@@ -142,9 +142,9 @@ pub async fn open(
 /// another transaction got there first.
 pub async fn insert(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     key: &str,
-    parent_ticket_id: &str,
+    parent_ticket_id: &TicketId,
     customers: u32,
     now: Timestamp,
 ) -> Result<Option<Incident>> {
@@ -155,9 +155,9 @@ pub async fn insert(
          VALUES ($1, $2, $3, $4, $5, NULL, $6, $6, NULL) ON CONFLICT DO NOTHING",
     )
     .bind(&id)
-    .bind(tenant_id)
+    .bind(tenant_id.as_str())
     .bind(key)
-    .bind(parent_ticket_id)
+    .bind(parent_ticket_id.as_str())
     .bind(i64::from(customers))
     .bind(micros(now))
     .execute(conn)
@@ -165,7 +165,7 @@ pub async fn insert(
     Ok((r.rows_affected() == 1).then(|| Incident {
         id,
         incident_key: key.to_owned(),
-        parent_ticket_id: parent_ticket_id.to_owned(),
+        parent_ticket_id: parent_ticket_id.clone(),
         customers,
         escalated_at: None,
         created_at: now,
@@ -175,7 +175,7 @@ pub async fn insert(
 /// Writes back the customer count and when the parent was escalated.
 pub async fn update(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     i: &Incident,
     now: Timestamp,
 ) -> Result<()> {
@@ -186,7 +186,7 @@ pub async fn update(
     .bind(i64::from(i.customers))
     .bind(i.escalated_at.map(micros))
     .bind(micros(now))
-    .bind(tenant_id)
+    .bind(tenant_id.as_str())
     .bind(&i.id)
     .execute(conn)
     .await?;
@@ -196,7 +196,7 @@ pub async fn update(
 /// Closes an incident whose parent was resolved, so the next reports open a new one.
 pub async fn close(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
     now: Timestamp,
 ) -> Result<()> {
@@ -205,7 +205,7 @@ pub async fn close(
          WHERE tenant_id = $2 AND id = $3 AND closed_at IS NULL",
     )
     .bind(micros(now))
-    .bind(tenant_id)
+    .bind(tenant_id.as_str())
     .bind(id)
     .execute(conn)
     .await?;
@@ -215,16 +215,16 @@ pub async fn close(
 /// Distinct customers among the children linked to a parent.
 pub async fn child_customers(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    parent_ticket_id: &str,
+    tenant_id: &TenantId,
+    parent_ticket_id: &TicketId,
 ) -> Result<u32> {
     let (n,): (i64,) = sqlx::query_as(
         "SELECT COUNT(DISTINCT t.customer_id) FROM ticket_links l \
          JOIN tickets t ON t.id = l.from_ticket_id AND t.tenant_id = l.tenant_id \
          WHERE l.tenant_id = $1 AND l.to_ticket_id = $2 AND l.kind = $3",
     )
-    .bind(tenant_id)
-    .bind(parent_ticket_id)
+    .bind(tenant_id.as_str())
+    .bind(parent_ticket_id.as_str())
     .bind(LinkKind::ChildOf.as_str())
     .fetch_one(conn)
     .await?;

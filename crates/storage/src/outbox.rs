@@ -2,7 +2,7 @@
 //! delivered later, at least once, by a worker.
 
 use jiff::Timestamp;
-use ladder_core::NotificationKind;
+use ladder_core::{EventId, NotificationKind, TenantId, TicketId, UserId};
 use sqlx::AnyConnection;
 
 use crate::row::{in_table, micros, new_id, RowExt};
@@ -27,10 +27,10 @@ impl Audience {
 
 /// One notification, stored once with everyone it goes to.
 pub struct NewMessage<'a> {
-    pub tenant_id: &'a str,
-    pub ticket_id: Option<&'a str>,
+    pub tenant_id: &'a TenantId,
+    pub ticket_id: Option<&'a TicketId>,
     /// The staff members it goes to; none for a message to a customer.
-    pub recipient_user_ids: &'a [String],
+    pub recipient_user_ids: &'a [UserId],
     pub recipient_email: Option<&'a str>,
     pub audience: Audience,
     pub kind: NotificationKind,
@@ -39,7 +39,7 @@ pub struct NewMessage<'a> {
     /// The audit event that caused it. With the kind and the audience it makes the
     /// message's key, so that a retried command cannot notify twice; the key begins with the
     /// event's id, which is how a ticket's notifications are found (`for_ticket`).
-    pub event_id: &'a str,
+    pub event_id: &'a EventId,
 }
 
 impl NewMessage<'_> {
@@ -65,8 +65,8 @@ pub async fn enqueue(conn: &mut AnyConnection, m: NewMessage<'_>, now: Timestamp
          ON CONFLICT (idempotency_key) DO NOTHING",
     )
     .bind(new_id())
-    .bind(m.tenant_id)
-    .bind(m.ticket_id)
+    .bind(m.tenant_id.as_str())
+    .bind(m.ticket_id.map(TicketId::as_str))
     .bind(m.recipients_json())
     .bind(m.recipient_email)
     .bind(m.audience.as_str())
@@ -98,8 +98,8 @@ pub async fn enqueue_many(
             sql.row(i == 0, |q| {
                 vec![
                     q.arg(new_id()),
-                    q.arg(m.tenant_id.to_owned()),
-                    q.arg(m.ticket_id.map(str::to_owned)),
+                    q.arg(m.tenant_id.0.clone()),
+                    q.arg(m.ticket_id.map(|t| t.0.clone())),
                     q.arg(m.recipients_json()),
                     q.arg(m.recipient_email.map(str::to_owned)),
                     q.arg(m.audience.as_str()),
@@ -122,9 +122,9 @@ pub async fn enqueue_many(
 #[derive(Clone, Debug)]
 pub struct Message {
     pub id: String,
-    pub ticket_id: Option<String>,
+    pub ticket_id: Option<TicketId>,
     /// The staff members it goes to (empty for a message to a customer).
-    pub recipient_user_ids: Vec<String>,
+    pub recipient_user_ids: Vec<UserId>,
     pub recipient_email: Option<String>,
     pub audience: String,
     pub kind: NotificationKind,
@@ -140,7 +140,11 @@ pub struct Message {
 /// The outbox has no index by ticket (it is written far more often than read this way): a
 /// message's key begins with the id of the audit event that caused it and a colon, so the
 /// ticket's events, found by their own index, give each a range of the outbox's key.
-pub async fn for_ticket(db: &Db, tenant_id: &str, ticket_id: &str) -> Result<Vec<Message>> {
+pub async fn for_ticket(
+    db: &Db,
+    tenant_id: &TenantId,
+    ticket_id: &TicketId,
+) -> Result<Vec<Message>> {
     let rows = sqlx::query(
         "SELECT o.id, o.ticket_id, o.recipient_user_ids, o.recipient_email, o.audience, o.kind, \
          o.payload, o.created_at, o.delivered_at, o.attempts, o.last_error \
@@ -149,8 +153,8 @@ pub async fn for_ticket(db: &Db, tenant_id: &str, ticket_id: &str) -> Result<Vec
          WHERE e.ticket_id = $2 AND e.tenant_id = $1 AND o.tenant_id = $1 AND o.ticket_id = $2 \
          ORDER BY o.created_at, o.id",
     )
-    .bind(tenant_id)
-    .bind(ticket_id)
+    .bind(tenant_id.as_str())
+    .bind(ticket_id.as_str())
     .fetch_all(db.pool())
     .await?;
     rows.iter()
@@ -164,7 +168,7 @@ pub async fn for_ticket(db: &Db, tenant_id: &str, ticket_id: &str) -> Result<Vec
                 })?;
                 Ok(Message {
                     id,
-                    ticket_id: r.opt_text("ticket_id")?,
+                    ticket_id: r.opt_text("ticket_id")?.map(TicketId),
                     recipient_user_ids: r.json("recipient_user_ids")?,
                     recipient_email: r.opt_text("recipient_email")?,
                     audience: r.text("audience")?,

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use ladder_core::{Category, EscalationState, TicketStatus};
+use ladder_core::{Category, EscalationId, EscalationState, TenantId, TicketStatus, UserId};
 use sqlx::AnyConnection;
 
 use crate::escalations::{escalation_from_row, Escalation, ESCALATION_COLS};
@@ -92,13 +92,13 @@ async fn counts(conn: &mut AnyConnection, mut sql: Sql) -> Result<(BTreeMap<Stri
 /// Tickets assigned to the user that are still theirs to work: not escalated away, not done.
 pub async fn mine(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    user_id: &str,
+    tenant_id: &TenantId,
+    user_id: &UserId,
     f: &Filter,
 ) -> Result<Page<Ticket>> {
     let base = |sql: &mut Sql| {
-        let t = sql.text_arg(tenant_id.to_owned());
-        let u = sql.text_arg(user_id.to_owned());
+        let t = sql.text_arg(tenant_id.0.clone());
+        let u = sql.text_arg(user_id.0.clone());
         sql.push(&format!(
             " WHERE t.tenant_id = {t} AND t.assignee_id = {u} AND t.status IN {MINE_STATUSES}"
         ));
@@ -123,7 +123,7 @@ pub async fn mine(
         .map(ticket_from_row)
         .collect::<Result<Vec<_>>>()?;
     let next_cursor = page_end(&mut items, f.limit, |t| {
-        cursor(t.created_at.as_microsecond(), &t.id)
+        cursor(t.created_at.as_microsecond(), t.id.as_str())
     });
 
     let mut c = Sql::new("SELECT t.status, COUNT(*) FROM tickets t");
@@ -150,13 +150,13 @@ fn page_end<T>(items: &mut Vec<T>, limit: i64, key: impl Fn(&T) -> String) -> Op
 /// whatever their status: the escalator follows the ticket to its resolution.
 pub async fn watching(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    user_id: &str,
+    tenant_id: &TenantId,
+    user_id: &UserId,
     f: &Filter,
 ) -> Result<Page<Ticket>> {
     let base = |sql: &mut Sql| {
-        let t = sql.text_arg(tenant_id.to_owned());
-        let u = sql.text_arg(user_id.to_owned());
+        let t = sql.text_arg(tenant_id.0.clone());
+        let u = sql.text_arg(user_id.0.clone());
         sql.push(&format!(" WHERE w.tenant_id = {t} AND w.user_id = {u}"));
         status_filter(sql, "t.status", f);
         category_filter(sql, "t.category", f);
@@ -186,7 +186,9 @@ pub async fn watching(
     }
     let next_cursor = if items.len() as i64 > f.limit {
         items.truncate(f.limit.max(0) as usize);
-        items.last().map(|t| cursor(keys[items.len() - 1], &t.id))
+        items
+            .last()
+            .map(|t| cursor(keys[items.len() - 1], t.id.as_str()))
     } else {
         None
     };
@@ -207,8 +209,8 @@ pub enum Audience<'a> {
     /// A tenant user: escalations targeted at any of `keys` (their user, role and team keys)
     /// or owned by them.
     Staff {
-        tenant_id: &'a str,
-        user_id: &'a str,
+        tenant_id: &'a TenantId,
+        user_id: &'a UserId,
         keys: &'a [String],
     },
     /// Platform support: every tenant's escalations to the platform.
@@ -253,9 +255,12 @@ pub async fn escalations(
     let l = sql.int_arg(f.limit + 1);
     sql.push(&format!(") merged ORDER BY due_at, id LIMIT {l}"));
     let (text, args) = sql.into_parts(conn);
-    let ids: Vec<(String, i64)> = sqlx::query_as_with(&text, args)
+    let ids: Vec<(EscalationId, i64)> = sqlx::query_as_with::<_, (String, i64), _>(&text, args)
         .fetch_all(&mut *conn)
-        .await?;
+        .await?
+        .into_iter()
+        .map(|(id, due)| (EscalationId(id), due))
+        .collect();
 
     let mut items = Vec::with_capacity(ids.len());
     if !ids.is_empty() {
@@ -264,7 +269,7 @@ pub async fn escalations(
              FROM escalations e JOIN tickets t ON t.id = e.ticket_id WHERE e.id IN ("
         ));
         for (i, (id, _)) in ids.iter().enumerate() {
-            let p = q.text_arg(id.clone());
+            let p = q.text_arg(id.0.clone());
             q.push(if i == 0 { "" } else { ", " }).push(&p.to_string());
         }
         q.push(")");
@@ -278,7 +283,7 @@ pub async fn escalations(
                 ticket_subject: r.text("ticket_subject")?,
                 ticket_status: r
                     .parse("ticket_status")
-                    .map_err(name_row("tickets", &e.ticket_id))?,
+                    .map_err(name_row("tickets", e.ticket_id.as_str()))?,
                 escalation: e,
             };
             by_id.insert(item.escalation.id.clone(), item);
@@ -289,11 +294,11 @@ pub async fn escalations(
             }
         }
     }
-    let due: std::collections::HashMap<String, i64> = ids.into_iter().collect();
+    let due: std::collections::HashMap<EscalationId, i64> = ids.into_iter().collect();
     let next_cursor = page_end(&mut items, f.limit, |it| {
         cursor(
             due.get(&it.escalation.id).copied().unwrap_or_default(),
-            &it.escalation.id,
+            it.escalation.id.as_str(),
         )
     });
 
@@ -324,8 +329,8 @@ fn branch_filter(sql: &mut Sql, audience: &Audience<'_>, col: &str, key: Option<
         tenant_id, user_id, ..
     } = audience
     {
-        let t = sql.text_arg((*tenant_id).to_owned());
-        let v = sql.text_arg(key.unwrap_or(user_id).to_owned());
+        let t = sql.text_arg(tenant_id.0.clone());
+        let v = sql.text_arg(key.unwrap_or(user_id.as_str()).to_owned());
         sql.push(&format!("e.tenant_id = {t} AND {col} = {v}"));
     } else {
         sql.push("e.target_key = 'platform'");

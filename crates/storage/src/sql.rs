@@ -170,9 +170,12 @@ fn positional(text: &str, n: usize) -> Option<String> {
 }
 
 /// `(p1, p2, …)` placeholders for an `IN` list of texts.
-pub(crate) fn in_list(sql: &mut Sql, values: &[String]) -> String {
-    let mut list = String::with_capacity(values.len() * 6 + 2);
-    push_list(&mut list, values.iter().map(|v| sql.text_arg(v.clone())));
+pub(crate) fn in_list<'v>(sql: &mut Sql, values: impl IntoIterator<Item = &'v str>) -> String {
+    let mut list = String::new();
+    push_list(
+        &mut list,
+        values.into_iter().map(|v| sql.text_arg(v.to_owned())),
+    );
     list
 }
 

@@ -2,7 +2,8 @@
 
 use jiff::Timestamp;
 use ladder_core::{
-    Category, Channel, CommentId, LinkKind, Priority, TicketId, TicketStatus, UserId,
+    Category, Channel, CommentId, CustomerId, EscalationId, LinkKind, Priority, TeamId, TenantId,
+    TicketId, TicketStatus, UserId,
 };
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
@@ -15,22 +16,22 @@ use crate::{Result, StorageError};
 
 #[derive(Clone, Debug)]
 pub struct Ticket {
-    pub id: String,
+    pub id: TicketId,
     pub subject: String,
     pub description: String,
-    pub customer_id: String,
+    pub customer_id: CustomerId,
     pub channel: Channel,
     pub category: Option<Category>,
     pub priority: Priority,
     pub status: TicketStatus,
-    pub assignee_id: Option<String>,
-    pub team_id: Option<String>,
+    pub assignee_id: Option<UserId>,
+    pub team_id: Option<TeamId>,
     pub tags: Vec<String>,
     /// Escalation triggers detected in the ticket's text and history: `[{kind, evidence, mode}]`.
     pub triggers: serde_json::Value,
-    pub active_escalation_id: Option<String>,
+    pub active_escalation_id: Option<EscalationId>,
     pub first_response_at: Option<Timestamp>,
-    pub created_by: Option<String>,
+    pub created_by: Option<UserId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -56,42 +57,42 @@ pub(crate) fn ticket_from_row(row: &AnyRow) -> Result<Ticket> {
 
 fn ticket_columns(row: &AnyRow) -> Result<Ticket> {
     Ok(Ticket {
-        id: row.text("id")?,
+        id: TicketId(row.text("id")?),
         subject: row.text("subject")?,
         description: row.text("description")?,
-        customer_id: row.text("customer_id")?,
+        customer_id: CustomerId(row.text("customer_id")?),
         channel: row.parse("channel")?,
         category: row.opt_parse("category")?,
         priority: row.parse("priority")?,
         status: row.parse("status")?,
-        assignee_id: row.opt_text("assignee_id")?,
-        team_id: row.opt_text("team_id")?,
+        assignee_id: row.opt_text("assignee_id")?.map(UserId),
+        team_id: row.opt_text("team_id")?.map(TeamId),
         tags: row.json("tags")?,
         triggers: row.json("triggers")?,
-        active_escalation_id: row.opt_text("active_escalation_id")?,
+        active_escalation_id: row.opt_text("active_escalation_id")?.map(EscalationId),
         first_response_at: row.opt_time("first_response_at")?,
-        created_by: row.opt_text("created_by")?,
+        created_by: row.opt_text("created_by")?.map(UserId),
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
     })
 }
 
 pub struct NewTicket<'a> {
-    pub tenant_id: &'a str,
+    pub tenant_id: &'a TenantId,
     pub subject: &'a str,
     pub description: &'a str,
-    pub customer_id: &'a str,
+    pub customer_id: &'a CustomerId,
     pub channel: Channel,
     pub category: Option<Category>,
     pub priority: Priority,
-    pub assignee_id: Option<&'a str>,
-    pub team_id: Option<&'a str>,
+    pub assignee_id: Option<&'a UserId>,
+    pub team_id: Option<&'a TeamId>,
     pub triggers: serde_json::Value,
-    pub created_by: Option<&'a str>,
+    pub created_by: Option<&'a UserId>,
 }
 
 pub async fn insert(conn: &mut AnyConnection, t: NewTicket<'_>, now: Timestamp) -> Result<Ticket> {
-    let id = new_id();
+    let id = TicketId(new_id());
     let status = TicketStatus::New;
     sqlx::query(
         "INSERT INTO tickets (id, tenant_id, subject, description, customer_id, channel, category, \
@@ -99,19 +100,19 @@ pub async fn insert(conn: &mut AnyConnection, t: NewTicket<'_>, now: Timestamp) 
          created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '[]', $12, NULL, $13, $14, $14)",
     )
-    .bind(&id)
-    .bind(t.tenant_id)
+    .bind(id.as_str())
+    .bind(t.tenant_id.as_str())
     .bind(t.subject)
     .bind(t.description)
-    .bind(t.customer_id)
+    .bind(t.customer_id.as_str())
     .bind(t.channel.as_str())
     .bind(t.category.map(Category::as_str))
     .bind(t.priority.as_str())
     .bind(status.as_str())
-    .bind(t.assignee_id)
-    .bind(t.team_id)
+    .bind(t.assignee_id.map(UserId::as_str))
+    .bind(t.team_id.map(TeamId::as_str))
     .bind(t.triggers.to_string())
-    .bind(t.created_by)
+    .bind(t.created_by.map(UserId::as_str))
     .bind(micros(now))
     .execute(conn)
     .await?;
@@ -119,18 +120,18 @@ pub async fn insert(conn: &mut AnyConnection, t: NewTicket<'_>, now: Timestamp) 
         id,
         subject: t.subject.to_owned(),
         description: t.description.to_owned(),
-        customer_id: t.customer_id.to_owned(),
+        customer_id: t.customer_id.clone(),
         channel: t.channel,
         category: t.category,
         priority: t.priority,
         status,
-        assignee_id: t.assignee_id.map(str::to_owned),
-        team_id: t.team_id.map(str::to_owned),
+        assignee_id: t.assignee_id.cloned(),
+        team_id: t.team_id.cloned(),
         tags: Vec::new(),
         triggers: t.triggers,
         active_escalation_id: None,
         first_response_at: None,
-        created_by: t.created_by.map(str::to_owned),
+        created_by: t.created_by.cloned(),
         created_at: now,
         updated_at: now,
     })
@@ -141,29 +142,33 @@ pub async fn insert(conn: &mut AnyConnection, t: NewTicket<'_>, now: Timestamp) 
 pub async fn get_for_update(
     conn: &mut AnyConnection,
     pg: bool,
-    tenant_id: &str,
-    id: &str,
+    tenant_id: &TenantId,
+    id: &TicketId,
 ) -> Result<Option<Ticket>> {
     let sql = format!(
         "SELECT {TICKET_COLS} FROM tickets t WHERE t.tenant_id = $1 AND t.id = $2{}",
         if pg { " FOR UPDATE" } else { "" }
     );
     let row = sqlx::query(&sql)
-        .bind(tenant_id)
-        .bind(id)
+        .bind(tenant_id.as_str())
+        .bind(id.as_str())
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(ticket_from_row).transpose()
 }
 
-pub async fn get(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> Result<Option<Ticket>> {
+pub async fn get(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    id: &TicketId,
+) -> Result<Option<Ticket>> {
     get_for_update(conn, false, tenant_id, id).await
 }
 
 /// Writes back every mutable field of a ticket.
 pub async fn update(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     t: &Ticket,
     now: Timestamp,
 ) -> Result<()> {
@@ -175,14 +180,14 @@ pub async fn update(
     .bind(t.category.map(Category::as_str))
     .bind(t.priority.as_str())
     .bind(t.status.as_str())
-    .bind(t.assignee_id.as_deref())
-    .bind(t.team_id.as_deref())
+    .bind(t.assignee_id.as_ref().map(UserId::as_str))
+    .bind(t.team_id.as_ref().map(TeamId::as_str))
     .bind(serde_json::to_string(&t.tags).unwrap_or_else(|_| "[]".into()))
     .bind(t.triggers.to_string())
     .bind(t.first_response_at.map(micros))
     .bind(micros(now))
-    .bind(tenant_id)
-    .bind(&t.id)
+    .bind(tenant_id.as_str())
+    .bind(t.id.as_str())
     .execute(conn)
     .await?;
     if r.rows_affected() != 1 {
@@ -195,14 +200,14 @@ pub async fn update(
 }
 
 /// A ticket read with its tenant, its active escalation and its customer.
-pub type TicketContext = (String, Ticket, Option<Escalation>, Option<Customer>);
+pub type TicketContext = (TenantId, Ticket, Option<Escalation>, Option<Customer>);
 
 /// Tickets by id, each with its active escalation (without the snapshot document, which the
 /// engine knows by id: [`escalations::snapshots`]) and its customer, in one joined row per
 /// ticket: what the timer engine reads for a batch, in a third of the rows and statements.
 pub async fn get_many_in_context(
     conn: &mut AnyConnection,
-    ids: &[String],
+    ids: &[TicketId],
 ) -> Result<Vec<TicketContext>> {
     let select = format!(
         "SELECT t.tenant_id, {TICKET_COLS_JOINED}, {}, c.id AS c_id, c.name AS c_name, \
@@ -216,13 +221,13 @@ pub async fn get_many_in_context(
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
         let mut sql = Sql::new(&select);
-        let list = in_list(&mut sql, chunk);
+        let list = in_list(&mut sql, chunk.iter().map(TicketId::as_str));
         sql.push(&list);
         for row in sql.fetch_all(conn).await? {
             let escalation = Prefixed::joined(&row, "e_", escalations::escalation_from_row)?;
             let customer = Prefixed::joined(&row, "c_", directory::customer_from_row)?;
             out.push((
-                row.text("tenant_id")?,
+                TenantId(row.text("tenant_id")?),
                 ticket_from_row(&row)?,
                 escalation,
                 customer,
@@ -235,7 +240,7 @@ pub async fn get_many_in_context(
 /// Sets tickets' priorities: one statement per chunk of `(tenant, ticket, priority)`.
 pub async fn set_priorities(
     conn: &mut AnyConnection,
-    rows: &[(String, String, Priority)],
+    rows: &[(TenantId, TicketId, Priority)],
     now: Timestamp,
 ) -> Result<()> {
     for chunk in rows.chunks(rows_per_statement(4)) {
@@ -245,8 +250,8 @@ pub async fn set_priorities(
         for (i, (tenant, ticket, priority)) in chunk.iter().enumerate() {
             sql.row(i == 0, |q| {
                 vec![
-                    q.arg(tenant.clone()),
-                    q.arg(ticket.clone()),
+                    q.arg(tenant.0.clone()),
+                    q.arg(ticket.0.clone()),
                     q.arg(priority.as_str()),
                     q.arg(micros(now)),
                 ]
@@ -261,7 +266,7 @@ pub async fn set_priorities(
 /// Adds watchers `(tenant, ticket, user)`; those already watching are left as they are.
 pub async fn add_watchers(
     conn: &mut AnyConnection,
-    rows: &[(String, String, String)],
+    rows: &[(TenantId, TicketId, UserId)],
     now: Timestamp,
 ) -> Result<()> {
     for chunk in rows.chunks(rows_per_statement(4)) {
@@ -270,9 +275,9 @@ pub async fn add_watchers(
         for (i, (tenant, ticket, user)) in chunk.iter().enumerate() {
             sql.row(i == 0, |q| {
                 vec![
-                    q.arg(tenant.clone()),
-                    q.arg(ticket.clone()),
-                    q.arg(user.clone()),
+                    q.arg(tenant.0.clone()),
+                    q.arg(ticket.0.clone()),
+                    q.arg(user.0.clone()),
                     q.arg(micros(now)),
                 ]
             });
@@ -287,8 +292,8 @@ pub async fn add_watchers(
 /// and each message they sent on any of their tickets, newest first (for repeat detection).
 pub async fn customer_contact_times(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    customer_id: &str,
+    tenant_id: &TenantId,
+    customer_id: &CustomerId,
     since: Timestamp,
     before: Timestamp,
 ) -> Result<Vec<Timestamp>> {
@@ -304,8 +309,8 @@ pub async fn customer_contact_times(
          AND c.author_id IS NULL AND c.created_at >= $3 AND c.created_at < $4 \
          ORDER BY 1 DESC LIMIT 1000",
     )
-    .bind(tenant_id)
-    .bind(customer_id)
+    .bind(tenant_id.as_str())
+    .bind(customer_id.as_str())
     .bind(micros(since))
     .bind(micros(before))
     .fetch_all(conn)
@@ -331,9 +336,9 @@ pub struct Comment {
 #[allow(clippy::too_many_arguments)] // each is a column of the comment row
 pub async fn insert_comment(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    ticket_id: &str,
-    author_id: Option<&str>,
+    tenant_id: &TenantId,
+    ticket_id: &TicketId,
+    author_id: Option<&UserId>,
     body: &str,
     public: bool,
     logged_call: bool,
@@ -345,9 +350,9 @@ pub async fn insert_comment(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&id)
-    .bind(tenant_id)
-    .bind(ticket_id)
-    .bind(author_id)
+    .bind(tenant_id.as_str())
+    .bind(ticket_id.as_str())
+    .bind(author_id.map(UserId::as_str))
     .bind(body)
     .bind(public)
     .bind(logged_call)
@@ -356,8 +361,8 @@ pub async fn insert_comment(
     .await?;
     Ok(Comment {
         id: CommentId(id),
-        ticket_id: TicketId::from(ticket_id),
-        author_id: author_id.map(UserId::from),
+        ticket_id: ticket_id.clone(),
+        author_id: author_id.cloned(),
         body: body.to_owned(),
         public,
         logged_call,
@@ -367,15 +372,15 @@ pub async fn insert_comment(
 
 pub async fn comments(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    ticket_id: &str,
+    tenant_id: &TenantId,
+    ticket_id: &TicketId,
 ) -> Result<Vec<Comment>> {
     let rows = sqlx::query(
         "SELECT id, ticket_id, author_id, body, public, logged_call, created_at FROM comments \
          WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY created_at, id",
     )
-    .bind(tenant_id)
-    .bind(ticket_id)
+    .bind(tenant_id.as_str())
+    .bind(ticket_id.as_str())
     .fetch_all(conn)
     .await?;
     rows.iter()
@@ -398,18 +403,18 @@ pub async fn comments(
 /// Adds a watcher; returns false when they already watched.
 pub async fn add_watcher(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    ticket_id: &str,
-    user_id: &str,
+    tenant_id: &TenantId,
+    ticket_id: &TicketId,
+    user_id: &UserId,
     now: Timestamp,
 ) -> Result<bool> {
     let r = sqlx::query(
         "INSERT INTO watchers (tenant_id, ticket_id, user_id, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (ticket_id, user_id) DO NOTHING",
     )
-    .bind(tenant_id)
-    .bind(ticket_id)
-    .bind(user_id)
+    .bind(tenant_id.as_str())
+    .bind(ticket_id.as_str())
+    .bind(user_id.as_str())
     .bind(micros(now))
     .execute(conn)
     .await?;
@@ -418,16 +423,16 @@ pub async fn add_watcher(
 
 pub async fn watchers(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    ticket_id: &str,
-) -> Result<Vec<String>> {
+    tenant_id: &TenantId,
+    ticket_id: &TicketId,
+) -> Result<Vec<UserId>> {
     let rows: Vec<(String,)> =
         sqlx::query_as("SELECT user_id FROM watchers WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY created_at, user_id")
-            .bind(tenant_id)
-            .bind(ticket_id)
+            .bind(tenant_id.as_str())
+            .bind(ticket_id.as_str())
             .fetch_all(conn)
             .await?;
-    Ok(rows.into_iter().map(|(u,)| u).collect())
+    Ok(rows.into_iter().map(|(u,)| UserId(u)).collect())
 }
 
 #[derive(Clone, Debug)]
@@ -440,9 +445,9 @@ pub struct Link {
 
 pub async fn insert_link(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    from: &str,
-    to: &str,
+    tenant_id: &TenantId,
+    from: &TicketId,
+    to: &TicketId,
     kind: LinkKind,
     now: Timestamp,
 ) -> Result<Link> {
@@ -450,17 +455,17 @@ pub async fn insert_link(
         "INSERT INTO ticket_links (tenant_id, from_ticket_id, to_ticket_id, kind, created_at) \
          VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(tenant_id)
-    .bind(from)
-    .bind(to)
+    .bind(tenant_id.as_str())
+    .bind(from.as_str())
+    .bind(to.as_str())
     .bind(kind.as_str())
     .bind(micros(now))
     .execute(conn)
     .await
     .map_err(|e| StorageError::conflict_on_unique(e, "this link"))?;
     Ok(Link {
-        from_ticket_id: TicketId::from(from),
-        to_ticket_id: TicketId::from(to),
+        from_ticket_id: from.clone(),
+        to_ticket_id: to.clone(),
         kind,
         created_at: now,
     })
@@ -469,15 +474,15 @@ pub async fn insert_link(
 /// Links touching a ticket in either direction.
 pub async fn links(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    ticket_id: &str,
+    tenant_id: &TenantId,
+    ticket_id: &TicketId,
 ) -> Result<Vec<Link>> {
     let rows = sqlx::query(
         "SELECT from_ticket_id, to_ticket_id, kind, created_at FROM ticket_links \
          WHERE tenant_id = $1 AND (from_ticket_id = $2 OR to_ticket_id = $2) ORDER BY created_at",
     )
-    .bind(tenant_id)
-    .bind(ticket_id)
+    .bind(tenant_id.as_str())
+    .bind(ticket_id.as_str())
     .fetch_all(conn)
     .await?;
     rows.iter()

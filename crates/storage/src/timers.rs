@@ -18,10 +18,11 @@ use crate::{Backend, Db, Result, StorageError};
 /// A timer read back for firing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Timer {
-    pub id: String,
-    pub tenant_id: String,
-    pub ticket_id: String,
-    pub escalation_id: Option<String>,
+    /// The ticket's id: a ticket has at most one timer.
+    pub id: TicketId,
+    pub tenant_id: TenantId,
+    pub ticket_id: TicketId,
+    pub escalation_id: Option<EscalationId>,
     pub kind: TimerKind,
     pub due_at: Timestamp,
     pub attempts: i64,
@@ -30,9 +31,9 @@ pub struct Timer {
 /// Sets (or moves) the ticket's timer to `due_at`, for `kind`.
 pub async fn set(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    ticket_id: &str,
-    escalation_id: Option<&str>,
+    tenant_id: &TenantId,
+    ticket_id: &TicketId,
+    escalation_id: Option<&EscalationId>,
     kind: TimerKind,
     due_at: Timestamp,
     now: Timestamp,
@@ -43,10 +44,10 @@ pub async fn set(
          ON CONFLICT (id) DO UPDATE SET escalation_id = excluded.escalation_id, \
          kind = excluded.kind, due_at = excluded.due_at, attempts = 0, created_at = excluded.created_at",
     )
-    .bind(ticket_id)
-    .bind(tenant_id)
-    .bind(ticket_id)
-    .bind(escalation_id)
+    .bind(ticket_id.as_str())
+    .bind(tenant_id.as_str())
+    .bind(ticket_id.as_str())
+    .bind(escalation_id.map(EscalationId::as_str))
     .bind(kind.as_str())
     .bind(micros(due_at))
     .bind(micros(now))
@@ -72,15 +73,14 @@ pub struct NewTimer {
 /// timer's row lock until the transaction ends.
 pub async fn replace_many(
     conn: &mut AnyConnection,
-    tickets: &[String],
+    tickets: &[TicketId],
     timers: &[NewTimer],
     now: Timestamp,
 ) -> Result<()> {
-    let kept: std::collections::HashSet<&str> =
-        timers.iter().map(|t| t.ticket_id.as_str()).collect();
-    let cleared: Vec<String> = tickets
+    let kept: std::collections::HashSet<&TicketId> = timers.iter().map(|t| &t.ticket_id).collect();
+    let cleared: Vec<TicketId> = tickets
         .iter()
-        .filter(|t| !kept.contains(t.as_str()))
+        .filter(|t| !kept.contains(t))
         .cloned()
         .collect();
     take_many(&mut *conn, &cleared).await?;
@@ -113,10 +113,11 @@ pub async fn replace_many(
 }
 
 /// Deletes claimed timers as they fire, all at once.
-pub async fn take_many(conn: &mut AnyConnection, ids: &[String]) -> Result<()> {
+/// (A timer's id is its ticket's.)
+pub async fn take_many(conn: &mut AnyConnection, ids: &[TicketId]) -> Result<()> {
     for chunk in ids.chunks(CHUNK) {
         let mut sql = Sql::new("DELETE FROM timers WHERE id IN ");
-        let list = in_list(&mut sql, chunk);
+        let list = in_list(&mut sql, chunk.iter().map(TicketId::as_str));
         sql.push(&list);
         sql.execute(&mut *conn).await?;
     }
@@ -126,13 +127,13 @@ pub async fn take_many(conn: &mut AnyConnection, ids: &[String]) -> Result<()> {
 /// Removes the ticket's timer if it is of `kind`.
 pub async fn cancel(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    ticket_id: &str,
+    tenant_id: &TenantId,
+    ticket_id: &TicketId,
     kind: TimerKind,
 ) -> Result<()> {
     sqlx::query("DELETE FROM timers WHERE id = $1 AND tenant_id = $2 AND kind = $3")
-        .bind(ticket_id)
-        .bind(tenant_id)
+        .bind(ticket_id.as_str())
+        .bind(tenant_id.as_str())
         .bind(kind.as_str())
         .execute(conn)
         .await?;
@@ -140,17 +141,21 @@ pub async fn cancel(
 }
 
 /// Removes the ticket's timer, whatever it is for.
-pub async fn clear(conn: &mut AnyConnection, tenant_id: &str, ticket_id: &str) -> Result<()> {
+pub async fn clear(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    ticket_id: &TicketId,
+) -> Result<()> {
     sqlx::query("DELETE FROM timers WHERE id = $1 AND tenant_id = $2")
-        .bind(ticket_id)
-        .bind(tenant_id)
+        .bind(ticket_id.as_str())
+        .bind(tenant_id.as_str())
         .execute(conn)
         .await?;
     Ok(())
 }
 
 fn timer_from_row(r: &sqlx::any::AnyRow) -> Result<Timer> {
-    let id = r.text("id")?;
+    let id = TicketId(r.text("id")?);
     let kind = r.text("kind")?;
     let kind = TimerKind::parse(&kind).ok_or_else(|| StorageError::Corrupt {
         table: "timers",
@@ -158,9 +163,9 @@ fn timer_from_row(r: &sqlx::any::AnyRow) -> Result<Timer> {
     })?;
     Ok(Timer {
         id,
-        tenant_id: r.text("tenant_id")?,
-        ticket_id: r.text("ticket_id")?,
-        escalation_id: r.opt_text("escalation_id")?,
+        tenant_id: TenantId(r.text("tenant_id")?),
+        ticket_id: TicketId(r.text("ticket_id")?),
+        escalation_id: r.opt_text("escalation_id")?.map(EscalationId),
         kind,
         due_at: r.time("due_at")?,
         attempts: r.int("attempts")?,
@@ -227,7 +232,7 @@ pub async fn claim_one(
         }
     };
     let row = sqlx::query(sql)
-        .bind(&t.id)
+        .bind(t.id.as_str())
         .bind(micros(t.due_at))
         .fetch_optional(conn)
         .await?;
@@ -241,7 +246,7 @@ pub async fn retry_later(conn: &mut AnyConnection, t: &Timer, retry_at: Timestam
         "UPDATE timers SET due_at = $1, attempts = attempts + 1          WHERE id = $2 AND due_at = $3 AND kind = $4",
     )
     .bind(micros(retry_at))
-    .bind(&t.id)
+    .bind(t.id.as_str())
     .bind(micros(t.due_at))
     .bind(t.kind.as_str())
     .execute(conn)

@@ -29,12 +29,12 @@ impl Actor {
         }
     }
 
-    pub fn tenant(&self) -> &str {
-        self.tenant_id.as_str()
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant_id
     }
 
-    pub fn id(&self) -> &str {
-        self.user_id.as_str()
+    pub fn id(&self) -> &UserId {
+        &self.user_id
     }
 
     pub fn is_platform(&self) -> bool {

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use ladder_core::sla::TimerKind;
-use ladder_core::{AuditKind, EscalationId, NotificationKind, Priority, TenantId, TicketId};
+use ladder_core::{
+    AuditKind, EscalationId, EventId, NotificationKind, Priority, TenantId, TicketId, UserId,
+};
 use ladder_storage::audit::{self, PlannedEvent};
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::outbox::{self, Audience, NewMessage};
@@ -23,19 +25,19 @@ use crate::sla;
 
 /// One notification: everyone told the same thing about the same event.
 struct Message {
-    tenant: String,
-    ticket: String,
-    users: Vec<String>,
+    tenant: TenantId,
+    ticket: TicketId,
+    users: Vec<UserId>,
     kind: NotificationKind,
     /// The audit event it is about.
-    event: String,
+    event: EventId,
     /// JSON text, shared with the other notifications of the same event.
     payload: Arc<str>,
 }
 
 /// A ticket whose timers are set anew.
 struct Reset {
-    tenant: String,
+    tenant: TenantId,
     /// The active escalation whose clocks the timers follow (none: the ticket is left
     /// without timers).
     active: Option<Escalation>,
@@ -47,25 +49,25 @@ struct Reset {
 #[derive(Default)]
 pub struct Changes {
     /// Escalations by id, in their final state, and whether they are new.
-    escalations: BTreeMap<String, (Escalation, bool)>,
+    escalations: BTreeMap<EscalationId, (Escalation, bool)>,
     /// Tickets whose priority rose, with their tenant.
-    priorities: BTreeMap<String, (String, Priority)>,
-    watchers: BTreeSet<(String, String, String)>,
+    priorities: BTreeMap<TicketId, (TenantId, Priority)>,
+    watchers: BTreeSet<(TenantId, TicketId, UserId)>,
     events: Vec<PlannedEvent>,
     messages: Vec<Message>,
     /// Where each notification is in `messages`, by event and kind.
-    message_at: HashMap<(String, NotificationKind), usize>,
+    message_at: HashMap<(EventId, NotificationKind), usize>,
     /// Tickets whose timers are set anew.
-    timers_of: BTreeMap<String, Reset>,
+    timers_of: BTreeMap<TicketId, Reset>,
     /// Timers set for a later time than the clocks say (a reminder held for opening hours).
-    held: BTreeMap<(String, &'static str), Timestamp>,
+    held: BTreeMap<(TicketId, &'static str), Timestamp>,
     /// Tickets whose timer fired: removed unless the clocks set it again.
-    fired: BTreeSet<String>,
+    fired: BTreeSet<TicketId>,
 }
 
 impl Changes {
     /// The current state of an escalation this batch already changed, if any.
-    pub fn escalation(&self, id: &str) -> Option<&Escalation> {
+    pub fn escalation(&self, id: &EscalationId) -> Option<&Escalation> {
         self.escalations.get(id).map(|(e, _)| e)
     }
 
@@ -78,9 +80,9 @@ impl Changes {
 
     /// Sets a ticket's priority. (Which escalation is active needs no write to the ticket:
     /// it is the one whose state says so.)
-    pub fn set_priority(&mut self, tenant: &str, ticket: &str, priority: Priority) {
+    pub fn set_priority(&mut self, tenant: &TenantId, ticket: &TicketId, priority: Priority) {
         self.priorities
-            .insert(ticket.to_owned(), (tenant.to_owned(), priority));
+            .insert(ticket.clone(), (tenant.clone(), priority));
     }
 
     /// Sets the ticket's timers anew from `e`'s clocks when written (none once `e` is no
@@ -104,7 +106,7 @@ impl Changes {
     }
 
     /// Whether the ticket's timers are already to be set anew.
-    pub fn resets_timers_of(&self, ticket: &str) -> bool {
+    pub fn resets_timers_of(&self, ticket: &TicketId) -> bool {
         self.timers_of.contains_key(ticket)
     }
 
@@ -112,12 +114,12 @@ impl Changes {
     /// due (from `SlaClocks::timers`), so that writing needs not work it out again.
     pub fn timers_known(
         &mut self,
-        ticket: &str,
-        escalation: &str,
+        ticket: &TicketId,
+        escalation: &EscalationId,
         due: Vec<(TimerKind, Timestamp)>,
     ) {
         if let Some(reset) = self.timers_of.get_mut(ticket) {
-            if reset.active.as_ref().is_some_and(|a| a.id == escalation) {
+            if reset.active.as_ref().is_some_and(|a| a.id == *escalation) {
                 reset.due = Some(due);
             }
         }
@@ -125,7 +127,7 @@ impl Changes {
 
     /// Marks the tickets whose timers fired: their timer rows are updated to what the clocks
     /// say next, or removed.
-    pub fn fired(&mut self, tickets: impl IntoIterator<Item = String>) {
+    pub fn fired(&mut self, tickets: impl IntoIterator<Item = TicketId>) {
         self.fired.extend(tickets);
     }
 
@@ -134,35 +136,35 @@ impl Changes {
     }
 
     /// Holds a timer until `at`, later than its clock would set it.
-    pub fn hold_timer(&mut self, ticket: &str, kind: TimerKind, at: Timestamp) {
-        self.held.insert((ticket.to_owned(), kind.as_str()), at);
+    pub fn hold_timer(&mut self, ticket: &TicketId, kind: TimerKind, at: Timestamp) {
+        self.held.insert((ticket.clone(), kind.as_str()), at);
     }
 
-    pub fn watch(&mut self, tenant: &str, ticket: &str, user: &str) {
+    pub fn watch(&mut self, tenant: &TenantId, ticket: &TicketId, user: &UserId) {
         self.watchers
-            .insert((tenant.to_owned(), ticket.to_owned(), user.to_owned()));
+            .insert((tenant.clone(), ticket.clone(), user.clone()));
     }
 
     /// Plans an audit event and returns its id.
     pub fn event(
         &mut self,
-        tenant: &str,
-        ticket: &str,
-        actor: Option<&str>,
+        tenant: &TenantId,
+        ticket: &TicketId,
+        actor: Option<&UserId>,
         kind: AuditKind,
         payload: &impl Serialize,
         now: Timestamp,
-    ) -> FlowResult<String> {
+    ) -> FlowResult<EventId> {
         // Serialised straight to text, without a `serde_json::Value` tree in between: the
         // engine plans thousands of events a second.
         let payload = serde_json::to_string(payload)
             .map_err(|e| anyhow::anyhow!("the payload of a {kind} event: {e}"))?;
-        let id = new_id();
+        let id = EventId(new_id());
         self.events.push(PlannedEvent {
             id: id.clone(),
-            tenant_id: tenant.to_owned(),
-            ticket_id: Some(ticket.to_owned()),
-            actor_id: actor.map(str::to_owned),
+            tenant_id: tenant.clone(),
+            ticket_id: Some(ticket.clone()),
+            actor_id: actor.cloned(),
             kind,
             payload,
             occurred_at: now,
@@ -175,28 +177,28 @@ impl Changes {
     /// several of their roles or teams is told once.
     pub fn notify_staff<'u>(
         &mut self,
-        tenant: &str,
-        ticket: &str,
-        users: impl IntoIterator<Item = &'u str>,
+        tenant: &TenantId,
+        ticket: &TicketId,
+        users: impl IntoIterator<Item = &'u UserId>,
         kind: NotificationKind,
-        event: &str,
+        event: &EventId,
         payload: &Arc<str>,
     ) {
         let mut users = users.into_iter().peekable();
         if users.peek().is_none() {
             return;
         }
-        let key = (event.to_owned(), kind);
+        let key = (event.clone(), kind);
         let at = match self.message_at.get(&key) {
             Some(&at) => at,
             None => {
                 self.message_at.insert(key, self.messages.len());
                 self.messages.push(Message {
-                    tenant: tenant.to_owned(),
-                    ticket: ticket.to_owned(),
+                    tenant: tenant.clone(),
+                    ticket: ticket.clone(),
                     users: Vec::new(),
                     kind,
-                    event: event.to_owned(),
+                    event: event.clone(),
                     payload: Arc::clone(payload),
                 });
                 self.messages.len() - 1
@@ -204,8 +206,8 @@ impl Changes {
         };
         let told = &mut self.messages[at].users;
         for user in users {
-            if !told.iter().any(|u| u == user) {
-                told.push(user.to_owned());
+            if !told.contains(user) {
+                told.push(user.clone());
             }
         }
     }
@@ -270,15 +272,15 @@ impl Changes {
                 .min();
             if let Some((due, kind)) = next {
                 timers.push(NewTimer {
-                    tenant_id: TenantId(reset.tenant.clone()),
-                    ticket_id: TicketId(ticket.clone()),
-                    escalation_id: Some(EscalationId(e.id.clone())),
+                    tenant_id: reset.tenant.clone(),
+                    ticket_id: ticket.clone(),
+                    escalation_id: Some(e.id.clone()),
                     kind,
                     due_at: due,
                 });
             }
         }
-        let touched: Vec<String> = self
+        let touched: Vec<TicketId> = self
             .timers_of
             .keys()
             .cloned()

@@ -15,6 +15,7 @@ use jiff::{SignedDuration, Timestamp};
 use ladder_core::text::LongText;
 use ladder_core::triggers::history::{grouping_key, many_customers};
 use ladder_core::AuditKind;
+use ladder_core::TenantId;
 use ladder_core::{
     Category, Channel, ContactMethod, LinkKind, Policy, Priority, TicketStatus, TriggerKind,
     TriggerMode, Urgency,
@@ -61,7 +62,7 @@ fn is_finished(status: TicketStatus) -> bool {
 pub async fn prepare(
     tx: &mut WriteTx,
     db: &Db,
-    tenant: &str,
+    tenant: &TenantId,
     policy: &Policy,
     ticket: &Ticket,
     now: Timestamp,
@@ -140,7 +141,7 @@ pub async fn prepare(
 /// and escalates the parent once when the policy says `auto`.
 pub async fn apply(
     tx: &mut WriteTx,
-    tenant: &str,
+    tenant: &TenantId,
     policy: &Policy,
     ticket: &mut Ticket,
     grouping: Option<Grouping>,
@@ -206,7 +207,7 @@ fn clip(s: &str, max: usize) -> String {
 #[allow(clippy::too_many_arguments)] // the grouping's parts, passed on from `apply`
 async fn open(
     tx: &mut WriteTx,
-    tenant: &str,
+    tenant: &TenantId,
     policy: &Policy,
     ticket: &mut Ticket,
     key: &str,
@@ -291,7 +292,7 @@ async fn open(
 
 async fn join(
     tx: &mut WriteTx,
-    tenant: &str,
+    tenant: &TenantId,
     policy: &Policy,
     ticket: &mut Ticket,
     mut incident: Incident,
@@ -336,7 +337,7 @@ async fn join(
 /// Links one report below the parent and tags it, with an event on the report.
 async fn link_child(
     tx: &mut WriteTx,
-    tenant: &str,
+    tenant: &TenantId,
     policy: &Policy,
     child: &mut Ticket,
     incident: &Incident,
@@ -359,7 +360,7 @@ async fn link_child(
 
 async fn record_child(
     tx: &mut WriteTx,
-    tenant: &str,
+    tenant: &TenantId,
     child: &Ticket,
     incident: &Incident,
     now: Timestamp,
@@ -385,7 +386,7 @@ async fn record_child(
 /// the parent is free to escalate; never a second time.
 async fn escalate_once(
     tx: &mut WriteTx,
-    tenant: &str,
+    tenant: &TenantId,
     policy: &Policy,
     parent: &mut Ticket,
     incident: &mut Incident,

@@ -16,7 +16,7 @@ pub mod tickets;
 pub mod timers;
 
 use jiff::Timestamp;
-use ladder_core::{AuditKind, NotificationKind, Policy};
+use ladder_core::{AuditKind, EventId, NotificationKind, Policy, TenantId, TicketId, UserId};
 use ladder_storage::audit::{self, NewEvent};
 use ladder_storage::outbox::{self, Audience, NewMessage};
 use ladder_storage::{policies, Db, StorageError};
@@ -28,13 +28,13 @@ pub use error::{FieldError, FlowError, FlowResult};
 /// Appends an audit event in the caller's transaction.
 pub async fn record(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    ticket_id: Option<&str>,
-    actor_id: Option<&str>,
+    tenant_id: &TenantId,
+    ticket_id: Option<&TicketId>,
+    actor_id: Option<&UserId>,
     kind: AuditKind,
     payload: serde_json::Value,
     now: Timestamp,
-) -> FlowResult<String> {
+) -> FlowResult<EventId> {
     Ok(audit::append(
         conn,
         NewEvent {
@@ -55,11 +55,11 @@ pub async fn record(
 #[allow(clippy::too_many_arguments)] // each is a distinct column of the outbox row
 pub async fn notify_staff(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    ticket_id: &str,
-    user_ids: &[String],
+    tenant_id: &TenantId,
+    ticket_id: &TicketId,
+    user_ids: &[UserId],
     kind: NotificationKind,
-    event_id: &str,
+    event_id: &EventId,
     payload: &str,
     now: Timestamp,
 ) -> FlowResult<()> {
@@ -88,11 +88,11 @@ pub async fn notify_staff(
 #[allow(clippy::too_many_arguments)] // each is a distinct column of the outbox row
 pub async fn notify_customer(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    ticket_id: &str,
+    tenant_id: &TenantId,
+    ticket_id: &TicketId,
     email: Option<&str>,
     kind: NotificationKind,
-    event_id: &str,
+    event_id: &EventId,
     payload: &str,
     now: Timestamp,
 ) -> FlowResult<()> {
@@ -115,7 +115,7 @@ pub async fn notify_customer(
 }
 
 /// The tenant's policy in force (the built-in default until one is saved).
-pub async fn policy(db: &Db, tenant_id: &str) -> FlowResult<Policy> {
+pub async fn policy(db: &Db, tenant_id: &TenantId) -> FlowResult<Policy> {
     match policies::current(db, tenant_id).await? {
         Some((version, doc)) => parse_policy(tenant_id, version, &doc),
         None => Ok(Policy::default()),
@@ -123,7 +123,7 @@ pub async fn policy(db: &Db, tenant_id: &str) -> FlowResult<Policy> {
 }
 
 /// Same as [`policy`], read inside a transaction.
-pub async fn policy_in(conn: &mut AnyConnection, tenant_id: &str) -> FlowResult<Policy> {
+pub async fn policy_in(conn: &mut AnyConnection, tenant_id: &TenantId) -> FlowResult<Policy> {
     match policies::current_in(conn, tenant_id).await? {
         Some((version, doc)) => parse_policy(tenant_id, version, &doc),
         None => Ok(Policy::default()),
@@ -132,7 +132,7 @@ pub async fn policy_in(conn: &mut AnyConnection, tenant_id: &str) -> FlowResult<
 
 /// A stored policy that does not parse is a corrupt row: falling back to the built-in policy
 /// would route escalations by rules the tenant never chose.
-fn parse_policy(tenant_id: &str, version: i64, doc: &str) -> FlowResult<Policy> {
+fn parse_policy(tenant_id: &TenantId, version: i64, doc: &str) -> FlowResult<Policy> {
     serde_json::from_str(doc).map_err(|e| {
         FlowError::Storage(StorageError::Corrupt {
             table: "policies",

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use ladder_core::sla::next_on_chain;
-use ladder_core::{Role, Target};
+use ladder_core::{Role, Target, TenantId};
 use ladder_storage::directory::{self, User};
 use sqlx::AnyConnection;
 
@@ -29,9 +29,9 @@ pub struct Routed {
 
 impl People {
     /// The people of one organisation.
-    pub async fn load(conn: &mut AnyConnection, tenant: &str) -> FlowResult<People> {
-        let mut all = People::load_many(conn, &[tenant.to_owned()]).await?;
-        Ok(all.remove(tenant).unwrap_or_default())
+    pub async fn load(conn: &mut AnyConnection, tenant: &TenantId) -> FlowResult<People> {
+        let mut all = People::load_many(conn, std::slice::from_ref(&tenant.0)).await?;
+        Ok(all.remove(tenant.as_str()).unwrap_or_default())
     }
 
     /// The people of several organisations, by organisation, in two queries.

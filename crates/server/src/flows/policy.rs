@@ -3,8 +3,8 @@
 
 use jiff::Timestamp;
 use ladder_core::policy::{Directory, PolicyError};
-use ladder_core::AuditKind;
 use ladder_core::Policy;
+use ladder_core::{AuditKind, TenantId, UserId};
 use ladder_storage::{directory, policies, Db};
 use serde_json::json;
 
@@ -19,7 +19,7 @@ pub struct Saved {
 }
 
 /// The tenant's people and teams, for checking the targets a policy names.
-pub async fn directory_of(db: &Db, tenant: &str) -> FlowResult<Directory> {
+pub async fn directory_of(db: &Db, tenant: &TenantId) -> FlowResult<Directory> {
     let users = directory::users(db, tenant).await?;
     let teams = directory::teams(db, tenant).await?;
     Ok(Directory {
@@ -49,8 +49,8 @@ pub fn check(policy: &Policy, dir: &Directory) -> FlowResult<()> {
 /// A refused policy changes nothing: the previous one stays in force.
 pub async fn save(
     db: &Db,
-    tenant: &str,
-    by: Option<&str>,
+    tenant: &TenantId,
+    by: Option<&UserId>,
     mut policy: Policy,
     expected_version: Option<u32>,
     now: Timestamp,

@@ -6,7 +6,7 @@ use ladder_core::sla::counts_as_response;
 use ladder_core::text::{LongText, ShortText};
 use ladder_core::AuditKind;
 use ladder_core::{Category, Channel, EscalationState, LinkKind, Priority, TicketStatus};
-use ladder_core::{TicketId, UserId};
+use ladder_core::{CustomerId, TeamId, TenantId, TicketId, UserId};
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::tickets::{self, Comment, Link, NewTicket, Ticket};
 use ladder_storage::{directory, Backend, Db, WriteTx};
@@ -23,7 +23,7 @@ use crate::triggers;
 pub struct TicketDetail {
     pub ticket: Ticket,
     pub active_escalation: Option<Escalation>,
-    pub watchers: Vec<String>,
+    pub watchers: Vec<UserId>,
     pub links: Vec<Link>,
 }
 
@@ -31,13 +31,13 @@ pub struct TicketDetail {
 pub struct OpenTicket {
     pub subject: ShortText,
     pub description: LongText,
-    pub customer_id: String,
+    pub customer_id: CustomerId,
     pub channel: Channel,
     pub category: Option<Category>,
     pub priority: Option<Priority>,
     /// Defaults to the creator when they work tickets.
-    pub assignee_id: Option<String>,
-    pub team_id: Option<String>,
+    pub assignee_id: Option<UserId>,
+    pub team_id: Option<TeamId>,
 }
 
 /// Which tenant a ticket belongs to for this actor, or not found. Platform support reach a
@@ -45,20 +45,20 @@ pub struct OpenTicket {
 pub async fn ticket_tenant(
     conn: &mut AnyConnection,
     actor: &Actor,
-    ticket_id: &str,
-) -> FlowResult<String> {
+    ticket_id: &TicketId,
+) -> FlowResult<TenantId> {
     if actor.is_platform() {
         let row: Option<(String,)> = sqlx::query_as(
             "SELECT tenant_id FROM escalations WHERE ticket_id = $1 AND target_key = 'platform' LIMIT 1",
         )
-        .bind(ticket_id)
+        .bind(ticket_id.as_str())
         .fetch_optional(conn)
         .await
         .map_err(ladder_storage::StorageError::from)?;
-        row.map(|(t,)| t)
+        row.map(|(t,)| TenantId(t))
             .ok_or_else(|| FlowError::NotFound("ticket"))
     } else {
-        Ok(actor.tenant().to_owned())
+        Ok(actor.tenant_id.clone())
     }
 }
 
@@ -67,8 +67,8 @@ pub async fn load_for_update(
     tx: &mut WriteTx,
     db: &Db,
     actor: &Actor,
-    ticket_id: &str,
-) -> FlowResult<(String, Ticket)> {
+    ticket_id: &TicketId,
+) -> FlowResult<(TenantId, Ticket)> {
     let tenant = ticket_tenant(tx.conn(), actor, ticket_id).await?;
     let ticket = tickets::get_for_update(
         tx.conn(),
@@ -84,7 +84,7 @@ pub async fn load_for_update(
 /// The ticket with its active escalation, watchers and links.
 pub async fn detail(
     conn: &mut AnyConnection,
-    tenant: &str,
+    tenant: &TenantId,
     ticket: Ticket,
 ) -> FlowResult<TicketDetail> {
     let active_escalation = active_escalation(conn, tenant, &ticket).await?;
@@ -100,11 +100,11 @@ pub async fn detail(
 
 async fn check_user(
     conn: &mut AnyConnection,
-    tenant: &str,
+    tenant: &TenantId,
     field: &'static str,
-    id: &str,
+    id: &UserId,
 ) -> FlowResult<()> {
-    let found = directory::users_by_id(conn, tenant, &[id.to_owned()]).await?;
+    let found = directory::users_by_id(conn, tenant, std::slice::from_ref(&id.0)).await?;
     if found.is_empty() {
         return Err(FlowError::field(
             field,
@@ -116,9 +116,9 @@ async fn check_user(
 
 async fn check_team(
     conn: &mut AnyConnection,
-    tenant: &str,
+    tenant: &TenantId,
     field: &'static str,
-    id: &str,
+    id: &TeamId,
 ) -> FlowResult<()> {
     if directory::team(conn, tenant, id).await?.is_none() {
         return Err(FlowError::field(
@@ -158,7 +158,7 @@ pub async fn create(
     let assignee = req
         .assignee_id
         .clone()
-        .or_else(|| actor.role.is_tenant_staff().then(|| actor.id().to_owned()));
+        .or_else(|| actor.role.is_tenant_staff().then(|| actor.user_id.clone()));
     let ticket = tickets::insert(
         tx.conn(),
         NewTicket {
@@ -169,8 +169,8 @@ pub async fn create(
             channel: req.channel,
             category: req.category,
             priority: req.priority.unwrap_or(Priority::Normal),
-            assignee_id: assignee.as_deref(),
-            team_id: req.team_id.as_deref(),
+            assignee_id: assignee.as_ref(),
+            team_id: req.team_id.as_ref(),
             triggers: serde_json::to_value(&found).unwrap_or_else(|_| json!([])),
             created_by: Some(actor.id()),
         },
@@ -235,8 +235,8 @@ pub struct ChangeTicket {
     pub priority: Option<Priority>,
     pub category: Option<Category>,
     /// A user id, or `Some(None)` to unassign.
-    pub assignee_id: Option<Option<String>>,
-    pub team_id: Option<Option<String>>,
+    pub assignee_id: Option<Option<UserId>>,
+    pub team_id: Option<Option<TeamId>>,
 }
 
 pub async fn patch(
@@ -376,7 +376,8 @@ pub async fn comment(
         let owner_name = match active.as_ref().and_then(|e| e.escalation_owner_id.clone()) {
             Some(oid) => {
                 let users =
-                    directory::users_by_id(tx.conn(), &tenant, std::slice::from_ref(&oid)).await?;
+                    directory::users_by_id(tx.conn(), &tenant, std::slice::from_ref(&oid.0))
+                        .await?;
                 Some((
                     oid,
                     users
@@ -451,7 +452,7 @@ pub async fn comment(
     if let Some(e) = active.as_ref() {
         if response
             && e.state == EscalationState::Acknowledged
-            && e.escalation_owner_id.as_deref() == Some(actor.id())
+            && e.escalation_owner_id.as_ref() == Some(actor.id())
         {
             payload["escalation_id"] = json!(e.id);
             payload["sla"] = json!("customer_updated");
@@ -491,7 +492,7 @@ pub async fn comment(
 /// The ticket's active escalation, if it has one.
 async fn active_escalation(
     conn: &mut AnyConnection,
-    tenant: &str,
+    tenant: &TenantId,
     t: &Ticket,
 ) -> FlowResult<Option<Escalation>> {
     Ok(match &t.active_escalation_id {
@@ -511,7 +512,7 @@ pub async fn link(
     actor.require_staff("link tickets")?;
     let mut tx = db.write().await?;
     let (tenant, t) = load_for_update(&mut tx, db, actor, id).await?;
-    if to_ticket_id.as_str() == t.id {
+    if *to_ticket_id == t.id {
         return Err(FlowError::field(
             "to_ticket_id",
             "a ticket cannot be linked to itself",
@@ -549,7 +550,7 @@ pub async fn watch(
     id: &TicketId,
     user_id: Option<UserId>,
     now: Timestamp,
-) -> FlowResult<Vec<String>> {
+) -> FlowResult<Vec<UserId>> {
     actor.require_staff("watch tickets")?;
     let mut tx = db.write().await?;
     let (tenant, t) = load_for_update(&mut tx, db, actor, id).await?;

@@ -9,6 +9,7 @@
 //! Effects and firing commit together or not at all.
 
 use ladder_core::AuditKind;
+use ladder_core::{CustomerId, EscalationId, TenantId, TicketId, UserId};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -49,10 +50,11 @@ pub enum Fired {
 
 /// What a batch reads before deciding.
 struct Loaded {
-    tickets: HashMap<String, (String, Ticket)>,
-    escalations: HashMap<String, Escalation>,
+    tickets: HashMap<TicketId, (TenantId, Ticket)>,
+    escalations: HashMap<EscalationId, Escalation>,
+    /// By tenant id (as text: the routing directory keys its organisations so).
     people: HashMap<String, People>,
-    customers: HashMap<String, Customer>,
+    customers: HashMap<CustomerId, Customer>,
 }
 
 /// The most events one ticket goes through in one firing (a long outage can leave several
@@ -70,7 +72,7 @@ pub async fn fire_batch(
 ) -> FlowResult<Vec<&'static str>> {
     let (first_responses, escalated) = split(claimed)?;
     // A first-response timer is taken now; the others are rewritten with the batch's changes.
-    let ids: Vec<String> = first_responses.iter().map(|t| t.id.clone()).collect();
+    let ids: Vec<TicketId> = first_responses.iter().map(|t| t.id.clone()).collect();
     timers::take_many(tx.conn(), &ids).await?;
     let mut loaded = load(tx.conn(), claimed).await?;
     let mut done = Vec::with_capacity(claimed.len());
@@ -108,7 +110,7 @@ fn split(claimed: &[Timer]) -> FlowResult<(Vec<&Timer>, Vec<&Timer>)> {
 }
 
 async fn load(conn: &mut AnyConnection, claimed: &[Timer]) -> FlowResult<Loaded> {
-    let ticket_ids: Vec<String> = unique(claimed.iter().map(|t| t.ticket_id.clone()));
+    let ticket_ids: Vec<TicketId> = unique(claimed.iter().map(|t| t.ticket_id.clone()));
     // Each ticket with the escalation it has now (whichever one its timer was set for) and
     // its customer.
     let mut tickets = HashMap::with_capacity(ticket_ids.len());
@@ -121,7 +123,7 @@ async fn load(conn: &mut AnyConnection, claimed: &[Timer]) -> FlowResult<Loaded>
             escalations.insert(e.id.clone(), e);
         }
         if let Some(c) = customer {
-            customers.insert(c.id.0.clone(), c);
+            customers.insert(c.id.clone(), c);
         }
         tickets.insert(ticket.id.clone(), (tenant, ticket));
     }
@@ -132,7 +134,7 @@ async fn load(conn: &mut AnyConnection, claimed: &[Timer]) -> FlowResult<Loaded>
             sla::learn_snapshot(&id, &document)?;
         }
     }
-    let tenants = unique(claimed.iter().map(|t| t.tenant_id.clone()));
+    let tenants = unique(claimed.iter().map(|t| t.tenant_id.0.clone()));
     let people = People::load_many(conn, &tenants).await?;
     Ok(Loaded {
         tickets,
@@ -142,7 +144,7 @@ async fn load(conn: &mut AnyConnection, claimed: &[Timer]) -> FlowResult<Loaded>
     })
 }
 
-fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
+fn unique<T: Ord>(items: impl Iterator<Item = T>) -> Vec<T> {
     items.collect::<BTreeSet<_>>().into_iter().collect()
 }
 
@@ -165,7 +167,7 @@ fn fire_ticket(
     for _ in 0..MAX_STEPS {
         let Some(e) = ticket
             .active_escalation_id
-            .as_deref()
+            .as_ref()
             .and_then(|id| {
                 changes
                     .escalation(id)
@@ -254,7 +256,7 @@ fn describe(t: &ladder_core::Target) -> String {
 
 /// Who holds an escalation's deadlines: its owner once someone took it, else everyone its
 /// current rung reaches (present people first; if all are away, all of them).
-fn holders(people: &People, e: &Escalation, now: Timestamp) -> Vec<String> {
+fn holders(people: &People, e: &Escalation, now: Timestamp) -> Vec<UserId> {
     if let Some(owner) = &e.escalation_owner_id {
         return vec![owner.clone()];
     }
@@ -264,7 +266,7 @@ fn holders(people: &People, e: &Escalation, now: Timestamp) -> Vec<String> {
     } else {
         present
     };
-    chosen.into_iter().map(|u| u.id.0.clone()).collect()
+    chosen.into_iter().map(|u| u.id.clone()).collect()
 }
 
 /// The deadline a clock runs to, as the escalation stands; for acknowledgement, `ack`.
@@ -316,7 +318,7 @@ fn remind(
         now,
     )?;
     let payload = clock_payload(&e, ticket, clock, due)?;
-    let people_told = to.iter().map(String::as_str);
+    let people_told = to.iter();
     changes.notify_staff(
         &e.tenant_id,
         &ticket.id,
@@ -339,10 +341,10 @@ fn remind(
 struct Reminded<'a> {
     clock: Clock,
     due_at: Option<Timestamp>,
-    escalation_id: &'a str,
+    escalation_id: &'a EscalationId,
     reminder: &'static str,
     rule: &'a str,
-    to: &'a [String],
+    to: &'a [UserId],
 }
 
 /// The audit event of a breached deadline.
@@ -350,11 +352,11 @@ struct Reminded<'a> {
 struct Breached<'a> {
     clock: Clock,
     due_at: Option<Timestamp>,
-    escalation_id: &'a str,
-    holders: &'a [String],
+    escalation_id: &'a EscalationId,
+    holders: &'a [UserId],
     re_escalate: bool,
     rule: &'a str,
-    told_above: &'a [String],
+    told_above: &'a [UserId],
 }
 
 /// What a reminder or breach notification says.
@@ -362,9 +364,9 @@ struct Breached<'a> {
 struct ClockNotice<'a> {
     clock: Clock,
     due_at: Option<Timestamp>,
-    escalation_id: &'a str,
+    escalation_id: &'a EscalationId,
     subject: &'a str,
-    ticket_id: &'a str,
+    ticket_id: &'a TicketId,
 }
 
 /// What a reminder or breach notification says, as JSON text.
@@ -408,13 +410,13 @@ fn breach(
     }
     let to = holders(people, &e, now);
     let next = next_on_chain(&snap.chain(), run.position, &e.target);
-    let above: Vec<String> = next
+    let above: Vec<UserId> = next
         .as_ref()
         .map(|(_, t)| people.reachable(t, now))
         .unwrap_or_default()
         .into_iter()
-        .filter(|u| !to.contains(&u.id.0))
-        .map(|u| u.id.0.clone())
+        .filter(|u| !to.contains(&u.id))
+        .map(|u| u.id.clone())
         .collect();
     let re_escalate =
         clock != Clock::Acknowledge && snap.rule.reescalate_on_breach && next.is_some();
@@ -436,7 +438,7 @@ fn breach(
         now,
     )?;
     let payload = clock_payload(&e, ticket, clock, due)?;
-    let people_told = to.iter().map(String::as_str);
+    let people_told = to.iter();
     changes.notify_staff(
         &e.tenant_id,
         &ticket.id,
@@ -445,7 +447,7 @@ fn breach(
         &event,
         &payload,
     );
-    let people_told = above.iter().map(String::as_str);
+    let people_told = above.iter();
     changes.notify_staff(
         &e.tenant_id,
         &ticket.id,
@@ -485,7 +487,7 @@ fn breach(
 /// Nobody answered a ticket within its rule's first-response limit: it escalates by policy.
 async fn first_response(
     tx: &mut WriteTx,
-    tenant: &str,
+    tenant: &TenantId,
     ticket: &mut Ticket,
     now: Timestamp,
 ) -> FlowResult<Fired> {
@@ -555,14 +557,15 @@ mod tests {
     #[test]
     fn typed_payloads_write_what_json_trees_wrote() {
         let due: Option<Timestamp> = "2026-11-24T10:00:00Z".parse().ok();
+        let (e1, t1) = (EscalationId::from("e1"), TicketId::from("t1"));
         let (to, above) = (
-            vec!["u1".to_owned(), "u2".to_owned()],
-            vec!["u3".to_owned()],
+            vec![UserId::from("u1"), UserId::from("u2")],
+            vec![UserId::from("u3")],
         );
         let reminded = Reminded {
             clock: Clock::Update,
             due_at: due,
-            escalation_id: "e1",
+            escalation_id: &e1,
             reminder: "repeat",
             rule: "Urgent",
             to: &to,
@@ -576,7 +579,7 @@ mod tests {
         let breached = Breached {
             clock: Clock::Resolve,
             due_at: due,
-            escalation_id: "e1",
+            escalation_id: &e1,
             holders: &to,
             re_escalate: true,
             rule: "Urgent",
@@ -591,9 +594,9 @@ mod tests {
         let notice = ClockNotice {
             clock: Clock::Acknowledge,
             due_at: None,
-            escalation_id: "e1",
+            escalation_id: &e1,
             subject: "Crown came off \"again\"",
-            ticket_id: "t1",
+            ticket_id: &t1,
         };
         let tree = json!({"escalation_id": "e1", "ticket_id": "t1",
             "subject": "Crown came off \"again\"", "clock": Clock::Acknowledge, "due_at": null});

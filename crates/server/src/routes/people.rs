@@ -59,7 +59,7 @@ pub async fn list_users(
 pub async fn get_user(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<UserId>,
 ) -> ApiResult<Json<User>> {
     directory::user(&state.db, caller.tenant_id(), &id)
         .await?
@@ -184,7 +184,7 @@ pub async fn list_customers(
 pub async fn get_customer(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ladder_core::CustomerId>,
 ) -> ApiResult<Json<Customer>> {
     let mut conn = state.db.conn().await?;
     directory::customer(&mut conn, caller.tenant_id(), &id)

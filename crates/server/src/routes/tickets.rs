@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ladder_core::text::{LongText, ShortText};
 use ladder_core::{Category, Channel, LinkKind, Priority, TicketStatus};
-use ladder_core::{TicketId, UserId};
+use ladder_core::{CustomerId, TeamId, TenantId, TicketId, UserId};
 use ladder_storage::{audit, outbox, tickets};
 use serde::Deserialize;
 
@@ -36,12 +36,12 @@ impl From<NewTicketRequest> for OpenTicket {
         OpenTicket {
             subject: r.subject,
             description: r.description,
-            customer_id: r.customer_id,
+            customer_id: CustomerId(r.customer_id),
             channel: r.channel,
             category: r.category,
             priority: r.priority,
-            assignee_id: r.assignee_id,
-            team_id: r.team_id,
+            assignee_id: r.assignee_id.map(UserId),
+            team_id: r.team_id.map(TeamId),
         }
     }
 }
@@ -67,8 +67,8 @@ impl From<PatchTicketRequest> for ChangeTicket {
             status: r.status,
             priority: r.priority,
             category: r.category,
-            assignee_id: r.assignee_id,
-            team_id: r.team_id,
+            assignee_id: r.assignee_id.map(|a| a.map(UserId)),
+            team_id: r.team_id.map(|t| t.map(TeamId)),
         }
     }
 }
@@ -118,7 +118,7 @@ pub struct NewLinkRequest {
     pub kind: LinkKind,
 }
 
-async fn readable_tenant(state: &AppState, caller: &Caller, id: &str) -> ApiResult<String> {
+async fn readable_tenant(state: &AppState, caller: &Caller, id: &TicketId) -> ApiResult<TenantId> {
     let mut conn = state.db.conn().await?;
     let tenant = flow::ticket_tenant(&mut conn, &caller.actor, id).await?;
     tickets::get(&mut conn, &tenant, id)
@@ -283,6 +283,9 @@ pub async fn watch(
             req.user_id.map(UserId),
             state.now(),
         )
-        .await?,
+        .await?
+        .into_iter()
+        .map(|u| u.0)
+        .collect(),
     ))
 }

@@ -115,21 +115,21 @@ pub struct Ticket {
 impl From<tickets::Ticket> for Ticket {
     fn from(t: tickets::Ticket) -> Ticket {
         Ticket {
-            id: t.id,
+            id: t.id.0,
             subject: t.subject,
             description: t.description,
-            customer_id: t.customer_id,
+            customer_id: t.customer_id.0,
             channel: t.channel,
             category: t.category,
             priority: t.priority,
             status: t.status,
-            assignee_id: t.assignee_id,
-            team_id: t.team_id,
+            assignee_id: t.assignee_id.map(|u| u.0),
+            team_id: t.team_id.map(|t| t.0),
             tags: t.tags,
             triggers: t.triggers,
-            active_escalation_id: t.active_escalation_id,
+            active_escalation_id: t.active_escalation_id.map(|e| e.0),
             first_response_at: t.first_response_at,
-            created_by: t.created_by,
+            created_by: t.created_by.map(|u| u.0),
             created_at: t.created_at,
             updated_at: t.updated_at,
         }
@@ -155,7 +155,7 @@ impl TicketView {
                 .active_escalation
                 .map(|e| Escalation::at(e, now))
                 .transpose()?,
-            watchers: d.watchers,
+            watchers: d.watchers.into_iter().map(|u| u.0).collect(),
             links: all(d.links),
         })
     }
@@ -259,9 +259,9 @@ impl Escalation {
     pub fn at(e: escalations::Escalation, now: Timestamp) -> Result<Escalation, StorageError> {
         let deadlines = crate::sla::deadlines(&e, now)?;
         Ok(Escalation {
-            id: e.id,
-            tenant_id: e.tenant_id,
-            ticket_id: e.ticket_id,
+            id: e.id.0,
+            tenant_id: e.tenant_id.0,
+            ticket_id: e.ticket_id.0,
             state: e.state,
             target: e.target,
             rung: e.rung,
@@ -272,8 +272,8 @@ impl Escalation {
             urgency: e.urgency,
             priority: e.priority,
             triggers: e.triggers,
-            requested_by: e.requested_by,
-            escalation_owner_id: e.escalation_owner_id,
+            requested_by: e.requested_by.map(|u| u.0),
+            escalation_owner_id: e.escalation_owner_id.map(|u| u.0),
             snapshot: e.snapshot,
             deadlines: Some(deadlines),
             ack_due_at: e.ack_due_at,
@@ -351,10 +351,10 @@ pub struct AuditEvent {
 impl From<audit::AuditEvent> for AuditEvent {
     fn from(e: audit::AuditEvent) -> AuditEvent {
         AuditEvent {
-            id: e.id,
+            id: e.id.0,
             seq: e.seq,
-            ticket_id: e.ticket_id,
-            actor_id: e.actor_id,
+            ticket_id: e.ticket_id.map(|t| t.0),
+            actor_id: e.actor_id.map(|u| u.0),
             kind: e.kind,
             payload: e.payload,
             occurred_at: e.occurred_at,
@@ -387,8 +387,8 @@ impl From<outbox::Message> for Message {
     fn from(m: outbox::Message) -> Message {
         Message {
             id: m.id,
-            ticket_id: m.ticket_id,
-            recipient_user_ids: m.recipient_user_ids,
+            ticket_id: m.ticket_id.map(|t| t.0),
+            recipient_user_ids: m.recipient_user_ids.into_iter().map(|u| u.0).collect(),
             recipient_email: m.recipient_email,
             audience: m.audience,
             kind: m.kind,

@@ -38,9 +38,13 @@ async fn an_unknown_kind_read_back_is_an_error_naming_the_row(b: Backend) {
         .execute(pool)
         .await
         .expect("edit kind");
-    let err = ladder_storage::audit::for_ticket(&app.db, &org.tenant_id, &ticket)
-        .await
-        .expect_err("an unknown audit kind must not read back");
+    let err = ladder_storage::audit::for_ticket(
+        &app.db,
+        &ladder_core::TenantId(org.tenant_id.clone()),
+        &ladder_core::TicketId(ticket.clone()),
+    )
+    .await
+    .expect_err("an unknown audit kind must not read back");
     let msg = err.to_string();
     assert!(
         msg.contains(&event) && msg.contains("ticket_exploded"),

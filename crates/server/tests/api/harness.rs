@@ -277,9 +277,9 @@ impl TestApp {
         .await
         .expect("create tenant");
         let session = self.login(&slug, &email, "owner-password").await;
-        assert_eq!(session.id, owner.id);
+        assert_eq!(session.id, owner.id.0);
         Org {
-            tenant_id: tenant.id,
+            tenant_id: tenant.id.0,
             slug,
             owner: session,
         }

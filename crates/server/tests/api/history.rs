@@ -428,10 +428,14 @@ async fn history_windows_count_back_from_the_moment_of_the_contact(b: Backend) {
     let mut policy = incidents_policy(TriggerMode::Auto, 3);
     policy.history.repeat_contact.threshold = 2;
     set_policy(&app, &org, &policy).await;
-    let user = ladder_storage::directory::user(&app.db, &org.tenant_id, &org.owner.id)
-        .await
-        .expect("read owner")
-        .expect("owner");
+    let user = ladder_storage::directory::user(
+        &app.db,
+        &ladder_core::TenantId(org.tenant_id.clone()),
+        &ladder_core::UserId(org.owner.id.clone()),
+    )
+    .await
+    .expect("read owner")
+    .expect("owner");
     let caller = Actor::of_user(&user, vec![]);
     // From the server's now on, so that every contact follows the organisation's creation.
     let t0 = app.now();
@@ -441,7 +445,7 @@ async fn history_windows_count_back_from_the_moment_of_the_contact(b: Backend) {
         let req = OpenTicket {
             subject: ShortText::new(subject).expect("subject"),
             description: LongText::new(text).expect("text"),
-            customer_id: customer,
+            customer_id: ladder_core::CustomerId(customer),
             channel: Channel::Email,
             category: None,
             priority: None,
@@ -500,7 +504,7 @@ async fn history_windows_count_back_from_the_moment_of_the_contact(b: Backend) {
     );
     let ann_linked =
         sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM ticket_links WHERE from_ticket_id = $1")
-            .bind(&views[0].ticket.id)
+            .bind(views[0].ticket.id.as_str())
             .fetch_one(app.db.pool())
             .await
             .expect("count")

@@ -87,7 +87,7 @@ pub async fn decide(
         tx.conn(),
         &tenant,
         &a.ticket_id,
-        std::slice::from_ref(&a.requested_by.0),
+        std::slice::from_ref(&a.requested_by),
         told,
         &event,
         &payload,

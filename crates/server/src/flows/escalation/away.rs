@@ -2,6 +2,7 @@
 //! become unavailable.
 
 use jiff::Timestamp;
+use ladder_core::TenantId;
 use ladder_core::{AuditKind, EscalationId, TeamId, UserId};
 use ladder_core::{EscalationState, Target};
 use ladder_storage::directory::{self, User};
@@ -65,7 +66,7 @@ pub async fn set_availability(
 async fn route_around_away(
     tx: &mut WriteTx,
     db: &Db,
-    tenant: &str,
+    tenant: &TenantId,
     user_id: &UserId,
     teams: &[TeamId],
     now: Timestamp,
@@ -105,7 +106,7 @@ async fn route_around_away(
             continue;
         };
         if e.state != EscalationState::Requested
-            || ticket.active_escalation_id.as_deref() != Some(e.id.as_str())
+            || ticket.active_escalation_id.as_ref() != Some(&e.id)
             || !people.reachable(&e.target, now).is_empty()
         {
             continue;
@@ -122,7 +123,7 @@ async fn route_around_away(
             now,
         )
         .await?;
-        moved.push(EscalationId(new.id));
+        moved.push(new.id);
     }
     Ok(moved)
 }

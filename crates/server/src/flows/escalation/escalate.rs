@@ -10,6 +10,7 @@ use ladder_core::TicketId;
 use ladder_core::{
     Category, ContactMethod, EscalationState, Target, TicketStatus, TriggerKind, Urgency,
 };
+use ladder_core::{EscalationId, TenantId, UserId};
 use ladder_storage::directory;
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::tickets::{self, Ticket};
@@ -42,7 +43,7 @@ pub struct Escalate {
 
 async fn validate_target(
     conn: &mut AnyConnection,
-    tenant: &str,
+    tenant: &TenantId,
     target: &Target,
 ) -> FlowResult<()> {
     match target {
@@ -60,7 +61,7 @@ async fn validate_target(
                 Some(_) => Ok(()),
             }
         }
-        Target::Team { id } => match directory::team(conn, tenant, id.as_str()).await? {
+        Target::Team { id } => match directory::team(conn, tenant, id).await? {
             Some(_) => Ok(()),
             None => Err(FlowError::field(
                 "target.id",
@@ -99,9 +100,9 @@ pub async fn escalate(
 /// The shared body of manual and automatic escalation, inside the caller's transaction.
 pub async fn open_escalation(
     tx: &mut WriteTx,
-    tenant: &str,
+    tenant: &TenantId,
     ticket: &mut Ticket,
-    requested_by: Option<&str>,
+    requested_by: Option<&UserId>,
     req: Escalate,
     now: Timestamp,
 ) -> FlowResult<Escalation> {
@@ -133,8 +134,8 @@ pub async fn open_escalation(
         req.urgency.priority().max(ticket.priority),
     );
     let mut e = Escalation {
-        id: new_id(),
-        tenant_id: tenant.to_owned(),
+        id: EscalationId(new_id()),
+        tenant_id: tenant.clone(),
         ticket_id: ticket.id.clone(),
         state: EscalationState::Requested,
         target: routed.target.clone(),
@@ -146,7 +147,7 @@ pub async fn open_escalation(
         urgency: req.urgency,
         priority,
         triggers: req.triggers,
-        requested_by: requested_by.map(str::to_owned),
+        requested_by: requested_by.cloned(),
         escalation_owner_id: None,
         previous_status: ticket.status,
         previous_assignee_id: ticket.assignee_id.clone(),
@@ -205,7 +206,7 @@ pub async fn open_escalation(
     )
     .await?;
     let payload = details(&e, ticket, customer.as_ref());
-    let recipients: Vec<String> = routed.recipients.iter().map(|u| u.id.0.clone()).collect();
+    let recipients: Vec<UserId> = routed.recipients.iter().map(|u| u.id.clone()).collect();
     notify_staff(
         tx.conn(),
         tenant,

@@ -25,7 +25,10 @@ pub use waiting::{customer_updated, set_waiting};
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use ladder_core::{Category, ContactMethod, CustomerTier, Priority, Target, TriggerKind, Urgency};
+use ladder_core::{
+    Category, ContactMethod, CustomerTier, EscalationId, Priority, Target, TenantId, TriggerKind,
+    Urgency, UserId,
+};
 use ladder_storage::directory;
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::tickets::Ticket;
@@ -82,14 +85,14 @@ fn details(e: &Escalation, t: &Ticket, customer: Option<&directory::Customer>) -
             phone: c.phone.as_deref(),
             tier: c.tier,
         }),
-        escalation_id: &e.id,
+        escalation_id: e.id.as_str(),
         note: &e.note,
         priority: e.priority,
-        requested_by: e.requested_by.as_deref(),
+        requested_by: e.requested_by.as_ref().map(UserId::as_str),
         resolve_due_at: e.resolve_due_at,
         subject: &t.subject,
         target: &e.target,
-        ticket_id: &t.id,
+        ticket_id: t.id.as_str(),
         tried: e.tried.as_deref(),
         triggers: &e.triggers,
         urgency: e.urgency,
@@ -104,8 +107,8 @@ async fn load(
     tx: &mut WriteTx,
     db: &Db,
     actor: &Actor,
-    id: &str,
-) -> FlowResult<(String, Escalation, Ticket)> {
+    id: &EscalationId,
+) -> FlowResult<(TenantId, Escalation, Ticket)> {
     let scope = if actor.is_platform() {
         None
     } else {
@@ -122,13 +125,15 @@ async fn load(
     Ok((tenant, e, ticket))
 }
 
-async fn user_name(conn: &mut AnyConnection, tenant: &str, id: &str) -> FlowResult<String> {
-    Ok(directory::users_by_id(conn, tenant, &[id.to_owned()])
-        .await?
-        .into_iter()
-        .next()
-        .map(|u| u.name)
-        .unwrap_or_else(|| "another user".into()))
+async fn user_name(conn: &mut AnyConnection, tenant: &TenantId, id: &UserId) -> FlowResult<String> {
+    Ok(
+        directory::users_by_id(conn, tenant, std::slice::from_ref(&id.0))
+            .await?
+            .into_iter()
+            .next()
+            .map(|u| u.name)
+            .unwrap_or_else(|| "another user".into()),
+    )
 }
 
 /// Stops the run's clocks as the escalation ends.
@@ -139,9 +144,9 @@ fn close_clocks(e: &mut Escalation, now: Timestamp) -> FlowResult<()> {
 }
 
 /// The people in `ids`, each once, in order, leaving out `except` (who did it).
-fn distinct_except<'a>(ids: impl Iterator<Item = &'a String>, except: &str) -> Vec<String> {
+fn distinct_except<'a>(ids: impl Iterator<Item = &'a UserId>, except: &UserId) -> Vec<UserId> {
     let mut seen = std::collections::HashSet::new();
-    ids.filter(|u| u.as_str() != except && seen.insert(u.as_str()))
+    ids.filter(|u| *u != except && seen.insert(*u))
         .cloned()
         .collect()
 }

@@ -9,8 +9,8 @@ use ladder_core::policy::EscalationSnapshot;
 use ladder_core::sla::next_on_chain;
 use ladder_core::text::LongText;
 use ladder_core::AuditKind;
-use ladder_core::EscalationId;
 use ladder_core::NotificationKind;
+use ladder_core::{EscalationId, TenantId, UserId};
 use ladder_core::{EscalationState, Priority, Target};
 use ladder_storage::directory;
 use ladder_storage::escalations::Escalation;
@@ -34,17 +34,17 @@ struct MovedUp<'a> {
     automatic: bool,
     before: Position<'a>,
     chain_position: usize,
-    escalation_id: &'a str,
+    escalation_id: &'a EscalationId,
     note: &'a str,
     rung: i64,
     skipped: Vec<Skipped<'a>>,
-    superseded_escalation_id: &'a str,
+    superseded_escalation_id: &'a EscalationId,
 }
 
 /// Where an escalation stood, before or after a move.
 #[derive(Serialize)]
 struct Position<'a> {
-    escalation_id: &'a str,
+    escalation_id: &'a EscalationId,
     priority: Priority,
     target: &'a Target,
 }
@@ -112,10 +112,10 @@ impl MoveReason {
 #[allow(clippy::too_many_arguments)]
 pub async fn move_up(
     tx: &mut WriteTx,
-    tenant: &str,
+    tenant: &TenantId,
     old: Escalation,
     ticket: &mut Ticket,
-    by: Option<&str>,
+    by: Option<&UserId>,
     note: &str,
     reason: MoveReason,
     now: Timestamp,
@@ -153,7 +153,7 @@ pub fn plan_move_up(
     mut old: Escalation,
     (snap, run): (Arc<EscalationSnapshot>, sla::Run),
     ticket: &mut Ticket,
-    by: Option<&str>,
+    by: Option<&UserId>,
     note: &str,
     reason: MoveReason,
     now: Timestamp,
@@ -171,13 +171,13 @@ pub fn plan_move_up(
     old.updated_at = now;
     let priority = priority_at(&routed.target, old.category, old.priority);
     let mut new = Escalation {
-        id: new_id(),
+        id: EscalationId(new_id()),
         state: EscalationState::Requested,
         target: routed.target.clone(),
         rung: old.rung + 1,
         note: note.to_owned(),
         priority,
-        requested_by: by.map(str::to_owned).or(old.requested_by.clone()),
+        requested_by: by.cloned().or(old.requested_by.clone()),
         escalation_owner_id: None,
         acknowledged_at: None,
         closed_at: None,
@@ -235,7 +235,7 @@ pub fn plan_move_up(
         now,
     )?;
     let payload = details(&new, ticket, customer);
-    let recipients = routed.recipients.iter().map(|u| u.id.as_str());
+    let recipients = routed.recipients.iter().map(|u| &u.id);
     changes.notify_staff(
         &tenant,
         &ticket.id,
@@ -250,7 +250,7 @@ pub fn plan_move_up(
         passed.push(&old.target);
     }
     for t in passed {
-        let everyone = people.everyone(t).into_iter().map(|u| u.id.as_str());
+        let everyone = people.everyone(t).into_iter().map(|u| &u.id);
         changes.notify_staff(
             &tenant,
             &ticket.id,
@@ -260,7 +260,7 @@ pub fn plan_move_up(
             &payload,
         );
     }
-    let owner = old.escalation_owner_id.as_deref();
+    let owner = old.escalation_owner_id.as_ref();
     changes.notify_staff(
         &tenant,
         &ticket.id,

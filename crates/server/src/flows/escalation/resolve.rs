@@ -5,7 +5,8 @@ use jiff::Timestamp;
 use ladder_core::escalation::{approval_needed, check_active};
 use ladder_core::text::LongText;
 use ladder_core::AuditKind;
-use ladder_core::EscalationId;
+use ladder_core::{EscalationId, TenantId, UserId};
+
 use ladder_core::NotificationKind;
 use ladder_core::{CompensationKind, EscalationState, Policy, TicketStatus};
 use ladder_storage::directory;
@@ -123,10 +124,10 @@ pub async fn resolve(
         let payload = json!({"approval_id": a.id, "escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
                              "amount": amount, "currency": currency, "requested_by": actor.name})
     .to_string();
-        let approvers: Vec<String> = directory::users_with_role(tx.conn(), &tenant, approver)
+        let approvers: Vec<UserId> = directory::users_with_role(tx.conn(), &tenant, approver)
             .await?
             .into_iter()
-            .map(|u| u.id.0)
+            .map(|u| u.id)
             .collect();
         notify_staff(
             tx.conn(),
@@ -177,10 +178,10 @@ fn resolution_json(req: &Resolve, policy: &Policy) -> serde_json::Value {
 
 pub(super) async fn finish_resolution(
     tx: &mut WriteTx,
-    tenant: &str,
+    tenant: &TenantId,
     mut e: Escalation,
     ticket: &mut Ticket,
-    by: &str,
+    by: &UserId,
     mut resolution: serde_json::Value,
     now: Timestamp,
 ) -> FlowResult<Escalation> {
