@@ -9,6 +9,7 @@ mod cluster;
 mod engine;
 mod escalation;
 mod foundation;
+mod hardening;
 mod history;
 mod openapi;
 mod sla;
