@@ -41,7 +41,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
 /// Parses a JSON document, reporting the failing field.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = inner.to_string();
@@ -75,5 +75,13 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             field: (!field.is_empty()).then_some(field),
             detail,
         }
-    })
+    })?;
+    // One document and nothing after it but whitespace: `{…}xx` or two bodies back to back
+    // are refused rather than read as their first part.
+    de.end().map_err(|e| ApiError::Invalid {
+        status: StatusCode::BAD_REQUEST,
+        field: None,
+        detail: format!("the body is not one JSON document: {e}"),
+    })?;
+    Ok(value)
 }

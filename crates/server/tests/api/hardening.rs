@@ -10,6 +10,7 @@ use crate::on_both_databases;
 on_both_databases!(
     a_tickets_conversation_reads_back_with_its_flags,
     control_characters_in_text_are_refused_naming_the_field,
+    a_body_with_anything_after_its_document_is_refused,
 );
 
 async fn a_tickets_conversation_reads_back_with_its_flags(b: Backend) {
@@ -122,4 +123,48 @@ async fn control_characters_in_text_are_refused_naming_the_field(b: Backend) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{made}");
     assert_eq!(made["body"], "Dear Bea,\r\n\tpaid.\nBye");
+}
+
+async fn a_body_with_anything_after_its_document_is_refused(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Tail Clinic").await;
+    let before = app.snapshot().await;
+    let one = r#"{"name": "Tailed", "tier": "standard"}"#;
+    for body in [
+        format!("{one}xx"),
+        format!("{one}{one}"),
+        format!("{one} 1"),
+    ] {
+        let res = app
+            .client
+            .post(format!("{}/api/v1/customers", app.base))
+            .bearer_auth(&org.owner.token)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(
+            res.headers()["content-type"],
+            "application/problem+json",
+            "{body}"
+        );
+    }
+    assert_eq!(
+        app.snapshot().await,
+        before,
+        "a refused body wrote something"
+    );
+    // Trailing whitespace is still one document.
+    let res = app
+        .client
+        .post(format!("{}/api/v1/customers", app.base))
+        .bearer_auth(&org.owner.token)
+        .header("content-type", "application/json")
+        .body(format!("{one} \r\n"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::CREATED);
 }
