@@ -52,6 +52,9 @@ pub async fn create_user(
 ) -> ApiResult<(StatusCode, Json<User>)> {
     caller.require_manager("add users")?;
     check_email("email", &req.email)?;
+    if req.password.trim().is_empty() {
+        return Err(ApiError::field("password", "must not be only spaces"));
+    }
     if req.password.chars().count() < 8 {
         return Err(ApiError::field("password", "must be at least 8 characters"));
     }

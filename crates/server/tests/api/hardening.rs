@@ -11,6 +11,10 @@ on_both_databases!(
     a_tickets_conversation_reads_back_with_its_flags,
     control_characters_in_text_are_refused_naming_the_field,
     a_body_with_anything_after_its_document_is_refused,
+    responses_carry_security_headers_and_405_is_a_problem,
+    the_bearer_scheme_is_case_insensitive,
+    a_password_of_spaces_is_refused,
+    emails_are_one_user_whatever_their_case,
 );
 
 async fn a_tickets_conversation_reads_back_with_its_flags(b: Backend) {
@@ -167,4 +171,137 @@ async fn a_body_with_anything_after_its_document_is_refused(b: Backend) {
         .await
         .expect("request");
     assert_eq!(res.status(), StatusCode::CREATED);
+}
+
+async fn responses_carry_security_headers_and_405_is_a_problem(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Head Clinic").await;
+    let url = |p: &str| format!("{}{p}", app.base);
+    let login = app
+        .client
+        .post(url("/api/v1/auth/login"))
+        .json(&json!({"tenant": org.slug, "email": "owner@head-clinic.example", "password": "owner-password"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), StatusCode::OK);
+    assert_eq!(
+        login.headers()["cache-control"],
+        "no-store",
+        "a token must not be cached"
+    );
+    let responses = [
+        login,
+        app.client
+            .get(url("/healthz"))
+            .send()
+            .await
+            .expect("healthz"),
+        app.client
+            .get(url("/api/v1/users"))
+            .send()
+            .await
+            .expect("401"),
+        app.client
+            .get(url("/api/v1/nowhere"))
+            .send()
+            .await
+            .expect("404"),
+        app.client
+            .get(url("/api/v1/users"))
+            .bearer_auth(&org.owner.token)
+            .send()
+            .await
+            .expect("200"),
+    ];
+    for res in &responses {
+        let h = res.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{}", res.url());
+        assert_eq!(h["x-frame-options"], "DENY", "{}", res.url());
+        assert_eq!(h["referrer-policy"], "no-referrer", "{}", res.url());
+    }
+
+    let res = app
+        .client
+        .delete(url("/api/v1/users"))
+        .bearer_auth(&org.owner.token)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let allow = res.headers()["allow"].to_str().expect("allow").to_owned();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+    let problem: serde_json::Value = res.json().await.expect("a problem document");
+    assert_eq!(problem["status"], 405, "{problem}");
+}
+
+async fn the_bearer_scheme_is_case_insensitive(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Case Clinic").await;
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let res = app
+            .client
+            .get(format!("{}/api/v1/users", app.base))
+            .header("authorization", format!("{scheme} {}", org.owner.token))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), StatusCode::OK, "{scheme}");
+    }
+    let res = app
+        .client
+        .get(format!("{}/api/v1/users", app.base))
+        .header("authorization", format!("Basic {}", org.owner.token))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn a_password_of_spaces_is_refused(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Space Clinic").await;
+    let (status, problem) = app
+        .post(
+            &org.owner,
+            "/users",
+            json!({"email": "sam@space.example", "name": "Sam", "role": "agent", "password": "        "}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["field"], "password");
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
+}
+
+async fn emails_are_one_user_whatever_their_case(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Mail Clinic").await;
+    let other = app.org("Other Clinic").await;
+    let user = |email: &str| json!({"email": email, "name": "Olivia", "role": "agent", "password": "password-123"});
+    let (status, made) = app
+        .post(&org.owner, "/users", user("OLIVIA@mail.example"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let (status, problem) = app
+        .post(&org.owner, "/users", user("olivia@mail.example"))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    // Another organisation may have its own Olivia.
+    let (status, made) = app
+        .post(&other.owner, "/users", user("olivia@mail.example"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+
+    let signed_in = app
+        .login(&org.slug, "olivia@MAIL.example", "password-123")
+        .await;
+    let (_, me) = app
+        .get(&org.owner, &format!("/users/{}", signed_in.id))
+        .await;
+    assert_eq!(
+        me["email"], "OLIVIA@mail.example",
+        "the address is kept as given"
+    );
 }
