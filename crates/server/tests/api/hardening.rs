@@ -15,6 +15,7 @@ on_both_databases!(
     the_bearer_scheme_is_case_insensitive,
     a_password_of_spaces_is_refused,
     emails_are_one_user_whatever_their_case,
+    a_refused_approver_is_told_whose_approval_it_is,
 );
 
 async fn a_tickets_conversation_reads_back_with_its_flags(b: Backend) {
@@ -303,5 +304,42 @@ async fn emails_are_one_user_whatever_their_case(b: Backend) {
     assert_eq!(
         me["email"], "OLIVIA@mail.example",
         "the address is kept as given"
+    );
+}
+
+async fn a_refused_approver_is_told_whose_approval_it_is(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Grant Co").await;
+    let spec = org.user(&app, "Sam Specialist", "specialist").await;
+    let admin = org.user(&app, "Ada Admin", "admin").await;
+    let team = org.team(&app, "Billing", &[&spec]).await;
+    let customer = org.customer(&app, "Harbor Cafe").await;
+    let ticket = TicketBuilder::new(&customer).open(&app, &spec).await;
+    let (_, esc) = app.post(&spec, &format!("/tickets/{ticket}/escalate"), json!({"target": {"kind": "team", "id": team}, "category": "billing", "note": "Wants $1,500 back", "contact_method": "call", "urgency": "standard"})).await;
+    let esc = esc["id"].as_str().expect("id").to_owned();
+    app.post(&spec, &format!("/escalations/{esc}/acknowledge"), json!({}))
+        .await;
+    // $1,500 is above an admin's default $1,000 limit: only an owner may grant it.
+    let (s, out) = app
+        .post(
+            &spec,
+            &format!("/escalations/{esc}/resolve"),
+            json!({"summary": "Refund", "compensation": {"kind": "refund", "amount": 150000}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{out}");
+    assert_eq!(out["approval"]["approver_role"], "owner");
+    let approval = out["approval"]["id"].as_str().expect("approval").to_owned();
+    let (s, problem) = app
+        .post(
+            &admin,
+            &format!("/approvals/{approval}/approve"),
+            json!({"reason": "fine"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(
+        problem["detail"],
+        "this approval is for an owner or someone whose limit covers the amount"
     );
 }
