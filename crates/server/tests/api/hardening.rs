@@ -16,6 +16,7 @@ on_both_databases!(
     a_password_of_spaces_is_refused,
     emails_are_one_user_whatever_their_case,
     a_refused_approver_is_told_whose_approval_it_is,
+    an_unlimited_authority_is_null_and_a_policy_read_saves_back,
 );
 
 async fn a_tickets_conversation_reads_back_with_its_flags(b: Backend) {
@@ -342,4 +343,40 @@ async fn a_refused_approver_is_told_whose_approval_it_is(b: Backend) {
         problem["detail"],
         "this approval is for an owner or someone whose limit covers the amount"
     );
+}
+
+async fn an_unlimited_authority_is_null_and_a_policy_read_saves_back(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Limit Co").await;
+    let (status, policy) = app.get(&org.owner, "/policy").await;
+    assert_eq!(status, StatusCode::OK, "{policy}");
+    assert_eq!(
+        policy["authority_limits"]["owner"],
+        serde_json::Value::Null,
+        "{policy}"
+    );
+    assert_eq!(policy["authority_limits"]["admin"], 100_000);
+
+    // What a browser reads it saves back: null stays unlimited, and an admin may be made
+    // unlimited too.
+    let mut edited = policy.clone();
+    edited["authority_limits"]["admin"] = serde_json::Value::Null;
+    let saved = app.set_policy(&org.owner, edited).await;
+    assert_eq!(
+        saved["authority_limits"]["owner"],
+        serde_json::Value::Null,
+        "{saved}"
+    );
+    assert_eq!(
+        saved["authority_limits"]["admin"],
+        serde_json::Value::Null,
+        "{saved}"
+    );
+    let (_, read) = app.get(&org.owner, "/policy").await;
+    assert_eq!(read["authority_limits"], saved["authority_limits"]);
+
+    let mut bad = read.clone();
+    bad["authority_limits"]["agent"] = json!("lots");
+    let (status, problem) = app.put(&org.owner, "/policy", bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
 }
