@@ -17,6 +17,7 @@ on_both_databases!(
     emails_are_one_user_whatever_their_case,
     a_refused_approver_is_told_whose_approval_it_is,
     an_unlimited_authority_is_null_and_a_policy_read_saves_back,
+    a_nul_in_any_field_is_refused_naming_it,
 );
 
 async fn a_tickets_conversation_reads_back_with_its_flags(b: Backend) {
@@ -379,4 +380,44 @@ async fn an_unlimited_authority_is_null_and_a_policy_read_saves_back(b: Backend)
     bad["authority_limits"]["agent"] = json!("lots");
     let (status, problem) = app.put(&org.owner, "/policy", bad).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+}
+
+async fn a_nul_in_any_field_is_refused_naming_it(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Nul Clinic").await;
+    let customer = org.customer(&app, "Nia").await;
+    let before = app.snapshot().await;
+    let (status, problem) = app
+        .call(
+            "POST",
+            None,
+            "/auth/login",
+            Some(json!({"tenant": org.slug, "email": "owner\u{0}@nul-clinic.example", "password": "owner-password"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["field"], "email");
+    let (status, problem) = app
+        .post(
+            &org.owner,
+            "/tickets",
+            json!({"subject": "Hi", "description": "Hello", "customer_id": format!("{customer}\u{0}"), "channel": "email"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["field"], "customer_id");
+    let (status, problem) = app
+        .post(
+            &org.owner,
+            "/teams",
+            json!({"name": "Crew", "members": [org.owner.id, "u\u{0}"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["field"], "members[1]");
+    assert_eq!(
+        app.snapshot().await,
+        before,
+        "a refused body wrote something"
+    );
 }
