@@ -114,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .layer(Extension(Arc::new(document)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(method_not_allowed_as_problem))
+        .layer(axum::middleware::from_fn(refuse_nul_in_uri))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
         // Every response, errors included: no MIME sniffing, no framing, no referrer leaking
         // ids in URLs.
@@ -145,6 +146,22 @@ async fn openapi_document(
     Extension(document): Extension<Arc<utoipa::openapi::OpenApi>>,
 ) -> Json<utoipa::openapi::OpenApi> {
     Json(document.as_ref().clone())
+}
+
+/// A NUL in the path or query (`%00`) would reach a query as part of an id, and PostgreSQL
+/// refuses a NUL in text (a 500) where SQLite looks it up: refused here on both.
+async fn refuse_nul_in_uri(req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    let path_and_query = uri.path_and_query().map_or("", |pq| pq.as_str());
+    if path_and_query.contains("%00") {
+        return ApiError::Invalid {
+            status: StatusCode::BAD_REQUEST,
+            field: None,
+            detail: "the URL must not contain a NUL (%00)".into(),
+        }
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// axum answers a known path with a wrong method by an empty 405; it gets a problem document

@@ -420,4 +420,14 @@ async fn a_nul_in_any_field_is_refused_naming_it(b: Backend) {
         before,
         "a refused body wrote something"
     );
+
+    // In a URL too: an id with a NUL in it.
+    for path in [
+        "/users/u%00".to_owned(),
+        format!("/customers/{customer}%00"),
+        "/queues/mine?cursor=%00".to_owned(),
+    ] {
+        let (status, problem) = app.get(&org.owner, &path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {problem}");
+    }
 }
