@@ -157,12 +157,12 @@ pub fn check_public_reply(
 /// When a resolution grants more than the actor's limit, the role that must approve it:
 /// the lowest role whose limit covers the amount (admin before owner).
 pub fn approval_needed(amount_minor: i64, actor_role: Role, policy: &Policy) -> Option<Role> {
-    if amount_minor <= policy.authority_limit(actor_role) {
+    if policy.authority_limit(actor_role).covers(amount_minor) {
         return None;
     }
     [Role::Specialist, Role::Admin, Role::Owner]
         .into_iter()
-        .find(|r| policy.authority_limit(*r) >= amount_minor && *r != actor_role)
+        .find(|r| policy.authority_limit(*r).covers(amount_minor) && *r != actor_role)
         .or(Some(Role::Owner))
 }
 

@@ -35,9 +35,10 @@ pub struct Policy {
     /// While an escalation of one of these categories is active, only its owner and the
     /// tenant's owners/admins may reply to the customer.
     pub reply_lock_categories: Vec<Category>,
-    /// The largest compensation, in minor units, each role may grant without approval.
-    /// A role missing here may grant nothing.
-    pub authority_limits: BTreeMap<Role, i64>,
+    /// The largest compensation, in minor units, each role may grant without approval;
+    /// `null` (in TOML `"unlimited"`) for no limit. A role missing here may grant nothing.
+    #[schema(value_type = BTreeMap<Role, Option<i64>>)]
+    pub authority_limits: BTreeMap<Role, AuthorityLimit>,
     /// What to do when each trigger kind fires, and extra phrases that fire it.
     pub triggers: BTreeMap<TriggerKind, TriggerSetting>,
     /// Named business calendars; rules refer to them by name, and one is named "default".
@@ -46,6 +47,78 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// Thresholds of the triggers that come from history; their modes are in `triggers`.
     pub history: HistoryTriggers,
+}
+
+/// The most a role may grant alone: an amount in minor units, or no limit at all.
+///
+/// Unlimited is JSON `null` (and `"unlimited"` in TOML, which has no null), not a sentinel
+/// number: `i64::MAX` does not survive a JavaScript client, which rounds it, so a policy read
+/// and saved back by a browser would change. Policies stored before this held `i64::MAX`
+/// for the owner, and read back as unlimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthorityLimit {
+    UpTo(i64),
+    Unlimited,
+}
+
+impl AuthorityLimit {
+    /// Whether an amount (minor units) is within the limit.
+    pub fn covers(self, amount_minor: i64) -> bool {
+        match self {
+            AuthorityLimit::UpTo(limit) => amount_minor <= limit,
+            AuthorityLimit::Unlimited => true,
+        }
+    }
+}
+
+const UNLIMITED: &str = "unlimited";
+
+impl Serialize for AuthorityLimit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AuthorityLimit::UpTo(limit) => s.serialize_i64(*limit),
+            // TOML skips a None map value; `to_toml` writes "unlimited" in its place.
+            AuthorityLimit::Unlimited => s.serialize_none(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for AuthorityLimit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = AuthorityLimit;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an amount in minor units, or null (\"unlimited\") for no limit")
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<AuthorityLimit, E> {
+                Ok(if n == i64::MAX {
+                    AuthorityLimit::Unlimited
+                } else {
+                    AuthorityLimit::UpTo(n)
+                })
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<AuthorityLimit, E> {
+                i64::try_from(n)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(n), &self))
+                    .and_then(|n| self.visit_i64(n))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<AuthorityLimit, E> {
+                if v == UNLIMITED {
+                    Ok(AuthorityLimit::Unlimited)
+                } else {
+                    Err(E::invalid_value(serde::de::Unexpected::Str(v), &self))
+                }
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<AuthorityLimit, E> {
+                Ok(AuthorityLimit::Unlimited)
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<AuthorityLimit, E> {
+                Ok(AuthorityLimit::Unlimited)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// How one trigger kind behaves for a tenant.
@@ -241,11 +314,11 @@ impl Default for Policy {
             currency: "USD".to_owned(),
             reply_lock_categories: vec![Category::Legal, Category::Clinical, Category::Safety],
             authority_limits: BTreeMap::from([
-                (Role::Owner, i64::MAX),
-                (Role::PlatformSupport, 0),
-                (Role::Admin, 100_000),
-                (Role::Specialist, 20_000),
-                (Role::Agent, 5_000),
+                (Role::Owner, AuthorityLimit::Unlimited),
+                (Role::PlatformSupport, AuthorityLimit::UpTo(0)),
+                (Role::Admin, AuthorityLimit::UpTo(100_000)),
+                (Role::Specialist, AuthorityLimit::UpTo(20_000)),
+                (Role::Agent, AuthorityLimit::UpTo(5_000)),
             ]),
             triggers: TriggerKind::TEXT_KINDS
                 .iter()
@@ -285,8 +358,11 @@ impl Policy {
     }
 
     /// The compensation a role may grant alone, in minor units.
-    pub fn authority_limit(&self, role: Role) -> i64 {
-        self.authority_limits.get(&role).copied().unwrap_or(0)
+    pub fn authority_limit(&self, role: Role) -> AuthorityLimit {
+        self.authority_limits
+            .get(&role)
+            .copied()
+            .unwrap_or(AuthorityLimit::UpTo(0))
     }
 
     pub fn locks_replies(&self, category: Category) -> bool {
@@ -366,11 +442,10 @@ impl Policy {
             errors.push(PolicyError::Currency(self.currency.clone()));
         }
         for (role, limit) in &self.authority_limits {
-            if *limit < 0 {
-                errors.push(PolicyError::NegativeAuthorityLimit {
-                    role: *role,
-                    limit: *limit,
-                });
+            if let AuthorityLimit::UpTo(limit) = *limit {
+                if limit < 0 {
+                    errors.push(PolicyError::NegativeAuthorityLimit { role: *role, limit });
+                }
             }
         }
         let mut calendar_names = BTreeSet::new();
@@ -468,6 +543,22 @@ impl Policy {
             if let Some(item) = root.get_mut(key) {
                 if let Some(table) = item.as_inline_table() {
                     *item = toml_edit::Item::Table(table.clone().into_table());
+                }
+            }
+        }
+        let unlimited: Vec<Role> = self
+            .authority_limits
+            .iter()
+            .filter(|(_, limit)| **limit == AuthorityLimit::Unlimited)
+            .map(|(role, _)| *role)
+            .collect();
+        if !unlimited.is_empty() {
+            let limits = root
+                .entry("authority_limits")
+                .or_insert(toml_edit::Item::Table(toml_edit::Table::new()));
+            if let Some(limits) = limits.as_table_like_mut() {
+                for role in unlimited {
+                    limits.insert(role.as_str(), toml_edit::value(UNLIMITED));
                 }
             }
         }
@@ -932,12 +1023,39 @@ mod tests {
     }
 
     #[test]
+    fn an_unlimited_authority_is_null_in_json_and_unlimited_in_toml() {
+        let policy = Policy::default();
+        let json = serde_json::to_value(&policy).unwrap();
+        assert_eq!(json["authority_limits"]["owner"], serde_json::Value::Null);
+        assert_eq!(json["authority_limits"]["admin"], 100_000);
+        let toml = policy.to_toml();
+        assert!(toml.contains("owner = \"unlimited\""), "{toml}");
+        assert_eq!(Policy::from_toml(&toml), Ok(policy.clone()));
+        // What was stored before: the owner's limit as the largest integer.
+        let old = r#"{"authority_limits":{"owner":9223372036854775807,"agent":5}}"#;
+        let read: Policy = serde_json::from_str(old).unwrap();
+        assert_eq!(read.authority_limit(Role::Owner), AuthorityLimit::Unlimited);
+        assert!(read.authority_limit(Role::Owner).covers(i64::MAX));
+        assert!(!read.authority_limit(Role::Agent).covers(6));
+        assert!(
+            !read.authority_limit(Role::Admin).covers(1),
+            "missing grants nothing"
+        );
+        assert!(
+            serde_json::from_str::<Policy>(r#"{"authority_limits":{"owner":"lots"}}"#).is_err()
+        );
+    }
+
+    #[test]
     fn stored_policies_from_before_the_matrix_still_read() {
         let old = r#"{"currency":"EUR","reply_lock_categories":["legal"],"authority_limits":{"agent":100},"triggers":{}}"#;
         let policy: Policy = serde_json::from_str(old).unwrap();
         assert_eq!(policy.currency, "EUR");
         assert_eq!(policy.rules, Policy::default().rules);
-        assert_eq!(policy.authority_limit(Role::Agent), 100);
+        assert_eq!(
+            policy.authority_limit(Role::Agent),
+            AuthorityLimit::UpTo(100)
+        );
         let json = serde_json::to_string(&Policy::default()).unwrap();
         assert_eq!(
             serde_json::from_str::<Policy>(&json).unwrap(),
@@ -970,7 +1088,9 @@ mod tests {
             currency: "usd".into(),
             ..Policy::default()
         };
-        policy.authority_limits.insert(Role::Agent, -5);
+        policy
+            .authority_limits
+            .insert(Role::Agent, AuthorityLimit::UpTo(-5));
         policy.rules[0].chain[1].target = Target::Team {
             id: TeamId("t_42".into()),
         };
@@ -1581,7 +1701,14 @@ mod tests {
         fn any_policy_survives_toml_and_json(
             version in any::<u32>(),
             currency in "[A-Z]{3}",
-            limits in proptest::collection::btree_map(proptest::sample::select(Role::iter().collect::<Vec<_>>()), any::<i64>(), 0..4),
+            limits in proptest::collection::btree_map(
+                proptest::sample::select(Role::iter().collect::<Vec<_>>()),
+                prop_oneof![
+                    (i64::MIN..i64::MAX).prop_map(AuthorityLimit::UpTo),
+                    Just(AuthorityLimit::Unlimited),
+                ],
+                0..4,
+            ),
             rules in proptest::collection::vec(any_rule(), 0..5),
             history in (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>()),
             category in proptest::option::of(proptest::sample::select(Category::iter().collect::<Vec<_>>())),

@@ -114,9 +114,14 @@ impl FromRequestParts<AppState> for Caller {
                         .into(),
                 )
             })?;
-        let token = header.strip_prefix("Bearer ").ok_or_else(|| {
-            ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
-        })?;
+        // The scheme's name is case-insensitive (RFC 9110 §11.1): `bearer` is `Bearer`.
+        let token = header
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
+            })?;
         let hash = token_hash(token.trim());
         let now: Timestamp = state.now();
         let user = directory::session_user(&state.db, &hash, now)

@@ -36,7 +36,7 @@ fn actor(user: &User, teams: Vec<String>) -> Actor {
     Actor::of_user(user, teams)
 }
 
-fn text<const N: usize>(s: &str) -> anyhow::Result<ladder_core::text::Text<N>> {
+fn text<const N: usize, const L: bool>(s: &str) -> anyhow::Result<ladder_core::text::Text<N, L>> {
     ladder_core::text::Text::new(s).map_err(|e| anyhow::anyhow!("demo text {s:?}: {e}"))
 }
 
@@ -183,8 +183,8 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
             db,
             who,
             OpenTicket {
-                subject: text::<200>(subject)?,
-                description: text::<20_000>(body)?,
+                subject: text(subject)?,
+                description: text(body)?,
                 customer_id: customers[c].id.clone(),
                 channel,
                 category,
@@ -206,8 +206,8 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
         Escalate {
             target: None,
             category: Category::Legal,
-            note: text::<20_000>("Patient says she was charged for a crown she never received and mentions suing. Needs the owner to review records and reply directly.")?,
-            tried: Some(text::<20_000>("Checked the visit notes: only a cleaning is recorded.")?),
+            note: text("Patient says she was charged for a crown she never received and mentions suing. Needs the owner to review records and reply directly.")?,
+            tried: Some(text("Checked the visit notes: only a cleaning is recorded.")?),
             contact_method: ContactMethod::Call,
             urgency: Urgency::Urgent,
             triggers: vec![ladder_core::TriggerKind::LegalThreat, ladder_core::TriggerKind::BillingDispute],
@@ -223,7 +223,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
         Escalate {
             target: Some(Target::Team { id: team.id.clone() }),
             category: Category::Billing,
-            note: text::<20_000>("Refund for cancelled whitening promised weeks ago; patient has written three times.")?,
+            note: text("Refund for cancelled whitening promised weeks ago; patient has written three times.")?,
             tried: None,
             contact_method: ContactMethod::Email,
             urgency: Urgency::Standard,
@@ -238,7 +238,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
         &bella,
         &created[4],
         AddComment {
-            body: text::<20_000>("Sent the itemised invoice to the insurer.")?,
+            body: text("Sent the itemised invoice to the insurer.")?,
             public: false,
             from_customer: false,
             logged_call: false,

@@ -187,14 +187,15 @@ pub async fn set_away(
     Ok(r.rows_affected() == 1)
 }
 
-/// A user and their password hash, for login.
+/// A user and their password hash, for login. The email matches whatever its case, as the
+/// unique index on `lower(email)` compares it.
 pub async fn user_for_login(
     db: &Db,
     tenant_id: &TenantId,
     email: &str,
 ) -> Result<Option<(User, String)>> {
     let row = sqlx::query(&format!(
-        "SELECT {USER_COLS}, password_hash FROM users WHERE tenant_id = $1 AND email = $2"
+        "SELECT {USER_COLS}, password_hash FROM users WHERE tenant_id = $1 AND lower(email) = lower($2)"
     ))
     .bind(tenant_id.as_str())
     .bind(email)

@@ -107,8 +107,18 @@ impl RowExt for AnyRow {
     fn opt_int(&self, col: &str) -> Result<Option<i64>, StorageError> {
         Ok(self.try_get::<Option<i64>, _>(col)?)
     }
+    /// A BOOLEAN column must be selected as `CAST(col AS INTEGER) AS col`: SQLite reports
+    /// the declared type BOOLEAN, which sqlx's Any driver cannot describe, and then refuses
+    /// the whole row. Cast, it is an integer on both databases: 1 or 0, anything else corrupt.
     fn flag(&self, col: &str) -> Result<bool, StorageError> {
-        Ok(self.try_get::<bool, _>(col)?)
+        match self.try_get::<i64, _>(col)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            n => Err(StorageError::Corrupt {
+                table: "?",
+                detail: format!("flag column {col} holds {n}"),
+            }),
+        }
     }
 }
 

@@ -376,7 +376,8 @@ pub async fn comments(
     ticket_id: &TicketId,
 ) -> Result<Vec<Comment>> {
     let rows = sqlx::query(
-        "SELECT id, ticket_id, author_id, body, public, logged_call, created_at FROM comments \
+        "SELECT id, ticket_id, author_id, body, CAST(public AS INTEGER) AS public, \
+         CAST(logged_call AS INTEGER) AS logged_call, created_at FROM comments \
          WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY created_at, id",
     )
     .bind(tenant_id.as_str())

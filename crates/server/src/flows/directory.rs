@@ -38,7 +38,7 @@ fn check_email(field: &str, email: &str) -> FlowResult<()> {
         && email.split_once('@').is_some_and(|(l, d)| {
             !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
         })
-        && !email.chars().any(char::is_whitespace);
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
     if ok {
         Ok(())
     } else {
@@ -54,6 +54,9 @@ fn check_email(field: &str, email: &str) -> FlowResult<()> {
 pub async fn add_user(db: &Db, actor: &Actor, cmd: AddUser, now: Timestamp) -> FlowResult<User> {
     actor.require_manager("add users")?;
     check_email("email", &cmd.email)?;
+    if cmd.password.trim().is_empty() {
+        return Err(FlowError::field("password", "must not be only spaces"));
+    }
     if cmd.password.chars().count() < 8 {
         return Err(FlowError::field(
             "password",

@@ -12,10 +12,13 @@ pub mod views;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
+use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::{Extension, Json, Router};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -110,7 +113,23 @@ pub fn router(state: AppState) -> Router {
     router
         .layer(Extension(Arc::new(document)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(method_not_allowed_as_problem))
+        .layer(axum::middleware::from_fn(refuse_nul_in_uri))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
+        // Every response, errors included: no MIME sniffing, no framing, no referrer leaking
+        // ids in URLs.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -127,6 +146,47 @@ async fn openapi_document(
     Extension(document): Extension<Arc<utoipa::openapi::OpenApi>>,
 ) -> Json<utoipa::openapi::OpenApi> {
     Json(document.as_ref().clone())
+}
+
+/// A NUL in the path or query (`%00`) would reach a query as part of an id, and PostgreSQL
+/// refuses a NUL in text (a 500) where SQLite looks it up: refused here on both.
+async fn refuse_nul_in_uri(req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    let path_and_query = uri.path_and_query().map_or("", |pq| pq.as_str());
+    if path_and_query.contains("%00") {
+        return ApiError::Invalid {
+            status: StatusCode::BAD_REQUEST,
+            field: None,
+            detail: "the URL must not contain a NUL (%00)".into(),
+        }
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// axum answers a known path with a wrong method by an empty 405; it gets a problem document
+/// like every other refusal, keeping the `Allow` header that lists what would work.
+async fn method_not_allowed_as_problem(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let res = next.run(req).await;
+    if res.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return res;
+    }
+    let allow = res.headers().get(header::ALLOW).cloned();
+    let detail = match allow.as_ref().and_then(|a| a.to_str().ok()) {
+        Some(allowed) => format!("{method} is not allowed here; use {allowed}"),
+        None => format!("{method} is not allowed here"),
+    };
+    let mut problem = ApiError::Invalid {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        field: None,
+        detail,
+    }
+    .into_response();
+    if let Some(allow) = allow {
+        problem.headers_mut().insert(header::ALLOW, allow);
+    }
+    problem
 }
 
 async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {

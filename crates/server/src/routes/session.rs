@@ -1,5 +1,5 @@
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderName, StatusCode};
 use ladder_storage::directory;
 use serde::{Deserialize, Serialize};
 
@@ -34,7 +34,7 @@ pub struct LoginResponse {
 pub async fn login(
     State(state): State<AppState>,
     Json(req): Json<LoginRequest>,
-) -> ApiResult<Json<LoginResponse>> {
+) -> ApiResult<([(HeaderName, &'static str); 1], Json<LoginResponse>)> {
     let refused = || ApiError::Unauthorized("unknown organisation, email or password".into());
     let tenant = directory::find_tenant(&state.db, &req.tenant).await?;
     let found = match &tenant {
@@ -55,11 +55,15 @@ pub async fn login(
         .map_err(|e| ApiError::Internal(e.into()))?;
     let (token, token_hash) = new_token();
     flows::session::open(&state.db, &user, &token_hash, now, expires_at).await?;
-    Ok(Json(LoginResponse {
-        token,
-        user: user.into(),
-        expires_at,
-    }))
+    // The body carries a bearer token: no cache may keep it.
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(LoginResponse {
+            token,
+            user: user.into(),
+            expires_at,
+        }),
+    ))
 }
 
 /// Revokes the token used for this request.

@@ -10,6 +10,7 @@ mod corrupt;
 mod engine;
 mod escalation;
 mod foundation;
+mod hardening;
 mod history;
 mod openapi;
 mod sla;

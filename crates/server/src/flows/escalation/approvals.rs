@@ -30,10 +30,15 @@ pub async fn decide(
         .await?
         .ok_or_else(|| FlowError::NotFound("approval"))?;
     let policy = policy_in(tx.conn(), &tenant).await?;
-    if actor.role != a.approver_role && policy.authority_limit(actor.role) < a.amount_minor {
+    if actor.role != a.approver_role && !policy.authority_limit(actor.role).covers(a.amount_minor) {
+        let role = a.approver_role.as_str();
+        let article = if role.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
         return Err(FlowError::Forbidden(format!(
-            "this approval is for a {} or someone whose limit covers the amount",
-            a.approver_role
+            "this approval is for {article} {role} or someone whose limit covers the amount"
         )));
     }
     if a.requested_by == actor.user_id {
