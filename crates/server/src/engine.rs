@@ -135,21 +135,32 @@ fn until(due: Timestamp, now: Timestamp) -> Duration {
 pub async fn fire_due(state: &AppState, batch: i64) -> Result<usize, StorageError> {
     let mut tx = state.db.write().await?;
     let now = state.now();
-    let mut claimed = timers::claim_due(tx.conn(), state.db.backend(), now, batch).await?;
+    let claim = timers::claim_due(tx.conn(), state.db.backend(), now, batch).await?;
+    // Rows that do not read back are put off in the batch's transaction, so they neither
+    // hold up the batch nor come round again at once.
+    for u in &claim.unreadable {
+        let retry = now + backoff(u.attempts);
+        state.metrics.corrupt("timers");
+        tracing::error!(timer = %u.id, attempts = u.attempts + 1, error = %u.error,
+            retry_at = %retry, "a timer does not read back");
+        timers::retry_unreadable(tx.conn(), u, retry).await?;
+    }
+    let unreadable = claim.unreadable.len();
+    let mut claimed = claim.timers;
     if claimed.is_empty() {
-        tx.rollback().await?;
-        return Ok(0);
+        tx.commit().await?;
+        return Ok(unreadable);
     }
     // Organisation by organisation: each batch appends to its organisations' audit chains,
     // whose heads are row locks, and workers taking those locks in the same order can never
     // wait on each other in a circle.
     claimed.sort_by(|a, b| a.tenant_id.cmp(&b.tenant_id).then(a.due_at.cmp(&b.due_at)));
     let Err(e) = fire(state, tx, &claimed, now).await? else {
-        return Ok(claimed.len());
+        return Ok(claimed.len() + unreadable);
     };
     if let [alone] = claimed.as_slice() {
         set_aside(state, alone, e).await?;
-        return Ok(1);
+        return Ok(1 + unreadable);
     }
     tracing::warn!(error = ?e, timers = claimed.len(), "a batch of timers failed; firing them one by one");
     for t in &claimed {
@@ -163,7 +174,7 @@ pub async fn fire_due(state: &AppState, batch: i64) -> Result<usize, StorageErro
             set_aside(state, &t, e).await?;
         }
     }
-    Ok(claimed.len())
+    Ok(claimed.len() + unreadable)
 }
 
 /// Fires `claimed` in `tx` at `now` and commits, counting what fired; when firing fails,
@@ -192,7 +203,7 @@ async fn fire(
 
 /// Puts a timer that failed to fire back with a delay, counting the attempt.
 async fn set_aside(state: &AppState, t: &Timer, e: FlowError) -> Result<(), StorageError> {
-    let retry = state.now() + backoff(t);
+    let retry = state.now() + backoff(t.attempts);
     if let Some(table) = e.corrupt_table() {
         state.metrics.corrupt(table);
     }
@@ -204,8 +215,8 @@ async fn set_aside(state: &AppState, t: &Timer, e: FlowError) -> Result<(), Stor
 }
 
 /// Ten seconds after the first failure, doubling up to an hour.
-fn backoff(t: &Timer) -> SignedDuration {
-    let exp = u32::try_from(t.attempts.clamp(0, 9)).unwrap_or(9);
+fn backoff(attempts: i64) -> SignedDuration {
+    let exp = u32::try_from(attempts.clamp(0, 9)).unwrap_or(9);
     SignedDuration::from_secs((10i64 << exp).min(3600))
 }
 

@@ -172,6 +172,42 @@ fn timer_from_row(r: &sqlx::any::AnyRow) -> Result<Timer> {
     })
 }
 
+/// The due timers a claim took: those that read back, and those that do not (an unknown
+/// kind, say), which the caller sets aside so that one corrupt row never holds up the rest.
+#[derive(Debug, Default)]
+pub struct Claim {
+    pub timers: Vec<Timer>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A claimed timer row that does not read back: where it is, and why.
+#[derive(Debug)]
+pub struct Unreadable {
+    pub id: TicketId,
+    pub due_at: Timestamp,
+    pub attempts: i64,
+    pub error: StorageError,
+}
+
+impl Claim {
+    fn of(rows: &[sqlx::any::AnyRow]) -> Result<Claim> {
+        let mut claim = Claim::default();
+        for r in rows {
+            match timer_from_row(r) {
+                Ok(t) => claim.timers.push(t),
+                // Only a row whose place in the index cannot even be read fails the claim.
+                Err(error) => claim.unreadable.push(Unreadable {
+                    id: TicketId(r.text("id")?),
+                    due_at: r.time("due_at")?,
+                    attempts: r.int("attempts")?,
+                    error,
+                }),
+            }
+        }
+        Ok(claim)
+    }
+}
+
 /// Claims up to `limit` timers due at `now`, oldest first, for the caller's transaction.
 ///
 /// On PostgreSQL the timer rows and their tickets are locked with `SKIP LOCKED`: servers
@@ -190,7 +226,7 @@ pub async fn claim_due(
     backend: Backend,
     now: Timestamp,
     limit: i64,
-) -> Result<Vec<Timer>> {
+) -> Result<Claim> {
     let sql = match backend {
         Backend::Postgres => {
             "WITH t AS MATERIALIZED (\
@@ -210,7 +246,7 @@ pub async fn claim_due(
         .bind(limit)
         .fetch_all(conn)
         .await?;
-    rows.iter().map(timer_from_row).collect()
+    Claim::of(&rows)
 }
 
 /// Claims one timer again, as it was read (same due time), or `None` if it was fired,
@@ -243,12 +279,30 @@ pub async fn claim_one(
 /// unless it changed since it was read (another server fired it, or a request set it anew).
 pub async fn retry_later(conn: &mut AnyConnection, t: &Timer, retry_at: Timestamp) -> Result<()> {
     sqlx::query(
-        "UPDATE timers SET due_at = $1, attempts = attempts + 1          WHERE id = $2 AND due_at = $3 AND kind = $4",
+        "UPDATE timers SET due_at = $1, attempts = attempts + 1 WHERE id = $2 AND due_at = $3 AND kind = $4",
     )
     .bind(micros(retry_at))
     .bind(t.id.as_str())
     .bind(micros(t.due_at))
     .bind(t.kind.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Puts a claimed row that does not read back at `retry_at`, counting the attempt; unless it
+/// changed since it was read (a request set the ticket's timer anew, which mends it).
+pub async fn retry_unreadable(
+    conn: &mut AnyConnection,
+    u: &Unreadable,
+    retry_at: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE timers SET due_at = $1, attempts = attempts + 1 WHERE id = $2 AND due_at = $3",
+    )
+    .bind(micros(retry_at))
+    .bind(u.id.as_str())
+    .bind(micros(u.due_at))
     .execute(conn)
     .await?;
     Ok(())

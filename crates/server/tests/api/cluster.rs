@@ -189,7 +189,7 @@ async fn claims_skip_held_timers_and_timers_of_held_tickets() {
             )
             .await
             .expect("claim");
-            let tickets: Vec<String> = claimed.into_iter().map(|t| t.ticket_id.0).collect();
+            let tickets: Vec<String> = claimed.timers.into_iter().map(|t| t.ticket_id.0).collect();
             (tx, tickets)
         }
     };

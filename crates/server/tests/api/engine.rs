@@ -115,6 +115,7 @@ on_both_databases!(
     batches_side_by_side_fire_each_timer_once,
     a_second_writer_is_seen_as_it_is,
     a_corrupt_escalation_is_set_aside_and_counted_while_the_rest_fire,
+    a_timer_that_does_not_read_back_is_set_aside_while_the_rest_fire,
 );
 
 async fn batches_side_by_side_fire_each_timer_once(backend: Backend) {
@@ -296,4 +297,34 @@ async fn a_corrupt_escalation_is_set_aside_and_counted_while_the_rest_fire(backe
     );
     let moved = due.ticket(1).await;
     assert_eq!(moved["active_escalation"]["rung"], 2, "{moved}");
+}
+
+/// The first ticket's timer row is given a kind no build knows. The claim sets it apart: it
+/// is put off ten seconds and counted, and the other timer of the batch fires.
+async fn a_timer_that_does_not_read_back_is_set_aside_while_the_rest_fire(backend: Backend) {
+    let due = two_rung_timeouts_due(backend).await;
+    sqlx::query("UPDATE timers SET kind = 'remind_someone' WHERE id = $1")
+        .bind(&due.tickets[0])
+        .execute(due.app.db.pool())
+        .await
+        .expect("corrupt the timer");
+    let now = micros(due.app.now());
+    assert_eq!(fire_due(&due.state, 500).await.expect("fire"), 2);
+    assert_eq!(due.moves(1).await, 1, "the sound timer fired");
+    assert_eq!(due.moves(0).await, 0);
+    assert_eq!(
+        due.timer(0).await,
+        (now + 10_000_000, 1),
+        "put off, counted"
+    );
+    let metrics = due.state.metrics.render();
+    assert!(
+        metrics.contains("ladder_corrupt_rows_total{table=\"timers\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(
+        fire_due(&due.state, 500).await.expect("fire"),
+        0,
+        "not claimed again before its delay"
+    );
 }
