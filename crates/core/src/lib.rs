@@ -4,6 +4,8 @@
 //! database. Every function that needs the time takes `now` as an argument, which is what
 //! makes SLA, calendar and escalation logic testable to the microsecond.
 
+#![forbid(unsafe_code)]
+
 pub mod audit;
 pub mod calendar;
 pub mod escalation;

@@ -1,6 +1,8 @@
 //! The `ladder` server: HTTP API, background workers and command line, on top of the storage
 //! crate and the pure domain core.
 
+#![forbid(unsafe_code)]
+
 pub mod auth;
 pub mod demo;
 pub mod engine;

@@ -1,5 +1,7 @@
 //! The `ladder` command.
 
+#![forbid(unsafe_code)]
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 

@@ -2,6 +2,8 @@
 //! path. Every function that reads or writes tenant data takes the tenant id and filters by
 //! it; a row of another tenant is indistinguishable from a missing row.
 
+#![forbid(unsafe_code)]
+
 pub mod audit;
 pub mod db;
 pub mod directory;
