@@ -12,6 +12,8 @@ pub struct AppState {
     pub db: Db,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
+    /// What wakes this server's live streams.
+    pub feed: Arc<crate::stream::Feed>,
 }
 
 /// The one place the server reads the time. Domain code receives `now` from here.
@@ -82,6 +84,7 @@ impl AppState {
             db,
             metrics: Arc::new(Metrics::new()),
             clock,
+            feed: Arc::new(crate::stream::Feed::new()),
         }
     }
 

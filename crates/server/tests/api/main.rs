@@ -14,4 +14,5 @@ mod hardening;
 mod history;
 mod openapi;
 mod sla;
+mod stream;
 mod triggers;
