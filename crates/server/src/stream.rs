@@ -36,9 +36,9 @@ pub const MAX_STREAMS_PER_USER: usize = 8;
 pub const MAX_BEHIND: i64 = 10_000;
 /// Events read per query.
 const PAGE: i64 = 200;
-/// How long one connection serves before it ends and the browser reconnects (with its last
-/// id, so nothing is missed): the reconnection signs the person in again, so a revoked
-/// session or a changed role or team stops showing within this time.
+/// How long one connection of a tenant's staff serves before it ends and the browser
+/// reconnects (with its last id, so nothing is missed): the reconnection signs the person in
+/// again, so a revoked session or a changed role or team stops showing within this time.
 pub const LIFETIME: Duration = Duration::from_secs(300);
 /// What a browser waits before reconnecting (the `retry` field).
 pub const RETRY: Duration = Duration::from_secs(1);
@@ -343,13 +343,19 @@ pub async fn open(
             reset: start != Start::Now,
         },
     };
+    // A platform page that reconnects must reload (its positions span organisations), so
+    // its stream is not ended on a schedule: it runs until the page or the server goes.
+    let until = match place {
+        Place::Staff { .. } => Some(tokio::time::Instant::now() + LIFETIME),
+        Place::Platform { .. } => None,
+    };
     Ok(Opened {
         stream: Stream {
             state,
             out: None,
             wakes,
             closing,
-            until: tokio::time::Instant::now() + LIFETIME,
+            until,
         },
         place,
         _admission: admission,
@@ -385,7 +391,8 @@ struct Stream {
     out: Option<mpsc::Sender<Event>>,
     wakes: broadcast::Receiver<Wake>,
     closing: watch::Receiver<bool>,
-    until: tokio::time::Instant,
+    /// When this connection ends, for the browser to reconnect and sign in again.
+    until: Option<tokio::time::Instant>,
 }
 
 impl Stream {
@@ -416,7 +423,7 @@ impl Stream {
                 },
                 () = out.closed() => return Err(Ended),
                 _ = self.closing.wait_for(|closing| *closing) => return Err(Ended),
-                () = tokio::time::sleep_until(until) => return Err(Ended),
+                () = lifetime(until) => return Err(Ended),
             }
         }
     }
@@ -534,6 +541,13 @@ impl Stream {
                 positions.insert(tenant, pos);
             }
         }
+    }
+}
+
+async fn lifetime(until: Option<tokio::time::Instant>) {
+    match until {
+        Some(until) => tokio::time::sleep_until(until).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -16,6 +16,8 @@ use crate::on_both_databases;
 on_both_databases!(
     an_escalation_reaches_its_target_and_no_one_else,
     reconnecting_resumes_with_exactly_the_missed_events,
+    reminders_moves_up_and_breaches_reach_the_people_they_concern,
+    platform_support_hear_what_is_escalated_to_the_platform,
 );
 
 /// One event as a browser's `EventSource` dispatches it.
@@ -327,6 +329,92 @@ async fn reconnecting_resumes_with_exactly_the_missed_events(b: Backend) {
     eventually("a reset", || async { !lost.events().is_empty() }).await;
     assert_eq!(lost.events()[0].event, "reset");
     assert_eq!(lost.last_id(), xs.last_id());
+}
+
+async fn reminders_moves_up_and_breaches_reach_the_people_they_concern(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Swift Heating").await;
+    let tom = org.user(&app, "Tom Tech", "agent").await;
+    let mia = org.user(&app, "Mia Manager", "specialist").await;
+    let managers = org.team(&app, "Escalation managers", &[&mia]).await;
+    let all_day = json!(["00:00-24:00"]);
+    let calendar = json!({"name": "default", "time_zone": "UTC", "hours": {
+        "mon": all_day, "tue": all_day, "wed": all_day, "thu": all_day,
+        "fri": all_day, "sat": all_day, "sun": all_day}});
+    let rule = json!({"name": "drill",
+        "sla": {"acknowledge": "1h", "update_every": "15m", "resolve": "2h"},
+        "chain": [
+            {"target": {"kind": "user", "id": tom.id}, "ack_within": "10m"},
+            {"target": {"kind": "team", "id": managers}, "ack_within": "1h"},
+        ],
+        "remind_at_percent": 50, "remind_every": "1h"});
+    app.set_policy(
+        &org.owner,
+        json!({"calendars": [calendar], "rules": [rule]}),
+    )
+    .await;
+    let customer = org.customer(&app, "Dana Field").await;
+    let ticket = TicketBuilder::new(&customer).open(&app, &tom).await;
+    let toms = listen(&app.base, &tom, None).await;
+    let mias = listen(&app.base, &mia, None).await;
+    let (s, e) = app
+        .post(&tom, &format!("/tickets/{ticket}/escalate"), json!({"category": "complaint", "note": "Still leaking", "contact_method": "call", "urgency": "standard"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+
+    // A reminder to Tom at 5 minutes, the move up to Mia's team at 10, the update clock
+    // breached at 15: each fired by the timer engine, in its own transaction.
+    app.advance(jiff::SignedDuration::from_mins(15)).await;
+    toms.wait_for("sla.reminder", &ticket).await;
+    let moved = mias.wait_for("escalation.moved_up", &ticket).await;
+    let (_, t) = app.get(&org.owner, &format!("/tickets/{ticket}")).await;
+    assert_eq!(moved.data["escalation_id"], t["active_escalation"]["id"]);
+    toms.wait_for("escalation.moved_up", &ticket).await;
+    mias.wait_for("sla.breached", &ticket).await;
+    toms.wait_for("sla.breached", &ticket).await;
+}
+
+async fn platform_support_hear_what_is_escalated_to_the_platform(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let clinic = app.org("Platform Clinic").await;
+    let quiet = app.org("Quiet Clinic").await;
+    let ann = clinic.user(&app, "Ann Agent", "agent").await;
+    let quinn = quiet.user(&app, "Quinn Desk", "agent").await;
+    ladder_server::provision::create_platform_user(
+        &app.db,
+        "pat@platform.example",
+        "Pat Platform",
+        "platform-pass",
+        app.now(),
+    )
+    .await
+    .expect("platform user");
+    let pat = app
+        .login("platform", "pat@platform.example", "platform-pass")
+        .await;
+    let lee = clinic.customer(&app, "Lee").await;
+    let kim = quiet.customer(&app, "Kim").await;
+    let support = listen(&app.base, &pat, None).await;
+
+    let to_platform = TicketBuilder::new(&lee).open(&app, &ann).await;
+    escalate_to(&app, &ann, &to_platform, json!({"kind": "platform"})).await;
+    let private = TicketBuilder::new(&kim).open(&app, &quinn).await;
+    escalate_to(&app, &quinn, &private, json!({"kind": "owner"})).await;
+    let later = TicketBuilder::new(&kim).open(&app, &quinn).await;
+    escalate_to(&app, &quinn, &later, json!({"kind": "platform"})).await;
+    support.wait_for("escalation.created", &to_platform).await;
+    // The quiet clinic's trail is read in order: its private escalation came first.
+    support.wait_for("escalation.created", &later).await;
+    assert!(
+        support.seen().iter().all(|(_, t)| *t != private),
+        "{:?}",
+        support.seen()
+    );
+
+    // A platform page that reconnects is told to reload.
+    let again = listen(&app.base, &pat, Some(&support.last_id())).await;
+    eventually("a reset", || async { !again.events().is_empty() }).await;
+    assert_eq!(again.events()[0].event, "reset");
 }
 
 /// A second server on the test's database, as another process would be: its own pool,
