@@ -6,6 +6,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::transport::BodyTimedOut;
 
 /// Like `axum::Json`, but a body that does not parse answers with the JSON path of the field
 /// that failed (`target.kind`, `compensation.amount`) and serde's reason.
@@ -27,13 +28,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 detail: "send the body as JSON with Content-Type: application/json".into(),
             });
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::Invalid {
-                status: e.status(),
-                field: None,
-                detail: format!("could not read the body: {}", e.body_text()),
-            })?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            let timed_out =
+                std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .find_map(|e| e.downcast_ref::<BodyTimedOut>());
+            match timed_out {
+                Some(t) => ApiError::Invalid {
+                    status: StatusCode::REQUEST_TIMEOUT,
+                    field: None,
+                    detail: t.to_string(),
+                },
+                None => ApiError::Invalid {
+                    status: e.status(),
+                    field: None,
+                    detail: format!("could not read the body: {}", e.body_text()),
+                },
+            }
+        })?;
         parse(&bytes).map(Json)
     }
 }

@@ -186,6 +186,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             demo,
             timer_workers,
         } => {
+            // Sockets are files: the connection cap, not a default soft limit of 1,024,
+            // is what a flood of them should meet.
+            match ladder_server::transport::raise_open_file_limit() {
+                Ok(limit) => tracing::info!(limit, "open-file limit"),
+                Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+            }
             let db = open(&cli.database_url).await?;
             let _sole = db.lock_sole_server()?;
             if demo {

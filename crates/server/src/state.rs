@@ -6,12 +6,15 @@ use jiff::{SignedDuration, Timestamp};
 use ladder_storage::Db;
 
 use crate::telemetry::Metrics;
+use crate::throttle::{LoginThrottle, ThrottleLimits};
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
+    /// Failed sign-ins counted per account and per client address.
+    pub login_throttle: Arc<LoginThrottle>,
 }
 
 /// The one place the server reads the time. Domain code receives `now` from here.
@@ -82,6 +85,7 @@ impl AppState {
             db,
             metrics: Arc::new(Metrics::new()),
             clock,
+            login_throttle: Arc::new(LoginThrottle::new(ThrottleLimits::default())),
         }
     }
 

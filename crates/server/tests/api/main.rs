@@ -12,6 +12,7 @@ mod escalation;
 mod foundation;
 mod hardening;
 mod history;
+mod limits;
 mod openapi;
 mod sla;
 mod triggers;
