@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use ladder_server::{demo, provision, Clock};
 use ladder_storage::audit::Verification;
 use ladder_storage::Db;
+use secrecy::{ExposeSecret, SecretString};
 use tracing_subscriber::EnvFilter;
 
 /// jemalloc rather than the C library's allocator: the timer engine makes a few hundred small
@@ -30,7 +31,8 @@ const DEFAULT_DATABASE: &str = "sqlite://ladder-data/ladder.db";
 )]
 struct Cli {
     /// sqlite://PATH or postgres://USER:PASS@HOST/DB
-    #[arg(long, global = true, env = "LADDER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+    #[arg(long, global = true, env = "LADDER_DATABASE_URL", default_value = DEFAULT_DATABASE,
+          hide_env_values = true)]
     database_url: String,
     #[command(subcommand)]
     command: Command,
@@ -124,8 +126,10 @@ enum TenantCommand {
         owner_email: String,
         #[arg(long, default_value = "Owner")]
         owner_name: String,
-        #[arg(long, env = "LADDER_OWNER_PASSWORD")]
-        owner_password: String,
+        /// `-` reads the owner's password from standard input; without it, it is read from
+        /// LADDER_OWNER_PASSWORD. Never on the command line, where `ps` shows it.
+        #[arg(long, value_name = "-")]
+        owner_password: Option<String>,
     },
 }
 
@@ -137,8 +141,10 @@ enum PlatformCommand {
         email: String,
         #[arg(long, default_value = "Platform support")]
         name: String,
-        #[arg(long, env = "LADDER_PASSWORD")]
-        password: String,
+        /// `-` reads the password from standard input; without it, it is read from
+        /// LADDER_PASSWORD. Never on the command line, where `ps` shows it.
+        #[arg(long, value_name = "-")]
+        password: Option<String>,
     },
 }
 
@@ -171,10 +177,40 @@ async fn main() -> ExitCode {
     }
 }
 
+/// A password for a command: from standard input when its flag is `-`, otherwise from the
+/// environment variable `env`. A password written after the flag would be visible to every
+/// user of the machine in `ps`, so it is refused.
+fn read_password(flag: Option<String>, name: &str, env: &str) -> anyhow::Result<SecretString> {
+    match flag.as_deref() {
+        Some("-") => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
+            let password = line.trim_end_matches(['\r', '\n']).to_owned();
+            anyhow::ensure!(
+                !password.is_empty(),
+                "standard input held no password (one line is read)"
+            );
+            Ok(SecretString::from(password))
+        }
+        Some(_) => anyhow::bail!(
+            "{name} takes only `-` (read the password from standard input): a password on the \
+             command line is visible to everyone in `ps`; or set {env}"
+        ),
+        None => std::env::var(env).map(SecretString::from).map_err(|_| {
+            anyhow::anyhow!("give the password in {env}, or on standard input with `{name} -`")
+        }),
+    }
+}
+
 async fn open(url: &str) -> anyhow::Result<Db> {
-    let db = Db::connect(url)
-        .await
-        .with_context(|| format!("opening the database at {url}"))?;
+    let db = Db::connect(url).await.with_context(|| {
+        format!(
+            "opening the database at {}",
+            ladder_storage::db::redacted_url(url)
+        )
+    })?;
     db.migrate().await.context("applying migrations")?;
     Ok(db)
 }
@@ -243,6 +279,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     owner_password,
                 },
         } => {
+            let owner_password =
+                read_password(owner_password, "--owner-password", "LADDER_OWNER_PASSWORD")?;
             let db = open(&cli.database_url).await?;
             let (t, owner) = provision::create_tenant(
                 &db,
@@ -250,7 +288,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 slug.as_deref(),
                 &owner_email,
                 &owner_name,
-                &owner_password,
+                owner_password.expose_secret(),
                 Clock::System.now(),
             )
             .await?;
@@ -268,10 +306,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     password,
                 },
         } => {
+            let password = read_password(password, "--password", "LADDER_PASSWORD")?;
             let db = open(&cli.database_url).await?;
-            let u =
-                provision::create_platform_user(&db, &email, &name, &password, Clock::System.now())
-                    .await?;
+            let u = provision::create_platform_user(
+                &db,
+                &email,
+                &name,
+                password.expose_secret(),
+                Clock::System.now(),
+            )
+            .await?;
             println!(
                 "created platform support user {} (id {}); sign in with tenant \"platform\"",
                 u.email, u.id

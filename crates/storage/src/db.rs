@@ -86,6 +86,42 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
     ..sqlx::migrate!("./migrations-postgres")
 };
 
+/// `url` as it may be shown in a message or a log: its password, in the authority or as a
+/// `password=` parameter, replaced by `***`. A URL that does not parse shows only its scheme,
+/// since where a password would be in it cannot be told.
+pub fn redacted_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return match url.split_once(':') {
+            Some((scheme, _)) => format!("{scheme}:…"),
+            None => "(a database URL that does not parse)".to_owned(),
+        };
+    };
+    let in_query = parsed
+        .query_pairs()
+        .any(|(k, _)| k.eq_ignore_ascii_case("password"));
+    if parsed.password().is_none() && !in_query {
+        return url.to_owned();
+    }
+    if parsed.password().is_some() && parsed.set_password(Some("***")).is_err() {
+        return format!("{}:…", parsed.scheme());
+    }
+    if in_query {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k.eq_ignore_ascii_case("password") {
+                    "***".to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
 impl Db {
     /// Opens the database at `url` (`sqlite://path` or `postgres://…`). For SQLite the file
     /// and its folder are created when missing.
@@ -97,7 +133,8 @@ impl Db {
             Backend::Postgres
         } else {
             return Err(StorageError::Config(format!(
-                "unsupported database URL {url:?}: use sqlite://PATH or postgres://…"
+                "unsupported database URL {:?}: use sqlite://PATH or postgres://…",
+                redacted_url(url)
             )));
         };
         let (url, file) = match backend {
@@ -287,4 +324,31 @@ fn prepare_sqlite_url(url: &str) -> Result<(String, Option<std::path::PathBuf>),
     }
     let file = (path != ":memory:" && !path.is_empty()).then(|| std::path::PathBuf::from(path));
     Ok((format!("sqlite://{path}?{query}"), file))
+}
+
+#[cfg(test)]
+mod redaction {
+    use super::redacted_url;
+
+    #[test]
+    fn a_password_never_shows() {
+        for (url, shown) in [
+            (
+                "postgres://ladder:s3cret@db.internal:5432/ladder",
+                "postgres://ladder:***@db.internal:5432/ladder",
+            ),
+            (
+                "postgres://ladder@db/ladder?sslmode=require&password=s3cret",
+                "postgres://ladder@db/ladder?sslmode=require&password=***",
+            ),
+            (
+                "sqlite://ladder-data/ladder.db",
+                "sqlite://ladder-data/ladder.db",
+            ),
+            ("postgres://ladder@db/ladder", "postgres://ladder@db/ladder"),
+            ("postgres://a:s3cret@[::1", "postgres:…"),
+        ] {
+            assert_eq!(redacted_url(url), shown, "{url}");
+        }
+    }
 }

@@ -14,5 +14,6 @@ mod hardening;
 mod history;
 mod limits;
 mod openapi;
+mod secrets;
 mod sla;
 mod triggers;
