@@ -178,8 +178,11 @@ pub async fn acknowledge(
     caller: Caller,
     Path(id): Path<EscalationId>,
 ) -> ApiResult<Json<Escalation>> {
-    let e = flow::acknowledge(&state.db, &caller.actor, &id, state.now()).await?;
-    state.metrics.event("acknowledged");
+    let (e, acknowledged) =
+        flow::acknowledge_reporting(&state.db, &caller.actor, &id, state.now()).await?;
+    if acknowledged {
+        state.metrics.event("acknowledged");
+    }
     Ok(Json(shown(e, &state)?))
 }
 
@@ -281,18 +284,19 @@ pub async fn approve(
     Path(id): Path<ApprovalId>,
     Json(req): Json<DecisionRequest>,
 ) -> ApiResult<Json<Approval>> {
-    Ok(Json(
-        flow::decide(
-            &state.db,
-            &caller.actor,
-            &id,
-            true,
-            &req.reason,
-            state.now(),
-        )
-        .await?
-        .into(),
-    ))
+    let approval = flow::decide(
+        &state.db,
+        &caller.actor,
+        &id,
+        true,
+        &req.reason,
+        state.now(),
+    )
+    .await?;
+    // The waiting resolution took effect with the grant: two audit events.
+    state.metrics.event("approval_granted");
+    state.metrics.event("resolved");
+    Ok(Json(approval.into()))
 }
 
 /// Denies a compensation, with a reason; the escalation stays open.
@@ -304,16 +308,15 @@ pub async fn deny(
     Path(id): Path<ApprovalId>,
     Json(req): Json<DecisionRequest>,
 ) -> ApiResult<Json<Approval>> {
-    Ok(Json(
-        flow::decide(
-            &state.db,
-            &caller.actor,
-            &id,
-            false,
-            &req.reason,
-            state.now(),
-        )
-        .await?
-        .into(),
-    ))
+    let approval = flow::decide(
+        &state.db,
+        &caller.actor,
+        &id,
+        false,
+        &req.reason,
+        state.now(),
+    )
+    .await?;
+    state.metrics.event("approval_denied");
+    Ok(Json(approval.into()))
 }

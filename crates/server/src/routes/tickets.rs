@@ -138,6 +138,10 @@ pub async fn create(
     let now = state.now();
     let d = flow::create(&state.db, &caller.actor, req.into(), now).await?;
     state.metrics.event("ticket_created");
+    if d.active_escalation.is_some() {
+        // A trigger in `auto` mode escalated it as it was created.
+        state.metrics.event("escalated");
+    }
     Ok((StatusCode::CREATED, Json(TicketView::at(d, now)?)))
 }
 

@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod agree;
 mod cluster;
 mod corrupt;
 mod engine;
