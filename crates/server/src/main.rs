@@ -74,6 +74,9 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Copies the SQLite database to FILE (a new file), consistently, while Ladder runs. For
+    /// PostgreSQL use pg_dump.
+    Backup { file: std::path::PathBuf },
     /// Escalation trigger detection.
     Triggers {
         #[command(subcommand)]
@@ -153,6 +156,17 @@ enum AuditCommand {
     /// Recomputes the hash chains; exits 1 naming the first bad event if any was altered,
     /// removed or reordered.
     Verify {
+        /// Only this organisation (slug or id).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Verifies a file written by `ladder audit export` instead, without a database.
+        #[arg(long, conflicts_with = "tenant")]
+        file: Option<std::path::PathBuf>,
+    },
+    /// Writes the audit trail to FILE as JSON lines, each event with its hash and the hash
+    /// before it, then each chain's head, for review elsewhere (`audit verify --file`).
+    Export {
+        file: std::path::PathBuf,
         /// Only this organisation (slug or id).
         #[arg(long)]
         tenant: Option<String>,
@@ -340,11 +354,46 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{report}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Backup { file } => {
+            let db = open(&cli.database_url).await?;
+            db.backup_to(&file).await?;
+            println!("backed up the database to {}", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Audit {
-            command: AuditCommand::Verify { tenant },
+            command: AuditCommand::Export { file, tenant },
         } => {
             let db = open(&cli.database_url).await?;
-            let results = ladder_storage::audit::verify(&db, tenant.as_deref()).await?;
+            let out = std::fs::File::create_new(&file)
+                .with_context(|| format!("creating {}", file.display()))?;
+            let mut out = std::io::BufWriter::new(out);
+            let events = ladder_storage::audit::export(&db, tenant.as_deref(), &mut out).await?;
+            std::io::Write::flush(&mut out)
+                .with_context(|| format!("writing {}", file.display()))?;
+            println!("exported {events} audit events to {}", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { tenant, file },
+        } => {
+            let results = match file {
+                Some(file) => {
+                    let input = std::fs::File::open(&file)
+                        .with_context(|| format!("opening {}", file.display()))?;
+                    let results =
+                        ladder_storage::audit::verify_export(std::io::BufReader::new(input))?;
+                    anyhow::ensure!(
+                        !results.is_empty(),
+                        "{} holds no audit chain",
+                        file.display()
+                    );
+                    results
+                }
+                None => {
+                    let db = open(&cli.database_url).await?;
+                    ladder_storage::audit::verify(&db, tenant.as_deref()).await?
+                }
+            };
             let mut broken = false;
             for r in results {
                 match r {

@@ -123,6 +123,33 @@ pub fn redacted_url(url: &str) -> String {
 }
 
 impl Db {
+    /// Copies the whole database, consistently, to a new file at `to` while it is in use:
+    /// SQLite's `VACUUM INTO` reads one snapshot, and writers go on beside it. PostgreSQL has
+    /// its own tool for this, `pg_dump`, which this refuses in favour of.
+    pub async fn backup_to(&self, to: &std::path::Path) -> Result<(), StorageError> {
+        if self.backend == Backend::Postgres {
+            return Err(StorageError::Config(
+                "a PostgreSQL database is backed up with pg_dump (pg_dump --format=custom \
+                 --file FILE DATABASE_URL), which takes a consistent copy while Ladder runs"
+                    .into(),
+            ));
+        }
+        if to.exists() {
+            return Err(StorageError::Config(format!(
+                "{} already exists: a backup is written to a new file",
+                to.display()
+            )));
+        }
+        let path = to
+            .to_str()
+            .ok_or_else(|| StorageError::Config(format!("{} is not a UTF-8 path", to.display())))?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(path)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Opens the database at `url` (`sqlite://path` or `postgres://…`). For SQLite the file
     /// and its folder are created when missing.
     pub async fn connect(url: &str) -> Result<Db, StorageError> {

@@ -6,6 +6,7 @@
 mod harness;
 
 mod agree;
+mod backup;
 mod cluster;
 mod corrupt;
 mod engine;
