@@ -43,8 +43,8 @@ async fn on_hashing_pool<T: Send + 'static>(
 }
 
 /// Hashes a password with argon2id on the hashing pool (it is deliberately slow).
-pub async fn hash_password(password: impl Into<SecretString>) -> anyhow::Result<String> {
-    let password: SecretString = password.into();
+pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    let password = SecretString::from(password);
     on_hashing_pool(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()

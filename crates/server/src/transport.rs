@@ -149,16 +149,17 @@ async fn accept_failed(e: std::io::Error) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
+/// A response being made.
+type Responding =
+    Pin<Box<dyn Future<Output = Result<Response<axum::body::Body>, Infallible>> + Send>>;
+
 /// The service of one connection: each request carries the peer's address, its body reads
 /// against a deadline, and the response to the last request allowed closes the connection.
 fn connection_service(
     app: Router,
     peer: SocketAddr,
     limits: Limits,
-) -> impl Fn(
-    Request<Incoming>,
-) -> Pin<Box<dyn Future<Output = Result<Response<axum::body::Body>, Infallible>> + Send>>
-       + Clone {
+) -> impl Fn(Request<Incoming>) -> Responding + Clone {
     let served = Arc::new(AtomicUsize::new(0));
     move |req: Request<Incoming>| {
         let app = app.clone();
