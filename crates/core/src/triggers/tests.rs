@@ -532,6 +532,23 @@ proptest! {
         }
     }
 
+    #[test]
+    fn detect_handles_trigger_words_among_arbitrary_text(
+        a in "\\PC{0,40}", b in "\\PC{0,40}", word in prop::sample::select(vec!["sue", "REFUND", "gas", ">", "wrote:", "f***", "ÉÈ", "’", "!!"])
+    ) {
+        let text = format!("{a} {word} {b}");
+        for d in DETECTOR.detect(&text) {
+            for e in d.evidence {
+                prop_assert_eq!(&text[e.start..e.end], e.text.as_str());
+            }
+        }
+    }
+}
+
+proptest! {
+    // Arbitrary strings are long and mostly noise: fewer cases keep the debug suite quick.
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
     /// Any text at all, control characters and broken UTF-8 (read lossily, as mail is)
     /// included: evidence always lies on character boundaries inside the text.
     #[test]
@@ -546,18 +563,6 @@ proptest! {
                     prop_assert!(text.is_char_boundary(e.start) && text.is_char_boundary(e.end));
                     prop_assert_eq!(&text[e.start..e.end], e.text.as_str());
                 }
-            }
-        }
-    }
-
-    #[test]
-    fn detect_handles_trigger_words_among_arbitrary_text(
-        a in "\\PC{0,40}", b in "\\PC{0,40}", word in prop::sample::select(vec!["sue", "REFUND", "gas", ">", "wrote:", "f***", "ÉÈ", "’", "!!"])
-    ) {
-        let text = format!("{a} {word} {b}");
-        for d in DETECTOR.detect(&text) {
-            for e in d.evidence {
-                prop_assert_eq!(&text[e.start..e.end], e.text.as_str());
             }
         }
     }
