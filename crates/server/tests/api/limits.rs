@@ -18,6 +18,7 @@ on_both_databases!(
     a_flood_of_idle_connections_is_served_around_and_closed,
     a_slow_body_is_cut_off_at_its_deadline,
     a_connection_carries_a_bounded_number_of_requests,
+    connections_past_the_cap_wait_for_one_to_close,
     wrong_passwords_are_throttled_per_account_until_the_window_passes,
 );
 
@@ -199,4 +200,30 @@ async fn wrong_passwords_are_throttled_per_account_until_the_window_passes(b: Ba
     .await;
     let session = app.login(&org.slug, &email, "owner-password").await;
     assert_eq!(session.id, org.owner.id);
+}
+
+async fn connections_past_the_cap_wait_for_one_to_close(b: Backend) {
+    let app = spawn(b, short(2)).await;
+    let mut idle = Vec::new();
+    for _ in 0..2 {
+        idle.push(TcpStream::connect(address(&app)).await.expect("connect"));
+    }
+    // The server serves two connections at once and both are idle: the third is accepted
+    // only once the header timeout has closed one of them.
+    let started = std::time::Instant::now();
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), StatusCode::OK);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "answered after {waited:?}, before an idle connection could have timed out"
+    );
+    for mut s in idle {
+        read_to_close(&mut s).await;
+    }
 }
