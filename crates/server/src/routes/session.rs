@@ -44,9 +44,15 @@ pub async fn login(
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<([(HeaderName, &'static str); 1], Json<LoginResponse>)> {
     let address = peer.map(|Extension(ConnectInfo(a))| a.ip());
+    let tenant = directory::find_tenant(&state.db, &req.tenant).await?;
+    // The account is counted under the organisation's id when there is one, so that naming
+    // it by slug and by id does not double the attempts.
+    let account = tenant
+        .as_ref()
+        .map_or(req.tenant.as_str(), |t| t.id.as_str());
     let throttle = &state.login_throttle;
     throttle
-        .check(state.now(), &req.tenant, &req.email, address)
+        .check(state.now(), account, &req.email, address)
         .map_err(|t| ApiError::TooManyRequests {
             detail: format!(
                 "too many failed sign-ins: try again in {} seconds",
@@ -55,10 +61,9 @@ pub async fn login(
             retry_after_secs: t.retry_after_secs,
         })?;
     let failed = || {
-        throttle.failed(state.now(), &req.tenant, &req.email, address);
+        throttle.failed(state.now(), account, &req.email, address);
         ApiError::Unauthorized("unknown organisation, email or password".into())
     };
-    let tenant = directory::find_tenant(&state.db, &req.tenant).await?;
     let found = match &tenant {
         Some(t) => directory::user_for_login(&state.db, &t.id, req.email.trim()).await?,
         None => None,
@@ -71,7 +76,7 @@ pub async fn login(
         return Err(failed());
     }
     let user = user.ok_or_else(failed)?;
-    throttle.succeeded(&req.tenant, &req.email);
+    throttle.succeeded(account, &req.email);
     let now = state.now();
     let expires_at = now
         .checked_add(SESSION_TTL)

@@ -160,13 +160,20 @@ async fn wrong_passwords_are_throttled_per_account_until_the_window_passes(b: Ba
     let org = app.org("Guard Clinic").await;
     let email = format!("owner@{}.example", org.slug);
     let login = |password: &str| json!({"tenant": org.slug, "email": email, "password": password});
+    // Naming the organisation by its slug or its id, the email in any case: one account.
+    let by_id = json!({"tenant": org.tenant_id, "email": email.to_uppercase(), "password": "wrong-password"});
     let mut statuses = Vec::new();
     let mut last = None;
-    for _ in 0..20 {
+    for i in 0..20 {
+        let body = if i % 2 == 0 {
+            login("wrong-password")
+        } else {
+            by_id.clone()
+        };
         let res = app
             .client
             .post(format!("{}/api/v1/auth/login", app.base))
-            .json(&login("wrong-password"))
+            .json(&body)
             .send()
             .await
             .expect("login");
