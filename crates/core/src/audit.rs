@@ -9,8 +9,9 @@ use sha2::{Digest, Sha256};
 /// The `prev_hash` of a tenant's first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The fields of one stored audit event, as they are hashed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The fields of one stored audit event, as they are hashed (and as `ladder audit export`
+/// writes them, one JSON line each).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChainedEvent {
     pub id: String,
     pub tenant_id: String,

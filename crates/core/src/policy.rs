@@ -1727,5 +1727,31 @@ mod tests {
             let json = serde_json::to_string(&policy).unwrap();
             prop_assert_eq!(serde_json::from_str::<Policy>(&json).unwrap(), policy);
         }
+
+        /// Whatever a file holds, reading it answers (a policy or an error), never a panic:
+        /// any text, and a valid policy file with a stretch of it replaced by anything.
+        #[test]
+        fn any_text_read_as_a_policy_never_panics(
+            bytes in proptest::collection::vec(any::<u8>(), 0..400),
+            cut in any::<proptest::sample::Index>(),
+            len in 0usize..40,
+            splice in "(?s).{0,40}",
+        ) {
+            let _ = Policy::from_toml(&String::from_utf8_lossy(&bytes));
+            let mut text = rich_policy().to_toml();
+            let mut at = cut.index(text.len().max(1));
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let mut end = (at + len).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.replace_range(at..end, &splice);
+            if let Ok(policy) = Policy::from_toml(&text) {
+                // What parses writes back to a file that reads as the same policy.
+                prop_assert_eq!(Policy::from_toml(&policy.to_toml()), Ok(policy));
+            }
+        }
     }
 }

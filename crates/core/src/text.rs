@@ -67,6 +67,44 @@ impl<const MAX: usize, const LINES: bool> From<Text<MAX, LINES>> for String {
     }
 }
 
+/// The document's schema of a text: what the server accepts, so that a client generating
+/// requests from the document does not send what will be refused (a blank or a control
+/// character). The length is counted after trimming, so the schema is a little stricter.
+impl<const MAX: usize, const LINES: bool> utoipa::PartialSchema for Text<MAX, LINES> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        // Rust's `char::is_control` is the Cc category: U+0000–U+001F and U+007F–U+009F.
+        let (pattern, what) = if LINES {
+            (
+                r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$",
+                "Text that is not blank, without control characters other than line breaks and tabs.",
+            )
+        } else {
+            (
+                r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$",
+                "One line of text that is not blank, without control characters.",
+            )
+        };
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX))
+            .pattern(Some(pattern))
+            .description(Some(what))
+            .into()
+    }
+}
+
+impl<const MAX: usize, const LINES: bool> utoipa::ToSchema for Text<MAX, LINES> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        match (MAX, LINES) {
+            (200, false) => "ShortText".into(),
+            (20_000, true) => "LongText".into(),
+            (max, lines) => format!("Text{max}{}", if lines { "Lines" } else { "" }).into(),
+        }
+    }
+}
+
 /// A name or subject line: one line.
 pub type ShortText = Text<200, false>;
 /// A note, a comment body, a ticket description, a summary: lines and tabs allowed.
@@ -74,6 +112,44 @@ pub type LongText = Text<20_000, true>;
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    /// The document's pattern and length, for a text type, as a check of a string.
+    fn schema_allows<const MAX: usize, const LINES: bool>(s: &str) -> bool {
+        let schema = match <Text<MAX, LINES> as utoipa::PartialSchema>::schema() {
+            utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(o)) => o,
+            _ => panic!("a text schema is an object"),
+        };
+        let pattern = regex::Regex::new(schema.pattern.as_deref().expect("a pattern"))
+            .expect("the pattern is a regular expression");
+        let len = s.chars().count();
+        pattern.is_match(s)
+            && schema.min_length.is_some_and(|m| len >= m)
+            && schema.max_length.is_some_and(|m| len <= m)
+    }
+
+    proptest! {
+        /// What the document allows, the server accepts; and what it refuses for being blank
+        /// or holding a control character, the document does not allow.
+        #[test]
+        fn the_schema_allows_only_text_the_server_accepts(
+            s in "(?s).{0,30}|[ \t\n\r\u{0}\u{1b}\u{85}\u{a0}a-c]{0,8}"
+        ) {
+            if schema_allows::<200, false>(&s) {
+                prop_assert!(ShortText::new(s.clone()).is_ok(), "{s:?}");
+            }
+            if schema_allows::<20_000, true>(&s) {
+                prop_assert!(LongText::new(s.clone()).is_ok(), "{s:?}");
+            }
+            if matches!(ShortText::new(s.clone()), Err(TextError::Blank | TextError::Control { .. })) {
+                prop_assert!(!schema_allows::<200, false>(&s), "{s:?}");
+            }
+            if matches!(LongText::new(s.clone()), Err(TextError::Blank | TextError::Control { .. })) {
+                prop_assert!(!schema_allows::<20_000, true>(&s), "{s:?}");
+            }
+        }
+    }
+
     use super::*;
 
     #[test]

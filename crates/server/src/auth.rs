@@ -10,7 +10,10 @@ use jiff::{SignedDuration, Timestamp};
 use ladder_core::Role;
 use ladder_storage::directory::{self, User};
 use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
+use std::sync::LazyLock;
+use tokio::sync::Semaphore;
 
 use crate::error::{ApiError, ApiResult};
 use crate::flows::Actor;
@@ -19,12 +22,33 @@ use crate::state::AppState;
 /// How long a login stays valid.
 pub const SESSION_TTL: SignedDuration = SignedDuration::from_hours(12);
 
-/// Hashes a password with argon2id on a blocking thread (it is deliberately slow).
+/// Password hashing runs on at most this many blocking threads at once, one per core: a
+/// flood of sign-ins (each check a deliberate ~100 ms of CPU) then queues here instead of
+/// taking every blocking thread the database and the workers need too.
+static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
+    Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+});
+
+/// Runs `work` on a blocking thread once one of the [`HASHING`] permits is free.
+async fn on_hashing_pool<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .map_err(|e| anyhow::anyhow!("the password hashing pool is closed: {e}"))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
+}
+
+/// Hashes a password with argon2id on the hashing pool (it is deliberately slow).
 pub async fn hash_password(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || {
+    let password = SecretString::from(password);
+    on_hashing_pool(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
+            .hash_password(password.expose_secret().as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
     })
@@ -33,12 +57,16 @@ pub async fn hash_password(password: String) -> anyhow::Result<String> {
 
 /// Checks a password against a stored hash. When there is no such user, a dummy hash is
 /// checked instead so that response times do not reveal which emails exist.
-pub async fn verify_password(password: String, stored: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
+pub async fn verify_password(password: SecretString, stored: Option<String>) -> bool {
+    on_hashing_pool(move || {
         let dummy = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$W0lHW1WAbVNSzfnFflsSIrUn+lIQ1iGbTnzZ0IM6ZBs";
         let hash = stored.as_deref().unwrap_or(dummy);
         let ok = PasswordHash::new(hash)
-            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.expose_secret().as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false);
         ok && stored.is_some()
     })

@@ -50,8 +50,11 @@ pub enum ApiError {
     /// Missing, or belonging to another tenant: the two are indistinguishable on purpose.
     NotFound(String),
     Conflict(String),
-    /// The caller holds too many of something at once (open live streams).
-    TooManyRequests(String),
+    /// Too many attempts: try again after this many seconds (sent as `Retry-After`).
+    TooManyRequests {
+        detail: String,
+        retry_after_secs: u64,
+    },
     Internal(anyhow::Error),
 }
 
@@ -129,6 +132,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let corrupt = self.corrupt_table();
         let mut errors = Vec::new();
+        let mut retry_after = None;
         let (status, kind, title, detail, field) = match self {
             ApiError::InvalidFields(list) => {
                 let detail = list
@@ -161,13 +165,19 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed", d, None),
             ApiError::NotFound(d) => (StatusCode::NOT_FOUND, "not-found", "Not found", d, None),
             ApiError::Conflict(d) => (StatusCode::CONFLICT, "conflict", "Conflict", d, None),
-            ApiError::TooManyRequests(d) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "too-many-requests",
-                "Too many requests",
-                d,
-                None,
-            ),
+            ApiError::TooManyRequests {
+                detail,
+                retry_after_secs,
+            } => {
+                retry_after = Some(retry_after_secs);
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-requests",
+                    "Too many requests",
+                    detail,
+                    None,
+                )
+            }
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "request failed");
                 (
@@ -194,6 +204,11 @@ impl IntoResponse for ApiError {
             body,
         )
             .into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, secs.into());
+        }
         if let Some(table) = corrupt {
             response.extensions_mut().insert(CorruptRow(table));
         }

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::transport::BodyTimedOut;
 
 /// Like `axum::Json`, but a body that does not parse answers with the JSON path of the field
 /// that failed (`target.kind`, `compensation.amount`) and serde's reason.
@@ -27,13 +28,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 detail: "send the body as JSON with Content-Type: application/json".into(),
             });
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::Invalid {
-                status: e.status(),
-                field: None,
-                detail: format!("could not read the body: {}", e.body_text()),
-            })?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            let timed_out =
+                std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .find_map(|e| e.downcast_ref::<BodyTimedOut>());
+            match timed_out {
+                Some(t) => ApiError::Invalid {
+                    status: StatusCode::REQUEST_TIMEOUT,
+                    field: None,
+                    detail: t.to_string(),
+                },
+                None => ApiError::Invalid {
+                    status: e.status(),
+                    field: None,
+                    detail: format!("could not read the body: {}", e.body_text()),
+                },
+            }
+        })?;
         parse(&bytes).map(Json)
     }
 }
@@ -139,5 +152,126 @@ fn nul_at(value: &serde_json::Value, path: String) -> Option<String> {
             }
         }),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::extract::FromRequest;
+    use axum::http::Request;
+    use axum::response::IntoResponse;
+    use proptest::prelude::*;
+    use serde::de::DeserializeOwned;
+    use serde_json::Value;
+
+    use super::Json;
+    use crate::routes::{escalations, people, session, tickets};
+
+    /// JSON documents shaped like the API's bodies: known field names, any values (NULs,
+    /// control characters and huge numbers included), nested.
+    fn documents() -> impl Strategy<Value = Value> {
+        let key = prop::sample::select(vec![
+            "subject",
+            "description",
+            "customer_id",
+            "channel",
+            "category",
+            "priority",
+            "tenant",
+            "email",
+            "password",
+            "name",
+            "role",
+            "note",
+            "target",
+            "kind",
+            "id",
+            "urgency",
+            "contact_method",
+            "summary",
+            "compensation",
+            "amount",
+            "body",
+            "public",
+            "members",
+            "status",
+            "assignee_id",
+            "\u{0}",
+        ]);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            any::<String>().prop_map(Value::from),
+            prop::sample::select(vec![
+                "email", "legal", "team", "owner", "agent", "refund", "urgent", "low"
+            ])
+            .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(key.clone().prop_map(str::to_owned), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Runs the extractor on `bytes` sent as `content_type`: a value, or a 4xx problem.
+    fn extract<T: DeserializeOwned>(content_type: &str, bytes: &[u8]) -> Result<(), TestCaseError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let req = Request::builder()
+            .method("POST")
+            .header("content-type", content_type)
+            .body(Body::from(bytes.to_vec()))
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        if let Err(e) = runtime.block_on(Json::<T>::from_request(req, &())) {
+            let res = e.into_response();
+            prop_assert!(res.status().is_client_error(), "{}", res.status());
+            prop_assert_eq!(&res.headers()["content-type"], "application/problem+json");
+        }
+        Ok(())
+    }
+
+    fn every_body(content_type: &str, bytes: &[u8]) -> Result<(), TestCaseError> {
+        extract::<session::LoginRequest>(content_type, bytes)?;
+        extract::<people::NewUserRequest>(content_type, bytes)?;
+        extract::<people::NewTeamRequest>(content_type, bytes)?;
+        extract::<people::NewCustomerRequest>(content_type, bytes)?;
+        extract::<tickets::NewTicketRequest>(content_type, bytes)?;
+        extract::<tickets::PatchTicketRequest>(content_type, bytes)?;
+        extract::<tickets::NewCommentRequest>(content_type, bytes)?;
+        extract::<escalations::EscalateRequest>(content_type, bytes)?;
+        extract::<escalations::ResolveRequest>(content_type, bytes)?;
+        extract::<ladder_core::Policy>(content_type, bytes)?;
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn any_bytes_are_a_value_or_a_client_error_problem(
+            bytes in prop::collection::vec(any::<u8>(), 0..200),
+            content_type in prop::sample::select(vec!["application/json", "application/problem+json", "text/plain", ""]),
+        ) {
+            every_body(content_type, &bytes)?;
+        }
+
+        #[test]
+        fn any_document_is_a_value_or_a_client_error_problem(
+            doc in documents(),
+            tail in prop::sample::select(vec!["", " ", "\n", "x", "{}", "\u{0}"]),
+        ) {
+            let mut bytes = serde_json::to_vec(&doc).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            bytes.extend_from_slice(tail.as_bytes());
+            every_body("application/json", &bytes)?;
+        }
     }
 }

@@ -15,6 +15,8 @@ pub mod sla;
 pub mod state;
 pub mod stream;
 pub mod telemetry;
+pub mod throttle;
+pub mod transport;
 pub mod triggers;
 
 use std::future::Future;
@@ -52,6 +54,24 @@ pub async fn serve_state(
     shutdown: impl Future<Output = ()> + Send + 'static,
     engine: engine::EngineConfig,
 ) -> anyhow::Result<()> {
+    serve_limited(
+        state,
+        listener,
+        shutdown,
+        engine,
+        transport::Limits::default(),
+    )
+    .await
+}
+
+/// [`serve_state`] under the given transport limits (timeouts, connection cap).
+pub async fn serve_limited(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    engine: engine::EngineConfig,
+    limits: transport::Limits,
+) -> anyhow::Result<()> {
     let mut workers = engine::spawn(state.clone(), engine);
     if state.db.backend() == ladder_storage::Backend::Sqlite {
         workers.push(engine::spawn_checkpointer(state.db.clone()));
@@ -64,9 +84,7 @@ pub async fn serve_state(
         feed.close();
     };
     let app = routes::router(state);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = transport::serve(listener, app, limits, shutdown).await;
     for w in workers {
         w.abort();
     }

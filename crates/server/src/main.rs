@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use ladder_server::{demo, provision, Clock};
 use ladder_storage::audit::Verification;
 use ladder_storage::Db;
+use secrecy::{ExposeSecret, SecretString};
 use tracing_subscriber::EnvFilter;
 
 /// jemalloc rather than the C library's allocator: the timer engine makes a few hundred small
@@ -30,7 +31,8 @@ const DEFAULT_DATABASE: &str = "sqlite://ladder-data/ladder.db";
 )]
 struct Cli {
     /// sqlite://PATH or postgres://USER:PASS@HOST/DB
-    #[arg(long, global = true, env = "LADDER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+    #[arg(long, global = true, env = "LADDER_DATABASE_URL", default_value = DEFAULT_DATABASE,
+          hide_env_values = true)]
     database_url: String,
     #[command(subcommand)]
     command: Command,
@@ -72,6 +74,9 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Copies the SQLite database to FILE (a new file), consistently, while Ladder runs. For
+    /// PostgreSQL use pg_dump.
+    Backup { file: std::path::PathBuf },
     /// Escalation trigger detection.
     Triggers {
         #[command(subcommand)]
@@ -124,8 +129,10 @@ enum TenantCommand {
         owner_email: String,
         #[arg(long, default_value = "Owner")]
         owner_name: String,
-        #[arg(long, env = "LADDER_OWNER_PASSWORD")]
-        owner_password: String,
+        /// `-` reads the owner's password from standard input; without it, it is read from
+        /// LADDER_OWNER_PASSWORD. Never on the command line, where `ps` shows it.
+        #[arg(long, value_name = "-")]
+        owner_password: Option<String>,
     },
 }
 
@@ -137,8 +144,10 @@ enum PlatformCommand {
         email: String,
         #[arg(long, default_value = "Platform support")]
         name: String,
-        #[arg(long, env = "LADDER_PASSWORD")]
-        password: String,
+        /// `-` reads the password from standard input; without it, it is read from
+        /// LADDER_PASSWORD. Never on the command line, where `ps` shows it.
+        #[arg(long, value_name = "-")]
+        password: Option<String>,
     },
 }
 
@@ -147,6 +156,17 @@ enum AuditCommand {
     /// Recomputes the hash chains; exits 1 naming the first bad event if any was altered,
     /// removed or reordered.
     Verify {
+        /// Only this organisation (slug or id).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Verifies a file written by `ladder audit export` instead, without a database.
+        #[arg(long, conflicts_with = "tenant")]
+        file: Option<std::path::PathBuf>,
+    },
+    /// Writes the audit trail to FILE as JSON lines, each event with its hash and the hash
+    /// before it, then each chain's head, for review elsewhere (`audit verify --file`).
+    Export {
+        file: std::path::PathBuf,
         /// Only this organisation (slug or id).
         #[arg(long)]
         tenant: Option<String>,
@@ -171,10 +191,40 @@ async fn main() -> ExitCode {
     }
 }
 
+/// A password for a command: from standard input when its flag is `-`, otherwise from the
+/// environment variable `env`. A password written after the flag would be visible to every
+/// user of the machine in `ps`, so it is refused.
+fn read_password(flag: Option<String>, name: &str, env: &str) -> anyhow::Result<SecretString> {
+    match flag.as_deref() {
+        Some("-") => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
+            let password = line.trim_end_matches(['\r', '\n']).to_owned();
+            anyhow::ensure!(
+                !password.is_empty(),
+                "standard input held no password (one line is read)"
+            );
+            Ok(SecretString::from(password))
+        }
+        Some(_) => anyhow::bail!(
+            "{name} takes only `-` (read the password from standard input): a password on the \
+             command line is visible to everyone in `ps`; or set {env}"
+        ),
+        None => std::env::var(env).map(SecretString::from).map_err(|_| {
+            anyhow::anyhow!("give the password in {env}, or on standard input with `{name} -`")
+        }),
+    }
+}
+
 async fn open(url: &str) -> anyhow::Result<Db> {
-    let db = Db::connect(url)
-        .await
-        .with_context(|| format!("opening the database at {url}"))?;
+    let db = Db::connect(url).await.with_context(|| {
+        format!(
+            "opening the database at {}",
+            ladder_storage::db::redacted_url(url)
+        )
+    })?;
     db.migrate().await.context("applying migrations")?;
     Ok(db)
 }
@@ -186,6 +236,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             demo,
             timer_workers,
         } => {
+            // Sockets are files: the connection cap, not a default soft limit of 1,024,
+            // is what a flood of them should meet.
+            match ladder_server::transport::raise_open_file_limit() {
+                Ok(limit) => tracing::info!(limit, "open-file limit"),
+                Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+            }
             let db = open(&cli.database_url).await?;
             let _sole = db.lock_sole_server()?;
             if demo {
@@ -237,6 +293,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     owner_password,
                 },
         } => {
+            let owner_password =
+                read_password(owner_password, "--owner-password", "LADDER_OWNER_PASSWORD")?;
             let db = open(&cli.database_url).await?;
             let (t, owner) = provision::create_tenant(
                 &db,
@@ -244,7 +302,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 slug.as_deref(),
                 &owner_email,
                 &owner_name,
-                &owner_password,
+                owner_password.expose_secret(),
                 Clock::System.now(),
             )
             .await?;
@@ -262,10 +320,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     password,
                 },
         } => {
+            let password = read_password(password, "--password", "LADDER_PASSWORD")?;
             let db = open(&cli.database_url).await?;
-            let u =
-                provision::create_platform_user(&db, &email, &name, &password, Clock::System.now())
-                    .await?;
+            let u = provision::create_platform_user(
+                &db,
+                &email,
+                &name,
+                password.expose_secret(),
+                Clock::System.now(),
+            )
+            .await?;
             println!(
                 "created platform support user {} (id {}); sign in with tenant \"platform\"",
                 u.email, u.id
@@ -290,11 +354,46 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{report}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Backup { file } => {
+            let db = open(&cli.database_url).await?;
+            db.backup_to(&file).await?;
+            println!("backed up the database to {}", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Audit {
-            command: AuditCommand::Verify { tenant },
+            command: AuditCommand::Export { file, tenant },
         } => {
             let db = open(&cli.database_url).await?;
-            let results = ladder_storage::audit::verify(&db, tenant.as_deref()).await?;
+            let out = std::fs::File::create_new(&file)
+                .with_context(|| format!("creating {}", file.display()))?;
+            let mut out = std::io::BufWriter::new(out);
+            let events = ladder_storage::audit::export(&db, tenant.as_deref(), &mut out).await?;
+            std::io::Write::flush(&mut out)
+                .with_context(|| format!("writing {}", file.display()))?;
+            println!("exported {events} audit events to {}", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { tenant, file },
+        } => {
+            let results = match file {
+                Some(file) => {
+                    let input = std::fs::File::open(&file)
+                        .with_context(|| format!("opening {}", file.display()))?;
+                    let results =
+                        ladder_storage::audit::verify_export(std::io::BufReader::new(input))?;
+                    anyhow::ensure!(
+                        !results.is_empty(),
+                        "{} holds no audit chain",
+                        file.display()
+                    );
+                    results
+                }
+                None => {
+                    let db = open(&cli.database_url).await?;
+                    ladder_storage::audit::verify(&db, tenant.as_deref()).await?
+                }
+            };
             let mut broken = false;
             for r in results {
                 match r {

@@ -6,6 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 use ladder_storage::Db;
 
 use crate::telemetry::Metrics;
+use crate::throttle::{LoginThrottle, ThrottleLimits};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -14,6 +15,8 @@ pub struct AppState {
     pub clock: Clock,
     /// What wakes this server's live streams.
     pub feed: Arc<crate::stream::Feed>,
+    /// Failed sign-ins counted per account and per client address.
+    pub login_throttle: Arc<LoginThrottle>,
 }
 
 /// The one place the server reads the time. Domain code receives `now` from here.
@@ -85,6 +88,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             clock,
             feed: Arc::new(crate::stream::Feed::new()),
+            login_throttle: Arc::new(LoginThrottle::new(ThrottleLimits::default())),
         }
     }
 

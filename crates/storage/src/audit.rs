@@ -321,3 +321,170 @@ pub async fn verify(db: &Db, tenant: Option<&str>) -> Result<Vec<Verification>> 
     }
     Ok(out)
 }
+
+/// One line of an exported audit trail: an event, or a tenant's recorded head, which closes
+/// its events (written after them, so that a file cut short is caught).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "line", rename_all = "snake_case")]
+pub enum ExportLine {
+    Event(ChainedEvent),
+    Head {
+        tenant_id: String,
+        seq: i64,
+        hash: String,
+    },
+}
+
+/// Writes every chain (or one tenant's) to `out` as JSON lines: each tenant's events in
+/// order, then its head. The head is read first and only the events up to it are written,
+/// so an export taken while the server writes is a consistent prefix of each chain. Returns
+/// the number of events written.
+pub async fn export(db: &Db, tenant: Option<&str>, out: &mut impl std::io::Write) -> Result<i64> {
+    let tenants: Vec<(String,)> = match tenant {
+        Some(t) => {
+            sqlx::query_as("SELECT id FROM tenants WHERE id = $1 OR slug = $1")
+                .bind(t)
+                .fetch_all(db.pool())
+                .await?
+        }
+        None => {
+            sqlx::query_as("SELECT id FROM tenants ORDER BY id")
+                .fetch_all(db.pool())
+                .await?
+        }
+    };
+    if tenants.is_empty() {
+        if let Some(t) = tenant {
+            return Err(StorageError::Config(format!(
+                "no tenant with id or slug {t:?}"
+            )));
+        }
+    }
+    let write = |out: &mut dyn std::io::Write, line: &ExportLine| -> Result<()> {
+        let text = serde_json::to_string(line).map_err(|e| StorageError::Config(e.to_string()))?;
+        writeln!(out, "{text}")
+            .map_err(|e| StorageError::Config(format!("writing the export: {e}")))
+    };
+    let mut written = 0;
+    for (tenant_id,) in tenants {
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
+                .bind(&tenant_id)
+                .fetch_optional(db.pool())
+                .await?;
+        let (head_seq, head_hash) = head.unwrap_or((0, GENESIS.to_owned()));
+        let mut after = 0i64;
+        while after < head_seq {
+            let rows = sqlx::query(
+                "SELECT id, tenant_id, seq, ticket_id, actor_id, kind, payload, occurred_at, \
+                 prev_hash, hash FROM audit_events WHERE tenant_id = $1 AND seq > $2 \
+                 AND seq <= $3 ORDER BY seq LIMIT 5000",
+            )
+            .bind(&tenant_id)
+            .bind(after)
+            .bind(head_seq)
+            .fetch_all(db.pool())
+            .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let e = chained_from_row(row)?;
+                after = e.seq;
+                write(out, &ExportLine::Event(e))?;
+                written += 1;
+            }
+        }
+        write(
+            out,
+            &ExportLine::Head {
+                tenant_id,
+                seq: head_seq,
+                hash: head_hash,
+            },
+        )?;
+    }
+    Ok(written)
+}
+
+fn chained_from_row(row: &AnyRow) -> Result<ChainedEvent> {
+    Ok(ChainedEvent {
+        id: row.text("id")?,
+        tenant_id: row.text("tenant_id")?,
+        seq: row.int("seq")?,
+        ticket_id: row.opt_text("ticket_id")?,
+        actor_id: row.opt_text("actor_id")?,
+        kind: row.text("kind")?,
+        payload: row.text("payload")?,
+        occurred_at_micros: row.int("occurred_at")?,
+        prev_hash: row.text("prev_hash")?,
+        hash: row.text("hash")?,
+    })
+}
+
+/// Verifies an exported audit trail without a database: every tenant's chain from its first
+/// event to its head line. A line that does not parse is an error naming it; a chain without
+/// its head line (a file cut short) is broken.
+pub fn verify_export(input: impl std::io::BufRead) -> Result<Vec<Verification>> {
+    let mut out = Vec::new();
+    // The tenant being read, and whether its chain already broke (its other lines skipped).
+    let mut current: Option<(String, ChainVerifier, bool)> = None;
+    for (n, line) in input.lines().enumerate() {
+        let line =
+            line.map_err(|e| StorageError::Config(format!("reading line {}: {e}", n + 1)))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed: ExportLine = serde_json::from_str(&line).map_err(|e| {
+            StorageError::Config(format!("line {} is not an exported event: {e}", n + 1))
+        })?;
+        let tenant = match &parsed {
+            ExportLine::Event(e) => &e.tenant_id,
+            ExportLine::Head { tenant_id, .. } => tenant_id,
+        };
+        if current.as_ref().is_none_or(|(t, _, _)| t != tenant) {
+            if let Some((t, _, false)) = current.take() {
+                out.push(Verification::Broken(ChainBreak {
+                    tenant_id: t,
+                    event_id: "(none)".into(),
+                    seq: 0,
+                    reason: "the file ends this chain without its head: it was cut short".into(),
+                }));
+            }
+            current = Some((tenant.clone(), ChainVerifier::new(tenant.clone()), false));
+        }
+        let Some((tenant_id, verifier, broken)) = current.as_mut() else {
+            continue;
+        };
+        match parsed {
+            ExportLine::Event(_) if *broken => {}
+            ExportLine::Event(e) => {
+                if let Err(b) = verifier.push(&e) {
+                    out.push(Verification::Broken(b));
+                    *broken = true;
+                }
+            }
+            ExportLine::Head { seq, hash, .. } => {
+                let tenant_id = tenant_id.clone();
+                let was_broken = *broken;
+                if let Some((_, verifier, _)) = current.take() {
+                    if !was_broken {
+                        out.push(match verifier.finish(seq, &hash) {
+                            Ok(events) => Verification::Intact { tenant_id, events },
+                            Err(b) => Verification::Broken(b),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    if let Some((t, _, false)) = current {
+        out.push(Verification::Broken(ChainBreak {
+            tenant_id: t,
+            event_id: "(none)".into(),
+            seq: 0,
+            reason: "the file ends this chain without its head: it was cut short".into(),
+        }));
+    }
+    Ok(out)
+}

@@ -94,7 +94,70 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
     ..sqlx::migrate!("./migrations-postgres")
 };
 
+/// `url` as it may be shown in a message or a log: its password, in the authority or as a
+/// `password=` parameter, replaced by `***`. A URL that does not parse shows only its scheme,
+/// since where a password would be in it cannot be told.
+pub fn redacted_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return match url.split_once(':') {
+            Some((scheme, _)) => format!("{scheme}:…"),
+            None => "(a database URL that does not parse)".to_owned(),
+        };
+    };
+    let in_query = parsed
+        .query_pairs()
+        .any(|(k, _)| k.eq_ignore_ascii_case("password"));
+    if parsed.password().is_none() && !in_query {
+        return url.to_owned();
+    }
+    if parsed.password().is_some() && parsed.set_password(Some("***")).is_err() {
+        return format!("{}:…", parsed.scheme());
+    }
+    if in_query {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k.eq_ignore_ascii_case("password") {
+                    "***".to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
 impl Db {
+    /// Copies the whole database, consistently, to a new file at `to` while it is in use:
+    /// SQLite's `VACUUM INTO` reads one snapshot, and writers go on beside it. PostgreSQL has
+    /// its own tool for this, `pg_dump`, which this refuses in favour of.
+    pub async fn backup_to(&self, to: &std::path::Path) -> Result<(), StorageError> {
+        if self.backend == Backend::Postgres {
+            return Err(StorageError::Config(
+                "a PostgreSQL database is backed up with pg_dump (pg_dump --format=custom \
+                 --file FILE DATABASE_URL), which takes a consistent copy while Ladder runs"
+                    .into(),
+            ));
+        }
+        if to.exists() {
+            return Err(StorageError::Config(format!(
+                "{} already exists: a backup is written to a new file",
+                to.display()
+            )));
+        }
+        let path = to
+            .to_str()
+            .ok_or_else(|| StorageError::Config(format!("{} is not a UTF-8 path", to.display())))?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(path)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Opens the database at `url` (`sqlite://path` or `postgres://…`). For SQLite the file
     /// and its folder are created when missing.
     pub async fn connect(url: &str) -> Result<Db, StorageError> {
@@ -105,7 +168,8 @@ impl Db {
             Backend::Postgres
         } else {
             return Err(StorageError::Config(format!(
-                "unsupported database URL {url:?}: use sqlite://PATH or postgres://…"
+                "unsupported database URL {:?}: use sqlite://PATH or postgres://…",
+                redacted_url(url)
             )));
         };
         let (url, file) = match backend {
@@ -320,4 +384,31 @@ fn prepare_sqlite_url(url: &str) -> Result<(String, Option<std::path::PathBuf>),
     }
     let file = (path != ":memory:" && !path.is_empty()).then(|| std::path::PathBuf::from(path));
     Ok((format!("sqlite://{path}?{query}"), file))
+}
+
+#[cfg(test)]
+mod redaction {
+    use super::redacted_url;
+
+    #[test]
+    fn a_password_never_shows() {
+        for (url, shown) in [
+            (
+                "postgres://ladder:s3cret@db.internal:5432/ladder",
+                "postgres://ladder:***@db.internal:5432/ladder",
+            ),
+            (
+                "postgres://ladder@db/ladder?sslmode=require&password=s3cret",
+                "postgres://ladder@db/ladder?sslmode=require&password=***",
+            ),
+            (
+                "sqlite://ladder-data/ladder.db",
+                "sqlite://ladder-data/ladder.db",
+            ),
+            ("postgres://ladder@db/ladder", "postgres://ladder@db/ladder"),
+            ("postgres://a:s3cret@[::1", "postgres:…"),
+        ] {
+            assert_eq!(redacted_url(url), shown, "{url}");
+        }
+    }
 }

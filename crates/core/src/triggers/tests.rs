@@ -544,3 +544,26 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    // Arbitrary strings are long and mostly noise: fewer cases keep the debug suite quick.
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Any text at all, control characters and broken UTF-8 (read lossily, as mail is)
+    /// included: evidence always lies on character boundaries inside the text.
+    #[test]
+    fn detect_takes_any_text_and_its_evidence_stays_inside_it(
+        bytes in prop::collection::vec(any::<u8>(), 0..300),
+        text in any::<String>(),
+    ) {
+        for text in [String::from_utf8_lossy(&bytes).into_owned(), text] {
+            for d in DETECTOR.detect(&text) {
+                for e in d.evidence {
+                    prop_assert!(e.start < e.end && e.end <= text.len());
+                    prop_assert!(text.is_char_boundary(e.start) && text.is_char_boundary(e.end));
+                    prop_assert_eq!(&text[e.start..e.end], e.text.as_str());
+                }
+            }
+        }
+    }
+}

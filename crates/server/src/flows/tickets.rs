@@ -282,6 +282,14 @@ pub async fn patch(
         t.status = status;
     }
     if let Some(p) = req.priority {
+        // An escalation went up because of what the ticket is; whoever escalated it must not
+        // quietly make it look smaller while it is being handled above them.
+        if escalated && p < t.priority && !actor.role.is_manager() {
+            return Err(FlowError::Forbidden(
+                "the ticket has an active escalation: only an owner or admin may lower its priority"
+                    .into(),
+            ));
+        }
         t.priority = p;
     }
     if let Some(c) = req.category {

@@ -24,10 +24,8 @@ pub struct EscalateRequest {
     pub target: Option<Target>,
     pub category: Category,
     /// What the issue is and why it is escalated.
-    #[schema(value_type = String, max_length = 20000)]
     pub note: LongText,
     /// What was already tried.
-    #[schema(value_type = Option<String>)]
     pub tried: Option<LongText>,
     pub contact_method: ContactMethod,
     pub urgency: Urgency,
@@ -65,13 +63,9 @@ pub struct Compensation {
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     /// What happened and how it ended: the record that protects everyone later.
-    #[schema(value_type = String, max_length = 20000)]
     pub summary: LongText,
-    #[schema(value_type = Option<String>)]
     pub root_cause: Option<LongText>,
-    #[schema(value_type = Option<String>)]
     pub actions: Option<LongText>,
-    #[schema(value_type = Option<String>)]
     pub preventive_actions: Option<LongText>,
     pub compensation: Option<Compensation>,
 }
@@ -104,7 +98,6 @@ pub struct ResolveOutcome {
 #[serde(deny_unknown_fields)]
 pub struct DeEscalateRequest {
     /// Why escalation was not warranted.
-    #[schema(value_type = String)]
     pub reason: LongText,
 }
 
@@ -112,7 +105,6 @@ pub struct DeEscalateRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReEscalateRequest {
     /// Why it must go higher.
-    #[schema(value_type = String)]
     pub note: LongText,
 }
 
@@ -125,7 +117,6 @@ pub struct VerificationRequest {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionRequest {
-    #[schema(value_type = String)]
     pub reason: LongText,
 }
 
@@ -178,8 +169,11 @@ pub async fn acknowledge(
     caller: Caller,
     Path(id): Path<EscalationId>,
 ) -> ApiResult<Json<Escalation>> {
-    let e = flow::acknowledge(&state.db, &caller.actor, &id, state.now()).await?;
-    state.metrics.event("acknowledged");
+    let (e, acknowledged) =
+        flow::acknowledge_reporting(&state.db, &caller.actor, &id, state.now()).await?;
+    if acknowledged {
+        state.metrics.event("acknowledged");
+    }
     Ok(Json(shown(e, &state)?))
 }
 
@@ -281,18 +275,19 @@ pub async fn approve(
     Path(id): Path<ApprovalId>,
     Json(req): Json<DecisionRequest>,
 ) -> ApiResult<Json<Approval>> {
-    Ok(Json(
-        flow::decide(
-            &state.db,
-            &caller.actor,
-            &id,
-            true,
-            &req.reason,
-            state.now(),
-        )
-        .await?
-        .into(),
-    ))
+    let approval = flow::decide(
+        &state.db,
+        &caller.actor,
+        &id,
+        true,
+        &req.reason,
+        state.now(),
+    )
+    .await?;
+    // The waiting resolution took effect with the grant: two audit events.
+    state.metrics.event("approval_granted");
+    state.metrics.event("resolved");
+    Ok(Json(approval.into()))
 }
 
 /// Denies a compensation, with a reason; the escalation stays open.
@@ -304,16 +299,15 @@ pub async fn deny(
     Path(id): Path<ApprovalId>,
     Json(req): Json<DecisionRequest>,
 ) -> ApiResult<Json<Approval>> {
-    Ok(Json(
-        flow::decide(
-            &state.db,
-            &caller.actor,
-            &id,
-            false,
-            &req.reason,
-            state.now(),
-        )
-        .await?
-        .into(),
-    ))
+    let approval = flow::decide(
+        &state.db,
+        &caller.actor,
+        &id,
+        false,
+        &req.reason,
+        state.now(),
+    )
+    .await?;
+    state.metrics.event("approval_denied");
+    Ok(Json(approval.into()))
 }

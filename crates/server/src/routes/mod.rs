@@ -4,6 +4,7 @@ pub mod escalations;
 pub mod ops;
 pub mod people;
 pub mod policy;
+pub mod problems;
 pub mod queues;
 pub mod session;
 pub mod stream;
@@ -112,7 +113,8 @@ fn routes() -> OpenApiRouter<AppState> {
 const BODY_LIMIT: usize = 256 * 1024;
 
 pub fn router(state: AppState) -> Router {
-    let (router, document) = routes().split_for_parts();
+    let (router, mut document) = routes().split_for_parts();
+    problems::document(&mut document);
     router
         .layer(Extension(Arc::new(document)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

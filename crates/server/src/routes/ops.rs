@@ -46,7 +46,8 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Prometheus metrics in text format.
-#[utoipa::path(get, path = "/metrics", operation_id = "get_metrics", tag = "ops", responses((status = 200, body = String)))]
+#[utoipa::path(get, path = "/metrics", operation_id = "get_metrics", tag = "ops",
+    responses((status = 200, body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     // Read at scrape time, not by the workers: a stuck worker could not report itself.
     if let Ok(late) = engine::oldest_overdue(&state).await {

@@ -18,7 +18,6 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct NewUserRequest {
     pub email: String,
-    #[schema(value_type = String)]
     pub name: ShortText,
     pub role: Role,
     pub password: String,
@@ -98,7 +97,6 @@ pub async fn set_availability(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTeamRequest {
-    #[schema(value_type = String)]
     pub name: ShortText,
     #[serde(default)]
     pub members: Vec<String>,
@@ -134,7 +132,6 @@ pub async fn list_teams(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCustomerRequest {
-    #[schema(value_type = String)]
     pub name: ShortText,
     pub email: Option<String>,
     pub phone: Option<String>,

@@ -13,11 +13,15 @@ use crate::json::{self, Json};
 use crate::state::AppState;
 
 /// The policy in force: the matrix of rules and chains, SLA targets, calendars, trigger
-/// modes and authority limits. Its `version` is what `PUT` expects back.
+/// modes and authority limits. Its `version` is what `PUT` expects back. Staff and auditors
+/// may read it.
 #[utoipa::path(get, path = "/policy", operation_id = "get_policy", tag = "policy",
     responses((status = 200, body = Policy), (status = 403, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn get(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Policy>> {
-    caller.require_staff("read the policy")?;
+    // Auditors read it too: what the rules were is part of what they review.
+    if caller.role() != ladder_core::Role::Auditor {
+        caller.require_staff("read the policy")?;
+    }
     Ok(Json(
         crate::flows::policy(&state.db, caller.tenant_id()).await?,
     ))

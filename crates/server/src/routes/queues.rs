@@ -72,6 +72,48 @@ fn filter(q: &BTreeMap<String, String>, status_ok: impl Fn(&str) -> bool) -> Api
     })
 }
 
+/// The query of each queue as the document shows it; `filter` reads it (the structs only
+/// describe it, as strictly as `filter` checks it).
+macro_rules! queue_query {
+    ($name:ident, $statuses:ident) => {
+        #[derive(utoipa::IntoParams)]
+        #[into_params(parameter_in = Query)]
+        #[allow(dead_code)]
+        pub struct $name {
+            #[param(schema_with = $statuses)]
+            status: Option<String>,
+            category: Option<Category>,
+            /// `next_cursor` of the page before, as it was.
+            #[param(pattern = r"^-?[0-9]{1,18}_[^\u0000]*$")]
+            cursor: Option<String>,
+            #[param(minimum = 1, maximum = 200)]
+            limit: Option<i64>,
+        }
+    };
+}
+queue_query!(MineQuery, mine_statuses);
+queue_query!(WatchingQuery, watching_statuses);
+queue_query!(EscalationsQuery, escalation_states);
+
+fn mine_statuses() -> utoipa::openapi::schema::Object {
+    string_enum(&["new", "open", "pending"])
+}
+
+fn watching_statuses() -> utoipa::openapi::schema::Object {
+    string_enum(&["new", "open", "pending", "escalated", "resolved", "closed"])
+}
+
+fn escalation_states() -> utoipa::openapi::schema::Object {
+    string_enum(&["requested", "acknowledged"])
+}
+
+fn string_enum(values: &[&str]) -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .build()
+}
+
 fn open_status(s: &str) -> bool {
     matches!(
         s.parse::<TicketStatus>(),
@@ -81,7 +123,7 @@ fn open_status(s: &str) -> bool {
 
 /// Tickets assigned to me that are mine to work (not escalated away, not done), oldest first.
 #[utoipa::path(get, path = "/queues/mine", operation_id = "list_my_queue", tag = "queues",
-    params(("status" = Option<String>, Query), ("category" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+    params(MineQuery),
     responses((status = 200, body = Page<Ticket>)), security(("bearer" = [])))]
 pub async fn mine(
     State(state): State<AppState>,
@@ -96,7 +138,7 @@ pub async fn mine(
 
 /// Tickets I watch — what I escalated — in any status, most recent first.
 #[utoipa::path(get, path = "/queues/watching", operation_id = "list_watching_queue", tag = "queues",
-    params(("status" = Option<String>, Query), ("category" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+    params(WatchingQuery),
     responses((status = 200, body = Page<Ticket>)), security(("bearer" = [])))]
 pub async fn watching(
     State(state): State<AppState>,
@@ -112,7 +154,7 @@ pub async fn watching(
 /// Active escalations addressed to me, my role or my teams, or owned by me; soonest due
 /// first. Platform support see every organisation's escalations to the platform.
 #[utoipa::path(get, path = "/queues/escalations", operation_id = "list_escalation_queue", tag = "queues",
-    params(("status" = Option<String>, Query), ("category" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+    params(EscalationsQuery),
     responses((status = 200, body = Page<EscalationItem>)), security(("bearer" = [])))]
 pub async fn escalations(
     State(state): State<AppState>,

@@ -1,6 +1,10 @@
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderName, StatusCode};
+use axum::Extension;
 use ladder_storage::directory;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{new_token, verify_password, Caller, SESSION_TTL};
@@ -16,7 +20,8 @@ pub struct LoginRequest {
     /// The organisation's slug (or id); `platform` for platform support staff.
     pub tenant: String,
     pub email: String,
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: SecretString,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -28,15 +33,37 @@ pub struct LoginResponse {
     pub expires_at: jiff::Timestamp,
 }
 
-/// Signs in and returns a bearer token.
+/// Signs in and returns a bearer token. Too many failed sign-ins to one account, or from one
+/// address, are refused with 429 until the `Retry-After` seconds have passed.
 #[utoipa::path(post, path = "/auth/login", operation_id = "login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::Problem)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::Problem),
+        (status = 429, body = crate::error::Problem, description = "Too many failed sign-ins; see Retry-After")))]
 pub async fn login(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<([(HeaderName, &'static str); 1], Json<LoginResponse>)> {
-    let refused = || ApiError::Unauthorized("unknown organisation, email or password".into());
+    let address = peer.map(|Extension(ConnectInfo(a))| a.ip());
     let tenant = directory::find_tenant(&state.db, &req.tenant).await?;
+    // The account is counted under the organisation's id when there is one, so that naming
+    // it by slug and by id does not double the attempts.
+    let account = tenant
+        .as_ref()
+        .map_or(req.tenant.as_str(), |t| t.id.as_str());
+    let throttle = &state.login_throttle;
+    throttle
+        .check(state.now(), account, &req.email, address)
+        .map_err(|t| ApiError::TooManyRequests {
+            detail: format!(
+                "too many failed sign-ins: try again in {} seconds",
+                t.retry_after_secs
+            ),
+            retry_after_secs: t.retry_after_secs,
+        })?;
+    let failed = || {
+        throttle.failed(state.now(), account, &req.email, address);
+        ApiError::Unauthorized("unknown organisation, email or password".into())
+    };
     let found = match &tenant {
         Some(t) => directory::user_for_login(&state.db, &t.id, req.email.trim()).await?,
         None => None,
@@ -46,9 +73,10 @@ pub async fn login(
         None => (None, None),
     };
     if !verify_password(req.password, hash).await {
-        return Err(refused());
+        return Err(failed());
     }
-    let user = user.ok_or_else(refused)?;
+    let user = user.ok_or_else(failed)?;
+    throttle.succeeded(account, &req.email);
     let now = state.now();
     let expires_at = now
         .checked_add(SESSION_TTL)

@@ -73,9 +73,13 @@ pub async fn events(
         (audience, start)
     };
     let admission = state.feed.admit(&caller.user.id).ok_or_else(|| {
-        ApiError::TooManyRequests(format!(
-            "at most {MAX_STREAMS_PER_USER} live streams per person are open at once; close one"
-        ))
+        ApiError::TooManyRequests {
+            detail: format!(
+                "at most {MAX_STREAMS_PER_USER} live streams per person are open at once; close one"
+            ),
+            // A closed stream frees its place at once; a second is enough to try again.
+            retry_after_secs: 1,
+        }
     })?;
     let opened = stream::open(state.clone(), audience, start, admission).await?;
     let (tx, rx) = tokio::sync::mpsc::channel(64);

@@ -18,9 +18,7 @@ use crate::state::AppState;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTicketRequest {
-    #[schema(value_type = String, max_length = 200)]
     pub subject: ShortText,
-    #[schema(value_type = String, max_length = 20000)]
     pub description: LongText,
     pub customer_id: String,
     pub channel: Channel,
@@ -86,7 +84,6 @@ mod serde_with_double_option {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCommentRequest {
-    #[schema(value_type = String, max_length = 20000)]
     pub body: LongText,
     /// `true`: a reply the customer sees; `false`: an internal note for staff.
     pub public: bool,
@@ -138,6 +135,10 @@ pub async fn create(
     let now = state.now();
     let d = flow::create(&state.db, &caller.actor, req.into(), now).await?;
     state.metrics.event("ticket_created");
+    if d.active_escalation.is_some() {
+        // A trigger in `auto` mode escalated it as it was created.
+        state.metrics.event("escalated");
+    }
     Ok((StatusCode::CREATED, Json(TicketView::at(d, now)?)))
 }
 

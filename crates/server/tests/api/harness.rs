@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use jiff::{SignedDuration, Timestamp};
 use ladder_server::engine::EngineConfig;
+use ladder_server::transport::Limits;
 use ladder_server::{provision, AppState, Clock, TestClock};
 use ladder_storage::Db;
 use reqwest::StatusCode;
@@ -177,6 +178,11 @@ impl TestApp {
     /// A server whose timer engine runs as configured (`workers: 0` stops it), on a test
     /// clock standing at [`START`].
     pub async fn spawn_with(backend: Backend, engine: EngineConfig) -> TestApp {
+        TestApp::spawn_limited(backend, engine, Limits::default()).await
+    }
+
+    /// [`TestApp::spawn_with`] under the given transport limits (timeouts, connection cap).
+    pub async fn spawn_limited(backend: Backend, engine: EngineConfig, limits: Limits) -> TestApp {
         let (url, scratch) = fresh_database(backend).await;
         let db = Db::connect(&url).await.expect("connect");
         db.migrate().await.expect("migrate");
@@ -189,7 +195,7 @@ impl TestApp {
         let engine_runs = engine.workers > 0;
         let served = state.clone();
         tokio::spawn(async move {
-            ladder_server::serve_state(served, listener, std::future::pending(), engine)
+            ladder_server::serve_limited(served, listener, std::future::pending(), engine, limits)
                 .await
                 .expect("server");
         });

@@ -5,6 +5,8 @@
 
 mod harness;
 
+mod agree;
+mod backup;
 mod cluster;
 mod corrupt;
 mod engine;
@@ -12,7 +14,9 @@ mod escalation;
 mod foundation;
 mod hardening;
 mod history;
+mod limits;
 mod openapi;
+mod secrets;
 mod sla;
 mod stream;
 mod triggers;

@@ -75,6 +75,48 @@ async fn document_is_valid_and_matches_the_router(backend: Backend) {
         assert_eq!(declared, in_path, "path parameters of {method} {path}");
     }
 
+    // Every refusal an operation can meet is documented, as a problem document.
+    for (path, item) in raw["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("a path item") {
+            let responses = op["responses"].as_object().expect("responses");
+            let mut expected = vec!["400"];
+            if op.get("security").is_some() {
+                expected.extend(["401", "403"]);
+            }
+            if path.contains('{') {
+                expected.push("404");
+            }
+            if op.get("requestBody").is_some() {
+                expected.extend(["413", "415", "422"]);
+            }
+            if op["operationId"] == "login" {
+                expected.push("429");
+            }
+            for status in expected {
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path} does not document {status}"
+                );
+            }
+            for (status, response) in responses {
+                // `/readyz` answers its 503 in plain text, for load balancers.
+                if path.starts_with("/api/v1")
+                    && (status.starts_with('4') || status.starts_with('5'))
+                {
+                    let types: Vec<&String> = response["content"]
+                        .as_object()
+                        .map(|c| c.keys().collect())
+                        .unwrap_or_default();
+                    assert_eq!(
+                        types,
+                        ["application/problem+json"],
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+        }
+    }
+
     // Every `$ref` anywhere in the document points at something in it.
     let mut refs = Vec::new();
     collect_refs(&raw, &mut refs);

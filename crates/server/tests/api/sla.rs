@@ -230,6 +230,9 @@ async fn an_away_owner_is_skipped_at_once(b: Backend) {
         escalated["payload"]["requested_target"],
         json!({"kind": "owner"})
     );
+    // The escalation and its event agree on where it stands: past the owner, on rung 2.
+    assert_eq!(e["rung"], 2, "{e}");
+    assert_eq!(escalated["payload"]["rung"], e["rung"], "{escalated}");
 
     // Back at work, the owner takes the next one; then leaves before acknowledging: it
     // moves on at once, not an hour later.
@@ -256,10 +259,10 @@ async fn an_away_owner_is_skipped_at_once(b: Backend) {
         json!({"kind": "role", "role": "admin"})
     );
     let (_, events) = app.get(&ada, &format!("/tickets/{other}/events")).await;
-    assert_eq!(
-        of_kind(events.as_array().expect("events"), "target_away").len(),
-        1
-    );
+    let away = of_kind(events.as_array().expect("events"), "target_away");
+    assert_eq!(away.len(), 1);
+    assert_eq!(t["active_escalation"]["rung"], 2, "{t}");
+    assert_eq!(away[0]["payload"]["rung"], t["active_escalation"]["rung"]);
 }
 
 async fn bad_policies_are_refused_naming_the_rule_and_the_old_one_stays(b: Backend) {

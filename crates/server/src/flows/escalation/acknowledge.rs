@@ -25,6 +25,17 @@ pub async fn acknowledge(
     id: &EscalationId,
     now: Timestamp,
 ) -> FlowResult<Escalation> {
+    Ok(acknowledge_reporting(db, actor, id, now).await?.0)
+}
+
+/// [`acknowledge`], saying whether it acknowledged (`false`: the actor already owned it,
+/// and nothing was written), so that counters count only what the audit trail records.
+pub async fn acknowledge_reporting(
+    db: &Db,
+    actor: &Actor,
+    id: &EscalationId,
+    now: Timestamp,
+) -> FlowResult<(Escalation, bool)> {
     let mut tx = db.write().await?;
     let (tenant, mut e, mut ticket) = load(&mut tx, db, actor, id).await?;
     let owner_name = match &e.escalation_owner_id {
@@ -33,7 +44,7 @@ pub async fn acknowledge(
     };
     let owner = owner_name.as_ref().map(|(i, n)| (i.as_str(), n.as_str()));
     if !check_acknowledge(e.state, &e.target, owner, &actor.rules())? {
-        return Ok(e);
+        return Ok((e, false));
     }
     e.state = EscalationState::Acknowledged;
     e.escalation_owner_id = Some(actor.id().to_owned());
@@ -110,5 +121,5 @@ pub async fn acknowledge(
     .await?;
     sla::sync_timers(tx.conn(), &e, now).await?;
     tx.commit().await?;
-    Ok(e)
+    Ok((e, true))
 }

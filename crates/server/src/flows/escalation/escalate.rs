@@ -139,7 +139,9 @@ pub async fn open_escalation(
         ticket_id: ticket.id.clone(),
         state: EscalationState::Requested,
         target: routed.target.clone(),
-        rung: 1,
+        // Rungs skipped on the way (an away owner) count: the escalation stands on the rung
+        // after them, as its audit event says.
+        rung: rungs_climbed(1, routed.skipped.len())?,
         category: req.category,
         note: req.note.into_string(),
         tried: req.tried.map(Text::into_string),
@@ -198,7 +200,7 @@ pub async fn open_escalation(
             "contact_method": e.contact_method, "urgency": e.urgency, "triggers": e.triggers,
             "automatic": requested_by.is_none(),
             "skipped": routed.skipped.iter().map(|(t, why)| json!({"target": target_json(t), "reason": why})).collect::<Vec<_>>(),
-            "rule": snap.rule.name, "policy_version": snap.policy_version, "rung": routed.position,
+            "rule": snap.rule.name, "policy_version": snap.policy_version, "rung": e.rung, "chain_position": routed.position,
             "ack_due_at": e.ack_due_at, "update_due_at": e.update_due_at, "resolve_due_at": e.resolve_due_at,
             "before": before, "after": after,
         }),
@@ -220,4 +222,12 @@ pub async fn open_escalation(
     .await?;
     sla::sync_timers(tx.conn(), &e, now).await?;
     Ok(e)
+}
+
+/// The rung an escalation stands on after `from`, past `skipped` rungs nobody could take.
+pub(super) fn rungs_climbed(from: i64, skipped: usize) -> FlowResult<i64> {
+    i64::try_from(skipped)
+        .ok()
+        .and_then(|n| from.checked_add(n))
+        .ok_or_else(|| FlowError::Internal(anyhow::anyhow!("{skipped} rungs skipped at once")))
 }

@@ -12,7 +12,7 @@ mod resolve;
 mod verify;
 mod waiting;
 
-pub use acknowledge::acknowledge;
+pub use acknowledge::{acknowledge, acknowledge_reporting};
 pub use approvals::decide;
 pub use away::set_availability;
 pub use de_escalate::de_escalate;

@@ -174,7 +174,7 @@ pub fn plan_move_up(
         id: EscalationId(new_id()),
         state: EscalationState::Requested,
         target: routed.target.clone(),
-        rung: old.rung + 1,
+        rung: super::escalate::rungs_climbed(old.rung + 1, routed.skipped.len())?,
         note: note.to_owned(),
         priority,
         requested_by: by.cloned().or(old.requested_by.clone()),

@@ -1,0 +1,215 @@
+//! Login throttling: failed sign-ins counted per account (organisation and email) and per
+//! client address, in fixed windows on the app clock. Past the limit, every attempt is
+//! refused with 429 and `Retry-After` until the window ends, the right password included,
+//! and no password is checked (each check costs a deliberate ~100 ms of CPU).
+//!
+//! Hand-written rather than `tower_governor`: that limiter keys by address only (an account
+//! is known only once the body is read) and reads the wall clock, where every deadline here
+//! must move with the app clock the tests drive. The counters live in this server's memory:
+//! several servers behind one address each count on their own.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Mutex, PoisonError};
+
+use jiff::{SignedDuration, Timestamp};
+
+/// How many failures are allowed, and over how long.
+#[derive(Clone, Debug)]
+pub struct ThrottleLimits {
+    /// Failed sign-ins to one account within a window.
+    pub per_account: u32,
+    /// Failed sign-ins from one client address within a window, whatever the account.
+    pub per_address: u32,
+    pub window: SignedDuration,
+}
+
+impl Default for ThrottleLimits {
+    fn default() -> ThrottleLimits {
+        ThrottleLimits {
+            per_account: 10,
+            per_address: 100,
+            window: SignedDuration::from_mins(15),
+        }
+    }
+}
+
+/// The most windows kept at once; past it, ended windows are dropped first.
+const MAX_TRACKED: usize = 100_000;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    /// The organisation as the client named it, and the email, both lower-cased.
+    Account(String, String),
+    Address(IpAddr),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    started: Timestamp,
+    failures: u32,
+}
+
+pub struct LoginThrottle {
+    limits: ThrottleLimits,
+    windows: Mutex<HashMap<Key, Window>>,
+}
+
+/// A sign-in refused before its password was checked.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Throttled {
+    /// Whole seconds until the window that refused it ends (at least 1).
+    pub retry_after_secs: u64,
+}
+
+impl LoginThrottle {
+    pub fn new(limits: ThrottleLimits) -> LoginThrottle {
+        LoginThrottle {
+            limits,
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn keys(tenant: &str, email: &str, address: Option<IpAddr>) -> Vec<(Key, bool)> {
+        let mut keys = vec![(
+            Key::Account(tenant.trim().to_lowercase(), email.trim().to_lowercase()),
+            true,
+        )];
+        if let Some(address) = address {
+            keys.push((Key::Address(address), false));
+        }
+        keys
+    }
+
+    fn limit(&self, per_account: bool) -> u32 {
+        if per_account {
+            self.limits.per_account
+        } else {
+            self.limits.per_address
+        }
+    }
+
+    /// Whether a sign-in to `email` of `tenant` from `address` may be tried at `now`.
+    pub fn check(
+        &self,
+        now: Timestamp,
+        tenant: &str,
+        email: &str,
+        address: Option<IpAddr>,
+    ) -> Result<(), Throttled> {
+        // A holder that panicked left whole windows behind: the counts are still good.
+        let windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut wait = SignedDuration::ZERO;
+        for (key, per_account) in Self::keys(tenant, email, address) {
+            let Some(w) = windows.get(&key) else { continue };
+            let ends = w
+                .started
+                .saturating_add(self.limits.window)
+                .unwrap_or(w.started);
+            if w.failures >= self.limit(per_account) && ends > now {
+                wait = wait.max(ends.duration_since(now));
+            }
+        }
+        if wait.is_zero() {
+            return Ok(());
+        }
+        let secs = wait.as_secs() + i64::from(wait.subsec_nanos() > 0);
+        Err(Throttled {
+            retry_after_secs: u64::try_from(secs.max(1)).unwrap_or(1),
+        })
+    }
+
+    /// Counts a failed sign-in.
+    pub fn failed(&self, now: Timestamp, tenant: &str, email: &str, address: Option<IpAddr>) {
+        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        if windows.len() >= MAX_TRACKED {
+            let window = self.limits.window;
+            windows.retain(|_, w| w.started.saturating_add(window).unwrap_or(w.started) > now);
+            if windows.len() >= MAX_TRACKED {
+                tracing::warn!(
+                    tracked = windows.len(),
+                    "login throttling tracks too many accounts and addresses; the oldest are forgotten"
+                );
+                let mut started: Vec<Timestamp> = windows.values().map(|w| w.started).collect();
+                started.sort_unstable();
+                let cut = started[started.len() / 2];
+                windows.retain(|_, w| w.started > cut);
+            }
+        }
+        for (key, _) in Self::keys(tenant, email, address) {
+            let w = windows.entry(key).or_insert(Window {
+                started: now,
+                failures: 0,
+            });
+            if w.started
+                .saturating_add(self.limits.window)
+                .unwrap_or(w.started)
+                <= now
+            {
+                *w = Window {
+                    started: now,
+                    failures: 0,
+                };
+            }
+            w.failures = w.failures.saturating_add(1);
+        }
+    }
+
+    /// A successful sign-in clears its account's failures (not its address's).
+    pub fn succeeded(&self, tenant: &str, email: &str) {
+        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        for (key, per_account) in Self::keys(tenant, email, None) {
+            if per_account {
+                windows.remove(&key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: Timestamp = Timestamp::constant(1_748_858_400, 0);
+
+    #[test]
+    fn an_account_is_refused_past_its_limit_until_its_window_ends() {
+        let t = LoginThrottle::new(ThrottleLimits {
+            per_account: 3,
+            per_address: 100,
+            window: SignedDuration::from_mins(15),
+        });
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        for _ in 0..3 {
+            assert_eq!(t.check(T0, "acme", "a@x", Some(ip)), Ok(()));
+            t.failed(T0, "acme", "A@x ", Some(ip));
+        }
+        let later = T0 + SignedDuration::from_secs(60);
+        assert_eq!(
+            t.check(later, "ACME", "a@x", Some(ip)),
+            Err(Throttled {
+                retry_after_secs: 14 * 60
+            })
+        );
+        assert_eq!(t.check(later, "acme", "b@x", Some(ip)), Ok(()));
+        let ended = T0 + SignedDuration::from_mins(15);
+        assert_eq!(t.check(ended, "acme", "a@x", Some(ip)), Ok(()));
+    }
+
+    #[test]
+    fn an_address_is_refused_past_its_limit_whatever_the_account() {
+        let t = LoginThrottle::new(ThrottleLimits {
+            per_account: 100,
+            per_address: 2,
+            window: SignedDuration::from_mins(1),
+        });
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        t.failed(T0, "acme", "a@x", Some(ip));
+        t.failed(T0, "acme", "b@x", Some(ip));
+        assert!(t.check(T0, "acme", "c@x", Some(ip)).is_err());
+        assert_eq!(
+            t.check(T0, "acme", "c@x", Some([10, 0, 0, 2].into())),
+            Ok(())
+        );
+    }
+}
