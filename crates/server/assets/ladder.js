@@ -57,11 +57,23 @@
     }
   });
 
-  // A dialog re-rendered open after a validation error (data-open) opens again.
-  document.addEventListener("DOMContentLoaded", function () {
-    var d = document.querySelector("dialog[data-open]");
-    if (d) openDialog(d.id);
-  });
+  // Without the script a dialog's form is a plain section of the page (its button links to
+  // it); with it, the section moves into a <dialog>. A form re-rendered with errors
+  // (data-open) opens again.
+  function wrapDialogs() {
+    document.querySelectorAll("section[data-dialog-id]").forEach(function (section) {
+      if (section.parentElement.tagName === "DIALOG") return;
+      var d = document.createElement("dialog");
+      d.id = section.getAttribute("data-dialog-id");
+      d.setAttribute("aria-labelledby", section.getAttribute("aria-labelledby"));
+      section.parentElement.insertBefore(d, section);
+      d.appendChild(section);
+      if (section.hasAttribute("data-open")) openDialog(d.id);
+    });
+  }
+  document.documentElement.classList.add("js");
+  document.addEventListener("DOMContentLoaded", wrapDialogs);
+  document.addEventListener("ladder:updated", wrapDialogs);
 
   // --- live updates -------------------------------------------------------------------
   var live = document.body.getAttribute("data-live");

@@ -11,6 +11,7 @@ mod deadline;
 mod layout;
 mod login;
 mod queues;
+mod tickets;
 
 use askama::Template;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -50,6 +51,13 @@ pub fn router() -> Router<AppState> {
         .route("/queues/mine", get(queues::mine))
         .route("/queues/watching", get(queues::watching))
         .route("/queues/escalations", get(queues::escalations))
+        .route("/tickets/{id}", get(tickets::page))
+        .route("/tickets/{id}/reply", post(tickets::reply))
+        .route("/tickets/{id}/escalate", post(tickets::escalate))
+        .route("/tickets/{id}/acknowledge", post(tickets::acknowledge))
+        .route("/tickets/{id}/resolve", post(tickets::resolve))
+        .route("/tickets/{id}/de-escalate", post(tickets::de_escalate))
+        .route("/tickets/{id}/re-escalate", post(tickets::re_escalate))
         .fallback(not_found)
         // Signed-in pages must not be kept by any cache; the assets say otherwise themselves.
         .layer(SetResponseHeaderLayer::if_not_present(
