@@ -110,9 +110,8 @@ const BODY_LIMIT: usize = 256 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let (router, document) = routes().split_for_parts();
-    router
-        // The web pages: beside the API, outside its document.
-        .merge(crate::web::router())
+    // The web pages, beside the API and outside its document (`web::beside`).
+    crate::web::beside(router)
         .layer(Extension(Arc::new(document)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(method_not_allowed_as_problem))

@@ -43,7 +43,13 @@ const FLASH_COOKIE: &str = "ladder_flash";
 /// The largest form a page accepts.
 const FORM_LIMIT: usize = 256 * 1024;
 
-pub fn router() -> Router<AppState> {
+/// The API's router with the pages beside it. The pages are not operations of the API, so
+/// they are added here rather than through the documented route list of `routes/mod.rs`.
+pub fn beside(api: Router<AppState>) -> Router<AppState> {
+    api.merge(router())
+}
+
+fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(queues::home))
         .route("/login", get(login::form).post(login::submit))

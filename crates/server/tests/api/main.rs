@@ -15,3 +15,4 @@ mod history;
 mod openapi;
 mod sla;
 mod triggers;
+mod web;
