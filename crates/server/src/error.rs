@@ -50,6 +50,8 @@ pub enum ApiError {
     /// Missing, or belonging to another tenant: the two are indistinguishable on purpose.
     NotFound(String),
     Conflict(String),
+    /// The caller holds too many of something at once (open live streams).
+    TooManyRequests(String),
     Internal(anyhow::Error),
 }
 
@@ -159,6 +161,13 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed", d, None),
             ApiError::NotFound(d) => (StatusCode::NOT_FOUND, "not-found", "Not found", d, None),
             ApiError::Conflict(d) => (StatusCode::CONFLICT, "conflict", "Conflict", d, None),
+            ApiError::TooManyRequests(d) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                "Too many requests",
+                d,
+                None,
+            ),
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "request failed");
                 (

@@ -13,6 +13,7 @@ pub mod provision;
 pub mod routes;
 pub mod sla;
 pub mod state;
+pub mod stream;
 pub mod telemetry;
 pub mod triggers;
 pub mod web;
@@ -56,6 +57,13 @@ pub async fn serve_state(
     if state.db.backend() == ladder_storage::Backend::Sqlite {
         workers.push(engine::spawn_checkpointer(state.db.clone()));
     }
+    workers.push(stream::spawn(&state));
+    // Open live streams end when shutdown begins; the graceful shutdown would wait on them.
+    let feed = state.feed.clone();
+    let shutdown = async move {
+        shutdown.await;
+        feed.close();
+    };
     let app = routes::router(state);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

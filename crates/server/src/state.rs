@@ -15,6 +15,8 @@ pub struct AppState {
     /// Marks the session cookie `Secure` (`ladder serve --secure-cookies`), for a server
     /// reached over TLS through a proxy that does not say so with `X-Forwarded-Proto`.
     pub secure_cookies: bool,
+    /// What wakes this server's live streams.
+    pub feed: Arc<crate::stream::Feed>,
 }
 
 /// The one place the server reads the time. Domain code receives `now` from here.
@@ -86,6 +88,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             clock,
             secure_cookies: false,
+            feed: Arc::new(crate::stream::Feed::new()),
         }
     }
 

@@ -10,6 +10,12 @@ use crate::row::{micros, new_id, RowExt};
 use crate::sql::{in_list, rows_per_statement, Mark, Sql, CHUNK};
 use crate::{Db, Result, StorageError};
 
+/// The PostgreSQL notification channel on which each transaction that appends to a tenant's
+/// chain announces it, with the tenant's id as payload. PostgreSQL delivers it at commit and
+/// never for a rolled-back transaction, so a listener that reads the chain on hearing it
+/// finds the events there.
+pub const NOTIFY_CHANNEL: &str = "ladder_audit";
+
 /// One event of the audit trail as the API shows it.
 #[derive(Clone, Debug)]
 pub struct AuditEvent {
@@ -155,6 +161,14 @@ pub async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> R
         });
     }
     sql.push(") AS v WHERE audit_heads.tenant_id = v.column1");
+    if crate::Backend::of(conn) == crate::Backend::Postgres {
+        // Announced by the statement that moves the heads on, so it costs no round trip;
+        // PostgreSQL sends one notification per tenant and transaction, at commit. (Cast to
+        // text: the Any driver cannot describe `void`.)
+        sql.push(&format!(
+            " RETURNING pg_notify('{NOTIFY_CHANNEL}', audit_heads.tenant_id)::text"
+        ));
+    }
     sql.execute(conn).await?;
     Ok(())
 }
@@ -185,7 +199,7 @@ async fn lock_heads(
     Ok(heads)
 }
 
-fn event_from_row(row: &AnyRow) -> Result<AuditEvent> {
+pub(crate) fn event_from_row(row: &AnyRow) -> Result<AuditEvent> {
     let payload: String = row.text("payload")?;
     let id = EventId(row.text("id")?);
     let kind = row.text("kind")?;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{watch, Mutex, OwnedMutexGuard};
 
 use crate::StorageError;
 
@@ -41,6 +41,11 @@ pub struct Db {
     write_gate: Option<Arc<Mutex<()>>>,
     /// The SQLite database file (none in memory or on PostgreSQL).
     file: Option<Arc<std::path::PathBuf>>,
+    /// Counts this process's committed write transactions, for whoever waits on new ones
+    /// (the live stream on SQLite, where no other server writes).
+    commits: Arc<watch::Sender<u64>>,
+    /// The PostgreSQL URL, for a connection of its own that listens for notifications.
+    listen_url: Option<Arc<String>>,
 }
 
 /// Held by the one server on a SQLite database for as long as it runs: see
@@ -53,11 +58,14 @@ pub struct ServerLock {
 pub struct WriteTx {
     pub tx: sqlx::Transaction<'static, sqlx::Any>,
     _gate: Option<OwnedMutexGuard<()>>,
+    commits: Arc<watch::Sender<u64>>,
 }
 
 impl WriteTx {
     pub async fn commit(self) -> Result<(), StorageError> {
-        self.tx.commit().await.map_err(StorageError::from)
+        self.tx.commit().await.map_err(StorageError::from)?;
+        self.commits.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(())
     }
 
     /// Rolls back now, before the write gate opens. (Dropped, a transaction is rolled back
@@ -104,6 +112,7 @@ impl Db {
             Backend::Sqlite => prepare_sqlite_url(url)?,
             Backend::Postgres => (url.to_owned(), None),
         };
+        let listen_url = (backend == Backend::Postgres).then(|| Arc::new(url.clone()));
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StorageError::Config(format!("bad database URL: {e}")))?
             .log_statements(tracing::log::LevelFilter::Trace)
@@ -145,6 +154,8 @@ impl Db {
             backend,
             write_gate,
             file: file.map(Arc::new),
+            commits: Arc::new(watch::Sender::new(0)),
+            listen_url,
         })
     }
 
@@ -198,7 +209,29 @@ impl Db {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
-        Ok(WriteTx { tx, _gate: gate })
+        Ok(WriteTx {
+            tx,
+            _gate: gate,
+            commits: self.commits.clone(),
+        })
+    }
+
+    /// Changes each time a write transaction of this process commits.
+    pub fn commits(&self) -> watch::Receiver<u64> {
+        self.commits.subscribe()
+    }
+
+    /// A connection of its own listening on the PostgreSQL notification `channel` (see
+    /// [`crate::audit::NOTIFY_CHANNEL`]); an error on SQLite, which has none.
+    pub async fn listen(&self, channel: &str) -> Result<sqlx::postgres::PgListener, StorageError> {
+        let Some(url) = &self.listen_url else {
+            return Err(StorageError::Config(
+                "only PostgreSQL has notifications to listen to".into(),
+            ));
+        };
+        let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+        listener.listen(channel).await?;
+        Ok(listener)
     }
 
     /// Makes this process the only server on a SQLite database, until the returned lock is

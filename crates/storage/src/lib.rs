@@ -8,6 +8,7 @@ pub mod audit;
 pub mod db;
 pub mod directory;
 pub mod escalations;
+pub mod feed;
 pub mod incidents;
 pub mod outbox;
 pub mod policies;

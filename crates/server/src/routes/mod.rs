@@ -6,6 +6,7 @@ pub mod people;
 pub mod policy;
 pub mod queues;
 pub mod session;
+pub mod stream;
 pub mod tickets;
 pub mod views;
 
@@ -41,6 +42,7 @@ use crate::telemetry::RequestLabels;
         (name = "approvals", description = "Compensation that waits for an approver."),
         (name = "queues", description = "The caller's work lists."),
         (name = "policy", description = "The organisation's escalation policy."),
+        (name = "stream", description = "Live events for the signed-in person (Server-Sent Events)."),
         (name = "meta", description = "This document."),
         (name = "ops", description = "Health, readiness and metrics, outside /api/v1."),
     ),
@@ -96,6 +98,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(queues::escalations))
         .routes(routes!(policy::get, policy::put))
         .routes(routes!(policy::simulate))
+        .routes(routes!(stream::events))
         .routes(routes!(openapi_document))
         .fallback(|| async { ApiError::NotFound("no such endpoint under /api/v1".into()) });
     OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -14,5 +14,6 @@ mod hardening;
 mod history;
 mod openapi;
 mod sla;
+mod stream;
 mod triggers;
 mod web;
