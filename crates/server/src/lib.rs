@@ -15,6 +15,7 @@ pub mod sla;
 pub mod state;
 pub mod telemetry;
 pub mod triggers;
+pub mod web;
 
 use std::future::Future;
 

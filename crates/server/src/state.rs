@@ -12,6 +12,9 @@ pub struct AppState {
     pub db: Db,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
+    /// Marks the session cookie `Secure` (`ladder serve --secure-cookies`), for a server
+    /// reached over TLS through a proxy that does not say so with `X-Forwarded-Proto`.
+    pub secure_cookies: bool,
 }
 
 /// The one place the server reads the time. Domain code receives `now` from here.
@@ -82,7 +85,14 @@ impl AppState {
             db,
             metrics: Arc::new(Metrics::new()),
             clock,
+            secure_cookies: false,
         }
+    }
+
+    /// The same state, sending the session cookie only over TLS when `secure`.
+    pub fn with_secure_cookies(mut self, secure: bool) -> AppState {
+        self.secure_cookies = secure;
+        self
     }
 
     pub fn now(&self) -> Timestamp {

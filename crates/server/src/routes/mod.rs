@@ -111,6 +111,8 @@ const BODY_LIMIT: usize = 256 * 1024;
 pub fn router(state: AppState) -> Router {
     let (router, document) = routes().split_for_parts();
     router
+        // The web pages: beside the API, outside its document.
+        .merge(crate::web::router())
         .layer(Extension(Arc::new(document)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(method_not_allowed_as_problem))
