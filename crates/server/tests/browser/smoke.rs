@@ -1,82 +1,75 @@
-//! The harness itself: two people's browsers side by side, labels, waits, screenshots and
-//! axe-core, on a page this test serves.
-
-use axum::response::Html;
-use axum::routing::get;
+//! The harness itself, on the sign-in page: two people's browsers side by side, each with
+//! its own session; labels, bounded waits, screenshots and axe-core (which must be able to
+//! fail).
 
 use crate::driver::{serious, Browser};
+use crate::harness::{Backend, TestApp};
+use crate::on_both_databases;
 
-const PAGE: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Harness</title></head>
-<body><main>
-<h1>Harness</h1>
-<form>
-  <label for="note">Note <small class="hint">what happened</small></label>
-  <input id="note" name="note">
-  <label>Urgency <select name="urgency"><option>standard</option><option>urgent</option></select></label>
-  <button type="button" id="go">Show it</button>
-</form>
-<p id="out" role="status"></p>
-<script>
-  document.getElementById('go').addEventListener('click', () => {
-    // Later than the click, as a live update would be.
-    setTimeout(() => {
-      const f = document.forms[0];
-      document.getElementById('out').textContent = f.note.value + ' / ' + f.urgency.value;
-    }, 150);
-  });
-</script>
-</main></body></html>"#;
+/// A page axe-core must fail: a field without a label and an image without a text.
+const INACCESSIBLE: &str = "data:text/html,<!doctype html><html><head><title>Bad</title></head>\
+    <body><input name=unlabelled><img src=x.gif></body></html>";
 
-const BAD_PAGE: &str = r#"<!doctype html><html><head><title>Bad</title></head>
-<body><input name="unlabelled"><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="></body></html>"#;
+async fn two_people_sign_in_side_by_side(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let org = app.org("Harness Clinic").await;
+    org.user(&app, "Ana Front", "agent").await;
+    let (owner, desk) = tokio::join!(Browser::open(&app.base), Browser::open(&app.base));
 
-async fn serve() -> String {
-    let app = axum::Router::new()
-        .route("/", get(|| async { Html(PAGE) }))
-        .route("/bad", get(|| async { Html(BAD_PAGE) }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    base
-}
+    // Not signed in: a page sends you to the sign-in form, which passes axe-core.
+    owner.go("/queues/mine").await;
+    assert_eq!(owner.path().await, "/login?next=%2Fqueues%2Fmine");
+    owner.assert_accessible().await;
+    owner.shoot("login").await;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_browsers_fill_forms_wait_and_check_accessibility() {
-    let base = serve().await;
-    let (a, b) = tokio::join!(Browser::open(&base), Browser::open(&base));
-    a.go("/").await;
-    b.go("/").await;
+    owner
+        .sign_in(&org.slug, "owner@harness-clinic.example", "owner-password")
+        .await;
+    assert_eq!(owner.path().await, "/queues/mine");
+    desk.sign_in(
+        &org.slug,
+        "ana.front@harness-clinic.example",
+        "password-123",
+    )
+    .await;
+    owner
+        .wait_for_text(".top .who", "Harness Clinic Owner")
+        .await;
+    desk.wait_for_text(".top .who", "Ana Front").await;
+    let (a, b) = (
+        owner.cookie("ladder_session").await,
+        desk.cookie("ladder_session").await,
+    );
+    assert!(a.is_some() && b.is_some() && a != b, "one session each");
 
-    // Each person has their own profile: a cookie set in one browser is not in the other.
-    a.client
-        .execute("document.cookie = 'who=a; path=/'", vec![])
-        .await
-        .expect("set a cookie");
-    assert_eq!(a.cookie("who").await.as_deref(), Some("a"));
-    assert_eq!(b.cookie("who").await, None);
+    // A wrong password re-renders the form with the message by the field, typed by label.
+    let stranger = Browser::open(&app.base).await;
+    stranger.go("/login").await;
+    stranger.fill("Organisation", &org.slug).await;
+    stranger
+        .fill("Email", "ana.front@harness-clinic.example")
+        .await;
+    stranger.fill("Password", "not-her-password").await;
+    stranger.press("Sign in").await;
+    stranger.wait_for_text(".error", "").await;
+    assert_eq!(stranger.path().await, "/login");
+    assert_eq!(stranger.cookie("ladder_session").await, None);
 
-    a.fill("Note", "called twice").await;
-    a.choose("Urgency", "urgent").await;
-    a.press("Show it").await;
-    a.wait_for_text("#out", "called twice / urgent").await;
-    assert_eq!(b.css("#out").await.text().await.expect("text"), "");
-
-    a.assert_accessible().await;
     let shot = std::env::temp_dir().join(format!("ladder-harness-{}.png", std::process::id()));
-    a.screenshot(&shot).await;
+    desk.screenshot(&shot).await;
     let png = std::fs::read(&shot).expect("read the screenshot");
     let _ = std::fs::remove_file(&shot);
     assert!(png.starts_with(b"\x89PNG"), "a screenshot is a PNG");
 
-    // The check can fail: an unlabelled field and an image without text are serious.
-    b.go("/bad").await;
-    let found = serious(&b.axe().await).join("\n");
+    // The accessibility check can fail: an unlabelled field and an image without text.
+    stranger.client.goto(INACCESSIBLE).await.expect("open");
+    let found = serious(&stranger.axe().await).join("\n");
     assert!(found.contains("- label (critical)"), "{found}");
     assert!(found.contains("- image-alt (critical)"), "{found}");
 
-    a.close().await;
-    b.close().await;
+    stranger.close().await;
+    owner.close().await;
+    desk.close().await;
 }
+
+on_both_databases!(two_people_sign_in_side_by_side);
