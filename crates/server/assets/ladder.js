@@ -125,9 +125,13 @@
   }
 
   var source = new EventSource("/api/v1/stream");
+  // Says on the page whether the live stream is connected (and lets tests wait for it).
+  source.onopen = function () { document.body.setAttribute("data-stream", "open"); };
+  source.onerror = function () { document.body.setAttribute("data-stream", "reconnecting"); };
   ["escalation.created", "escalation.acknowledged", "escalation.moved_up",
    "escalation.resolved", "escalation.de_escalated", "sla.reminder", "sla.breached",
-   "ticket.updated", "ticket.created", "message"].forEach(function (name) {
+   "approval.requested", "approval.decided", "ticket.updated", "ticket.created", "reset",
+   "message"].forEach(function (name) {
     source.addEventListener(name, function (ev) {
       if (live === "ticket") {
         var here = document.body.getAttribute("data-ticket");

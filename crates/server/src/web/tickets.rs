@@ -94,6 +94,8 @@ struct TicketPage {
     chrome: Chrome,
     id: String,
     subject: String,
+    /// The subject with the trigger words the detector found in it marked.
+    subject_marked: Vec<Segment>,
     customer: String,
     customer_id: String,
     tier: &'static str,
@@ -369,6 +371,7 @@ async fn ticket_page(
         chrome,
         id: t.id.as_str().to_owned(),
         subject: t.subject.clone(),
+        subject_marked: subject_segments(&t.subject, &spans, &quotes),
         customer: customer
             .as_ref()
             .map_or_else(|| "—".to_owned(), |c| c.name.clone()),
@@ -514,6 +517,20 @@ fn description_segments(
         .collect();
     marks.extend(find_all(description, quotes));
     highlight(description, &marks)
+}
+
+/// The subject, the start of what the detector read, with the spans that fall in it.
+fn subject_segments(subject: &str, spans: &[(usize, usize)], quotes: &[String]) -> Vec<Segment> {
+    let marks: Vec<(usize, usize)> = spans
+        .iter()
+        .copied()
+        .filter(|&(s, e)| {
+            subject
+                .get(s..e)
+                .is_some_and(|t| quotes.iter().any(|q| q == t))
+        })
+        .collect();
+    highlight(subject, &marks)
 }
 
 /// Where the quoted words occur in `text`.

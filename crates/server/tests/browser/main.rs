@@ -13,4 +13,5 @@ mod harness;
 #[allow(dead_code)]
 mod driver;
 
+mod clinic;
 mod smoke;
