@@ -108,8 +108,11 @@
         var fresh = doc.querySelector("main"), old = document.querySelector("main");
         if (!fresh || !old || busyEditing()) { pending = true; return; }
         var before = rows(old);
+        // The message of the last post stays until the person moves on.
+        var flash = old.querySelector("p.flash");
         fresh.querySelectorAll("p.flash").forEach(function (f) { f.remove(); });
         old.innerHTML = fresh.innerHTML;
+        if (flash) old.insertBefore(flash, old.firstChild);
         var nav = doc.querySelector("nav.rail"), oldNav = document.querySelector("nav.rail");
         if (nav && oldNav) oldNav.innerHTML = nav.innerHTML;
         old.querySelectorAll("tr[data-key]").forEach(function (tr) {

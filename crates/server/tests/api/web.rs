@@ -16,6 +16,8 @@ on_both_databases!(
     signing_out_revokes_the_session,
     the_cookie_reads_the_api_but_never_writes_it,
     another_organisations_ticket_is_a_404_page,
+    a_server_configured_for_tls_marks_the_cookie_secure,
+    a_session_cookie_expires_with_its_session,
     an_escalation_runs_through_the_pages_forms,
 );
 
@@ -504,6 +506,7 @@ async fn an_escalation_runs_through_the_pages_forms(b: Backend) {
         page.body
     );
     assert!(page.body.contains("Escalate with these"));
+    assert!(page.body.len() < 100 * 1024, "the ticket page weighs {} bytes", page.body.len());
     let token = page.csrf();
     let path = format!("/tickets/{ticket}/escalate");
 
@@ -671,5 +674,77 @@ async fn an_escalation_runs_through_the_pages_forms(b: Backend) {
         watching.body.contains("status-resolved"),
         "{}",
         watching.body
+    );
+}
+
+async fn a_server_configured_for_tls_marks_the_cookie_secure(b: Backend) {
+    // The harness's server, but started with `--secure-cookies`.
+    let (url, _scratch) = crate::harness::fresh_database(b).await;
+    let db = ladder_storage::Db::connect(&url).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    let start = crate::harness::START;
+    ladder_server::provision::create_tenant(
+        &db,
+        "Tls Clinic",
+        None,
+        "owner@tls-clinic.example",
+        "Tls Owner",
+        "owner-password",
+        start,
+    )
+    .await
+    .expect("tenant");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let state = ladder_server::AppState::new(
+        db.clone(),
+        ladder_server::Clock::Test(ladder_server::TestClock::at(start)),
+    )
+    .with_secure_cookies(true);
+    let engine = ladder_server::engine::EngineConfig {
+        workers: 0,
+        ..ladder_server::engine::EngineConfig::for_backend(db.backend())
+    };
+    tokio::spawn(async move {
+        ladder_server::serve_state(state, listener, std::future::pending(), engine)
+            .await
+            .expect("server");
+    });
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let res = client
+        .post(format!("{base}/login"))
+        .form(&[
+            ("tenant", "tls-clinic"),
+            ("email", "owner@tls-clinic.example"),
+            ("password", "owner-password"),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cookie = res.headers()[SET_COOKIE].to_str().expect("cookie").to_owned();
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+}
+
+async fn a_session_cookie_expires_with_its_session(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Late Clinic").await;
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+    assert_eq!(browser.get("/queues/mine").await.status, StatusCode::OK);
+    app.clock.advance(jiff::SignedDuration::from_hours(12));
+    let expired = browser.get("/queues/mine").await;
+    assert_eq!(expired.status, StatusCode::SEE_OTHER);
+    assert_eq!(expired.location(), "/login?next=%2Fqueues%2Fmine");
+    assert_eq!(
+        browser.get("/api/v1/queues/mine").await.status,
+        StatusCode::UNAUTHORIZED
     );
 }
