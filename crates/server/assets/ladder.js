@@ -113,8 +113,11 @@
         fresh.querySelectorAll("p.flash").forEach(function (f) { f.remove(); });
         old.innerHTML = fresh.innerHTML;
         if (flash) old.insertBefore(flash, old.firstChild);
-        var nav = doc.querySelector("nav.rail"), oldNav = document.querySelector("nav.rail");
-        if (nav && oldNav) oldNav.innerHTML = nav.innerHTML;
+        // The rail keeps its elements (and focus); only its counts change.
+        doc.querySelectorAll("[data-count]").forEach(function (c) {
+          var mine = document.querySelector('[data-count="' + c.getAttribute("data-count") + '"]');
+          if (mine) mine.textContent = c.textContent;
+        });
         old.querySelectorAll("tr[data-key]").forEach(function (tr) {
           if (before[tr.getAttribute("data-key")] !== tr.getAttribute("data-v")) tr.classList.add("fresh");
         });

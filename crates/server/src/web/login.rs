@@ -76,6 +76,12 @@ pub async fn submit(
         next: safe_next(f.next.as_deref()),
         error: None,
     };
+    // No session yet, so no CSRF token: a sign-in posted from another site (which would sign
+    // the browser into someone else's account) is told apart by its Origin, which browsers
+    // send with every form post.
+    if !same_origin(&headers) {
+        return Err(PageError::Csrf.page(None));
+    }
     let refuse = |mut page: LoginPage, field: &'static str, message: &str| {
         page.error = Some((field, message.to_owned()));
         render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
@@ -171,4 +177,33 @@ pub async fn logout(
         res.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(res)
+}
+
+/// Whether a post came from this site's own page, as far as the browser says: its Fetch
+/// Metadata (`Sec-Fetch-Site`, sent whatever the referrer policy) and its `Origin` (sent as
+/// `null` under our `no-referrer` policy, so only a named one is compared). Clients that send
+/// neither (scripts, old browsers) are let through: the check is against other sites' pages.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none");
+    if !matches!(site, "same-origin" | "none") {
+        return false;
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    if origin == "null" {
+        return true;
+    }
+    let origin_host = origin
+        .split_once("://")
+        .map_or(origin, |(_, rest)| rest)
+        .trim_end_matches('/');
+    // The host the browser asked for: `Host`, or what a proxy that rewrote it says it was.
+    ["x-forwarded-host", "host"]
+        .iter()
+        .filter_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
+        .any(|host| !host.is_empty() && origin_host.eq_ignore_ascii_case(host.trim()))
 }

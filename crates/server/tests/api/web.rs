@@ -179,6 +179,30 @@ async fn signing_in_sets_an_http_only_same_site_cookie(b: Backend) {
         2
     );
 
+    // A sign-in posted from another site's page is refused (login CSRF).
+    let req = browser
+        .client
+        .post(format!("{}/login", app.base))
+        .header("origin", "https://elsewhere.example")
+        .form(&[
+            ("tenant", org.slug.as_str()),
+            ("email", &owner_email(&org)),
+            ("password", "owner-password"),
+        ]);
+    let foreign = browser.send(req).await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+    assert!(foreign.set_cookies().is_empty());
+    let req = browser
+        .client
+        .post(format!("{}/login", app.base))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[
+            ("tenant", org.slug.as_str()),
+            ("email", &owner_email(&org)),
+            ("password", "owner-password"),
+        ]);
+    assert_eq!(browser.send(req).await.status, StatusCode::FORBIDDEN);
+
     // Behind a TLS proxy the cookie is Secure; a `next` off the site goes home instead.
     let req = browser
         .client
@@ -506,7 +530,11 @@ async fn an_escalation_runs_through_the_pages_forms(b: Backend) {
         page.body
     );
     assert!(page.body.contains("Escalate with these"));
-    assert!(page.body.len() < 100 * 1024, "the ticket page weighs {} bytes", page.body.len());
+    assert!(
+        page.body.len() < 100 * 1024,
+        "the ticket page weighs {} bytes",
+        page.body.len()
+    );
     let token = page.csrf();
     let path = format!("/tickets/{ticket}/escalate");
 
@@ -727,7 +755,10 @@ async fn a_server_configured_for_tls_marks_the_cookie_secure(b: Backend) {
         .await
         .expect("sign in");
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let cookie = res.headers()[SET_COOKIE].to_str().expect("cookie").to_owned();
+    let cookie = res.headers()[SET_COOKIE]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
     assert!(cookie.ends_with("; Secure"), "{cookie}");
 }
 
