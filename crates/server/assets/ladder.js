@@ -116,7 +116,7 @@
         // The rail keeps its elements (and focus); only its counts change.
         doc.querySelectorAll("[data-count]").forEach(function (c) {
           var mine = document.querySelector('[data-count="' + c.getAttribute("data-count") + '"]');
-          if (mine) mine.textContent = c.textContent;
+          if (mine) { mine.innerHTML = c.innerHTML; mine.className = c.className; }
         });
         old.querySelectorAll("tr[data-key]").forEach(function (tr) {
           if (before[tr.getAttribute("data-key")] !== tr.getAttribute("data-v")) tr.classList.add("fresh");

@@ -13,6 +13,8 @@ pub struct Counts {
     pub watching: i64,
     pub escalations: i64,
     pub approvals: i64,
+    /// Something in the escalations queue is past a deadline.
+    pub overdue: bool,
 }
 
 /// The layout's data: who is signed in, where, and the rail's counts.
@@ -74,7 +76,15 @@ impl Chrome {
                 keys: &keys,
             }
         };
-        let escalations_total = queues::escalations(&mut conn, &audience, &one).await?.total;
+        // The queue is soonest due first: its first row says whether anything is overdue.
+        let first = queues::escalations(&mut conn, &audience, &one).await?;
+        let now = state.now();
+        let overdue = first
+            .items
+            .first()
+            .and_then(|i| i.escalation.queue_due_at())
+            .is_some_and(|due| due <= now);
+        let escalations_total = first.total;
         let (mine, watching, approvals) = if caller.is_platform() {
             (0, 0, 0)
         } else {
@@ -94,6 +104,7 @@ impl Chrome {
             watching,
             escalations: escalations_total,
             approvals,
+            overdue,
         });
         Ok(chrome)
     }

@@ -66,8 +66,10 @@ pub struct Panel {
     pub chips: Vec<Chip>,
     pub may_acknowledge: bool,
     pub may_act: bool,
-    /// The compensation waiting for an approver: "€450.00 refund, waiting for an admin".
+    /// The compensation waiting for an approver: "450.00 EUR refund waiting for an admin's approval".
     pub approval: Option<String>,
+    /// What the viewer may grant alone, and who approves more.
+    pub authority: String,
 }
 
 /// An option of a select.
@@ -286,7 +288,7 @@ async fn ticket_page(
     };
 
     let panel = match active {
-        Some(e) => Some(panel(&mut conn, &tenant, e, actor, &users, &teams, now).await?),
+        Some(e) => Some(panel(&mut conn, &tenant, e, actor, &policy, &users, &teams, now).await?),
         None => None,
     };
     let may_escalate = active.is_none()
@@ -403,11 +405,13 @@ async fn ticket_page(
     Ok(render_status(status, &page))
 }
 
+#[allow(clippy::too_many_arguments)] // what the panel shows comes from each
 async fn panel(
     conn: &mut sqlx::AnyConnection,
     tenant: &ladder_core::TenantId,
     e: &Escalation,
     actor: &Actor,
+    policy: &ladder_core::Policy,
     users: &[User],
     teams: &[Team],
     now: Timestamp,
@@ -435,7 +439,23 @@ async fn panel(
                 article(a.approver_role)
             )
         });
+    let authority = match policy.authority_limit(actor.role) {
+        ladder_core::policy::AuthorityLimit::Unlimited => "You may grant any amount.".to_owned(),
+        ladder_core::policy::AuthorityLimit::UpTo(limit) => {
+            let approver = ladder_core::escalation::approval_needed(
+                limit.saturating_add(1),
+                actor.role,
+                policy,
+            )
+            .map_or_else(|| "an owner's".to_owned(), article);
+            format!(
+                "You may grant up to {} yourself; more waits for {approver} approval.",
+                money(limit, &policy.currency)
+            )
+        }
+    };
     Ok(Panel {
+        authority,
         id: e.id.as_str().to_owned(),
         state: e.state.as_str(),
         target: target_label(&e.target, users, teams),

@@ -18,6 +18,7 @@ on_both_databases!(
     another_organisations_ticket_is_a_404_page,
     a_server_configured_for_tls_marks_the_cookie_secure,
     a_session_cookie_expires_with_its_session,
+    a_missed_deadline_shows_red_in_the_queue_and_the_rail,
     an_escalation_runs_through_the_pages_forms,
 );
 
@@ -778,4 +779,44 @@ async fn a_session_cookie_expires_with_its_session(b: Backend) {
         browser.get("/api/v1/queues/mine").await.status,
         StatusCode::UNAUTHORIZED
     );
+}
+
+async fn a_missed_deadline_shows_red_in_the_queue_and_the_rail(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Late Desk").await;
+    let customer = org.customer(&app, "Lou").await;
+    let ticket = TicketBuilder::new(&customer)
+        .about("Broken crown")
+        .open(&app, &org.owner)
+        .await;
+    let (status, made) = app
+        .post(
+            &org.owner,
+            &format!("/tickets/{ticket}/escalate"),
+            json!({"category": "complaint", "note": "Angry", "contact_method": "call", "urgency": "urgent"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+    let fresh = browser.get("/queues/escalations").await;
+    assert!(fresh.body.contains("(business time)"), "{}", fresh.body);
+    assert!(!fresh.body.contains("count overdue"));
+    // The clock alone (no timer fired): the acknowledgement deadline has passed.
+    app.clock.advance(jiff::SignedDuration::from_hours(3));
+    let late = browser.get("/queues/escalations").await;
+    assert!(late.body.contains("chip clock breached"), "{}", late.body);
+    assert!(
+        late.body.contains(" ago</span>"),
+        "says how long ago: {}",
+        late.body
+    );
+    assert!(
+        late.body.contains("count overdue"),
+        "the rail marks the queue"
+    );
+    let page = browser.get(&format!("/tickets/{ticket}")).await;
+    assert!(page.body.contains("Acknowledge: breached"), "{}", page.body);
 }
