@@ -19,6 +19,7 @@ on_both_databases!(
     a_server_configured_for_tls_marks_the_cookie_secure,
     a_session_cookie_expires_with_its_session,
     a_missed_deadline_shows_red_in_the_queue_and_the_rail,
+    a_queue_pages_by_its_cursor_and_filters,
     an_escalation_runs_through_the_pages_forms,
 );
 
@@ -819,4 +820,41 @@ async fn a_missed_deadline_shows_red_in_the_queue_and_the_rail(b: Backend) {
     );
     let page = browser.get(&format!("/tickets/{ticket}")).await;
     assert!(page.body.contains("Acknowledge: breached"), "{}", page.body);
+}
+
+async fn a_queue_pages_by_its_cursor_and_filters(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Busy Desk").await;
+    let customer = org.customer(&app, "Pat").await;
+    // One more than a page; each ticket is assigned to its creator, the owner.
+    for i in 0..51 {
+        TicketBuilder::new(&customer)
+            .about(&format!("Question number {i:02}"))
+            .open(&app, &org.owner)
+            .await;
+    }
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+    let first = browser.get("/queues/mine").await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(first.body.matches("<tr data-key=").count(), 50);
+    assert!(first.body.contains("Question number 00"));
+    assert!(!first.body.contains("Question number 50"));
+    let marker = "cursor=";
+    let at = first.body.find(marker).expect("a next page link") + marker.len();
+    let cursor = first.body[at..].split('"').next().expect("cursor");
+    let second = browser
+        .get(&format!("/queues/mine?status=&category=&cursor={cursor}"))
+        .await;
+    assert_eq!(second.body.matches("<tr data-key=").count(), 1);
+    assert!(second.body.contains("Question number 50"));
+    assert!(second.body.contains("First page"));
+    // Filters are GET parameters; a wrong one is said, not ignored.
+    let pending = browser.get("/queues/mine?status=pending").await;
+    assert!(pending.body.contains("Nothing is assigned to you."));
+    let wrong = browser.get("/queues/mine?category=shouting").await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert!(wrong.body.contains("category"), "{}", wrong.body);
 }
