@@ -125,9 +125,47 @@ impl Caller {
     }
 }
 
+/// The cookie that carries a browser's session: the same kind of token as a bearer login.
+pub const SESSION_COOKIE: &str = "ladder_session";
+
+/// The value of cookie `name` in the request's `Cookie` headers. Hand-written: a cookie
+/// header is `name=value` pairs separated by `;`, and this is the only cookie parsing needed.
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.trim_matches('"'))
+        .filter(|v| !v.is_empty())
+}
+
+impl Caller {
+    /// The caller behind a session token (bearer or cookie), if it is live.
+    pub async fn of_token(state: &AppState, token: &str) -> ApiResult<Option<Caller>> {
+        let hash = token_hash(token.trim());
+        let now: Timestamp = state.now();
+        let Some(user) = directory::session_user(&state.db, &hash, now).await? else {
+            return Ok(None);
+        };
+        let teams = directory::teams_of(&state.db, &user.tenant_id, &user.id).await?;
+        Ok(Some(Caller {
+            actor: Actor::of_user(&user, teams),
+            user,
+            token_hash: hash,
+        }))
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
+    /// The bearer token when an Authorization header is present; otherwise the session
+    /// cookie, but only for reads (GET, HEAD): a browser sends the cookie along with requests
+    /// other sites make it send, so a write through the JSON API keeps requiring the bearer
+    /// token and the API has nothing to forge. The pages' forms carry a CSRF token instead.
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
@@ -135,35 +173,40 @@ impl FromRequestParts<AppState> for Caller {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                ApiError::Unauthorized(
+            .and_then(|v| v.to_str().ok());
+        let safe = matches!(
+            parts.method,
+            axum::http::Method::GET | axum::http::Method::HEAD
+        );
+        let token = match (header, cookie(&parts.headers, SESSION_COOKIE)) {
+            (Some(header), _) => {
+                // The scheme's name is case-insensitive (RFC 9110 §11.1): `bearer` is `Bearer`.
+                header
+                    .split_once(' ')
+                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                    .map(|(_, token)| token)
+                    .ok_or_else(|| {
+                        ApiError::Unauthorized(
+                            "the Authorization header must be `Bearer <token>`".into(),
+                        )
+                    })?
+            }
+            (None, Some(cookie)) if safe => cookie,
+            (None, Some(_)) => {
+                return Err(ApiError::Unauthorized(
+                    "a session cookie only reads the API: send Authorization: Bearer <token> to change anything"
+                        .into(),
+                ))
+            }
+            (None, None) => {
+                return Err(ApiError::Unauthorized(
                     "sign in with POST /api/v1/auth/login and send Authorization: Bearer <token>"
                         .into(),
-                )
-            })?;
-        // The scheme's name is case-insensitive (RFC 9110 §11.1): `bearer` is `Bearer`.
-        let token = header
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token)
-            .ok_or_else(|| {
-                ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
-            })?;
-        let hash = token_hash(token.trim());
-        let now: Timestamp = state.now();
-        let user = directory::session_user(&state.db, &hash, now)
-            .await?
-            .ok_or_else(|| {
-                ApiError::Unauthorized(
-                    "the token is unknown, expired or revoked: sign in again".into(),
-                )
-            })?;
-        let teams = directory::teams_of(&state.db, &user.tenant_id, &user.id).await?;
-        Ok(Caller {
-            actor: Actor::of_user(&user, teams),
-            user,
-            token_hash: hash,
+                ))
+            }
+        };
+        Caller::of_token(state, token).await?.ok_or_else(|| {
+            ApiError::Unauthorized("the token is unknown, expired or revoked: sign in again".into())
         })
     }
 }

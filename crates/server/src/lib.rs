@@ -18,6 +18,7 @@ pub mod telemetry;
 pub mod throttle;
 pub mod transport;
 pub mod triggers;
+pub mod web;
 
 use std::future::Future;
 

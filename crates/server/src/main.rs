@@ -51,6 +51,10 @@ enum Command {
         #[arg(long, env = "LADDER_TIMER_WORKERS",
               value_parser = clap::value_parser!(u16).range(1..=ladder_server::engine::MAX_WORKERS as i64))]
         timer_workers: Option<u16>,
+        /// Marks the web session cookie Secure (sent over HTTPS only); set it when a TLS proxy
+        /// serves Ladder. Requests arriving with `X-Forwarded-Proto: https` get it anyway.
+        #[arg(long, env = "LADDER_SECURE_COOKIES")]
+        secure_cookies: bool,
     },
     /// Applies database migrations.
     Migrate,
@@ -235,6 +239,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             demo,
             timer_workers,
+            secure_cookies,
         } => {
             // Sockets are files: the connection cap, not a default soft limit of 1,024,
             // is what a flood of them should meet.
@@ -247,7 +252,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if demo {
                 match demo::load_if_empty(&db, Clock::System.now()).await? {
                     Some(d) => {
-                        println!("Loaded the demo clinic \"Bright Smile Dental\". Sign in with POST http://{listen}/api/v1/auth/login and");
+                        println!("Loaded the demo clinic \"Bright Smile Dental\". Sign in at http://{listen}/login (or POST /api/v1/auth/login) with");
                         println!(
                             "  organisation: {}    password: {}",
                             demo::SLUG,
@@ -275,7 +280,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 db.backend(),
                 timer_workers.map(usize::from),
             );
-            ladder_server::serve_with(db, listener, shutdown_signal(), engine).await?;
+            let state =
+                ladder_server::AppState::new(db, Clock::System).with_secure_cookies(secure_cookies);
+            ladder_server::serve_state(state, listener, shutdown_signal(), engine).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {

@@ -13,6 +13,9 @@ pub struct AppState {
     pub db: Db,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
+    /// Marks the session cookie `Secure` (`ladder serve --secure-cookies`), for a server
+    /// reached over TLS through a proxy that does not say so with `X-Forwarded-Proto`.
+    pub secure_cookies: bool,
     /// What wakes this server's live streams.
     pub feed: Arc<crate::stream::Feed>,
     /// Failed sign-ins counted per account and per client address.
@@ -87,9 +90,16 @@ impl AppState {
             db,
             metrics: Arc::new(Metrics::new()),
             clock,
+            secure_cookies: false,
             feed: Arc::new(crate::stream::Feed::new()),
             login_throttle: Arc::new(LoginThrottle::new(ThrottleLimits::default())),
         }
+    }
+
+    /// The same state, sending the session cookie only over TLS when `secure`.
+    pub fn with_secure_cookies(mut self, secure: bool) -> AppState {
+        self.secure_cookies = secure;
+        self
     }
 
     pub fn now(&self) -> Timestamp {

@@ -504,3 +504,23 @@ pub async fn links(
         })
         .collect()
 }
+
+/// A customer's most recent tickets, newest first, through the `tickets_by_customer` index:
+/// the history shown beside a ticket.
+pub async fn customer_tickets(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    customer_id: &CustomerId,
+    limit: i64,
+) -> Result<Vec<Ticket>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {TICKET_COLS} FROM tickets t WHERE t.tenant_id = $1 AND t.customer_id = $2 \
+         ORDER BY t.created_at DESC LIMIT $3"
+    ))
+    .bind(tenant_id.as_str())
+    .bind(customer_id.as_str())
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(ticket_from_row).collect()
+}

@@ -115,7 +115,8 @@ const BODY_LIMIT: usize = 256 * 1024;
 pub fn router(state: AppState) -> Router {
     let (router, mut document) = routes().split_for_parts();
     problems::document(&mut document);
-    router
+    // The web pages, beside the API and outside its document (`web::beside`).
+    crate::web::beside(router)
         .layer(Extension(Arc::new(document)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(method_not_allowed_as_problem))

@@ -20,3 +20,4 @@ mod secrets;
 mod sla;
 mod stream;
 mod triggers;
+mod web;

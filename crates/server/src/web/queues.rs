@@ -1,0 +1,345 @@
+//! Mine, Watching and Escalations as tables: one row per ticket, with the nearest deadline.
+
+use std::collections::{BTreeMap, HashMap};
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use jiff::Timestamp;
+use ladder_core::{Category, EscalationState, TicketId, TicketStatus};
+use ladder_storage::directory::Customer;
+use ladder_storage::escalations::{self as stored, Escalation};
+use ladder_storage::queues::{self, Audience, Filter};
+use ladder_storage::tickets::{self, Ticket};
+use ladder_storage::{directory, StorageError};
+use serde::Deserialize;
+
+use super::deadline::{self, Chip};
+use super::{render, shown, words, Chrome, PageError, PageResult, Viewer};
+use crate::state::AppState;
+
+/// `GET /`: the escalations queue for someone signed in, the sign-in form otherwise.
+pub async fn home(
+    viewer: Option<Viewer>,
+    state: State<AppState>,
+    q: Query<QueueQuery>,
+) -> Response {
+    match viewer {
+        Some(v) => match escalations(v, state, q).await {
+            Ok(r) | Err(r) => r,
+        },
+        None => Redirect::to("/login").into_response(),
+    }
+}
+
+/// The filters and page of a queue, as its GET form sends them (empty means "any").
+#[derive(Deserialize, Default)]
+pub struct QueueQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    cursor: String,
+}
+
+/// One row of a queue table.
+pub struct Row {
+    pub ticket_id: String,
+    pub subject: String,
+    pub customer: String,
+    pub priority: &'static str,
+    pub category: Option<&'static str>,
+    pub triggers: Vec<String>,
+    pub status: &'static str,
+    /// The active escalation's state.
+    pub state: Option<&'static str>,
+    /// Who owns the escalation: a name, "unowned", or nothing when there is no escalation.
+    pub owner: Option<String>,
+    pub deadline: Option<Chip>,
+    /// Changes whenever the row does, so the live script can highlight what changed.
+    pub version: String,
+}
+
+#[derive(Template)]
+#[template(path = "queue.html")]
+struct QueuePage {
+    chrome: Chrome,
+    title: &'static str,
+    path: &'static str,
+    empty: &'static str,
+    rows: Vec<Row>,
+    statuses: Vec<&'static str>,
+    categories: Vec<&'static str>,
+    status: String,
+    category: String,
+    total: i64,
+    paged: bool,
+    next: Option<String>,
+}
+
+fn parse_filter(q: &QueueQuery, status_ok: impl Fn(&str) -> bool) -> Result<Filter, PageError> {
+    let status = match q.status.trim() {
+        "" => None,
+        s if status_ok(s) => Some(s.to_owned()),
+        s => {
+            return Err(PageError::BadForm(format!(
+                "status: {s:?} is not a status of this queue"
+            )))
+        }
+    };
+    let category = match q.category.trim() {
+        "" => None,
+        c => Some(c.parse::<Category>().map_err(|_| {
+            PageError::BadForm(format!(
+                "category: {c:?} is not a category; choose one of {}",
+                Category::names().join(", ")
+            ))
+        })?),
+    };
+    let cursor = match q.cursor.trim() {
+        "" => None,
+        c if queues::cursor_is_valid(c) => Some(c.to_owned()),
+        _ => {
+            return Err(PageError::BadForm(
+                "cursor: not a page of this queue".into(),
+            ))
+        }
+    };
+    Ok(Filter {
+        status,
+        category,
+        cursor,
+        limit: PAGE,
+    })
+}
+
+/// Rows per page.
+const PAGE: i64 = 50;
+
+pub async fn mine(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Query(q): Query<QueueQuery>,
+) -> PageResult {
+    let statuses = vec!["new", "open", "pending"];
+    let f = parse_filter(&q, |s| statuses.contains(&s)).map_err(|e| e.page(Some(&viewer)))?;
+    let run = async {
+        let mut conn = state.db.conn().await?;
+        let page = queues::mine(
+            &mut conn,
+            viewer.caller.tenant_id(),
+            &viewer.caller.user.id,
+            &f,
+        )
+        .await?;
+        let rows = ticket_rows(&state, &page.items, state.now()).await?;
+        let chrome = Chrome::load(&state, &viewer, "mine").await?;
+        Ok::<_, PageError>(QueuePage {
+            chrome,
+            title: "Mine",
+            path: "/queues/mine",
+            empty: "Nothing is assigned to you. Tickets given to you appear here until they are solved or escalated.",
+            rows,
+            statuses,
+            categories: Category::names(),
+            status: q.status.clone(),
+            category: q.category.clone(),
+            total: page.total,
+            paged: f.cursor.is_some(),
+            next: page.next_cursor,
+        })
+    };
+    let page = run.await.map_err(|e| e.page(Some(&viewer)))?;
+    Ok(shown(&viewer, render(&page)))
+}
+
+pub async fn watching(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Query(q): Query<QueueQuery>,
+) -> PageResult {
+    let statuses = TicketStatus::names();
+    let f = parse_filter(&q, |s| statuses.contains(&s)).map_err(|e| e.page(Some(&viewer)))?;
+    let run = async {
+        let mut conn = state.db.conn().await?;
+        let page = queues::watching(
+            &mut conn,
+            viewer.caller.tenant_id(),
+            &viewer.caller.user.id,
+            &f,
+        )
+        .await?;
+        let rows = ticket_rows(&state, &page.items, state.now()).await?;
+        let chrome = Chrome::load(&state, &viewer, "watching").await?;
+        Ok::<_, PageError>(QueuePage {
+            chrome,
+            title: "Watching",
+            path: "/queues/watching",
+            empty: "You are not watching any ticket. Tickets you escalate appear here, so you can follow them to the end.",
+            rows,
+            statuses,
+            categories: Category::names(),
+            status: q.status.clone(),
+            category: q.category.clone(),
+            total: page.total,
+            paged: f.cursor.is_some(),
+            next: page.next_cursor,
+        })
+    };
+    let page = run.await.map_err(|e| e.page(Some(&viewer)))?;
+    Ok(shown(&viewer, render(&page)))
+}
+
+pub async fn escalations(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Query(q): Query<QueueQuery>,
+) -> PageResult {
+    let statuses = vec![
+        EscalationState::Requested.as_str(),
+        EscalationState::Acknowledged.as_str(),
+    ];
+    let f = parse_filter(&q, |s| statuses.contains(&s)).map_err(|e| e.page(Some(&viewer)))?;
+    let run = async {
+        let caller = &viewer.caller;
+        let keys = caller.queue_keys();
+        let audience = if caller.is_platform() {
+            Audience::Platform
+        } else {
+            Audience::Staff {
+                tenant_id: caller.tenant_id(),
+                user_id: &caller.user.id,
+                keys: &keys,
+            }
+        };
+        let mut conn = state.db.conn().await?;
+        let page = queues::escalations(&mut conn, &audience, &f).await?;
+        let ids: Vec<TicketId> = page
+            .items
+            .iter()
+            .map(|i| i.escalation.ticket_id.clone())
+            .collect();
+        let rows = context_rows(&state, &ids, state.now()).await?;
+        let chrome = Chrome::load(&state, &viewer, "escalations").await?;
+        Ok::<_, PageError>(QueuePage {
+            chrome,
+            title: "Escalations",
+            path: "/queues/escalations",
+            empty: "Nothing is escalated to you. Escalations addressed to you, your teams or your role appear here, soonest due first.",
+            rows,
+            statuses,
+            categories: Category::names(),
+            status: q.status.clone(),
+            category: q.category.clone(),
+            total: page.total,
+            paged: f.cursor.is_some(),
+            next: page.next_cursor,
+        })
+    };
+    let page = run.await.map_err(|e| e.page(Some(&viewer)))?;
+    Ok(shown(&viewer, render(&page)))
+}
+
+async fn ticket_rows(
+    state: &AppState,
+    tickets: &[Ticket],
+    now: Timestamp,
+) -> Result<Vec<Row>, PageError> {
+    let ids: Vec<TicketId> = tickets.iter().map(|t| t.id.clone()).collect();
+    context_rows(state, &ids, now).await
+}
+
+/// Rows for these tickets, in this order, each with its active escalation and customer read
+/// in one query, and the escalation owners' names in one more per organisation.
+pub async fn context_rows(
+    state: &AppState,
+    ids: &[TicketId],
+    now: Timestamp,
+) -> Result<Vec<Row>, PageError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut conn = state.db.conn().await?;
+    let found = tickets::get_many_in_context(&mut conn, ids).await?;
+    // The engine's read leaves snapshot documents out: learn the ones this process lacks.
+    let unknown = crate::sla::unknown_snapshots(
+        found
+            .iter()
+            .filter_map(|(_, _, e, _)| e.as_ref().and_then(|e| e.snapshot_id.clone())),
+    );
+    if !unknown.is_empty() {
+        for (id, document) in stored::snapshots(&mut conn, &unknown).await? {
+            crate::sla::learn_snapshot(&id, &document)?;
+        }
+    }
+    let mut owners: BTreeMap<ladder_core::TenantId, Vec<String>> = BTreeMap::new();
+    for (tenant, _, e, _) in &found {
+        if let Some(owner) = e.as_ref().and_then(|e| e.escalation_owner_id.as_ref()) {
+            owners
+                .entry(tenant.clone())
+                .or_default()
+                .push(owner.as_str().to_owned());
+        }
+    }
+    let mut names: HashMap<String, String> = HashMap::new();
+    for (tenant, ids) in owners {
+        for u in directory::users_by_id(&mut conn, &tenant, &ids).await? {
+            names.insert(u.id.as_str().to_owned(), u.name);
+        }
+    }
+    let mut by_id: HashMap<TicketId, (Ticket, Option<Escalation>, Option<Customer>)> = found
+        .into_iter()
+        .map(|(_, t, e, c)| (t.id.clone(), (t, e, c)))
+        .collect();
+    let mut rows = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some((t, e, c)) = by_id.remove(id) else {
+            continue;
+        };
+        rows.push(row(t, e.as_ref(), c.as_ref(), &names, now)?);
+    }
+    Ok(rows)
+}
+
+fn row(
+    t: Ticket,
+    e: Option<&Escalation>,
+    c: Option<&Customer>,
+    names: &HashMap<String, String>,
+    now: Timestamp,
+) -> Result<Row, StorageError> {
+    let triggers = crate::triggers::stored(&t)?
+        .into_iter()
+        .map(|f| words(f.kind.as_str()))
+        .collect();
+    let owner = e.map(|e| match &e.escalation_owner_id {
+        Some(o) => names
+            .get(o.as_str())
+            .cloned()
+            .unwrap_or_else(|| "someone who left".to_owned()),
+        None => "unowned".to_owned(),
+    });
+    let deadline = match e {
+        Some(e) => deadline::nearest(e, now)?,
+        None => None,
+    };
+    let version = format!(
+        "{}-{}",
+        t.updated_at.as_microsecond(),
+        e.map_or(0, |e| e.updated_at.as_microsecond())
+    );
+    Ok(Row {
+        ticket_id: t.id.as_str().to_owned(),
+        subject: t.subject,
+        customer: c.map_or_else(|| "—".to_owned(), |c| c.name.clone()),
+        priority: t.priority.as_str(),
+        category: e.map(|e| e.category).or(t.category).map(Category::as_str),
+        triggers,
+        status: t.status.as_str(),
+        state: e.map(|e| e.state.as_str()),
+        owner,
+        deadline,
+        version,
+    })
+}

@@ -1,0 +1,897 @@
+//! The web pages over HTTP, as a browser without JavaScript uses them: signing in sets the
+//! session cookie, forms carry their CSRF token, the cookie reads the API but never writes
+//! it, and the clinic's escalation runs through the pages' forms.
+
+use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::harness::{Backend, Org, TestApp, TicketBuilder};
+use crate::on_both_databases;
+
+on_both_databases!(
+    signing_in_sets_an_http_only_same_site_cookie,
+    pages_without_a_session_send_to_the_sign_in_form,
+    a_page_post_without_its_csrf_token_is_refused_and_changes_nothing,
+    signing_out_revokes_the_session,
+    the_cookie_reads_the_api_but_never_writes_it,
+    another_organisations_ticket_is_a_404_page,
+    a_server_configured_for_tls_marks_the_cookie_secure,
+    a_session_cookie_expires_with_its_session,
+    a_missed_deadline_shows_red_in_the_queue_and_the_rail,
+    a_queue_pages_by_its_cursor_and_filters,
+    an_escalation_runs_through_the_pages_forms,
+    the_sign_in_form_is_throttled_like_the_api,
+);
+
+/// A browser without JavaScript: follows nothing by itself, keeps its cookies.
+struct Browser {
+    client: reqwest::Client,
+    base: String,
+    /// The session cookie, `ladder_session=…`.
+    cookie: Option<String>,
+    /// Any other cookie (the one-time message a redirect leaves).
+    others: std::collections::BTreeMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
+    }
+
+    /// The CSRF token the page's forms carry.
+    fn csrf(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let at = self.body.find(marker).expect("a form with a CSRF token") + marker.len();
+        self.body[at..].split('"').next().expect("token").to_owned()
+    }
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            base: app.base.clone(),
+            cookie: None,
+            others: Default::default(),
+        }
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let mut jar: Vec<String> = self.cookie.iter().cloned().collect();
+        jar.extend(self.others.iter().map(|(k, v)| format!("{k}={v}")));
+        let req = if jar.is_empty() {
+            req
+        } else {
+            req.header("cookie", jar.join("; "))
+        };
+        let res = req.send().await.expect("request");
+        let page = Page {
+            status: res.status(),
+            headers: res.headers().clone(),
+            body: res.text().await.expect("body"),
+        };
+        for c in page.set_cookies() {
+            let pair = c.split(';').next().unwrap_or("");
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if name == "ladder_session" {
+                self.cookie = (!value.is_empty()).then(|| format!("ladder_session={value}"));
+            } else if value.is_empty() {
+                self.others.remove(name);
+            } else {
+                self.others.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        page
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.client.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let req = self.client.post(format!("{}{path}", self.base)).form(form);
+        self.send(req).await
+    }
+
+    async fn sign_in(&mut self, tenant: &str, email: &str, password: &str) -> Page {
+        self.post(
+            "/login",
+            &[("tenant", tenant), ("email", email), ("password", password)],
+        )
+        .await
+    }
+}
+
+fn owner_email(org: &Org) -> String {
+    format!("owner@{}.example", org.slug)
+}
+
+async fn signing_in_sets_an_http_only_same_site_cookie(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Cookie Clinic").await;
+    let mut browser = Browser::new(&app);
+
+    let form = browser.get("/login").await;
+    assert_eq!(form.status, StatusCode::OK);
+    for field in ["name=\"tenant\"", "name=\"email\"", "name=\"password\""] {
+        assert!(form.body.contains(field), "the form has {field}");
+    }
+
+    // A wrong password: the form again, saying so next to the password, and no cookie.
+    let refused = browser
+        .sign_in(&org.slug, &owner_email(&org), "not-it")
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.body.contains("id=\"password-error\""),
+        "{}",
+        refused.body
+    );
+    assert!(refused
+        .body
+        .contains("Unknown organisation, email or password"));
+    assert!(refused.set_cookies().is_empty());
+    // A blank field is named.
+    let blank = browser.sign_in("", &owner_email(&org), "x").await;
+    assert!(blank.body.contains("id=\"tenant-error\""), "{}", blank.body);
+
+    let signed_in = browser
+        .post(
+            "/login",
+            &[
+                ("tenant", org.slug.as_str()),
+                ("email", &owner_email(&org)),
+                ("password", "owner-password"),
+                ("next", "/queues/watching"),
+            ],
+        )
+        .await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    assert_eq!(signed_in.location(), "/queues/watching");
+    let cookie = signed_in.set_cookies().join("\n");
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=43200"] {
+        assert!(cookie.contains(flag), "{flag} in {cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+    // The session is a session row like a bearer login's, expiring with it.
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL")
+            .await,
+        2
+    );
+
+    // A sign-in posted from another site's page is refused (login CSRF).
+    let req = browser
+        .client
+        .post(format!("{}/login", app.base))
+        .header("origin", "https://elsewhere.example")
+        .form(&[
+            ("tenant", org.slug.as_str()),
+            ("email", &owner_email(&org)),
+            ("password", "owner-password"),
+        ]);
+    let foreign = browser.send(req).await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+    assert!(foreign.set_cookies().is_empty());
+    let req = browser
+        .client
+        .post(format!("{}/login", app.base))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[
+            ("tenant", org.slug.as_str()),
+            ("email", &owner_email(&org)),
+            ("password", "owner-password"),
+        ]);
+    assert_eq!(browser.send(req).await.status, StatusCode::FORBIDDEN);
+
+    // Behind a TLS proxy the cookie is Secure; a `next` off the site goes home instead.
+    let req = browser
+        .client
+        .post(format!("{}/login", app.base))
+        .header("x-forwarded-proto", "https")
+        .form(&[
+            ("tenant", org.slug.as_str()),
+            ("email", &owner_email(&org)),
+            ("password", "owner-password"),
+            ("next", "//elsewhere.example/"),
+        ]);
+    let over_tls = browser.send(req).await;
+    assert!(over_tls.set_cookies().join("\n").contains("; Secure"));
+    assert_eq!(over_tls.location(), "/");
+
+    let page = browser.get("/queues/watching").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("Cookie Clinic Owner"),
+        "the top bar names who is signed in"
+    );
+    let csp = page.headers["content-security-policy"]
+        .to_str()
+        .expect("csp");
+    for directive in [
+        "default-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{directive} in {csp}");
+    }
+    assert!(!csp.contains("unsafe-inline"));
+    assert_eq!(page.headers["cache-control"], "no-store");
+    assert!(page.body.len() < 100 * 1024);
+}
+
+async fn pages_without_a_session_send_to_the_sign_in_form(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut browser = Browser::new(&app);
+    let home = browser.get("/").await;
+    assert_eq!(home.status, StatusCode::SEE_OTHER);
+    assert_eq!(home.location(), "/login");
+    let queue = browser.get("/queues/mine?status=open").await;
+    assert_eq!(queue.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        queue.location(),
+        "/login?next=%2Fqueues%2Fmine%3Fstatus%3Dopen"
+    );
+    // A forged or stale cookie is no session either.
+    browser.cookie = Some("ladder_session=ldr_forged".into());
+    let forged = browser.get("/queues/escalations").await;
+    assert_eq!(forged.status, StatusCode::SEE_OTHER);
+    // The assets are public, cached, and the only script and style the pages use.
+    let css = browser.get("/assets/ladder.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css.headers["cache-control"]
+        .to_str()
+        .expect("cache")
+        .contains("max-age"));
+    assert_eq!(
+        browser.get("/assets/ladder.js").await.headers[CONTENT_TYPE],
+        "text/javascript; charset=utf-8"
+    );
+}
+
+async fn a_page_post_without_its_csrf_token_is_refused_and_changes_nothing(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Forge Clinic").await;
+    let customer = org.customer(&app, "Fay").await;
+    let ticket = TicketBuilder::new(&customer).open(&app, &org.owner).await;
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+    let page = browser.get(&format!("/tickets/{ticket}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let token = page.csrf();
+
+    let before = app.snapshot().await;
+    let path = format!("/tickets/{ticket}/reply");
+    let missing = browser
+        .post(&path, &[("kind", "note"), ("body", "forged")])
+        .await;
+    assert_eq!(missing.status, StatusCode::FORBIDDEN);
+    assert!(
+        missing.body.contains("nothing was changed"),
+        "{}",
+        missing.body
+    );
+    let wrong = "0".repeat(token.len());
+    let forged = browser
+        .post(
+            &path,
+            &[
+                ("csrf", wrong.as_str()),
+                ("kind", "note"),
+                ("body", "forged"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    // Another session's token is not this session's.
+    let mut other = Browser::new(&app);
+    other
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+    let theirs = other.get(&format!("/tickets/{ticket}")).await.csrf();
+    assert_ne!(theirs, token);
+    let crossed = browser
+        .post(
+            &path,
+            &[
+                ("csrf", theirs.as_str()),
+                ("kind", "note"),
+                ("body", "forged"),
+            ],
+        )
+        .await;
+    assert_eq!(crossed.status, StatusCode::FORBIDDEN);
+    let escalate = browser
+        .post(
+            &format!("/tickets/{ticket}/escalate"),
+            &[
+                ("category", "legal"),
+                ("note", "forged"),
+                ("contact_method", "call"),
+                ("urgency", "urgent"),
+            ],
+        )
+        .await;
+    assert_eq!(escalate.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.snapshot().await,
+        before,
+        "a refused post changed something"
+    );
+
+    // With its token the same post is a note, written by the flow with its audit event.
+    let sent = browser
+        .post(
+            &path,
+            &[
+                ("csrf", token.as_str()),
+                ("kind", "note"),
+                ("body", "Check the X-ray."),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    assert_eq!(sent.location(), format!("/tickets/{ticket}"));
+    let events = app.events(&org.owner, &ticket).await;
+    assert_eq!(events.last().expect("an event")["kind"], "note_added");
+    let shown = browser.get(&format!("/tickets/{ticket}")).await;
+    assert!(shown.body.contains("Check the X-ray."));
+    assert!(shown.body.contains("Internal note added."), "the flash");
+    // A blank message comes back with the message next to the field, nothing written.
+    let before = app.snapshot().await;
+    let blank = browser
+        .post(
+            &path,
+            &[("csrf", token.as_str()), ("kind", "public"), ("body", "  ")],
+        )
+        .await;
+    assert_eq!(blank.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        blank.body.contains("id=\"reply-body-error\""),
+        "{}",
+        blank.body
+    );
+    assert_eq!(app.snapshot().await, before);
+}
+
+async fn signing_out_revokes_the_session(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Leave Clinic").await;
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+    let page = browser.get("/queues/escalations").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let cookie = browser.cookie.clone().expect("signed in");
+
+    // Signing out is a form too: without its token it is refused.
+    assert_eq!(
+        browser.post("/logout", &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let out = browser
+        .post("/logout", &[("csrf", page.csrf().as_str())])
+        .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(out.location(), "/login");
+    assert!(out.set_cookies().join("\n").contains("Max-Age=0"));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NOT NULL")
+            .await,
+        1
+    );
+
+    // The old cookie opens nothing: pages send to the sign-in form, the API answers 401.
+    browser.cookie = Some(cookie.clone());
+    assert_eq!(
+        browser.get("/queues/escalations").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let api = browser.get("/api/v1/queues/mine").await;
+    assert_eq!(api.status, StatusCode::UNAUTHORIZED);
+    let token = cookie.trim_start_matches("ladder_session=");
+    let bearer = app
+        .client
+        .get(format!("{}/api/v1/queues/mine", app.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(bearer.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn the_cookie_reads_the_api_but_never_writes_it(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Read Clinic").await;
+    let customer = org.customer(&app, "Rae").await;
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+
+    let read = browser.get("/api/v1/queues/mine").await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+
+    let before = app.snapshot().await;
+    let body = json!({"subject": "Forged", "description": "Made by another site", "customer_id": customer, "channel": "web"});
+    let req = browser
+        .client
+        .post(format!("{}/api/v1/tickets", app.base))
+        .json(&body);
+    let write = browser.send(req).await;
+    assert_eq!(write.status, StatusCode::UNAUTHORIZED, "{}", write.body);
+    assert_eq!(write.headers[CONTENT_TYPE], "application/problem+json");
+    assert!(
+        write.body.contains("Bearer"),
+        "says what would work: {}",
+        write.body
+    );
+    assert_eq!(app.snapshot().await, before);
+
+    // A bearer token wins over the cookie when both come.
+    let req = browser
+        .client
+        .get(format!("{}/api/v1/queues/mine", app.base))
+        .bearer_auth("ldr_not-a-token");
+    assert_eq!(browser.send(req).await.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn another_organisations_ticket_is_a_404_page(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let ours = app.org("Our Clinic").await;
+    let theirs = app.org("Their Clinic").await;
+    let customer = theirs.customer(&app, "Tom").await;
+    let ticket = TicketBuilder::new(&customer)
+        .open(&app, &theirs.owner)
+        .await;
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in(&ours.slug, &owner_email(&ours), "owner-password")
+        .await;
+
+    for path in [format!("/tickets/{ticket}"), "/no-such-page".to_owned()] {
+        let page = browser.get(&path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(page.headers[CONTENT_TYPE]
+            .to_str()
+            .expect("type")
+            .starts_with("text/html"));
+        assert!(page.body.contains("Not found"), "{}", page.body);
+        assert!(!page.body.contains("Tom"));
+    }
+    // Their forms cannot reach it either.
+    let token = browser.get("/queues/mine").await.csrf();
+    let before = app.snapshot().await;
+    let post = browser
+        .post(
+            &format!("/tickets/{ticket}/reply"),
+            &[
+                ("csrf", token.as_str()),
+                ("kind", "note"),
+                ("body", "Hello"),
+            ],
+        )
+        .await;
+    assert_eq!(post.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.snapshot().await, before);
+}
+
+async fn an_escalation_runs_through_the_pages_forms(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Smile Clinic").await;
+    let _reception = org.user(&app, "Rita Front", "agent").await;
+    let customer = org.customer(&app, "Maria Lopez").await;
+    let mut rita = Browser::new(&app);
+    let signed = rita
+        .sign_in(
+            &org.slug,
+            &format!("rita.front@{}.example", org.slug),
+            "password-123",
+        )
+        .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER);
+    let rita_session = _reception;
+    let ticket = TicketBuilder::new(&customer)
+        .about("Charged for a crown I never had")
+        .saying("I was billed for a crown but only had a cleaning. I'll sue for false advertising.")
+        .open(&app, &rita_session)
+        .await;
+
+    // The banner quotes the customer's words and marks them in the message.
+    let page = rita.get(&format!("/tickets/{ticket}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Legal threat"), "{}", page.body);
+    assert!(
+        page.body.contains("<mark>I&#39;ll sue</mark>")
+            || page.body.contains("<mark>I'll sue</mark>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Escalate with these"));
+    assert!(
+        page.body.len() < 100 * 1024,
+        "the ticket page weighs {} bytes",
+        page.body.len()
+    );
+    let token = page.csrf();
+    let path = format!("/tickets/{ticket}/escalate");
+
+    // A blank note: the form again, open, with the message beside the note; nothing written.
+    let before = app.snapshot().await;
+    let blank = rita
+        .post(
+            &path,
+            &[
+                ("csrf", token.as_str()),
+                ("target", "owner"),
+                ("category", "legal"),
+                ("note", ""),
+                ("contact_method", "call"),
+                ("urgency", "urgent"),
+            ],
+        )
+        .await;
+    assert_eq!(blank.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        blank.body.contains("id=\"esc-note-error\""),
+        "{}",
+        blank.body
+    );
+    assert!(blank.body.contains("data-open"));
+    assert_eq!(app.snapshot().await, before);
+
+    let sent = rita
+        .post(
+            &path,
+            &[
+                ("csrf", token.as_str()),
+                ("target", "owner"),
+                ("category", "legal"),
+                (
+                    "note",
+                    "Says she was charged for a crown she never had; threatens to sue.",
+                ),
+                ("tried", "Checked the visit notes."),
+                ("contact_method", "call"),
+                ("urgency", "urgent"),
+                ("triggers", "legal_threat"),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    let page = rita.get(&format!("/tickets/{ticket}")).await;
+    assert!(
+        page.body
+            .contains("Escalated to Smile Clinic Owner. You&#39;ll find it under Watching.")
+            || page
+                .body
+                .contains("Escalated to Smile Clinic Owner. You'll find it under Watching."),
+        "{}",
+        page.body
+    );
+    // The same escalation the API makes: its fields, its audit event.
+    let (_, t) = app.get(&org.owner, &format!("/tickets/{ticket}")).await;
+    let escalation = t["active_escalation"].clone();
+    assert_eq!(escalation["category"], "legal");
+    assert_eq!(escalation["contact_method"], "call");
+    assert_eq!(escalation["tried"], "Checked the visit notes.");
+    let kinds: Vec<String> = app
+        .events(&org.owner, &ticket)
+        .await
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(kinds.contains(&"escalated".to_owned()), "{kinds:?}");
+
+    // The owner's escalations queue lists it with its deadline.
+    let mut owner = Browser::new(&app);
+    owner
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+    let queue = owner.get("/").await;
+    assert_eq!(queue.status, StatusCode::OK);
+    assert!(
+        queue.body.contains("Charged for a crown I never had"),
+        "{}",
+        queue.body
+    );
+    assert!(queue.body.contains("unowned"));
+    assert!(queue.body.contains("(business time)"));
+    let filtered = owner
+        .get("/queues/escalations?status=&category=billing")
+        .await;
+    assert!(filtered.body.contains("Nothing is escalated to you."));
+
+    // The owner acknowledges; the receptionist's reply box is locked with their name.
+    let page = owner.get(&format!("/tickets/{ticket}")).await;
+    let owner_token = page.csrf();
+    let escalation_id = escalation["id"].as_str().expect("escalation id");
+    let ack = owner
+        .post(
+            &format!("/tickets/{ticket}/acknowledge"),
+            &[
+                ("csrf", owner_token.as_str()),
+                ("escalation_id", escalation_id),
+            ],
+        )
+        .await;
+    assert_eq!(ack.status, StatusCode::SEE_OTHER, "{}", ack.body);
+    let page = rita.get(&format!("/tickets/{ticket}")).await;
+    assert!(
+        page.body.contains(
+            "Replies are locked while Smile Clinic Owner handles this legal escalation. Add an internal note instead."
+        ),
+        "{}",
+        page.body
+    );
+    // …and a public reply posted anyway is refused by the flow, shown on the form.
+    let before = app.snapshot().await;
+    let refused = rita
+        .post(
+            &format!("/tickets/{ticket}/reply"),
+            &[
+                ("csrf", token.as_str()),
+                ("kind", "public"),
+                ("body", "We will refund you."),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.snapshot().await, before);
+
+    // Resolving needs a summary; with one, the escalation is resolved.
+    let resolve = format!("/tickets/{ticket}/resolve");
+    let missing = owner
+        .post(
+            &resolve,
+            &[
+                ("csrf", owner_token.as_str()),
+                ("escalation_id", escalation_id),
+                ("summary", ""),
+            ],
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(missing.body.contains("id=\"res-summary-error\""));
+    let done = owner
+        .post(
+            &resolve,
+            &[
+                ("csrf", owner_token.as_str()),
+                ("escalation_id", escalation_id),
+                (
+                    "summary",
+                    "Billing error; the charge was reversed and she was called.",
+                ),
+                ("compensation", "none"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let (_, e) = app
+        .get(&org.owner, &format!("/escalations/{escalation_id}"))
+        .await;
+    assert_eq!(e["state"], "resolved");
+
+    // The receptionist's Watching page shows it resolved.
+    let watching = rita.get("/queues/watching").await;
+    assert!(watching.body.contains("Charged for a crown I never had"));
+    assert!(
+        watching.body.contains("status-resolved"),
+        "{}",
+        watching.body
+    );
+}
+
+async fn a_server_configured_for_tls_marks_the_cookie_secure(b: Backend) {
+    // The harness's server, but started with `--secure-cookies`.
+    let (url, _scratch) = crate::harness::fresh_database(b).await;
+    let db = ladder_storage::Db::connect(&url).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    let start = crate::harness::START;
+    ladder_server::provision::create_tenant(
+        &db,
+        "Tls Clinic",
+        None,
+        "owner@tls-clinic.example",
+        "Tls Owner",
+        "owner-password",
+        start,
+    )
+    .await
+    .expect("tenant");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let state = ladder_server::AppState::new(
+        db.clone(),
+        ladder_server::Clock::Test(ladder_server::TestClock::at(start)),
+    )
+    .with_secure_cookies(true);
+    let engine = ladder_server::engine::EngineConfig {
+        workers: 0,
+        ..ladder_server::engine::EngineConfig::for_backend(db.backend())
+    };
+    tokio::spawn(async move {
+        ladder_server::serve_state(state, listener, std::future::pending(), engine)
+            .await
+            .expect("server");
+    });
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let res = client
+        .post(format!("{base}/login"))
+        .form(&[
+            ("tenant", "tls-clinic"),
+            ("email", "owner@tls-clinic.example"),
+            ("password", "owner-password"),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cookie = res.headers()[SET_COOKIE]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+}
+
+async fn a_session_cookie_expires_with_its_session(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Late Clinic").await;
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+    assert_eq!(browser.get("/queues/mine").await.status, StatusCode::OK);
+    app.clock.advance(jiff::SignedDuration::from_hours(12));
+    let expired = browser.get("/queues/mine").await;
+    assert_eq!(expired.status, StatusCode::SEE_OTHER);
+    assert_eq!(expired.location(), "/login?next=%2Fqueues%2Fmine");
+    assert_eq!(
+        browser.get("/api/v1/queues/mine").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn a_missed_deadline_shows_red_in_the_queue_and_the_rail(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Late Desk").await;
+    let customer = org.customer(&app, "Lou").await;
+    let ticket = TicketBuilder::new(&customer)
+        .about("Broken crown")
+        .open(&app, &org.owner)
+        .await;
+    let (status, made) = app
+        .post(
+            &org.owner,
+            &format!("/tickets/{ticket}/escalate"),
+            json!({"category": "complaint", "note": "Angry", "contact_method": "call", "urgency": "urgent"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+    let fresh = browser.get("/queues/escalations").await;
+    assert!(fresh.body.contains("(business time)"), "{}", fresh.body);
+    assert!(!fresh.body.contains("count overdue"));
+    // The clock alone (no timer fired): the acknowledgement deadline has passed.
+    app.clock.advance(jiff::SignedDuration::from_hours(3));
+    let late = browser.get("/queues/escalations").await;
+    assert!(late.body.contains("chip clock breached"), "{}", late.body);
+    assert!(
+        late.body.contains(" ago</span>"),
+        "says how long ago: {}",
+        late.body
+    );
+    assert!(
+        late.body.contains("count overdue"),
+        "the rail marks the queue"
+    );
+    let page = browser.get(&format!("/tickets/{ticket}")).await;
+    assert!(page.body.contains("Acknowledge: breached"), "{}", page.body);
+}
+
+async fn a_queue_pages_by_its_cursor_and_filters(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Busy Desk").await;
+    let customer = org.customer(&app, "Pat").await;
+    // One more than a page; each ticket is assigned to its creator, the owner.
+    for i in 0..51 {
+        TicketBuilder::new(&customer)
+            .about(&format!("Question number {i:02}"))
+            .open(&app, &org.owner)
+            .await;
+    }
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+    let first = browser.get("/queues/mine").await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(first.body.matches("<tr data-key=").count(), 50);
+    assert!(first.body.contains("Question number 00"));
+    assert!(!first.body.contains("Question number 50"));
+    let marker = "cursor=";
+    let at = first.body.find(marker).expect("a next page link") + marker.len();
+    let cursor = first.body[at..].split('"').next().expect("cursor");
+    let second = browser
+        .get(&format!("/queues/mine?status=&category=&cursor={cursor}"))
+        .await;
+    assert_eq!(second.body.matches("<tr data-key=").count(), 1);
+    assert!(second.body.contains("Question number 50"));
+    assert!(second.body.contains("First page"));
+    // Filters are GET parameters; a wrong one is said, not ignored.
+    let pending = browser.get("/queues/mine?status=pending").await;
+    assert!(pending.body.contains("Nothing is assigned to you."));
+    let wrong = browser.get("/queues/mine?category=shouting").await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert!(wrong.body.contains("category"), "{}", wrong.body);
+}
+
+/// The form is no way around the sign-in throttle: past the account's limit it answers 429
+/// with `Retry-After`, even to the right password, until the window passes.
+async fn the_sign_in_form_is_throttled_like_the_api(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Throttled Clinic").await;
+    let mut browser = Browser::new(&app);
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let page = browser
+            .sign_in(&org.slug, &owner_email(&org), "wrong-password")
+            .await;
+        statuses.push(page.status);
+    }
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    let refused = browser
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers.contains_key("retry-after"));
+    assert!(
+        refused.body.contains("Too many failed sign-ins"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.set_cookies().is_empty());
+
+    app.advance(jiff::SignedDuration::from_hours(1)).await;
+    let signed_in = browser
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+}
