@@ -1,6 +1,7 @@
 //! The HTTP surface: every route, and the OpenAPI document, built together from one list.
 
 pub mod escalations;
+pub mod metrics;
 pub mod ops;
 pub mod people;
 pub mod policy;
@@ -41,6 +42,7 @@ use crate::telemetry::RequestLabels;
         (name = "approvals", description = "Compensation that waits for an approver."),
         (name = "queues", description = "The caller's work lists."),
         (name = "policy", description = "The organisation's escalation policy."),
+        (name = "metrics", description = "What the organisation learns from its escalations."),
         (name = "meta", description = "This document."),
         (name = "ops", description = "Health, readiness and metrics, outside /api/v1."),
     ),
@@ -96,6 +98,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(queues::escalations))
         .routes(routes!(policy::get, policy::put))
         .routes(routes!(policy::simulate))
+        .routes(routes!(metrics::escalations))
         .routes(routes!(openapi_document))
         .fallback(|| async { ApiError::NotFound("no such endpoint under /api/v1".into()) });
     OpenApiRouter::with_openapi(ApiDoc::openapi())
