@@ -1468,10 +1468,13 @@ mod tests {
         let mut bad = Policy::default();
         bad.metrics.return_window_days = 0;
         bad.metrics.repeat_window_days = 5000;
-        assert_eq!(messages(&bad, &Directory::default()), vec![
-            "metrics.return_window_days is 0; it must be from 1 to 1098 days",
-            "metrics.repeat_window_days is 5000; it must be from 1 to 1098 days",
-        ]);
+        assert_eq!(
+            messages(&bad, &Directory::default()),
+            vec![
+                "metrics.return_window_days is 0; it must be from 1 to 1098 days",
+                "metrics.repeat_window_days is 5000; it must be from 1 to 1098 days",
+            ]
+        );
     }
 
     #[test]

@@ -362,15 +362,16 @@ fn judge(
             let c = &run.clocks;
             let view = c.deadlines(snap, now);
             let at = c.closed_at.unwrap_or(now).min(now);
-            let overrun = |state: ClockState, due: Option<Timestamp>, done: Option<Timestamp>| {
-                match (state, due) {
+            let overrun =
+                |state: ClockState, due: Option<Timestamp>, done: Option<Timestamp>| match (
+                    state, due,
+                ) {
                     (ClockState::Breached, Some(due)) => Some((
                         due,
                         seconds(done.unwrap_or(at).min(at).duration_since(due)).max(0),
                     )),
                     _ => None,
-                }
-            };
+                };
             Some([
                 (
                     view.acknowledge.state,

@@ -122,7 +122,11 @@ fn wants_csv(headers: &HeaderMap) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|m| m.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("text/csv")))
+        .any(|m| {
+            m.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("text/csv"))
+        })
 }
 
 /// Reads `from`, `to` and `group_by`, naming the parameter at fault.
@@ -155,7 +159,10 @@ fn request(
         Some(g) => Some(GroupBy::parse(g).ok_or_else(|| {
             ApiError::field(
                 "group_by",
-                format!("{g:?} is not a grouping; use one of {}", GroupBy::NAMES.join(", ")),
+                format!(
+                    "{g:?} is not a grouping; use one of {}",
+                    GroupBy::NAMES.join(", ")
+                ),
             )
         })?),
     };

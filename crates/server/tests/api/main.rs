@@ -12,6 +12,7 @@ mod escalation;
 mod foundation;
 mod hardening;
 mod history;
+mod metrics;
 mod openapi;
 mod sla;
 mod triggers;
