@@ -91,8 +91,11 @@ async fn load(db: &Db, n_tickets: usize, n_escalations: usize) -> Loaded {
     let tenant_id = new_id();
     let t = lit(&tenant_id);
     let mut ins = Insert::new("tenants", "id, name, slug, created_at");
-    ins.row(&mut loader, format!("{t}, 'Bench Co', {}, {start}", lit(SLUG)))
-        .await;
+    ins.row(
+        &mut loader,
+        format!("{t}, 'Bench Co', {}, {start}", lit(SLUG)),
+    )
+    .await;
     ins.flush(&mut loader).await;
 
     let users: Vec<String> = (0..N_USERS).map(|_| new_id()).collect();
@@ -120,8 +123,11 @@ async fn load(db: &Db, n_tickets: usize, n_escalations: usize) -> Loaded {
     let teams: Vec<String> = (0..N_TEAMS).map(|_| new_id()).collect();
     let mut ins = Insert::new("teams", "id, tenant_id, name, created_at");
     for (i, id) in teams.iter().enumerate() {
-        ins.row(&mut loader, format!("{}, {t}, 'Team {i}', {start}", lit(id)))
-            .await;
+        ins.row(
+            &mut loader,
+            format!("{}, {t}, 'Team {i}', {start}", lit(id)),
+        )
+        .await;
     }
     ins.flush(&mut loader).await;
     let customers: Vec<String> = (0..N_CUSTOMERS).map(|_| new_id()).collect();
@@ -258,8 +264,12 @@ async fn load(db: &Db, n_tickets: usize, n_escalations: usize) -> Loaded {
             )
         };
         let resolution = match rng.below(3) {
-            0 => r#"{"summary":"Refunded","compensation":{"kind":"refund","amount":2500,"currency":"USD"}}"#,
-            1 => r#"{"summary":"Explained","compensation":{"kind":"none","amount":0,"currency":"USD"}}"#,
+            0 => {
+                r#"{"summary":"Refunded","compensation":{"kind":"refund","amount":2500,"currency":"USD"}}"#
+            }
+            1 => {
+                r#"{"summary":"Explained","compensation":{"kind":"none","amount":0,"currency":"USD"}}"#
+            }
             _ => r#"{"summary":"Fixed","compensation":null}"#,
         };
         let last_at = if moved {
@@ -365,7 +375,9 @@ async fn load(db: &Db, n_tickets: usize, n_escalations: usize) -> Loaded {
 async fn login(client: &reqwest::Client, base: &str) -> String {
     let resp = client
         .post(format!("{base}/api/v1/auth/login"))
-        .json(&serde_json::json!({"tenant": SLUG, "email": "user0@bench.test", "password": PASSWORD}))
+        .json(
+            &serde_json::json!({"tenant": SLUG, "email": "user0@bench.test", "password": PASSWORD}),
+        )
         .send()
         .await
         .expect("POST /auth/login");
@@ -381,7 +393,10 @@ async fn get(client: &reqwest::Client, url: &str, token: &str, csv: bool) -> (Du
     if csv {
         req = req.header("accept", "text/csv");
     }
-    let resp = req.send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let resp = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = resp.status();
     let body = resp.text().await.expect("read the response body");
     let took = t0.elapsed();
@@ -469,7 +484,10 @@ async fn main() {
         "| {:<28} | {:>4} | {:>8} | {:>8} | {:>8} |",
         "report (sequential)", "n", "p50 ms", "p99 ms", "max ms"
     );
-    println!("|{:-<30}|{:->6}|{:->10}|{:->10}|{:->10}|", "", "", "", "", "");
+    println!(
+        "|{:-<30}|{:->6}|{:->10}|{:->10}|{:->10}|",
+        "", "", "", "", ""
+    );
     for (label, url, csv) in &endpoints {
         for _ in 0..WARM_UP {
             get(&client, url, &token, *csv).await;
@@ -479,16 +497,20 @@ async fn main() {
             let (took, body) = get(&client, url, &token, *csv).await;
             if !csv {
                 let v: Value = serde_json::from_str(&body).expect("JSON");
-                assert_eq!(v["escalations"], loaded.in_year, "{label}: {}", &body[..300]);
+                assert_eq!(
+                    v["escalations"],
+                    loaded.in_year,
+                    "{label}: {}",
+                    &body[..300]
+                );
             } else {
                 assert!(body.lines().count() > 50, "{label}: a row per week");
             }
             times.push(took.as_secs_f64() * 1000.0);
         }
         times.sort_by(f64::total_cmp);
-        let at = |q: f64| {
-            times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1]
-        };
+        let at =
+            |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
         println!(
             "| {:<28} | {:>4} | {:>8.1} | {:>8.1} | {:>8.1} |",
             label,

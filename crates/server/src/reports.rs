@@ -184,14 +184,17 @@ pub struct Report {
     pub groups: Vec<Group>,
 }
 
+/// Where one clock of a run stands, and (when breached) its due time and overrun in seconds.
+type ClockVerdict = (ClockState, Option<(Timestamp, i64)>);
+
 /// One run, judged: everything its figures need, computed once.
 struct Judged {
     facts: RunFacts,
     first_response: Option<(i64, i64)>,
     resolution: Option<(i64, i64)>,
     compensated: bool,
-    /// Per clock: its state, and (when breached) its due time and overrun in seconds.
-    clocks: Option<[(ClockState, Option<(Timestamp, i64)>); 3]>,
+    /// Per clock, in the order of `CLOCKS`; `None` for runs from before SLA clocks.
+    clocks: Option<[ClockVerdict; 3]>,
 }
 
 const CLOCKS: [Clock; 3] = [Clock::Acknowledge, Clock::Update, Clock::Resolve];
