@@ -47,6 +47,8 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// Thresholds of the triggers that come from history; their modes are in `triggers`.
     pub history: HistoryTriggers,
+    /// The windows the escalation metrics count returns and repeats in.
+    pub metrics: MetricsSettings,
 }
 
 /// The most a role may grant alone: an amount in minor units, or no limit at all.
@@ -345,6 +347,7 @@ impl Default for Policy {
                 standard_rule(),
             ],
             history: HistoryTriggers::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -526,6 +529,7 @@ impl Policy {
             errors.push(PolicyError::NoCatchAll);
         }
         errors.extend(self.history.problems());
+        errors.extend(self.metrics.problems());
         if errors.is_empty() {
             Ok(())
         } else {
@@ -539,7 +543,7 @@ impl Policy {
         let mut doc = toml_edit::ser::to_document(self)
             .expect("a policy has string keys and no values TOML lacks");
         let root = doc.as_table_mut();
-        for key in ["authority_limits", "triggers", "history"] {
+        for key in ["authority_limits", "triggers", "history", "metrics"] {
             if let Some(item) = root.get_mut(key) {
                 if let Some(table) = item.as_inline_table() {
                     *item = toml_edit::Item::Table(table.clone().into_table());
@@ -716,6 +720,12 @@ pub enum PolicyError {
     DuplicateCalendar(String),
     #[error("there is no calendar named \"default\", which rules use when they name none")]
     NoDefaultCalendar,
+    #[error("metrics.{field} is {value}; it must be from 1 to {max} days")]
+    MetricsWindow {
+        field: &'static str,
+        value: u32,
+        max: u32,
+    },
     #[error("history.{field} is {value}; it must be at least {min} ({why})")]
     HistoryTooSmall {
         field: &'static str,
@@ -891,6 +901,49 @@ impl HistoryTriggers {
                 why,
             })
             .collect()
+    }
+}
+
+/// The windows of the escalation metrics (`GET /api/v1/metrics/escalations`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// A resolved escalation counts as "resolved without return" unless its ticket is
+    /// reopened, or the same customer opens a ticket linked to it or about the same problem,
+    /// within this many days of the resolution.
+    pub return_window_days: u32,
+    /// An escalation is a repeat when its ticket, or a ticket linked to it, was escalated
+    /// within this many days before.
+    pub repeat_window_days: u32,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings {
+            return_window_days: 14,
+            repeat_window_days: 90,
+        }
+    }
+}
+
+impl MetricsSettings {
+    /// The longest window either setting may take: a few years of history per escalation
+    /// would make every report read all of it.
+    pub const MAX_DAYS: u32 = 3 * 366;
+
+    fn problems(&self) -> Vec<PolicyError> {
+        [
+            ("return_window_days", self.return_window_days),
+            ("repeat_window_days", self.repeat_window_days),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !(1..=Self::MAX_DAYS).contains(v))
+        .map(|(field, value)| PolicyError::MetricsWindow {
+            field,
+            value,
+            max: Self::MAX_DAYS,
+        })
+        .collect()
     }
 }
 
@@ -1394,6 +1447,33 @@ mod tests {
         assert_eq!(
             policy.trigger_category(TriggerKind::LegalThreat),
             Category::Legal
+        );
+    }
+
+    #[test]
+    fn metrics_windows_default_round_trip_and_are_bounded() {
+        let policy = Policy::default();
+        assert_eq!(policy.metrics.return_window_days, 14);
+        assert_eq!(policy.metrics.repeat_window_days, 90);
+        let text = policy.to_toml();
+        assert!(
+            text.contains("\n[metrics]\nreturn_window_days = 14\nrepeat_window_days = 90\n"),
+            "{text}"
+        );
+        assert_eq!(Policy::from_toml(&text).unwrap(), policy);
+        let read = Policy::from_toml("[metrics]\nreturn_window_days = 7\n").unwrap();
+        assert_eq!(read.metrics.return_window_days, 7);
+        assert_eq!(read.metrics.repeat_window_days, 90);
+        assert!(Policy::from_toml("[metrics]\nreturn_days = 7\n").is_err());
+        let mut bad = Policy::default();
+        bad.metrics.return_window_days = 0;
+        bad.metrics.repeat_window_days = 5000;
+        assert_eq!(
+            messages(&bad, &Directory::default()),
+            vec![
+                "metrics.return_window_days is 0; it must be from 1 to 1098 days",
+                "metrics.repeat_window_days is 5000; it must be from 1 to 1098 days",
+            ]
         );
     }
 

@@ -10,6 +10,7 @@ pub mod error;
 pub mod flows;
 pub mod json;
 pub mod provision;
+pub mod reports;
 pub mod routes;
 pub mod sla;
 pub mod state;

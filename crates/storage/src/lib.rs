@@ -10,6 +10,7 @@ pub mod directory;
 pub mod escalations;
 pub mod feed;
 pub mod incidents;
+pub mod metrics;
 pub mod outbox;
 pub mod policies;
 pub mod queues;

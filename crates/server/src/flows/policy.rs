@@ -144,6 +144,7 @@ pub fn field_of(policy: &Policy, e: &PolicyError) -> String {
             calendar(c)
         }
         PolicyError::NoDefaultCalendar => "calendars".to_owned(),
+        PolicyError::MetricsWindow { field, .. } => format!("metrics.{field}"),
         #[allow(unreachable_patterns)] // sections added to the policy report at the top level
         _ => "policy".to_owned(),
     }

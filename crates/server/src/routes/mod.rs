@@ -1,6 +1,7 @@
 //! The HTTP surface: every route, and the OpenAPI document, built together from one list.
 
 pub mod escalations;
+pub mod metrics;
 pub mod ops;
 pub mod people;
 pub mod policy;
@@ -44,6 +45,7 @@ use crate::telemetry::RequestLabels;
         (name = "queues", description = "The caller's work lists."),
         (name = "policy", description = "The organisation's escalation policy."),
         (name = "stream", description = "Live events for the signed-in person (Server-Sent Events)."),
+        (name = "metrics", description = "What the organisation learns from its escalations."),
         (name = "meta", description = "This document."),
         (name = "ops", description = "Health, readiness and metrics, outside /api/v1."),
     ),
@@ -100,6 +102,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(policy::get, policy::put))
         .routes(routes!(policy::simulate))
         .routes(routes!(stream::events))
+        .routes(routes!(metrics::escalations))
         .routes(routes!(openapi_document))
         .fallback(|| async { ApiError::NotFound("no such endpoint under /api/v1".into()) });
     OpenApiRouter::with_openapi(ApiDoc::openapi())

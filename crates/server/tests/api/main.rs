@@ -15,6 +15,7 @@ mod foundation;
 mod hardening;
 mod history;
 mod limits;
+mod metrics;
 mod openapi;
 mod secrets;
 mod sla;
