@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod flows;
 pub mod json;
+pub mod notify;
 pub mod provision;
 pub mod routes;
 pub mod sla;
@@ -52,6 +53,7 @@ pub async fn serve_state(
     engine: engine::EngineConfig,
 ) -> anyhow::Result<()> {
     let mut workers = engine::spawn(state.clone(), engine);
+    workers.extend(notify::spawn(state.clone()));
     if state.db.backend() == ladder_storage::Backend::Sqlite {
         workers.push(engine::spawn_checkpointer(state.db.clone()));
     }

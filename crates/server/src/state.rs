@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use jiff::{SignedDuration, Timestamp};
 use ladder_storage::Db;
 
+use crate::notify::Notifier;
 use crate::telemetry::Metrics;
 
 #[derive(Clone)]
@@ -12,6 +13,8 @@ pub struct AppState {
     pub db: Db,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
+    /// How notifications leave: SMTP, webhooks, links (none configured by default).
+    pub notifier: Arc<Notifier>,
 }
 
 /// The one place the server reads the time. Domain code receives `now` from here.
@@ -82,7 +85,14 @@ impl AppState {
             db,
             metrics: Arc::new(Metrics::new()),
             clock,
+            notifier: Arc::new(Notifier::default()),
         }
+    }
+
+    /// The same state, sending notifications as `notifier` says.
+    pub fn with_notifier(mut self, notifier: Notifier) -> AppState {
+        self.notifier = Arc::new(notifier);
+        self
     }
 
     pub fn now(&self) -> Timestamp {

@@ -1,5 +1,6 @@
 //! The HTTP surface: every route, and the OpenAPI document, built together from one list.
 
+pub mod deliveries;
 pub mod escalations;
 pub mod ops;
 pub mod people;
@@ -41,6 +42,7 @@ use crate::telemetry::RequestLabels;
         (name = "approvals", description = "Compensation that waits for an approver."),
         (name = "queues", description = "The caller's work lists."),
         (name = "policy", description = "The organisation's escalation policy."),
+        (name = "notifications", description = "Email and webhook deliveries, webhooks, and the emails people turn off."),
         (name = "meta", description = "This document."),
         (name = "ops", description = "Health, readiness and metrics, outside /api/v1."),
     ),
@@ -96,6 +98,21 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(queues::escalations))
         .routes(routes!(policy::get, policy::put))
         .routes(routes!(policy::simulate))
+        .routes(routes!(deliveries::list))
+        .routes(routes!(deliveries::retry))
+        .routes(routes!(
+            deliveries::create_webhook,
+            deliveries::list_webhooks
+        ))
+        .routes(routes!(deliveries::delete_webhook))
+        .routes(routes!(
+            deliveries::my_preferences,
+            deliveries::set_my_preferences
+        ))
+        .routes(routes!(
+            deliveries::customer_emails,
+            deliveries::set_customer_emails
+        ))
         .routes(routes!(openapi_document))
         .fallback(|| async { ApiError::NotFound("no such endpoint under /api/v1".into()) });
     OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -12,6 +12,7 @@ mod escalation;
 mod foundation;
 mod hardening;
 mod history;
+mod notify;
 mod openapi;
 mod sla;
 mod triggers;
