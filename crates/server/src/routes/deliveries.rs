@@ -61,6 +61,7 @@ impl From<deliveries::Delivery> for Delivery {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryFilter {
     /// `pending`, `delivered` or `failed`; all when left out.
     pub state: Option<String>,
