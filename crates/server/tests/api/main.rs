@@ -13,6 +13,7 @@ mod foundation;
 mod hardening;
 mod history;
 mod notify;
+mod notify_cluster;
 mod openapi;
 mod sla;
 mod triggers;
