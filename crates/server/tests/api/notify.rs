@@ -433,9 +433,12 @@ async fn nothing_is_lost_while_the_mail_server_is_down(b: Backend) {
 
 /// A webhook receiver on loopback: answers 500 to its first `failures` calls, then 200, and
 /// records every call's headers and body.
+/// Each call's headers and body.
+type Calls = Vec<(BTreeMap<String, String>, String)>;
+
 #[derive(Clone, Default)]
 struct Receiver {
-    calls: Arc<Mutex<Vec<(BTreeMap<String, String>, String)>>>,
+    calls: Arc<Mutex<Calls>>,
     failures: Arc<Mutex<usize>>,
 }
 
@@ -472,7 +475,7 @@ impl Receiver {
         (r, url)
     }
 
-    fn calls(&self) -> Vec<(BTreeMap<String, String>, String)> {
+    fn calls(&self) -> Calls {
         self.calls.lock().unwrap().clone()
     }
 }

@@ -13,12 +13,10 @@ use crate::harness::{eventually, fresh_database, Backend};
 use crate::notify::{free_port, SmtpSink};
 use crate::on_both_databases;
 
-#[path = "../../benches/support/bulk.rs"]
-mod bulk;
+// The loaders are the benchmarks' (`cluster` loads them for the test binary).
+use crate::cluster::{bulk, sla_load};
 #[path = "../../benches/support/outbox_load.rs"]
 mod outbox_load;
-#[path = "../../benches/support/sla_load.rs"]
-mod sla_load;
 
 on_both_databases!(a_server_killed_mid_drain_loses_no_email_and_resends_with_the_same_key);
 
