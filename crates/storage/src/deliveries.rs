@@ -140,11 +140,16 @@ pub async fn claim_outbox(
         })();
         match parsed {
             Ok(p) => good.push(p),
-            Err(error) => bad.push(Unreadable {
-                attempts: r.int("attempts").unwrap_or(0),
-                key,
-                error: crate::row::name_row("outbox", "")(error),
-            }),
+            Err(error) => {
+                let error = crate::row::name_row("outbox", &key)(error);
+                bad.push(Unreadable {
+                    // Put off by its attempts so far; a count that does not read back
+                    // counts as none (the row is reported corrupt either way).
+                    attempts: r.int("attempts").unwrap_or(0),
+                    key,
+                    error,
+                });
+            }
         }
     }
     Ok((good, bad))

@@ -19,6 +19,7 @@ use crate::on_both_databases;
 on_both_databases!(
     the_clinic_flow_emails_the_owner_the_patient_and_the_escalator,
     a_platform_escalation_mails_platform_support,
+    a_notice_with_nobody_to_tell_is_never_written,
     nothing_is_lost_while_the_mail_server_is_down,
     a_webhook_that_fails_twice_gets_the_event_three_times_with_one_id,
     webhooks_on_private_networks_are_refused,
@@ -848,4 +849,34 @@ async fn deliveries_fail_after_a_day_and_are_retried_on_request(b: Backend) {
     assert_eq!(s, StatusCode::CONFLICT, "delivered already");
     let (s, _) = app.post(&owner, "/deliveries/nope/retry", json!({})).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+async fn a_notice_with_nobody_to_tell_is_never_written(b: Backend) {
+    let app = TestApp::spawn_notifying(b, settings(None)).await;
+    let org = app.org("Lonely Clinic").await;
+    let agent = org.user(&app, "Ann Agent", "agent").await;
+    let customer = org.customer(&app, "Lee").await;
+    let ticket = TicketBuilder::new(&customer)
+        .about("Nobody home")
+        .open(&app, &agent)
+        .await;
+    // No platform staff exist yet: the platform holds the deadlines and reaches nobody.
+    let (s, esc) = app.post(&agent, &format!("/tickets/{ticket}/escalate"), json!({"target": {"kind": "platform"}, "category": "technical", "note": "Platform please", "contact_method": "email", "urgency": "urgent"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{esc}");
+    app.advance(SignedDuration::from_hours(30)).await;
+    // Reminders fell due on the way (the audit trail has them for other escalations), but
+    // none was written with nobody to tell.
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_events WHERE kind = 'sla_reminder' AND payload LIKE '%\"to\":[]%'")
+            .await,
+        0,
+        "a reminder to nobody"
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM outbox WHERE audience = 'staff' AND recipient_user_ids = '[]'"
+        )
+        .await,
+        0
+    );
 }
