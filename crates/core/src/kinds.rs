@@ -87,7 +87,7 @@ vocabulary! {
         EscalationRequested, EscalationAcknowledged, EscalationResolved, EscalationDeEscalated,
         EscalationMovedUp, EscalationSkippedYou, ApprovalRequested, ApprovalGranted,
         ApprovalDenied, SlaReminder, SlaBreached, SlaBreachedBelow,
-        CustomerAcknowledgement, ResolutionVerificationRequest,
+        CustomerAcknowledgement, ResolutionVerificationRequest, PublicReply, TicketCreated,
     }
 
     /// What an audit event records.
@@ -99,6 +99,7 @@ vocabulary! {
         Escalated, Acknowledged, Resolved, DeEscalated, ReEscalated, RungTimedOut, TargetAway,
         SlaBreachReEscalated, SlaReminder, SlaBreached,
         ApprovalRequested, ApprovalGranted, ApprovalDenied, CustomerVerification,
+        WebhookCreated, WebhookDeleted, EmailPreferencesChanged,
     }
 }
 

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod flows;
 pub mod json;
+pub mod notify;
 pub mod provision;
 pub mod reports;
 pub mod routes;
@@ -75,6 +76,7 @@ pub async fn serve_limited(
     limits: transport::Limits,
 ) -> anyhow::Result<()> {
     let mut workers = engine::spawn(state.clone(), engine);
+    workers.extend(notify::spawn(state.clone()));
     if state.db.backend() == ladder_storage::Backend::Sqlite {
         workers.push(engine::spawn_checkpointer(state.db.clone()));
     }

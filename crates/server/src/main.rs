@@ -55,6 +55,29 @@ enum Command {
         /// serves Ladder. Requests arriving with `X-Forwarded-Proto: https` get it anyway.
         #[arg(long, env = "LADDER_SECURE_COOKIES")]
         secure_cookies: bool,
+        /// Where emails go: smtp://[user:pass@]host:port[?tls=none|starttls|tls]. Without
+        /// it, email notifications wait in the outbox as `pending`.
+        #[arg(long, env = "LADDER_SMTP_URL")]
+        smtp_url: Option<String>,
+        /// The sender of emails, e.g. "Help desk <help@example.org>".
+        #[arg(
+            long,
+            env = "LADDER_MAIL_FROM",
+            default_value = "Ladder <ladder@localhost>"
+        )]
+        mail_from: String,
+        /// The address people open Ladder at, for links in emails (default http://LISTEN).
+        #[arg(long, env = "LADDER_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// Lets webhooks call loopback and private networks (refused by default, so that one
+        /// organisation cannot probe another's network through this server).
+        #[arg(long, env = "LADDER_ALLOW_PRIVATE_WEBHOOKS")]
+        allow_private_webhooks: bool,
+        /// Seconds a claimed delivery is left to the server that claimed it before another
+        /// server may send it again (after a crash).
+        #[arg(long, env = "LADDER_DELIVERY_LEASE", default_value_t = 60,
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        delivery_lease: u64,
     },
     /// Applies database migrations.
     Migrate,
@@ -240,7 +263,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             demo,
             timer_workers,
             secure_cookies,
+            smtp_url,
+            mail_from,
+            public_url,
+            allow_private_webhooks,
+            delivery_lease,
         } => {
+            let smtp = smtp_url
+                .as_deref()
+                .map(ladder_server::notify::smtp::SmtpUrl::parse)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--smtp-url: {e}"))?;
+            let notify = ladder_server::notify::Settings {
+                smtp,
+                mail_from,
+                public_url: public_url.unwrap_or_else(|| format!("http://{listen}")),
+                allow_private_webhooks,
+                lease: std::time::Duration::from_secs(delivery_lease),
+                workers: 1,
+            };
+            let notifier =
+                ladder_server::notify::Notifier::new(notify).map_err(|e| anyhow::anyhow!("{e}"))?;
             // Sockets are files: the connection cap, not a default soft limit of 1,024,
             // is what a flood of them should meet.
             match ladder_server::transport::raise_open_file_limit() {
@@ -280,8 +323,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 db.backend(),
                 timer_workers.map(usize::from),
             );
-            let state =
-                ladder_server::AppState::new(db, Clock::System).with_secure_cookies(secure_cookies);
+            let state = ladder_server::AppState::new(db, Clock::System)
+                .with_secure_cookies(secure_cookies)
+                .with_notifier(notifier);
             ladder_server::serve_state(state, listener, shutdown_signal(), engine).await?;
             Ok(ExitCode::SUCCESS)
         }

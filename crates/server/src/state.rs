@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use jiff::{SignedDuration, Timestamp};
 use ladder_storage::Db;
 
+use crate::notify::Notifier;
 use crate::telemetry::Metrics;
 use crate::throttle::{LoginThrottle, ThrottleLimits};
 
@@ -20,6 +21,8 @@ pub struct AppState {
     pub feed: Arc<crate::stream::Feed>,
     /// Failed sign-ins counted per account and per client address.
     pub login_throttle: Arc<LoginThrottle>,
+    /// How notifications leave: SMTP, webhooks, links (none configured by default).
+    pub notifier: Arc<Notifier>,
 }
 
 /// The one place the server reads the time. Domain code receives `now` from here.
@@ -93,12 +96,19 @@ impl AppState {
             secure_cookies: false,
             feed: Arc::new(crate::stream::Feed::new()),
             login_throttle: Arc::new(LoginThrottle::new(ThrottleLimits::default())),
+            notifier: Arc::new(Notifier::default()),
         }
     }
 
     /// The same state, sending the session cookie only over TLS when `secure`.
     pub fn with_secure_cookies(mut self, secure: bool) -> AppState {
         self.secure_cookies = secure;
+        self
+    }
+
+    /// The same state, sending notifications as `notifier` says.
+    pub fn with_notifier(mut self, notifier: Notifier) -> AppState {
+        self.notifier = Arc::new(notifier);
         self
     }
 

@@ -257,7 +257,10 @@ pub fn event_name(kind: AuditKind) -> Option<&'static str> {
         | K::TeamCreated
         | K::CustomerCreated
         | K::AvailabilityChanged
-        | K::PolicyChanged => return None,
+        | K::PolicyChanged
+        | K::WebhookCreated
+        | K::WebhookDeleted
+        | K::EmailPreferencesChanged => return None,
     })
 }
 

@@ -18,6 +18,17 @@ pub struct EventLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    pub channel: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryStateLabels {
+    pub channel: String,
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TableLabels {
     pub table: String,
 }
@@ -32,6 +43,16 @@ pub struct Metrics {
     /// Stored rows that could not be read back (a bug or a hand-edited row), by table: each
     /// time a request or a timer met one.
     pub corrupt_rows: Family<TableLabels, Counter>,
+    /// Deliveries written by fan-out in this process.
+    pub deliveries_queued: Counter,
+    /// Deliveries that went out from this process, by channel.
+    pub deliveries_sent: Family<DeliveryLabels, Counter>,
+    /// Failed attempts in this process, by channel (retried or given up).
+    pub delivery_attempts_failed: Family<DeliveryLabels, Counter>,
+    /// Deliveries given up after a day of retries, in this process, by channel.
+    pub deliveries_given_up: Family<DeliveryLabels, Counter>,
+    /// Deliveries in the database by channel and state, read at scrape time.
+    pub deliveries: Family<DeliveryStateLabels, Gauge>,
 }
 
 impl Metrics {
@@ -63,8 +84,43 @@ impl Metrics {
             "Stored rows met that could not be read back, by table",
             corrupt_rows.clone(),
         );
+        let deliveries_queued = Counter::default();
+        let deliveries_sent = Family::<DeliveryLabels, Counter>::default();
+        let delivery_attempts_failed = Family::<DeliveryLabels, Counter>::default();
+        let deliveries_given_up = Family::<DeliveryLabels, Counter>::default();
+        let deliveries = Family::<DeliveryStateLabels, Gauge>::default();
+        registry.register(
+            "deliveries_queued",
+            "Email and webhook deliveries written from the outbox by this process",
+            deliveries_queued.clone(),
+        );
+        registry.register(
+            "deliveries_sent",
+            "Deliveries sent by this process, by channel",
+            deliveries_sent.clone(),
+        );
+        registry.register(
+            "delivery_attempts_failed",
+            "Failed delivery attempts in this process, by channel",
+            delivery_attempts_failed.clone(),
+        );
+        registry.register(
+            "deliveries_given_up",
+            "Deliveries failed for good after a day of retries, by channel",
+            deliveries_given_up.clone(),
+        );
+        registry.register(
+            "deliveries",
+            "Deliveries in the database, by channel and state",
+            deliveries.clone(),
+        );
         Metrics {
             registry,
+            deliveries_queued,
+            deliveries_sent,
+            delivery_attempts_failed,
+            deliveries_given_up,
+            deliveries,
             requests,
             domain_events,
             oldest_overdue_timer_seconds,
@@ -88,6 +144,26 @@ impl Metrics {
                 table: table.to_owned(),
             })
             .inc();
+    }
+
+    /// Counts a delivery sent on `channel`.
+    pub fn delivered(&self, channel: &str) {
+        self.deliveries_sent
+            .get_or_create(&DeliveryLabels {
+                channel: channel.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a failed attempt on `channel`, and whether it was the last.
+    pub fn delivery_failed(&self, channel: &str, given_up: bool) {
+        let labels = DeliveryLabels {
+            channel: channel.to_owned(),
+        };
+        self.delivery_attempts_failed.get_or_create(&labels).inc();
+        if given_up {
+            self.deliveries_given_up.get_or_create(&labels).inc();
+        }
     }
 
     pub fn render(&self) -> String {

@@ -492,6 +492,18 @@ pub async fn people_of(
     Ok((users, members))
 }
 
+/// Platform-support staff, whom escalations to the platform reach.
+pub async fn platform_staff(conn: &mut AnyConnection) -> Result<Vec<User>> {
+    sqlx::query(&format!(
+        "SELECT {USER_COLS} FROM users WHERE role = 'platform_support' ORDER BY created_at, id"
+    ))
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(user_from_row)
+    .collect()
+}
+
 pub async fn customer(
     conn: &mut AnyConnection,
     tenant_id: &TenantId,

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod db;
+pub mod deliveries;
 pub mod directory;
 pub mod escalations;
 pub mod feed;

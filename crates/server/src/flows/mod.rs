@@ -14,6 +14,7 @@ pub mod policy;
 pub mod session;
 pub mod tickets;
 pub mod timers;
+pub mod webhooks;
 
 use jiff::Timestamp;
 use ladder_core::{AuditKind, EventId, NotificationKind, Policy, TenantId, TicketId, UserId};
@@ -104,6 +105,42 @@ pub async fn notify_customer(
             recipient_user_ids: &[],
             recipient_email: email,
             audience: Audience::Customer,
+            kind,
+            payload,
+            event_id,
+        },
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Queues a notification that only webhooks receive (a new ticket), if the organisation
+/// has a webhook for its event: a notice nobody receives is never written.
+pub async fn notify_webhooks(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    ticket_id: &TicketId,
+    kind: NotificationKind,
+    event_id: &EventId,
+    payload: &str,
+    now: Timestamp,
+) -> FlowResult<()> {
+    let Some(event) = crate::notify::render::event_name(kind, &serde_json::Value::Null) else {
+        return Ok(());
+    };
+    let hooks = ladder_storage::deliveries::webhooks(&mut *conn, tenant_id).await?;
+    if !hooks.iter().any(|w| w.events.iter().any(|e| e == event)) {
+        return Ok(());
+    }
+    outbox::enqueue(
+        conn,
+        NewMessage {
+            tenant_id,
+            ticket_id: Some(ticket_id),
+            recipient_user_ids: &[],
+            recipient_email: None,
+            audience: Audience::Staff,
             kind,
             payload,
             event_id,

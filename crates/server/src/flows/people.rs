@@ -16,6 +16,8 @@ use crate::flows::FlowResult;
 pub struct People {
     users: Vec<User>,
     teams: HashMap<String, Vec<String>>,
+    /// Platform-support staff: escalations to the platform reach them.
+    platform: Vec<User>,
 }
 
 /// Who an escalation reaches, where that is on the chain, and the rungs skipped on the way
@@ -44,6 +46,10 @@ impl People {
             return Ok(out);
         }
         let (users, members) = directory::people_of(conn, tenants).await?;
+        let platform = directory::platform_staff(&mut *conn).await?;
+        for t in tenants {
+            out.entry(t.clone()).or_default().platform = platform.clone();
+        }
         for u in users {
             out.entry(u.tenant_id.0.clone()).or_default().users.push(u);
         }
@@ -62,8 +68,8 @@ impl People {
         self.users.iter().find(|u| u.id.as_str() == id)
     }
 
-    /// Everyone a target names, present or away. Platform staff live outside the tenant; the
-    /// platform queue is their audience.
+    /// Everyone a target names, present or away. Platform staff live outside the tenant;
+    /// an escalation to the platform reaches every one of them (and its queue is theirs).
     pub fn everyone(&self, target: &Target) -> Vec<&User> {
         let with_role = |role: Role| self.users.iter().filter(move |u| u.role == role);
         match target {
@@ -77,7 +83,7 @@ impl People {
                 .flatten()
                 .filter_map(|m| self.user(m))
                 .collect(),
-            Target::Platform => Vec::new(),
+            Target::Platform => self.platform.iter().collect(),
         }
     }
 

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use ladder_core::escalation::check_public_reply;
 use ladder_core::sla::counts_as_response;
 use ladder_core::text::{LongText, ShortText};
-use ladder_core::AuditKind;
+use ladder_core::{AuditKind, NotificationKind};
 use ladder_core::{Category, Channel, EscalationState, LinkKind, Priority, TicketStatus};
 use ladder_core::{CustomerId, TeamId, TenantId, TicketId, UserId};
 use ladder_storage::escalations::{self, Escalation};
@@ -178,7 +178,7 @@ pub async fn create(
     )
     .await?;
     let grouping = super::incidents::prepare(&mut tx, db, tenant, &policy, &ticket, now).await?;
-    record(
+    let created = record(
         tx.conn(),
         tenant,
         Some(&ticket.id),
@@ -192,6 +192,21 @@ pub async fn create(
             },
             "triggers": found,
         }),
+        now,
+    )
+    .await?;
+    let event = json!({
+        "ticket_id": ticket.id, "subject": ticket.subject, "customer_id": ticket.customer_id,
+        "channel": ticket.channel, "category": ticket.category, "priority": ticket.priority,
+        "triggers": found.iter().map(|f| f.kind).collect::<Vec<_>>(),
+    });
+    super::notify_webhooks(
+        tx.conn(),
+        tenant,
+        &ticket.id,
+        NotificationKind::TicketCreated,
+        &created,
+        &event.to_string(),
         now,
     )
     .await?;
@@ -483,7 +498,7 @@ pub async fn comment(
     if changed {
         tickets::update(tx.conn(), &tenant, &t, now).await?;
     }
-    record(
+    let event = record(
         tx.conn(),
         &tenant,
         Some(&t.id),
@@ -493,6 +508,25 @@ pub async fn comment(
         now,
     )
     .await?;
+    if kind == AuditKind::Replied {
+        // A public reply goes to the customer.
+        let customer = directory::customer(tx.conn(), &tenant, &t.customer_id).await?;
+        let email = customer.as_ref().and_then(|c| c.email.as_deref());
+        if email.is_some() {
+            let reply = json!({"ticket_id": t.id, "subject": t.subject, "body": c.body, "author": actor.name});
+            super::notify_customer(
+                tx.conn(),
+                &tenant,
+                &t.id,
+                email,
+                NotificationKind::PublicReply,
+                &event,
+                &reply.to_string(),
+                now,
+            )
+            .await?;
+        }
+    }
     tx.commit().await?;
     Ok(c)
 }

@@ -300,6 +300,16 @@ fn remind(
     let ack = e.ack_due_at.unwrap_or(run.clocks.acknowledge_due);
     let due = due_of(&e, clock, ack);
     let to = holders(people, &e, now);
+    if to.is_empty() {
+        // Nobody holds the deadline (the platform, before it has any staff): a reminder
+        // would be a notice to nobody. The clock counts it as given, so that the next one
+        // falls at the rule's interval rather than at once.
+        run.clocks.reminded.insert(clock, now);
+        sla::apply(&mut e, &snap, &run)?;
+        e.updated_at = now;
+        changes.put_escalation(e, false);
+        return Ok(Fired::Moot);
+    }
     let repeat = run.clocks.reminded.contains_key(&clock);
     let reminded = Reminded {
         clock,

@@ -1,5 +1,6 @@
 //! The HTTP surface: every route, and the OpenAPI document, built together from one list.
 
+pub mod deliveries;
 pub mod escalations;
 pub mod metrics;
 pub mod ops;
@@ -46,6 +47,7 @@ use crate::telemetry::RequestLabels;
         (name = "policy", description = "The organisation's escalation policy."),
         (name = "stream", description = "Live events for the signed-in person (Server-Sent Events)."),
         (name = "metrics", description = "What the organisation learns from its escalations."),
+        (name = "notifications", description = "Email and webhook deliveries, webhooks, and the emails people turn off."),
         (name = "meta", description = "This document."),
         (name = "ops", description = "Health, readiness and metrics, outside /api/v1."),
     ),
@@ -103,6 +105,21 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(policy::simulate))
         .routes(routes!(stream::events))
         .routes(routes!(metrics::escalations))
+        .routes(routes!(deliveries::list))
+        .routes(routes!(deliveries::retry))
+        .routes(routes!(
+            deliveries::create_webhook,
+            deliveries::list_webhooks
+        ))
+        .routes(routes!(deliveries::delete_webhook))
+        .routes(routes!(
+            deliveries::my_preferences,
+            deliveries::set_my_preferences
+        ))
+        .routes(routes!(
+            deliveries::customer_emails,
+            deliveries::set_customer_emails
+        ))
         .routes(routes!(openapi_document))
         .fallback(|| async { ApiError::NotFound("no such endpoint under /api/v1".into()) });
     OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -56,6 +56,15 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             .oldest_overdue_timer_seconds
             .set(late.as_secs());
     }
+    if let Ok(counts) = ladder_storage::deliveries::counts(&state.db).await {
+        for (channel, st, n) in counts {
+            state
+                .metrics
+                .deliveries
+                .get_or_create(&crate::telemetry::DeliveryStateLabels { channel, state: st })
+                .set(n);
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -11,9 +11,9 @@ use crate::harness::{eventually, fresh_database, Backend, TestApp};
 use crate::on_both_databases;
 
 #[path = "../../benches/support/bulk.rs"]
-mod bulk;
+pub(crate) mod bulk;
 #[path = "../../benches/support/sla_load.rs"]
-mod sla_load;
+pub(crate) mod sla_load;
 
 /// A `ladder serve` child process, killed when dropped.
 struct Server(Child);

@@ -183,6 +183,49 @@ impl TestApp {
 
     /// [`TestApp::spawn_with`] under the given transport limits (timeouts, connection cap).
     pub async fn spawn_limited(backend: Backend, engine: EngineConfig, limits: Limits) -> TestApp {
+        TestApp::spawn_full(
+            backend,
+            engine,
+            ladder_server::notify::Notifier::default(),
+            limits,
+        )
+        .await
+    }
+
+    /// A server whose timer engine is stopped (as [`TestApp::spawn`]) sending notifications
+    /// as `settings` say; its delivery workers do not run either: the test drains the outbox
+    /// with [`TestApp::deliver`].
+    pub async fn spawn_notifying(
+        backend: Backend,
+        settings: ladder_server::notify::Settings,
+    ) -> TestApp {
+        let config = EngineConfig {
+            workers: 0,
+            ..EngineConfig::for_backend(match backend {
+                Backend::Sqlite => ladder_storage::Backend::Sqlite,
+                Backend::Postgres => ladder_storage::Backend::Postgres,
+            })
+        };
+        let notifier = ladder_server::notify::Notifier::new(settings).expect("notifier");
+        TestApp::spawn_full(backend, config, notifier, Limits::default()).await
+    }
+
+    /// Fans out and sends every notification due now, as the delivery workers would;
+    /// returns how many deliveries were attempted.
+    pub async fn deliver(&self) -> usize {
+        ladder_server::notify::drain(&self.state)
+            .await
+            .expect("deliver notifications")
+    }
+
+    /// A server whose timer engine runs as configured, sending notifications through
+    /// `notifier`, under the given transport limits, on a test clock standing at [`START`].
+    pub async fn spawn_full(
+        backend: Backend,
+        engine: EngineConfig,
+        notifier: ladder_server::notify::Notifier,
+        limits: Limits,
+    ) -> TestApp {
         let (url, scratch) = fresh_database(backend).await;
         let db = Db::connect(&url).await.expect("connect");
         db.migrate().await.expect("migrate");
@@ -191,7 +234,7 @@ impl TestApp {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let clock = TestClock::at(START);
-        let state = AppState::new(db.clone(), Clock::Test(clock.clone()));
+        let state = AppState::new(db.clone(), Clock::Test(clock.clone())).with_notifier(notifier);
         let engine_runs = engine.workers > 0;
         let served = state.clone();
         tokio::spawn(async move {

@@ -16,6 +16,8 @@ mod hardening;
 mod history;
 mod limits;
 mod metrics;
+mod notify;
+mod notify_cluster;
 mod openapi;
 mod secrets;
 mod sla;
