@@ -9,6 +9,7 @@ pub mod db;
 pub mod directory;
 pub mod escalations;
 pub mod incidents;
+pub mod lookup;
 pub mod outbox;
 pub mod policies;
 pub mod queues;

@@ -266,10 +266,7 @@ async fn ticket_page(
                 .escalation_owner_id
                 .as_ref()
                 .map(|o| (o.as_str(), name_of(Some(o))));
-            let lock = Some((
-                e.category,
-                owner.as_ref().map(|(i, n)| (*i, n.as_str())),
-            ));
+            let lock = Some((e.category, owner.as_ref().map(|(i, n)| (*i, n.as_str()))));
             check_public_reply(lock, &policy, &actor.rules())
                 .err()
                 .map(|_| match &owner {
@@ -313,7 +310,10 @@ async fn ticket_page(
             label: format!("Team: {}", team.name),
         });
     }
-    for u in users.iter().filter(|u| u.id != actor.user_id && u.role.is_tenant_staff()) {
+    for u in users
+        .iter()
+        .filter(|u| u.id != actor.user_id && u.role.is_tenant_staff())
+    {
         targets.push(Choice {
             value: format!("user:{}", u.id),
             label: format!("{} ({})", u.name, words(u.role.as_str())),
@@ -336,11 +336,7 @@ async fn ticket_page(
             (other.as_str().to_owned(), words(l.kind.as_str()))
         })
         .collect();
-    let watchers = detail
-        .watchers
-        .iter()
-        .map(|w| name_of(Some(w)))
-        .collect();
+    let watchers = detail.watchers.iter().map(|w| name_of(Some(w))).collect();
     let history = tickets::customer_tickets(&mut conn, &tenant, &t.customer_id, 8)
         .await?
         .into_iter()
@@ -377,9 +373,7 @@ async fn ticket_page(
             .as_ref()
             .map_or_else(|| "—".to_owned(), |c| c.name.clone()),
         customer_id: t.customer_id.as_str().to_owned(),
-        tier: customer
-            .as_ref()
-            .map_or("standard", |c| c.tier.as_str()),
+        tier: customer.as_ref().map_or("standard", |c| c.tier.as_str()),
         status: t.status.as_str(),
         priority: t.priority.as_str(),
         assignee: t
@@ -512,7 +506,10 @@ fn description_segments(
         .iter()
         .filter_map(|&(s, e)| {
             let (s, e) = (s.checked_sub(offset)?, e.checked_sub(offset)?);
-            description.get(s..e).is_some_and(|t| quotes.iter().any(|q| q == t)).then_some((s, e))
+            description
+                .get(s..e)
+                .is_some_and(|t| quotes.iter().any(|q| q == t))
+                .then_some((s, e))
         })
         .collect();
     marks.extend(find_all(description, quotes));
@@ -537,7 +534,9 @@ fn highlight(text: &str, marks: &[(usize, usize)]) -> Vec<Segment> {
     let mut marks: Vec<(usize, usize)> = marks
         .iter()
         .copied()
-        .filter(|&(s, e)| s < e && e <= text.len() && text.is_char_boundary(s) && text.is_char_boundary(e))
+        .filter(|&(s, e)| {
+            s < e && e <= text.len() && text.is_char_boundary(s) && text.is_char_boundary(e)
+        })
         .collect();
     marks.sort_unstable();
     let mut out = Vec::new();
@@ -708,11 +707,17 @@ impl Check {
 fn refused(check: &mut Check, e: FlowError) -> Result<(), PageError> {
     match e {
         FlowError::Invalid { field, detail } => {
-            check.fail(Some(field.split(['.', '[']).next().unwrap_or("")), capital(&detail));
+            check.fail(
+                Some(field.split(['.', '[']).next().unwrap_or("")),
+                capital(&detail),
+            );
         }
         FlowError::InvalidFields(list) => {
             for f in list {
-                check.fail(Some(f.field.split(['.', '[']).next().unwrap_or("")), capital(&f.detail));
+                check.fail(
+                    Some(f.field.split(['.', '[']).next().unwrap_or("")),
+                    capital(&f.detail),
+                );
             }
         }
         FlowError::Forbidden(m) | FlowError::Conflict(m) => check.fail(None, capital(&m)),
@@ -900,10 +905,7 @@ pub async fn acknowledge(
         match flow::acknowledge(&state.db, &viewer.caller.actor, &eid, state.now()).await {
             Ok(e) if e.ticket_id == id => {
                 state.metrics.event("acknowledged");
-                return see_other_with(
-                    &back(&id),
-                    "Acknowledged: you own this escalation now.",
-                );
+                return see_other_with(&back(&id), "Acknowledged: you own this escalation now.");
             }
             Ok(_) => return PageError::NotFound.page(Some(&viewer)),
             Err(e) => {
@@ -931,7 +933,11 @@ fn minor_units(amount: &str) -> Option<i64> {
         1 => fraction.parse::<i64>().ok()? * 10,
         _ => fraction.parse::<i64>().ok()?,
     };
-    whole.parse::<i64>().ok()?.checked_mul(100)?.checked_add(cents)
+    whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents)
 }
 
 pub async fn resolve(
@@ -1019,8 +1025,7 @@ pub async fn de_escalate(
         "Say why this did not need escalating.",
     );
     if let (true, Some(eid), Some(reason)) = (check.ok(), eid, reason) {
-        match flow::de_escalate(&state.db, &viewer.caller.actor, &eid, &reason, state.now()).await
-        {
+        match flow::de_escalate(&state.db, &viewer.caller.actor, &eid, &reason, state.now()).await {
             Ok(_) => {
                 return see_other_with(
                     &back(&id),

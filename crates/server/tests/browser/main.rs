@@ -13,4 +13,7 @@ mod harness;
 #[allow(dead_code)]
 mod driver;
 
+mod pages;
+mod safety;
+mod screens;
 mod smoke;
