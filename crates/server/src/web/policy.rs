@@ -400,7 +400,7 @@ pub async fn page(
                     mode: policy.trigger_mode(k).as_str(),
                     category: match setting.and_then(|s| s.category) {
                         Some(c) => words(c.as_str()),
-                        None => format!("{} (its own)", words(policy.trigger_category(k).as_str())),
+                        None => format!("{} (default)", words(policy.trigger_category(k).as_str())),
                     },
                 }
             })

@@ -20,6 +20,7 @@ async fn the_owner_works_through_the_pages(backend: Backend) {
     // New ticket, for a customer added on the spot; then the ticket's page.
     b.go("/tickets/new").await;
     b.assert_accessible().await;
+    b.shoot("new-ticket").await;
     b.press("Open ticket").await;
     b.wait_for_text(".error", "Write a subject").await;
     assert_eq!(app.count("SELECT COUNT(*) FROM tickets").await, 0);
@@ -39,7 +40,6 @@ async fn the_owner_works_through_the_pages(backend: Backend) {
     b.fill("Email", "maria@example.com").await;
     b.choose("Tier", "VIP").await;
     b.choose("Category", "Billing").await;
-    b.shoot("new-ticket").await;
     b.press("Open ticket").await;
     b.wait_for(
         "the new ticket's page",
