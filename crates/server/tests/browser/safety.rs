@@ -98,6 +98,38 @@ async fn forms_sessions_and_other_organisations(backend: Backend) {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     assert!(to.starts_with("/login"), "{to}");
+
+    // Platform support's queue holds every organisation's escalations to the platform, with
+    // the organisation's name; an organisation's own people are not let in.
+    let (status, esc) = app
+        .post(
+            &other.owner,
+            &format!("/tickets/{theirs}/escalate"),
+            json!({"target": {"kind": "platform"}, "category": "legal",
+                   "note": "Needs the platform's legal review", "contact_method": "email",
+                   "urgency": "urgent"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{esc}");
+    ladder_server::provision::create_platform_user(
+        &app.db,
+        "pat@platform.example",
+        "Pat Platform",
+        "platform-pass",
+        app.now(),
+    )
+    .await
+    .expect("a platform user");
+    b.sign_in("platform", "pat@platform.example", "platform-pass")
+        .await;
+    b.press("All organisations").await;
+    b.wait_for_text("table.queue", "South's own ticket").await;
+    b.wait_for_text("table.queue", "South Clinic").await;
+    b.press("Sign out").await;
+    b.sign_in(&org.slug, "owner@north-clinic.example", "owner-password")
+        .await;
+    b.go("/platform").await;
+    b.wait_for_text("h1", "Not allowed").await;
     b.close().await;
 }
 
