@@ -6,11 +6,19 @@
 //! `routes::router` and stays out of the document. Every write goes through the same flows
 //! the API calls, so the audit events and rules are the same.
 
+mod approvals;
 mod assets;
+mod customers;
 mod deadline;
+mod fields;
 mod layout;
 mod login;
+mod new_ticket;
+mod people;
+mod platform;
+mod policy;
 mod queues;
+mod search;
 mod tickets;
 
 use askama::Template;
@@ -57,6 +65,22 @@ fn router() -> Router<AppState> {
         .route("/queues/mine", get(queues::mine))
         .route("/queues/watching", get(queues::watching))
         .route("/queues/escalations", get(queues::escalations))
+        .route(
+            "/tickets/new",
+            get(new_ticket::form).post(new_ticket::create),
+        )
+        .route("/customers", get(customers::list).post(customers::create))
+        .route("/customers/{id}", get(customers::page))
+        .route("/approvals", get(approvals::list))
+        .route("/approvals/{id}", post(approvals::decide))
+        .route("/search", get(search::page))
+        .route("/people", get(people::page))
+        .route("/people/users", post(people::add_user))
+        .route("/people/teams", post(people::add_team))
+        .route("/away", get(people::away).post(people::set_away))
+        .route("/policy", get(policy::page))
+        .route("/policy/edit", get(policy::edit).post(policy::save))
+        .route("/platform", get(platform::page))
         .route("/tickets/{id}", get(tickets::page))
         .route("/tickets/{id}/reply", post(tickets::reply))
         .route("/tickets/{id}/escalate", post(tickets::escalate))

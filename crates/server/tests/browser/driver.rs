@@ -306,9 +306,18 @@ impl Browser {
                 return;
             }
             if Instant::now() >= deadline {
+                // What the person would have seen, for whoever reads the failure.
+                let shot = std::env::temp_dir().join(format!(
+                    "ladder-browser-failure-{}-{}.png",
+                    std::process::id(),
+                    self.session
+                ));
+                self.screenshot(&shot).await;
                 panic!(
-                    "gave up after {WAIT:?} waiting for {what} ({js}); last answer {ready:?}, on {}",
-                    self.here().await
+                    "gave up after {WAIT:?} waiting for {what} ({js}); last answer {ready:?}, on {} \
+                     (screenshot: {})",
+                    self.here().await,
+                    shot.display()
                 );
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
@@ -340,31 +349,53 @@ impl Browser {
         std::fs::write(path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     }
 
-    /// Writes a PNG of the whole page (not only the viewport) to `path`: the window is
-    /// stretched to the document's height for the shot, then put back.
+    /// Writes a PNG of the whole page (not only the viewport) to `path`: for the shot the
+    /// viewport is stretched to the document's height through Chromium's DevTools protocol
+    /// (a headless window cannot grow past its screen), then put back.
     pub async fn screenshot_full(&self, path: &Path) {
-        let height = self
+        let size = self
             .client
             .execute(
-                "return Math.ceil(document.documentElement.scrollHeight)",
+                "return [window.innerWidth, Math.ceil(document.documentElement.scrollHeight)]",
                 vec![],
             )
             .await
-            .ok()
-            .and_then(|v| v.as_u64())
-            .unwrap_or(u64::from(WINDOW.1));
-        let (w, h) = self.client.get_window_size().await.expect("window size");
-        let tall = u32::try_from(height.clamp(h, 4000)).unwrap_or(4000);
-        let width = u32::try_from(w).unwrap_or(WINDOW.0);
-        self.client
-            .set_window_size(width, tall)
-            .await
-            .expect("stretch the window");
+            .expect("page size");
+        let width = size[0].as_u64().unwrap_or(u64::from(WINDOW.0));
+        let height = size[1].as_u64().unwrap_or(u64::from(WINDOW.1)).min(6000);
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}),
+        )
+        .await;
         self.screenshot(path).await;
-        self.client
-            .set_window_size(width, u32::try_from(h).unwrap_or(WINDOW.1))
+        self.cdp("Emulation.clearDeviceMetricsOverride", json!({}))
+            .await;
+    }
+
+    /// Sends a DevTools protocol command through chromedriver.
+    async fn cdp(&self, cmd: &str, params: Value) {
+        let url = format!("{}/session/{}/goog/cdp/execute", self.driver, self.session);
+        let res = reqwest::Client::new()
+            .post(&url)
+            .json(&json!({"cmd": cmd, "params": params}))
+            .send()
             .await
-            .expect("restore the window");
+            .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+        assert!(res.status().is_success(), "{cmd}: {}", res.status());
+    }
+
+    /// Sets the value of the field labelled `label` as a script would (for controls whose
+    /// typing depends on the browser's locale, such as date and time pickers).
+    pub async fn set(&self, label: &str, value: &str) {
+        let field = self.field(label).await;
+        self.client
+            .execute(
+                "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
+                vec![serde_json::to_value(&field).expect("element"), json!(value)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("set {label:?}: {e}"));
     }
 
     /// When `LADDER_SCREENSHOTS` names a directory, writes the whole page there as

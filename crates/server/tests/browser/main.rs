@@ -14,4 +14,7 @@ mod harness;
 mod driver;
 
 mod clinic;
+mod pages;
+mod safety;
+mod screens;
 mod smoke;
