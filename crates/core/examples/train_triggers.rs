@@ -62,6 +62,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     out.push('\n');
     let weights: &'static [u8] = Box::leak(trained.weights.clone().into_boxed_slice());
     let detector = Detector::with_weights(&BTreeMap::new(), weights).ok_or("weights do not load")?;
+    let rules = Detector::rules_only(&BTreeMap::new());
+    for name in names.iter().chain(&holdouts) {
+        let corpus = std::fs::read_to_string(corpus_dir.join(name))?;
+        let report = evaluate(&rules, &corpus)?;
+        let m = report.micro();
+        out.push_str(&format!(
+            "rules alone on {name}: precision {:.3} recall {:.3} f1 {:.3}\n",
+            m.precision(),
+            m.recall(),
+            m.f1()
+        ));
+    }
     for h in &holdouts {
         let corpus = std::fs::read_to_string(corpus_dir.join(h))?;
         let report = evaluate(&detector, &corpus)?;

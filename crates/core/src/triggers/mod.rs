@@ -82,7 +82,8 @@ pub struct Detector {
     model: Option<Model<'static>>,
 }
 
-/// Words either side of a match checked for blocking words.
+/// Words either side of a match, within its sentence, checked for blocking words: a
+/// benign sense or praise in another sentence of a letter does not silence a trigger.
 const BLOCK_WINDOW: usize = 12;
 /// Words either side of a match, within its sentence, searched for required companions.
 const NEAR_WINDOW: usize = 14;
@@ -169,8 +170,9 @@ impl Detector {
         Some(detector)
     }
 
-    /// The rule layer alone (what the learned layer is trained on top of).
-    pub(crate) fn rules_only(extra_phrases: &BTreeMap<TriggerKind, Vec<String>>) -> Detector {
+    /// The rule layer alone (what the learned layer is trained on top of; also for
+    /// comparing the two layers).
+    pub fn rules_only(extra_phrases: &BTreeMap<TriggerKind, Vec<String>>) -> Detector {
         let mut builder = Builder::new();
         for rule in phrases::RULES {
             builder.add_rule(rule);
@@ -468,8 +470,8 @@ impl Detector {
             }
         }
         if !rule.blocks.is_empty() {
-            let from = context::back(flags, start, BLOCK_WINDOW, false);
-            let to = context::forward(flags, end, BLOCK_WINDOW, false);
+            let from = context::back(flags, start, BLOCK_WINDOW, true);
+            let to = context::forward(flags, end, BLOCK_WINDOW, true);
             // A negated benign sense does not block: "I still haven't got my refund".
             if hits.any_where(from, to, &rule.blocks, |s| !context::negated(flags, s)) {
                 return false;
@@ -607,6 +609,7 @@ impl Builder {
             .blocks
             .iter()
             .chain(rule.more_blocks)
+            .chain(phrases::kind_blocks(rule.kind))
             .copied()
             .collect();
         let blocks = self.term_set(&blocks);

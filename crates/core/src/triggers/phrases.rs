@@ -99,6 +99,7 @@ macro_rules! staff {
 /// Words that turn a body's name into a complaint to it.
 const REPORT_WORDS: &[&str] = &[
     "report+",
+    "threaten+",
     "complain+",
     "complaint",
     "file",
@@ -254,6 +255,45 @@ const POLICY_QUESTIONS: &[&str] = &[
     "whats your process",
     "what is your process",
 ];
+
+/// A charge already put right: "the double charge was refunded, all sorted now".
+const RESOLVED_BILLING: &[&str] = &[
+    "was refunded",
+    "been refunded",
+    "were refunded",
+    "was credited",
+    "been credited",
+    "was reversed",
+    "been reversed",
+    "all sorted",
+    "sorted now",
+    "all resolved",
+    "resolved now",
+];
+
+/// A threat of long ago, settled since: "last year I threatened to report you, but you
+/// fixed everything".
+const SETTLED: &[&str] = &[
+    "last year",
+    "back then",
+    "years ago",
+    "you fixed",
+    "fixed everything",
+    "all forgiven",
+    "happy customer",
+    "all sorted",
+    "all resolved",
+];
+
+/// Blocking words every rule of a kind has, on top of its own (within the anchor's
+/// sentence, like all blocks).
+pub(crate) fn kind_blocks(kind: TriggerKind) -> &'static [&'static str] {
+    match kind {
+        BillingDispute => RESOLVED_BILLING,
+        LegalThreat | Regulator | PublicComplaint => SETTLED,
+        _ => &[],
+    }
+}
 
 pub(crate) static RULES: &[Rule] = &[
     // ---- legal_threat ----
@@ -556,6 +596,9 @@ pub(crate) static RULES: &[Rule] = &[
         "was lovely", "was great", "was so helpful", "was very helpful", "was informed",
         "has been informed", "been notified", "internal note", "approve my leave",
         "apply", "application", "internship", "work experience", "collaborat+",
+        // The agent's own action in a phone note, not the caller's request.
+        "agent offered", "we offered", "i offered", "offered a callback", "offered him",
+        "offered her", "offered them", "agent escalated", "i escalated", "we escalated",
     ]),
     // A boss word with a request in its sentence: "I want this looked at by your
     // operations director", "could your manager ring me".
@@ -564,7 +607,7 @@ pub(crate) static RULES: &[Rule] = &[
     ])
     .near(&[
         "speak", "talk", "want", "need", "demand+", "request+", "asking", "ask to", "ask for",
-        "get me", "put me", "transfer", "connect", "escalat+", "pass", "passed", "passing", "forward+",
+        "get me", "put me", "transfer", "connect", "escalat+", "asks for", "asks to", "demands", "pass", "passed", "passing", "forward+",
         "send this", "refer", "call me", "phone me", "ring me", "contact me", "email me",
         "get back to me", "call back", "callback", "look at", "looked at", "look into", "review",
         "deal with", "involve", "insist", "i'd like", "id like", "i would like", "immediately", "hablar", "quiero", "exijo", "pasar", "parler", "voir", "veux", "exige",
@@ -593,6 +636,8 @@ pub(crate) static RULES: &[Rule] = &[
         "agradecer", "merci", "remercier", "felicitar", "loben", "recrutement", "stage", "emploi",
         "candidature", "poste", "empleo", "trabajo", "curriculum", "pedido grande", "presupuesto",
         "proveedor", "bewerbung", "praktikum", "stelle", "pedido", "mayorista",
+        "agent offered", "we offered", "i offered", "offered a callback", "offered him",
+        "offered her", "offered them", "agent escalated", "i escalated", "we escalated",
     ]),
     // ---- public_complaint ----
     rule(PublicComplaint, 0.85, &[
