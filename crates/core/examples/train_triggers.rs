@@ -24,6 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
             "--dry-run" => dry_run = true,
+            "--no-composites" => config.composites = false,
             "--epochs" => config.epochs = value()?.parse()?,
             "--lr" => config.learning_rate = value()?.parse()?,
             "--l2" => config.l2 = value()?.parse()?,

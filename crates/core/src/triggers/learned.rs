@@ -23,7 +23,7 @@ use crate::TriggerKind;
 /// The kinds scored, in `TriggerKind::TEXT_KINDS` order.
 pub(crate) const KINDS: usize = 10;
 /// log2 of the rows of the weight table.
-pub(crate) const BITS: u32 = 18;
+pub(crate) const BITS: u32 = 16;
 pub(crate) const BUCKETS: usize = 1 << BITS;
 
 /// Magic and format version at the start of `model.bin`.

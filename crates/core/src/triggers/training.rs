@@ -42,6 +42,9 @@ pub struct TrainConfig {
     pub min_precision: f64,
     /// Feature families (see `learned::family`).
     pub families: u32,
+    /// Also fit on composites of several messages with the union of their labels, so
+    /// that the words of a long email around a trigger do not drown it out.
+    pub composites: bool,
 }
 
 impl Default for TrainConfig {
@@ -55,6 +58,7 @@ impl Default for TrainConfig {
             positive_weight: 1.5,
             min_precision: 0.90,
             families: DEFAULT_FAMILIES,
+            composites: true,
         }
     }
 }
@@ -346,6 +350,29 @@ fn value(features: &Features, i: usize) -> f32 {
     }
 }
 
+/// A composite joins an example with up to this many others.
+const MAX_PARTNERS: usize = 4;
+
+/// The features of messages written one after the other (as in a long email or a thread):
+/// their message-wide features once each, then all their words.
+fn composite(parts: &[&Features], out: &mut Features) {
+    out.rows.clear();
+    out.tokens.clear();
+    for p in parts {
+        for &r in &p.rows[..p.global] {
+            if !out.rows.contains(&r) {
+                out.rows.push(r);
+            }
+        }
+    }
+    out.global = out.rows.len();
+    for p in parts {
+        out.rows.extend_from_slice(&p.rows[p.global..]);
+    }
+    out.tokens.resize(out.rows.len(), learned::NO_TOKEN);
+    out.word_weight = 1.0;
+}
+
 /// A small deterministic generator (xorshift64*) for the visiting order.
 struct Rng(u64);
 
@@ -374,43 +401,58 @@ fn fit<'a>(
     let mut order: Vec<usize> = (0..examples.len()).collect();
     let mut rng = Rng(config.seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let lr = config.learning_rate;
+    let mut joined = Features::default();
     for _ in 0..config.epochs {
         for i in (1..order.len()).rev() {
             order.swap(i, rng.below(i + 1));
         }
         for &i in &order {
-            let e = &examples[i].features;
-            let labels = examples[i].labels;
-            let mut z = bias;
-            for (j, &r) in e.rows.iter().enumerate() {
-                let x = value(e, j);
-                let w = &table[r as usize * KINDS..][..KINDS];
-                for k in 0..KINDS {
-                    z[k] += w[k] * x;
+            let e = examples[i];
+            let mut step = |f: &Features, labels: u16| {
+                let mut z = bias;
+                for (j, &r) in f.rows.iter().enumerate() {
+                    let x = value(f, j);
+                    let w = &table[r as usize * KINDS..][..KINDS];
+                    for k in 0..KINDS {
+                        z[k] += w[k] * x;
+                    }
                 }
-            }
-            let mut g = [0f32; KINDS];
-            for k in 0..KINDS {
-                let y = labels & (1 << k) != 0;
-                let p = learned::sigmoid(z[k]);
-                g[k] = if y {
-                    (p - 1.0) * config.positive_weight
-                } else {
-                    p
-                };
-                bias_squares[k] += g[k] * g[k];
-                bias[k] -= lr * g[k] / (bias_squares[k].sqrt() + 1e-6);
-            }
-            for (j, &r) in e.rows.iter().enumerate() {
-                let x = value(e, j);
-                let from = r as usize * KINDS;
-                let w = &mut table[from..from + KINDS];
-                let s = &mut squares[from..from + KINDS];
+                let mut g = [0f32; KINDS];
                 for k in 0..KINDS {
-                    let gk = g[k] * x + config.l2 * w[k];
-                    s[k] += gk * gk;
-                    w[k] -= lr * gk / (s[k].sqrt() + 1e-6);
+                    let y = labels & (1 << k) != 0;
+                    let p = learned::sigmoid(z[k]);
+                    g[k] = if y {
+                        (p - 1.0) * config.positive_weight
+                    } else {
+                        p
+                    };
+                    bias_squares[k] += g[k] * g[k];
+                    bias[k] -= lr * g[k] / (bias_squares[k].sqrt() + 1e-6);
                 }
+                for (j, &r) in f.rows.iter().enumerate() {
+                    let x = value(f, j);
+                    let from = r as usize * KINDS;
+                    let w = &mut table[from..from + KINDS];
+                    let s = &mut squares[from..from + KINDS];
+                    for k in 0..KINDS {
+                        let gk = g[k] * x + config.l2 * w[k];
+                        s[k] += gk * gk;
+                        w[k] -= lr * gk / (s[k].sqrt() + 1e-6);
+                    }
+                }
+            };
+            step(&e.features, e.labels);
+            if config.composites {
+                let partners = 1 + rng.below(MAX_PARTNERS);
+                let mut labels = e.labels;
+                let mut parts = vec![&e.features];
+                for _ in 0..partners {
+                    let other = examples[rng.below(examples.len())];
+                    labels |= other.labels;
+                    parts.push(&other.features);
+                }
+                composite(&parts, &mut joined);
+                step(&joined, labels);
             }
         }
     }
