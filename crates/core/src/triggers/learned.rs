@@ -89,6 +89,8 @@ pub(crate) struct RuleSignals {
     pub strong: u16,
     /// An anchor of the kind matched but its context silenced it.
     pub silenced: u16,
+    /// Happy words ("thank", "best", "love"): capitals around them are excitement.
+    pub happy: u32,
 }
 
 /// The features of one message: table rows, and the token each came from (`NO_TOKEN` for
@@ -171,6 +173,7 @@ pub(crate) fn extract(
     if families & family::SHAPE != 0 {
         out.push(row(T_SHAPE, 1, n.caps_words.len().min(4) as u64), NO_TOKEN);
         out.push(row(T_SHAPE, 2, u64::from(n.bang_runs.min(3))), NO_TOKEN);
+        out.push(row(T_SHAPE, 3, u64::from(signals.happy.min(2))), NO_TOKEN);
     }
     out.global = out.rows.len();
     let text = n.text.as_bytes();

@@ -242,7 +242,7 @@ impl Detector {
             let evidence = match detections.iter_mut().find(|d| d.kind == kind) {
                 // The words a rule matched are the clearest evidence.
                 Some(d) if !d.evidence.is_empty() => std::mem::take(&mut d.evidence),
-                _ => learned_evidence(text, n, model, features, k, shares),
+                _ => learned_evidence(text, n, &lookup.flags, model, features, k, shares),
             };
             out.push(Detection {
                 kind,
@@ -285,6 +285,7 @@ impl Detector {
                         learned_evidence(
                             text,
                             &scratch.norm,
+                            &scratch.lookup.flags,
                             model,
                             &scratch.features,
                             k,
@@ -402,6 +403,7 @@ impl Detector {
                 Role::PositiveWord => positive += 1,
             }
         }
+        signals.happy = positive;
         for (k, miss) in builtin_miss.iter().enumerate() {
             if 1.0 - miss >= STRONG {
                 signals.strong |= 1 << k;
@@ -526,6 +528,7 @@ fn evidence(
 fn learned_evidence(
     original: &str,
     n: &Normalized,
+    flags: &[u8],
     model: &Model<'_>,
     features: &Features,
     k: usize,
@@ -534,6 +537,14 @@ fn learned_evidence(
     shares.clear();
     shares.resize(n.tokens.len(), 0.0);
     model.contributions(features, k, shares);
+    // A piece starts from a content word and does not end on a function word: a banner
+    // reading "since" or "the" shows nothing.
+    let content = |i: usize| {
+        let t = n.token(i);
+        t.len() >= 4
+            && flags.get(i).is_some_and(|f| f & context::flag::FUNCTION == 0)
+            && !EVIDENCE_STOPWORDS.contains(&t)
+    };
     let mut picked: Vec<(usize, usize)> = Vec::new();
     let mut first_top = 0.0;
     for _ in 0..LEARNED_EVIDENCE {
@@ -541,7 +552,7 @@ fn learned_evidence(
             .iter()
             .enumerate()
             .filter(|(i, _)| !picked.iter().any(|&(s, e)| (s..e).contains(i)))
-            .filter(|(_, &w)| w > 0.0)
+            .filter(|&(i, &w)| w > 0.0 && content(i))
             .max_by(|a, b| a.1.total_cmp(b.1));
         let Some((best, &top)) = best else { break };
         // A second piece only if it weighs nearly as much as the first.
@@ -552,7 +563,7 @@ fn learned_evidence(
         }
         // Grow over neighbours that raised the score too, within the clause.
         let is_word = |i: usize| n.tokens[i].oend > n.tokens[i].ostart;
-        let raises = |i: usize| shares[i] > 0.2 * top && is_word(i);
+        let raises = |i: usize| shares[i] > 0.35 * top && is_word(i);
         let (mut s, mut e) = (best, best + 1);
         while s > 0 && e - s < 6 && raises(s - 1) && !picked.iter().any(|p| p.1 == s) {
             s -= 1;
@@ -560,11 +571,25 @@ fn learned_evidence(
         while e < shares.len() && e - s < 6 && raises(e) && !picked.iter().any(|p| p.0 == e) {
             e += 1;
         }
+        while s < best && !content(s) {
+            s += 1;
+        }
+        while e > best + 1 && !content(e - 1) {
+            e -= 1;
+        }
         picked.push((s, e));
     }
     picked.sort_unstable();
     evidence(original, n, picked.into_iter())
 }
+
+/// Normalised words of four letters or more that say nothing on their own.
+const EVIDENCE_STOPWORDS: &[&str] = &[
+    "this", "that", "with", "have", "from", "your", "they", "were", "what", "when", "there",
+    "their", "about", "would", "could", "should", "ben", "wil", "just", "very", "some", "them",
+    "then", "than", "into", "onto", "also", "here", "where", "which", "while", "after", "before",
+    "since", "still", "these", "those", "does", "doing", "being", "cant", "dont", "didnt",
+];
 
 /// At most this many pieces of evidence for a learned detection.
 const LEARNED_EVIDENCE: usize = 2;

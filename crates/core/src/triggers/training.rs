@@ -42,6 +42,10 @@ pub struct TrainConfig {
     pub min_precision: f64,
     /// Feature families (see `learned::family`).
     pub families: u32,
+    /// Kinds (bits by table index) detected only where a rule held: anger, whose guide asks
+    /// for overt markers (insults, profanity, shouting), which the rules list; the scorer
+    /// alone took excited capitals ("BEST SERVICE EVER!!!") for anger.
+    pub rule_gated: u16,
     /// Also fit on composites of several messages with the union of their labels, so
     /// that the words of a long email around a trigger do not drown it out.
     pub composites: bool,
@@ -59,6 +63,7 @@ impl Default for TrainConfig {
             min_precision: 0.90,
             families: DEFAULT_FAMILIES,
             composites: true,
+            rule_gated: 1 << 7,
         }
     }
 }
@@ -149,7 +154,9 @@ pub fn train(corpora: &[&str], config: &TrainConfig) -> Result<Trained, EvalErro
             .zip(&oof)
             .map(|(e, l)| (l[k], e.labels & (1 << k) != 0, e.rule_held & (1 << k) != 0))
             .collect();
-        (threshold[k], rule_threshold[k]) = choose_thresholds(&scored, config.min_precision);
+        let gated = config.rule_gated & (1 << k) != 0;
+        (threshold[k], rule_threshold[k]) =
+            choose_thresholds(&scored, config.min_precision, gated);
     }
     let judge = |e: &Example, l: &[f32; KINDS], k: usize| {
         l[k] >= threshold[k] || (e.rule_held & (1 << k) != 0 && l[k] >= rule_threshold[k])
@@ -218,7 +225,12 @@ const RULE_CUTS: [f32; 9] = [
 
 /// The logit thresholds (alone, with a rule hit) of the best F1 among those with at least
 /// `min_precision` (the best F1 overall if none has). `scored`: logit, label, rule held.
-fn choose_thresholds(scored: &[(f32, bool, bool)], min_precision: f64) -> (f32, f32) {
+/// With `gated`, only a rule hit detects the kind (the scorer may still overrule it).
+fn choose_thresholds(
+    scored: &[(f32, bool, bool)],
+    min_precision: f64,
+    gated: bool,
+) -> (f32, f32) {
     let positives = scored.iter().filter(|s| s.1).count() as f64;
     if positives == 0.0 {
         return (f32::INFINITY, f32::INFINITY);
@@ -235,7 +247,7 @@ fn choose_thresholds(scored: &[(f32, bool, bool)], min_precision: f64) -> (f32, 
         });
         let rest: Vec<(f32, bool)> = scored
             .iter()
-            .filter(|s| !by_rule(s))
+            .filter(|s| !gated && !by_rule(s))
             .map(|s| (s.0, s.1))
             .collect();
         let (key, t) = best_cut(rest, tp0, fp0, positives, min_precision);
@@ -474,10 +486,10 @@ mod tests {
             (1.0, false, false),
             (0.0, false, false),
         ];
-        let (t, _) = choose_thresholds(&scored, 0.5);
+        let (t, _) = choose_thresholds(&scored, 0.5, false);
         assert!((1.0..2.0).contains(&t), "{t}");
         assert_eq!(
-            choose_thresholds(&[(1.0, false, true)], 0.9),
+            choose_thresholds(&[(1.0, false, true)], 0.9, false),
             (f32::INFINITY, f32::INFINITY)
         );
         // A positive the scorer ranks low but a rule found: the rule cut takes it.
@@ -487,9 +499,50 @@ mod tests {
             (-0.2, false, false),
             (-3.0, false, true),
         ];
-        let (t, r) = choose_thresholds(&with_rule, 0.9);
+        let (t, r) = choose_thresholds(&with_rule, 0.9, false);
         assert!(t > -0.2 && t <= 3.0, "{t}");
         assert!(r > -3.0 && r <= -0.7, "{r}");
+        // Gated: the scorer alone never detects.
+        let (t, r) = choose_thresholds(&with_rule, 0.9, true);
+        assert_eq!(t, f32::INFINITY);
+        assert!(r <= -0.7, "{r}");
+    }
+
+    /// The training data, in the order `train_triggers` reads it (file names sorted).
+    const TRAINING: [&str; 2] = [
+        include_str!("../../corpus/triggers-train-2.jsonl"),
+        include_str!("../../corpus/triggers.jsonl"),
+    ];
+    const SHIPPED: &[u8] = include_bytes!("model.bin");
+
+    #[test]
+    fn the_shipped_weights_are_what_training_on_the_repository_data_gives() {
+        let shipped = Model::from_bytes(SHIPPED).expect("the shipped weights load");
+        let mut sha = Sha256::new();
+        for corpus in TRAINING {
+            sha.update(corpus.as_bytes());
+        }
+        let data: [u8; 32] = sha.finalize().into();
+        assert_eq!(
+            shipped.data_sha256, data,
+            "model.bin was trained on other data: run `cargo run -p ladder-core --release --example train_triggers`"
+        );
+        let trained = train(&TRAINING, &TrainConfig::default()).expect("the corpora parse");
+        assert!(
+            trained.weights == SHIPPED,
+            "a fresh training run gives other weights than model.bin"
+        );
+        // Training fits its own data closely; the validation figures are the honest ones.
+        assert!(trained.resubstitution.micro_f1() > trained.validation.micro_f1());
+        assert!(trained.validation.micro().precision() >= 0.85);
+    }
+
+    #[test]
+    fn a_corrupt_weights_file_does_not_load() {
+        assert!(Model::from_bytes(&SHIPPED[..SHIPPED.len() - 1]).is_none());
+        let mut wrong_magic = SHIPPED.to_vec();
+        wrong_magic[0] ^= 1;
+        assert!(Model::from_bytes(&wrong_magic).is_none());
     }
 
     #[test]
