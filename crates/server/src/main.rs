@@ -144,6 +144,11 @@ const CORPORA: &[(&str, &str, bool)] = &[
         include_str!("../../core/corpus/triggers-holdout-2.jsonl"),
         false,
     ),
+    (
+        "triggers-holdout-blind.jsonl",
+        include_str!("../../core/corpus/triggers-holdout-blind.jsonl"),
+        false,
+    ),
 ];
 
 fn triggers_command(command: TriggersCommand) -> anyhow::Result<ExitCode> {
