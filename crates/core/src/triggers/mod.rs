@@ -231,7 +231,7 @@ impl Detector {
         let mut out = Vec::with_capacity(detections.len() + 1);
         for (k, &logit) in logits.iter().enumerate() {
             let by_tenant = tenant & (1 << k) != 0;
-            if !model.detects(k, logit, signals.held & (1 << k) != 0) && !by_tenant {
+            if !model.detects(k, logit, signals) && !by_tenant {
                 continue;
             }
             let kind = learned::kind_at(k);
@@ -271,7 +271,7 @@ impl Detector {
                 .unwrap_or_default();
             let by_rule = rule.is_some();
             let by_tenant = tenant & (1 << k) != 0;
-            let (score, threshold, evidence) = match &self.model {
+            let (score, threshold, detected, evidence) = match &self.model {
                 Some(model) => {
                     learned::extract(
                         &scratch.norm,
@@ -299,16 +299,19 @@ impl Detector {
                     } else {
                         learned::sigmoid(logit)
                     };
-                    let threshold = if by_rule {
+                    let bit = 1 << k;
+                    let threshold = if signals.held & bit != 0 {
                         model.threshold[k].min(model.rule_threshold[k])
                     } else {
                         model.threshold[k]
                     };
-                    (score, learned::sigmoid(threshold), evidence)
+                    let detected = by_tenant || model.detects(k, logit, signals);
+                    (score, learned::sigmoid(threshold), detected, evidence)
                 }
                 None => (
                     rule.map_or(0.0, |d| d.confidence),
                     f32::MIN_POSITIVE,
+                    by_rule,
                     rule_evidence,
                 ),
             };
@@ -316,7 +319,7 @@ impl Detector {
                 kind: *kind,
                 score,
                 threshold,
-                detected: score >= threshold,
+                detected,
                 rule: by_rule,
                 evidence,
             });

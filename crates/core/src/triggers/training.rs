@@ -83,8 +83,8 @@ pub struct Trained {
 struct Example {
     features: Features,
     labels: u16,
-    /// Kinds one of whose rules held.
-    rule_held: u16,
+    /// What the rules did.
+    signals: learned::RuleSignals,
     fold: u32,
     id: String,
     text: String,
@@ -120,7 +120,7 @@ pub fn train(corpora: &[&str], config: &TrainConfig) -> Result<Trained, EvalErro
             examples.push(Example {
                 features: std::mem::take(&mut features),
                 labels,
-                rule_held: signals.held,
+                signals,
                 fold: fold_of(&item.id, config.folds),
                 id: item.id,
                 text: item.text,
@@ -152,14 +152,14 @@ pub fn train(corpora: &[&str], config: &TrainConfig) -> Result<Trained, EvalErro
         let scored: Vec<(f32, bool, bool)> = examples
             .iter()
             .zip(&oof)
-            .map(|(e, l)| (l[k], e.labels & (1 << k) != 0, e.rule_held & (1 << k) != 0))
+            .map(|(e, l)| (l[k], e.labels & (1 << k) != 0, e.signals.held & (1 << k) != 0))
             .collect();
         let gated = config.rule_gated & (1 << k) != 0;
         (threshold[k], rule_threshold[k]) =
             choose_thresholds(&scored, config.min_precision, gated);
     }
     let judge = |e: &Example, l: &[f32; KINDS], k: usize| {
-        l[k] >= threshold[k] || (e.rule_held & (1 << k) != 0 && l[k] >= rule_threshold[k])
+        learned::decide(threshold[k], rule_threshold[k], k, l[k], e.signals)
     };
     let validation = report(&examples, &oof, &judge);
 
