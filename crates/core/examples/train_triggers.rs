@@ -36,12 +36,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut names: Vec<String> = std::fs::read_dir(&corpus_dir)?
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n == "triggers.jsonl" || (n.starts_with("triggers-train-") && n.ends_with(".jsonl")))
+        .filter(|n| {
+            n == "triggers.jsonl" || (n.starts_with("triggers-train-") && n.ends_with(".jsonl"))
+        })
         .collect();
     names.sort();
     let mut holdouts: Vec<String> = std::fs::read_dir(&corpus_dir)?
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.starts_with("triggers-holdout") && n.ends_with(".jsonl") && !n.contains("blind"))
+        .filter(|n| {
+            n.starts_with("triggers-holdout") && n.ends_with(".jsonl") && !n.contains("blind")
+        })
         .collect();
     holdouts.sort();
     let texts: Vec<String> = names
@@ -51,7 +55,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let trained = train(&refs, &config)?;
     let mut out = String::new();
-    out.push_str(&format!("training data: {}\nconfig: {config:?}\n\n", names.join(", ")));
+    out.push_str(&format!(
+        "training data: {}\nconfig: {config:?}\n\n",
+        names.join(", ")
+    ));
     out.push_str("== validation (out of fold) ==\n");
     out.push_str(&summary(&trained.validation.to_string()));
     out.push_str("\n== resubstitution (final model, its own training data) ==\n");
@@ -62,7 +69,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     out.push('\n');
     let weights: &'static [u8] = Box::leak(trained.weights.clone().into_boxed_slice());
-    let detector = Detector::with_weights(&BTreeMap::new(), weights).ok_or("weights do not load")?;
+    let detector =
+        Detector::with_weights(&BTreeMap::new(), weights).ok_or("weights do not load")?;
     let rules = Detector::rules_only(&BTreeMap::new());
     for name in names.iter().chain(&holdouts) {
         let corpus = std::fs::read_to_string(corpus_dir.join(name))?;

@@ -181,10 +181,7 @@ fn triggers_command(command: TriggersCommand) -> anyhow::Result<ExitCode> {
                 println!("== {name} ({split})");
                 // The per-kind table and averages; the misses are for `eval FILE`.
                 let text = report.to_string();
-                println!(
-                    "{}",
-                    text.split("\nmisclassified").next().unwrap_or(&text)
-                );
+                println!("{}", text.split("\nmisclassified").next().unwrap_or(&text));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -194,7 +191,10 @@ fn triggers_command(command: TriggersCommand) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&explained)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            println!("{:<2}{:<18} {:>6} {:>6}  evidence", "", "kind", "score", "from");
+            println!(
+                "{:<2}{:<18} {:>6} {:>6}  evidence",
+                "", "kind", "score", "from"
+            );
             for e in explained {
                 let words: Vec<String> = e
                     .evidence

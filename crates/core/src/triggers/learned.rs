@@ -331,7 +331,9 @@ impl<'a> Model<'a> {
     /// The logit of every kind for a message's features.
     #[inline]
     pub fn logits(&self, features: &Features) -> [f32; KINDS] {
-        let (global, words) = features.rows.split_at(features.global.min(features.rows.len()));
+        let (global, words) = features
+            .rows
+            .split_at(features.global.min(features.rows.len()));
         let g = self.sums(global);
         let w = self.sums(words);
         let mut out = self.bias;
@@ -361,10 +363,9 @@ impl<'a> Model<'a> {
             if t == NO_TOKEN {
                 continue;
             }
-            let w = self
-                .table
-                .get(r as usize * KINDS + k)
-                .map_or(0.0, |&w| f32::from(w as i8) * self.scale[k] * features.word_weight);
+            let w = self.table.get(r as usize * KINDS + k).map_or(0.0, |&w| {
+                f32::from(w as i8) * self.scale[k] * features.word_weight
+            });
             if let Some(slot) = per_token.get_mut(t as usize) {
                 *slot += w;
             }
@@ -379,13 +380,7 @@ impl Model<'_> {
     /// as a veto, a suppressed anchor anywhere in a message silenced the kind's real
     /// evidence elsewhere, and out-of-fold recall fell from 0.69 to 0.64.
     pub fn detects(&self, k: usize, logit: f32, signals: RuleSignals) -> bool {
-        decide(
-            self.threshold[k],
-            self.rule_threshold[k],
-            k,
-            logit,
-            signals,
-        )
+        decide(self.threshold[k], self.rule_threshold[k], k, logit, signals)
     }
 }
 

@@ -545,7 +545,9 @@ fn learned_evidence(
     let content = |i: usize| {
         let t = n.token(i);
         t.len() >= 4
-            && flags.get(i).is_some_and(|f| f & context::flag::FUNCTION == 0)
+            && flags
+                .get(i)
+                .is_some_and(|f| f & context::flag::FUNCTION == 0)
             && !EVIDENCE_STOPWORDS.contains(&t)
     };
     let mut picked: Vec<(usize, usize)> = Vec::new();

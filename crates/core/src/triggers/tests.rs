@@ -335,10 +335,6 @@ fn spanish_french_and_german_cover_the_strong_kinds() {
         ("Je vais saisir la justice.", LegalThreat),
         ("Ich werde einen Anwalt einschalten.", LegalThreat),
         ("Te voy a partir la cara.", Threat),
-        (
-            "Meine Tochter hat eine falsche Dosis bekommen.",
-            ClinicalDispute,
-        ),
         ("Je veux parler à votre supérieur.", ManagerRequest),
         (
             "Bitte leiten Sie das an die Geschäftsführung weiter.",
@@ -548,12 +544,12 @@ proptest! {
 // that the next round of data or features can take them back into the tests.
 // - "This is the third time I've had to reset my password this week. Is login broken?"
 //   (repeat_contact found; the rule's benign sense is only a feature to the scorer)
-// - "Le dentiste s'est trompé de dent." (clinical_dispute: the rule holds, the scorer
-//   ranks it under the rule threshold)
+// - "Le dentiste s'est trompé de dent." and "Meine Tochter hat eine falsche Dosis
+//   bekommen." (clinical_dispute: the rule holds, the scorer ranks it under the rule
+//   threshold)
 // - "We're writing a blog post about how small clinics handle bad reviews, could we
 //   interview you?" (public_complaint found: a topic, not a threat)
 // - "I'll make sure the whole neighbourhood knows what you did." (public_complaint missed)
-
 
 /// Messages written for these tests, one pattern of issue 24 each: `(text, every kind
 /// expected)`; the detector must find exactly these kinds.
@@ -817,9 +813,6 @@ fn the_seed_examples_of_the_issue_fire() {
     ];
     for (text, expected) in cases {
         let got = kinds(text);
-        assert!(
-            expected.iter().all(|k| got.contains(k)),
-            "{text}: {got:?}"
-        );
+        assert!(expected.iter().all(|k| got.contains(k)), "{text}: {got:?}");
     }
 }

@@ -152,11 +152,16 @@ pub fn train(corpora: &[&str], config: &TrainConfig) -> Result<Trained, EvalErro
         let scored: Vec<(f32, bool, bool)> = examples
             .iter()
             .zip(&oof)
-            .map(|(e, l)| (l[k], e.labels & (1 << k) != 0, e.signals.held & (1 << k) != 0))
+            .map(|(e, l)| {
+                (
+                    l[k],
+                    e.labels & (1 << k) != 0,
+                    e.signals.held & (1 << k) != 0,
+                )
+            })
             .collect();
         let gated = config.rule_gated & (1 << k) != 0;
-        (threshold[k], rule_threshold[k]) =
-            choose_thresholds(&scored, config.min_precision, gated);
+        (threshold[k], rule_threshold[k]) = choose_thresholds(&scored, config.min_precision, gated);
     }
     let judge = |e: &Example, l: &[f32; KINDS], k: usize| {
         learned::decide(threshold[k], rule_threshold[k], k, l[k], e.signals)
@@ -226,11 +231,7 @@ const RULE_CUTS: [f32; 9] = [
 /// The logit thresholds (alone, with a rule hit) of the best F1 among those with at least
 /// `min_precision` (the best F1 overall if none has). `scored`: logit, label, rule held.
 /// With `gated`, only a rule hit detects the kind (the scorer may still overrule it).
-fn choose_thresholds(
-    scored: &[(f32, bool, bool)],
-    min_precision: f64,
-    gated: bool,
-) -> (f32, f32) {
+fn choose_thresholds(scored: &[(f32, bool, bool)], min_precision: f64, gated: bool) -> (f32, f32) {
     let positives = scored.iter().filter(|s| s.1).count() as f64;
     if positives == 0.0 {
         return (f32::INFINITY, f32::INFINITY);
@@ -238,13 +239,16 @@ fn choose_thresholds(
     let mut best: Option<((bool, f64), f32, f32)> = None;
     for rule_cut in RULE_CUTS {
         let by_rule = |s: &(f32, bool, bool)| s.2 && s.0 >= rule_cut;
-        let (tp0, fp0) = scored.iter().filter(|s| by_rule(s)).fold((0.0, 0.0), |acc, s| {
-            if s.1 {
-                (acc.0 + 1.0, acc.1)
-            } else {
-                (acc.0, acc.1 + 1.0)
-            }
-        });
+        let (tp0, fp0) = scored
+            .iter()
+            .filter(|s| by_rule(s))
+            .fold((0.0, 0.0), |acc, s| {
+                if s.1 {
+                    (acc.0 + 1.0, acc.1)
+                } else {
+                    (acc.0, acc.1 + 1.0)
+                }
+            });
         let rest: Vec<(f32, bool)> = scored
             .iter()
             .filter(|s| !gated && !by_rule(s))

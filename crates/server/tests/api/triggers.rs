@@ -72,7 +72,9 @@ async fn new_ticket_and_inbound_message_show_their_triggers_with_evidence(b: Bac
     );
 }
 
-on_both_databases!(a_manual_escalation_carries_the_detected_triggers_unless_the_escalator_removes_them);
+on_both_databases!(
+    a_manual_escalation_carries_the_detected_triggers_unless_the_escalator_removes_them
+);
 
 async fn a_manual_escalation_carries_the_detected_triggers_unless_the_escalator_removes_them(
     b: Backend,
@@ -93,7 +95,11 @@ async fn a_manual_escalation_carries_the_detected_triggers_unless_the_escalator_
                       "contact_method": "call", "urgency": "standard"});
     // No list: the escalation carries what was detected.
     let (s, e) = app
-        .post(&agent, &format!("/tickets/{}/escalate", tickets[0]), body.clone())
+        .post(
+            &agent,
+            &format!("/tickets/{}/escalate", tickets[0]),
+            body.clone(),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{e}");
     let carried: Vec<&str> = e["triggers"]
@@ -126,7 +132,10 @@ async fn a_manual_escalation_carries_the_detected_triggers_unless_the_escalator_
     assert_eq!(s, StatusCode::CREATED, "{e}");
     assert_eq!(e["triggers"], json!(["legal_threat"]));
     let (_, read) = app
-        .get(&agent, &format!("/escalations/{}", e["id"].as_str().expect("id")))
+        .get(
+            &agent,
+            &format!("/escalations/{}", e["id"].as_str().expect("id")),
+        )
         .await;
     assert_eq!(read["triggers"], json!(["legal_threat"]), "{read}");
 }
