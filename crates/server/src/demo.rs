@@ -212,6 +212,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
             urgency: Urgency::Urgent,
             triggers: vec![ladder_core::TriggerKind::LegalThreat, ladder_core::TriggerKind::BillingDispute],
         },
+        escalation::Carried::Chosen,
         now,
     )
     .await
@@ -229,6 +230,7 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
             urgency: Urgency::Standard,
             triggers: vec![ladder_core::TriggerKind::RepeatContact],
         },
+        escalation::Carried::Chosen,
         now,
     )
     .await

@@ -134,15 +134,119 @@ enum PolicyCommand {
 #[derive(Subcommand)]
 enum TriggersCommand {
     /// Prints precision, recall and F1 per trigger kind and overall on a labelled corpus
-    /// (JSON lines of {id, text, labels}), and every misclassified message.
+    /// (JSON lines of {id, text, labels}) and every misclassified message; without FILE,
+    /// the figures on each of the repository's corpora: the training split and the holdouts.
     Eval {
         /// The corpus; the repository's own when left out.
         file: Option<std::path::PathBuf>,
+        /// The rule layer alone, without the learned scorers.
+        #[arg(long)]
+        rules_only: bool,
+    },
+    /// Prints how the detector judges TEXT: each kind with its score, the score it is
+    /// detected from, and the words behind it.
+    Explain {
+        text: String,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
-/// The labelled corpus shipped with the detector.
-const CORPUS: &str = include_str!("../../core/corpus/triggers.jsonl");
+/// The labelled corpora shipped with the detector: name, JSON lines, and whether the
+/// learned layer was trained on it.
+const CORPORA: &[(&str, &str, bool)] = &[
+    (
+        "triggers.jsonl",
+        include_str!("../../core/corpus/triggers.jsonl"),
+        true,
+    ),
+    (
+        "triggers-train-2.jsonl",
+        include_str!("../../core/corpus/triggers-train-2.jsonl"),
+        true,
+    ),
+    (
+        "triggers-holdout.jsonl",
+        include_str!("../../core/corpus/triggers-holdout.jsonl"),
+        false,
+    ),
+    (
+        "triggers-holdout-2.jsonl",
+        include_str!("../../core/corpus/triggers-holdout-2.jsonl"),
+        false,
+    ),
+    (
+        "triggers-holdout-blind.jsonl",
+        include_str!("../../core/corpus/triggers-holdout-blind.jsonl"),
+        false,
+    ),
+];
+
+fn triggers_command(command: TriggersCommand) -> anyhow::Result<ExitCode> {
+    use ladder_core::triggers::{evaluate, Detector};
+    use std::collections::BTreeMap;
+    match command {
+        TriggersCommand::Eval { file, rules_only } => {
+            let detector = if rules_only {
+                Detector::rules_only(&BTreeMap::new())
+            } else {
+                Detector::default()
+            };
+            if let Some(f) = file {
+                let corpus = std::fs::read_to_string(&f)
+                    .with_context(|| format!("reading {}", f.display()))?;
+                let report = evaluate(&detector, &corpus).context("evaluating the corpus")?;
+                println!("{report}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            for (name, corpus, trained) in CORPORA {
+                let report =
+                    evaluate(&detector, corpus).with_context(|| format!("evaluating {name}"))?;
+                let split = if *trained && !rules_only {
+                    "training split: the learned layer was fitted on it (see corpus/TRAINING.txt for out-of-fold figures)"
+                } else if *trained {
+                    "training split"
+                } else {
+                    "holdout: never trained on"
+                };
+                println!("== {name} ({split})");
+                // The per-kind table and averages; the misses are for `eval FILE`.
+                let text = report.to_string();
+                println!("{}", text.split("\nmisclassified").next().unwrap_or(&text));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TriggersCommand::Explain { text, json } => {
+            let explained = Detector::default().explain(&text);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&explained)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "{:<2}{:<18} {:>6} {:>6}  evidence",
+                "", "kind", "score", "from"
+            );
+            for e in explained {
+                let words: Vec<String> = e
+                    .evidence
+                    .iter()
+                    .map(|p| format!("{:?} [{}..{}]", p.text, p.start, p.end))
+                    .collect();
+                println!(
+                    "{:<2}{:<18} {:>6.2} {:>6.2}  {}{}",
+                    if e.detected { "*" } else { "" },
+                    e.kind.as_str(),
+                    e.score,
+                    e.threshold,
+                    if e.rule { "rule: " } else { "" },
+                    words.join(", ")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
 
 #[derive(Subcommand)]
 enum TenantCommand {
@@ -391,20 +495,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = open(&cli.database_url).await?;
             policy_command(&db, command).await
         }
-        Command::Triggers {
-            command: TriggersCommand::Eval { file },
-        } => {
-            let corpus = match file {
-                Some(f) => std::fs::read_to_string(&f)
-                    .with_context(|| format!("reading {}", f.display()))?,
-                None => CORPUS.to_owned(),
-            };
-            let detector = ladder_core::triggers::Detector::default();
-            let report = ladder_core::triggers::evaluate(&detector, &corpus)
-                .context("evaluating the corpus")?;
-            println!("{report}");
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Triggers { command } => triggers_command(command),
         Command::Backup { file } => {
             let db = open(&cli.database_url).await?;
             db.backup_to(&file).await?;

@@ -37,6 +37,8 @@ pub(crate) mod flag {
     pub const SENTENCE: u8 = 64;
     /// Set by `Lexicon::look_up`, not on words: the token starts with some stems.
     pub const STEMS: u8 = 128;
+    /// Any of the function-word flags.
+    pub const FUNCTION: u8 = NEGATOR | SCOPE_END | NOT_ABOUT_MATCH | CONDITIONAL | PSEUDO;
 }
 
 /// Every word the phrases use, with its id; words can also be *stems* ("refund+"), which

@@ -20,11 +20,37 @@ pub enum EvalError {
     Empty,
 }
 
+/// One labelled message of a corpus.
 #[derive(Deserialize)]
-struct Item {
-    id: String,
-    text: String,
-    labels: Vec<TriggerKind>,
+pub(crate) struct Item {
+    pub id: String,
+    pub text: String,
+    pub labels: Vec<TriggerKind>,
+}
+
+/// Every item of a JSON-lines corpus (blank lines skipped).
+pub(crate) fn parse_corpus(corpus_jsonl: &str) -> Result<Vec<Item>, EvalError> {
+    let mut items = Vec::new();
+    for (i, line) in corpus_jsonl.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        items.push(
+            serde_json::from_str(line).map_err(|source| EvalError::BadLine {
+                line: i + 1,
+                source,
+            })?,
+        );
+    }
+    Ok(items)
+}
+
+/// What was expected of one message and what was found.
+pub(crate) struct Scored {
+    pub id: String,
+    pub text: String,
+    pub expected: BTreeSet<TriggerKind>,
+    pub got: BTreeSet<TriggerKind>,
 }
 
 /// Counts and figures for one trigger kind.
@@ -143,52 +169,59 @@ fn mean(values: impl Iterator<Item = f64>) -> f64 {
 
 /// Runs `detector` over every item of a JSON-lines corpus and compares with its labels.
 pub fn evaluate(detector: &Detector, corpus_jsonl: &str) -> Result<Report, EvalError> {
-    let mut per_kind: Vec<(TriggerKind, KindFigures)> = TriggerKind::TEXT_KINDS
-        .iter()
-        .map(|k| (*k, KindFigures::default()))
-        .collect();
-    let mut misses = Vec::new();
-    let mut items = 0;
-    for (i, line) in corpus_jsonl.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let item: Item = serde_json::from_str(line).map_err(|source| EvalError::BadLine {
-            line: i + 1,
-            source,
-        })?;
-        items += 1;
-        let expected: BTreeSet<TriggerKind> = item.labels.iter().copied().collect();
-        let got: BTreeSet<TriggerKind> = detector
+    let items = parse_corpus(corpus_jsonl)?;
+    if items.is_empty() {
+        return Err(EvalError::Empty);
+    }
+    Ok(Report::from_scored(items.into_iter().map(|item| {
+        let got = detector
             .detect(&item.text)
             .into_iter()
             .map(|d| d.kind)
             .collect();
-        for (kind, figures) in &mut per_kind {
-            match (expected.contains(kind), got.contains(kind)) {
-                (true, true) => figures.true_positives += 1,
-                (false, true) => figures.false_positives += 1,
-                (true, false) => figures.false_negatives += 1,
-                (false, false) => {}
+        Scored {
+            expected: item.labels.iter().copied().collect(),
+            got,
+            id: item.id,
+            text: item.text,
+        }
+    })))
+}
+
+impl Report {
+    /// Figures from messages already scored.
+    pub(crate) fn from_scored(scored: impl Iterator<Item = Scored>) -> Report {
+        let mut per_kind: Vec<(TriggerKind, KindFigures)> = TriggerKind::TEXT_KINDS
+            .iter()
+            .map(|k| (*k, KindFigures::default()))
+            .collect();
+        let mut misses = Vec::new();
+        let mut items = 0;
+        for s in scored {
+            items += 1;
+            for (kind, figures) in &mut per_kind {
+                match (s.expected.contains(kind), s.got.contains(kind)) {
+                    (true, true) => figures.true_positives += 1,
+                    (false, true) => figures.false_positives += 1,
+                    (true, false) => figures.false_negatives += 1,
+                    (false, false) => {}
+                }
+            }
+            if s.expected != s.got {
+                misses.push(Miss {
+                    id: s.id,
+                    expected: s.expected.into_iter().collect(),
+                    got: s.got.into_iter().collect(),
+                    text: s.text,
+                });
             }
         }
-        if expected != got {
-            misses.push(Miss {
-                id: item.id,
-                expected: expected.into_iter().collect(),
-                got: got.into_iter().collect(),
-                text: item.text,
-            });
+        Report {
+            items,
+            per_kind,
+            misses,
         }
     }
-    if items == 0 {
-        return Err(EvalError::Empty);
-    }
-    Ok(Report {
-        items,
-        per_kind,
-        misses,
-    })
 }
 
 impl fmt::Display for Report {

@@ -12,8 +12,10 @@ mod anger;
 mod context;
 pub mod eval;
 pub mod history;
+mod learned;
 mod normalize;
 mod phrases;
+pub mod training;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -22,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::TriggerKind;
 use context::{Found, Hits, Lexicon, Lookup, Output, TermBuilder, TermSet, Trie};
+use learned::{Features, Model, RuleSignals, KINDS};
 use normalize::{normalize_into, Normalized};
 use phrases::Rule;
 
@@ -57,6 +60,8 @@ enum Role {
 struct CompiledRule {
     kind: TriggerKind,
     role: Role,
+    /// A tenant's own phrase: it fires its kind whatever the scorer says.
+    tenant: bool,
     weight: f32,
     near: TermSet,
     blocks: TermSet,
@@ -73,14 +78,19 @@ pub struct Detector {
     trie: Trie,
     rules: Vec<CompiledRule>,
     hypotheticals: TermSet,
+    /// The learned layer; `None` while training it (the rules alone make its features).
+    model: Option<Model<'static>>,
 }
 
-/// Words either side of a match checked for blocking words.
+/// Words either side of a match, within its sentence, checked for blocking words: a
+/// benign sense or praise in another sentence of a letter does not silence a trigger.
 const BLOCK_WINDOW: usize = 12;
 /// Words either side of a match, within its sentence, searched for required companions.
 const NEAR_WINDOW: usize = 14;
 /// The same for rules whose companions may be in neighbouring sentences.
 const WIDE_NEAR_WINDOW: usize = 30;
+/// A rule's confidence from which the learned layer sees it as a strong hit.
+const STRONG: f32 = 0.85;
 /// At most this many pieces of evidence per kind.
 const MAX_EVIDENCE: usize = 5;
 
@@ -101,6 +111,33 @@ struct Scratch {
     /// `(index in kinds, first token, end token)` of every hit that holds.
     spans: Vec<(usize, usize, usize)>,
     anger_spans: Vec<(usize, usize)>,
+    features: Features,
+    /// Per token: its share of one kind's score (for evidence).
+    shares: Vec<f32>,
+}
+
+/// How the detector judged one kind in a message (`Detector::explain`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Explanation {
+    pub kind: TriggerKind,
+    /// The learned layer's probability (the rules' confidence when it is off).
+    pub score: f32,
+    /// The score from which the kind is detected.
+    pub threshold: f32,
+    pub detected: bool,
+    /// Whether a rule of this kind held (its words are then the evidence).
+    pub rule: bool,
+    /// The words behind the score: the rule's match, or the words that raised it most.
+    pub evidence: Vec<Evidence>,
+}
+
+/// What the rule layer found in a message.
+struct RuleOutcome {
+    /// By rule alone (the detector's answer while the learned layer is being trained).
+    detections: Vec<Detection>,
+    signals: RuleSignals,
+    /// Kinds (bits by table index) a tenant's own phrase matched.
+    tenant: u16,
 }
 
 thread_local! {
@@ -116,6 +153,26 @@ impl Default for Detector {
 impl Detector {
     /// Built-in phrase sets plus the tenant's extra phrases per kind.
     pub fn new(extra_phrases: &BTreeMap<TriggerKind, Vec<String>>) -> Detector {
+        let mut detector = Detector::rules_only(extra_phrases);
+        detector.model = Some(Model::shipped());
+        detector
+    }
+
+    /// Built-in and tenant phrases with other weights than the shipped ones (a weights file
+    /// as `train_triggers` writes it); `None` if `weights` is not such a file.
+    pub fn with_weights(
+        extra_phrases: &BTreeMap<TriggerKind, Vec<String>>,
+        weights: &'static [u8],
+    ) -> Option<Detector> {
+        let model = Model::from_bytes(weights)?;
+        let mut detector = Detector::rules_only(extra_phrases);
+        detector.model = Some(model);
+        Some(detector)
+    }
+
+    /// The rule layer alone (what the learned layer is trained on top of; also for
+    /// comparing the two layers).
+    pub fn rules_only(extra_phrases: &BTreeMap<TriggerKind, Vec<String>>) -> Detector {
         let mut builder = Builder::new();
         for rule in phrases::RULES {
             builder.add_rule(rule);
@@ -154,6 +211,143 @@ impl Detector {
     }
 
     fn detect_with(&self, text: &str, scratch: &mut Scratch) -> Vec<Detection> {
+        let RuleOutcome {
+            mut detections,
+            signals,
+            tenant,
+        } = self.run_rules(text, scratch);
+        let Some(model) = &self.model else {
+            return detections;
+        };
+        let Scratch {
+            norm: n,
+            lookup,
+            features,
+            shares,
+            ..
+        } = scratch;
+        learned::extract(n, &lookup.flags, signals, model.families, features);
+        let logits = model.logits(features);
+        let mut out = Vec::with_capacity(detections.len() + 1);
+        for (k, &logit) in logits.iter().enumerate() {
+            let by_tenant = tenant & (1 << k) != 0;
+            if !model.detects(k, logit, signals) && !by_tenant {
+                continue;
+            }
+            let kind = learned::kind_at(k);
+            let mut confidence = learned::sigmoid(logit).clamp(0.01, 0.99);
+            if by_tenant {
+                confidence = confidence.max(0.9);
+            }
+            let evidence = match detections.iter_mut().find(|d| d.kind == kind) {
+                // The words a rule matched are the clearest evidence.
+                Some(d) if !d.evidence.is_empty() => std::mem::take(&mut d.evidence),
+                _ => learned_evidence(text, n, &lookup.flags, model, features, k, shares),
+            };
+            out.push(Detection {
+                kind,
+                confidence,
+                evidence,
+            });
+        }
+        detections.clear();
+        out
+    }
+
+    /// Every text kind with its score, threshold and evidence, detected or not.
+    pub fn explain(&self, text: &str) -> Vec<Explanation> {
+        let mut scratch = Scratch::default();
+        let RuleOutcome {
+            mut detections,
+            signals,
+            tenant,
+        } = self.run_rules(text, &mut scratch);
+        let mut out = Vec::with_capacity(KINDS);
+        for (k, kind) in TriggerKind::TEXT_KINDS.iter().enumerate() {
+            let rule = detections.iter_mut().find(|d| d.kind == *kind);
+            let rule_evidence = rule
+                .as_ref()
+                .map(|d| d.evidence.clone())
+                .unwrap_or_default();
+            let by_rule = rule.is_some();
+            let by_tenant = tenant & (1 << k) != 0;
+            let (score, threshold, detected, evidence) = match &self.model {
+                Some(model) => {
+                    learned::extract(
+                        &scratch.norm,
+                        &scratch.lookup.flags,
+                        signals,
+                        model.families,
+                        &mut scratch.features,
+                    );
+                    let logit = model.logits(&scratch.features)[k];
+                    let evidence = if rule_evidence.is_empty() {
+                        learned_evidence(
+                            text,
+                            &scratch.norm,
+                            &scratch.lookup.flags,
+                            model,
+                            &scratch.features,
+                            k,
+                            &mut scratch.shares,
+                        )
+                    } else {
+                        rule_evidence
+                    };
+                    let score = if by_tenant {
+                        1.0
+                    } else {
+                        learned::sigmoid(logit)
+                    };
+                    let bit = 1 << k;
+                    let threshold = if signals.held & bit != 0 {
+                        model.threshold[k].min(model.rule_threshold[k])
+                    } else {
+                        model.threshold[k]
+                    };
+                    let detected = by_tenant || model.detects(k, logit, signals);
+                    (score, learned::sigmoid(threshold), detected, evidence)
+                }
+                None => (
+                    rule.map_or(0.0, |d| d.confidence),
+                    f32::MIN_POSITIVE,
+                    by_rule,
+                    rule_evidence,
+                ),
+            };
+            out.push(Explanation {
+                kind: *kind,
+                score,
+                threshold,
+                detected,
+                rule: by_rule,
+                evidence,
+            });
+        }
+        out
+    }
+
+    /// The learned layer's features of `text` as this detector's rules see it.
+    fn training_features(
+        &self,
+        text: &str,
+        families: u32,
+        scratch: &mut Scratch,
+        out: &mut Features,
+    ) -> RuleSignals {
+        let outcome = self.run_rules(text, scratch);
+        learned::extract(
+            &scratch.norm,
+            &scratch.lookup.flags,
+            outcome.signals,
+            families,
+            out,
+        );
+        outcome.signals
+    }
+
+    /// The rule layer: detections by rule alone, and what it saw for the learned layer.
+    fn run_rules(&self, text: &str, scratch: &mut Scratch) -> RuleOutcome {
         let Scratch {
             norm: n,
             lookup,
@@ -161,6 +355,7 @@ impl Detector {
             kinds,
             spans,
             anger_spans,
+            ..
         } = scratch;
         normalize_into(text, n);
         let n = &*n;
@@ -172,10 +367,18 @@ impl Detector {
         anger_spans.clear();
         let mut anger_weight = 0.0;
         let mut positive = 0;
+        let mut signals = RuleSignals::default();
+        let mut tenant = 0u16;
+        // Per kind: the chance every built-in hit is wrong.
+        let mut builtin_miss = [1.0f32; KINDS];
         for &(rule_index, start, end) in &found.anchors {
             let (start, end) = (start as usize, end as usize);
             let rule = &self.rules[rule_index as usize];
+            let bit = learned::index_of(rule.kind).map_or(0, |k| 1u16 << k);
             if !self.holds(rule, flags, &found.hits, start, end) {
+                if matches!(rule.role, Role::Trigger) && !rule.tenant {
+                    signals.silenced |= bit;
+                }
                 continue;
             }
             match rule.role {
@@ -189,12 +392,24 @@ impl Detector {
                     };
                     kinds[at].1 *= 1.0 - rule.weight;
                     spans.push((at, start, end));
+                    if rule.tenant {
+                        tenant |= bit;
+                    } else if let Some(k) = learned::index_of(rule.kind) {
+                        signals.held |= bit;
+                        builtin_miss[k] *= 1.0 - rule.weight;
+                    }
                 }
                 Role::AngerWord(w) => {
                     anger_weight += w;
                     anger_spans.push((start, end));
                 }
                 Role::PositiveWord => positive += 1,
+            }
+        }
+        signals.happy = positive;
+        for (k, miss) in builtin_miss.iter().enumerate() {
+            if 1.0 - miss >= STRONG {
+                signals.strong |= 1 << k;
             }
         }
         // By kind, then by place: each kind's spans in a row, in order.
@@ -212,6 +427,12 @@ impl Detector {
             });
         }
         if let Some(a) = anger::score(n, anger_weight, anger_spans, positive) {
+            if let Some(k) = learned::index_of(TriggerKind::Anger) {
+                signals.held |= 1 << k;
+                if a.confidence >= STRONG {
+                    signals.strong |= 1 << k;
+                }
+            }
             detections.push(Detection {
                 kind: TriggerKind::Anger,
                 confidence: a.confidence,
@@ -219,7 +440,11 @@ impl Detector {
             });
         }
         detections.sort_by_key(|d| d.kind);
-        detections
+        RuleOutcome {
+            detections,
+            signals,
+            tenant,
+        }
     }
 
     /// Whether a rule whose anchor matched tokens `start..end` really applies there.
@@ -250,8 +475,8 @@ impl Detector {
             }
         }
         if !rule.blocks.is_empty() {
-            let from = context::back(flags, start, BLOCK_WINDOW, false);
-            let to = context::forward(flags, end, BLOCK_WINDOW, false);
+            let from = context::back(flags, start, BLOCK_WINDOW, true);
+            let to = context::forward(flags, end, BLOCK_WINDOW, true);
             // A negated benign sense does not block: "I still haven't got my refund".
             if hits.any_where(from, to, &rule.blocks, |s| !context::negated(flags, s)) {
                 return false;
@@ -301,6 +526,79 @@ fn evidence(
     out
 }
 
+/// Evidence for a kind the learned layer found: the words that raised its score most (the
+/// best token, and the neighbours in its clause that also raised it), up to two pieces.
+fn learned_evidence(
+    original: &str,
+    n: &Normalized,
+    flags: &[u8],
+    model: &Model<'_>,
+    features: &Features,
+    k: usize,
+    shares: &mut Vec<f32>,
+) -> Vec<Evidence> {
+    shares.clear();
+    shares.resize(n.tokens.len(), 0.0);
+    model.contributions(features, k, shares);
+    // A piece starts from a content word and does not end on a function word: a banner
+    // reading "since" or "the" shows nothing.
+    let content = |i: usize| {
+        let t = n.token(i);
+        t.len() >= 4
+            && flags
+                .get(i)
+                .is_some_and(|f| f & context::flag::FUNCTION == 0)
+            && !EVIDENCE_STOPWORDS.contains(&t)
+    };
+    let mut picked: Vec<(usize, usize)> = Vec::new();
+    let mut first_top = 0.0;
+    for _ in 0..LEARNED_EVIDENCE {
+        let best = shares
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !picked.iter().any(|&(s, e)| (s..e).contains(i)))
+            .filter(|&(i, &w)| w > 0.0 && content(i))
+            .max_by(|a, b| a.1.total_cmp(b.1));
+        let Some((best, &top)) = best else { break };
+        // A second piece only if it weighs nearly as much as the first.
+        if picked.is_empty() {
+            first_top = top;
+        } else if top < 0.5 * first_top {
+            break;
+        }
+        // Grow over neighbours that raised the score too, within the clause.
+        let is_word = |i: usize| n.tokens[i].oend > n.tokens[i].ostart;
+        let raises = |i: usize| shares[i] > 0.35 * top && is_word(i);
+        let (mut s, mut e) = (best, best + 1);
+        while s > 0 && e - s < 6 && raises(s - 1) && !picked.iter().any(|p| p.1 == s) {
+            s -= 1;
+        }
+        while e < shares.len() && e - s < 6 && raises(e) && !picked.iter().any(|p| p.0 == e) {
+            e += 1;
+        }
+        while s < best && !content(s) {
+            s += 1;
+        }
+        while e > best + 1 && !content(e - 1) {
+            e -= 1;
+        }
+        picked.push((s, e));
+    }
+    picked.sort_unstable();
+    evidence(original, n, picked.into_iter())
+}
+
+/// Normalised words of four letters or more that say nothing on their own.
+const EVIDENCE_STOPWORDS: &[&str] = &[
+    "this", "that", "with", "have", "from", "your", "they", "were", "what", "when", "there",
+    "their", "about", "would", "could", "should", "ben", "wil", "just", "very", "some", "them",
+    "then", "than", "into", "onto", "also", "here", "where", "which", "while", "after", "before",
+    "since", "still", "these", "those", "does", "doing", "being", "cant", "dont", "didnt",
+];
+
+/// At most this many pieces of evidence for a learned detection.
+const LEARNED_EVIDENCE: usize = 2;
+
 /// Collects rules and their phrases into the lexicon and the trie.
 struct Builder {
     lexicon: Lexicon,
@@ -341,12 +639,14 @@ impl Builder {
             .blocks
             .iter()
             .chain(rule.more_blocks)
+            .chain(phrases::kind_blocks(rule.kind))
             .copied()
             .collect();
         let blocks = self.term_set(&blocks);
         let index = self.push_rule(CompiledRule {
             kind: rule.kind,
             role: Role::Trigger,
+            tenant: false,
             weight: rule.weight,
             near,
             blocks,
@@ -364,6 +664,7 @@ impl Builder {
         let index = self.push_rule(CompiledRule {
             kind,
             role,
+            tenant: is_trigger,
             weight: 0.9,
             near: TermSet::default(),
             blocks: TermSet::default(),
@@ -421,6 +722,7 @@ impl Builder {
             trie: self.trie,
             rules: self.rules,
             hypotheticals,
+            model: None,
         }
     }
 }

@@ -87,7 +87,7 @@ macro_rules! lawyer {
 }
 macro_rules! boss {
     () => {
-        "{manager|supervisor|supervisior|owner|boss|director|management|superior|someone senior|somebody senior|someone in charge|person in charge|someone with authority|someone higher up|higher up|higher ups|head of support|head of customer service|head of customer success|ceo|vp|vice president|team leader|team lead|clinical director|practice manager|practice owner|store manager|branch manager|area manager|general manager|managing director|owner of this practice|owner of the practice|manger|managers|your superior|your superiors|your boss|your line manager|line manager|senior management|upper management|senior staff|someone more senior|somebody more senior|someone above you|somebody above you|anyone above you|anybody above you|someone who can override this|head office|operations director|operations manager|ops manager|regional manager|district manager|customer service manager|customer relations manager|service manager|service director|duty manager|shift manager|person who runs this clinic|person who runs this place|person who runs this company|person who runs this business|person who runs this shop|whoever runs this|whoever runs the|whoever is in charge|whoever owns|clinical lead|lead dentist|principal dentist|practice principal|senior partner|head of department|head of operations|operations lead|customer care manager|complaints manager|practice lead|site manager|account director|someone with actual authority|someone with real authority|someone with more authority|somebody with authority|anyone with authority}"
+        "{manager|supervisor|supervisior|owner|boss|director|management|superior|someone senior|somebody senior|someone in charge|person in charge|someone with authority|someone higher up|higher up|higher ups|head of support|head of customer service|head of customer success|ceo|vp|vice president|team leader|team lead|clinical director|practice manager|practice owner|store manager|branch manager|area manager|general manager|managing director|owner of this practice|owner of the practice|manger|managers|your superior|your superiors|your boss|your line manager|line manager|senior management|upper management|senior staff|someone more senior|somebody more senior|someone above you|somebody above you|anyone above you|anybody above you|someone who can override this|head office|operations director|operations manager|ops manager|regional manager|district manager|customer service manager|customer relations manager|service manager|service director|duty manager|shift manager|person who runs this clinic|person who runs this place|person who runs this company|person who runs this business|person who runs this shop|whoever runs this|whoever runs the|whoever is in charge|whoever owns|clinical lead|lead dentist|principal dentist|practice principal|senior partner|head of department|head of operations|operations lead|customer care manager|complaints manager|practice lead|site manager|account director|someone with actual authority|someone with real authority|someone with more authority|somebody with authority|anyone with authority|someone above your pay grade|somebody above your pay grade|above your pay grade}"
     };
 }
 macro_rules! staff {
@@ -99,6 +99,7 @@ macro_rules! staff {
 /// Words that turn a body's name into a complaint to it.
 const REPORT_WORDS: &[&str] = &[
     "report+",
+    "threaten+",
     "complain+",
     "complaint",
     "file",
@@ -254,6 +255,45 @@ const POLICY_QUESTIONS: &[&str] = &[
     "whats your process",
     "what is your process",
 ];
+
+/// A charge already put right: "the double charge was refunded, all sorted now".
+const RESOLVED_BILLING: &[&str] = &[
+    "was refunded",
+    "been refunded",
+    "were refunded",
+    "was credited",
+    "been credited",
+    "was reversed",
+    "been reversed",
+    "all sorted",
+    "sorted now",
+    "all resolved",
+    "resolved now",
+];
+
+/// A threat of long ago, settled since: "last year I threatened to report you, but you
+/// fixed everything".
+const SETTLED: &[&str] = &[
+    "last year",
+    "back then",
+    "years ago",
+    "you fixed",
+    "fixed everything",
+    "all forgiven",
+    "happy customer",
+    "all sorted",
+    "all resolved",
+];
+
+/// Blocking words every rule of a kind has, on top of its own (within the anchor's
+/// sentence, like all blocks).
+pub(crate) fn kind_blocks(kind: TriggerKind) -> &'static [&'static str] {
+    match kind {
+        BillingDispute => RESOLVED_BILLING,
+        LegalThreat | Regulator | PublicComplaint => SETTLED,
+        _ => &[],
+    }
+}
 
 pub(crate) static RULES: &[Rule] = &[
     // ---- legal_threat ----
@@ -521,7 +561,7 @@ pub(crate) static RULES: &[Rule] = &[
     // ---- manager_request ----
     rule(ManagerRequest, 0.85, &[
         concat!("{speak|talk|speaking|talking|chat} {to|with} {a|the|your|ur|someone|} ", boss!()),
-        concat!("{escalate my complaint to|escalate my case to|escalating this to|escalating my complaint to|raise this with|take this up with|raise it with|get me|put me through to|transfer me to|connect me to|connect me with|i want|i need|i'd like|i would like|can i have|may i speak to|let me speak to|give me|call back from|callback from|a call from|call from|escalate this to|escalated to|escalate it to|escalate to|pass this to|passed to|forward this to|send this to|send this complaint to|demanded to speak to|asked to speak to|ask for|asked for|asking for|demand|demanded|request|requested|transmitted to|want} {a|the|your|ur|} ", boss!()),
+        concat!("{escalate my complaint to|escalate my case to|escalating this to|escalating my complaint to|raise this with|take this up with|raise it with|get me|put me through to|transfer me to|connect me to|connect me with|i want|i need|i'd like|i would like|can i have|may i speak to|let me speak to|give me|call back from|callback from|a call from|call from|escalate this to|escalated to|escalate it to|escalate to|pass this to|passed to|forward this to|send this to|send this complaint to|demanded to speak to|asked to speak to|asks to speak to|demands to speak to|ask for|asked for|asking for|asks for|demand|demanded|demands|demanding|request|requested|transmitted to|want} {a|the|your|ur|} ", boss!()),
         "{who is|who's|whos} in charge",
         "{someone|somebody|anyone|person} who can {actually |}{make a decision|make decisions|authorise|authorize|do something|fix this|decide}",
         "complaint to the top",
@@ -556,6 +596,9 @@ pub(crate) static RULES: &[Rule] = &[
         "was lovely", "was great", "was so helpful", "was very helpful", "was informed",
         "has been informed", "been notified", "internal note", "approve my leave",
         "apply", "application", "internship", "work experience", "collaborat+",
+        // The agent's own action in a phone note, not the caller's request.
+        "agent offered", "we offered", "i offered", "offered a callback", "offered him",
+        "offered her", "offered them", "agent escalated", "i escalated", "we escalated",
     ]),
     // A boss word with a request in its sentence: "I want this looked at by your
     // operations director", "could your manager ring me".
@@ -564,7 +607,7 @@ pub(crate) static RULES: &[Rule] = &[
     ])
     .near(&[
         "speak", "talk", "want", "need", "demand+", "request+", "asking", "ask to", "ask for",
-        "get me", "put me", "transfer", "connect", "escalat+", "pass", "passed", "passing", "forward+",
+        "get me", "put me", "transfer", "connect", "escalat+", "asks for", "asks to", "demands", "pass", "passed", "passing", "forward+",
         "send this", "refer", "call me", "phone me", "ring me", "contact me", "email me",
         "get back to me", "call back", "callback", "look at", "looked at", "look into", "review",
         "deal with", "involve", "insist", "i'd like", "id like", "i would like", "immediately", "hablar", "quiero", "exijo", "pasar", "parler", "voir", "veux", "exige",
@@ -593,11 +636,14 @@ pub(crate) static RULES: &[Rule] = &[
         "agradecer", "merci", "remercier", "felicitar", "loben", "recrutement", "stage", "emploi",
         "candidature", "poste", "empleo", "trabajo", "curriculum", "pedido grande", "presupuesto",
         "proveedor", "bewerbung", "praktikum", "stelle", "pedido", "mayorista",
+        "agent offered", "we offered", "i offered", "offered a callback", "offered him",
+        "offered her", "offered them", "agent escalated", "i escalated", "we escalated",
     ]),
     // ---- public_complaint ----
     rule(PublicComplaint, 0.85, &[
         "{1|one|1 star|zero|0} star", "{bad|negative|terrible|awful|scathing|horrible|honest|nasty} {review|reviews}",
         "{go|going|went|goes|gone} to the {press|media|papers|news|local paper|local news|newspapers}",
+        "{go|going|went|goes|gone|take this|taking this|taken this|talk|talking|speak|speaking|call|calling|ring|ringing|tell|telling|contact|contacting|contacted|write to|writing to|wrote to|tip off|tipped off|tipping off} {to the|to my|to our|the|} {local tv|tv station|news station|local news station|local radio|radio station|local newspaper|the newspaper|a newspaper|the local rag|local rag|consumer programme|consumer show}",
         "{contact|contacted|contacting|call|calling|called|tell|tip off|speak to|write to|writing to|wrote to|email|emailed|ring|rang|talk to|talking to} the {press|media|newspaper|newspapers|local paper|papers|news|local news|local radio|bbc|tv}",
         "{tell|telling|warn|warning} everyone", "everyone will know",
         "{everyone|people|the world|the public|my followers|followers|everybody} {will|are going to|is going to|need to|needs to|should|are gonna} {hear|know|see}",

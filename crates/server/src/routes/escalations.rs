@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::flows::escalation::{self as flow, Escalate, Resolve};
+use crate::flows::escalation::{self as flow, Carried, Escalate, Resolve};
 use crate::json::Json;
 use crate::routes::views::{all, Approval, Escalation};
 use crate::state::AppState;
@@ -29,22 +29,29 @@ pub struct EscalateRequest {
     pub tried: Option<LongText>,
     pub contact_method: ContactMethod,
     pub urgency: Urgency,
-    /// The triggers that motivated the escalation.
+    /// The triggers that motivated the escalation. Left out, the escalation carries the
+    /// triggers detected on the ticket; a list (`[]` for none) is taken as it is, so the
+    /// escalator removes a detected trigger by leaving it out.
     #[serde(default)]
-    pub triggers: Vec<TriggerKind>,
+    pub triggers: Option<Vec<TriggerKind>>,
 }
 
-impl From<EscalateRequest> for Escalate {
-    fn from(r: EscalateRequest) -> Escalate {
-        Escalate {
+impl From<EscalateRequest> for (Escalate, Carried) {
+    fn from(r: EscalateRequest) -> (Escalate, Carried) {
+        let carried = match r.triggers {
+            Some(_) => Carried::Chosen,
+            None => Carried::Detected,
+        };
+        let req = Escalate {
             target: r.target,
             category: r.category,
             note: r.note,
             tried: r.tried,
             contact_method: r.contact_method,
             urgency: r.urgency,
-            triggers: r.triggers,
-        }
+            triggers: r.triggers.unwrap_or_default(),
+        };
+        (req, carried)
     }
 }
 
@@ -135,7 +142,8 @@ pub async fn escalate(
     Path(id): Path<TicketId>,
     Json(req): Json<EscalateRequest>,
 ) -> ApiResult<(StatusCode, Json<Escalation>)> {
-    let e = flow::escalate(&state.db, &caller.actor, &id, req.into(), state.now()).await?;
+    let (req, carried) = req.into();
+    let e = flow::escalate(&state.db, &caller.actor, &id, req, carried, state.now()).await?;
     state.metrics.event("escalated");
     Ok((StatusCode::CREATED, Json(shown(e, &state)?)))
 }

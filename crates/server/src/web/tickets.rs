@@ -891,8 +891,15 @@ pub async fn escalate(
             urgency,
             triggers,
         };
+        // The dialog sends triggers only when opened from the banner; otherwise the ticket's
+        // detected triggers go with the escalation, as through the API.
+        let carried = if cmd.triggers.is_empty() {
+            flow::Carried::Detected
+        } else {
+            flow::Carried::Chosen
+        };
         let actor = &viewer.caller.actor;
-        match flow::escalate(&state.db, actor, &id, cmd, state.now()).await {
+        match flow::escalate(&state.db, actor, &id, cmd, carried, state.now()).await {
             Ok(e) => {
                 state.metrics.event("escalated");
                 let to = match escalated_to(&state, &e).await {

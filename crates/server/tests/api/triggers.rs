@@ -71,3 +71,71 @@ async fn new_ticket_and_inbound_message_show_their_triggers_with_evidence(b: Bac
         "detection is audited"
     );
 }
+
+on_both_databases!(
+    a_manual_escalation_carries_the_detected_triggers_unless_the_escalator_removes_them
+);
+
+async fn a_manual_escalation_carries_the_detected_triggers_unless_the_escalator_removes_them(
+    b: Backend,
+) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Carry Clinic").await;
+    let agent = org.user(&app, "Rita Reception", "agent").await;
+    let customer = org.customer(&app, "Maria Lopez").await;
+    let mut tickets = Vec::new();
+    for subject in ["First", "Second"] {
+        let (s, t) = app
+            .post(&agent, "/tickets", json!({"subject": subject, "description": "You charged me twice for the crown. I will sue you.", "customer_id": customer, "channel": "email"}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{t}");
+        tickets.push(t["id"].as_str().expect("id").to_owned());
+    }
+    let body = json!({"category": "complaint", "note": "Customer is threatening to sue.",
+                      "contact_method": "call", "urgency": "standard"});
+    // No list: the escalation carries what was detected.
+    let (s, e) = app
+        .post(
+            &agent,
+            &format!("/tickets/{}/escalate", tickets[0]),
+            body.clone(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+    let carried: Vec<&str> = e["triggers"]
+        .as_array()
+        .expect("triggers")
+        .iter()
+        .filter_map(|k| k.as_str())
+        .collect();
+    assert!(
+        carried.contains(&"legal_threat") && carried.contains(&"billing_dispute"),
+        "{e}"
+    );
+    let (_, events) = app
+        .get(&agent, &format!("/tickets/{}/events", tickets[0]))
+        .await;
+    let escalated = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|ev| ev["kind"] == "escalated")
+        .expect("the escalation is audited");
+    assert_eq!(escalated["payload"]["triggers"], e["triggers"]);
+
+    // The escalator's own list replaces it: here the billing dispute is removed.
+    let mut chosen = body.clone();
+    chosen["triggers"] = json!(["legal_threat"]);
+    let (s, e) = app
+        .post(&agent, &format!("/tickets/{}/escalate", tickets[1]), chosen)
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+    assert_eq!(e["triggers"], json!(["legal_threat"]));
+    let (_, read) = app
+        .get(
+            &agent,
+            &format!("/escalations/{}", e["id"].as_str().expect("id")),
+        )
+        .await;
+    assert_eq!(read["triggers"], json!(["legal_threat"]), "{read}");
+}

@@ -76,13 +76,24 @@ async fn validate_target(
     }
 }
 
+/// Which triggers a manual escalation carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Carried {
+    /// Those detected on the ticket: the escalator named none.
+    Detected,
+    /// Exactly the escalator's list (`Escalate::triggers`), which may leave detected ones
+    /// out.
+    Chosen,
+}
+
 /// Escalates a ticket by hand. The automatic paths (triggers, first response, incidents)
 /// call [`open_escalation`] inside their own transaction.
 pub async fn escalate(
     db: &Db,
     actor: &Actor,
     ticket_id: &TicketId,
-    req: Escalate,
+    mut req: Escalate,
+    carried: Carried,
     now: Timestamp,
 ) -> FlowResult<Escalation> {
     let mut tx = db.write().await?;
@@ -92,6 +103,12 @@ pub async fn escalate(
         ticket.active_escalation_id.is_some(),
         &actor.rules(),
     )?;
+    if carried == Carried::Detected {
+        req.triggers = crate::triggers::stored(&ticket)?
+            .into_iter()
+            .map(|f| f.kind)
+            .collect();
+    }
     let e = open_escalation(&mut tx, &tenant, &mut ticket, Some(actor.id()), req, now).await?;
     tx.commit().await?;
     Ok(e)

@@ -16,7 +16,7 @@ pub use acknowledge::{acknowledge, acknowledge_reporting};
 pub use approvals::decide;
 pub use away::set_availability;
 pub use de_escalate::de_escalate;
-pub use escalate::{escalate, open_escalation, Escalate};
+pub use escalate::{escalate, open_escalation, Carried, Escalate};
 pub use move_up::{move_up, plan_move_up, re_escalate, MoveReason};
 pub use resolve::{resolve, Compensation, Resolve, Resolved};
 pub use verify::verify;
