@@ -16,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use ladder_storage::{Backend, Db};
+
 use serde_json::Value;
 
 #[path = "support/bulk.rs"]
@@ -188,34 +188,7 @@ async fn main() {
     let n_tickets = env_usize("LADDER_BENCH_TICKETS", 1_000_000);
     let n_escalations = env_usize("LADDER_BENCH_ESCALATIONS", 100_000).min(n_tickets);
     let n_requests = env_usize("LADDER_BENCH_REQUESTS", 1_000).max(1);
-    let url = match std::env::var("LADDER_BENCH_DATABASE_URL") {
-        Ok(url) => url,
-        Err(_) => {
-            let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| {
-                concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_owned()
-            });
-            let dir = std::path::Path::new(&target).join("bench-queues");
-            std::fs::create_dir_all(&dir).expect("create target/bench-queues");
-            let path = dir.join("ladder.db");
-            for suffix in ["", "-wal", "-shm"] {
-                let mut p = path.clone().into_os_string();
-                p.push(suffix);
-                match std::fs::remove_file(&p) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => panic!("delete {p:?}: {e}"),
-                }
-            }
-            format!("sqlite://{}", path.display())
-        }
-    };
-
-    let db = Db::connect(&url).await.expect("connect to the database");
-    db.migrate().await.expect("migrate");
-    let backend = match db.backend() {
-        Backend::Sqlite => "SQLite",
-        Backend::Postgres => "PostgreSQL",
-    };
+    let (db, backend) = bulk::bench_db("queues").await;
     println!("queue benchmark on {backend}: {n_tickets} tickets, {n_escalations} escalations");
 
     let t0 = Instant::now();

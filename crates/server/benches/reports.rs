@@ -20,7 +20,7 @@ use jiff::Timestamp;
 use ladder_core::sla::SlaClocks;
 use ladder_core::Policy;
 use ladder_server::sla::Run;
-use ladder_storage::{from_micros, new_id, Backend, Db};
+use ladder_storage::{from_micros, new_id, Db};
 use serde_json::Value;
 
 #[path = "support/bulk.rs"]
@@ -409,33 +409,7 @@ async fn main() {
     let n_tickets = env_usize("LADDER_BENCH_TICKETS", 1_000_000);
     let n_escalations = env_usize("LADDER_BENCH_ESCALATIONS", 100_000).min(n_tickets);
     let n_requests = env_usize("LADDER_BENCH_REQUESTS", 30).max(1);
-    let url = match std::env::var("LADDER_BENCH_DATABASE_URL") {
-        Ok(url) => url,
-        Err(_) => {
-            let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| {
-                concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_owned()
-            });
-            let dir = std::path::Path::new(&target).join("bench-reports");
-            std::fs::create_dir_all(&dir).expect("create target/bench-reports");
-            let path = dir.join("ladder.db");
-            for suffix in ["", "-wal", "-shm"] {
-                let mut p = path.clone().into_os_string();
-                p.push(suffix);
-                match std::fs::remove_file(&p) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => panic!("delete {p:?}: {e}"),
-                }
-            }
-            format!("sqlite://{}", path.display())
-        }
-    };
-    let db = Db::connect(&url).await.expect("connect to the database");
-    db.migrate().await.expect("migrate");
-    let backend = match db.backend() {
-        Backend::Sqlite => "SQLite",
-        Backend::Postgres => "PostgreSQL",
-    };
+    let (db, backend) = bulk::bench_db("reports").await;
     println!("report benchmark on {backend}: {n_tickets} tickets, {n_escalations} escalations");
     let t0 = Instant::now();
     let loaded = load(&db, n_tickets, n_escalations).await;

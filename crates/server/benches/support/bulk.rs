@@ -2,11 +2,44 @@
 //! generated rows in a few large transactions, far faster than going through the API.
 #![allow(dead_code)] // each benchmark uses its own part
 
-use ladder_storage::{Db, WriteTx};
+use ladder_storage::{Backend, Db, WriteTx};
 
 pub const ROWS_PER_INSERT: usize = 500;
 /// Multi-row inserts per transaction while loading.
 pub const INSERTS_PER_TX: usize = 20;
+
+/// The benchmark's database, migrated, and its name for the report: `LADDER_BENCH_DATABASE_URL`,
+/// or else a fresh SQLite file under `target/bench-<name>/`.
+pub async fn bench_db(name: &str) -> (Db, &'static str) {
+    let url = match std::env::var("LADDER_BENCH_DATABASE_URL") {
+        Ok(url) => url,
+        Err(_) => {
+            let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| {
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_owned()
+            });
+            let dir = std::path::Path::new(&target).join(format!("bench-{name}"));
+            std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {dir:?}: {e}"));
+            let path = dir.join("ladder.db");
+            for suffix in ["", "-wal", "-shm"] {
+                let mut p = path.clone().into_os_string();
+                p.push(suffix);
+                match std::fs::remove_file(&p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => panic!("delete {p:?}: {e}"),
+                }
+            }
+            format!("sqlite://{}", path.display())
+        }
+    };
+    let db = Db::connect(&url).await.expect("connect to the database");
+    db.migrate().await.expect("migrate");
+    let backend = match db.backend() {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres => "PostgreSQL",
+    };
+    (db, backend)
+}
 
 pub fn env_usize(name: &str, default: usize) -> usize {
     match std::env::var(name) {
