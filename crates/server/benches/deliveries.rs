@@ -53,6 +53,35 @@ impl Drop for Aiosmtpd {
     }
 }
 
+/// CPU seconds (user and system) the process has used so far, from `/proc`: the machine is
+/// shared, so the server's own CPU per email is the figure that does not depend on what else
+/// runs beside the benchmark.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')').expect("a stat line") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: f64 =
+        fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
+    let hz = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .unwrap_or(100.0);
+    ticks / hz
+}
+
+/// The one-minute load average, printed beside the figures it affects.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -218,10 +247,17 @@ async fn main() {
         let server = start_server(&url, port).await;
         let done = drained(&db, emails as i64, Duration::from_secs(900)).await;
         let secs = done.duration_since(started).as_secs_f64();
+        let cpu = cpu_seconds(server.0.id());
         println!(
-            "{label}: {} queued emails delivered in {secs:.1} s: {:.0} emails/s (from the server's start)",
+            "{label}: {} queued emails delivered in {secs:.1} s: {:.0} emails/s (from the server's start; load average {})",
             thousands(emails as u64),
-            emails as f64 / secs
+            emails as f64 / secs,
+            load_average()
+        );
+        println!(
+            "{label}: the server used {cpu:.1} CPU-seconds: {:.2} ms per email, {:.0} emails per CPU-second",
+            1000.0 * cpu / emails as f64,
+            emails as f64 / cpu
         );
         drop(server);
         db.close().await;
@@ -244,10 +280,12 @@ async fn main() {
         let fired = sla_load::fired(&db).await;
         assert_eq!(fired, due as i64, "every timer fired");
         println!(
-            "{label}: {} timers due at once: their {} notices all delivered {:.1} s after the instant",
+            "{label}: {} timers due at once: their {} notices all delivered {:.1} s after the instant (load average {}; server CPU {:.1} s)",
             thousands(due as u64),
             thousands(expected as u64),
-            done.duration_since(started).as_secs_f64()
+            done.duration_since(started).as_secs_f64(),
+            load_average(),
+            cpu_seconds(server.0.id())
         );
         drop(server);
         db.close().await;

@@ -55,7 +55,7 @@ enum Command {
         /// serves Ladder. Requests arriving with `X-Forwarded-Proto: https` get it anyway.
         #[arg(long, env = "LADDER_SECURE_COOKIES")]
         secure_cookies: bool,
-        /// Where emails go: smtp://[user:pass@]host:port[?tls=none|starttls|tls]. Without
+        /// Where emails go: smtp://[user:pass@]host:port[?tls=none|starttls|tls][&connections=N]. Without
         /// it, email notifications wait in the outbox as `pending`.
         #[arg(long, env = "LADDER_SMTP_URL")]
         smtp_url: Option<String>,

@@ -125,6 +125,16 @@ impl Notifier {
         c
     }
 
+    /// Deliveries sent at once by one worker: the SMTP pool's size.
+    fn in_flight(&self) -> usize {
+        let pool = self
+            .settings
+            .smtp
+            .as_ref()
+            .map_or(smtp::POOL, |s| s.connections);
+        usize::try_from(pool).unwrap_or(1)
+    }
+
     fn ticket_link(&self, ticket: &str) -> String {
         format!(
             "{}/tickets/{ticket}",
@@ -147,8 +157,6 @@ impl Default for Notifier {
 const FAN_OUT_BATCH: i64 = 200;
 /// Deliveries claimed per transaction.
 const SEND_BATCH: i64 = 200;
-/// Deliveries sent at once by one worker: the SMTP pool's size.
-const IN_FLIGHT: usize = smtp::POOL as usize;
 /// How long a failed delivery is retried before it is `failed`.
 const RETRY_FOR: SignedDuration = SignedDuration::from_hours(24);
 
@@ -294,7 +302,7 @@ pub async fn send_due(state: &AppState, batch: i64) -> Result<usize, StorageErro
         .map(|(i, d)| async move { (i, send_one(state, hooks, d).await) })
         .collect();
     let outcomes: Vec<(usize, Result<(), String>)> = futures::stream::iter(sends)
-        .buffer_unordered(IN_FLIGHT)
+        .buffer_unordered(notifier.in_flight())
         .collect()
         .await;
     let done_at = state.now();
