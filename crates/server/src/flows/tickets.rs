@@ -464,20 +464,10 @@ pub async fn comment(
                 FlowError::Internal(anyhow::anyhow!("ticket {} has no customer", t.id))
             })?;
         let in_text = match scanned {
-            Some(scanned) if tenant == *actor.tenant() => {
-                scanned.under(&policy, req.body.as_str())
-            }
+            Some(scanned) if tenant == *actor.tenant() => scanned.under(&policy, req.body.as_str()),
             _ => triggers::scan(&policy, req.body.as_str()),
         };
-        let found = triggers::detect(
-            &policy,
-            in_text,
-            &customer,
-            tx.conn(),
-            &tenant,
-            now,
-        )
-        .await?;
+        let found = triggers::detect(&policy, in_text, &customer, tx.conn(), &tenant, now).await?;
         if !found.is_empty() {
             payload["triggers"] = serde_json::to_value(&found).unwrap_or_default();
             t.triggers = triggers::merge(&t, &found)?;
