@@ -388,6 +388,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let notifier =
                 ladder_server::notify::Notifier::new(notify).map_err(|e| anyhow::anyhow!("{e}"))?;
+            // Built beside connecting and migrating, and done before the first request: the
+            // first create would otherwise build it.
+            let detector = tokio::task::spawn_blocking(ladder_server::triggers::prepare);
             // Sockets are files: the connection cap, not a default soft limit of 1,024,
             // is what a flood of them should meet.
             match ladder_server::transport::raise_open_file_limit() {
@@ -414,6 +417,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
+            detector.await.context("building the trigger detector")?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;

@@ -6,12 +6,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use jiff::{SignedDuration, Timestamp};
-use ladder_core::triggers::{repeat_contact, Detector};
+use ladder_core::triggers::history::repeat_reached;
+use ladder_core::triggers::Detector;
 use ladder_core::TenantId;
 use ladder_core::{Category, CustomerTier, Policy, TriggerKind, TriggerMode, Urgency};
 use ladder_storage::directory::Customer;
 use ladder_storage::tickets::Ticket;
-use ladder_storage::StorageError;
+use ladder_storage::{Db, StorageError};
 use serde::Serialize;
 use sqlx::AnyConnection;
 
@@ -27,6 +28,10 @@ pub struct FoundTrigger {
     #[schema(value_type = Vec<Object>)]
     pub evidence: serde_json::Value,
 }
+
+/// How many prior contacts a repeat-contact count reads at most (or the threshold, if
+/// higher): the evidence says "100" for a customer who wrote more often.
+const CONTACTS_COUNTED: u32 = 100;
 
 /// Detectors are costly to build (automata over every phrase), so each distinct set of
 /// tenant phrases is compiled once per process and shared.
@@ -58,17 +63,67 @@ fn detector_for(policy: &Policy) -> Arc<Detector> {
         .clone()
 }
 
-/// Detects the triggers of a new message from `customer`: its text, the customer's recent
-/// contacts, and their tier. Kinds the tenant switched off are left out.
+/// Builds the built-in detector, so that no request pays for it: `ladder serve` calls this
+/// at start, beside connecting to the database.
+pub fn prepare() {
+    detector_for(&Policy::default());
+}
+
+/// The triggers in a message's text, each tagged with the tenant's mode for its kind (kinds
+/// switched off left out). Pure work on the text: flows run it before taking the write lock.
+pub fn scan(policy: &Policy, text: &str) -> Vec<FoundTrigger> {
+    let mut out: Vec<FoundTrigger> = Vec::new();
+    for d in detector_for(policy).detect(text) {
+        let mode = policy.trigger_mode(d.kind);
+        if mode != TriggerMode::Off && !out.iter().any(|f| f.kind == d.kind) {
+            out.push(FoundTrigger {
+                kind: d.kind,
+                mode,
+                confidence: d.confidence,
+                evidence: serde_json::to_value(&d.evidence).unwrap_or_default(),
+            });
+        }
+    }
+    out
+}
+
+/// A message scanned before its write transaction, with the policy it was scanned under.
+pub struct Scanned {
+    policy: Policy,
+    found: Vec<FoundTrigger>,
+}
+
+impl Scanned {
+    /// Scans `text` under the tenant's policy as read now, outside any transaction (a
+    /// tenant's own phrases compile here the first time, not while the write lock is held).
+    pub async fn early(db: &Db, tenant: &TenantId, text: &str) -> FlowResult<Scanned> {
+        let policy = crate::flows::policy(db, tenant).await?;
+        let found = scan(&policy, text);
+        Ok(Scanned { policy, found })
+    }
+
+    /// The text's triggers under `policy`, the one read inside the transaction: the early
+    /// scan's, unless the policy changed in between.
+    pub fn under(self, policy: &Policy, text: &str) -> Vec<FoundTrigger> {
+        if self.policy == *policy {
+            self.found
+        } else {
+            scan(policy, text)
+        }
+    }
+}
+
+/// Adds to a new message's text triggers (`found`, from [`scan`]) those of its customer's
+/// history: their recent contacts, and their tier. Kinds the tenant switched off are left out.
 pub async fn detect(
     policy: &Policy,
-    text: &str,
+    mut found: Vec<FoundTrigger>,
     customer: &Customer,
     conn: &mut AnyConnection,
     tenant: &TenantId,
     now: Timestamp,
 ) -> FlowResult<Vec<FoundTrigger>> {
-    let mut out = Vec::new();
+    let out = &mut found;
     let mut push = |kind: TriggerKind, confidence: f32, evidence: serde_json::Value| {
         let mode = policy.trigger_mode(kind);
         if mode != TriggerMode::Off && !out.iter().any(|f: &FoundTrigger| f.kind == kind) {
@@ -80,22 +135,23 @@ pub async fn detect(
             });
         }
     };
-    for d in detector_for(policy).detect(text) {
-        push(
-            d.kind,
-            d.confidence,
-            serde_json::to_value(&d.evidence).unwrap_or_default(),
-        );
-    }
     let rule = policy.history.repeat_contact;
     let since = now
         .checked_sub(SignedDuration::from_hours(i64::from(rule.window_hours)))
         .unwrap_or(Timestamp::MIN);
     // Contacts strictly before this one: an inbound message is already stored when this runs.
-    let earlier =
-        ladder_storage::tickets::customer_contact_times(conn, tenant, &customer.id, since, now)
-            .await?;
-    if let Some(n) = repeat_contact(&earlier, now, &rule) {
+    // Counted up to a bound, so a customer's long history costs nothing more; the evidence
+    // shows the exact count below it.
+    let earlier = ladder_storage::tickets::customer_contacts(
+        conn,
+        tenant,
+        &customer.id,
+        since,
+        now,
+        rule.threshold.max(CONTACTS_COUNTED),
+    )
+    .await?;
+    if let Some(n) = repeat_reached(earlier, &rule) {
         push(
             TriggerKind::RepeatContact,
             0.9,
@@ -109,7 +165,7 @@ pub async fn detect(
             serde_json::json!([{"tier": customer.tier}]),
         );
     }
-    Ok(out)
+    Ok(found)
 }
 
 /// The triggers stored on a ticket. A list that does not read back is corrupt: treating it

@@ -5,12 +5,13 @@
 //! The few places where the dialects must differ ask [`Db::backend`].
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, ConnectOptions, Executor};
-use tokio::sync::{watch, Mutex, OwnedMutexGuard};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions, Executor};
+use tokio::sync::{oneshot, watch, Mutex, OwnedMutexGuard};
 
 use crate::StorageError;
 
@@ -37,8 +38,9 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     /// SQLite allows one writer at a time. Writers queue here, in order, instead of racing
-    /// for the file lock and surfacing "database is locked" to a request.
-    write_gate: Option<Arc<Mutex<()>>>,
+    /// for the file lock and surfacing "database is locked" to a request, and those that
+    /// queue together share a commit (see [`Gate`]).
+    write_gate: Option<Writer>,
     /// The SQLite database file (none in memory or on PostgreSQL).
     file: Option<Arc<std::path::PathBuf>>,
     /// Counts this process's committed write transactions, for whoever waits on new ones
@@ -54,30 +56,302 @@ pub struct ServerLock {
     _file: Option<std::fs::File>,
 }
 
-/// A write transaction. Dropping it without [`WriteTx::commit`] rolls back.
+/// A write transaction. Dropping it without [`WriteTx::commit`] rolls back (on SQLite, only
+/// this write's part of the group it belongs to).
 pub struct WriteTx {
-    pub tx: sqlx::Transaction<'static, sqlx::Any>,
-    _gate: Option<OwnedMutexGuard<()>>,
-    commits: Arc<watch::Sender<u64>>,
+    inner: Inner,
+}
+
+enum Inner {
+    Postgres {
+        tx: sqlx::Transaction<'static, sqlx::Any>,
+        commits: Arc<watch::Sender<u64>>,
+    },
+    Sqlite(Member),
 }
 
 impl WriteTx {
+    /// Commits, and returns once the write is durable. On SQLite the write may share its
+    /// commit with the writes queued behind it: it returns when that commit is done.
     pub async fn commit(self) -> Result<(), StorageError> {
-        self.tx.commit().await.map_err(StorageError::from)?;
-        self.commits.send_modify(|n| *n = n.wrapping_add(1));
-        Ok(())
+        match self.inner {
+            Inner::Postgres { tx, commits } => {
+                tx.commit().await.map_err(StorageError::from)?;
+                commits.send_modify(|n| *n = n.wrapping_add(1));
+                Ok(())
+            }
+            Inner::Sqlite(member) => member.leave(true).await,
+        }
     }
 
     /// Rolls back now, before the write gate opens. (Dropped, a transaction is rolled back
     /// only when its connection is next used.)
     pub async fn rollback(self) -> Result<(), StorageError> {
-        self.tx.rollback().await.map_err(StorageError::from)
+        match self.inner {
+            Inner::Postgres { tx, .. } => tx.rollback().await.map_err(StorageError::from),
+            Inner::Sqlite(member) => member.leave(false).await,
+        }
     }
 
-    pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.tx
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        match &mut self.inner {
+            Inner::Postgres { tx, .. } => tx,
+            Inner::Sqlite(member) => &mut member.gate.conn,
+        }
     }
 }
+
+/// Runs `sql` on the writer's connection. (Boxed: the future sqlx returns is generic over
+/// the executor's lifetime in a way that cannot be sent to a spawned task.)
+fn exec<'c>(
+    conn: &'c mut AnyConnection,
+    sql: &'static str,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>> {
+    Box::pin(async move { conn.execute(sql).await.map(|_| ()) })
+}
+
+/// Savepoint of the write in progress inside the group's transaction.
+const SAVEPOINT: &str = "SAVEPOINT ladder_write";
+const RELEASE: &str = "RELEASE ladder_write";
+const ROLLBACK_TO: &str = "ROLLBACK TO ladder_write; RELEASE ladder_write";
+/// The most writes one SQLite commit takes: each waits for the last of its group to write,
+/// so a bound keeps the first one's wait short.
+const MAX_GROUP: usize = 32;
+
+/// SQLite's one writer, shared by the process: a connection of its own behind a mutex.
+///
+/// **Group commit.** Each write runs inside a savepoint of a transaction (`BEGIN IMMEDIATE`)
+/// that may already be open. When a write is done and other writes are queued at the gate,
+/// it releases its savepoint and hands the open transaction to the next one instead of
+/// committing, then waits; the last of the group (nobody queued, or the group full) commits
+/// once (one `fsync` for all) and tells each waiting member the outcome. A write that fails
+/// or is dropped rolls back to its own savepoint, so the others' changes stay and commit. A
+/// member is answered only after the commit that holds its write, so an acknowledged write
+/// is durable (`synchronous=FULL`); if that commit fails, every member of the group is told.
+struct Gate {
+    conn: AnyConnection,
+    /// A transaction is open on `conn`.
+    open: bool,
+    /// A write was dropped in the middle: its savepoint is still open and must be rolled
+    /// back before anything else happens on `conn`.
+    abandoned: bool,
+    /// The members whose writes are in the open transaction, waiting for its commit.
+    pending: Vec<oneshot::Sender<Result<(), String>>>,
+}
+
+/// The gate, with the count of writers waiting at it (tokio's mutex does not say).
+#[derive(Clone)]
+struct Writer {
+    gate: Arc<Mutex<Gate>>,
+    queued: Arc<AtomicUsize>,
+    commits: Arc<watch::Sender<u64>>,
+}
+
+/// Counts a writer waiting at the gate; a writer that gives up waiting (its request was
+/// cancelled) may have been the one a group was handed to, so it makes sure the group ends.
+struct Queued {
+    writer: Writer,
+    admitted: bool,
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.writer.queued.fetch_sub(1, Ordering::SeqCst);
+        if !self.admitted {
+            self.writer.settle_later();
+        }
+    }
+}
+
+impl Writer {
+    async fn enter(&self) -> Result<Member, StorageError> {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let mut queued = Queued {
+            writer: self.clone(),
+            admitted: false,
+        };
+        let gate = self.gate.clone().lock_owned().await;
+        queued.admitted = true;
+        drop(queued);
+        // From here on the gate is held: the rest runs in a task of its own, so that a
+        // request cancelled meanwhile still leaves the transaction in a known state (and,
+        // through the member's drop, ends the group it may have been handed).
+        let member = Member {
+            gate,
+            writer: self.clone(),
+            done: false,
+        };
+        tokio::spawn(member.begin())
+            .await
+            .map_err(|e| StorageError::NotCommitted(format!("the writer task failed: {e}")))?
+    }
+
+    /// Ends the open group, if any and if nobody is queued to carry it on: for a write that
+    /// was dropped, or a writer that stopped waiting.
+    fn settle_later(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let writer = self.clone();
+        runtime.spawn(async move {
+            let mut gate = writer.gate.clone().lock_owned().await;
+            gate.tidy().await;
+            if gate.open && writer.queued.load(Ordering::SeqCst) == 0 {
+                // The members it commits are told the outcome; nobody else waits on it.
+                let _ = gate.commit_group(&writer.commits).await;
+            }
+        });
+    }
+}
+
+impl Gate {
+    /// Rolls back the savepoint a dropped write left open. If even that fails, the
+    /// transaction's state is unknown: it is rolled back whole and its members told.
+    async fn tidy(&mut self) {
+        if !self.abandoned {
+            return;
+        }
+        self.abandoned = false;
+        if let Err(e) = exec(&mut self.conn, ROLLBACK_TO).await {
+            self.abort(&format!("rolling back a dropped write failed: {e}"))
+                .await;
+        }
+    }
+
+    /// Rolls the whole open transaction back and tells its members.
+    async fn abort(&mut self, why: &str) {
+        let _ = exec(&mut self.conn, "ROLLBACK").await;
+        self.open = false;
+        for member in self.pending.drain(..) {
+            let _ = member.send(Err(why.to_owned()));
+        }
+    }
+
+    /// Commits the open transaction (rolls it back when no write is in it) and tells each
+    /// waiting member; the outcome of the commit.
+    async fn commit_group(&mut self, commits: &watch::Sender<u64>) -> Result<(), String> {
+        if !self.open {
+            return Ok(());
+        }
+        if self.pending.is_empty() {
+            self.abort("nothing to commit").await;
+            return Ok(());
+        }
+        let outcome = match exec(&mut self.conn, "COMMIT").await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                // A failed COMMIT may leave the transaction open: end it.
+                let _ = exec(&mut self.conn, "ROLLBACK").await;
+                Err(format!("the commit failed: {e}"))
+            }
+        };
+        self.open = false;
+        for member in self.pending.drain(..) {
+            let _ = member.send(outcome.clone());
+        }
+        if outcome.is_ok() {
+            commits.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        outcome
+    }
+}
+
+/// One write holding SQLite's gate.
+struct Member {
+    gate: OwnedMutexGuard<Gate>,
+    writer: Writer,
+    /// Ended by [`Member::leave`]; otherwise dropping it abandons the write.
+    done: bool,
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        if !self.done {
+            // Dropped mid-way (an error returned early, or the request cancelled): its
+            // savepoint is rolled back by whoever takes the gate next, and the group it
+            // leaves is ended unless someone queued carries it on.
+            self.gate.abandoned = true;
+            self.writer.settle_later();
+        }
+    }
+}
+
+impl Member {
+    /// Opens the group's transaction unless it is open, and this write's savepoint in it.
+    async fn begin(mut self) -> Result<Member, StorageError> {
+        self.gate.tidy().await;
+        if !self.gate.open {
+            if let Err(e) = exec(&mut self.gate.conn, "BEGIN IMMEDIATE").await {
+                self.done = true;
+                return Err(e.into());
+            }
+            self.gate.open = true;
+        }
+        if let Err(e) = exec(&mut self.gate.conn, SAVEPOINT).await {
+            self.done = true;
+            if self.writer.queued.load(Ordering::SeqCst) == 0 {
+                let _ = self.gate.commit_group(&self.writer.commits).await;
+            }
+            return Err(e.into());
+        }
+        Ok(self)
+    }
+
+    /// Ends this write: keeps it (`commit`) or rolls back to its savepoint, then hands the
+    /// transaction on or commits the group. Runs in a task of its own, so that a request
+    /// cancelled meanwhile cannot leave the group half-way (nor be told a committed write
+    /// failed).
+    async fn leave(self, commit: bool) -> Result<(), StorageError> {
+        let outcome = tokio::spawn(self.leave_now(commit))
+            .await
+            .map_err(|e| StorageError::NotCommitted(format!("the writer task failed: {e}")))?;
+        outcome.map_err(StorageError::NotCommitted)
+    }
+
+    async fn leave_now(mut self, commit: bool) -> Result<(), String> {
+        self.done = true;
+        let kept = commit && exec(&mut self.gate.conn, RELEASE).await.is_ok();
+        if !kept {
+            if let Err(e) = exec(&mut self.gate.conn, ROLLBACK_TO).await {
+                self.gate
+                    .abort(&format!("rolling back a write failed: {e}"))
+                    .await;
+            }
+            if self.writer.queued.load(Ordering::SeqCst) == 0 {
+                let _ = self.gate.commit_group(&self.writer.commits).await;
+            }
+            return if commit {
+                Err("the write could not be kept in its transaction".into())
+            } else {
+                Ok(())
+            };
+        }
+        if self.writer.queued.load(Ordering::SeqCst) > 0 && self.gate.pending.len() + 1 < MAX_GROUP
+        {
+            let (tx, rx) = oneshot::channel();
+            self.gate.pending.push(tx);
+            drop(self);
+            return rx
+                .await
+                .unwrap_or_else(|_| Err("the group's commit was abandoned".into()));
+        }
+        let (tx, _rx) = oneshot::channel();
+        self.gate.pending.push(tx);
+        self.gate.commit_group(&self.writer.commits).await
+    }
+}
+
+/// Every SQLite connection's settings. WAL lets readers run beside the writer; FULL sync makes
+/// every acknowledged commit survive a crash or power loss. A 32 MiB page cache (the default
+/// is 2 MiB) keeps a large write transaction, such as a batch of timers, from spilling pages
+/// to the log mid-way. Statement journals (the undo copy a multi-row statement keeps in case
+/// it fails half way) stay in memory instead of a temp file. The log is copied into the
+/// database by `checkpoint`, which the server runs in the background so that committing
+/// writers don't; the automatic checkpoint only steps in if the log passes 64 MiB.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+     PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY; \
+     PRAGMA wal_autocheckpoint = 16384;";
 
 /// The schema, one migration directory for both databases. Each migrator leaves alone the
 /// versions the other applied (`ignore_missing`).
@@ -190,35 +464,37 @@ impl Db {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the writer; FULL sync makes every
-                        // acknowledged commit survive a crash or power loss. A 32 MiB page
-                        // cache (the default is 2 MiB) keeps a large write transaction, such
-                        // as a batch of timers, from spilling pages to the log mid-way.
-                        // Statement journals (the undo copy a multi-row statement keeps in
-                        // case it fails half way) stay in memory instead of a temp file.
-                        // The log is copied into the database by `checkpoint`, which the
-                        // server runs in the background so that committing writers don't;
-                        // the automatic checkpoint only steps in if the log passes 64 MiB.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                             PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY; \
-                             PRAGMA wal_autocheckpoint = 16384;",
-                        )
-                        .await?;
+                        conn.execute(SQLITE_PRAGMAS).await?;
                     }
                     Ok(())
                 })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let commits = Arc::new(watch::Sender::new(0));
+        let write_gate = match backend {
+            Backend::Sqlite => {
+                let mut conn = options.connect().await?;
+                conn.execute(SQLITE_PRAGMAS).await?;
+                Some(Writer {
+                    gate: Arc::new(Mutex::new(Gate {
+                        conn,
+                        open: false,
+                        abandoned: false,
+                        pending: Vec::new(),
+                    })),
+                    queued: Arc::new(AtomicUsize::new(0)),
+                    commits: commits.clone(),
+                })
+            }
+            Backend::Postgres => None,
+        };
         Ok(Db {
             pool,
             backend,
             write_gate,
             file: file.map(Arc::new),
-            commits: Arc::new(watch::Sender::new(0)),
+            commits,
             listen_url,
         })
     }
@@ -257,27 +533,36 @@ impl Db {
         &self.pool
     }
 
-    async fn gate(&self) -> Option<OwnedMutexGuard<()>> {
-        match &self.write_gate {
-            Some(gate) => Some(gate.clone().lock_owned().await),
-            None => None,
-        }
+    /// Holds SQLite's write gate with no group open (for migrations, which write through the
+    /// pool).
+    async fn gate(&self) -> Option<OwnedMutexGuard<Gate>> {
+        let writer = self.write_gate.as_ref()?;
+        let mut gate = writer.gate.clone().lock_owned().await;
+        gate.tidy().await;
+        let _ = gate.commit_group(&writer.commits).await;
+        Some(gate)
     }
 
     /// Starts a write transaction. On SQLite it waits its turn behind other writers and
     /// takes the write lock at once (`BEGIN IMMEDIATE`), so it can never fail half-way on a
-    /// lock upgrade.
+    /// lock upgrade; it may join the transaction of the writes before it (see [`Gate`]).
     pub async fn write(&self) -> Result<WriteTx, StorageError> {
-        let gate = self.gate().await;
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+        let inner = match &self.write_gate {
+            Some(writer) => Inner::Sqlite(writer.enter().await?),
+            None => Inner::Postgres {
+                tx: self.pool.begin().await?,
+                commits: self.commits.clone(),
+            },
         };
-        Ok(WriteTx {
-            tx,
-            _gate: gate,
-            commits: self.commits.clone(),
-        })
+        Ok(WriteTx { inner })
+    }
+
+    /// How many writers wait at SQLite's write gate (always 0 on PostgreSQL, which has none):
+    /// those that will share the next commit.
+    pub fn writers_waiting(&self) -> usize {
+        self.write_gate
+            .as_ref()
+            .map_or(0, |w| w.queued.load(Ordering::SeqCst))
     }
 
     /// Changes each time a write transaction of this process commits.

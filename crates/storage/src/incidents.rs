@@ -90,6 +90,44 @@ pub async fn set_key(
     Ok(())
 }
 
+/// How many distinct customers reported `key` in `[since, until]` on tickets no incident has
+/// taken yet, counting up to `cap`. A skip scan of `tickets_by_incident_key`: one seek per
+/// customer, stopped at `cap`, so a customer who sent a thousand reports costs what one who
+/// sent one does, and the count costs the same however many tickets there are.
+pub async fn distinct_reporters(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    key: &str,
+    since: Timestamp,
+    until: Timestamp,
+    cap: u32,
+) -> Result<u32> {
+    if cap == 0 {
+        return Ok(0);
+    }
+    let next = "SELECT t.customer_id FROM tickets t \
+         WHERE t.tenant_id = $1 AND t.incident_key = $2 AND t.created_at >= $3 AND t.created_at <= $4 \
+         AND NOT EXISTS (SELECT 1 FROM ticket_links l \
+         WHERE l.tenant_id = t.tenant_id AND l.from_ticket_id = t.id AND l.kind = $5)";
+    let (n,): (i64,) = sqlx::query_as(&format!(
+        "WITH RECURSIVE seen (customer_id, n) AS ( \
+         SELECT ({next} ORDER BY t.customer_id LIMIT 1), 1 \
+         UNION ALL \
+         SELECT ({next} AND t.customer_id > s.customer_id ORDER BY t.customer_id LIMIT 1), s.n + 1 \
+         FROM seen s WHERE s.customer_id IS NOT NULL AND s.n < $6) \
+         SELECT COUNT(customer_id) FROM seen"
+    ))
+    .bind(tenant_id.as_str())
+    .bind(key)
+    .bind(micros(since))
+    .bind(micros(until))
+    .bind(LinkKind::ChildOf.as_str())
+    .bind(i64::from(cap))
+    .fetch_one(conn)
+    .await?;
+    Ok(u32::try_from(n.max(0)).unwrap_or(u32::MAX).min(cap))
+}
+
 /// Tickets reporting `key` since `since` that no incident has taken yet, oldest first.
 pub async fn unlinked_reports(
     conn: &mut AnyConnection,

@@ -33,6 +33,10 @@ pub enum StorageError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("configuration: {0}")]
     Config(String),
+    /// The write was not committed (SQLite: the commit it shared with other writes failed or
+    /// was abandoned).
+    #[error("the write was not committed: {0}")]
+    NotCommitted(String),
     /// A stored value that the code cannot read back: a bug or a hand-edited row.
     #[error("corrupt row in {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },

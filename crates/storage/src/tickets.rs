@@ -288,34 +288,38 @@ pub async fn add_watchers(
     Ok(())
 }
 
-/// When one customer contacted the tenant in `[since, before)`: each ticket opened for them
-/// and each message they sent on any of their tickets, newest first (for repeat detection).
-pub async fn customer_contact_times(
+/// How many times one customer contacted the tenant in `[since, before)`, counting up to
+/// `cap`: each ticket opened for them and each message they sent on any of their tickets (for
+/// repeat detection). Read through two indexes and stopped at `cap` each, so it costs the
+/// same however long the customer's history is.
+pub async fn customer_contacts(
     conn: &mut AnyConnection,
     tenant_id: &TenantId,
     customer_id: &CustomerId,
     since: Timestamp,
     before: Timestamp,
-) -> Result<Vec<Timestamp>> {
-    // A comment without an author is one the customer sent (an inbound email, a logged call).
+    cap: u32,
+) -> Result<u32> {
     // An incident's parent ticket carries its first reporter as customer but is not a contact.
-    let rows: Vec<(i64,)> = sqlx::query_as(
-        "SELECT p.created_at FROM tickets p \
-         WHERE p.tenant_id = $1 AND p.customer_id = $2 AND p.created_at >= $3 AND p.created_at < $4 \
-         AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.tenant_id = $1 AND i.parent_ticket_id = p.id) \
-         UNION ALL \
-         SELECT c.created_at FROM tickets t JOIN comments c ON c.ticket_id = t.id \
-         WHERE t.tenant_id = $1 AND t.customer_id = $2 AND c.tenant_id = $1 \
-         AND c.author_id IS NULL AND c.created_at >= $3 AND c.created_at < $4 \
-         ORDER BY 1 DESC LIMIT 1000",
+    let (tickets, messages): (i64, i64) = sqlx::query_as(
+        "SELECT \
+         (SELECT COUNT(*) FROM (SELECT 1 FROM tickets p \
+          WHERE p.tenant_id = $1 AND p.customer_id = $2 AND p.created_at >= $3 AND p.created_at < $4 \
+          AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.tenant_id = $1 AND i.parent_ticket_id = p.id) \
+          LIMIT $5) AS a), \
+         (SELECT COUNT(*) FROM (SELECT 1 FROM comments c \
+          WHERE c.tenant_id = $1 AND c.contact_customer_id = $2 \
+          AND c.created_at >= $3 AND c.created_at < $4 LIMIT $5) AS b)",
     )
     .bind(tenant_id.as_str())
     .bind(customer_id.as_str())
     .bind(micros(since))
     .bind(micros(before))
-    .fetch_all(conn)
+    .bind(i64::from(cap))
+    .fetch_one(conn)
     .await?;
-    Ok(rows.into_iter().map(|(m,)| crate::from_micros(m)).collect())
+    let total = u64::try_from(tickets.max(0) + messages.max(0)).unwrap_or(0);
+    Ok(u32::try_from(total).unwrap_or(u32::MAX).min(cap))
 }
 
 // --- comments -------------------------------------------------------------------------------
@@ -345,9 +349,12 @@ pub async fn insert_comment(
     now: Timestamp,
 ) -> Result<Comment> {
     let id = new_id();
+    // What the customer sent (no author) carries their id, for `customer_contacts`.
     sqlx::query(
-        "INSERT INTO comments (id, tenant_id, ticket_id, author_id, body, public, logged_call, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO comments (id, tenant_id, ticket_id, author_id, body, public, logged_call, \
+         created_at, contact_customer_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, (SELECT t.customer_id FROM tickets t \
+         WHERE t.tenant_id = $2 AND t.id = $3 AND $9))",
     )
     .bind(&id)
     .bind(tenant_id.as_str())
@@ -357,6 +364,7 @@ pub async fn insert_comment(
     .bind(public)
     .bind(logged_call)
     .bind(micros(now))
+    .bind(author_id.is_none())
     .execute(conn)
     .await?;
     Ok(Comment {

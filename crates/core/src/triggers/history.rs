@@ -37,6 +37,12 @@ pub fn repeat_contact(contacts: &[Timestamp], now: Timestamp, rule: &RepeatRule)
     (rule.threshold > 0 && count >= rule.threshold).then_some(count)
 }
 
+/// `prior` contacts (as counted, perhaps only up to some bound at or above the threshold),
+/// when they reach the rule's threshold.
+pub fn repeat_reached(prior: u32, rule: &RepeatRule) -> Option<u32> {
+    (rule.threshold > 0 && prior >= rule.threshold).then_some(prior)
+}
+
 /// When the same problem reported by many customers becomes an incident.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
@@ -72,6 +78,12 @@ pub fn many_customers<C: Ord>(
         .collect();
     let count = u32::try_from(customers.len()).unwrap_or(u32::MAX);
     (rule.threshold > 0 && count >= rule.threshold).then_some(count)
+}
+
+/// `customers` distinct reporters (as counted, perhaps only up to the threshold), when they
+/// reach the rule's threshold.
+pub fn incident_reached(customers: u32, rule: &IncidentRule) -> Option<u32> {
+    (rule.threshold > 0 && customers >= rule.threshold).then_some(customers)
 }
 
 /// The incident key of a message when it says enough to group on: at least two content

@@ -13,7 +13,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use ladder_core::text::LongText;
-use ladder_core::triggers::history::{grouping_key, many_customers};
+use ladder_core::triggers::history::{grouping_key, incident_reached};
 use ladder_core::AuditKind;
 use ladder_core::TenantId;
 use ladder_core::{
@@ -102,14 +102,14 @@ pub async fn prepare(
     let since = now
         .checked_sub(SignedDuration::from_mins(i64::from(rule.window_minutes)))
         .unwrap_or(Timestamp::MIN);
-    let reports = incidents::unlinked_reports(tx.conn(), tenant, &key, since).await?;
-    let who: Vec<(&str, Timestamp)> = reports
-        .iter()
-        .map(|r| (r.customer_id.as_str(), r.created_at))
-        .collect();
-    let step = match many_customers(&who, now, &rule) {
+    // Whether the threshold is reached is counted through the index, up to the threshold;
+    // the reports themselves are read only when an incident opens.
+    let reporters =
+        incidents::distinct_reporters(tx.conn(), tenant, &key, since, now, rule.threshold).await?;
+    let step = match incident_reached(reporters, &rule) {
         None => Step::Wait,
         Some(_) => {
+            let reports = incidents::unlinked_reports(tx.conn(), tenant, &key, since).await?;
             // A request that read the clock after this one may have committed first: its
             // report is linked and counted too, or it would never join the incident.
             let customers = reports

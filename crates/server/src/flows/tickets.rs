@@ -137,6 +137,8 @@ pub async fn create(
 ) -> FlowResult<TicketDetail> {
     actor.require_staff("create tickets")?;
     let tenant = actor.tenant();
+    let text = format!("{}\n\n{}", req.subject.as_str(), req.description.as_str());
+    let scanned = triggers::Scanned::early(db, tenant, &text).await?;
     let mut tx = db.write().await?;
     let customer = directory::customer(tx.conn(), tenant, &req.customer_id)
         .await?
@@ -153,8 +155,8 @@ pub async fn create(
         check_team(tx.conn(), tenant, "team_id", t).await?;
     }
     let policy = policy_in(tx.conn(), tenant).await?;
-    let text = format!("{}\n\n{}", req.subject.as_str(), req.description.as_str());
-    let found = triggers::detect(&policy, &text, &customer, tx.conn(), tenant, now).await?;
+    let in_text = scanned.under(&policy, &text);
+    let found = triggers::detect(&policy, in_text, &customer, tx.conn(), tenant, now).await?;
     let assignee = req
         .assignee_id
         .clone()
@@ -391,6 +393,11 @@ pub async fn comment(
             "a logged call is a record for staff and is not sent to the customer: set public to false",
         ));
     }
+    // What the customer wrote is scanned before the write lock is taken.
+    let scanned = match req.from_customer && !actor.is_platform() {
+        true => Some(triggers::Scanned::early(db, actor.tenant(), req.body.as_str()).await?),
+        false => None,
+    };
     let mut tx = db.write().await?;
     let (tenant, mut t) = load_for_update(&mut tx, db, actor, id).await?;
     let active = active_escalation(tx.conn(), &tenant, &t).await?;
@@ -456,15 +463,11 @@ pub async fn comment(
             .ok_or_else(|| {
                 FlowError::Internal(anyhow::anyhow!("ticket {} has no customer", t.id))
             })?;
-        let found = triggers::detect(
-            &policy,
-            req.body.as_str(),
-            &customer,
-            tx.conn(),
-            &tenant,
-            now,
-        )
-        .await?;
+        let in_text = match scanned {
+            Some(scanned) if tenant == *actor.tenant() => scanned.under(&policy, req.body.as_str()),
+            _ => triggers::scan(&policy, req.body.as_str()),
+        };
+        let found = triggers::detect(&policy, in_text, &customer, tx.conn(), &tenant, now).await?;
         if !found.is_empty() {
             payload["triggers"] = serde_json::to_value(&found).unwrap_or_default();
             t.triggers = triggers::merge(&t, &found)?;

@@ -90,7 +90,7 @@ async fn two_servers_fire_each_of_2000_timers_exactly_once_even_when_one_is_kill
     // Kill it with SIGKILL mid-batch, then let the survivor carry on.
     a.0.kill().expect("SIGKILL one server");
     let _ = a.0.wait();
-    hold.tx.rollback().await.expect("let go of the audit trail");
+    hold.rollback().await.expect("let go of the audit trail");
 
     // Done when no timer due at that instant is left (its firing committed, or it would
     // still be there) and every one of them is in the audit trail: no firing can follow.
@@ -217,14 +217,14 @@ async fn claims_skip_held_timers_and_timers_of_held_tickets() {
 
     // Rolled back now (a transaction dropped is rolled back only when its connection is
     // next used).
-    request.tx.rollback().await.expect("the request ends");
+    request.rollback().await.expect("the request ends");
     let (_, claimed) = claim(10).await;
     assert!(
         claimed.is_empty(),
         "still held by the first claim: {claimed:?}"
     );
 
-    a.tx.rollback().await.expect("the first claim ends");
+    a.rollback().await.expect("the first claim ends");
     let (_c, claimed) = claim(10).await;
     assert_eq!(claimed, [first, second], "free again, oldest first");
     drop(b);

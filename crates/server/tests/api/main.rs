@@ -24,3 +24,4 @@ mod sla;
 mod stream;
 mod triggers;
 mod web;
+mod writes;

@@ -1,0 +1,464 @@
+//! The write benchmark: how close Ladder's writes come to what the database itself commits.
+//!
+//! For each database (SQLite; PostgreSQL too under `LADDER_BENCH_PG_URL`), on an empty tenant
+//! and on one holding 1,000,000 tickets (`support/writes_load.rs`: one customer with 10,000
+//! of them, 1,000 of the last hour sharing the benchmark's subject), it measures in one run:
+//!
+//! 1. **The raw commit ceiling** of that same database, through the same pool and pragmas
+//!    (SQLite: WAL, `synchronous=FULL`): transactions of one ~1 KB row plus one audit row,
+//!    one after another, and from 8 connections at once.
+//! 2. **Ladder's writes through HTTP** against the real `ladder serve` process: ticket
+//!    creation (for the customer with 10,000 tickets, with the shared subject, so both history
+//!    triggers run against the most history), a public reply, and an escalation; each
+//!    sequentially and from 8 concurrent clients, plus the first request of its kind after a
+//!    start against the tenth (the server is restarted before each kind).
+//!
+//! ```text
+//! cargo bench -p ladder-server --bench writes
+//! LADDER_BENCH_PG_URL=postgres://postgres@127.0.0.1:PORT/postgres cargo bench -p ladder-server --bench writes
+//! LADDER_BENCH_TICKETS=100000 LADDER_BENCH_WRITES=100 cargo bench -p ladder-server --bench writes
+//! ```
+//!
+//! `LADDER_BENCH_WRITES` is the number of sequential requests per kind (the concurrent run
+//! makes twice as many); `LADDER_BENCH_ONLY=sqlite|postgres` runs one database. With
+//! `LADDER_BENCH_PG_URL` (a server's admin URL) the PostgreSQL runs use fresh databases created
+//! and dropped there; the SQLite files live under the target directory and are deleted after.
+//! Every response must be 201, so a broken write fails the benchmark rather than flattering it.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ladder_storage::{new_id, Db};
+use serde_json::{json, Value};
+
+#[path = "support/bulk.rs"]
+mod bulk;
+#[path = "support/writes_load.rs"]
+mod writes_load;
+
+use bulk::{env_usize, thousands};
+use writes_load::{AGENT, DESCRIPTION, PASSWORD, SLUG, SUBJECT};
+
+const CLIENTS: usize = 8;
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn start_server(url: &str) -> (Server, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(["serve", "--database-url", url, "--listen", &addr])
+        .env(
+            "LADDER_LOG",
+            std::env::var("LADDER_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start ladder serve");
+    let server = Server(child);
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::new();
+    for _ in 0..400 {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return (server, base);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("ladder serve did not come up on {addr}");
+}
+
+/// A fresh database: a PostgreSQL one under `admin`, or an SQLite file; and how to drop it.
+async fn fresh(admin: Option<&str>, name: &str) -> (String, Box<dyn FnOnce()>) {
+    match admin {
+        Some(admin) => {
+            let admin = admin.to_owned();
+            let db_name = format!("ladder_bench_writes_{name}_{}", std::process::id());
+            let db = Db::connect(&admin).await.expect("connect to PostgreSQL");
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {db_name}"))
+                .execute(db.pool())
+                .await
+                .expect("drop");
+            sqlx::query(&format!("CREATE DATABASE {db_name}"))
+                .execute(db.pool())
+                .await
+                .expect("create");
+            db.close().await;
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_owned())
+                .unwrap_or(admin.clone());
+            let url = format!("{base}/{db_name}");
+            let cleanup = move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(rt) = rt {
+                    rt.block_on(async {
+                        if let Ok(db) = Db::connect(&admin).await {
+                            let _ = sqlx::query(&format!(
+                                "DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"
+                            ))
+                            .execute(db.pool())
+                            .await;
+                        }
+                    });
+                }
+            };
+            (
+                url,
+                Box::new(move || {
+                    let _ = std::thread::spawn(cleanup).join();
+                }),
+            )
+        }
+        None => {
+            let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("bench-writes-{name}"));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("bench dir");
+            let url = format!("sqlite://{}/ladder.db", dir.display());
+            (
+                url,
+                Box::new(move || {
+                    let _ = std::fs::remove_dir_all(&dir);
+                }),
+            )
+        }
+    }
+}
+
+/// Commits per second of `n` transactions, each one ~1 KB row and one audit-like row (id,
+/// sequence, payload, previous hash, hash), from `clients` connections at once.
+async fn raw_ceiling(db: &Db, n: usize, clients: usize) -> f64 {
+    for ddl in [
+        "CREATE TABLE IF NOT EXISTS bench_raw (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, \
+         body TEXT NOT NULL, created_at BIGINT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS bench_raw_audit (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, \
+         seq BIGINT NOT NULL, payload TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
+    ] {
+        sqlx::query(ddl).execute(db.pool()).await.expect("raw table");
+    }
+    let body = "x".repeat(1024);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let db = db.clone();
+        let body = body.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..n / clients {
+                let mut tx = db.write().await.expect("begin");
+                sqlx::query("INSERT INTO bench_raw VALUES ($1, 'bench', $2, $3)")
+                    .bind(new_id())
+                    .bind(&body)
+                    .bind(i as i64)
+                    .execute(tx.conn())
+                    .await
+                    .expect("raw row");
+                sqlx::query("INSERT INTO bench_raw_audit VALUES ($1, 'bench', $2, $3, $4, $5)")
+                    .bind(new_id())
+                    .bind((c * n + i) as i64)
+                    .bind(r#"{"after":{"subject":"raw"}}"#)
+                    .bind("0".repeat(64))
+                    .bind("f".repeat(64))
+                    .execute(tx.conn())
+                    .await
+                    .expect("raw audit row");
+                tx.commit().await.expect("commit");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("raw writer");
+    }
+    let rate = (n / clients * clients) as f64 / started.elapsed().as_secs_f64();
+    for ddl in ["DROP TABLE bench_raw", "DROP TABLE bench_raw_audit"] {
+        sqlx::query(ddl).execute(db.pool()).await.expect("drop raw");
+    }
+    rate
+}
+
+async fn login(client: &reqwest::Client, base: &str) -> String {
+    let resp = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"tenant": SLUG, "email": AGENT, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("POST /auth/login");
+    assert_eq!(resp.status(), 200, "login");
+    let body: Value = resp.json().await.expect("login response is JSON");
+    body["token"].as_str().expect("a token").to_owned()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Create,
+    Comment,
+    Escalate,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Create => "create",
+            Kind::Comment => "comment",
+            Kind::Escalate => "escalate",
+        }
+    }
+}
+
+/// One write of `kind` (on ticket `on`, for a comment or an escalation); returns the new
+/// ticket's id for a create, and how long it took.
+async fn write(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    kind: Kind,
+    customer: &str,
+    on: &str,
+) -> (Duration, Option<String>) {
+    let (url, body) = match kind {
+        Kind::Create => (
+            format!("{base}/api/v1/tickets"),
+            json!({"subject": SUBJECT, "description": DESCRIPTION, "customer_id": customer,
+                   "channel": "email"}),
+        ),
+        Kind::Comment => (
+            format!("{base}/api/v1/tickets/{on}/comments"),
+            json!({"body": "We are looking into the 502 at checkout and will write again within the hour.",
+                   "public": true}),
+        ),
+        Kind::Escalate => (
+            format!("{base}/api/v1/tickets/{on}/escalate"),
+            json!({"category": "technical", "note": "Checkout fails for this customer; cache cleared, still 502.",
+                   "contact_method": "email", "urgency": "standard"}),
+        ),
+    };
+    let t0 = Instant::now();
+    let resp = client
+        .post(&url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    let status = resp.status();
+    let bytes = resp.bytes().await.expect("read the response");
+    let took = t0.elapsed();
+    assert_eq!(
+        status,
+        201,
+        "POST {url}: {}",
+        String::from_utf8_lossy(&bytes[..bytes.len().min(500)])
+    );
+    let id = (kind == Kind::Create).then(|| {
+        let v: Value = serde_json::from_slice(&bytes).expect("JSON");
+        v["id"].as_str().expect("the ticket's id").to_owned()
+    });
+    (took, id)
+}
+
+struct Figures {
+    first: Duration,
+    tenth: Duration,
+    sequential: f64,
+    concurrent: f64,
+}
+
+/// Starts a server and measures one kind of write. `tickets` are the tickets to comment on or
+/// escalate (one each), taken from the front; a create adds the new ones at the back.
+async fn measure(
+    url: &str,
+    kind: Kind,
+    customer: &str,
+    tickets: &mut Vec<String>,
+    n: usize,
+) -> Figures {
+    let (server, base) = start_server(url).await;
+    let client = reqwest::Client::new();
+    let token = login(&client, &base).await;
+    let mut next = 0usize;
+    let mut take = |tickets: &Vec<String>| -> String {
+        if kind == Kind::Create {
+            return String::new();
+        }
+        let t = tickets
+            .get(next)
+            .unwrap_or_else(|| panic!("not enough tickets for {}", kind.name()))
+            .clone();
+        next += 1;
+        t
+    };
+    let mut created = Vec::new();
+    let mut first = Duration::ZERO;
+    let mut tenth = Duration::ZERO;
+    for i in 0..10 {
+        let on = take(tickets);
+        let (took, id) = write(&client, &base, &token, kind, customer, &on).await;
+        created.extend(id);
+        if i == 0 {
+            first = took;
+        }
+        tenth = took;
+    }
+    let started = Instant::now();
+    for _ in 0..n {
+        let on = take(tickets);
+        created.extend(write(&client, &base, &token, kind, customer, &on).await.1);
+    }
+    let sequential = n as f64 / started.elapsed().as_secs_f64();
+
+    let per_client = 2 * n / CLIENTS;
+    let mut batches: Vec<Vec<String>> = Vec::new();
+    for _ in 0..CLIENTS {
+        batches.push((0..per_client).map(|_| take(tickets)).collect());
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for batch in batches {
+        let base = base.clone();
+        let token = token.clone();
+        let customer = customer.to_owned();
+        tasks.push(tokio::spawn(async move {
+            // A client of its own: its own connection, as separate users would have.
+            let client = reqwest::Client::new();
+            let mut ids = Vec::new();
+            for on in batch {
+                ids.extend(write(&client, &base, &token, kind, &customer, &on).await.1);
+            }
+            ids
+        }));
+    }
+    for t in tasks {
+        created.extend(t.await.expect("a client"));
+    }
+    let concurrent = (per_client * CLIENTS) as f64 / started.elapsed().as_secs_f64();
+    drop(server);
+    match kind {
+        Kind::Create => tickets.extend(created),
+        // A ticket is escalated once; comments may go on the same tickets again.
+        Kind::Escalate => drop(tickets.drain(..next)),
+        Kind::Comment => {}
+    }
+    Figures {
+        first,
+        tenth,
+        sequential,
+        concurrent,
+    }
+}
+
+struct Run {
+    raw: f64,
+    raw8: f64,
+    kinds: Vec<(Kind, Figures)>,
+}
+
+async fn run(admin: Option<&str>, label: &str, n_tickets: usize, n: usize) -> Run {
+    let (url, cleanup) = fresh(admin, label).await;
+    let db = Db::connect(&url).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    let t0 = Instant::now();
+    let loaded = writes_load::load(&db, n_tickets).await;
+    eprintln!(
+        "  {label}: loaded {} rows in {:.1} s",
+        thousands(loaded.rows),
+        t0.elapsed().as_secs_f64()
+    );
+    let raw = raw_ceiling(&db, 500, 1).await;
+    let raw8 = raw_ceiling(&db, 800, CLIENTS).await;
+    db.close().await;
+    let mut tickets = Vec::new();
+    let mut kinds = Vec::new();
+    for kind in [Kind::Create, Kind::Comment, Kind::Escalate] {
+        let f = measure(&url, kind, &loaded.heavy_customer, &mut tickets, n).await;
+        eprintln!(
+            "  {label}: {} first {:.1} ms, tenth {:.1} ms, {:.1}/s sequential, {:.1}/s with {CLIENTS} clients",
+            kind.name(),
+            ms(f.first),
+            ms(f.tenth),
+            f.sequential,
+            f.concurrent
+        );
+        kinds.push((kind, f));
+    }
+    cleanup();
+    Run { raw, raw8, kinds }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn report(backend: &str, empty: &Run, full: &Run, n_tickets: usize) {
+    println!("\n== {backend} ==");
+    for (label, r) in [("empty", empty), (&*thousands(n_tickets as u64), full)] {
+        println!(
+            "{label:>10} tickets: raw ceiling {:.0} commits/s sequential, {:.0}/s from {CLIENTS} connections",
+            r.raw, r.raw8
+        );
+        for (kind, f) in &r.kinds {
+            println!(
+                "{label:>10} {:<8} first {:>7.1} ms  tenth {:>6.1} ms  ({:.2}x)  sequential {:>6.1}/s ({:>3.0}% of raw)  {CLIENTS} clients {:>6.1}/s ({:>3.0}% of raw, {:.2}x sequential)",
+                kind.name(),
+                ms(f.first),
+                ms(f.tenth),
+                ms(f.first) / ms(f.tenth).max(f64::EPSILON),
+                f.sequential,
+                100.0 * f.sequential / r.raw,
+                f.concurrent,
+                100.0 * f.concurrent / r.raw,
+                f.concurrent / f.sequential,
+            );
+        }
+    }
+    for ((kind, e), (_, f)) in empty.kinds.iter().zip(&full.kinds) {
+        println!(
+            "{:>10} {:<8} full/empty: sequential {:.2}, {CLIENTS} clients {:.2}",
+            "",
+            kind.name(),
+            f.sequential / e.sequential,
+            f.concurrent / e.concurrent,
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let n_tickets = env_usize("LADDER_BENCH_TICKETS", 1_000_000);
+    let n = env_usize("LADDER_BENCH_WRITES", 200);
+    let only = std::env::var("LADDER_BENCH_ONLY").ok();
+    let pg = std::env::var("LADDER_BENCH_PG_URL").ok();
+    let mut backends: Vec<(&str, Option<&str>)> = Vec::new();
+    if only.as_deref() != Some("postgres") {
+        backends.push(("SQLite", None));
+    }
+    if only.as_deref() != Some("sqlite") {
+        if let Some(pg) = pg.as_deref() {
+            backends.push(("PostgreSQL", Some(pg)));
+        }
+    }
+    for (name, admin) in backends {
+        eprintln!("{name}:");
+        let empty = run(admin, "empty", 0, n).await;
+        let full = run(admin, "full", n_tickets, n).await;
+        report(name, &empty, &full, n_tickets);
+    }
+}

@@ -1,0 +1,322 @@
+//! Writes sharing a commit (SQLite's group commit; on PostgreSQL each write is a transaction
+//! of its own on the pool, and the same guarantees hold): a write that fails among others
+//! changes nothing and fails nobody else, and a server killed while concurrent writes are
+//! being committed loses none that it acknowledged.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use ladder_core::{CustomerTier, TenantId};
+use ladder_storage::directory::{self, NewCustomer};
+use ladder_storage::Db;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::harness::{assert_chain_intact, eventually, fresh_database, Backend, TestApp};
+use crate::notify::free_port;
+use crate::on_both_databases;
+
+on_both_databases!(
+    a_failed_write_in_a_shared_commit_changes_nothing_and_fails_no_neighbour,
+    a_server_killed_during_concurrent_writes_loses_no_acknowledged_one,
+);
+
+fn new_ticket(customer: &str, n: usize) -> serde_json::Value {
+    json!({"subject": format!("Order {n} never arrived"),
+           "description": "The parcel was due last week.",
+           "customer_id": customer, "channel": "email"})
+}
+
+async fn a_failed_write_in_a_shared_commit_changes_nothing_and_fails_no_neighbour(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Shared Commit").await;
+    let pat = org.customer(&app, "Pat Parcel").await;
+    let tenant = TenantId(org.tenant_id.clone());
+    let before = app.snapshot().await;
+    let mut commits = app.db.commits();
+    let commits_before = *commits.borrow_and_update();
+
+    // A write holds the gate (on SQLite; on PostgreSQL it holds nothing) while the others
+    // arrive: three good tickets, one for a customer that does not exist (refused inside its
+    // transaction), and a write that adds a customer and then fails.
+    let mut holder = app.db.write().await.expect("begin the first write");
+    let kept = directory::insert_customer(
+        holder.conn(),
+        &tenant,
+        NewCustomer {
+            name: "Kept Customer",
+            email: None,
+            phone: None,
+            tier: CustomerTier::Standard,
+        },
+        app.now(),
+    )
+    .await
+    .expect("the first write's customer");
+    let mut requests = Vec::new();
+    for n in 0..3 {
+        let (base, token, body) = (
+            app.base.clone(),
+            org.owner.token.clone(),
+            new_ticket(&pat, n),
+        );
+        requests.push(tokio::spawn(async move {
+            let res = reqwest::Client::new()
+                .post(format!("{base}/api/v1/tickets"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("create");
+            (
+                res.status(),
+                res.json::<serde_json::Value>().await.expect("JSON"),
+            )
+        }));
+    }
+    let refused = {
+        let (base, token, body) = (
+            app.base.clone(),
+            org.owner.token.clone(),
+            new_ticket("no-such-customer", 9),
+        );
+        tokio::spawn(async move {
+            let res = reqwest::Client::new()
+                .post(format!("{base}/api/v1/tickets"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("create");
+            (
+                res.status(),
+                res.json::<serde_json::Value>().await.expect("JSON"),
+            )
+        })
+    };
+    let doomed = {
+        let (db, tenant, now) = (app.db.clone(), tenant.clone(), app.now());
+        tokio::spawn(async move {
+            let mut tx = db.write().await.expect("begin the doomed write");
+            directory::insert_customer(
+                tx.conn(),
+                &tenant,
+                NewCustomer {
+                    name: "Doomed Customer",
+                    email: None,
+                    phone: None,
+                    tier: CustomerTier::Standard,
+                },
+                now,
+            )
+            .await
+            .expect("the doomed write's customer");
+            // Fails after writing: the transaction is dropped without a commit.
+            drop(tx);
+        })
+    };
+    if b == Backend::Sqlite {
+        // Everyone is queued behind the first write, so they all join its transaction.
+        let db = app.db.clone();
+        eventually("five writes queue at the gate", || {
+            let db = db.clone();
+            async move { db.writers_waiting() == 5 }
+        })
+        .await;
+    }
+    holder.commit().await.expect("the first write commits");
+
+    let mut created = Vec::new();
+    for r in requests {
+        let (status, body) = r.await.expect("a request");
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        created.push(body["id"].as_str().expect("an id").to_owned());
+    }
+    let (status, problem) = refused.await.expect("the refused request");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["field"], "customer_id", "{problem}");
+    doomed.await.expect("the doomed write");
+
+    // What committed is exactly the good writes: three tickets, the first write's customer,
+    // not the doomed one's; the audit chain runs through all of it.
+    for id in &created {
+        let (status, t) = app.get(&org.owner, &format!("/tickets/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{t}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM tickets").await, 3);
+    let names: Vec<(String,)> = sqlx::query_as(
+        "SELECT name FROM customers WHERE tenant_id = $1 AND name LIKE '% Customer' ORDER BY name",
+    )
+    .bind(&org.tenant_id)
+    .fetch_all(app.db.pool())
+    .await
+    .expect("customers");
+    assert_eq!(names, [("Kept Customer".to_owned(),)], "{kept:?}");
+    assert_chain_intact(&app, &org).await;
+    let after = app.snapshot().await;
+    assert_ne!(before, after);
+    if b == Backend::Sqlite {
+        // Six writes, one commit (the failed ones add none).
+        assert_eq!(*commits.borrow_and_update() - commits_before, 1);
+    }
+}
+
+/// A `ladder serve` child process, killed when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn serve(url: &str) -> (Server, String) {
+    let base = format!("http://127.0.0.1:{}", free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(["serve", "--database-url", url])
+        .args(["--listen", base.trim_start_matches("http://")])
+        .env("LADDER_LOG", "error")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start ladder serve");
+    let server = Server(child);
+    let health = format!("{base}/healthz");
+    eventually("the server answers", || {
+        let health = health.clone();
+        async move { matches!(reqwest::get(&health).await, Ok(r) if r.status() == StatusCode::OK) }
+    })
+    .await;
+    (server, base)
+}
+
+async fn a_server_killed_during_concurrent_writes_loses_no_acknowledged_one(b: Backend) {
+    const CLIENTS: usize = 8;
+    let (url, _scratch) = fresh_database(b).await;
+    let db = Db::connect(&url).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    let (tenant, _) = ladder_server::provision::create_tenant(
+        &db,
+        "Killed Mid Commit",
+        None,
+        "owner@killed.example",
+        "Olive Owner",
+        "owner-password",
+        jiff::Timestamp::now(),
+    )
+    .await
+    .expect("create tenant");
+    let mut tx = db.write().await.expect("begin");
+    let customer = directory::insert_customer(
+        tx.conn(),
+        &tenant.id,
+        NewCustomer {
+            name: "Pat Parcel",
+            email: None,
+            phone: None,
+            tier: CustomerTier::Standard,
+        },
+        jiff::Timestamp::now(),
+    )
+    .await
+    .expect("customer");
+    tx.commit().await.expect("commit");
+
+    let (mut victim, base) = serve(&url).await;
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(
+            &json!({"tenant": tenant.slug, "email": "owner@killed.example",
+                      "password": "owner-password"}),
+        )
+        .send()
+        .await
+        .expect("login");
+    let token = res.json::<serde_json::Value>().await.expect("JSON")["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+
+    // Clients write until the server is gone, each noting the tickets it was told exist.
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut clients = Vec::new();
+    for c in 0..CLIENTS {
+        let (base, token, customer, acknowledged) = (
+            base.clone(),
+            token.clone(),
+            customer.id.0.clone(),
+            acknowledged.clone(),
+        );
+        clients.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for n in 0.. {
+                let sent = client
+                    .post(format!("{base}/api/v1/tickets"))
+                    .bearer_auth(&token)
+                    .json(&new_ticket(&customer, c * 1_000_000 + n))
+                    .send()
+                    .await;
+                let Ok(res) = sent else { return };
+                if res.status() != StatusCode::CREATED {
+                    return;
+                }
+                let Ok(body) = res.json::<serde_json::Value>().await else {
+                    return;
+                };
+                let id = body["id"].as_str().expect("an id").to_owned();
+                acknowledged.lock().expect("the list").push(id);
+            }
+        }));
+    }
+    let seen = acknowledged.clone();
+    eventually("forty tickets are acknowledged", || {
+        let seen = seen.clone();
+        async move { seen.lock().expect("the list").len() >= 40 }
+    })
+    .await;
+    victim.0.kill().expect("SIGKILL the server");
+    let _ = victim.0.wait();
+    for c in clients {
+        c.await.expect("a client");
+    }
+    let acknowledged = acknowledged.lock().expect("the list").clone();
+
+    // Every acknowledged ticket is there with its audit event, and the chain verifies.
+    for id in &acknowledged {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM tickets t JOIN audit_events e \
+             ON e.tenant_id = t.tenant_id AND e.ticket_id = t.id AND e.kind = 'ticket_created' \
+             WHERE t.id = $1",
+        )
+        .bind(id)
+        .fetch_one(db.pool())
+        .await
+        .expect("count");
+        assert_eq!(n, 1, "acknowledged ticket {id} was lost");
+    }
+    let results = ladder_storage::audit::verify(&db, Some(&tenant.id.0))
+        .await
+        .expect("verify");
+    assert!(
+        matches!(
+            results.as_slice(),
+            [ladder_storage::audit::Verification::Intact { .. }]
+        ),
+        "{results:?}"
+    );
+    // And a new server writes on.
+    let (_server, base) = serve(&url).await;
+    let res = client
+        .post(format!("{base}/api/v1/tickets"))
+        .bearer_auth(&token)
+        .json(&new_ticket(&customer.id.0, 0))
+        .send()
+        .await
+        .expect("create after the restart");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    eprintln!(
+        "{} tickets acknowledged before the kill",
+        acknowledged.len()
+    );
+}
