@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod policies;
 pub mod queues;
 mod row;
+pub mod search;
 mod sql;
 pub mod tickets;
 pub mod timers;
