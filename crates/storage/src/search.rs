@@ -9,7 +9,9 @@
 //! writing transaction, so a comment written by any code path is found at once.
 //!
 //! A query's words are all required (AND). Results with words come best first, by a score
-//! (ascending: bm25's, and `ts_rank` negated) then ticket id; without words, newest first.
+//! (ascending: bm25's, and `ts_rank` negated) then ticket id, among the newest
+//! [`RANKED_CANDIDATES`] matches (ranking costs a score per match); without words, newest
+//! first.
 //! Either way the page key is that order's key, `(score, id)` or `(created_at, id)`, and the
 //! cursor carries the last row's key: the next page starts strictly after it, so pages have
 //! neither gaps nor repeats while the matching documents stay as they are (a score depends on
@@ -193,9 +195,7 @@ pub async fn tickets(
     if ranked {
         sql.push(&format!(" ORDER BY m.score, t.id LIMIT {l}"));
     } else {
-        sql.push(&format!(
-            " ORDER BY t.created_at DESC, t.id DESC LIMIT {l}"
-        ));
+        sql.push(&format!(" ORDER BY t.created_at DESC, t.id DESC LIMIT {l}"));
     }
     let rows = sql.fetch_all(conn).await?;
     let mut items = Vec::with_capacity(rows.len());
@@ -232,50 +232,66 @@ pub async fn tickets(
     Ok(Found { items, next_cursor })
 }
 
+/// The most matching tickets a search ranks: the newest this many matches (by document
+/// number on SQLite, by id — time-ordered UUIDv7 — on PostgreSQL). Ranking costs a score per
+/// match, so a word found in most of a million tickets would cost a second; past this many,
+/// a person adds words. Pages continue within the same set.
+pub const RANKED_CANDIDATES: i64 = 5_000;
+
 /// The head of a ranked search: the matching documents with their scores as `m`, joined to
 /// their tickets as `t`, ending in an open `WHERE`.
 fn full_text(backend: Backend, scope: Scope<'_>, words: &[String]) -> Sql {
     match backend {
         Backend::Sqlite => {
             // Each word a quoted FTS5 string (words hold letters and digits only), all
-            // required. The scores are computed once (MATERIALIZED), before the joins and the
+            // required. FTS5 walks its matches newest first and stops at the cap; the scores
+            // are computed for those only, once (MATERIALIZED), before the joins and the
             // page's key compare them.
             let expr = words
                 .iter()
                 .map(|w| format!("\"{w}\""))
                 .collect::<Vec<_>>()
                 .join(" AND ");
-            let mut sql = Sql::new("WITH m AS MATERIALIZED (SELECT rowid AS doc, ");
+            let mut sql = Sql::new(
+                "WITH m AS MATERIALIZED (SELECT ticket_fts.rowid AS doc, \
+                 bm25(ticket_fts, 4.0, 1.0) AS score FROM ticket_fts \
+                 JOIN ticket_search s0 ON s0.doc = ticket_fts.rowid WHERE ticket_fts MATCH ",
+            );
             let q = sql.text_arg(expr);
+            sql.push(&q.to_string());
+            if let Scope::Tenant(tenant) = scope {
+                let p = sql.text_arg(tenant.0.clone());
+                sql.push(&format!(" AND s0.tenant_id = {p}"));
+            }
+            let cap = sql.int_arg(RANKED_CANDIDATES);
             sql.push(&format!(
-                "bm25(ticket_fts, 4.0, 1.0) AS score FROM ticket_fts WHERE ticket_fts MATCH {q}) \
+                " ORDER BY ticket_fts.rowid DESC LIMIT {cap}) \
                  SELECT {TICKET_COLS}, m.score AS score FROM m \
                  JOIN ticket_search s ON s.doc = m.doc \
                  JOIN tickets t ON t.id = s.ticket_id WHERE 1 = 1"
             ));
-            if let Scope::Tenant(tenant) = scope {
-                let p = sql.text_arg(tenant.0.clone());
-                sql.push(&format!(" AND s.tenant_id = {p}"));
-            }
             sql
         }
         Backend::Postgres => {
             // `to_tsquery` over the words joined by `&`: each word is letters and digits, so
-            // the text has no operator of its own.
+            // the text has no operator of its own. The newest matches are capped in a
+            // subquery, so that only they are ranked.
             let mut sql = Sql::new(&format!(
-                "SELECT {TICKET_COLS}, m.score AS score FROM (SELECT s.ticket_id, "
+                "SELECT {TICKET_COLS}, m.score AS score FROM (\
+                 SELECT c.ticket_id, -(ts_rank(c.doc, c.query)::float8) AS score FROM (\
+                 SELECT s.ticket_id, s.doc, query FROM ticket_search s, to_tsquery('english', "
             ));
             let q = sql.text_arg(words.join(" & "));
-            sql.push(&format!(
-                "-(ts_rank(s.doc, query)::float8) AS score \
-                 FROM ticket_search s, to_tsquery('english', {q}) query \
-                 WHERE s.doc @@ query"
-            ));
+            sql.push(&format!("{q}) query WHERE s.doc @@ query"));
             if let Scope::Tenant(tenant) = scope {
                 let p = sql.text_arg(tenant.0.clone());
                 sql.push(&format!(" AND s.tenant_id = {p}"));
             }
-            sql.push(") m JOIN tickets t ON t.id = m.ticket_id WHERE 1 = 1");
+            let cap = sql.int_arg(RANKED_CANDIDATES);
+            sql.push(&format!(
+                " ORDER BY s.ticket_id DESC LIMIT {cap}) c) m \
+                 JOIN tickets t ON t.id = m.ticket_id WHERE 1 = 1"
+            ));
             sql
         }
     }
@@ -292,7 +308,11 @@ fn filters(sql: &mut Sql, q: &TicketQuery) {
     eq(sql, "t.category", q.category.map(|c| c.as_str().to_owned()));
     eq(sql, "t.priority", q.priority.map(|p| p.as_str().to_owned()));
     eq(sql, "t.channel", q.channel.map(|c| c.as_str().to_owned()));
-    eq(sql, "t.customer_id", q.customer_id.as_ref().map(|c| c.0.clone()));
+    eq(
+        sql,
+        "t.customer_id",
+        q.customer_id.as_ref().map(|c| c.0.clone()),
+    );
     eq(sql, "t.team_id", q.team_id.as_ref().map(|c| c.0.clone()));
     match &q.assignee {
         Some(Assignee::User(u)) => eq(sql, "t.assignee_id", Some(u.0.clone())),
@@ -306,9 +326,7 @@ fn filters(sql: &mut Sql, q: &TicketQuery) {
             sql.push(" AND EXISTS (SELECT 1 FROM escalations xe WHERE xe.ticket_id = t.id)");
         }
         Some(false) => {
-            sql.push(
-                " AND NOT EXISTS (SELECT 1 FROM escalations xe WHERE xe.ticket_id = t.id)",
-            );
+            sql.push(" AND NOT EXISTS (SELECT 1 FROM escalations xe WHERE xe.ticket_id = t.id)");
         }
         None => {}
     }
@@ -331,8 +349,7 @@ fn filters(sql: &mut Sql, q: &TicketQuery) {
 fn customer_needle(q: &str) -> String {
     let q = q.trim();
     let phone_like = q.chars().any(|c| c.is_ascii_digit())
-        && q
-            .chars()
+        && q.chars()
             .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '+' | '.' | '/'));
     if phone_like {
         q.chars().filter(char::is_ascii_digit).collect()
@@ -360,7 +377,9 @@ pub async fn customers(
             Backend::Sqlite => "lower(c.name)",
             Backend::Postgres => "(lower(c.name) COLLATE \"C\")",
         };
-        sql = Sql::new(&format!("SELECT {cols} FROM customers c WHERE c.tenant_id = "));
+        sql = Sql::new(&format!(
+            "SELECT {cols} FROM customers c WHERE c.tenant_id = "
+        ));
         let t = sql.text_arg(tenant_id.0.clone());
         let lo = sql.text_arg(needle);
         let hi = sql.text_arg(hi);
@@ -403,9 +422,7 @@ pub async fn customers(
         .iter()
         .map(customer_from_row)
         .collect::<Result<Vec<_>>>()?;
-    found.sort_by(|a, b| {
-        (a.name.to_lowercase(), &a.id.0).cmp(&(b.name.to_lowercase(), &b.id.0))
-    });
+    found.sort_by(|a, b| (a.name.to_lowercase(), &a.id.0).cmp(&(b.name.to_lowercase(), &b.id.0)));
     Ok(found)
 }
 
@@ -427,7 +444,16 @@ mod tests {
         ] {
             assert_eq!(Cursor::parse(&c.encode()), Some(c));
         }
-        for bad in ["", "n", "n12", "n12.", "x12.ab", "rzz.ab", "n1.a'b", "r7ff0000000000000.a"] {
+        for bad in [
+            "",
+            "n",
+            "n12",
+            "n12.",
+            "x12.ab",
+            "rzz.ab",
+            "n1.a'b",
+            "r7ff0000000000000.a",
+        ] {
             assert_eq!(Cursor::parse(bad), None, "{bad:?}");
         }
     }

@@ -207,13 +207,20 @@ pub async fn list_customers(
         Some(text) if text.len() > 200 => Err(ApiError::field("q", "at most 200 bytes")),
         Some(text) => {
             let mut conn = state.db.conn().await?;
-            Ok(Json(all(
-                search::customers(&mut conn, caller.tenant_id(), text, limit).await?,
-            )))
+            Ok(Json(all(search::customers(
+                &mut conn,
+                caller.tenant_id(),
+                text,
+                limit,
+            )
+            .await?)))
         }
-        None => Ok(Json(all(
-            directory::customers(&state.db, caller.tenant_id(), 500).await?,
-        ))),
+        None => Ok(Json(all(directory::customers(
+            &state.db,
+            caller.tenant_id(),
+            500,
+        )
+        .await?))),
     }
 }
 

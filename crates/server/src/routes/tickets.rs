@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
-use jiff::Timestamp;
 use axum::http::StatusCode;
+use jiff::Timestamp;
 use ladder_core::text::{LongText, ShortText};
 use ladder_core::{Category, Channel, LinkKind, Priority, TicketStatus};
 use ladder_core::{CustomerId, TeamId, TenantId, TicketId, UserId};

@@ -67,7 +67,10 @@ async fn full_text_ranks_and_finds_later_messages(b: Backend) {
         Vec::<String>::new(),
         "NEAR is a word here, and no ticket has it"
     );
-    assert_eq!(found(&app, &agent, "q=%22refund%22%20(x-ray)").await.len(), 2);
+    assert_eq!(
+        found(&app, &agent, "q=%22refund%22%20(x-ray)").await.len(),
+        2
+    );
     // A message written later is found at once, on a ticket that did not match before.
     assert!(found(&app, &agent, "q=windscreen").await.is_empty());
     let (s, c) = app
@@ -78,7 +81,10 @@ async fn full_text_ranks_and_finds_later_messages(b: Backend) {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{c}");
-    assert_eq!(found(&app, &agent, "q=windscreen").await, [unrelated.clone()]);
+    assert_eq!(
+        found(&app, &agent, "q=windscreen").await,
+        [unrelated.clone()]
+    );
     // Its earlier words still count, and a second message adds to the first.
     assert_eq!(found(&app, &agent, "q=park").await, [unrelated.clone()]);
     let (s, c) = app
@@ -134,7 +140,10 @@ async fn filters_narrow_the_list(b: Backend) {
         [third.clone(), second.clone(), first.clone()]
     );
     assert_eq!(found(&app, &agent, "status=pending").await, [first.clone()]);
-    assert_eq!(found(&app, &agent, "category=billing").await, [first.clone()]);
+    assert_eq!(
+        found(&app, &agent, "category=billing").await,
+        [first.clone()]
+    );
     assert_eq!(
         found(&app, &agent, &format!("customer_id={olivia}")).await,
         [third.clone(), first.clone()]
@@ -143,7 +152,10 @@ async fn filters_narrow_the_list(b: Backend) {
         found(&app, &agent, &format!("assignee_id={}", other.id)).await,
         [second.clone()]
     );
-    assert_eq!(found(&app, &agent, "assignee_id=none").await, [first.clone()]);
+    assert_eq!(
+        found(&app, &agent, "assignee_id=none").await,
+        [first.clone()]
+    );
     assert_eq!(
         found(&app, &agent, &format!("team_id={team}")).await,
         [first.clone()]
@@ -169,10 +181,7 @@ async fn filters_narrow_the_list(b: Backend) {
         found(&app, &agent, &format!("q=invoice&customer_id={peter}")).await,
         [second.clone()]
     );
-    assert_eq!(
-        found(&app, &agent, "q=invoice&status=new").await,
-        [second]
-    );
+    assert_eq!(found(&app, &agent, "q=invoice&status=new").await, [second]);
 }
 
 async fn pages_have_no_gaps_and_no_repeats(b: Backend) {
@@ -279,9 +288,15 @@ async fn malformed_filters_are_refused_naming_the_field(b: Backend) {
             .await;
     }
     let (_, page) = app.get(&agent, "/tickets?limit=1").await;
-    let list_cursor = page["next_cursor"].as_str().expect("a next page").to_owned();
+    let list_cursor = page["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
     let (_, page) = app.get(&agent, "/tickets?q=tooth&limit=1").await;
-    let ranked_cursor = page["next_cursor"].as_str().expect("a next page").to_owned();
+    let ranked_cursor = page["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
     let before = app.snapshot().await;
     for (query, field) in [
         ("status=lost".to_owned(), "status"),
@@ -340,7 +355,10 @@ async fn customers_are_found_by_name_email_and_phone(b: Backend) {
         ("SMITH", vec!["Olivia Smith", "Peter Goldsmith"]),
         ("mith", vec!["Olivia Smith", "Peter Goldsmith"]),
         ("hale.example", vec!["Peter Goldsmith"]),
-        ("example", vec!["Olivia Smith", "Peter Goldsmith", "Zoë Ortiz"]),
+        (
+            "example",
+            vec!["Olivia Smith", "Peter Goldsmith", "Zoë Ortiz"],
+        ),
         // Phone numbers by their digits, however written.
         ("0124567", vec!["Olivia Smith"]),
         ("555-012-4567", vec!["Olivia Smith"]),
