@@ -8,6 +8,7 @@ pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod flows;
+pub mod import;
 pub mod json;
 pub mod notify;
 pub mod provision;

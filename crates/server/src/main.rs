@@ -109,6 +109,42 @@ enum Command {
         #[command(subcommand)]
         command: TriggersCommand,
     },
+    /// Brings customers, tickets and comments over from another help desk. Every bad line
+    /// is printed with its number and nothing is written (exit 1); running it again adds
+    /// only what was not imported before.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// CSV files with a header line; the columns are in the README.
+    Csv {
+        /// The organisation (slug or id).
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        customers: std::path::PathBuf,
+        #[arg(long)]
+        tickets: std::path::PathBuf,
+        #[arg(long)]
+        comments: Option<std::path::PathBuf>,
+        /// Checks everything and reports what would be imported, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The ticket JSON of a Zendesk incremental export (with users sideloaded).
+    Zendesk {
+        /// The organisation (slug or id).
+        #[arg(long)]
+        tenant: String,
+        file: std::path::PathBuf,
+        /// Checks everything and reports what would be imported, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -500,6 +536,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             policy_command(&db, command).await
         }
         Command::Triggers { command } => triggers_command(command),
+        Command::Import { command } => {
+            let db = open(&cli.database_url).await?;
+            import_command(&db, command).await
+        }
         Command::Backup { file } => {
             let db = open(&cli.database_url).await?;
             db.backup_to(&file).await?;
@@ -682,4 +722,76 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn import_command(db: &Db, command: ImportCommand) -> anyhow::Result<ExitCode> {
+    use ladder_server::import;
+    let open_file = |path: &std::path::Path| {
+        std::fs::File::open(path)
+            .map(std::io::BufReader::new)
+            .with_context(|| format!("opening {}", path.display()))
+    };
+    let (tenant, source, dry_run) = match command {
+        ImportCommand::Csv {
+            tenant,
+            customers,
+            tickets,
+            comments,
+            dry_run,
+        } => {
+            let mut source = import::Source::new("csv");
+            let name = |p: &std::path::Path| p.display().to_string();
+            import::read_customers_csv(&mut source, &name(&customers), open_file(&customers)?);
+            import::read_tickets_csv(&mut source, &name(&tickets), open_file(&tickets)?);
+            if let Some(comments) = comments {
+                import::read_comments_csv(&mut source, &name(&comments), open_file(&comments)?);
+            }
+            (tenant, source, dry_run)
+        }
+        ImportCommand::Zendesk {
+            tenant,
+            file,
+            dry_run,
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let mut source = import::Source::new("zendesk");
+            import::read_zendesk(&mut source, &file.display().to_string(), &bytes);
+            (tenant, source, dry_run)
+        }
+    };
+    let org = ladder_storage::directory::find_tenant(db, &tenant)
+        .await?
+        .with_context(|| format!("no organisation {tenant:?}"))?;
+    let report = import::run(db, &org.id, source, dry_run, jiff::Timestamp::now()).await?;
+    for bad in &report.bad {
+        println!("{bad}");
+    }
+    let verb = if report.written {
+        "imported"
+    } else {
+        "to import"
+    };
+    println!(
+        "{verb}: {} customers, {} tickets, {} comments; already there: {} customers, {} tickets, \
+         {} comments; left out: {}",
+        report.customers_new,
+        report.tickets_new,
+        report.comments_new,
+        report.customers_known,
+        report.tickets_known,
+        report.comments_known,
+        report.skipped
+    );
+    if !report.bad.is_empty() {
+        println!(
+            "{} bad lines: nothing was written; correct them and run again",
+            report.bad.len()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    if dry_run {
+        println!("dry run: nothing was written");
+    }
+    Ok(ExitCode::SUCCESS)
 }

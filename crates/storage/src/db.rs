@@ -368,6 +368,13 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
     ..sqlx::migrate!("./migrations-postgres")
 };
 
+/// What only SQLite has (FTS5 full-text tables and their triggers), applied after the shared
+/// migrations. Versions start at 200001, apart from both others.
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
+    ignore_missing: true,
+    ..sqlx::migrate!("./migrations-sqlite")
+};
+
 /// `url` as it may be shown in a message or a log: its password, in the authority or as a
 /// `password=` parameter, replaced by `***`. A URL that does not parse shows only its scheme,
 /// since where a password would be in it cannot be told.
@@ -513,13 +520,15 @@ impl Db {
             MIGRATOR
                 .iter()
                 .chain(POSTGRES_MIGRATOR.iter())
+                .chain(SQLITE_MIGRATOR.iter())
                 .any(|m| m.version == v)
         };
         if let Some((unknown,)) = applied.into_iter().find(|(v,)| !known(*v)) {
             return Err(sqlx::migrate::MigrateError::VersionMissing(unknown).into());
         }
-        if self.backend == Backend::Postgres {
-            POSTGRES_MIGRATOR.run(&self.pool).await?;
+        match self.backend {
+            Backend::Postgres => POSTGRES_MIGRATOR.run(&self.pool).await?,
+            Backend::Sqlite => SQLITE_MIGRATOR.run(&self.pool).await?,
         }
         Ok(())
     }

@@ -2,8 +2,8 @@
 //! by id or subject, customers by name or email, a customer's tickets and escalations.
 //!
 //! Matching is a case-insensitive substring (`LIKE` on `lower(…)`), the same on both
-//! databases (SQLite lower-cases ASCII letters only), bounded by `limit`; full-text search
-//! over descriptions and messages is a later room of its own.
+//! databases (SQLite lower-cases ASCII letters only), bounded by `limit`. Full-text search
+//! over descriptions and messages is `search.rs`.
 
 use ladder_core::{CustomerId, TenantId};
 use sqlx::AnyConnection;

@@ -11,9 +11,29 @@ pub const INSERTS_PER_TX: usize = 20;
 /// The benchmark's database, migrated, and its name for the report: `LADDER_BENCH_DATABASE_URL`,
 /// or else a fresh SQLite file under `target/bench-<name>/`.
 pub async fn bench_db(name: &str) -> (Db, &'static str) {
-    let url = match std::env::var("LADDER_BENCH_DATABASE_URL") {
-        Ok(url) => url,
-        Err(_) => {
+    let url = match (
+        std::env::var("LADDER_BENCH_DATABASE_URL"),
+        std::env::var("LADDER_BENCH_PG_URL"),
+    ) {
+        (Ok(url), _) => url,
+        // A PostgreSQL server's admin URL: a fresh database `ladder_bench_<name>` on it.
+        (Err(_), Ok(admin)) => {
+            let db_name = format!("ladder_bench_{name}");
+            let admin_db = Db::connect(&admin).await.expect("connect to PostgreSQL");
+            for sql in [
+                format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"),
+                format!("CREATE DATABASE {db_name}"),
+            ] {
+                sqlx::query(&sql)
+                    .execute(admin_db.pool())
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+            admin_db.close().await;
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+            format!("{base}/{db_name}")
+        }
+        (Err(_), Err(_)) => {
             let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| {
                 concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_owned()
             });

@@ -81,7 +81,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(people::create_team, people::list_teams))
         .routes(routes!(people::create_customer, people::list_customers))
         .routes(routes!(people::get_customer))
-        .routes(routes!(tickets::create))
+        .routes(routes!(tickets::create, tickets::list))
         .routes(routes!(tickets::get, tickets::patch))
         .routes(routes!(tickets::comment, tickets::comments))
         .routes(routes!(tickets::events))

@@ -1,10 +1,12 @@
 //! Users, teams and customers.
 
-use axum::extract::{Path, State};
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use ladder_core::text::ShortText;
 use ladder_core::{CustomerTier, Role, UserId};
-use ladder_storage::directory;
+use ladder_storage::{directory, search};
 use serde::Deserialize;
 
 use crate::auth::Caller;
@@ -161,18 +163,65 @@ pub async fn create_customer(
     Ok((StatusCode::CREATED, Json(c.into())))
 }
 
-/// The organisation's customers (first 500).
-#[utoipa::path(get, path = "/customers", operation_id = "list_customers", tag = "people", responses((status = 200, body = Vec<Customer>)), security(("bearer" = [])))]
+/// The query of `GET /customers`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct CustomersQuery {
+    /// Part of a name, an email address or a phone number (its digits, however written);
+    /// one or two characters match the start of a name.
+    q: Option<String>,
+    /// The most customers a search returns (with `q`; default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<i64>,
+}
+
+/// The organisation's customers: with `q`, those whose name, email or phone contains it (at
+/// most `limit`, by name); without, the first 500.
+#[utoipa::path(get, path = "/customers", operation_id = "list_customers", tag = "people", params(CustomersQuery),
+    responses((status = 200, body = Vec<Customer>), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn list_customers(
     State(state): State<AppState>,
     caller: Caller,
+    Query(q): Query<BTreeMap<String, String>>,
 ) -> ApiResult<Json<Vec<Customer>>> {
-    Ok(Json(all(directory::customers(
-        &state.db,
-        caller.tenant_id(),
-        500,
-    )
-    .await?)))
+    if let Some(k) = q.keys().find(|k| !matches!(k.as_str(), "q" | "limit")) {
+        return Err(ApiError::field(
+            k.clone(),
+            "unknown query parameter; use q or limit",
+        ));
+    }
+    let limit = match q.get("limit") {
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=200).contains(&n) => n,
+            _ => {
+                return Err(ApiError::field(
+                    "limit",
+                    "must be a whole number from 1 to 200",
+                ))
+            }
+        },
+        None => 50,
+    };
+    match q.get("q").map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        Some(text) if text.len() > 200 => Err(ApiError::field("q", "at most 200 bytes")),
+        Some(text) => {
+            let mut conn = state.db.conn().await?;
+            Ok(Json(all(search::customers(
+                &mut conn,
+                caller.tenant_id(),
+                text,
+                limit,
+            )
+            .await?)))
+        }
+        None => Ok(Json(all(directory::customers(
+            &state.db,
+            caller.tenant_id(),
+            500,
+        )
+        .await?))),
+    }
 }
 
 /// One customer.

@@ -1,18 +1,21 @@
 //! Tickets, comments, links, watchers, events and notifications.
 
-use axum::extract::{Path, State};
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use jiff::Timestamp;
 use ladder_core::text::{LongText, ShortText};
 use ladder_core::{Category, Channel, LinkKind, Priority, TicketStatus};
 use ladder_core::{CustomerId, TeamId, TenantId, TicketId, UserId};
-use ladder_storage::{audit, outbox, tickets};
+use ladder_storage::{audit, outbox, search, tickets};
 use serde::Deserialize;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::flows::tickets::{self as flow, AddComment, ChangeTicket, OpenTicket};
 use crate::json::Json;
-use crate::routes::views::{all, AuditEvent, Comment, Link, Message, TicketView};
+use crate::routes::views::{all, AuditEvent, Comment, Link, Message, Ticket, TicketView};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -289,4 +292,223 @@ pub async fn watch(
         .map(|u| u.0)
         .collect(),
     ))
+}
+
+/// The query of `GET /tickets` as the document shows it; [`ticket_query`] reads it (this
+/// struct only describes it, as strictly as `ticket_query` checks it).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListTicketsQuery {
+    /// Words to find in subjects, descriptions and messages, all of them; results come best
+    /// match first. Without it, newest first.
+    q: Option<String>,
+    status: Option<TicketStatus>,
+    category: Option<Category>,
+    priority: Option<Priority>,
+    channel: Option<Channel>,
+    customer_id: Option<String>,
+    /// A user id, or `none` for unassigned tickets.
+    assignee_id: Option<String>,
+    team_id: Option<String>,
+    /// `true`: tickets that were ever escalated; `false`: never.
+    escalated: Option<bool>,
+    /// Created at or after this instant (RFC 3339).
+    #[param(format = DateTime)]
+    created_from: Option<String>,
+    /// Created before this instant (RFC 3339).
+    #[param(format = DateTime)]
+    created_before: Option<String>,
+    /// Last changed at or after this instant (RFC 3339).
+    #[param(format = DateTime)]
+    updated_from: Option<String>,
+    /// Last changed before this instant (RFC 3339).
+    #[param(format = DateTime)]
+    updated_before: Option<String>,
+    /// `next_cursor` of the page before, as it was.
+    #[param(pattern = r"^[nr][0-9a-f-]+\.[0-9a-zA-Z]+$")]
+    cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<i64>,
+}
+
+const LIST_PARAMS: &[&str] = &[
+    "q",
+    "status",
+    "category",
+    "priority",
+    "channel",
+    "customer_id",
+    "assignee_id",
+    "team_id",
+    "escalated",
+    "created_from",
+    "created_before",
+    "updated_from",
+    "updated_before",
+    "cursor",
+    "limit",
+];
+
+fn vocabulary<T: std::str::FromStr>(
+    q: &BTreeMap<String, String>,
+    name: &str,
+    names: Vec<&'static str>,
+) -> ApiResult<Option<T>> {
+    q.get(name)
+        .map(|v| {
+            v.parse::<T>().map_err(|_| {
+                ApiError::field(
+                    name,
+                    format!("unknown value {v:?}; expected one of {}", names.join(", ")),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn instant(q: &BTreeMap<String, String>, name: &str) -> ApiResult<Option<Timestamp>> {
+    q.get(name)
+        .map(|v| {
+            v.parse::<Timestamp>().map_err(|_| {
+                ApiError::field(
+                    name,
+                    format!("{v:?} is not an RFC 3339 instant such as 2025-06-02T10:00:00Z"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// An id given as a filter: plain text without spaces, at most 100 bytes.
+fn id_param(q: &BTreeMap<String, String>, name: &str) -> ApiResult<Option<String>> {
+    match q.get(name) {
+        Some(v) if v.is_empty() || v.len() > 100 || v.chars().any(char::is_whitespace) => {
+            Err(ApiError::field(name, "must be an id"))
+        }
+        v => Ok(v.cloned()),
+    }
+}
+
+/// Reads the query of `GET /tickets`, naming the parameter that is wrong.
+pub fn ticket_query(q: &BTreeMap<String, String>) -> ApiResult<search::TicketQuery> {
+    for k in q.keys() {
+        if !LIST_PARAMS.contains(&k.as_str()) {
+            return Err(ApiError::field(
+                k.clone(),
+                format!("unknown query parameter; use {}", LIST_PARAMS.join(", ")),
+            ));
+        }
+    }
+    let text = q.get("q").map(String::as_str).unwrap_or("");
+    if text.len() > 500 {
+        return Err(ApiError::field("q", "at most 500 bytes"));
+    }
+    let words = search::words(text);
+    if words.is_empty() && !text.trim().is_empty() {
+        return Err(ApiError::field(
+            "q",
+            "has no word to search for (letters or digits)",
+        ));
+    }
+    if words.len() > search::MAX_WORDS {
+        return Err(ApiError::field(
+            "q",
+            format!("at most {} words", search::MAX_WORDS),
+        ));
+    }
+    let escalated = match q.get("escalated").map(String::as_str) {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => return Err(ApiError::field("escalated", "must be true or false")),
+    };
+    let limit = match q.get("limit") {
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=200).contains(&n) => n,
+            _ => {
+                return Err(ApiError::field(
+                    "limit",
+                    "must be a whole number from 1 to 200",
+                ))
+            }
+        },
+        None => 50,
+    };
+    let cursor = match q.get("cursor") {
+        None => None,
+        Some(c) => match search::Cursor::parse(c) {
+            Some(cursor @ search::Cursor::Ranked { .. }) if !words.is_empty() => Some(cursor),
+            Some(cursor @ search::Cursor::Newest { .. }) if words.is_empty() => Some(cursor),
+            Some(_) => {
+                return Err(ApiError::field(
+                    "cursor",
+                    "belongs to a list with other words in q; start again without a cursor",
+                ))
+            }
+            None => {
+                return Err(ApiError::field(
+                    "cursor",
+                    "not a cursor this server issued; pass back next_cursor as it was",
+                ))
+            }
+        },
+    };
+    let assignee = id_param(q, "assignee_id")?.map(|a| {
+        if a == "none" {
+            search::Assignee::Nobody
+        } else {
+            search::Assignee::User(UserId(a))
+        }
+    });
+    Ok(search::TicketQuery {
+        words,
+        status: vocabulary(q, "status", TicketStatus::names())?,
+        category: vocabulary(q, "category", Category::names())?,
+        priority: vocabulary(q, "priority", Priority::names())?,
+        channel: vocabulary(q, "channel", Channel::names())?,
+        customer_id: id_param(q, "customer_id")?.map(CustomerId),
+        assignee,
+        team_id: id_param(q, "team_id")?.map(TeamId),
+        escalated,
+        created_from: instant(q, "created_from")?,
+        created_before: instant(q, "created_before")?,
+        updated_from: instant(q, "updated_from")?,
+        updated_before: instant(q, "updated_before")?,
+        cursor,
+        limit,
+    })
+}
+
+/// A page of tickets found by `GET /tickets`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct TicketList {
+    pub items: Vec<Ticket>,
+    /// Pass back as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Finds tickets: full text over subjects, descriptions and messages (`q`, all words, best
+/// match first) and filters, in keyset pages; without `q`, newest first. Staff find their
+/// organisation's tickets; platform support, those escalated to the platform.
+#[utoipa::path(get, path = "/tickets", operation_id = "list_tickets", tag = "tickets",
+    params(ListTicketsQuery),
+    responses((status = 200, body = TicketList), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<TicketList>> {
+    let query = ticket_query(&q)?;
+    let scope = if caller.is_platform() {
+        search::Scope::Platform
+    } else {
+        search::Scope::Tenant(caller.tenant_id())
+    };
+    let mut conn = state.db.conn().await?;
+    let found = search::tickets(&mut conn, scope, &query).await?;
+    Ok(Json(TicketList {
+        items: found.items.into_iter().map(Ticket::from).collect(),
+        next_cursor: found.next_cursor,
+    }))
 }

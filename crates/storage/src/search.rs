@@ -1,0 +1,476 @@
+//! Finding tickets and customers: `GET /tickets` (filters, full text, keyset pages) and
+//! `GET /customers?q=`.
+//!
+//! **Tickets.** Each ticket has one full-text document: its subject, description and every
+//! comment. On SQLite it is an FTS5 row (`ticket_fts`, porter stemming, ranked by bm25 with
+//! the subject weighing more); on PostgreSQL a `tsvector` in `ticket_search` with a GIN index
+//! (English stemming, subject weight A, description B, comments C, ranked by `ts_rank`).
+//! Triggers in the migrations keep both in step with `tickets` and `comments` inside the
+//! writing transaction, so a comment written by any code path is found at once.
+//!
+//! A query's words are all required (AND). Results with words come best first, by a score
+//! (ascending: bm25's, and `ts_rank` negated) then ticket id, among the newest
+//! [`RANKED_CANDIDATES`] matches (ranking costs a score per match); without words, newest
+//! first.
+//! Either way the page key is that order's key, `(score, id)` or `(created_at, id)`, and the
+//! cursor carries the last row's key: the next page starts strictly after it, so pages have
+//! neither gaps nor repeats while the matching documents stay as they are (a score depends on
+//! the whole index, so a page read after new text arrived may order by the new scores).
+//!
+//! **Customers.** Substrings of name, email and phone (the phone's digits only, and a query
+//! that looks like a phone number is reduced to its digits) through a trigram index: FTS5's
+//! `trigram` tokenizer on SQLite, `pg_trgm` on PostgreSQL. Queries shorter than three
+//! characters have no trigram and match the start of the name instead.
+
+use jiff::Timestamp;
+use ladder_core::{
+    Category, Channel, CustomerId, Priority, TeamId, TenantId, TicketStatus, UserId,
+};
+use sqlx::AnyConnection;
+
+use crate::db::Backend;
+use crate::directory::{customer_from_row, Customer};
+use crate::row::micros;
+use crate::sql::Sql;
+use crate::tickets::{ticket_from_row, Ticket, TICKET_COLS};
+use crate::{Result, StorageError};
+
+/// The most words a query may have; more is refused at the edge.
+pub const MAX_WORDS: usize = 16;
+
+/// Whose tickets a search may find: an organisation's (its staff), or platform support's,
+/// which are the tickets of any organisation escalated to the platform (as for reading one).
+#[derive(Clone, Copy, Debug)]
+pub enum Scope<'a> {
+    Tenant(&'a TenantId),
+    Platform,
+}
+
+/// The assignee filter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Assignee {
+    User(UserId),
+    Nobody,
+}
+
+/// What `GET /tickets` asks for, validated.
+#[derive(Clone, Debug, Default)]
+pub struct TicketQuery {
+    /// The words to find (see [`words`]), all of them; empty lists without full text.
+    pub words: Vec<String>,
+    pub status: Option<TicketStatus>,
+    pub category: Option<Category>,
+    pub priority: Option<Priority>,
+    pub channel: Option<Channel>,
+    pub customer_id: Option<CustomerId>,
+    pub assignee: Option<Assignee>,
+    pub team_id: Option<TeamId>,
+    /// Has (`true`) or has not (`false`) ever been escalated.
+    pub escalated: Option<bool>,
+    pub created_from: Option<Timestamp>,
+    pub created_before: Option<Timestamp>,
+    pub updated_from: Option<Timestamp>,
+    pub updated_before: Option<Timestamp>,
+    pub cursor: Option<Cursor>,
+    pub limit: i64,
+}
+
+/// Where the previous page ended: the key of its last row in the page's order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cursor {
+    /// A list without words, newest first: the last row's `created_at` and id.
+    Newest { created_at: i64, id: String },
+    /// A full-text search: the last row's score (its exact bits) and id.
+    Ranked { score: f64, id: String },
+}
+
+impl Cursor {
+    /// The cursor as the client gets it: opaque, but plain text (`n<micros>.<id>` or
+    /// `r<score bits in hex>.<id>`).
+    pub fn encode(&self) -> String {
+        match self {
+            Cursor::Newest { created_at, id } => format!("n{created_at}.{id}"),
+            Cursor::Ranked { score, id } => format!("r{:016x}.{id}", score.to_bits()),
+        }
+    }
+
+    /// Reads back a cursor that [`Cursor::encode`] wrote; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Cursor> {
+        let (key, id) = text.get(1..)?.split_once('.')?;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return None;
+        }
+        match text.as_bytes().first()? {
+            b'n' => Some(Cursor::Newest {
+                created_at: key.parse().ok()?,
+                id: id.to_owned(),
+            }),
+            b'r' if key.len() == 16 => {
+                let score = f64::from_bits(u64::from_str_radix(key, 16).ok()?);
+                score.is_finite().then(|| Cursor::Ranked {
+                    score,
+                    id: id.to_owned(),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A page of found tickets.
+#[derive(Clone, Debug)]
+pub struct Found {
+    pub items: Vec<Ticket>,
+    /// Pass back as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The words of a query as the indexes hold them: runs of letters and digits, lower-cased.
+/// Everything else separates words, so no character of a query can reach FTS5's or
+/// `to_tsquery`'s syntax.
+pub fn words(q: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in q.split(|c: char| !c.is_alphanumeric()) {
+        if w.is_empty() {
+            continue;
+        }
+        let w = w.to_lowercase();
+        if !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
+}
+
+/// Finds tickets: with words, best match first; without, newest first. Every filter and the
+/// scope apply in the same statement, and the page stops at `limit`.
+pub async fn tickets(
+    conn: &mut AnyConnection,
+    scope: Scope<'_>,
+    query: &TicketQuery,
+) -> Result<Found> {
+    let backend = Backend::of(conn);
+    let ranked = !query.words.is_empty();
+    let mut sql = if ranked {
+        full_text(backend, scope, &query.words)
+    } else {
+        Sql::new(&format!("SELECT {TICKET_COLS} FROM tickets t WHERE 1 = 1"))
+    };
+    if let Scope::Tenant(tenant) = scope {
+        // On the ticket row itself too when ranked: the document's tenant is checked twice.
+        let p = sql.text_arg(tenant.0.clone());
+        sql.push(&format!(" AND t.tenant_id = {p}"));
+    } else {
+        sql.push(
+            " AND EXISTS (SELECT 1 FROM escalations pe WHERE pe.ticket_id = t.id \
+             AND pe.target_key = 'platform')",
+        );
+    }
+    filters(&mut sql, query);
+    match (&query.cursor, ranked) {
+        (None, _) => {}
+        (Some(Cursor::Ranked { score, id }), true) => {
+            let s = sql.arg(*score);
+            let s2 = sql.arg(*score);
+            let i = sql.text_arg(id.clone());
+            sql.push(&format!(
+                " AND (m.score > {s} OR (m.score = {s2} AND t.id > {i}))"
+            ));
+        }
+        (Some(Cursor::Newest { created_at, id }), false) => {
+            let c = sql.int_arg(*created_at);
+            let c2 = sql.int_arg(*created_at);
+            let i = sql.text_arg(id.clone());
+            sql.push(&format!(
+                " AND (t.created_at < {c} OR (t.created_at = {c2} AND t.id < {i}))"
+            ));
+        }
+        (Some(_), _) => {
+            return Err(StorageError::Config(
+                "cursor: it belongs to a search with other words".into(),
+            ))
+        }
+    }
+    let l = sql.int_arg(query.limit + 1);
+    if ranked {
+        sql.push(&format!(" ORDER BY m.score, t.id LIMIT {l}"));
+    } else {
+        sql.push(&format!(" ORDER BY t.created_at DESC, t.id DESC LIMIT {l}"));
+    }
+    let rows = sql.fetch_all(conn).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    let mut last_score = 0.0;
+    for row in rows.iter().take(query.limit as usize) {
+        if ranked {
+            use sqlx::Row;
+            last_score = row
+                .try_get::<f64, _>("score")
+                .map_err(|e| StorageError::Corrupt {
+                    table: "tickets",
+                    detail: format!("a search score that does not read back: {e}"),
+                })?;
+        }
+        items.push(ticket_from_row(row)?);
+    }
+    let next_cursor = match items.last() {
+        Some(t) if rows.len() > query.limit as usize => Some(
+            if ranked {
+                Cursor::Ranked {
+                    score: last_score,
+                    id: t.id.0.clone(),
+                }
+            } else {
+                Cursor::Newest {
+                    created_at: micros(t.created_at),
+                    id: t.id.0.clone(),
+                }
+            }
+            .encode(),
+        ),
+        _ => None,
+    };
+    Ok(Found { items, next_cursor })
+}
+
+/// The most matching tickets a search ranks: the newest this many matches (by document
+/// number on SQLite, by id — time-ordered UUIDv7 — on PostgreSQL). Ranking costs a score per
+/// match, so a word found in most of a million tickets would cost a second; past this many,
+/// a person adds words. Pages continue within the same set.
+pub const RANKED_CANDIDATES: i64 = 5_000;
+
+/// The head of a ranked search: the matching documents with their scores as `m`, joined to
+/// their tickets as `t`, ending in an open `WHERE`.
+fn full_text(backend: Backend, scope: Scope<'_>, words: &[String]) -> Sql {
+    match backend {
+        Backend::Sqlite => {
+            // Each word a quoted FTS5 string (words hold letters and digits only), all
+            // required. FTS5 walks its matches newest first and stops at the cap; the scores
+            // are computed for those only, once (MATERIALIZED), before the joins and the
+            // page's key compare them.
+            let expr = words
+                .iter()
+                .map(|w| format!("\"{w}\""))
+                .collect::<Vec<_>>()
+                .join(" AND ");
+            let mut sql = Sql::new(
+                "WITH m AS MATERIALIZED (SELECT ticket_fts.rowid AS doc, \
+                 bm25(ticket_fts, 4.0, 1.0) AS score FROM ticket_fts \
+                 JOIN ticket_search s0 ON s0.doc = ticket_fts.rowid WHERE ticket_fts MATCH ",
+            );
+            let q = sql.text_arg(expr);
+            sql.push(&q.to_string());
+            if let Scope::Tenant(tenant) = scope {
+                let p = sql.text_arg(tenant.0.clone());
+                sql.push(&format!(" AND s0.tenant_id = {p}"));
+            }
+            let cap = sql.int_arg(RANKED_CANDIDATES);
+            sql.push(&format!(
+                " ORDER BY ticket_fts.rowid DESC LIMIT {cap}) \
+                 SELECT {TICKET_COLS}, m.score AS score FROM m \
+                 JOIN ticket_search s ON s.doc = m.doc \
+                 JOIN tickets t ON t.id = s.ticket_id WHERE 1 = 1"
+            ));
+            sql
+        }
+        Backend::Postgres => {
+            // `to_tsquery` over the words joined by `&`: each word is letters and digits, so
+            // the text has no operator of its own. The newest matches are capped in a
+            // subquery, so that only they are ranked.
+            let mut sql = Sql::new(&format!(
+                "SELECT {TICKET_COLS}, m.score AS score FROM (\
+                 SELECT c.ticket_id, -(ts_rank(c.doc, c.query)::float8) AS score FROM (\
+                 SELECT s.ticket_id, s.doc, query FROM ticket_search s, to_tsquery('english', "
+            ));
+            let q = sql.text_arg(words.join(" & "));
+            sql.push(&format!("{q}) query WHERE s.doc @@ query"));
+            if let Scope::Tenant(tenant) = scope {
+                let p = sql.text_arg(tenant.0.clone());
+                sql.push(&format!(" AND s.tenant_id = {p}"));
+            }
+            let cap = sql.int_arg(RANKED_CANDIDATES);
+            sql.push(&format!(
+                " ORDER BY s.ticket_id DESC LIMIT {cap}) c) m \
+                 JOIN tickets t ON t.id = m.ticket_id WHERE 1 = 1"
+            ));
+            sql
+        }
+    }
+}
+
+fn filters(sql: &mut Sql, q: &TicketQuery) {
+    let eq = |sql: &mut Sql, col: &str, v: Option<String>| {
+        if let Some(v) = v {
+            let p = sql.text_arg(v);
+            sql.push(&format!(" AND {col} = {p}"));
+        }
+    };
+    eq(sql, "t.status", q.status.map(|s| s.as_str().to_owned()));
+    eq(sql, "t.category", q.category.map(|c| c.as_str().to_owned()));
+    eq(sql, "t.priority", q.priority.map(|p| p.as_str().to_owned()));
+    eq(sql, "t.channel", q.channel.map(|c| c.as_str().to_owned()));
+    eq(
+        sql,
+        "t.customer_id",
+        q.customer_id.as_ref().map(|c| c.0.clone()),
+    );
+    eq(sql, "t.team_id", q.team_id.as_ref().map(|c| c.0.clone()));
+    match &q.assignee {
+        Some(Assignee::User(u)) => eq(sql, "t.assignee_id", Some(u.0.clone())),
+        Some(Assignee::Nobody) => {
+            sql.push(" AND t.assignee_id IS NULL");
+        }
+        None => {}
+    }
+    match q.escalated {
+        Some(true) => {
+            sql.push(" AND EXISTS (SELECT 1 FROM escalations xe WHERE xe.ticket_id = t.id)");
+        }
+        Some(false) => {
+            sql.push(" AND NOT EXISTS (SELECT 1 FROM escalations xe WHERE xe.ticket_id = t.id)");
+        }
+        None => {}
+    }
+    let range = |sql: &mut Sql, col: &str, op: &str, v: Option<Timestamp>| {
+        if let Some(v) = v {
+            let p = sql.int_arg(micros(v));
+            sql.push(&format!(" AND {col} {op} {p}"));
+        }
+    };
+    range(sql, "t.created_at", ">=", q.created_from);
+    range(sql, "t.created_at", "<", q.created_before);
+    range(sql, "t.updated_at", ">=", q.updated_from);
+    range(sql, "t.updated_at", "<", q.updated_before);
+}
+
+// --- customers ------------------------------------------------------------------------------
+
+/// What a customer query looks for: a run of digits (a query made of digits and a phone
+/// number's punctuation), or lower-cased text.
+fn customer_needle(q: &str) -> String {
+    let q = q.trim();
+    let phone_like = q.chars().any(|c| c.is_ascii_digit())
+        && q.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '+' | '.' | '/'));
+    if phone_like {
+        q.chars().filter(char::is_ascii_digit).collect()
+    } else {
+        q.to_lowercase()
+    }
+}
+
+/// Customers whose name, email or phone digits contain `q` (or, for one or two characters,
+/// whose name starts with it): at most `limit`, by name. With more matches than `limit`,
+/// which ones come is the index's choice: the query narrows as a person types.
+pub async fn customers(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    q: &str,
+    limit: i64,
+) -> Result<Vec<Customer>> {
+    let needle = customer_needle(q);
+    let backend = Backend::of(conn);
+    let cols = "c.id, c.name, c.email, c.phone, c.tier, c.created_at";
+    let mut sql;
+    if needle.chars().count() < 3 {
+        let hi = format!("{needle}\u{10FFFF}");
+        let name = match backend {
+            Backend::Sqlite => "lower(c.name)",
+            Backend::Postgres => "(lower(c.name) COLLATE \"C\")",
+        };
+        sql = Sql::new(&format!(
+            "SELECT {cols} FROM customers c WHERE c.tenant_id = "
+        ));
+        let t = sql.text_arg(tenant_id.0.clone());
+        let lo = sql.text_arg(needle);
+        let hi = sql.text_arg(hi);
+        let l = sql.int_arg(limit);
+        sql.push(&format!(
+            "{t} AND {name} >= {lo} AND {name} < {hi} ORDER BY {name}, c.id LIMIT {l}"
+        ));
+    } else {
+        match backend {
+            Backend::Sqlite => {
+                sql = Sql::new(&format!(
+                    "SELECT {cols} FROM customer_fts f \
+                     JOIN customer_search s ON s.doc = f.rowid \
+                     JOIN customers c ON c.id = s.customer_id WHERE customer_fts MATCH "
+                ));
+                // One FTS5 string: the trigram tokenizer matches it as a substring.
+                let m = sql.text_arg(format!("\"{}\"", needle.replace('"', "\"\"")));
+                let t = sql.text_arg(tenant_id.0.clone());
+                let l = sql.int_arg(limit);
+                sql.push(&format!(
+                    "{m} AND s.tenant_id = {t} AND c.tenant_id = {t} LIMIT {l}"
+                ));
+            }
+            Backend::Postgres => {
+                sql = Sql::new(&format!(
+                    "SELECT {cols} FROM customers c WHERE c.tenant_id = "
+                ));
+                let t = sql.text_arg(tenant_id.0.clone());
+                let p = sql.text_arg(crate::lookup::contains_pattern(&needle));
+                let l = sql.int_arg(limit);
+                sql.push(&format!(
+                    "{t} AND ladder_customer_doc(c.name, c.email, c.phone) LIKE {p} ESCAPE '\\' \
+                     LIMIT {l}"
+                ));
+            }
+        }
+    }
+    let rows = sql.fetch_all(conn).await?;
+    let mut found = rows
+        .iter()
+        .map(customer_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    found.sort_by(|a, b| (a.name.to_lowercase(), &a.id.0).cmp(&(b.name.to_lowercase(), &b.id.0)));
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_what_they_did_not_write() {
+        for c in [
+            Cursor::Newest {
+                created_at: -5,
+                id: "abc123".into(),
+            },
+            Cursor::Ranked {
+                score: -1.234_567_890_123e-7,
+                id: "0190ffee".into(),
+            },
+        ] {
+            assert_eq!(Cursor::parse(&c.encode()), Some(c));
+        }
+        for bad in [
+            "",
+            "n",
+            "n12",
+            "n12.",
+            "x12.ab",
+            "rzz.ab",
+            "n1.a'b",
+            "r7ff0000000000000.a",
+        ] {
+            assert_eq!(Cursor::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn words_keep_letters_and_digits_only() {
+        assert_eq!(
+            words("Refund \"order\" #12345 AND-NOT (ÉTÉ) refund"),
+            vec!["refund", "order", "12345", "and", "not", "été"]
+        );
+        assert!(words(" *:\"() ").is_empty());
+    }
+
+    #[test]
+    fn phone_like_queries_become_digits() {
+        assert_eq!(customer_needle("+1 (555) 012-4567"), "15550124567");
+        assert_eq!(customer_needle("Olivia Smith"), "olivia smith");
+        assert_eq!(customer_needle("room 12"), "room 12");
+    }
+}
