@@ -10,6 +10,7 @@ pub mod deliveries;
 pub mod directory;
 pub mod escalations;
 pub mod feed;
+pub mod inbound;
 pub mod incidents;
 pub mod lookup;
 pub mod metrics;
