@@ -257,7 +257,7 @@ fn file(part: &mail_parser::MessagePart<'_>) -> Option<File> {
         "message/rfc822" => "eml",
         "text/calendar" => "ics",
         "text/html" => "html",
-        "text/plain" => "txt",
+        t if t.starts_with("text/") => "txt",
         _ => "bin",
     };
     let filename = part

@@ -507,7 +507,8 @@ fn the_corpus_parses_as_a_person_reads_it() {
             subject: "Invitation: Follow-up call @ Tue 10 Jun 2025 15:00",
             says: &["Can we have a short follow-up call about my treatment plan?"],
             not: &["BEGIN:VCALENDAR"],
-            files: &[("invite.ics", "application/ics")],
+            // The invite's calendar part (an alternative of the text) is kept as a file too.
+            files: &[("attachment.ics", "text/calendar"), ("invite.ics", "application/ics")],
             automatic: false,
         },
         Expect {
@@ -527,7 +528,10 @@ fn the_corpus_parses_as_a_person_reads_it() {
             subject: "Undelivered Mail Returned to Sender",
             says: &["could not be delivered"],
             not: &[],
-            files: &[],
+            files: &[
+                ("attachment.bin", "message/delivery-status"),
+                ("attachment.txt", "text/rfc822-headers"),
+            ],
             automatic: true,
         },
     ];
