@@ -69,6 +69,7 @@ on_both_databases!(
     a_reply_to_a_resolved_ticket_reopens_it,
     attachments_arrive_and_download_with_the_same_bytes,
     malformed_messages_are_refused_with_nothing_written,
+    mailgate_exits_as_a_mail_server_expects,
 );
 
 async fn a_new_email_opens_a_ticket_and_replies_thread(b: Backend) {
@@ -420,6 +421,87 @@ async fn malformed_messages_are_refused_with_nothing_written(b: Backend) {
     let _newer = inbound_token(&app, &org).await;
     let (s, _) = post_email(&app, &token, email("a@example.org", "ok2@example.org", "", "Hi", "Hello")).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+/// Runs `ladder mailgate` with `raw` on standard input; its exit code and what it said.
+fn mailgate(url: &str, token: &str, raw: &[u8]) -> (Option<i32>, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(["mailgate", "--url", url])
+        .env("LADDER_INBOUND_TOKEN", token)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ladder mailgate");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(raw)
+        .expect("write the message");
+    let out = child.wait_with_output().expect("mailgate ends");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn mailgate_exits_as_a_mail_server_expects(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Pipe Clinic").await;
+    let token = inbound_token(&app, &org).await;
+    let raw = std::fs::read(mail_dir().join("alternative.eml")).expect("eml");
+    let (url, tok, raw2) = (app.base.clone(), token.clone(), raw.clone());
+    let (code, said) = tokio::task::spawn_blocking(move || mailgate(&url, &tok, &raw2))
+        .await
+        .expect("mailgate");
+    assert_eq!(code, Some(0), "{said}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM tickets").await, 1);
+    // A message the server refuses: 65, the MTA bounces it.
+    let (url, tok) = (app.base.clone(), token.clone());
+    let (code, said) =
+        tokio::task::spawn_blocking(move || mailgate(&url, &tok, b"Subject: nobody\r\n\r\nhi"))
+            .await
+            .expect("mailgate");
+    assert_eq!(code, Some(65), "{said}");
+    assert!(said.contains("From"), "{said}");
+    // A server that answers 503, and no server at all: 75, the MTA tries again later.
+    let failing = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let failing_url = format!("http://{}", failing.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut sock, _)) = failing.accept().await {
+            let mut buf = vec![0u8; 65536];
+            let _ = sock.read(&mut buf).await;
+            let _ = sock
+                .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .await;
+        }
+    });
+    let (tok, raw2) = (token.clone(), raw.clone());
+    let (code, said) = tokio::task::spawn_blocking(move || mailgate(&failing_url, &tok, &raw2))
+        .await
+        .expect("mailgate");
+    assert_eq!(code, Some(75), "{said}");
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let (tok, raw2) = (token.clone(), raw.clone());
+    let (code, said) =
+        tokio::task::spawn_blocking(move || mailgate(&format!("http://{closed}"), &tok, &raw2))
+            .await
+            .expect("mailgate");
+    assert_eq!(code, Some(75), "{said}");
+    // Delivered again once the server is back: still one ticket.
+    let (url, tok) = (app.base.clone(), token);
+    let (code, _) = tokio::task::spawn_blocking(move || mailgate(&url, &tok, &raw))
+        .await
+        .expect("mailgate");
+    assert_eq!(code, Some(0));
+    assert_eq!(app.count("SELECT COUNT(*) FROM tickets").await, 1);
 }
 
 pub fn mail_dir() -> std::path::PathBuf {
