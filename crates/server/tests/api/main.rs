@@ -14,6 +14,7 @@ mod escalation;
 mod foundation;
 mod hardening;
 mod history;
+mod imap;
 mod inbound;
 mod limits;
 mod metrics;
