@@ -141,6 +141,20 @@ async fn a_new_email_opens_a_ticket_and_replies_thread(b: Backend) {
     let (s, r) = post_email(&app, &token, reply).await;
     assert_eq!(s, StatusCode::CREATED, "{r}");
     assert_eq!((r["outcome"].clone(), r["ticket_id"].clone()), (json!("replied"), json!(id)));
+    let page = app
+        .client
+        .get(format!("{}/tickets/{id}", app.base))
+        .header("cookie", format!("ladder_session={}", org.owner.token))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains("<summary>Quoted history</summary><p class=\"body\">On Mon, 2 Jun 2025, Clinic wrote:"),
+        "the history is folded: {page}"
+    );
     let c = comments(&app, &org.owner, &id).await;
     let last = c.last().expect("the customer's message");
     assert_eq!(last["author_id"], Value::Null);
@@ -336,6 +350,21 @@ async fn attachments_arrive_and_download_with_the_same_bytes(b: Backend) {
         .to_str()
         .unwrap_or("")
         .contains("sandbox"));
+
+    // The ticket page lists the file with its size and a download link.
+    let page = app
+        .client
+        .get(format!("{}/tickets/{id}", app.base))
+        .header("cookie", format!("ladder_session={}", org.owner.token))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let link = format!("<a href=\"{}\" download>invoice-0042.pdf</a>", list[0]["url"].as_str().unwrap_or(""));
+    assert!(page.contains(&link), "{page}");
+    assert!(page.contains(&format!("{} B", expected.len())), "the size is shown");
 
     // Another organisation cannot read it, nor can anyone signed out.
     let other = app.org("Other Clinic").await;
