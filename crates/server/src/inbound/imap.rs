@@ -144,7 +144,13 @@ async fn poll_mailbox(state: &AppState, m: &Mailbox) -> anyhow::Result<Polled> {
                 .map_err(|e| anyhow::anyhow!("STARTTLS: {e}"))?;
             let stream = tls_connect(&m.host, client.into_inner()).await?;
             // No greeting after STARTTLS.
-            session(state, m, password.expose_secret(), async_imap::Client::new(stream)).await
+            session(
+                state,
+                m,
+                password.expose_secret(),
+                async_imap::Client::new(stream),
+            )
+            .await
         }
     }
 }
@@ -172,10 +178,10 @@ async fn tls_connect(
     #[allow(deprecated)]
     let provider = tokio_rustls::rustls::crypto::ring::default_provider();
     let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(provider))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| anyhow::anyhow!("TLS configuration: {e}"))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+        .with_safe_default_protocol_versions()
+        .map_err(|e| anyhow::anyhow!("TLS configuration: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_owned())
         .map_err(|e| anyhow::anyhow!("the host {host:?} as a TLS name: {e}"))?;
     tokio_rustls::TlsConnector::from(Arc::new(config))

@@ -175,10 +175,7 @@ pub fn prepare(settings: &Settings, raw: Vec<u8>) -> FlowResult<Prepared> {
         ));
     }
     let email = parse::parse(&raw).map_err(|e| FlowError::field(e.field, e.detail))?;
-    Ok(Prepared {
-        email,
-        raw,
-    })
+    Ok(Prepared { email, raw })
 }
 
 /// Takes a prepared message in for the organisation `tenant`.
@@ -229,8 +226,7 @@ pub async fn receive(
         email.automatic.clone()
     };
     if let Some(reason) = ignored {
-        store::finish_message(tx.conn(), tenant, &email.message_id, "ignored", None, None)
-            .await?;
+        store::finish_message(tx.conn(), tenant, &email.message_id, "ignored", None, None).await?;
         tx.commit().await?;
         tracing::info!(message_id = %email.message_id, %reason, "inbound email ignored");
         return Ok(Received {
@@ -344,7 +340,9 @@ fn body_within_limits(email: &parse::Email, settings: &Settings) -> (String, boo
     let mut keep_original = false;
     if text.chars().count() > ROOM {
         text = text.chars().take(ROOM).collect();
-        text.push_str("\n\n[The message was longer; the whole of it is attached as original-message.eml.]");
+        text.push_str(
+            "\n\n[The message was longer; the whole of it is attached as original-message.eml.]",
+        );
         keep_original = true;
     }
     for f in &email.files {

@@ -78,7 +78,10 @@ pub fn parse(raw: &[u8]) -> Result<Email, Malformed> {
         .filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case(&from_email));
     let message_id = match msg.message_id().map(str::trim).filter(|m| !m.is_empty()) {
         Some(id) => bracketed(id),
-        None => format!("<{}@no-message-id.invalid>", hex::encode(Sha256::digest(raw))),
+        None => format!(
+            "<{}@no-message-id.invalid>",
+            hex::encode(Sha256::digest(raw))
+        ),
     };
     let subject = msg.subject().map(clean_line).unwrap_or_default();
     let mut replies_to = ids(msg.in_reply_to());
@@ -167,17 +170,19 @@ fn automatic(msg: &mail_parser::Message<'_>, from: &str) -> Option<String> {
             return Some("null sender (Return-Path: <>)".into());
         }
     }
-    if msg
-        .root_part()
-        .content_type()
-        .is_some_and(|ct| {
-            ct.ctype().eq_ignore_ascii_case("multipart")
-                && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
-        })
-    {
+    if msg.root_part().content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    }) {
         return Some("a delivery or disposition report (multipart/report)".into());
     }
-    let local = from.split('@').next().unwrap_or_default().to_ascii_lowercase();
+    let local = from
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     if ["mailer-daemon", "postmaster"].contains(&local.as_str()) {
         return Some(format!("sent by {local}"));
     }
@@ -238,7 +243,9 @@ fn tidy(text: &str) -> String {
 /// own `.eml`; a calendar invite as its `.ics`.
 fn file(part: &mail_parser::MessagePart<'_>) -> Option<File> {
     let (data, fallback_type): (Cow<'_, [u8]>, &str) = match &part.body {
-        PartType::Binary(b) | PartType::InlineBinary(b) => (Cow::Borrowed(b.as_ref()), "application/octet-stream"),
+        PartType::Binary(b) | PartType::InlineBinary(b) => {
+            (Cow::Borrowed(b.as_ref()), "application/octet-stream")
+        }
         PartType::Text(t) => (Cow::Borrowed(t.as_bytes()), "text/plain"),
         PartType::Html(h) => (Cow::Borrowed(h.as_bytes()), "text/html"),
         PartType::Message(m) => (Cow::Borrowed(m.raw_message()), "message/rfc822"),
@@ -311,10 +318,11 @@ pub fn split_quoted(text: &str) -> (&str, Option<&str>) {
             || (lower.starts_with("-----") && lower.contains("forwarded message"))
             || lower.starts_with("---------- forwarded message")
             || (lower.starts_with("from:") && rest_has_outlook_block(&text[offset..]))
-            || (t.starts_with('>') && text[offset..].lines().all(|l| {
-                let l = l.trim();
-                l.is_empty() || l.starts_with('>')
-            }));
+            || (t.starts_with('>')
+                && text[offset..].lines().all(|l| {
+                    let l = l.trim();
+                    l.is_empty() || l.starts_with('>')
+                }));
         if starts_history && offset > 0 {
             let new = text[..offset].trim_end();
             if !new.is_empty() {
@@ -334,8 +342,11 @@ fn rest_has_outlook_block(rest: &str) -> bool {
         .take(6)
         .map(|l| l.trim().to_ascii_lowercase())
         .collect();
-    head.iter().any(|l| l.starts_with("sent:") || l.starts_with("date:"))
-        && head.iter().any(|l| l.starts_with("subject:") || l.starts_with("to:"))
+    head.iter()
+        .any(|l| l.starts_with("sent:") || l.starts_with("date:"))
+        && head
+            .iter()
+            .any(|l| l.starts_with("subject:") || l.starts_with("to:"))
 }
 
 #[cfg(test)]
@@ -344,7 +355,8 @@ mod tests {
 
     #[test]
     fn the_history_is_split_from_what_is_new() {
-        let (new, old) = split_quoted("Still broken.\n\nOn Mon, 2 Jun 2025, Clinic wrote:\n> Fixed?\n");
+        let (new, old) =
+            split_quoted("Still broken.\n\nOn Mon, 2 Jun 2025, Clinic wrote:\n> Fixed?\n");
         assert_eq!(new, "Still broken.");
         assert_eq!(old, Some("On Mon, 2 Jun 2025, Clinic wrote:\n> Fixed?"));
         assert_eq!(split_quoted("Just this."), ("Just this.", None));

@@ -108,11 +108,18 @@ mod tests {
             .seal("t1", &SecretString::from("hunter2"))
             .expect("seal");
         assert!(!sealed.contains("hunter2"));
-        assert_eq!(key.open("t1", &sealed).expect("open").expose_secret(), "hunter2");
+        assert_eq!(
+            key.open("t1", &sealed).expect("open").expose_secret(),
+            "hunter2"
+        );
         assert!(key.open("t2", &sealed).is_err());
         assert!(other.open("t1", &sealed).is_err());
         // Two sealings of one password differ (fresh nonces).
-        assert_ne!(sealed, key.seal("t1", &SecretString::from("hunter2")).expect("seal"));
+        assert_ne!(
+            sealed,
+            key.seal("t1", &SecretString::from("hunter2"))
+                .expect("seal")
+        );
         assert!(SecretKey::from_hex("abcd").is_err());
     }
 }

@@ -49,9 +49,9 @@ async fn inbound_tenant(state: &AppState, headers: &HeaderMap) -> ApiResult<Tena
     if let Some(tenant) = store::tenant_of_token(&state.db, &token_hash(token)).await? {
         return Ok(tenant);
     }
-    let caller = Caller::of_token(state, token).await?.ok_or_else(|| {
-        ApiError::Unauthorized("the token is unknown, expired or revoked".into())
-    })?;
+    let caller = Caller::of_token(state, token)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("the token is unknown, expired or revoked".into()))?;
     caller.require_manager("post email with a personal token; use the inbound token")?;
     Ok(caller.tenant_id().clone())
 }
@@ -92,11 +92,11 @@ pub async fn receive(State(state): State<AppState>, req: Request) -> ApiResult<R
     }
     let limit = state.inbound.max_message_bytes;
     let raw = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let timed_out = std::iter::successors(
-            Some(&e as &(dyn std::error::Error + 'static)),
-            |e| e.source(),
-        )
-        .find_map(|e| e.downcast_ref::<BodyTimedOut>());
+        let timed_out =
+            std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                e.source()
+            })
+            .find_map(|e| e.downcast_ref::<BodyTimedOut>());
         match timed_out {
             Some(t) => ApiError::Invalid {
                 status: StatusCode::REQUEST_TIMEOUT,
@@ -221,8 +221,8 @@ pub async fn set_mailbox(
     caller: Caller,
     Json(req): Json<MailboxRequest>,
 ) -> ApiResult<Json<MailboxView>> {
-    let tls = Tls::parse(&req.tls)
-        .ok_or_else(|| ApiError::field("tls", "one of none, tls, starttls"))?;
+    let tls =
+        Tls::parse(&req.tls).ok_or_else(|| ApiError::field("tls", "one of none, tls, starttls"))?;
     let m = inbound::set_mailbox(
         &state.db,
         &state.inbound,

@@ -246,7 +246,8 @@ async fn ticket_page(
 
     // The conversation: the ticket's own text first (the customer's first message), then
     // every comment, oldest first.
-    let attachments = ladder_storage::inbound::ticket_attachments(&mut conn, &tenant, &t.id).await?;
+    let attachments =
+        ladder_storage::inbound::ticket_attachments(&mut conn, &tenant, &t.id).await?;
     let files_of = |comment: Option<&ladder_core::CommentId>| -> Vec<FileLink> {
         attachments
             .iter()

@@ -39,7 +39,8 @@ fn passwd(user: &str) -> Option<(u32, u32)> {
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
-        (f.first() == Some(&user)).then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))?
+        (f.first() == Some(&user))
+            .then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))?
     })
 }
 
@@ -57,14 +58,21 @@ impl Dovecot {
         // As root (CI), dovecot's login processes must run as its own unprivileged users,
         // and mail is accessed as `dovecot`; otherwise everything runs as whoever we are.
         let (login, internal, group, uid, gid) = if me == 0 {
-            let (uid, gid) = passwd("dovecot").expect("the dovecot user (apt install dovecot-imapd)");
+            let (uid, gid) =
+                passwd("dovecot").expect("the dovecot user (apt install dovecot-imapd)");
             for d in ["mail", "home"] {
                 std::os::unix::fs::chown(dir.join(d), Some(uid), Some(gid)).expect("chown");
             }
             let mut perms = std::fs::metadata(&dir).expect("dir").permissions();
             std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
             std::fs::set_permissions(&dir, perms).expect("chmod");
-            ("dovenull".to_owned(), "dovecot".to_owned(), "dovecot".to_owned(), uid, gid)
+            (
+                "dovenull".to_owned(),
+                "dovecot".to_owned(),
+                "dovecot".to_owned(),
+                uid,
+                gid,
+            )
         } else {
             let name = std::env::var("USER").unwrap_or_else(|_| "nobody".into());
             let gid = std::fs::metadata(&dir).expect("dir").gid();
@@ -97,7 +105,9 @@ impl Dovecot {
             .expect("start dovecot (Debian's dovecot-imapd)");
         let server = Dovecot { dir, port, child };
         eventually("dovecot accepts connections", || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
         })
         .await;
         server
@@ -108,7 +118,11 @@ impl Dovecot {
             .await
             .expect("connect");
         let mut client = async_imap::Client::new(tcp);
-        client.read_response().await.expect("greeting").expect("greeting");
+        client
+            .read_response()
+            .await
+            .expect("greeting")
+            .expect("greeting");
         client
             .login(USER, PASSWORD)
             .await
@@ -119,7 +133,9 @@ impl Dovecot {
     /// Places a message in INBOX, unseen.
     async fn append(&self, raw: &str) {
         let mut s = self.session().await;
-        s.append("INBOX", None, None, raw.as_bytes()).await.expect("APPEND");
+        s.append("INBOX", None, None, raw.as_bytes())
+            .await
+            .expect("APPEND");
         s.logout().await.expect("logout");
     }
 
@@ -127,7 +143,12 @@ impl Dovecot {
     async fn unseen(&self) -> (u32, Vec<u32>) {
         let mut s = self.session().await;
         let mailbox = s.select("INBOX").await.expect("select");
-        let mut uids: Vec<u32> = s.uid_search("UNSEEN").await.expect("search").into_iter().collect();
+        let mut uids: Vec<u32> = s
+            .uid_search("UNSEEN")
+            .await
+            .expect("search")
+            .into_iter()
+            .collect();
         uids.sort_unstable();
         s.logout().await.expect("logout");
         (mailbox.uid_validity.expect("uidvalidity"), uids)
@@ -179,55 +200,102 @@ async fn messages_in_the_mailbox_become_tickets_once_also_across_a_restart(b: Ba
     assert_eq!(m["folder"], "INBOX");
     assert!(m.get("password").is_none(), "{m}");
     let sealed = app
-        .count("SELECT COUNT(*) FROM inbound_mailboxes WHERE password_sealed LIKE '%mailbox-secret%'")
+        .count(
+            "SELECT COUNT(*) FROM inbound_mailboxes WHERE password_sealed LIKE '%mailbox-secret%'",
+        )
         .await;
     assert_eq!(sealed, 0, "the password is not stored in clear");
 
-    let first = email("ana@example.org", "imap-1@example.org", "", "Broken filling", "It broke.");
+    let first = email(
+        "ana@example.org",
+        "imap-1@example.org",
+        "",
+        "Broken filling",
+        "It broke.",
+    );
     dovecot.append(&first).await;
     // The same message delivered twice into the mailbox.
     dovecot.append(&first).await;
     dovecot
-        .append(&email("ooo@example.org", "imap-2@example.org", "Auto-Submitted: auto-replied\r\n", "Away", "Out of office."))
+        .append(&email(
+            "ooo@example.org",
+            "imap-2@example.org",
+            "Auto-Submitted: auto-replied\r\n",
+            "Away",
+            "Out of office.",
+        ))
         .await;
-    dovecot.append("Subject: no sender at all\r\n\r\nhello\r\n").await;
+    dovecot
+        .append("Subject: no sender at all\r\n\r\nhello\r\n")
+        .await;
     let tenant = ladder_core::TenantId(org.tenant_id.clone());
     let polled = poll(&app.state, &tenant).await.expect("poll");
     assert_eq!(
-        (polled.created, polled.already_taken, polled.ignored, polled.refused),
+        (
+            polled.created,
+            polled.already_taken,
+            polled.ignored,
+            polled.refused
+        ),
         (1, 1, 1, 1),
         "{polled:?}"
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM tickets").await, 1);
     let (_, unseen) = dovecot.unseen().await;
-    assert!(unseen.is_empty(), "every message is flagged once taken: {unseen:?}");
+    assert!(
+        unseen.is_empty(),
+        "every message is flagged once taken: {unseen:?}"
+    );
     let (s, m) = app.get(&org.owner, "/inbound/imap").await;
     assert_eq!(s, StatusCode::OK, "{m}");
-    assert_eq!((m["last_error"].clone(), m["last_polled_at"].is_string()), (json!(null), true));
+    assert_eq!(
+        (m["last_error"].clone(), m["last_polled_at"].is_string()),
+        (json!(null), true)
+    );
 
     // A server that took a message in and died before flagging it: the next server (a fresh
     // state on the same database, as after a restart) flags it and makes no second ticket.
     dovecot
-        .append(&email("bo@example.org", "imap-3@example.org", "", "Bill", "Charged twice."))
+        .append(&email(
+            "bo@example.org",
+            "imap-3@example.org",
+            "",
+            "Bill",
+            "Charged twice.",
+        ))
         .await;
     let (validity, unseen) = dovecot.unseen().await;
     assert_eq!(unseen.len(), 1);
-    let raw = email("bo@example.org", "imap-3@example.org", "", "Bill", "Charged twice.");
+    let raw = email(
+        "bo@example.org",
+        "imap-3@example.org",
+        "",
+        "Bill",
+        "Charged twice.",
+    );
     let taken = inbound::receive(
         &app.db,
         &Us::of(&app.state.notifier),
         &settings(),
         &tenant,
         inbound::prepare(&settings(), raw.into_bytes()).expect("prepare"),
-        Source::Imap { uid_validity: validity, uid: unseen[0] },
+        Source::Imap {
+            uid_validity: validity,
+            uid: unseen[0],
+        },
         app.now(),
     )
     .await
     .expect("taken before the crash");
     assert!(!taken.duplicate);
-    let restarted = ladder_server::AppState::new(app.db.clone(), ladder_server::Clock::Test(app.clock.clone()))
-        .with_inbound(settings());
-    let polled = poll(&restarted, &tenant).await.expect("poll after the restart");
+    let restarted = ladder_server::AppState::new(
+        app.db.clone(),
+        ladder_server::Clock::Test(app.clock.clone()),
+    )
+    .with_inbound(settings());
+    let polled = poll(&restarted, &tenant)
+        .await
+        .expect("poll after the restart");
     assert_eq!((polled.created, polled.already_taken), (0, 1), "{polled:?}");
     assert_eq!(app.count("SELECT COUNT(*) FROM tickets").await, 2);
     assert!(dovecot.unseen().await.1.is_empty());
@@ -248,7 +316,13 @@ async fn messages_in_the_mailbox_become_tickets_once_also_across_a_restart(b: Ba
     assert_eq!(s, StatusCode::OK);
     assert!(poll(&app.state, &tenant).await.is_err());
     let (_, m) = app.get(&org.owner, "/inbound/imap").await;
-    assert!(m["last_error"].as_str().unwrap_or("").contains("logging in"), "{m}");
+    assert!(
+        m["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("logging in"),
+        "{m}"
+    );
 }
 
 async fn a_mailbox_needs_the_servers_key_and_an_owner(b: Backend) {
@@ -258,7 +332,10 @@ async fn a_mailbox_needs_the_servers_key_and_an_owner(b: Backend) {
     let body = json!({"host": "127.0.0.1", "port": 143, "tls": "starttls", "username": "u", "password": "p"});
     let (s, p) = app.put(&org.owner, "/inbound/imap", body.clone()).await;
     assert_eq!(s, StatusCode::CONFLICT, "{p}");
-    assert!(p["detail"].as_str().unwrap_or("").contains("--secret-key"), "{p}");
+    assert!(
+        p["detail"].as_str().unwrap_or("").contains("--secret-key"),
+        "{p}"
+    );
     let (s, _) = app.put(&agent, "/inbound/imap", body.clone()).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _) = app.get(&org.owner, "/inbound/imap").await;
@@ -268,11 +345,17 @@ async fn a_mailbox_needs_the_servers_key_and_an_owner(b: Backend) {
     let mut bad = body;
     bad["tls"] = json!("sometimes");
     let (s, p) = keyed.put(&org.owner, "/inbound/imap", bad.clone()).await;
-    assert_eq!((s, p["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("tls")));
+    assert_eq!(
+        (s, p["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("tls"))
+    );
     bad["tls"] = json!("tls");
     bad["host"] = json!("bad host!");
     bad["password"] = json!("");
     let (s, p) = keyed.put(&org.owner, "/inbound/imap", bad).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
-    assert_eq!(keyed.count("SELECT COUNT(*) FROM inbound_mailboxes").await, 0);
+    assert_eq!(
+        keyed.count("SELECT COUNT(*) FROM inbound_mailboxes").await,
+        0
+    );
 }

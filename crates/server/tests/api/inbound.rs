@@ -20,7 +20,11 @@ pub fn email(from: &str, message_id: &str, extra: &str, subject: &str, body: &st
 }
 
 /// Posts a raw message with `token`; the status and the JSON answer.
-pub async fn post_email(app: &TestApp, token: &str, raw: impl Into<Vec<u8>>) -> (StatusCode, Value) {
+pub async fn post_email(
+    app: &TestApp,
+    token: &str,
+    raw: impl Into<Vec<u8>>,
+) -> (StatusCode, Value) {
     let res = app
         .client
         .post(format!("{}/api/v1/inbound/email", app.base))
@@ -85,7 +89,10 @@ async fn a_new_email_opens_a_ticket_and_replies_thread(b: Backend) {
     );
     let (s, r) = post_email(&app, &token, first.clone()).await;
     assert_eq!(s, StatusCode::CREATED, "{r}");
-    assert_eq!((r["created"].clone(), r["outcome"].clone()), (json!(true), json!("created")));
+    assert_eq!(
+        (r["created"].clone(), r["outcome"].clone()),
+        (json!(true), json!("created"))
+    );
     let id = r["ticket_id"].as_str().expect("ticket id").to_owned();
     let t = ticket(&app, &org.owner, &id).await;
     assert_eq!(t["channel"], "email");
@@ -99,7 +106,10 @@ async fn a_new_email_opens_a_ticket_and_replies_thread(b: Backend) {
         "triggers run on the message: {t}"
     );
     let (_, customer) = app
-        .get(&org.owner, &format!("/customers/{}", t["customer_id"].as_str().unwrap_or("")))
+        .get(
+            &org.owner,
+            &format!("/customers/{}", t["customer_id"].as_str().unwrap_or("")),
+        )
         .await;
     assert_eq!(customer["email"], "Maria.Lopez@Example.org");
     assert_eq!(customer["name"], "Maria Lopez");
@@ -115,12 +125,19 @@ async fn a_new_email_opens_a_ticket_and_replies_thread(b: Backend) {
     let before = app.snapshot().await;
     let (s, again) = post_email(&app, &token, first).await;
     assert_eq!(s, StatusCode::OK, "{again}");
-    assert_eq!((again["duplicate"].clone(), again["ticket_id"].clone()), (json!(true), json!(id)));
+    assert_eq!(
+        (again["duplicate"].clone(), again["ticket_id"].clone()),
+        (json!(true), json!(id))
+    );
     assert_eq!(app.snapshot().await, before);
 
     // A staff reply goes out by email; the customer's answer names its Message-ID.
     let (s, c) = app
-        .post(&org.owner, &format!("/tickets/{id}/comments"), json!({"body": "We will refit it on Friday.", "public": true}))
+        .post(
+            &org.owner,
+            &format!("/tickets/{id}/comments"),
+            json!({"body": "We will refit it on Friday.", "public": true}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{c}");
     app.deliver().await;
@@ -140,7 +157,10 @@ async fn a_new_email_opens_a_ticket_and_replies_thread(b: Backend) {
     );
     let (s, r) = post_email(&app, &token, reply).await;
     assert_eq!(s, StatusCode::CREATED, "{r}");
-    assert_eq!((r["outcome"].clone(), r["ticket_id"].clone()), (json!("replied"), json!(id)));
+    assert_eq!(
+        (r["outcome"].clone(), r["ticket_id"].clone()),
+        (json!("replied"), json!(id))
+    );
     let page = app
         .client
         .get(format!("{}/tickets/{id}", app.base))
@@ -152,13 +172,21 @@ async fn a_new_email_opens_a_ticket_and_replies_thread(b: Backend) {
         .await
         .expect("html");
     assert!(
-        page.contains("<summary>Quoted history</summary><p class=\"body\">On Mon, 2 Jun 2025, Clinic wrote:"),
+        page.contains(
+            "<summary>Quoted history</summary><p class=\"body\">On Mon, 2 Jun 2025, Clinic wrote:"
+        ),
         "the history is folded: {page}"
     );
     let c = comments(&app, &org.owner, &id).await;
     let last = c.last().expect("the customer's message");
     assert_eq!(last["author_id"], Value::Null);
-    assert!(last["body"].as_str().unwrap_or("").starts_with("Friday is fine."), "{last}");
+    assert!(
+        last["body"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Friday is fine."),
+        "{last}"
+    );
     // One customer, found whatever the case of the address.
     assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 1);
 
@@ -230,7 +258,8 @@ async fn machines_and_our_own_mail_open_nothing(b: Backend) {
     }
     assert_eq!(app.snapshot().await, before, "no ticket, customer or event");
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM inbound_messages WHERE outcome = 'ignored'").await,
+        app.count("SELECT COUNT(*) FROM inbound_messages WHERE outcome = 'ignored'")
+            .await,
         4
     );
 }
@@ -242,12 +271,22 @@ async fn a_reply_to_a_resolved_ticket_reopens_it(b: Backend) {
     let (_, r) = post_email(
         &app,
         &token,
-        email("ann@example.org", "a-1@example.org", "", "Sore tooth", "It hurts."),
+        email(
+            "ann@example.org",
+            "a-1@example.org",
+            "",
+            "Sore tooth",
+            "It hurts.",
+        ),
     )
     .await;
     let id = r["ticket_id"].as_str().expect("ticket").to_owned();
     let (s, t) = app
-        .patch(&org.owner, &format!("/tickets/{id}"), json!({"status": "resolved"}))
+        .patch(
+            &org.owner,
+            &format!("/tickets/{id}"),
+            json!({"status": "resolved"}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{t}");
     app.advance(jiff::SignedDuration::from_hours(1)).await;
@@ -272,13 +311,12 @@ async fn a_reply_to_a_resolved_ticket_reopens_it(b: Backend) {
     assert_eq!(kinds[kinds.len() - 2..], ["reopened", "customer_message"]);
     assert_eq!(events[kinds.len() - 2]["actor_id"], Value::Null);
     // The message counts as a contact of the customer's (what repeat contact counts).
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM comments WHERE ticket_id = $1 AND author_id IS NULL",
-    )
-    .bind(&id)
-    .fetch_one(app.db.pool())
-    .await
-    .expect("count");
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM comments WHERE ticket_id = $1 AND author_id IS NULL")
+            .bind(&id)
+            .fetch_one(app.db.pool())
+            .await
+            .expect("count");
     assert_eq!(n, 1);
 }
 
@@ -290,7 +328,9 @@ async fn attachments_arrive_and_download_with_the_same_bytes(b: Backend) {
     let (s, r) = post_email(&app, &token, raw.clone()).await;
     assert_eq!(s, StatusCode::CREATED, "{r}");
     let id = r["ticket_id"].as_str().expect("ticket").to_owned();
-    let (s, list) = app.get(&org.owner, &format!("/tickets/{id}/attachments")).await;
+    let (s, list) = app
+        .get(&org.owner, &format!("/tickets/{id}/attachments"))
+        .await;
     assert_eq!(s, StatusCode::OK, "{list}");
     let list = list.as_array().cloned().expect("list");
     assert_eq!(list.len(), 1);
@@ -315,7 +355,10 @@ async fn attachments_arrive_and_download_with_the_same_bytes(b: Backend) {
         .to_str()
         .unwrap_or("")
         .starts_with("attachment; filename=\"invoice-0042.pdf\""));
-    assert_eq!(res.bytes().await.expect("bytes").as_ref(), expected.as_slice());
+    assert_eq!(
+        res.bytes().await.expect("bytes").as_ref(),
+        expected.as_slice()
+    );
 
     // The same file in another message is stored once; an HTML file is never served as HTML.
     let again = String::from_utf8(raw)
@@ -332,7 +375,9 @@ async fn attachments_arrive_and_download_with_the_same_bytes(b: Backend) {
     assert_eq!(app.count("SELECT COUNT(*) FROM attachments").await, 3);
     assert_eq!(app.count("SELECT COUNT(*) FROM attachment_blobs").await, 2);
     let id2 = r2["ticket_id"].as_str().expect("ticket");
-    let (_, list2) = app.get(&org.owner, &format!("/tickets/{id2}/attachments")).await;
+    let (_, list2) = app
+        .get(&org.owner, &format!("/tickets/{id2}/attachments"))
+        .await;
     let html = list2
         .as_array()
         .and_then(|l| l.iter().find(|a| a["filename"] == "page.html"))
@@ -340,7 +385,11 @@ async fn attachments_arrive_and_download_with_the_same_bytes(b: Backend) {
         .expect("the html file");
     let res = app
         .client
-        .get(format!("{}{}", app.base, html["url"].as_str().unwrap_or("")))
+        .get(format!(
+            "{}{}",
+            app.base,
+            html["url"].as_str().unwrap_or("")
+        ))
         .bearer_auth(&org.owner.token)
         .send()
         .await
@@ -362,15 +411,31 @@ async fn attachments_arrive_and_download_with_the_same_bytes(b: Backend) {
         .text()
         .await
         .expect("html");
-    let link = format!("<a href=\"{}\" download>invoice-0042.pdf</a>", list[0]["url"].as_str().unwrap_or(""));
+    let link = format!(
+        "<a href=\"{}\" download>invoice-0042.pdf</a>",
+        list[0]["url"].as_str().unwrap_or("")
+    );
     assert!(page.contains(&link), "{page}");
-    assert!(page.contains(&format!("{} B", expected.len())), "the size is shown");
+    assert!(
+        page.contains(&format!("{} B", expected.len())),
+        "the size is shown"
+    );
 
     // Another organisation cannot read it, nor can anyone signed out.
     let other = app.org("Other Clinic").await;
-    let (s, _) = app.get(&other.owner, list[0]["url"].as_str().unwrap_or("").trim_start_matches("/api/v1")).await;
+    let (s, _) = app
+        .get(
+            &other.owner,
+            list[0]["url"]
+                .as_str()
+                .unwrap_or("")
+                .trim_start_matches("/api/v1"),
+        )
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = app.get(&other.owner, &format!("/tickets/{id}/attachments")).await;
+    let (s, _) = app
+        .get(&other.owner, &format!("/tickets/{id}/attachments"))
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let res = app.client.get(&url).send().await.expect("download");
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
@@ -401,11 +466,30 @@ async fn malformed_messages_are_refused_with_nothing_written(b: Backend) {
     let before = app.snapshot().await;
     let cases: Vec<(Vec<u8>, StatusCode, &str)> = vec![
         (Vec::new(), StatusCode::UNPROCESSABLE_ENTITY, "message"),
-        (b"   \r\n".to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "message"),
-        (b"Subject: no sender\r\n\r\nhello".to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "From"),
-        (b"From: nobody\r\nSubject: x\r\n\r\nhello".to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "From"),
         (
-            email("big@example.org", "big@example.org", "", "Big", &"x".repeat(5000)).into_bytes(),
+            b"   \r\n".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "message",
+        ),
+        (
+            b"Subject: no sender\r\n\r\nhello".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "From",
+        ),
+        (
+            b"From: nobody\r\nSubject: x\r\n\r\nhello".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "From",
+        ),
+        (
+            email(
+                "big@example.org",
+                "big@example.org",
+                "",
+                "Big",
+                &"x".repeat(5000),
+            )
+            .into_bytes(),
             StatusCode::PAYLOAD_TOO_LARGE,
             "",
         ),
@@ -448,7 +532,12 @@ async fn malformed_messages_are_refused_with_nothing_written(b: Backend) {
     let (s, _) = post_email(&app, &org.owner.token, good).await;
     assert_eq!(s, StatusCode::CREATED);
     let _newer = inbound_token(&app, &org).await;
-    let (s, _) = post_email(&app, &token, email("a@example.org", "ok2@example.org", "", "Hi", "Hello")).await;
+    let (s, _) = post_email(
+        &app,
+        &token,
+        email("a@example.org", "ok2@example.org", "", "Hi", "Hello"),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
 
@@ -497,7 +586,9 @@ async fn mailgate_exits_as_a_mail_server_expects(b: Backend) {
     assert_eq!(code, Some(65), "{said}");
     assert!(said.contains("From"), "{said}");
     // A server that answers 503, and no server at all: 75, the MTA tries again later.
-    let failing = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let failing = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let failing_url = format!("http://{}", failing.local_addr().expect("addr"));
     tokio::spawn(async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -566,7 +657,10 @@ fn the_corpus_parses_as_a_person_reads_it() {
             from: "juergen@example.de",
             name: Some("Jürgen Müller"),
             subject: "Rückerstattung für die Behandlung",
-            says: &["ich möchte eine Rückerstattung für die Behandlung vom 12. Mai.", "Grüße"],
+            says: &[
+                "ich möchte eine Rückerstattung für die Behandlung vom 12. Mai.",
+                "Grüße",
+            ],
             not: &["=C3"],
             files: &[],
             automatic: false,
@@ -606,7 +700,10 @@ fn the_corpus_parses_as_a_person_reads_it() {
             from: "tom@example.com",
             name: Some("Tom Becker"),
             subject: "Fwd: Your refund",
-            says: &["third time I write about it", "they still did not pay back the deposit"],
+            says: &[
+                "third time I write about it",
+                "they still did not pay back the deposit",
+            ],
             not: &[],
             files: &[],
             automatic: false,
@@ -619,7 +716,10 @@ fn the_corpus_parses_as_a_person_reads_it() {
             says: &["Can we have a short follow-up call about my treatment plan?"],
             not: &["BEGIN:VCALENDAR"],
             // The invite's calendar part (an alternative of the text) is kept as a file too.
-            files: &[("attachment.ics", "text/calendar"), ("invite.ics", "application/ics")],
+            files: &[
+                ("attachment.ics", "text/calendar"),
+                ("invite.ics", "application/ics"),
+            ],
             automatic: false,
         },
         Expect {
@@ -654,7 +754,11 @@ fn the_corpus_parses_as_a_person_reads_it() {
                 .unwrap_or(false)
         })
         .count();
-    assert_eq!(on_disk, corpus.len(), "every message of the corpus has its expectations");
+    assert_eq!(
+        on_disk,
+        corpus.len(),
+        "every message of the corpus has its expectations"
+    );
     for e in corpus {
         let raw = std::fs::read(mail_dir().join(e.file)).expect(e.file);
         let m = parse(&raw).unwrap_or_else(|err| panic!("{}: {err}", e.file));
@@ -673,16 +777,24 @@ fn the_corpus_parses_as_a_person_reads_it() {
             .map(|f| (f.filename.as_str(), f.content_type.as_str()))
             .collect();
         assert_eq!(files, e.files, "{}", e.file);
-        assert_eq!(m.automatic.is_some(), e.automatic, "{}: {:?}", e.file, m.automatic);
+        assert_eq!(
+            m.automatic.is_some(),
+            e.automatic,
+            "{}: {:?}",
+            e.file,
+            m.automatic
+        );
         assert!(m.message_id.starts_with('<') && m.message_id.ends_with('>'));
     }
     // The Outlook reply's history is folded away from what is new.
-    let outlook = parse(&std::fs::read(mail_dir().join("outlook_html.eml")).expect("eml")).expect("parses");
+    let outlook =
+        parse(&std::fs::read(mail_dir().join("outlook_html.eml")).expect("eml")).expect("parses");
     let (new, old) = split_quoted(&outlook.text);
     assert!(new.contains("Please call me."), "{new}");
     assert!(!new.contains("We will get back to you shortly."), "{new}");
     assert!(old.is_some_and(|o| o.contains("We will get back to you shortly.")));
-    let fwd = parse(&std::fs::read(mail_dir().join("forwarded_chain.eml")).expect("eml")).expect("parses");
+    let fwd = parse(&std::fs::read(mail_dir().join("forwarded_chain.eml")).expect("eml"))
+        .expect("parses");
     let (new, old) = split_quoted(&fwd.text);
     assert_eq!(new, "See below, this is the third time I write about it.");
     assert!(old.is_some_and(|o| o.contains("did not pay back the deposit")));
