@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod flows;
 pub mod import;
+pub mod inbound;
 pub mod json;
 pub mod notify;
 pub mod provision;
@@ -78,6 +79,7 @@ pub async fn serve_limited(
 ) -> anyhow::Result<()> {
     let mut workers = engine::spawn(state.clone(), engine);
     workers.extend(notify::spawn(state.clone()));
+    workers.extend(inbound::imap::spawn(state.clone()));
     if state.db.backend() == ladder_storage::Backend::Sqlite {
         workers.push(engine::spawn_checkpointer(state.db.clone()));
     }

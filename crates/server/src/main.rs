@@ -78,6 +78,35 @@ enum Command {
         #[arg(long, env = "LADDER_DELIVERY_LEASE", default_value_t = 60,
               value_parser = clap::value_parser!(u64).range(1..=3600))]
         delivery_lease: u64,
+        /// The key IMAP mailbox passwords are sealed with at rest: 32 bytes as 64 hex digits
+        /// (e.g. `openssl rand -hex 32`). Without it no mailbox can be set or polled.
+        #[arg(long, env = "LADDER_SECRET_KEY", hide_env_values = true)]
+        secret_key: Option<String>,
+        /// The largest email taken in, in bytes (larger ones are refused: 413, or left in
+        /// the mailbox with the error shown on it).
+        #[arg(long, env = "LADDER_INBOUND_MAX_MESSAGE_BYTES", default_value_t = 25 * 1024 * 1024)]
+        inbound_max_message_bytes: usize,
+        /// The largest attachment kept, in bytes; a larger one is left out and the message
+        /// says so.
+        #[arg(long, env = "LADDER_ATTACHMENT_MAX_BYTES", default_value_t = 10 * 1024 * 1024)]
+        attachment_max_bytes: usize,
+        /// Seconds between polls of each organisation's IMAP mailbox.
+        #[arg(long, env = "LADDER_IMAP_INTERVAL", default_value_t = 60,
+              value_parser = clap::value_parser!(u64).range(5..=86_400))]
+        imap_interval: u64,
+    },
+    /// Reads one email on standard input and posts it to a Ladder server, for a mail
+    /// server's pipe (e.g. Postfix's `pipe` transport or an alias `|ladder mailgate …`).
+    /// Exits 0 when taken, 75 (try again later) when the server cannot be reached or fails,
+    /// 65 when it refuses the message.
+    Mailgate {
+        /// The server's address, e.g. https://help.example.org
+        #[arg(long, env = "LADDER_URL")]
+        url: String,
+        /// The organisation's inbound token (`POST /api/v1/inbound/token`); it can only post
+        /// email. Prefer the environment variable to keep it out of `ps`.
+        #[arg(long, env = "LADDER_INBOUND_TOKEN", hide_env_values = true)]
+        token: String,
     },
     /// Applies database migrations.
     Migrate,
@@ -385,6 +414,66 @@ fn read_password(flag: Option<String>, name: &str, env: &str) -> anyhow::Result<
     }
 }
 
+/// sysexits.h: the message is wrong (the server refused it); the MTA bounces it.
+const EX_DATAERR: u8 = 65;
+/// sysexits.h: try again later; the MTA keeps the message queued.
+const EX_TEMPFAIL: u8 = 75;
+
+/// `ladder mailgate`: one message from standard input to `POST /api/v1/inbound/email`.
+async fn mailgate(url: &str, token: &str) -> ExitCode {
+    use std::io::Read;
+    let mut raw = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut raw) {
+        eprintln!("ladder mailgate: reading the message from standard input: {e}");
+        return ExitCode::from(EX_TEMPFAIL);
+    }
+    let base = url.trim_end_matches('/');
+    let endpoint = if base.ends_with("/api/v1/inbound/email") {
+        base.to_owned()
+    } else {
+        format!("{base}/api/v1/inbound/email")
+    };
+    let client = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ladder mailgate: {e}");
+            return ExitCode::from(EX_TEMPFAIL);
+        }
+    };
+    let res = client
+        .post(&endpoint)
+        .bearer_auth(token.trim())
+        .header("content-type", "message/rfc822")
+        .body(raw)
+        .send()
+        .await;
+    let res = match res {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ladder mailgate: {endpoint} cannot be reached ({e}); try again later");
+            return ExitCode::from(EX_TEMPFAIL);
+        }
+    };
+    let status = res.status();
+    let body = res.text().await.unwrap_or_default();
+    if status.is_success() {
+        return ExitCode::SUCCESS;
+    }
+    let detail = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|p| p["detail"].as_str().map(str::to_owned))
+        .unwrap_or(body);
+    eprintln!("ladder mailgate: the server answered {status}: {detail}");
+    // A refusal is final, except one that says "later" (a timeout, too many requests).
+    let later = status.is_server_error()
+        || status == reqwest::StatusCode::REQUEST_TIMEOUT
+        || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+    ExitCode::from(if later { EX_TEMPFAIL } else { EX_DATAERR })
+}
+
 async fn open(url: &str) -> anyhow::Result<Db> {
     let db = Db::connect(url).await.with_context(|| {
         format!(
@@ -408,7 +497,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             public_url,
             allow_private_webhooks,
             delivery_lease,
+            secret_key,
+            inbound_max_message_bytes,
+            attachment_max_bytes,
+            imap_interval,
         } => {
+            let inbound = ladder_server::inbound::Settings {
+                max_message_bytes: inbound_max_message_bytes,
+                max_file_bytes: attachment_max_bytes,
+                secret_key: secret_key
+                    .as_deref()
+                    .map(ladder_server::inbound::secret::SecretKey::from_hex)
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!("--secret-key: {e}"))?,
+                imap_interval: std::time::Duration::from_secs(imap_interval),
+                imap_worker: true,
+            };
             let smtp = smtp_url
                 .as_deref()
                 .map(ladder_server::notify::smtp::SmtpUrl::parse)
@@ -469,10 +573,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             let state = ladder_server::AppState::new(db, Clock::System)
                 .with_secure_cookies(secure_cookies)
-                .with_notifier(notifier);
+                .with_notifier(notifier)
+                .with_inbound(inbound);
             ladder_server::serve_state(state, listener, shutdown_signal(), engine).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Mailgate { url, token } => Ok(mailgate(&url, &token).await),
         Command::Migrate => {
             open(&cli.database_url).await?;
             println!("migrations applied");

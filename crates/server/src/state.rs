@@ -23,6 +23,8 @@ pub struct AppState {
     pub login_throttle: Arc<LoginThrottle>,
     /// How notifications leave: SMTP, webhooks, links (none configured by default).
     pub notifier: Arc<Notifier>,
+    /// The limits of email in, and the key mailbox passwords are sealed with.
+    pub inbound: Arc<crate::inbound::Settings>,
 }
 
 /// The one place the server reads the time. Domain code receives `now` from here.
@@ -97,6 +99,7 @@ impl AppState {
             feed: Arc::new(crate::stream::Feed::new()),
             login_throttle: Arc::new(LoginThrottle::new(ThrottleLimits::default())),
             notifier: Arc::new(Notifier::default()),
+            inbound: Arc::new(crate::inbound::Settings::default()),
         }
     }
 
@@ -109,6 +112,12 @@ impl AppState {
     /// The same state, sending notifications as `notifier` says.
     pub fn with_notifier(mut self, notifier: Notifier) -> AppState {
         self.notifier = Arc::new(notifier);
+        self
+    }
+
+    /// The same state, taking email in as `settings` say.
+    pub fn with_inbound(mut self, settings: crate::inbound::Settings) -> AppState {
+        self.inbound = Arc::new(settings);
         self
     }
 

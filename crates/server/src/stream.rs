@@ -259,6 +259,8 @@ pub fn event_name(kind: AuditKind) -> Option<&'static str> {
         | K::AvailabilityChanged
         | K::PolicyChanged
         | K::WebhookCreated
+        | K::InboundTokenSet
+        | K::InboundMailboxSet
         | K::WebhookDeleted
         | K::EmailPreferencesChanged => return None,
     })

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod escalations;
 pub mod feed;
 pub mod import;
+pub mod inbound;
 pub mod incidents;
 pub mod lookup;
 pub mod metrics;

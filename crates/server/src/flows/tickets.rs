@@ -136,10 +136,29 @@ pub async fn create(
     now: Timestamp,
 ) -> FlowResult<TicketDetail> {
     actor.require_staff("create tickets")?;
-    let tenant = actor.tenant();
+    // What the ticket says is scanned before the write lock is taken.
     let text = format!("{}\n\n{}", req.subject.as_str(), req.description.as_str());
-    let scanned = triggers::Scanned::early(db, tenant, &text).await?;
+    let scanned = triggers::Scanned::early(db, actor.tenant(), &text).await?;
     let mut tx = db.write().await?;
+    let v = create_in(&mut tx, db, actor.tenant(), Some(actor), req, Some(scanned), now).await?;
+    tx.commit().await?;
+    Ok(v)
+}
+
+/// Opens a ticket inside the caller's write transaction: by `actor`, or, when `None`, by
+/// the customer themselves (an email taken in), which assigns nobody and names no creator.
+/// The caller checked that the actor may; everything else a new ticket does happens here.
+/// `scanned` is the text's early scan ([`triggers::Scanned`]); without it the text is
+/// scanned here.
+pub async fn create_in(
+    tx: &mut WriteTx,
+    db: &Db,
+    tenant: &TenantId,
+    actor: Option<&Actor>,
+    req: OpenTicket,
+    scanned: Option<triggers::Scanned>,
+    now: Timestamp,
+) -> FlowResult<TicketDetail> {
     let customer = directory::customer(tx.conn(), tenant, &req.customer_id)
         .await?
         .ok_or_else(|| {
@@ -155,12 +174,17 @@ pub async fn create(
         check_team(tx.conn(), tenant, "team_id", t).await?;
     }
     let policy = policy_in(tx.conn(), tenant).await?;
-    let in_text = scanned.under(&policy, &text);
+    let text = format!("{}\n\n{}", req.subject.as_str(), req.description.as_str());
+    let in_text = match scanned {
+        Some(scanned) => scanned.under(&policy, &text),
+        None => triggers::scan(&policy, &text),
+    };
     let found = triggers::detect(&policy, in_text, &customer, tx.conn(), tenant, now).await?;
-    let assignee = req
-        .assignee_id
-        .clone()
-        .or_else(|| actor.role.is_tenant_staff().then(|| actor.user_id.clone()));
+    let assignee = req.assignee_id.clone().or_else(|| {
+        actor
+            .filter(|a| a.role.is_tenant_staff())
+            .map(|a| a.user_id.clone())
+    });
     let ticket = tickets::insert(
         tx.conn(),
         NewTicket {
@@ -174,17 +198,17 @@ pub async fn create(
             assignee_id: assignee.as_ref(),
             team_id: req.team_id.as_ref(),
             triggers: serde_json::to_value(&found).unwrap_or_else(|_| json!([])),
-            created_by: Some(actor.id()),
+            created_by: actor.map(Actor::id),
         },
         now,
     )
     .await?;
-    let grouping = super::incidents::prepare(&mut tx, db, tenant, &policy, &ticket, now).await?;
+    let grouping = super::incidents::prepare(tx, db, tenant, &policy, &ticket, now).await?;
     let created = record(
         tx.conn(),
         tenant,
         Some(&ticket.id),
-        Some(actor.id()),
+        actor.map(Actor::id),
         AuditKind::TicketCreated,
         json!({
             "after": {
@@ -213,7 +237,7 @@ pub async fn create(
     )
     .await?;
     let mut ticket = ticket;
-    super::incidents::apply(&mut tx, tenant, &policy, &mut ticket, grouping, now).await?;
+    super::incidents::apply(tx, tenant, &policy, &mut ticket, grouping, now).await?;
     sla::schedule_first_response(tx.conn(), tenant, &policy, &ticket, Some(&customer), now).await?;
     if let Some((category, urgency, kinds)) = triggers::automatic(&policy, &found) {
         // The tenant asked for these triggers to escalate by policy, in this same transaction.
@@ -239,11 +263,9 @@ pub async fn create(
             urgency,
             triggers: kinds,
         };
-        super::escalation::open_escalation(&mut tx, tenant, &mut ticket, None, req, now).await?;
+        super::escalation::open_escalation(tx, tenant, &mut ticket, None, req, now).await?;
     }
-    let v = detail(tx.conn(), tenant, ticket).await?;
-    tx.commit().await?;
-    Ok(v)
+    detail(tx.conn(), tenant, ticket).await
 }
 
 /// The command to change a ticket's fields; `None` leaves a field as it is.
@@ -399,10 +421,35 @@ pub async fn comment(
         false => None,
     };
     let mut tx = db.write().await?;
-    let (tenant, mut t) = load_for_update(&mut tx, db, actor, id).await?;
+    let (tenant, t) = load_for_update(&mut tx, db, actor, id).await?;
+    // Scanned under the actor's organisation's policy: only good for its own tickets.
+    let scanned = scanned.filter(|_| tenant == *actor.tenant());
+    let c = comment_in(&mut tx, &tenant, t, Some(actor), req, scanned, now).await?;
+    tx.commit().await?;
+    Ok(c)
+}
+
+/// Adds a comment to `t` (loaded for update) inside the caller's write transaction: by
+/// `actor`, or, when `None`, a message from the customer themselves (an email taken in).
+/// `scanned` is a customer message's early scan; without it the message is scanned here.
+pub async fn comment_in(
+    tx: &mut WriteTx,
+    tenant: &TenantId,
+    mut t: Ticket,
+    actor: Option<&Actor>,
+    req: AddComment,
+    scanned: Option<triggers::Scanned>,
+    now: Timestamp,
+) -> FlowResult<Comment> {
+    let tenant = tenant.clone();
+    if actor.is_none() && !req.from_customer {
+        return Err(FlowError::Internal(anyhow::anyhow!(
+            "a comment without a staff author must be the customer's"
+        )));
+    }
     let active = active_escalation(tx.conn(), &tenant, &t).await?;
     let policy = policy_in(tx.conn(), &tenant).await?;
-    if req.public && !req.from_customer {
+    if let (true, false, Some(actor)) = (req.public, req.from_customer, actor) {
         let owner_name = match active.as_ref().and_then(|e| e.escalation_owner_id.clone()) {
             Some(oid) => {
                 let users =
@@ -427,7 +474,9 @@ pub async fn comment(
         check_public_reply(lock, &policy, &actor.rules())?;
     }
     // A call is written up by the staff member who took it, whoever dialled.
-    let author = (!req.from_customer || req.logged_call).then_some(actor.id());
+    let author = actor
+        .filter(|_| !req.from_customer || req.logged_call)
+        .map(Actor::id);
     let c = tickets::insert_comment(
         tx.conn(),
         &tenant,
@@ -464,8 +513,8 @@ pub async fn comment(
                 FlowError::Internal(anyhow::anyhow!("ticket {} has no customer", t.id))
             })?;
         let in_text = match scanned {
-            Some(scanned) if tenant == *actor.tenant() => scanned.under(&policy, req.body.as_str()),
-            _ => triggers::scan(&policy, req.body.as_str()),
+            Some(scanned) => scanned.under(&policy, req.body.as_str()),
+            None => triggers::scan(&policy, req.body.as_str()),
         };
         let found = triggers::detect(&policy, in_text, &customer, tx.conn(), &tenant, now).await?;
         if !found.is_empty() {
@@ -478,7 +527,8 @@ pub async fn comment(
     if let Some(e) = active.as_ref() {
         if response
             && e.state == EscalationState::Acknowledged
-            && e.escalation_owner_id.as_ref() == Some(actor.id())
+            && e.escalation_owner_id.is_some()
+            && e.escalation_owner_id.as_ref() == actor.map(Actor::id)
         {
             payload["escalation_id"] = json!(e.id);
             payload["sla"] = json!("customer_updated");
@@ -505,13 +555,13 @@ pub async fn comment(
         tx.conn(),
         &tenant,
         Some(&t.id),
-        Some(actor.id()),
+        actor.map(Actor::id),
         kind,
         payload,
         now,
     )
     .await?;
-    if kind == AuditKind::Replied {
+    if let (AuditKind::Replied, Some(actor)) = (kind, actor) {
         // A public reply goes to the customer.
         let customer = directory::customer(tx.conn(), &tenant, &t.customer_id).await?;
         let email = customer.as_ref().and_then(|c| c.email.as_deref());
@@ -530,7 +580,6 @@ pub async fn comment(
             .await?;
         }
     }
-    tx.commit().await?;
     Ok(c)
 }
 

@@ -135,6 +135,17 @@ impl Notifier {
         usize::try_from(pool).unwrap_or(1)
     }
 
+    /// The domain of the Message-IDs this server sends: a message whose own Message-ID is
+    /// in it came from us (`inbound` drops it, so two help desks never answer each other).
+    pub fn message_id_domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The address emails are sent from.
+    pub fn from_address(&self) -> String {
+        self.from.email.to_string()
+    }
+
     fn ticket_link(&self, ticket: &str) -> String {
         format!(
             "{}/tickets/{ticket}",

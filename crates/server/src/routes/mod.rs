@@ -2,6 +2,7 @@
 
 pub mod deliveries;
 pub mod escalations;
+pub mod inbound;
 pub mod metrics;
 pub mod ops;
 pub mod people;
@@ -48,6 +49,7 @@ use crate::telemetry::RequestLabels;
         (name = "stream", description = "Live events for the signed-in person (Server-Sent Events)."),
         (name = "metrics", description = "What the organisation learns from its escalations."),
         (name = "notifications", description = "Email and webhook deliveries, webhooks, and the emails people turn off."),
+        (name = "inbound", description = "Email in: raw messages, the inbound token, the IMAP mailbox."),
         (name = "meta", description = "This document."),
         (name = "ops", description = "Health, readiness and metrics, outside /api/v1."),
     ),
@@ -120,6 +122,11 @@ fn routes() -> OpenApiRouter<AppState> {
             deliveries::customer_emails,
             deliveries::set_customer_emails
         ))
+        .routes(routes!(inbound::receive))
+        .routes(routes!(inbound::new_token))
+        .routes(routes!(inbound::set_mailbox, inbound::get_mailbox))
+        .routes(routes!(inbound::list))
+        .routes(routes!(inbound::download))
         .routes(routes!(openapi_document))
         .fallback(|| async { ApiError::NotFound("no such endpoint under /api/v1".into()) });
     OpenApiRouter::with_openapi(ApiDoc::openapi())

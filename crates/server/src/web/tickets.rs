@@ -43,6 +43,26 @@ pub struct Entry {
     pub author: String,
     pub when: String,
     pub body: Vec<Segment>,
+    /// The quoted history of a customer's email, shown folded.
+    pub history: Option<String>,
+    /// The files that came with the message.
+    pub files: Vec<FileLink>,
+}
+
+/// An attachment as the conversation lists it: name, size, where to download it.
+pub struct FileLink {
+    pub name: String,
+    pub size: String,
+    pub url: String,
+}
+
+/// A size as people read it.
+fn size_text(bytes: i64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
 }
 
 /// A detected trigger with the customer's words that fired it.
@@ -226,7 +246,22 @@ async fn ticket_page(
 
     // The conversation: the ticket's own text first (the customer's first message), then
     // every comment, oldest first.
+    let attachments =
+        ladder_storage::inbound::ticket_attachments(&mut conn, &tenant, &t.id).await?;
+    let files_of = |comment: Option<&ladder_core::CommentId>| -> Vec<FileLink> {
+        attachments
+            .iter()
+            .filter(|a| a.comment_id.as_ref() == comment)
+            .map(|a| FileLink {
+                name: a.filename.clone(),
+                size: size_text(a.size),
+                url: format!("/api/v1/attachments/{}", a.id),
+            })
+            .collect()
+    };
     let mut conversation = vec![Entry {
+        files: files_of(None),
+        history: None,
         kind: "customer",
         author: customer
             .as_ref()
@@ -246,8 +281,12 @@ async fn ticket_page(
             (Some(a), true, false) => ("public", name_of(Some(a))),
             (Some(a), false, false) => ("note", name_of(Some(a))),
         };
+        let mut history = None;
         let body = if kind == "customer" {
-            highlight(&c.body, &find_all(&c.body, &quotes))
+            // A customer's email: what is new, with the quoted history folded below it.
+            let (new, quoted) = crate::inbound::parse::split_quoted(&c.body);
+            history = quoted.map(str::to_owned);
+            highlight(new, &find_all(new, &quotes))
         } else {
             vec![Segment {
                 text: c.body.clone(),
@@ -255,6 +294,8 @@ async fn ticket_page(
             }]
         };
         conversation.push(Entry {
+            files: files_of(Some(&c.id)),
+            history,
             kind,
             author,
             when: deadline::when(c.created_at, &tz),

@@ -226,6 +226,24 @@ impl TestApp {
         notifier: ladder_server::notify::Notifier,
         limits: Limits,
     ) -> TestApp {
+        TestApp::spawn_inbound(
+            backend,
+            engine,
+            notifier,
+            limits,
+            ladder_server::inbound::Settings::default(),
+        )
+        .await
+    }
+
+    /// [`TestApp::spawn_full`], taking email in as `inbound` says (limits, the secret key).
+    pub async fn spawn_inbound(
+        backend: Backend,
+        engine: EngineConfig,
+        notifier: ladder_server::notify::Notifier,
+        limits: Limits,
+        inbound: ladder_server::inbound::Settings,
+    ) -> TestApp {
         let (url, scratch) = fresh_database(backend).await;
         let db = Db::connect(&url).await.expect("connect");
         db.migrate().await.expect("migrate");
@@ -234,7 +252,9 @@ impl TestApp {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let clock = TestClock::at(START);
-        let state = AppState::new(db.clone(), Clock::Test(clock.clone())).with_notifier(notifier);
+        let state = AppState::new(db.clone(), Clock::Test(clock.clone()))
+            .with_notifier(notifier)
+            .with_inbound(inbound);
         let engine_runs = engine.workers > 0;
         let served = state.clone();
         tokio::spawn(async move {

@@ -15,6 +15,8 @@ mod foundation;
 mod hardening;
 mod history;
 mod import;
+mod imap;
+mod inbound;
 mod limits;
 mod metrics;
 mod notify;
