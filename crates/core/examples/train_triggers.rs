@@ -1,7 +1,8 @@
 //! Trains the learned layer of the trigger detector and writes its weights.
 //!
 //! `cargo run -p ladder-core --release --example train_triggers [--dry-run] [--epochs N]
-//! [--lr X] [--l2 X] [--positive-weight X] [--min-precision X] [--families N]`
+//! [--lr X] [--l2 X] [--positive-weight X] [--min-precision X] [--families N] [--rule-gated BITS]
+//! [--averaged-epochs N]`
 //!
 //! Training data: `corpus/triggers.jsonl` and every `corpus/triggers-train-*.jsonl`, in
 //! name order. The holdouts (`corpus/triggers-holdout*.jsonl`) are only scored, never
@@ -31,6 +32,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--positive-weight" => config.positive_weight = value()?.parse()?,
             "--min-precision" => config.min_precision = value()?.parse()?,
             "--families" => config.families = value()?.parse()?,
+            "--rule-gated" => config.rule_gated = value()?.parse()?,
+            "--averaged-epochs" => config.averaged_epochs = value()?.parse()?,
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -63,9 +66,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     out.push_str(&summary(&trained.validation.to_string()));
     out.push_str("\n== resubstitution (final model, its own training data) ==\n");
     out.push_str(&summary(&trained.resubstitution.to_string()));
-    out.push_str("\nthresholds (logit: alone / with a rule hit):");
-    for (kind, t, r) in &trained.thresholds {
-        out.push_str(&format!(" {}={t:.2}/{r:.2}", kind.as_str()));
+    out.push_str("\nthresholds (logit: alone / with a rule hit / with a strong rule hit):");
+    for (kind, [t, r, s]) in &trained.thresholds {
+        out.push_str(&format!(" {}={t:.2}/{r:.2}/{s:.2}", kind.as_str()));
     }
     out.push('\n');
     let weights: &'static [u8] = Box::leak(trained.weights.clone().into_boxed_slice());

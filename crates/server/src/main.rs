@@ -232,6 +232,16 @@ const CORPORA: &[(&str, &str, bool)] = &[
         true,
     ),
     (
+        "triggers-train-3-was-blind.jsonl",
+        include_str!("../../core/corpus/triggers-train-3-was-blind.jsonl"),
+        true,
+    ),
+    (
+        "triggers-train-4.jsonl",
+        include_str!("../../core/corpus/triggers-train-4.jsonl"),
+        true,
+    ),
+    (
         "triggers-holdout.jsonl",
         include_str!("../../core/corpus/triggers-holdout.jsonl"),
         false,
@@ -239,11 +249,6 @@ const CORPORA: &[(&str, &str, bool)] = &[
     (
         "triggers-holdout-2.jsonl",
         include_str!("../../core/corpus/triggers-holdout-2.jsonl"),
-        false,
-    ),
-    (
-        "triggers-holdout-blind.jsonl",
-        include_str!("../../core/corpus/triggers-holdout-blind.jsonl"),
         false,
     ),
 ];

@@ -299,12 +299,7 @@ impl Detector {
                     } else {
                         learned::sigmoid(logit)
                     };
-                    let bit = 1 << k;
-                    let threshold = if signals.held & bit != 0 {
-                        model.threshold[k].min(model.rule_threshold[k])
-                    } else {
-                        model.threshold[k]
-                    };
+                    let threshold = model.threshold_for(k, signals);
                     let detected = by_tenant || model.detects(k, logit, signals);
                     (score, learned::sigmoid(threshold), detected, evidence)
                 }

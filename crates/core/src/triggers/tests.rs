@@ -365,6 +365,11 @@ fn spanish_french_and_german_cover_the_strong_kinds() {
             "Nous allons saisir la CNIL : vos serveurs ont exposé les données de nos clients.",
             SafetyRisk,
         ),
+        ("Le dentiste s'est trompé de dent.", ClinicalDispute),
+        (
+            "Meine Tochter hat eine falsche Dosis bekommen.",
+            ClinicalDispute,
+        ),
     ];
     for (text, kind) in cases {
         assert!(kinds(text).contains(&kind), "{text}: {:?}", kinds(text));
@@ -562,18 +567,6 @@ proptest! {
     }
 }
 
-// Known misses of the shipped detector, left out of the assertions above and below: the
-// learned layer, retrained on the grown corpus, outvotes the rules on them. Kept here so
-// that the next round of data or features can take them back into the tests.
-// - "This is the third time I've had to reset my password this week. Is login broken?"
-//   (repeat_contact found; the rule's benign sense is only a feature to the scorer)
-// - "Le dentiste s'est trompé de dent." and "Meine Tochter hat eine falsche Dosis
-//   bekommen." (clinical_dispute: the rule holds, the scorer ranks it under the rule
-//   threshold)
-// - "We're writing a blog post about how small clinics handle bad reviews, could we
-//   interview you?" (public_complaint found: a topic, not a threat)
-// - "I'll make sure the whole neighbourhood knows what you did." (public_complaint missed)
-
 /// Messages written for these tests, one pattern of issue 24 each: `(text, every kind
 /// expected)`; the detector must find exactly these kinds.
 fn assert_exact(cases: &[(&str, &[TriggerKind])]) {
@@ -680,6 +673,11 @@ fn paraphrases_without_an_anchor_word_are_found() {
             "Everyone who follows me is going to hear exactly how you treated my mother.",
             &[PublicComplaint],
         ),
+        // Going public with no platform named (a post is implied, not word of mouth).
+        (
+            "I'll make sure the whole neighbourhood knows what you did.",
+            &[PublicComplaint],
+        ),
         (
             "I just received a letter from you with another patient's X-rays inside.",
             &[SafetyRisk],
@@ -715,6 +713,15 @@ fn paraphrases_without_an_anchor_word_are_found() {
 fn false_alarms_stay_quiet() {
     assert_exact(&[
         // A trigger word as a topic.
+        (
+            "We're writing a blog post about how small clinics handle bad reviews, could we interview you?",
+            &[],
+        ),
+        // A count that is not of contacts with us.
+        (
+            "This is the third time I've had to reset my password this week. Is login broken?",
+            &[],
+        ),
         // Hearsay about others.
         (
             "My neighbour said she sued her old builder. Anyway, can I book a quote for a new kitchen?",

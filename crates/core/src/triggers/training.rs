@@ -42,13 +42,16 @@ pub struct TrainConfig {
     pub min_precision: f64,
     /// Feature families (see `learned::family`).
     pub families: u32,
-    /// Kinds (bits by table index) detected only where a rule held: anger, whose guide asks
-    /// for overt markers (insults, profanity, shouting), which the rules list; the scorer
-    /// alone took excited capitals ("BEST SERVICE EVER!!!") for anger.
+    /// Kinds (bits by table index) detected only where a rule held. Anger was gated so once
+    /// (the scorer alone took excited capitals for anger); with more data and letter
+    /// trigrams it no longer needs to be.
     pub rule_gated: u16,
     /// Also fit on composites of several messages with the union of their labels, so
     /// that the words of a long email around a trigger do not drown it out.
     pub composites: bool,
+    /// Average the weights over the ends of the last this-many epochs (0: keep the last),
+    /// which smooths the noise of the final stochastic steps.
+    pub averaged_epochs: u32,
 }
 
 impl Default for TrainConfig {
@@ -56,14 +59,21 @@ impl Default for TrainConfig {
         TrainConfig {
             epochs: 12,
             learning_rate: 0.05,
-            l2: 1e-5,
+            // Strong shrinkage: with word pairs and letter trigrams there are many more
+            // features than messages, and out-of-fold F1 rose from 0.83 to 0.88 as it went
+            // from 1e-5 to 3e-2 (0.1 and 0.3 were no better).
+            l2: 3e-2,
             folds: 5,
             seed: 0x1add_e5ee_d5ee_d5ee,
             positive_weight: 1.5,
             min_precision: 0.90,
             families: DEFAULT_FAMILIES,
             composites: true,
-            rule_gated: 1 << 7,
+            // No kind needs a rule to fire any more: gating anger on its lexicon kept out-of-
+            // fold anger recall at 0.53; ungated, the scorer learned insults the lexicon
+            // lacks (0.90 recall) at a precision still above 0.90.
+            rule_gated: 0,
+            averaged_epochs: 6,
         }
     }
 }
@@ -76,8 +86,9 @@ pub struct Trained {
     pub validation: Report,
     /// The final model on its own training data, at the same thresholds.
     pub resubstitution: Report,
-    /// Chosen logit thresholds per kind: alone, and with a rule that held.
-    pub thresholds: Vec<(TriggerKind, f32, f32)>,
+    /// Chosen logit thresholds per kind: alone, with a rule that held, and with a rule that
+    /// held strongly.
+    pub thresholds: Vec<(TriggerKind, [f32; 3])>,
 }
 
 struct Example {
@@ -146,25 +157,23 @@ pub fn train(corpora: &[&str], config: &TrainConfig) -> Result<Trained, EvalErro
             }
         }
     }
-    let mut threshold = [0f32; KINDS];
-    let mut rule_threshold = [0f32; KINDS];
-    for k in 0..KINDS {
-        let scored: Vec<(f32, bool, bool)> = examples
+    let mut thresholds = [[0f32; 3]; KINDS];
+    for (k, chosen) in thresholds.iter_mut().enumerate() {
+        let scored: Vec<Candidate> = examples
             .iter()
             .zip(&oof)
-            .map(|(e, l)| {
-                (
-                    l[k],
-                    e.labels & (1 << k) != 0,
-                    e.signals.held & (1 << k) != 0,
-                )
+            .map(|(e, l)| Candidate {
+                logit: l[k],
+                label: e.labels & (1 << k) != 0,
+                held: e.signals.held & (1 << k) != 0,
+                strong: e.signals.strong & (1 << k) != 0,
             })
             .collect();
         let gated = config.rule_gated & (1 << k) != 0;
-        (threshold[k], rule_threshold[k]) = choose_thresholds(&scored, config.min_precision, gated);
+        *chosen = choose_thresholds(&scored, config.min_precision, gated);
     }
     let judge = |e: &Example, l: &[f32; KINDS], k: usize| {
-        learned::decide(threshold[k], rule_threshold[k], k, l[k], e.signals)
+        l[k] >= learned::threshold_for(thresholds[k], k, e.signals)
     };
     let validation = report(&examples, &oof, &judge);
 
@@ -174,8 +183,9 @@ pub fn train(corpora: &[&str], config: &TrainConfig) -> Result<Trained, EvalErro
         families: config.families,
         scale,
         bias: fitted.bias,
-        threshold,
-        rule_threshold,
+        threshold: thresholds.map(|t| t[0]),
+        rule_threshold: thresholds.map(|t| t[1]),
+        strong_threshold: thresholds.map(|t| t[2]),
         data_sha256,
         table: &table,
     };
@@ -186,7 +196,7 @@ pub fn train(corpora: &[&str], config: &TrainConfig) -> Result<Trained, EvalErro
         validation,
         resubstitution,
         thresholds: (0..KINDS)
-            .map(|k| (learned::kind_at(k), threshold[k], rule_threshold[k]))
+            .map(|k| (learned::kind_at(k), thresholds[k]))
             .collect(),
     })
 }
@@ -228,39 +238,69 @@ const RULE_CUTS: [f32; 9] = [
     f32::INFINITY,
 ];
 
-/// The logit thresholds (alone, with a rule hit) of the best F1 among those with at least
-/// `min_precision` (the best F1 overall if none has). `scored`: logit, label, rule held.
-/// With `gated`, only a rule hit detects the kind (the scorer may still overrule it).
-fn choose_thresholds(scored: &[(f32, bool, bool)], min_precision: f64, gated: bool) -> (f32, f32) {
-    let positives = scored.iter().filter(|s| s.1).count() as f64;
+/// One message's score for a kind, with its label and what the kind's rules did.
+#[derive(Clone, Copy, Debug)]
+struct Candidate {
+    logit: f32,
+    label: bool,
+    held: bool,
+    strong: bool,
+}
+
+/// The logit thresholds (alone, with a rule hit, with a strong rule hit) of the best F1
+/// among those with at least `min_precision` (the best F1 overall if none has). With
+/// `gated`, only a rule hit detects the kind (the scorer may still overrule it).
+fn choose_thresholds(scored: &[Candidate], min_precision: f64, gated: bool) -> [f32; 3] {
+    let positives = scored.iter().filter(|s| s.label).count() as f64;
     if positives == 0.0 {
-        return (f32::INFINITY, f32::INFINITY);
+        return [f32::INFINITY; 3];
     }
-    let mut best: Option<((bool, f64), f32, f32)> = None;
+    // Every pair of rule cuts, lowest (most trusting of the rules) first.
+    let mut tried: Vec<((bool, f64), [f32; 3])> = Vec::new();
     for rule_cut in RULE_CUTS {
-        let by_rule = |s: &(f32, bool, bool)| s.2 && s.0 >= rule_cut;
-        let (tp0, fp0) = scored
-            .iter()
-            .filter(|s| by_rule(s))
-            .fold((0.0, 0.0), |acc, s| {
-                if s.1 {
-                    (acc.0 + 1.0, acc.1)
-                } else {
-                    (acc.0, acc.1 + 1.0)
-                }
-            });
-        let rest: Vec<(f32, bool)> = scored
-            .iter()
-            .filter(|s| !gated && !by_rule(s))
-            .map(|s| (s.0, s.1))
-            .collect();
-        let (key, t) = best_cut(rest, tp0, fp0, positives, min_precision);
-        if best.is_none_or(|b| key > b.0) {
-            best = Some((key, t, rule_cut));
+        // A strong hit is a hit: a strong cut above the rule cut would change nothing.
+        for strong_cut in RULE_CUTS.into_iter().filter(|&c| c <= rule_cut) {
+            let by_rule = |s: &Candidate| {
+                (s.held && s.logit >= rule_cut) || (s.strong && s.logit >= strong_cut)
+            };
+            let (tp0, fp0) = scored
+                .iter()
+                .filter(|s| by_rule(s))
+                .fold((0.0, 0.0), |acc, s| {
+                    if s.label {
+                        (acc.0 + 1.0, acc.1)
+                    } else {
+                        (acc.0, acc.1 + 1.0)
+                    }
+                });
+            let rest: Vec<(f32, bool)> = scored
+                .iter()
+                .filter(|s| !gated && !by_rule(s))
+                .map(|s| (s.logit, s.label))
+                .collect();
+            let (key, t) = best_cut(rest, tp0, fp0, positives, min_precision);
+            tried.push((key, [t, rule_cut, strong_cut]));
         }
     }
-    best.map_or((f32::INFINITY, f32::INFINITY), |b| (b.1, b.2))
+    // The most trusting cuts whose F1 is within `RULE_TRUST` of the best: the choice
+    // between neighbouring rule cuts often rests on one or two messages, so it flipped
+    // from one retraining to the next, while a rule's plain anchor ("threatening BBB")
+    // should not be lost to the noise of the folds.
+    let Some(best) = tried
+        .iter()
+        .map(|t| t.0)
+        .max_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal))
+    else {
+        return [f32::INFINITY; 3];
+    };
+    tried
+        .iter()
+        .find(|t| t.0 .0 == best.0 && t.0 .1 >= best.1 - RULE_TRUST)
+        .map_or([f32::INFINITY; 3], |t| t.1)
 }
+
+/// How much out-of-fold F1 of one kind a lower rule cut may cost and still be preferred.
+const RULE_TRUST: f64 = 0.005;
 
 /// The threshold over `scored` (logit, label) with the best (precision met, F1), on top of
 /// `tp0` true and `fp0` false detections made otherwise.
@@ -418,7 +458,10 @@ fn fit<'a>(
     let mut rng = Rng(config.seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let lr = config.learning_rate;
     let mut joined = Features::default();
-    for _ in 0..config.epochs {
+    let averaged = config.averaged_epochs.min(config.epochs);
+    let mut sum_table = vec![0f32; if averaged > 0 { BUCKETS * KINDS } else { 0 }];
+    let mut sum_bias = [0f32; KINDS];
+    for epoch in 0..config.epochs {
         for i in (1..order.len()).rev() {
             order.swap(i, rng.below(i + 1));
         }
@@ -471,6 +514,27 @@ fn fit<'a>(
                 step(&joined, labels);
             }
         }
+        if averaged > 0 && epoch >= config.epochs - averaged {
+            for (s, w) in sum_table.iter_mut().zip(&table) {
+                *s += w;
+            }
+            for (s, b) in sum_bias.iter_mut().zip(&bias) {
+                *s += b;
+            }
+        }
+    }
+    if averaged > 0 {
+        let n = averaged as f32;
+        for w in &mut sum_table {
+            *w /= n;
+        }
+        for b in &mut sum_bias {
+            *b /= n;
+        }
+        return Fitted {
+            table: sum_table,
+            bias: sum_bias,
+        };
     }
     Fitted { table, bias }
 }
@@ -481,40 +545,59 @@ mod tests {
 
     #[test]
     fn thresholds_prefer_precise_cuts() {
+        let c = |logit: f32, label: bool, held: bool, strong: bool| Candidate {
+            logit,
+            label,
+            held,
+            strong,
+        };
         // Three positives above two negatives, one negative on top; no rule hits.
         let scored = [
-            (5.0, false, false),
-            (4.0, true, false),
-            (3.0, true, false),
-            (2.0, true, false),
-            (1.0, false, false),
-            (0.0, false, false),
+            c(5.0, false, false, false),
+            c(4.0, true, false, false),
+            c(3.0, true, false, false),
+            c(2.0, true, false, false),
+            c(1.0, false, false, false),
+            c(0.0, false, false, false),
         ];
-        let (t, _) = choose_thresholds(&scored, 0.5, false);
+        let [t, _, _] = choose_thresholds(&scored, 0.5, false);
         assert!((1.0..2.0).contains(&t), "{t}");
         assert_eq!(
-            choose_thresholds(&[(1.0, false, true)], 0.9, false),
-            (f32::INFINITY, f32::INFINITY)
+            choose_thresholds(&[c(1.0, false, true, false)], 0.9, false),
+            [f32::INFINITY; 3]
         );
         // A positive the scorer ranks low but a rule found: the rule cut takes it.
         let with_rule = [
-            (3.0, true, false),
-            (-0.7, true, true),
-            (-0.2, false, false),
-            (-3.0, false, true),
+            c(3.0, true, false, false),
+            c(-0.7, true, true, false),
+            c(-0.2, false, false, false),
+            c(-3.0, false, true, false),
         ];
-        let (t, r) = choose_thresholds(&with_rule, 0.9, false);
+        let [t, r, _] = choose_thresholds(&with_rule, 0.9, false);
         assert!(t > -0.2 && t <= 3.0, "{t}");
         assert!(r > -3.0 && r <= -0.7, "{r}");
         // Gated: the scorer alone never detects.
-        let (t, r) = choose_thresholds(&with_rule, 0.9, true);
+        let [t, r, _] = choose_thresholds(&with_rule, 0.9, true);
         assert_eq!(t, f32::INFINITY);
         assert!(r <= -0.7, "{r}");
+        // A strong hit the scorer ranks very low, beside weak hits that are wrong: only the
+        // strong cut reaches it without taking the weak ones.
+        let with_strong = [
+            c(3.0, true, false, false),
+            c(-3.5, true, true, true),
+            c(-1.2, false, true, false),
+            c(-2.5, false, true, false),
+        ];
+        let [_, r, s] = choose_thresholds(&with_strong, 0.9, false);
+        assert!(r > -1.2, "{r}");
+        assert!(s <= -3.5, "{s}");
     }
 
     /// The training data, in the order `train_triggers` reads it (file names sorted).
-    const TRAINING: [&str; 2] = [
+    const TRAINING: [&str; 4] = [
         include_str!("../../corpus/triggers-train-2.jsonl"),
+        include_str!("../../corpus/triggers-train-3-was-blind.jsonl"),
+        include_str!("../../corpus/triggers-train-4.jsonl"),
         include_str!("../../corpus/triggers.jsonl"),
     ];
     const SHIPPED: &[u8] = include_bytes!("model.bin");
