@@ -102,6 +102,23 @@ impl ChainVerifier {
         }
     }
 
+    /// A verifier that takes the chain up after event `seq`, whose hash is `hash`: for
+    /// checking one stretch of a long chain (a ticket's events and their neighbours), with
+    /// that event itself checked by the caller.
+    pub fn resume(tenant_id: impl Into<String>, seq: i64, hash: &str) -> Self {
+        ChainVerifier {
+            tenant_id: tenant_id.into(),
+            expected_seq: seq + 1,
+            prev_hash: hash.to_owned(),
+            last_id: None,
+        }
+    }
+
+    /// The seq of the last event pushed (0 before any).
+    pub fn last_seq(&self) -> i64 {
+        self.expected_seq - 1
+    }
+
     pub fn push(&mut self, e: &ChainedEvent) -> Result<(), ChainBreak> {
         let brk = |reason: String| ChainBreak {
             tenant_id: self.tenant_id.clone(),
@@ -183,6 +200,27 @@ mod tests {
             v.push(e)?;
         }
         v.finish(head.seq, &head.hash)
+    }
+
+    #[test]
+    fn a_stretch_verifies_from_where_it_resumes() {
+        let events = chain(6);
+        let mut v = ChainVerifier::resume("t", events[1].seq, &events[1].hash);
+        for e in &events[2..5] {
+            v.push(e).expect("intact");
+        }
+        assert_eq!(v.last_seq(), 5);
+        assert_eq!(v.finish(events[4].seq, &events[4].hash), Ok(5));
+
+        let mut edited = events.clone();
+        edited[3].payload = "{\"n\":99}".into();
+        let mut v = ChainVerifier::resume("t", edited[1].seq, &edited[1].hash);
+        v.push(&edited[2]).expect("intact");
+        assert_eq!(v.push(&edited[3]).unwrap_err().event_id, "e4");
+
+        // Resumed after the wrong event: the next one does not link to it.
+        let mut v = ChainVerifier::resume("t", events[0].seq, &events[0].hash);
+        assert!(v.push(&events[2]).is_err());
     }
 
     #[test]

@@ -75,6 +75,39 @@
   document.addEventListener("DOMContentLoaded", wrapDialogs);
   document.addEventListener("ladder:updated", wrapDialogs);
 
+  // The Resolve form: above the person's authority the button reads "Request approval" and
+  // says who approves (the server puts the limit and the approvers by range on the form).
+  function amountMinor(text) {
+    var m = /^\s*(\d+)(?:[.,](\d{1,2}))?\s*$/.exec(text || "");
+    if (!m) return null;
+    var cents = m[2] ? (m[2].length === 1 ? m[2] + "0" : m[2]) : "0";
+    return parseInt(m[1], 10) * 100 + parseInt(cents, 10);
+  }
+  function approvalLabel(form) {
+    var box = form.querySelector("[data-limit]");
+    var button = form.querySelector("#resolve-submit");
+    var note = form.querySelector("#res-approver");
+    if (!box || !button || !note) return;
+    var kind = form.elements.compensation ? form.elements.compensation.value : "none";
+    var amount = amountMinor(form.elements.amount ? form.elements.amount.value : "");
+    var limit = Number(box.getAttribute("data-limit"));
+    var says = null;
+    if (kind !== "none" && amount !== null && amount > limit) {
+      JSON.parse(box.getAttribute("data-approvers") || "[]").forEach(function (r) {
+        if (says === null && amount > r.above && (r.up_to === null || amount <= r.up_to)) says = r.says;
+      });
+    }
+    button.textContent = says === null ? "Resolve" : "Request approval";
+    note.textContent = says || "";
+    note.hidden = says === null;
+  }
+  ["input", "change"].forEach(function (name) {
+    document.addEventListener(name, function (ev) {
+      var form = ev.target.form;
+      if (form && form.id === "resolve") approvalLabel(form);
+    });
+  });
+
   // --- live updates -------------------------------------------------------------------
   var live = document.body.getAttribute("data-live");
   if (!live || typeof EventSource === "undefined") return;

@@ -595,6 +595,23 @@ pub async fn decide_approval(
     Ok(r.rows_affected() == 1)
 }
 
+/// The `limit` oldest pending approvals of the tenant (the rail counts those it may decide).
+pub async fn pending_approvals_first(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    limit: i64,
+) -> Result<Vec<Approval>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {APPROVAL_COLS} FROM approvals WHERE tenant_id = $1 AND state = 'pending' \
+         ORDER BY created_at LIMIT $2"
+    ))
+    .bind(tenant_id.as_str())
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(approval_from_row).collect()
+}
+
 pub async fn pending_approvals(
     conn: &mut AnyConnection,
     tenant_id: &TenantId,

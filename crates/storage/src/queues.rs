@@ -96,17 +96,37 @@ pub async fn mine(
     user_id: &UserId,
     f: &Filter,
 ) -> Result<Page<Ticket>> {
-    let base = |sql: &mut Sql| {
-        let t = sql.text_arg(tenant_id.0.clone());
-        let u = sql.text_arg(user_id.0.clone());
-        sql.push(&format!(
-            " WHERE t.tenant_id = {t} AND t.assignee_id = {u} AND t.status IN {MINE_STATUSES}"
-        ));
-        status_filter(sql, "t.status", f);
-        category_filter(sql, "t.category", f);
-    };
+    let (items, next_cursor) = mine_rows(conn, tenant_id, user_id, f).await?;
+    let mut c = Sql::new("SELECT t.status, COUNT(*) FROM tickets t");
+    mine_where(&mut c, tenant_id, user_id, f);
+    let (counts, total) = counts(conn, c).await?;
+    Ok(Page {
+        items,
+        next_cursor,
+        counts,
+        total,
+    })
+}
+
+fn mine_where(sql: &mut Sql, tenant_id: &TenantId, user_id: &UserId, f: &Filter) {
+    let t = sql.text_arg(tenant_id.0.clone());
+    let u = sql.text_arg(user_id.0.clone());
+    sql.push(&format!(
+        " WHERE t.tenant_id = {t} AND t.assignee_id = {u} AND t.status IN {MINE_STATUSES}"
+    ));
+    status_filter(sql, "t.status", f);
+    category_filter(sql, "t.category", f);
+}
+
+/// One page of "mine" and the cursor of the next, without the counts.
+pub async fn mine_rows(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    user_id: &UserId,
+    f: &Filter,
+) -> Result<(Vec<Ticket>, Option<String>)> {
     let mut sql = Sql::new(&format!("SELECT {TICKET_COLS} FROM tickets t"));
-    base(&mut sql);
+    mine_where(&mut sql, tenant_id, user_id, f);
     if let Some(c) = &f.cursor {
         let (at, id) = parse_cursor(c)?;
         let a = sql.int_arg(at);
@@ -125,16 +145,31 @@ pub async fn mine(
     let next_cursor = page_end(&mut items, f.limit, |t| {
         cursor(t.created_at.as_microsecond(), t.id.as_str())
     });
+    Ok((items, next_cursor))
+}
 
-    let mut c = Sql::new("SELECT t.status, COUNT(*) FROM tickets t");
-    base(&mut c);
-    let (counts, total) = counts(conn, c).await?;
-    Ok(Page {
-        items,
-        next_cursor,
-        counts,
-        total,
-    })
+/// How many tickets "mine" holds with the filter's status and category (its cursor aside),
+/// counting no further than `cap`: a page that only shows the number says "999+" rather than
+/// walk a long queue on every view.
+pub async fn mine_total(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    user_id: &UserId,
+    f: &Filter,
+    cap: i64,
+) -> Result<i64> {
+    let mut c = Sql::new("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t");
+    mine_where(&mut c, tenant_id, user_id, f);
+    capped(conn, c, cap).await
+}
+
+/// Finishes a `SELECT COUNT(*) FROM (SELECT 1 …` with its limit and runs it.
+async fn capped(conn: &mut AnyConnection, mut sql: Sql, cap: i64) -> Result<i64> {
+    let l = sql.int_arg(cap.max(0));
+    sql.push(&format!(" LIMIT {l}) capped"));
+    let (text, args) = sql.into_parts(conn);
+    let (n,): (i64,) = sqlx::query_as_with(&text, args).fetch_one(conn).await?;
+    Ok(n)
 }
 
 fn page_end<T>(items: &mut Vec<T>, limit: i64, key: impl Fn(&T) -> String) -> Option<String> {
@@ -154,17 +189,38 @@ pub async fn watching(
     user_id: &UserId,
     f: &Filter,
 ) -> Result<Page<Ticket>> {
-    let base = |sql: &mut Sql| {
-        let t = sql.text_arg(tenant_id.0.clone());
-        let u = sql.text_arg(user_id.0.clone());
-        sql.push(&format!(" WHERE w.tenant_id = {t} AND w.user_id = {u}"));
-        status_filter(sql, "t.status", f);
-        category_filter(sql, "t.category", f);
-    };
+    let (items, next_cursor) = watching_rows(conn, tenant_id, user_id, f).await?;
+    let mut c =
+        Sql::new("SELECT t.status, COUNT(*) FROM watchers w JOIN tickets t ON t.id = w.ticket_id");
+    watching_where(&mut c, tenant_id, user_id, f);
+    let (counts, total) = counts(conn, c).await?;
+    Ok(Page {
+        items,
+        next_cursor,
+        counts,
+        total,
+    })
+}
+
+fn watching_where(sql: &mut Sql, tenant_id: &TenantId, user_id: &UserId, f: &Filter) {
+    let t = sql.text_arg(tenant_id.0.clone());
+    let u = sql.text_arg(user_id.0.clone());
+    sql.push(&format!(" WHERE w.tenant_id = {t} AND w.user_id = {u}"));
+    status_filter(sql, "t.status", f);
+    category_filter(sql, "t.category", f);
+}
+
+/// One page of "watching" and the cursor of the next, without the counts.
+pub async fn watching_rows(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    user_id: &UserId,
+    f: &Filter,
+) -> Result<(Vec<Ticket>, Option<String>)> {
     let mut sql = Sql::new(&format!(
         "SELECT {TICKET_COLS}, w.created_at AS watched_at FROM watchers w JOIN tickets t ON t.id = w.ticket_id"
     ));
-    base(&mut sql);
+    watching_where(&mut sql, tenant_id, user_id, f);
     if let Some(c) = &f.cursor {
         let (at, id) = parse_cursor(c)?;
         let a = sql.int_arg(at);
@@ -192,16 +248,34 @@ pub async fn watching(
     } else {
         None
     };
-    let mut c =
-        Sql::new("SELECT t.status, COUNT(*) FROM watchers w JOIN tickets t ON t.id = w.ticket_id");
-    base(&mut c);
-    let (counts, total) = counts(conn, c).await?;
-    Ok(Page {
-        items,
-        next_cursor,
-        counts,
-        total,
-    })
+    Ok((items, next_cursor))
+}
+
+/// How many tickets the user watches with the filter's status and category, counting no
+/// further than `cap`. Without a filter only the watchers index is read: the status is on
+/// the ticket, and joining every watched ticket (thousands for an owner who watches what
+/// their people escalate) made each page's rail slow.
+pub async fn watching_total(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    user_id: &UserId,
+    f: &Filter,
+    cap: i64,
+) -> Result<i64> {
+    let c = if f.status.is_none() && f.category.is_none() {
+        let mut c = Sql::new("SELECT COUNT(*) FROM (SELECT 1 FROM watchers w");
+        let t = c.text_arg(tenant_id.0.clone());
+        let u = c.text_arg(user_id.0.clone());
+        c.push(&format!(" WHERE w.tenant_id = {t} AND w.user_id = {u}"));
+        c
+    } else {
+        let mut c = Sql::new(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM watchers w JOIN tickets t ON t.id = w.ticket_id",
+        );
+        watching_where(&mut c, tenant_id, user_id, f);
+        c
+    };
+    capped(conn, c, cap).await
 }
 
 /// Who an escalations queue is for.
@@ -223,18 +297,30 @@ pub async fn escalations(
     audience: &Audience<'_>,
     f: &Filter,
 ) -> Result<Page<EscalationItem>> {
+    let (items, next_cursor) = escalations_rows(conn, audience, f).await?;
+    // Counted per audience branch, like the page, so each branch is one index-only range;
+    // UNION drops an escalation both targeted at and owned by the user.
+    let mut c = Sql::new("SELECT state, COUNT(*) FROM (");
+    audience_union(&mut c, audience, &audience_branches(audience), f);
+    c.push(") audience");
+    let (counts, total) = counts(conn, c).await?;
+    Ok(Page {
+        items,
+        next_cursor,
+        counts,
+        total,
+    })
+}
+
+/// One page of the escalations queue and the cursor of the next, without the counts.
+pub async fn escalations_rows(
+    conn: &mut AnyConnection,
+    audience: &Audience<'_>,
+    f: &Filter,
+) -> Result<(Vec<EscalationItem>, Option<String>)> {
     let after = f.cursor.as_deref().map(parse_cursor).transpose()?;
     // One ordered, limited index walk per audience key.
-    let mut branches: Vec<(String, Option<String>)> = Vec::new();
-    match audience {
-        Audience::Staff { keys, .. } => {
-            for k in keys.iter() {
-                branches.push(("e.target_key".into(), Some(k.clone())));
-            }
-            branches.push(("e.escalation_owner_id".into(), None));
-        }
-        Audience::Platform => branches.push(("e.target_key".into(), Some("platform".into()))),
-    }
+    let branches = audience_branches(audience);
     let mut sql = Sql::new("SELECT id, due_at FROM (");
     for (i, (col, key)) in branches.iter().enumerate() {
         if i > 0 {
@@ -302,24 +388,51 @@ pub async fn escalations(
         )
     });
 
-    // Counted per audience branch, like the page, so each branch is one index-only range;
-    // UNION drops an escalation both targeted at and owned by the user.
-    let mut c = Sql::new("SELECT state, COUNT(*) FROM (");
+    Ok((items, next_cursor))
+}
+
+fn audience_branches(audience: &Audience<'_>) -> Vec<(String, Option<String>)> {
+    let mut branches: Vec<(String, Option<String>)> = Vec::new();
+    match audience {
+        Audience::Staff { keys, .. } => {
+            for k in keys.iter() {
+                branches.push(("e.target_key".into(), Some(k.clone())));
+            }
+            branches.push(("e.escalation_owner_id".into(), None));
+        }
+        Audience::Platform => branches.push(("e.target_key".into(), Some("platform".into()))),
+    }
+    branches
+}
+
+/// Every audience branch's escalations, `(id, state)`, each one index range.
+fn audience_union(
+    sql: &mut Sql,
+    audience: &Audience<'_>,
+    branches: &[(String, Option<String>)],
+    f: &Filter,
+) {
     for (i, (col, key)) in branches.iter().enumerate() {
         if i > 0 {
-            c.push(" UNION ");
+            sql.push(" UNION ");
         }
-        c.push("SELECT e.id, e.state FROM escalations e WHERE ");
-        branch_filter(&mut c, audience, col, key.as_deref(), f);
+        sql.push("SELECT e.id, e.state FROM escalations e WHERE ");
+        branch_filter(sql, audience, col, key.as_deref(), f);
     }
+}
+
+/// How many active escalations the audience's queue holds with the filter's status and
+/// category, counting no further than `cap`.
+pub async fn escalations_total(
+    conn: &mut AnyConnection,
+    audience: &Audience<'_>,
+    f: &Filter,
+    cap: i64,
+) -> Result<i64> {
+    let mut c = Sql::new("SELECT COUNT(*) FROM (SELECT 1 FROM (");
+    audience_union(&mut c, audience, &audience_branches(audience), f);
     c.push(") audience");
-    let (counts, total) = counts(conn, c).await?;
-    Ok(Page {
-        items,
-        next_cursor,
-        counts,
-        total,
-    })
+    capped(conn, c, cap).await
 }
 
 /// The WHERE clause of one audience branch of the escalations queue: one partial-index range

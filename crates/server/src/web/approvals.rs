@@ -63,6 +63,17 @@ pub fn money(minor: i64, currency: &str) -> String {
     format!("{currency} {sign}{}.{:02}", abs / 100, abs % 100)
 }
 
+/// Whether `actor` may decide the approval, by the flow's own rule (approvals::decide): the
+/// role asked, or anyone whose authority covers the amount; never the person who asked.
+pub fn may_decide(
+    actor: &crate::flows::Actor,
+    policy: &ladder_core::Policy,
+    a: &escalations::Approval,
+) -> bool {
+    (actor.role == a.approver_role || policy.authority_limit(actor.role).covers(a.amount_minor))
+        && a.requested_by != actor.user_id
+}
+
 async fn show(
     state: &AppState,
     viewer: &Viewer,
@@ -89,11 +100,7 @@ async fn show(
         .collect();
     let (mut mine, mut others) = (Vec::new(), Vec::new());
     for a in pending {
-        // The flow's own rule (approvals::decide): the role asked, or anyone whose authority
-        // covers the amount; never the person who asked.
-        let may = (actor.role == a.approver_role
-            || policy.authority_limit(actor.role).covers(a.amount_minor))
-            && a.requested_by != actor.user_id;
+        let may = may_decide(actor, &policy, &a);
         let compensation = &a.resolution["compensation"];
         let line = Waiting {
             id: a.id.as_str().to_owned(),

@@ -4,15 +4,17 @@ use ladder_core::Role;
 use ladder_storage::escalations;
 use ladder_storage::queues::{self, Audience, Filter};
 
-use super::{assets, PageError, Viewer};
+use super::queues::{count_shown, COUNT_CAP};
+use super::{approvals, assets, PageError, Viewer};
 use crate::state::AppState;
 
-/// The rail's counts.
+/// The rail's counts, as shown: "12", or "999+" past `queues::COUNT_CAP`.
 pub struct Counts {
-    pub mine: i64,
-    pub watching: i64,
-    pub escalations: i64,
-    pub approvals: i64,
+    pub mine: String,
+    pub watching: String,
+    pub escalations: String,
+    /// The approvals waiting for this person's decision.
+    pub approvals: String,
     /// Something in the escalations queue is past a deadline.
     pub overdue: bool,
 }
@@ -51,7 +53,9 @@ impl Chrome {
         }
     }
 
-    /// The layout with the rail's counts, read from the queues themselves.
+    /// The layout with the rail's counts, read from the queues themselves. Every page pays
+    /// for them, so each is a capped count over one index, and none reads what the rail does
+    /// not show (the counts by status, the rows).
     pub async fn load(
         state: &AppState,
         viewer: &Viewer,
@@ -60,11 +64,7 @@ impl Chrome {
         let mut chrome = Chrome::bare(viewer);
         chrome.here = here;
         let caller = &viewer.caller;
-        // One row each: the counts come with the page.
-        let one = Filter {
-            limit: 1,
-            ..Filter::default()
-        };
+        let all = Filter::default();
         let mut conn = state.db.conn().await?;
         let keys = caller.queue_keys();
         let audience = if caller.is_platform() {
@@ -77,32 +77,42 @@ impl Chrome {
             }
         };
         // The queue is soonest due first: its first row says whether anything is overdue.
-        let first = queues::escalations(&mut conn, &audience, &one).await?;
+        let first = Filter {
+            limit: 1,
+            ..Filter::default()
+        };
+        let (head, _) = queues::escalations_rows(&mut conn, &audience, &first).await?;
         let now = state.now();
-        let overdue = first
-            .items
+        let overdue = head
             .first()
             .and_then(|i| i.escalation.queue_due_at())
             .is_some_and(|due| due <= now);
-        let escalations_total = first.total;
+        let escalations = queues::escalations_total(&mut conn, &audience, &all, COUNT_CAP).await?;
         let (mine, watching, approvals) = if caller.is_platform() {
-            (0, 0, 0)
+            (0, 0, String::new())
         } else {
-            let mine = queues::mine(&mut conn, caller.tenant_id(), &caller.user.id, &one)
-                .await?
-                .total;
-            let watching = queues::watching(&mut conn, caller.tenant_id(), &caller.user.id, &one)
-                .await?
-                .total;
-            let approvals = escalations::pending_approvals(&mut conn, caller.tenant_id())
-                .await?
-                .len() as i64;
+            let (tenant, user) = (caller.tenant_id(), &caller.user.id);
+            let mine = queues::mine_total(&mut conn, tenant, user, &all, COUNT_CAP).await?;
+            let watching = queues::watching_total(&mut conn, tenant, user, &all, COUNT_CAP).await?;
+            let pending =
+                escalations::pending_approvals_first(&mut conn, tenant, COUNT_CAP).await?;
+            let policy = crate::flows::policy_in(&mut conn, tenant).await?;
+            let mine_to_decide = pending
+                .iter()
+                .filter(|a| approvals::may_decide(&caller.actor, &policy, a))
+                .count() as i64;
+            // Read no further than the cap: past it there may be more for this person.
+            let approvals = if pending.len() as i64 >= COUNT_CAP {
+                format!("{mine_to_decide}+")
+            } else {
+                mine_to_decide.to_string()
+            };
             (mine, watching, approvals)
         };
         chrome.counts = Some(Counts {
-            mine,
-            watching,
-            escalations: escalations_total,
+            mine: count_shown(mine),
+            watching: count_shown(watching),
+            escalations: count_shown(escalations),
             approvals,
             overdue,
         });

@@ -12,7 +12,7 @@ use ladder_storage::directory;
 use ladder_storage::queues::{self, Audience, Filter};
 use serde::Deserialize;
 
-use super::queues::{context_rows, Row};
+use super::queues::{context_rows, count_shown, Row, COUNT_CAP};
 use super::{render_status, shown, Chrome, PageError, Viewer};
 use crate::state::AppState;
 
@@ -28,7 +28,8 @@ pub struct PlatformQuery {
 #[template(path = "platform.html")]
 struct PlatformPage {
     chrome: Chrome,
-    total: i64,
+    /// "12", or "999+".
+    total: String,
     rows: Vec<(String, Row)>,
     paged: bool,
     next: Option<String>,
@@ -61,10 +62,12 @@ pub async fn page(
             ..Filter::default()
         };
         let mut conn = state.db.conn().await?;
-        let page = queues::escalations(&mut conn, &Audience::Platform, &f).await?;
+        let (items, next) = queues::escalations_rows(&mut conn, &Audience::Platform, &f).await?;
+        let total =
+            queues::escalations_total(&mut conn, &Audience::Platform, &f, COUNT_CAP).await?;
         let mut org_of: HashMap<TicketId, String> = HashMap::new();
         let mut names: HashMap<String, String> = HashMap::new();
-        for item in &page.items {
+        for item in &items {
             let tenant = item.escalation.tenant_id.as_str().to_owned();
             if !names.contains_key(&tenant) {
                 let name = directory::find_tenant(&state.db, &tenant)
@@ -77,8 +80,7 @@ pub async fn page(
                 names.get(&tenant).cloned().unwrap_or_default(),
             );
         }
-        let ids: Vec<TicketId> = page
-            .items
+        let ids: Vec<TicketId> = items
             .iter()
             .map(|i| i.escalation.ticket_id.clone())
             .collect();
@@ -95,10 +97,10 @@ pub async fn page(
             .collect();
         let page = PlatformPage {
             chrome: Chrome::load(&state, &viewer, "platform").await?,
-            total: page.total,
+            total: count_shown(total),
             rows,
             paged: cursor.is_some(),
-            next: page.next_cursor,
+            next,
         };
         Ok(shown(&viewer, render_status(StatusCode::OK, &page)))
     };

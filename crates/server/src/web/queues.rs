@@ -73,7 +73,8 @@ struct QueuePage {
     categories: Vec<&'static str>,
     status: String,
     category: String,
-    total: i64,
+    /// How many the queue holds with these filters: "12", or "999+".
+    total: String,
     paged: bool,
     next: Option<String>,
 }
@@ -117,6 +118,19 @@ fn parse_filter(q: &QueueQuery, status_ok: impl Fn(&str) -> bool) -> Result<Filt
 /// Rows per page.
 const PAGE: i64 = 50;
 
+/// How far a page counts a queue: past it the page says "999+" rather than walk the whole
+/// queue (an owner watches thousands of tickets) on every view.
+pub const COUNT_CAP: i64 = 1000;
+
+/// A count counted up to `COUNT_CAP`, as a page shows it.
+pub fn count_shown(n: i64) -> String {
+    if n >= COUNT_CAP {
+        format!("{}+", COUNT_CAP - 1)
+    } else {
+        n.to_string()
+    }
+}
+
 pub async fn mine(
     viewer: Viewer,
     State(state): State<AppState>,
@@ -126,14 +140,10 @@ pub async fn mine(
     let f = parse_filter(&q, |s| statuses.contains(&s)).map_err(|e| e.page(Some(&viewer)))?;
     let run = async {
         let mut conn = state.db.conn().await?;
-        let page = queues::mine(
-            &mut conn,
-            viewer.caller.tenant_id(),
-            &viewer.caller.user.id,
-            &f,
-        )
-        .await?;
-        let rows = ticket_rows(&state, &page.items, state.now()).await?;
+        let (tenant, user) = (viewer.caller.tenant_id(), &viewer.caller.user.id);
+        let (items, next) = queues::mine_rows(&mut conn, tenant, user, &f).await?;
+        let total = queues::mine_total(&mut conn, tenant, user, &f, COUNT_CAP).await?;
+        let rows = ticket_rows(&state, &items, state.now()).await?;
         let chrome = Chrome::load(&state, &viewer, "mine").await?;
         Ok::<_, PageError>(QueuePage {
             chrome,
@@ -145,9 +155,9 @@ pub async fn mine(
             categories: Category::names(),
             status: q.status.clone(),
             category: q.category.clone(),
-            total: page.total,
+            total: count_shown(total),
             paged: f.cursor.is_some(),
-            next: page.next_cursor,
+            next,
         })
     };
     let page = run.await.map_err(|e| e.page(Some(&viewer)))?;
@@ -163,14 +173,10 @@ pub async fn watching(
     let f = parse_filter(&q, |s| statuses.contains(&s)).map_err(|e| e.page(Some(&viewer)))?;
     let run = async {
         let mut conn = state.db.conn().await?;
-        let page = queues::watching(
-            &mut conn,
-            viewer.caller.tenant_id(),
-            &viewer.caller.user.id,
-            &f,
-        )
-        .await?;
-        let rows = ticket_rows(&state, &page.items, state.now()).await?;
+        let (tenant, user) = (viewer.caller.tenant_id(), &viewer.caller.user.id);
+        let (items, next) = queues::watching_rows(&mut conn, tenant, user, &f).await?;
+        let total = queues::watching_total(&mut conn, tenant, user, &f, COUNT_CAP).await?;
+        let rows = ticket_rows(&state, &items, state.now()).await?;
         let chrome = Chrome::load(&state, &viewer, "watching").await?;
         Ok::<_, PageError>(QueuePage {
             chrome,
@@ -182,9 +188,9 @@ pub async fn watching(
             categories: Category::names(),
             status: q.status.clone(),
             category: q.category.clone(),
-            total: page.total,
+            total: count_shown(total),
             paged: f.cursor.is_some(),
-            next: page.next_cursor,
+            next,
         })
     };
     let page = run.await.map_err(|e| e.page(Some(&viewer)))?;
@@ -214,9 +220,9 @@ pub async fn escalations(
             }
         };
         let mut conn = state.db.conn().await?;
-        let page = queues::escalations(&mut conn, &audience, &f).await?;
-        let ids: Vec<TicketId> = page
-            .items
+        let (items, next) = queues::escalations_rows(&mut conn, &audience, &f).await?;
+        let total = queues::escalations_total(&mut conn, &audience, &f, COUNT_CAP).await?;
+        let ids: Vec<TicketId> = items
             .iter()
             .map(|i| i.escalation.ticket_id.clone())
             .collect();
@@ -232,9 +238,9 @@ pub async fn escalations(
             categories: Category::names(),
             status: q.status.clone(),
             category: q.category.clone(),
-            total: page.total,
+            total: count_shown(total),
             paged: f.cursor.is_some(),
-            next: page.next_cursor,
+            next,
         })
     };
     let page = run.await.map_err(|e| e.page(Some(&viewer)))?;

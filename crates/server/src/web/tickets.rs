@@ -90,7 +90,30 @@ pub struct Panel {
     pub approval: Option<String>,
     /// What the viewer may grant alone, and who approves more.
     pub authority: String,
+    /// The most the viewer may grant alone (minor units), when there is a most: above it the
+    /// script makes the Resolve button "Request approval".
+    pub limit: Option<i64>,
+    /// Who approves an amount above `limit`, by range, as the script reads it (JSON).
+    pub approvers: String,
+    /// The form came back with an amount above the viewer's limit: who must approve it.
+    pub needs_approval: Option<String>,
 }
+
+/// What the page can say of the ticket's events in the organisation's hash chain.
+pub enum Chain {
+    /// No events (nothing to say).
+    Empty,
+    /// The stretch of the chain holding them recomputes and links (`audit::check_stretch`).
+    Verified,
+    /// Where and why it does not.
+    Broken(String),
+    /// Too long a stretch for a page; `ladder audit verify` checks it.
+    Unchecked,
+}
+
+/// How many of the organisation's events a page reads to check a ticket's stretch of the
+/// chain: a few milliseconds at most.
+const STRETCH_LIMIT: i64 = 1_000;
 
 /// An option of a select.
 pub struct Choice {
@@ -141,6 +164,7 @@ struct TicketPage {
     watchers: Vec<String>,
     history: Vec<(String, String, &'static str)>,
     timeline: Vec<(String, String)>,
+    chain: Chain,
     sent: Sent,
     /// The dialog opens by itself: the escalate form came back with errors.
     escalate_open: bool,
@@ -329,7 +353,19 @@ async fn ticket_page(
     };
 
     let panel = match active {
-        Some(e) => Some(panel(&mut conn, &tenant, e, actor, &policy, &users, &teams, now).await?),
+        Some(e) => Some(
+            panel(
+                &mut conn,
+                &tenant,
+                e,
+                actor,
+                &policy,
+                (&users, &teams),
+                &sent.resolve,
+                now,
+            )
+            .await?,
+        ),
         None => None,
     };
     let may_escalate = active.is_none()
@@ -389,6 +425,20 @@ async fn ticket_page(
         .map(|h| (h.id.as_str().to_owned(), h.subject, h.status.as_str()))
         .collect();
     let events = audit::for_ticket(&state.db, &tenant, &t.id).await?;
+    let chain = match (events.first(), events.last()) {
+        (Some(first), Some(last)) => {
+            match audit::check_stretch(&mut conn, &tenant, first.seq, last.seq, STRETCH_LIMIT)
+                .await?
+            {
+                audit::Stretch::Intact => Chain::Verified,
+                audit::Stretch::Broken(b) => {
+                    Chain::Broken(format!("at event {}: {}", b.seq, b.reason))
+                }
+                audit::Stretch::TooLong { .. } => Chain::Unchecked,
+            }
+        }
+        _ => Chain::Empty,
+    };
     let timeline = events
         .iter()
         .map(|ev| {
@@ -440,6 +490,7 @@ async fn ticket_page(
         watchers,
         history,
         timeline,
+        chain,
         sent,
         escalate_open,
     };
@@ -453,8 +504,8 @@ async fn panel(
     e: &Escalation,
     actor: &Actor,
     policy: &ladder_core::Policy,
-    users: &[User],
-    teams: &[Team],
+    (users, teams): (&[User], &[Team]),
+    sent: &ResolveForm,
     now: Timestamp,
 ) -> Result<Panel, PageError> {
     let owner = e.escalation_owner_id.as_ref().map(|o| {
@@ -495,8 +546,21 @@ async fn panel(
             )
         }
     };
+    let limit = match policy.authority_limit(actor.role) {
+        ladder_core::policy::AuthorityLimit::UpTo(limit) => Some(limit),
+        ladder_core::policy::AuthorityLimit::Unlimited => None,
+    };
+    let needs_approval = match (sent.compensation.as_str(), minor_units(&sent.amount)) {
+        ("" | "none", _) | (_, None) => None,
+        (_, Some(amount)) => {
+            ladder_core::escalation::approval_needed(amount, actor.role, policy).map(approver_says)
+        }
+    };
     Ok(Panel {
         authority,
+        limit,
+        approvers: approvers(limit, actor.role, policy),
+        needs_approval,
         id: e.id.as_str().to_owned(),
         state: e.state.as_str(),
         target: target_label(&e.target, users, teams),
@@ -512,6 +576,50 @@ async fn panel(
         may_act: may_handle,
         approval,
     })
+}
+
+/// Beside the "Request approval" button: who decides, and what happens then.
+fn approver_says(role: Role) -> String {
+    let who = article(role);
+    let mut chars = who.chars();
+    let who = chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+        .unwrap_or_default();
+    format!("{who} approval is needed first; the escalation is resolved once it is given.")
+}
+
+/// Who approves an amount above the viewer's `limit`, by range of amounts, for the script:
+/// `[{"above": 20000, "up_to": 100000, "says": "An admin's approval…"}, …]`, `up_to` null for
+/// the last range. The ranges end at the roles' limits, between which
+/// `escalation::approval_needed` (the flow's own rule, asked at each range's top) cannot
+/// change its answer.
+fn approvers(limit: Option<i64>, role: Role, policy: &ladder_core::Policy) -> String {
+    let Some(limit) = limit else {
+        return "[]".to_owned();
+    };
+    let mut tops: Vec<i64> = [Role::Specialist, Role::Admin, Role::Owner]
+        .into_iter()
+        .filter_map(|r| match policy.authority_limit(r) {
+            ladder_core::policy::AuthorityLimit::UpTo(l) if l > limit => Some(l),
+            _ => None,
+        })
+        .collect();
+    tops.sort_unstable();
+    tops.dedup();
+    let mut ranges = Vec::new();
+    let mut above = limit;
+    for top in tops.into_iter().map(Some).chain([None]) {
+        let asked = top.unwrap_or(above.saturating_add(1));
+        if let Some(r) = ladder_core::escalation::approval_needed(asked, role, policy) {
+            ranges
+                .push(serde_json::json!({"above": above, "up_to": top, "says": approver_says(r)}));
+        }
+        if let Some(t) = top {
+            above = t;
+        }
+    }
+    serde_json::Value::Array(ranges).to_string()
 }
 
 fn article(role: Role) -> String {

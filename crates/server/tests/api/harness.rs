@@ -274,6 +274,28 @@ impl TestApp {
         }
     }
 
+    /// A second server on the test's database, as another process would be: its own pool,
+    /// listener and streams, on the same test clock; only the database is shared. Returns its
+    /// base URL.
+    pub async fn server_beside(&self) -> String {
+        let db = Db::connect(&self.url).await.expect("connect");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = AppState::new(db.clone(), Clock::Test(self.clock.clone()));
+        let engine = EngineConfig {
+            workers: 0,
+            ..EngineConfig::for_backend(db.backend())
+        };
+        tokio::spawn(async move {
+            ladder_server::serve_state(state, listener, std::future::pending(), engine)
+                .await
+                .expect("second server");
+        });
+        base
+    }
+
     /// The server's now.
     pub fn now(&self) -> Timestamp {
         self.clock.now()

@@ -4,9 +4,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ladder_server::engine::EngineConfig;
-use ladder_server::{AppState, Clock};
-use ladder_storage::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -417,31 +414,10 @@ async fn platform_support_hear_what_is_escalated_to_the_platform(b: Backend) {
     assert_eq!(again.events()[0].event, "reset");
 }
 
-/// A second server on the test's database, as another process would be: its own pool,
-/// listener and streams; only the database is shared.
-async fn server_beside(app: &TestApp) -> String {
-    let db = Db::connect(&app.url).await.expect("connect");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let state = AppState::new(db, Clock::Test(app.clock.clone()));
-    let engine = EngineConfig {
-        workers: 0,
-        ..EngineConfig::for_backend(ladder_storage::Backend::Postgres)
-    };
-    tokio::spawn(async move {
-        ladder_server::serve_state(state, listener, std::future::pending(), engine)
-            .await
-            .expect("second server");
-    });
-    base
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_escalation_through_one_server_reaches_a_stream_on_another_within_2_s() {
     let a = TestApp::spawn(Backend::Postgres).await;
-    let b = server_beside(&a).await;
+    let b = a.server_beside().await;
     let clinic = a.org("Bright Smile").await;
     let rita = clinic.user(&a, "Rita Reception", "agent").await;
     let patient = clinic.customer(&a, "Maria Lopez").await;

@@ -22,6 +22,9 @@ on_both_databases!(
     a_queue_pages_by_its_cursor_and_filters,
     an_escalation_runs_through_the_pages_forms,
     the_sign_in_form_is_throttled_like_the_api,
+    the_timeline_says_chain_verified_only_when_it_is,
+    the_resolve_button_asks_for_approval_only_above_ones_authority,
+    the_rail_counts_what_each_person_has,
 );
 
 /// A browser without JavaScript: follows nothing by itself, keeps its cookies.
@@ -894,4 +897,273 @@ async fn the_sign_in_form_is_throttled_like_the_api(b: Backend) {
         .sign_in(&org.slug, &owner_email(&org), "owner-password")
         .await;
     assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+}
+
+/// A number of the rail, as shown.
+fn count(page: &Page, name: &str) -> String {
+    let marker = format!("data-count=\"{name}\">");
+    let at = page.body.find(&marker).expect(&marker) + marker.len();
+    page.body[at..].split('<').next().expect("count").to_owned()
+}
+
+/// The seq and id of a ticket's events, oldest first.
+async fn seqs_of(app: &TestApp, ticket: &str) -> Vec<(i64, String)> {
+    sqlx::query_as("SELECT seq, id FROM audit_events WHERE ticket_id = $1 ORDER BY seq")
+        .bind(ticket)
+        .fetch_all(app.db.pool())
+        .await
+        .expect("the ticket's events")
+}
+
+async fn set_payload(app: &TestApp, event: &str, payload: &str) {
+    sqlx::query("UPDATE audit_events SET payload = $1 WHERE id = $2")
+        .bind(payload)
+        .bind(event)
+        .execute(app.db.pool())
+        .await
+        .expect("edit an event");
+}
+
+async fn payload_of(app: &TestApp, event: &str) -> String {
+    let (p,): (String,) = sqlx::query_as("SELECT payload FROM audit_events WHERE id = $1")
+        .bind(event)
+        .fetch_one(app.db.pool())
+        .await
+        .expect("payload");
+    p
+}
+
+/// "chain verified" is said only of a trail that checks: an edit to one of the ticket's
+/// events, or to another ticket's event between them, turns it into "chain broken".
+async fn the_timeline_says_chain_verified_only_when_it_is(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Chain Clinic").await;
+    let customer = org.customer(&app, "Ada").await;
+    let ticket = TicketBuilder::new(&customer)
+        .about("Crown fell off")
+        .open(&app, &org.owner)
+        .await;
+    // Another ticket's event between this one's, and one after them.
+    let between = TicketBuilder::new(&customer)
+        .about("Another matter")
+        .open(&app, &org.owner)
+        .await;
+    let (status, body) = app
+        .post(
+            &org.owner,
+            &format!("/tickets/{ticket}/escalate"),
+            json!({"category": "complaint", "note": "Upset", "contact_method": "call", "urgency": "standard"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    TicketBuilder::new(&customer)
+        .about("A later matter")
+        .open(&app, &org.owner)
+        .await;
+
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+    let page = browser.get(&format!("/tickets/{ticket}")).await;
+    assert!(
+        page.body.contains(">chain verified</span>"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("chain broken"));
+
+    // One of the ticket's own events edited.
+    let own = seqs_of(&app, &ticket).await;
+    let (_, escalated) = own.last().expect("the escalation's event").clone();
+    let original = payload_of(&app, &escalated).await;
+    set_payload(&app, &escalated, &original.replace("Upset", "Calm")).await;
+    let page = browser.get(&format!("/tickets/{ticket}")).await;
+    assert!(page.body.contains("chain broken"), "{}", page.body);
+    assert!(!page.body.contains(">chain verified<"));
+    set_payload(&app, &escalated, &original).await;
+    let page = browser.get(&format!("/tickets/{ticket}")).await;
+    assert!(page.body.contains(">chain verified</span>"), "restored");
+
+    // Another ticket's event, lying between this ticket's events, edited.
+    let (other_seq, other) = seqs_of(&app, &between).await[0].clone();
+    assert!(own[0].0 < other_seq && other_seq < own[own.len() - 1].0);
+    let original = payload_of(&app, &other).await;
+    set_payload(&app, &other, &original.replace("Another", "Altered")).await;
+    let page = browser.get(&format!("/tickets/{ticket}")).await;
+    assert!(page.body.contains("chain broken"), "{}", page.body);
+    set_payload(&app, &other, &original).await;
+}
+
+/// A specialist may grant up to 200.00 alone (the built-in policy): above it the Resolve
+/// button reads "Request approval" and says who approves, by the amount; below it, "Resolve".
+/// The owner, whose authority has no limit, never sees it.
+async fn the_resolve_button_asks_for_approval_only_above_ones_authority(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Refund Clinic").await;
+    let spec = org.user(&app, "Sam Specialist", "specialist").await;
+    let team = org.team(&app, "Refunds", &[&spec]).await;
+    let customer = org.customer(&app, "Ben").await;
+    let ticket = TicketBuilder::new(&customer)
+        .about("Charged twice")
+        .open(&app, &org.owner)
+        .await;
+    let (status, esc) = app
+        .post(
+            &org.owner,
+            &format!("/tickets/{ticket}/escalate"),
+            json!({"target": {"kind": "team", "id": team}, "category": "billing",
+                   "note": "Charged twice", "contact_method": "call", "urgency": "standard"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{esc}");
+    let id = esc["id"].as_str().expect("id").to_owned();
+    let (status, body) = app
+        .post(&spec, &format!("/escalations/{id}/acknowledge"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let mut owner = Browser::new(&app);
+    owner
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+    let page = owner.get(&format!("/tickets/{ticket}")).await;
+    assert!(page.body.contains(">Resolve</button>"), "{}", page.body);
+    assert!(!page.body.contains("data-limit"), "no limit to pass");
+
+    let mut sam = Browser::new(&app);
+    sam.sign_in(
+        &org.slug,
+        &format!("sam.specialist@{}.example", org.slug),
+        "password-123",
+    )
+    .await;
+    let page = sam.get(&format!("/tickets/{ticket}")).await;
+    assert!(page.body.contains(">Resolve</button>"), "{}", page.body);
+    assert!(page.body.contains("data-limit=\"20000\""), "{}", page.body);
+    assert!(!page.body.contains("Request approval"));
+    let token = page.csrf();
+    let path = format!("/tickets/{ticket}/resolve");
+    // The form comes back (no summary) with the amount it was sent with: the button says
+    // what sending it will do.
+    for (amount, button, says) in [
+        ("150", "Resolve", None),
+        (
+            "450",
+            "Request approval",
+            Some("An admin&#39;s approval is needed first"),
+        ),
+        (
+            "2000",
+            "Request approval",
+            Some("An owner&#39;s approval is needed first"),
+        ),
+    ] {
+        let back = sam
+            .post(
+                &path,
+                &[
+                    ("csrf", token.as_str()),
+                    ("escalation_id", id.as_str()),
+                    ("summary", ""),
+                    ("compensation", "refund"),
+                    ("amount", amount),
+                ],
+            )
+            .await;
+        assert_eq!(back.status, StatusCode::UNPROCESSABLE_ENTITY, "{amount}");
+        assert!(
+            back.body.contains(&format!(">{button}</button>")),
+            "{amount}: {}",
+            back.body
+        );
+        match says {
+            Some(s) => assert!(back.body.contains(s), "{amount}: {}", back.body),
+            None => assert!(
+                back.body.contains("id=\"res-approver\" hidden></p>"),
+                "{amount}: {}",
+                back.body
+            ),
+        }
+    }
+    // Sent: it waits for an admin, and the form gives way to what is waiting.
+    let sent = sam
+        .post(
+            &path,
+            &[
+                ("csrf", token.as_str()),
+                ("escalation_id", id.as_str()),
+                ("summary", "Refund the double charge"),
+                ("compensation", "refund"),
+                ("amount", "450"),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    let page = sam.get(&format!("/tickets/{ticket}")).await;
+    assert!(page.body.contains("waits for an admin"), "{}", page.body);
+    assert!(page.body.contains("waiting for an admin"), "{}", page.body);
+    assert!(
+        !page.body.contains("id=\"resolve-submit\""),
+        "{}",
+        page.body
+    );
+    // The rail counts it for whoever may decide it, not for the one who asked.
+    assert_eq!(count(&page, "approvals"), "0");
+    let page = owner.get("/queues/mine").await;
+    assert_eq!(count(&page, "approvals"), "1");
+}
+
+/// The rail's numbers are the person's own: the owner's escalations and approvals to decide,
+/// the desk's watched tickets; an approval the desk cannot decide is not counted for them.
+async fn the_rail_counts_what_each_person_has(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Rail Clinic").await;
+    let desk = org.user(&app, "Dee Desk", "agent").await;
+    let customer = org.customer(&app, "Cy").await;
+    for n in 0..3 {
+        let ticket = TicketBuilder::new(&customer)
+            .about(&format!("Matter {n}"))
+            .open(&app, &desk)
+            .await;
+        if n < 2 {
+            let (status, body) = app
+                .post(
+                    &desk,
+                    &format!("/tickets/{ticket}/escalate"),
+                    json!({"category": "billing", "note": "Needs the owner",
+                           "contact_method": "call", "urgency": "standard"}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+    }
+    let mut owner = Browser::new(&app);
+    owner
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+    let page = owner.get("/queues/escalations").await;
+    assert_eq!(count(&page, "escalations"), "2");
+    assert_eq!(count(&page, "approvals"), "0");
+    assert!(page
+        .body
+        .contains("Escalations <span class=\"muted\">(2)</span>"));
+    let mut dee = Browser::new(&app);
+    dee.sign_in(
+        &org.slug,
+        &format!("dee.desk@{}.example", org.slug),
+        "password-123",
+    )
+    .await;
+    let page = dee.get("/queues/watching").await;
+    assert_eq!(count(&page, "watching"), "2");
+    assert_eq!(count(&page, "mine"), "1", "the one not escalated away");
+    assert_eq!(count(&page, "escalations"), "0");
+    assert!(page
+        .body
+        .contains("Watching <span class=\"muted\">(2)</span>"));
+    let filtered = dee.get("/queues/watching?status=resolved").await;
+    assert!(filtered
+        .body
+        .contains("Watching <span class=\"muted\">(0)</span>"));
 }

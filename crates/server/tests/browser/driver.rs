@@ -444,6 +444,38 @@ impl Browser {
         }
     }
 
+    /// What the page weighs without images: its HTML as served now plus every stylesheet
+    /// and script it links, in bytes (fetched again, so a cached asset counts too).
+    pub async fn weight(&self) -> u64 {
+        let w = self
+            .client
+            .execute_async(
+                r#"const done = arguments[arguments.length - 1];
+                   const urls = [location.href].concat(
+                     Array.from(document.querySelectorAll('link[rel=stylesheet], script[src]'),
+                                e => e.href || e.src));
+                   Promise.all(urls.map(u => fetch(u, {credentials: 'same-origin'})
+                       .then(r => r.arrayBuffer()).then(b => b.byteLength)))
+                     .then(sizes => done(sizes.reduce((a, b) => a + b, 0)))
+                     .catch(e => done(String(e)));"#,
+                vec![],
+            )
+            .await
+            .expect("weigh the page");
+        w.as_u64()
+            .unwrap_or_else(|| panic!("weighing {} failed: {w}", "the page"))
+    }
+
+    /// Fails unless the page weighs under 100 KB without images (the issue's limit).
+    pub async fn assert_light(&self) {
+        let w = self.weight().await;
+        assert!(
+            w < 100 * 1024,
+            "{} weighs {w} bytes with its stylesheet and script",
+            self.here().await
+        );
+    }
+
     /// The value of the cookie `name` this browser holds for the server, if any.
     pub async fn cookie(&self, name: &str) -> Option<String> {
         self.client

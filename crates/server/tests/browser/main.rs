@@ -14,6 +14,7 @@ mod harness;
 mod driver;
 
 mod clinic;
+mod cluster;
 mod pages;
 mod safety;
 mod screens;

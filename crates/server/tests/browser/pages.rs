@@ -111,6 +111,7 @@ async fn the_owner_works_through_the_pages(backend: Backend) {
     b.press("Try it").await;
     b.wait_for_text(".result", "must acknowledge by").await;
     b.assert_accessible().await;
+    b.assert_light().await;
     b.shoot("policy").await;
     b.press("Edit as file").await;
     let toml = b
@@ -171,8 +172,9 @@ async fn the_owner_works_through_the_pages(backend: Backend) {
     b.close().await;
 }
 
-/// The desk escalates the ticket to the billing team; its specialist acknowledges and
-/// resolves with a refund above a specialist's limit, which waits for approval.
+/// The desk escalates the ticket to the billing team; its specialist acknowledges and, in
+/// the browser, resolves with a refund above a specialist's limit: the Resolve button turns
+/// into "Request approval" (saying who approves) as the amount passes the limit, and back.
 async fn approval_waiting(app: &TestApp, org: &Org, desk: &Session, ticket: &str) {
     let spec = org.user(app, "Sam Specialist", "specialist").await;
     let team = org.team(app, "Refunds", &[&spec]).await;
@@ -190,15 +192,38 @@ async fn approval_waiting(app: &TestApp, org: &Org, desk: &Session, ticket: &str
         .post(&spec, &format!("/escalations/{id}/acknowledge"), json!({}))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = app
-        .post(
-            &spec,
-            &format!("/escalations/{id}/resolve"),
-            json!({"summary": "Refund the double charge",
-                   "compensation": {"kind": "refund", "amount": 45000}}),
-        )
+
+    let sam = Browser::open(&app.base).await;
+    sam.sign_in(
+        &org.slug,
+        &format!("sam.specialist@{}.example", org.slug),
+        "password-123",
+    )
+    .await;
+    sam.go(&format!("/tickets/{ticket}")).await;
+    sam.fill("Summary", "Refund the double charge").await;
+    sam.choose("Compensation", "Refund").await;
+    sam.fill("Amount", "150").await;
+    let button = "return document.getElementById('resolve-submit').textContent";
+    sam.wait_for(
+        "Resolve within the limit",
+        &format!("{button} === 'Resolve'"),
+    )
+    .await;
+    sam.fill("Amount", "450").await;
+    sam.wait_for(
+        "Request approval above the limit",
+        &format!("{button} === 'Request approval'"),
+    )
+    .await;
+    sam.wait_for_text("#res-approver", "An admin's approval is needed first")
         .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    sam.press("Request approval").await;
+    sam.wait_for_text(".flash", "it waits for an admin's approval")
+        .await;
+    sam.wait_for_text("#escalation-panel", "waiting for an admin's approval")
+        .await;
+    sam.close().await;
     let (_, pending) = app.get(&org.owner, "/approvals").await;
     assert_eq!(pending.as_array().map(Vec::len), Some(1), "{pending}");
 }

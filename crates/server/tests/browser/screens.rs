@@ -1,6 +1,7 @@
-//! The main pages of the escalation flow, checked with axe-core and photographed for the
-//! README (`scripts/screenshots`): the owner's escalations queue, a ticket with the Escalate
-//! dialog open, and the escalation panel once acknowledged.
+//! The main pages of the escalation flow, checked with axe-core, weighed (under 100 KB with
+//! their stylesheet and script) and photographed for the README (`scripts/screenshots`): the
+//! owner's escalations queue, a ticket with the Escalate dialog open, and the escalation
+//! panel once acknowledged.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -65,6 +66,7 @@ async fn the_main_pages_pass_axe(backend: Backend) {
         )
         .await;
     front.assert_accessible().await;
+    front.assert_light().await;
     front.shoot("ticket-escalate-dialog").await;
     front
         .css("dialog[open] #escalate-submit")
@@ -80,12 +82,14 @@ async fn the_main_pages_pass_axe(backend: Backend) {
         .wait_for_text("table.queue", "Charged twice for the cleaning")
         .await;
     owner.assert_accessible().await;
+    owner.assert_light().await;
     owner.shoot("queue-escalations").await;
     owner.go(&format!("/tickets/{ticket}")).await;
     owner.press("Acknowledge").await;
     owner.wait_for_text(".flash", "Acknowledged").await;
     owner.wait_for_text(".panel", "Bayside Dental Owner").await;
     owner.assert_accessible().await;
+    owner.assert_light().await;
     owner.shoot("escalation-panel").await;
 
     front.close().await;
