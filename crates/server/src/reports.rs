@@ -346,19 +346,13 @@ struct Windows {
 }
 
 /// Works out what one run contributes: its times, return, repeat and clocks as of `now`.
-fn judge(
-    facts: RunFacts,
-    fallback: &BusinessCalendar,
-    windows: Windows,
-    now: Timestamp,
-) -> Judged {
+fn judge(facts: RunFacts, fallback: &BusinessCalendar, windows: Windows, now: Timestamp) -> Judged {
     // Runs without a policy snapshot have no business times stored: the default calendar's.
     let span = |end: Timestamp, business: Option<i64>| {
         (
             seconds(end.duration_since(facts.started_at)),
-            business.unwrap_or_else(|| {
-                seconds(fallback.business_time_between(facts.started_at, end))
-            }),
+            business
+                .unwrap_or_else(|| seconds(fallback.business_time_between(facts.started_at, end))),
         )
     };
     let first_response = facts
@@ -378,15 +372,15 @@ fn judge(
     let clocks = facts.due.map(|due| {
         let view = due.deadlines(now);
         let at = due.closed_at.unwrap_or(now).min(now);
-        let overrun = |state: ClockState, due: Option<Timestamp>, done: Option<Timestamp>| match (
-            state, due,
-        ) {
-            (ClockState::Breached, Some(due)) => Some((
-                due,
-                seconds(done.unwrap_or(at).min(at).duration_since(due)).max(0),
-            )),
-            _ => None,
-        };
+        let overrun =
+            |state: ClockState, due: Option<Timestamp>, done: Option<Timestamp>| match (state, due)
+            {
+                (ClockState::Breached, Some(due)) => Some((
+                    due,
+                    seconds(done.unwrap_or(at).min(at).duration_since(due)).max(0),
+                )),
+                _ => None,
+            };
         [
             (
                 view.acknowledge.state,

@@ -183,7 +183,10 @@ pub async fn refresh_escalated(
 ) -> Result<()> {
     let mut by_tenant: HashMap<&TenantId, Vec<&TicketId>> = HashMap::new();
     for e in escalations {
-        by_tenant.entry(&e.tenant_id).or_default().push(&e.ticket_id);
+        by_tenant
+            .entry(&e.tenant_id)
+            .or_default()
+            .push(&e.ticket_id);
     }
     for (tenant, tickets) in by_tenant {
         refresh(conn, tenant, &tickets).await?;
@@ -198,11 +201,12 @@ pub async fn refresh_as_return(
     tenant: &TenantId,
     ticket: &TicketId,
 ) -> Result<()> {
-    let row = sqlx::query("SELECT customer_id, created_at FROM tickets WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant.as_str())
-        .bind(ticket.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row =
+        sqlx::query("SELECT customer_id, created_at FROM tickets WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(ticket.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
     refresh(conn, tenant, &[ticket]).await?;
     match row {
         Some(row) => {
@@ -392,13 +396,8 @@ fn judge(
     let first_response_at = row
         .opt_time("first_response_at")?
         .filter(|t| closed_at.is_none_or(|end| *t <= end));
-    let business = |end: Timestamp| {
-        snap.map(|s| {
-            s.calendar
-                .business_time_between(started_at, end)
-                .as_secs()
-        })
-    };
+    let business =
+        |end: Timestamp| snap.map(|s| s.calendar.business_time_between(started_at, end).as_secs());
     let resolution_business_s = match (state, closed_at) {
         (EscalationState::Resolved, Some(end)) => business(end),
         _ => None,
@@ -419,7 +418,10 @@ fn judge(
         }
         Ok(out)
     };
-    let returned_at = match (row.opt_time("reopened_at")?, row.opt_time("return_ticket_at")?) {
+    let returned_at = match (
+        row.opt_time("reopened_at")?,
+        row.opt_time("return_ticket_at")?,
+    ) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use super::PageError;
 use crate::reports::{Group, SlaFigures};
 
-const SIZE: (u32, u32) = (640, 240);
+const SIZE: (u32, u32) = (560, 250);
 const INK: RGBColor = RGBColor(0x1d, 0x23, 0x30);
 const MUTED: RGBColor = RGBColor(0x5d, 0x66, 0x77);
 const GRID: RGBColor = RGBColor(0xe4, 0xe7, 0xec);
@@ -29,9 +29,7 @@ fn failed(what: &str, e: Box<dyn std::error::Error>) -> PageError {
 
 /// "2025-W23" → "W23".
 fn short_week(key: &str) -> String {
-    key.rsplit_once('-')
-        .map_or(key, |(_, w)| w)
-        .to_owned()
+    key.rsplit_once('-').map_or(key, |(_, w)| w).to_owned()
 }
 
 /// A round upper bound for an axis that starts at zero.
@@ -68,8 +66,8 @@ pub fn rate_by_week(weeks: &[Group]) -> Result<(String, String), PageError> {
         let n = values.len().max(1) as i32;
         let mut chart = ChartBuilder::on(&root)
             .margin(10)
-            .x_label_area_size(26)
-            .y_label_area_size(48)
+            .x_label_area_size(30)
+            .y_label_area_size(56)
             .build_cartesian_2d((0..n).into_segmented(), 0f64..top(max))?;
         let every = label_every(values.len());
         chart
@@ -78,8 +76,8 @@ pub fn rate_by_week(weeks: &[Group]) -> Result<(String, String), PageError> {
             .bold_line_style(GRID)
             .light_line_style(TRANSPARENT)
             .axis_style(MUTED)
-            .label_style(style(12, &MUTED))
-            .axis_desc_style(style(12, &INK))
+            .label_style(style(14, &MUTED))
+            .axis_desc_style(style(14, &INK))
             .y_desc("per 1,000 tickets")
             .x_labels(values.len())
             .x_label_formatter(&|v| match v {
@@ -94,7 +92,10 @@ pub fn rate_by_week(weeks: &[Group]) -> Result<(String, String), PageError> {
             let i = i as i32;
             v.map(|v| {
                 let mut bar = Rectangle::new(
-                    [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), v)],
+                    [
+                        (SegmentValue::Exact(i), 0.0),
+                        (SegmentValue::Exact(i + 1), v),
+                    ],
                     ACCENT.filled(),
                 );
                 bar.set_margin(0, 0, 2, 2);
@@ -129,7 +130,12 @@ pub fn response_by_week(weeks: &[Group]) -> Result<(String, String), PageError> 
         .map(|g| hours(g.figures.time_to_first_response.p90_s))
         .collect();
     let labels: Vec<String> = weeks.iter().map(|g| short_week(&g.key)).collect();
-    let max = p90.iter().chain(&p50).flatten().copied().fold(0.0, f64::max);
+    let max = p90
+        .iter()
+        .chain(&p50)
+        .flatten()
+        .copied()
+        .fold(0.0, f64::max);
     let mut svg = String::new();
     let draw = |svg: &mut String| -> Drawn {
         let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
@@ -137,8 +143,8 @@ pub fn response_by_week(weeks: &[Group]) -> Result<(String, String), PageError> 
         let n = p50.len().max(1);
         let mut chart = ChartBuilder::on(&root)
             .margin(10)
-            .x_label_area_size(26)
-            .y_label_area_size(48)
+            .x_label_area_size(30)
+            .y_label_area_size(56)
             .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..top(max))?;
         let every = label_every(n);
         chart
@@ -147,8 +153,8 @@ pub fn response_by_week(weeks: &[Group]) -> Result<(String, String), PageError> 
             .bold_line_style(GRID)
             .light_line_style(TRANSPARENT)
             .axis_style(MUTED)
-            .label_style(style(12, &MUTED))
-            .axis_desc_style(style(12, &INK))
+            .label_style(style(14, &MUTED))
+            .axis_desc_style(style(14, &INK))
             .y_desc("hours")
             .x_labels(n.div_ceil(every))
             .x_label_formatter(&|x| {
@@ -161,7 +167,8 @@ pub fn response_by_week(weeks: &[Group]) -> Result<(String, String), PageError> 
             })
             .y_labels(5)
             .draw()?;
-        for (series, color, name) in [(&p90, LIGHT_ACCENT, "90%"), (&p50, ACCENT, "median")] {
+        // The key is the figure's caption on the page.
+        for (series, color) in [(&p90, LIGHT_ACCENT), (&p50, ACCENT)] {
             // A week without a response is a gap in the line, not a bridge over it.
             let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
             for (i, v) in series.iter().enumerate() {
@@ -170,28 +177,11 @@ pub fn response_by_week(weeks: &[Group]) -> Result<(String, String), PageError> 
                     None => runs.push(Vec::new()),
                 }
             }
-            let mut first = true;
             for run in runs.into_iter().filter(|r| !r.is_empty()) {
-                let line = chart.draw_series(LineSeries::new(run.clone(), color.stroke_width(2)))?;
-                if first {
-                    line.label(name).legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-                    });
-                    first = false;
-                }
-                chart.draw_series(
-                    run.into_iter()
-                        .map(|p| Circle::new(p, 3, color.filled())),
-                )?;
+                chart.draw_series(LineSeries::new(run.clone(), color.stroke_width(2)))?;
+                chart.draw_series(run.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(GRID)
-            .label_font(style(12, &INK))
-            .draw()?;
         root.present()?;
         Ok(())
     };
@@ -219,12 +209,12 @@ pub fn sla_by_clock(sla: &SlaFigures) -> Result<(String, String), PageError> {
     ];
     let mut svg = String::new();
     let draw = |svg: &mut String| -> Drawn {
-        let root = SVGBackend::with_string(svg, (SIZE.0, 190)).into_drawing_area();
+        let root = SVGBackend::with_string(svg, (SIZE.0, 170)).into_drawing_area();
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
             .margin(10)
-            .x_label_area_size(26)
-            .y_label_area_size(96)
+            .x_label_area_size(30)
+            .y_label_area_size(100)
             .build_cartesian_2d(0f64..100f64, (0..3i32).into_segmented())?;
         chart
             .configure_mesh()
@@ -232,7 +222,7 @@ pub fn sla_by_clock(sla: &SlaFigures) -> Result<(String, String), PageError> {
             .bold_line_style(GRID)
             .light_line_style(TRANSPARENT)
             .axis_style(MUTED)
-            .label_style(style(12, &INK))
+            .label_style(style(14, &INK))
             .x_labels(6)
             .x_label_formatter(&|v| format!("{v:.0}%"))
             .y_labels(3)

@@ -6,7 +6,7 @@
 //! Who sees what mirrors the API (`routes::metrics::scope`): owners, admins and auditors the
 //! organisation's figures, everyone else who works tickets their own escalations.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -16,8 +16,10 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::ToSpan;
 use ladder_core::policy::DEFAULT_CALENDAR;
+use ladder_core::TicketId;
 
 use super::charts;
+use super::queues::context_rows;
 use super::{render_status, shown, Chrome, PageError, Viewer};
 use crate::error::ApiError;
 use crate::reports::{Figures, GroupBy, Period, Report, ReportRequest, Scope, Times};
@@ -52,6 +54,8 @@ struct ClockRow {
 
 struct OffenderRow {
     ticket_id: String,
+    /// The ticket's subject (its id if it cannot be read).
+    subject: String,
     overdue: String,
 }
 
@@ -151,7 +155,8 @@ pub async fn page(
             let default = &presets[0];
             sent.insert("from".into(), default.from.to_string());
             sent.insert("to".into(), default.to.to_string());
-            sent.entry("group_by".into()).or_insert_with(|| "week".into());
+            sent.entry("group_by".into())
+                .or_insert_with(|| "week".into());
         }
         let value = |k: &str| sent.get(k).cloned().unwrap_or_default();
         let own = matches!(scope, Scope::Own(_));
@@ -185,7 +190,9 @@ pub async fn page(
         };
         let period = Period::load(&state.db, tenant, &policy, &req, now).await?;
         // The charts are by week whatever the table's grouping.
-        let weekly = period.report(&state.db, tenant, Some(GroupBy::Week)).await?;
+        let weekly = period
+            .report(&state.db, tenant, Some(GroupBy::Week))
+            .await?;
         let report = match req.group_by {
             Some(GroupBy::Week) => weekly.clone(),
             by => period.report(&state.db, tenant, by).await?,
@@ -209,7 +216,28 @@ pub async fn page(
             .await?;
         let (first_day, last_day) = dates(&req, &zone);
         page.presets = mark(presets, Some(first_day), Some(last_day));
-        page.body = Some(body(&report, &weekly, &before, &req, &zone)?);
+        let mut shown_body = body(&report, &weekly, &before, &req, &zone)?;
+        // The worst offenders by their subjects, read in one go.
+        let ids: Vec<TicketId> = shown_body
+            .clocks
+            .iter()
+            .flat_map(|c| c.offenders.iter().map(|o| TicketId(o.ticket_id.clone())))
+            .collect();
+        let subjects: HashMap<String, String> = context_rows(&state, &ids, now)
+            .await?
+            .into_iter()
+            .map(|r| (r.ticket_id, r.subject))
+            .collect();
+        for o in shown_body
+            .clocks
+            .iter_mut()
+            .flat_map(|c| c.offenders.iter_mut())
+        {
+            if let Some(subject) = subjects.get(&o.ticket_id) {
+                o.subject.clone_from(subject);
+            }
+        }
+        page.body = Some(shown_body);
         Ok::<_, PageError>(shown(&viewer, render_status(StatusCode::OK, &page)))
     };
     run.await.unwrap_or_else(|e| e.page(Some(&viewer)))
@@ -424,6 +452,7 @@ fn body(
             .iter()
             .map(|o| OffenderRow {
                 ticket_id: o.ticket_id.clone(),
+                subject: format!("ticket {}", o.ticket_id),
                 overdue: duration(o.overdue_s),
             })
             .collect(),
@@ -484,6 +513,11 @@ fn group_label(by: Option<GroupBy>, key: &str, label: &str) -> String {
         (Some(GroupBy::Team), "none") => "No team".to_owned(),
         (Some(GroupBy::Owner), "none") => "Not taken".to_owned(),
         (Some(GroupBy::Category), k) => super::words(k),
+        // "week of 2025-06-02" → "Week of 2 Jun 2025".
+        (Some(GroupBy::Week), _) => label
+            .strip_prefix("week of ")
+            .and_then(|d| d.parse::<Date>().ok())
+            .map_or_else(|| label.to_owned(), |d| format!("Week of {}", day_text(d))),
         _ => label.to_owned(),
     }
 }

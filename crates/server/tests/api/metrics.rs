@@ -809,20 +809,35 @@ async fn the_reports_page_shows_the_figures_and_links_the_csv(b: Backend) {
     // A bad period is a clear error beside the form, and changes nothing.
     for (query, says) in [
         ("from=2025-06-30&to=2025-06-01", "To: must come after from."),
-        ("from=June&to=2025-06-30", "From: must be an RFC 3339 instant"),
-        ("from=2020-01-01&to=2025-06-30", "To: a period is at most 366 days"),
-        ("from=2025-06-01&to=2025-06-30&group_by=customer", "Group by: "),
+        (
+            "from=June&to=2025-06-30",
+            "From: must be an RFC 3339 instant",
+        ),
+        (
+            "from=2020-01-01&to=2025-06-30",
+            "To: a period is at most 366 days",
+        ),
+        (
+            "from=2025-06-01&to=2025-06-30&group_by=customer",
+            "Group by: ",
+        ),
     ] {
         let (status, html) = page(&app, &s.org.owner, &format!("/reports?{query}")).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
         assert!(html.contains(says), "{query}: {html}");
-        assert!(html.contains("<form class=\"filters report-period\""), "{query}");
+        assert!(
+            html.contains("<form class=\"filters report-period\""),
+            "{query}"
+        );
         assert!(!html.contains("<svg"), "{query}");
     }
     // Without a period: the last 30 days by week, every week a row.
     let (status, html) = page(&app, &s.org.owner, "/reports").await;
     assert_eq!(status, StatusCode::OK, "{html}");
-    assert!(html.contains("aria-current=\"true\">Last 30 days</a>"), "{html}");
+    assert!(
+        html.contains("aria-current=\"true\">Last 30 days</a>"),
+        "{html}"
+    );
     assert!(html.contains("<th scope=\"row\">week of "), "{html}");
     // Signed out: to the sign-in form.
     let res = reqwest::Client::builder()
@@ -834,5 +849,9 @@ async fn the_reports_page_shows_the_figures_and_links_the_csv(b: Backend) {
         .await
         .expect("request");
     assert!(res.status().is_redirection(), "{}", res.status());
-    assert_eq!(app.snapshot().await, before, "reading reports changes nothing");
+    assert_eq!(
+        app.snapshot().await,
+        before,
+        "reading reports changes nothing"
+    );
 }
