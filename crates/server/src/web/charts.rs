@@ -81,7 +81,7 @@ pub fn rate_by_week(weeks: &[Group]) -> Result<(String, String), PageError> {
             .y_desc("per 1,000 tickets")
             .x_labels(values.len())
             .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) if *i as usize % every == 0 => {
+                SegmentValue::CenterOf(i) if (*i as usize).is_multiple_of(every) => {
                     labels.get(*i as usize).cloned().unwrap_or_default()
                 }
                 _ => String::new(),
@@ -159,7 +159,7 @@ pub fn response_by_week(weeks: &[Group]) -> Result<(String, String), PageError> 
             .x_labels(n.div_ceil(every))
             .x_label_formatter(&|x| {
                 let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) % every == 0 {
+                if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize).is_multiple_of(every) {
                     labels.get(i as usize).cloned().unwrap_or_default()
                 } else {
                     String::new()
