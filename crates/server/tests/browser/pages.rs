@@ -283,10 +283,10 @@ async fn the_owner_reads_the_reports(backend: Backend) {
                 )
                 .await;
             assert!(s.is_success(), "{v}");
-            if n % 5 != 0 {
+            if !n.is_multiple_of(5) {
                 app.advance(SignedDuration::from_hours(if slow { 5 } else { 2 }))
                     .await;
-                let compensation = if n % 3 == 0 {
+                let compensation = if n.is_multiple_of(3) {
                     json!({"kind": "refund", "amount": 2500})
                 } else {
                     json!(null)
