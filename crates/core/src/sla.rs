@@ -108,6 +108,69 @@ pub struct Deadlines {
     pub resolve: ClockView,
 }
 
+/// A run's deadlines and when they were met, from which its clocks' states at any time
+/// follow (see [`SlaClocks::due_times`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DueTimes {
+    pub acknowledge_due: Timestamp,
+    /// The first acknowledgement, or else the end of the run.
+    pub acknowledged_at: Option<Timestamp>,
+    /// `None` while paused.
+    pub update_due: Option<Timestamp>,
+    /// `None` while paused.
+    pub resolve_due: Option<Timestamp>,
+    pub closed_at: Option<Timestamp>,
+}
+
+impl DueTimes {
+    /// The clocks as of `now`.
+    pub fn deadlines(&self, now: Timestamp) -> Deadlines {
+        let at = self.closed_at.unwrap_or(now).min(now);
+        let closed = self.closed_at.is_some();
+        let judge = |due: Timestamp, done: Option<Timestamp>| match done {
+            Some(t) if t <= due => ClockState::Met,
+            Some(_) => ClockState::Breached,
+            None if at >= due => ClockState::Breached,
+            None => ClockState::Running,
+        };
+        let acknowledge = ClockView {
+            due_at: Some(self.acknowledge_due),
+            state: judge(self.acknowledge_due, self.acknowledged_at),
+        };
+        let update = match self.update_due {
+            None => ClockView {
+                due_at: None,
+                state: ClockState::Paused,
+            },
+            Some(due) => {
+                let state = match judge(due, None) {
+                    ClockState::Running if closed => ClockState::Met,
+                    s => s,
+                };
+                ClockView {
+                    due_at: Some(due),
+                    state,
+                }
+            }
+        };
+        let resolve = match self.resolve_due {
+            None => ClockView {
+                due_at: None,
+                state: ClockState::Paused,
+            },
+            Some(due) => ClockView {
+                due_at: Some(due),
+                state: judge(due, self.closed_at),
+            },
+        };
+        Deadlines {
+            acknowledge,
+            update,
+            resolve,
+        }
+    }
+}
+
 /// What a durable timer does when it fires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TimerKind {
@@ -285,50 +348,19 @@ impl SlaClocks {
 
     /// The three deadlines and where each stands at `now`.
     pub fn deadlines(&self, snap: &EscalationSnapshot, now: Timestamp) -> Deadlines {
-        let at = self.closed_at.unwrap_or(now).min(now);
-        let closed = self.closed_at.is_some();
-        let judge = |due: Timestamp, done: Option<Timestamp>| match done {
-            Some(t) if t <= due => ClockState::Met,
-            Some(_) => ClockState::Breached,
-            None if at >= due => ClockState::Breached,
-            None => ClockState::Running,
-        };
-        let acknowledge = ClockView {
-            due_at: Some(self.acknowledge_due),
-            state: judge(
-                self.acknowledge_due,
-                self.acknowledged_at.or(self.closed_at),
-            ),
-        };
-        let update = if self.is_paused() {
-            ClockView {
-                due_at: None,
-                state: ClockState::Paused,
-            }
-        } else {
-            let state = match judge(self.update_due, None) {
-                ClockState::Running if closed => ClockState::Met,
-                s => s,
-            };
-            ClockView {
-                due_at: Some(self.update_due),
-                state,
-            }
-        };
-        let resolve = match self.resolve_due(snap) {
-            None => ClockView {
-                due_at: None,
-                state: ClockState::Paused,
-            },
-            Some(due) => ClockView {
-                due_at: Some(due),
-                state: judge(due, self.closed_at),
-            },
-        };
-        Deadlines {
-            acknowledge,
-            update,
-            resolve,
+        self.due_times(snap).deadlines(now)
+    }
+
+    /// What the clocks' states follow from, apart from the time of asking: the escalation
+    /// metrics keep this per run and judge it with [`DueTimes::deadlines`], so a report and
+    /// an escalation's deadlines never disagree.
+    pub fn due_times(&self, snap: &EscalationSnapshot) -> DueTimes {
+        DueTimes {
+            acknowledge_due: self.acknowledge_due,
+            acknowledged_at: self.acknowledged_at.or(self.closed_at),
+            update_due: self.update_due(),
+            resolve_due: self.resolve_due(snap),
+            closed_at: self.closed_at,
         }
     }
 

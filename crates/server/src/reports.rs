@@ -9,21 +9,19 @@
 //! ones `GET /api/v1/metrics/escalations` documents; they are repeated in the README.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
-use ladder_core::policy::{EscalationSnapshot, DEFAULT_CALENDAR};
+use ladder_core::policy::DEFAULT_CALENDAR;
 use ladder_core::sla::{Clock, ClockState};
-use ladder_core::{BusinessCalendar, CompensationKind, EscalationState, Policy, TenantId, UserId};
-use ladder_storage::metrics::{self, RunFacts, Windows};
-use ladder_storage::{directory, escalations, Db, StorageError};
+use ladder_core::{BusinessCalendar, EscalationState, Policy, TenantId, UserId};
+use ladder_storage::metrics::{self, RunFacts};
+use ladder_storage::{directory, Db, StorageError};
 use serde::Serialize;
 use sqlx::AnyConnection;
 
 use crate::flows::{FlowError, FlowResult};
-use crate::sla::Run;
 
 /// The longest period one report covers: a year and a day, so that any calendar year (or
 /// twelve months from any day) fits and no request reads the whole history at once.
@@ -192,7 +190,10 @@ struct Judged {
     facts: RunFacts,
     first_response: Option<(i64, i64)>,
     resolution: Option<(i64, i64)>,
-    compensated: bool,
+    /// Reopened, or the customer came back, within the return window.
+    returned: bool,
+    /// Escalated before within the repeat window.
+    repeat: bool,
     /// Per clock, in the order of `CLOCKS`; `None` for runs from before SLA clocks.
     clocks: Option<[ClockVerdict; 3]>,
 }
@@ -207,98 +208,121 @@ pub async fn report(
     req: &ReportRequest,
     now: Timestamp,
 ) -> FlowResult<Report> {
-    let day = |days: u32| i64::from(days) * 86_400 * 1_000_000;
-    let windows = Windows {
-        repeat_micros: day(policy.metrics.repeat_window_days),
-        return_micros: day(policy.metrics.return_window_days),
-    };
-    let mut conn = db.conn().await?;
-    let conn: &mut AnyConnection = &mut conn;
-    let mut runs = metrics::runs(conn, tenant, req.from, req.to, windows).await?;
-    if let Scope::Own(me) = &req.scope {
-        runs.retain(|r| r.requested_by.as_ref() == Some(me) || r.owner_id.as_ref() == Some(me));
-    }
-    let snapshots = snapshots(conn, &runs).await?;
-    let fallback = policy
-        .calendar(DEFAULT_CALENDAR)
-        .cloned()
-        .unwrap_or_default();
-    let zone = time_zone(&fallback)?;
-    let judged = runs
-        .into_iter()
-        .map(|r| judge(r, &snapshots, &fallback, now))
-        .collect::<Result<Vec<_>, StorageError>>()?;
-
-    let tickets = metrics::tickets_created(conn, tenant, req.from, req.to).await?;
-    let all: Vec<&Judged> = judged.iter().collect();
-    let totals = figures(&all, Some(tickets));
-
-    let mut groups = Vec::new();
-    if let Some(by) = req.group_by {
-        let mut keyed: BTreeMap<String, Vec<&Judged>> = BTreeMap::new();
-        if by == GroupBy::Week {
-            // Every week of the period is a row, escalations or not, so trends show gaps.
-            for (key, _, _) in weeks(req.from, req.to, &zone)? {
-                keyed.entry(key).or_default();
-            }
-        }
-        for j in &judged {
-            keyed
-                .entry(group_key(by, &j.facts, &zone)?)
-                .or_default()
-                .push(j);
-        }
-        let labels = labels(db, conn, tenant, by, keyed.keys(), req, &zone).await?;
-        let week_bounds: HashMap<String, (Timestamp, Timestamp)> = if by == GroupBy::Week {
-            weeks(req.from, req.to, &zone)?
-                .into_iter()
-                .map(|(k, a, b)| (k, (a, b)))
-                .collect()
-        } else {
-            HashMap::new()
-        };
-        for (key, members) in keyed {
-            let tickets = match week_bounds.get(&key) {
-                Some((a, b)) => Some(metrics::tickets_created(conn, tenant, *a, *b).await?),
-                None => None,
-            };
-            groups.push(Group {
-                label: labels.get(&key).cloned().unwrap_or_else(|| key.clone()),
-                figures: figures(&members, tickets),
-                key,
-            });
-        }
-    }
-    Ok(Report {
-        from: req.from,
-        to: req.to,
-        group_by: req.group_by,
-        return_window_days: policy.metrics.return_window_days,
-        repeat_window_days: policy.metrics.repeat_window_days,
-        figures: totals,
-        groups,
-    })
+    let period = Period::load(db, tenant, policy, req, now).await?;
+    period.report(db, tenant, req.group_by).await
 }
 
-/// The snapshots the runs refer to, each read and parsed once for this report.
-async fn snapshots(
-    conn: &mut AnyConnection,
-    runs: &[RunFacts],
-) -> FlowResult<HashMap<String, Arc<EscalationSnapshot>>> {
-    let mut ids: Vec<String> = runs.iter().filter_map(|r| r.snapshot_id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    let mut out = HashMap::with_capacity(ids.len());
-    for (id, document) in escalations::snapshots(conn, &ids).await? {
-        let snap = serde_json::from_str::<EscalationSnapshot>(&document).map_err(|err| {
-            StorageError::Corrupt {
-                table: "escalation_snapshots",
-                detail: format!("snapshot {id} is not one: {err}"),
-            }
-        })?;
-        out.insert(id, Arc::new(snap));
+/// The escalations of a period, read and judged once, from which the report is computed
+/// with any grouping (the reports page shows the chosen grouping and the weeks from one read).
+pub struct Period {
+    from: Timestamp,
+    to: Timestamp,
+    tickets: i64,
+    judged: Vec<Judged>,
+    zone: TimeZone,
+    return_window_days: u32,
+    repeat_window_days: u32,
+}
+
+impl Period {
+    /// Reads and judges the escalations of `req`'s period (its grouping is not used).
+    pub async fn load(
+        db: &Db,
+        tenant: &TenantId,
+        policy: &Policy,
+        req: &ReportRequest,
+        now: Timestamp,
+    ) -> FlowResult<Period> {
+        let day = |days: u32| SignedDuration::from_hours(i64::from(days) * 24);
+        let windows = Windows {
+            repeat: day(policy.metrics.repeat_window_days),
+            returned: day(policy.metrics.return_window_days),
+        };
+        let mut conn = db.conn().await?;
+        let conn: &mut AnyConnection = &mut conn;
+        let only = match &req.scope {
+            Scope::All => None,
+            Scope::Own(me) => Some(me),
+        };
+        let runs = metrics::runs(conn, tenant, req.from, req.to, only).await?;
+        let fallback = policy
+            .calendar(DEFAULT_CALENDAR)
+            .cloned()
+            .unwrap_or_default();
+        let zone = time_zone(&fallback)?;
+        let judged = runs
+            .into_iter()
+            .map(|r| judge(r, &fallback, windows, now))
+            .collect();
+        let tickets = metrics::tickets_created(conn, tenant, req.from, req.to).await?;
+        Ok(Period {
+            from: req.from,
+            to: req.to,
+            tickets,
+            judged,
+            zone,
+            return_window_days: policy.metrics.return_window_days,
+            repeat_window_days: policy.metrics.repeat_window_days,
+        })
     }
-    Ok(out)
+
+    /// The report of the period, grouped by `group_by`.
+    pub async fn report(
+        &self,
+        db: &Db,
+        tenant: &TenantId,
+        group_by: Option<GroupBy>,
+    ) -> FlowResult<Report> {
+        let zone = &self.zone;
+        let all: Vec<&Judged> = self.judged.iter().collect();
+        let totals = figures(&all, Some(self.tickets));
+        let mut groups = Vec::new();
+        if let Some(by) = group_by {
+            let mut conn = db.conn().await?;
+            let conn: &mut AnyConnection = &mut conn;
+            let mut keyed: BTreeMap<String, Vec<&Judged>> = BTreeMap::new();
+            let weeks = if by == GroupBy::Week {
+                weeks(self.from, self.to, zone)?
+            } else {
+                Vec::new()
+            };
+            // Every week of the period is a row, escalations or not, so trends show gaps.
+            for (key, _, _) in &weeks {
+                keyed.entry(key.clone()).or_default();
+            }
+            for j in &self.judged {
+                keyed
+                    .entry(group_key(by, &j.facts, zone)?)
+                    .or_default()
+                    .push(j);
+            }
+            let labels = labels(db, conn, tenant, by, keyed.keys(), &weeks, zone).await?;
+            let week_bounds: HashMap<&str, (Timestamp, Timestamp)> = weeks
+                .iter()
+                .map(|(k, a, b)| (k.as_str(), (*a, *b)))
+                .collect();
+            for (key, members) in keyed {
+                let tickets = match week_bounds.get(key.as_str()) {
+                    Some((a, b)) => Some(metrics::tickets_created(conn, tenant, *a, *b).await?),
+                    None => None,
+                };
+                groups.push(Group {
+                    label: labels.get(&key).cloned().unwrap_or_else(|| key.clone()),
+                    figures: figures(&members, tickets),
+                    key,
+                });
+            }
+        }
+        Ok(Report {
+            from: self.from,
+            to: self.to,
+            group_by,
+            return_window_days: self.return_window_days,
+            repeat_window_days: self.repeat_window_days,
+            figures: totals,
+            groups,
+        })
+    }
 }
 
 fn time_zone(calendar: &BusinessCalendar) -> FlowResult<TimeZone> {
@@ -314,95 +338,76 @@ fn seconds(d: SignedDuration) -> i64 {
     d.as_secs()
 }
 
-/// Works out what one run contributes: its times, compensation and clocks.
-fn judge(
-    facts: RunFacts,
-    snapshots: &HashMap<String, Arc<EscalationSnapshot>>,
-    fallback: &BusinessCalendar,
-    now: Timestamp,
-) -> Result<Judged, StorageError> {
-    let corrupt = |what: String| StorageError::Corrupt {
-        table: "escalations",
-        detail: format!("escalation {}: {what}", facts.last_id),
-    };
-    let snap = match &facts.snapshot_id {
-        Some(id) => Some(
-            snapshots
-                .get(id)
-                .ok_or_else(|| corrupt(format!("its snapshot {id} is not stored")))?,
-        ),
-        None => None,
-    };
-    let calendar = snap.map_or(fallback, |s| &s.calendar);
-    let span = |end: Timestamp| {
+/// The policy's windows, which the stored times of a run are judged in.
+#[derive(Clone, Copy)]
+struct Windows {
+    repeat: SignedDuration,
+    returned: SignedDuration,
+}
+
+/// Works out what one run contributes: its times, return, repeat and clocks as of `now`.
+fn judge(facts: RunFacts, fallback: &BusinessCalendar, windows: Windows, now: Timestamp) -> Judged {
+    // Runs without a policy snapshot have no business times stored: the default calendar's.
+    let span = |end: Timestamp, business: Option<i64>| {
         (
             seconds(end.duration_since(facts.started_at)),
-            seconds(calendar.business_time_between(facts.started_at, end)),
+            business
+                .unwrap_or_else(|| seconds(fallback.business_time_between(facts.started_at, end))),
         )
     };
-    // A response counts for this run only if it came before the run ended.
     let first_response = facts
         .first_response_at
-        .filter(|t| facts.closed_at.is_none_or(|end| *t <= end))
-        .map(span);
+        .map(|t| span(t, facts.first_response_business_s));
     let resolution = match (facts.state, facts.closed_at) {
-        (EscalationState::Resolved, Some(end)) => Some(span(end)),
+        (EscalationState::Resolved, Some(end)) => Some(span(end, facts.resolution_business_s)),
         _ => None,
     };
-    let compensated = match facts.compensation.as_deref() {
-        None => false,
-        Some(kind) => {
-            kind.parse::<CompensationKind>()
-                .map_err(|_| corrupt(format!("unknown compensation kind {kind:?}")))?
-                != CompensationKind::None
-        }
+    let returned = match (resolution, facts.closed_at, facts.returned_at) {
+        (Some(_), Some(end), Some(back)) => back.duration_since(end) <= windows.returned,
+        _ => false,
     };
-    // Runs from before SLA clocks were kept have no clocks to judge.
-    let clocks = match (snap, facts.sla.as_deref()) {
-        (Some(snap), Some(text)) => {
-            let run: Run = serde_json::from_str(text)
-                .map_err(|err| corrupt(format!("its SLA run is not one: {err}")))?;
-            let c = &run.clocks;
-            let view = c.deadlines(snap, now);
-            let at = c.closed_at.unwrap_or(now).min(now);
-            let overrun =
-                |state: ClockState, due: Option<Timestamp>, done: Option<Timestamp>| match (
-                    state, due,
-                ) {
-                    (ClockState::Breached, Some(due)) => Some((
-                        due,
-                        seconds(done.unwrap_or(at).min(at).duration_since(due)).max(0),
-                    )),
-                    _ => None,
-                };
-            Some([
-                (
+    let repeat = facts
+        .previous_run_at
+        .is_some_and(|before| facts.started_at.duration_since(before) <= windows.repeat);
+    let clocks = facts.due.map(|due| {
+        let view = due.deadlines(now);
+        let at = due.closed_at.unwrap_or(now).min(now);
+        let overrun =
+            |state: ClockState, due: Option<Timestamp>, done: Option<Timestamp>| match (state, due)
+            {
+                (ClockState::Breached, Some(due)) => Some((
+                    due,
+                    seconds(done.unwrap_or(at).min(at).duration_since(due)).max(0),
+                )),
+                _ => None,
+            };
+        [
+            (
+                view.acknowledge.state,
+                overrun(
                     view.acknowledge.state,
-                    overrun(
-                        view.acknowledge.state,
-                        view.acknowledge.due_at,
-                        c.acknowledged_at.or(c.closed_at),
-                    ),
+                    view.acknowledge.due_at,
+                    due.acknowledged_at,
                 ),
-                (
-                    view.update.state,
-                    overrun(view.update.state, view.update.due_at, None),
-                ),
-                (
-                    view.resolve.state,
-                    overrun(view.resolve.state, view.resolve.due_at, c.closed_at),
-                ),
-            ])
-        }
-        _ => None,
-    };
-    Ok(Judged {
+            ),
+            (
+                view.update.state,
+                overrun(view.update.state, view.update.due_at, None),
+            ),
+            (
+                view.resolve.state,
+                overrun(view.resolve.state, view.resolve.due_at, due.closed_at),
+            ),
+        ]
+    });
+    Judged {
         facts,
         first_response,
         resolution,
-        compensated,
+        returned,
+        repeat,
         clocks,
-    })
+    }
 }
 
 /// The nearest-rank percentile (`p` in 1..=100) of sorted values: the smallest value with at
@@ -436,8 +441,8 @@ fn figures(runs: &[&Judged], tickets: Option<i64>) -> Figures {
     let escalations = runs.len() as i64;
     let resolved: Vec<&&Judged> = runs.iter().filter(|j| j.resolution.is_some()).collect();
     let n_resolved = resolved.len() as i64;
-    let without_return = resolved.iter().filter(|j| !j.facts.returned).count() as i64;
-    let compensated = resolved.iter().filter(|j| j.compensated).count() as i64;
+    let without_return = resolved.iter().filter(|j| !j.returned).count() as i64;
+    let compensated = resolved.iter().filter(|j| j.facts.compensated).count() as i64;
     let mut sla = SlaFigures::default();
     for (i, clock) in CLOCKS.iter().enumerate() {
         let mut f = ClockFigures::default();
@@ -497,7 +502,7 @@ fn figures(runs: &[&Judged], tickets: Option<i64>) -> Figures {
         resolved: n_resolved,
         resolved_without_return_share: share(without_return, n_resolved),
         resolved_with_compensation_share: share(compensated, n_resolved),
-        repeat_escalations: runs.iter().filter(|j| j.facts.repeat).count() as i64,
+        repeat_escalations: runs.iter().filter(|j| j.repeat).count() as i64,
         sla,
     }
 }
@@ -560,7 +565,7 @@ async fn labels<'a>(
     tenant: &TenantId,
     by: GroupBy,
     keys: impl Iterator<Item = &'a String>,
-    req: &ReportRequest,
+    weeks: &[(String, Timestamp, Timestamp)],
     zone: &TimeZone,
 ) -> FlowResult<HashMap<String, String>> {
     let keys: Vec<String> = keys.filter(|k| *k != "none").cloned().collect();
@@ -579,9 +584,9 @@ async fn labels<'a>(
         }
         GroupBy::Category => {}
         GroupBy::Week => {
-            for (key, start, _) in weeks(req.from, req.to, zone)? {
-                let (_, monday) = iso_week(start, zone);
-                out.insert(key, format!("week of {monday}"));
+            for (key, start, _) in weeks {
+                let (_, monday) = iso_week(*start, zone);
+                out.insert(key.clone(), format!("week of {monday}"));
             }
         }
     }

@@ -170,6 +170,12 @@ pub async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> R
         ));
     }
     sql.execute(conn).await?;
+    // A reopen is the return of the ticket's last resolved escalation (see `metrics`).
+    for ev in events {
+        if let (AuditKind::Reopened, Some(ticket)) = (ev.kind, &ev.ticket_id) {
+            crate::metrics::refresh(conn, &ev.tenant_id, &[ticket]).await?;
+        }
+    }
     Ok(())
 }
 

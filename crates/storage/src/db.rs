@@ -530,7 +530,11 @@ impl Db {
             Backend::Postgres => POSTGRES_MIGRATOR.run(&self.pool).await?,
             Backend::Sqlite => SQLITE_MIGRATOR.run(&self.pool).await?,
         }
-        Ok(())
+        drop(_gate);
+        // Escalations from before the metrics' rollup (migration 0050) get their runs.
+        let mut tx = self.write().await?;
+        crate::metrics::backfill(tx.conn()).await?;
+        tx.commit().await
     }
 
     pub fn backend(&self) -> Backend {

@@ -231,7 +231,7 @@ pub async fn insert_many(conn: &mut AnyConnection, es: &[Escalation]) -> Result<
         sql.execute_refusing(&mut *conn, "an active escalation on this ticket")
             .await?;
     }
-    Ok(())
+    crate::metrics::refresh_escalated(conn, es).await
 }
 
 /// Snapshot documents by id.
@@ -296,7 +296,7 @@ pub async fn update_many(conn: &mut AnyConnection, es: &[Escalation]) -> Result<
         sql.push(") AS v WHERE escalations.id = v.column1 AND escalations.tenant_id = v.column2");
         sql.execute(&mut *conn).await?;
     }
-    Ok(())
+    crate::metrics::refresh_escalated(conn, es).await
 }
 
 /// The columns of an escalation, each selected from `e` as `e_<column>`, for joins; the
@@ -372,9 +372,13 @@ pub async fn update_if_state(
     .bind(e.id.as_str())
     .bind(expected.as_str())
     .bind(e.sla.clone())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(r.rows_affected() == 1)
+    if r.rows_affected() != 1 {
+        return Ok(false);
+    }
+    crate::metrics::refresh_escalated(conn, std::slice::from_ref(e)).await?;
+    Ok(true)
 }
 
 /// An escalation of the tenant, or, for platform support (`tenant_id = None`), one escalated

@@ -85,9 +85,10 @@ pub async fn set_key(
         .bind(key)
         .bind(tenant_id.as_str())
         .bind(ticket_id.as_str())
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
-    Ok(())
+    // The problem key decides what counts as a return (see `metrics`).
+    crate::metrics::refresh_as_return(conn, tenant_id, ticket_id).await
 }
 
 /// How many distinct customers reported `key` in `[since, until]` on tickets no incident has

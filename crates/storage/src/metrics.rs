@@ -4,46 +4,60 @@
 //! A run is what the customer sees as one escalation: its first row (rung 1) and the rows a
 //! move up the chain inserts after it, each superseding the one before; the run's last row
 //! is the one not superseded (active, resolved or de-escalated) and carries the run's SLA
-//! clocks. One statement reads the period's runs through the `escalations_run_starts` index
-//! and finds each fact by an index seek (migration 0040), so its cost grows with the
-//! period's escalations, not with the tables.
+//! clocks. Joining the events for a year of runs costs seconds at a million tickets, so
+//! each run's facts are kept in one narrow row of `escalation_runs` (migration 0050):
+//! [`refresh`] recomputes the rows of the tickets a write touched, in the writer's
+//! transaction, from the same joins, and a report reads a period's rows through one index.
+//! The writes that call it: escalations inserted or updated, comments, tickets inserted
+//! (a customer's new ticket may be a return) or updated, links, and reopen events.
+
+use std::collections::HashMap;
 
 use jiff::Timestamp;
-use ladder_core::{Category, EscalationId, EscalationState, TenantId, TicketId, UserId};
+use ladder_core::policy::EscalationSnapshot;
+use ladder_core::sla::{DueTimes, SlaClocks};
+use ladder_core::{
+    Category, CompensationKind, EscalationId, EscalationState, TenantId, TicketId, UserId,
+};
+use serde::Deserialize;
 use sqlx::AnyConnection;
 
 use crate::row::{in_table, micros, RowExt};
-use crate::{Result, StorageError};
+use crate::sql::{in_list, rows_per_statement, Sql, CHUNK};
+use crate::{escalations, Result, StorageError};
 
-/// One escalation run that began in the period, with what the metrics need of it.
-#[derive(Clone, Debug)]
+/// One escalation run, as kept in `escalation_runs`.
+#[derive(Clone, Debug, PartialEq)]
 pub struct RunFacts {
     /// The run's first escalation.
     pub id: EscalationId,
+    pub tenant_id: TenantId,
     pub ticket_id: TicketId,
     pub started_at: Timestamp,
     pub category: Category,
     pub requested_by: Option<UserId>,
     /// The team that held the ticket when it was escalated.
     pub team_id: Option<String>,
-    /// The run's last escalation: its state, owner, clocks and end.
+    /// The run's last escalation: its state, owner and end.
     pub last_id: EscalationId,
     pub state: EscalationState,
     pub owner_id: Option<UserId>,
-    pub snapshot_id: Option<String>,
-    /// The run's SLA clocks as stored (JSON).
-    pub sla: Option<String>,
     pub closed_at: Option<Timestamp>,
-    /// The compensation kind of a resolution (`none`, `refund`…), when it named one.
-    pub compensation: Option<String>,
-    /// The first response on the ticket at or after the run began (it may come after the
-    /// run ended, which the caller judges).
+    /// Resolved with a compensation other than `none`.
+    pub compensated: bool,
+    /// The first response on the ticket at or after the run began and before it ended.
     pub first_response_at: Option<Timestamp>,
-    /// The ticket, or a ticket linked to it, began a run within the repeat window before.
-    pub repeat: bool,
-    /// Resolved, and within the return window after that the ticket was reopened or the
-    /// customer opened a ticket linked to it or about the same problem.
-    pub returned: bool,
+    /// Business seconds to the first response and to the resolution on the run's own
+    /// calendar; `None` for runs without a policy snapshot (the caller uses the default).
+    pub first_response_business_s: Option<i64>,
+    pub resolution_business_s: Option<i64>,
+    /// The run's SLA clocks; `None` for runs from before SLA clocks were kept.
+    pub due: Option<DueTimes>,
+    /// The latest run of this ticket, or of a ticket linked to it, that began before.
+    pub previous_run_at: Option<Timestamp>,
+    /// Once resolved, the first time after that the ticket was reopened or the customer
+    /// opened a ticket linked to it or about the same problem.
+    pub returned_at: Option<Timestamp>,
 }
 
 /// Tickets of the tenant created in `[from, to)` (read from the `tickets_by_tenant` index).
@@ -64,116 +78,409 @@ pub async fn tickets_created(
     row.int("n")
 }
 
-/// The windows, in microseconds, that the run facts are judged in.
-#[derive(Clone, Copy, Debug)]
-pub struct Windows {
-    pub repeat_micros: i64,
-    pub return_micros: i64,
+const COLUMNS: &str = "id, tenant_id, ticket_id, opened_at, category, team_id, requested_by, \
+    last_id, state, owner_id, closed_at, compensated, first_response_at, \
+    first_response_business_s, resolution_business_s, has_clocks, acknowledge_due, \
+    acknowledged_at, update_due, resolve_due, clocks_closed_at, previous_run_at, returned_at";
+
+/// Every run of the tenant that began in `[from, to)`, oldest first; with `only`, the runs
+/// that person requested or owns.
+pub async fn runs(
+    conn: &mut AnyConnection,
+    tenant: &TenantId,
+    from: Timestamp,
+    to: Timestamp,
+    only: Option<&UserId>,
+) -> Result<Vec<RunFacts>> {
+    let mine = if only.is_some() {
+        " AND (requested_by = $4 OR owner_id = $4)"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM escalation_runs WHERE tenant_id = $1 AND opened_at >= $2 \
+         AND opened_at < $3{mine} ORDER BY opened_at, id"
+    );
+    let mut q = sqlx::query(&sql)
+        .bind(tenant.as_str())
+        .bind(micros(from))
+        .bind(micros(to));
+    if let Some(me) = only {
+        q = q.bind(me.as_str());
+    }
+    let rows = q.fetch_all(conn).await?;
+    rows.iter()
+        .map(|row| in_table("escalation_runs", row, stored))
+        .collect()
+}
+
+fn stored(row: &impl RowExt) -> Result<RunFacts> {
+    let due = if row.flag("has_clocks")? {
+        Some(DueTimes {
+            acknowledge_due: row.time("acknowledge_due")?,
+            acknowledged_at: row.opt_time("acknowledged_at")?,
+            update_due: row.opt_time("update_due")?,
+            resolve_due: row.opt_time("resolve_due")?,
+            closed_at: row.opt_time("clocks_closed_at")?,
+        })
+    } else {
+        None
+    };
+    Ok(RunFacts {
+        id: EscalationId(row.text("id")?),
+        tenant_id: TenantId(row.text("tenant_id")?),
+        ticket_id: TicketId(row.text("ticket_id")?),
+        started_at: row.time("opened_at")?,
+        category: row.parse("category")?,
+        team_id: row.opt_text("team_id")?,
+        requested_by: row.opt_text("requested_by")?.map(UserId),
+        last_id: EscalationId(row.text("last_id")?),
+        state: row.parse("state")?,
+        owner_id: row.opt_text("owner_id")?.map(UserId),
+        closed_at: row.opt_time("closed_at")?,
+        compensated: row.flag("compensated")?,
+        first_response_at: row.opt_time("first_response_at")?,
+        first_response_business_s: row.opt_int("first_response_business_s")?,
+        resolution_business_s: row.opt_int("resolution_business_s")?,
+        due,
+        previous_run_at: row.opt_time("previous_run_at")?,
+        returned_at: row.opt_time("returned_at")?,
+    })
 }
 
 /// Must match the predicate of the `comments_responses` index (and core's
 /// `counts_as_response`: a logged call, or a public comment with a staff author).
 const RESPONSE: &str = "(c.logged_call OR (c.public AND c.author_id IS NOT NULL))";
 
-/// Every run of the tenant that began in `[from, to)`, oldest first.
-pub async fn runs(
+/// Recomputes the runs of `tickets` (all of them, every run) from the events and stores
+/// them, in the caller's transaction.
+pub async fn refresh(
     conn: &mut AnyConnection,
     tenant: &TenantId,
-    from: Timestamp,
-    to: Timestamp,
-    windows: Windows,
+    tickets: &[&TicketId],
+) -> Result<()> {
+    let mut ids: Vec<&str> = tickets.iter().map(|t| t.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for chunk in ids.chunks(CHUNK) {
+        let runs = compute(conn, tenant, chunk).await?;
+        let mut sql = Sql::new("DELETE FROM escalation_runs WHERE tenant_id = ");
+        let t = sql.text_arg(tenant.0.clone());
+        sql.push(&t.to_string());
+        sql.push(" AND ticket_id IN ");
+        let list = in_list(&mut sql, chunk.iter().copied());
+        sql.push(&list);
+        sql.execute(&mut *conn).await?;
+        insert(conn, &runs).await?;
+    }
+    Ok(())
+}
+
+/// Escalations were inserted or updated: their tickets' runs are recomputed.
+pub async fn refresh_escalated(
+    conn: &mut AnyConnection,
+    escalations: &[escalations::Escalation],
+) -> Result<()> {
+    let mut by_tenant: HashMap<&TenantId, Vec<&TicketId>> = HashMap::new();
+    for e in escalations {
+        by_tenant
+            .entry(&e.tenant_id)
+            .or_default()
+            .push(&e.ticket_id);
+    }
+    for (tenant, tickets) in by_tenant {
+        refresh(conn, tenant, &tickets).await?;
+    }
+    Ok(())
+}
+
+/// A ticket changed what makes it a return (its problem key): its own runs and its
+/// customer's earlier ones are recomputed.
+pub async fn refresh_as_return(
+    conn: &mut AnyConnection,
+    tenant: &TenantId,
+    ticket: &TicketId,
+) -> Result<()> {
+    let row =
+        sqlx::query("SELECT customer_id, created_at FROM tickets WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(ticket.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    refresh(conn, tenant, &[ticket]).await?;
+    match row {
+        Some(row) => {
+            let customer = row.text("customer_id")?;
+            let at = row.time("created_at")?;
+            refresh_customer(conn, tenant, &customer, at).await
+        }
+        None => Ok(()),
+    }
+}
+
+/// A ticket of `customer` was created or changed at `at`: it may be the return of one of
+/// the customer's earlier resolved runs, so those (only the ones it could come first for)
+/// are recomputed.
+pub async fn refresh_customer(
+    conn: &mut AnyConnection,
+    tenant: &TenantId,
+    customer: &str,
+    at: Timestamp,
+) -> Result<()> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT r.ticket_id FROM escalation_runs r \
+         JOIN tickets t ON t.id = r.ticket_id \
+         WHERE t.tenant_id = $1 AND t.customer_id = $2 AND r.tenant_id = $1 \
+           AND r.state = 'resolved' AND r.closed_at < $3 \
+           AND (r.returned_at IS NULL OR r.returned_at > $3)",
+    )
+    .bind(tenant.as_str())
+    .bind(customer)
+    .bind(micros(at))
+    .fetch_all(&mut *conn)
+    .await?;
+    let tickets = rows
+        .iter()
+        .map(|r| r.text("ticket_id").map(TicketId))
+        .collect::<Result<Vec<_>>>()?;
+    if tickets.is_empty() {
+        return Ok(());
+    }
+    refresh(conn, tenant, &tickets.iter().collect::<Vec<_>>()).await
+}
+
+/// Fills in the runs of escalations that have none (those made before migration 0050, or
+/// loaded around the storage functions, as the benchmarks do); returns how many tickets
+/// were recomputed.
+pub async fn backfill(conn: &mut AnyConnection) -> Result<u64> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT a.tenant_id, a.ticket_id FROM escalations a WHERE a.rung = 1 \
+         AND NOT EXISTS (SELECT 1 FROM escalation_runs r WHERE r.id = a.id) \
+         ORDER BY a.tenant_id, a.ticket_id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_tenant: Vec<(TenantId, Vec<TicketId>)> = Vec::new();
+    for row in &rows {
+        let tenant = TenantId(row.text("tenant_id")?);
+        let ticket = TicketId(row.text("ticket_id")?);
+        match by_tenant.last_mut() {
+            Some((t, list)) if *t == tenant => list.push(ticket),
+            _ => by_tenant.push((tenant, vec![ticket])),
+        }
+    }
+    for (tenant, tickets) in &by_tenant {
+        refresh(conn, tenant, &tickets.iter().collect::<Vec<_>>()).await?;
+    }
+    Ok(rows.len() as u64)
+}
+
+/// The clocks as the flows store them with an escalation (`sla::Run`): only the clocks are
+/// read here.
+#[derive(Deserialize)]
+struct StoredRun {
+    clocks: SlaClocks,
+}
+
+/// The runs of `tickets` worked out from the events.
+async fn compute(
+    conn: &mut AnyConnection,
+    tenant: &TenantId,
+    tickets: &[&str],
 ) -> Result<Vec<RunFacts>> {
-    // An earlier run of this ticket or of a ticket linked to it (either way round).
+    // The latest earlier run of a ticket.
     let earlier = |ticket: &str| {
         format!(
-            "EXISTS (SELECT 1 FROM escalations p WHERE p.ticket_id = {ticket} AND p.rung = 1 \
-             AND p.created_at < a.created_at AND p.created_at >= a.created_at - $4)"
+            "(SELECT MAX(p.created_at) FROM escalations p WHERE p.ticket_id = {ticket} \
+             AND p.rung = 1 AND p.created_at < a.created_at)"
         )
     };
+    let own = earlier("a.ticket_id");
     let linked_from = earlier("l.to_ticket_id");
     let linked_to = earlier("l.from_ticket_id");
-    let own = earlier("a.ticket_id");
-    let sql = format!(
+    let mut sql = Sql::new("");
+    let t = sql.text_arg(tenant.0.clone());
+    let list = in_list(&mut sql, tickets.iter().copied());
+    sql.push(&format!(
         "SELECT r.*, f.state AS f_state, f.escalation_owner_id AS f_owner, f.snapshot_id AS f_snapshot_id, \
            f.sla AS f_sla, f.closed_at AS f_closed_at, \
            CASE WHEN f.state = 'resolved' THEN f.resolution END AS f_resolution, \
-           CAST(CASE WHEN f.state = 'resolved' AND (\
-             EXISTS (SELECT 1 FROM audit_events v WHERE v.ticket_id = r.ticket_id AND v.kind = 'reopened' \
-               AND v.occurred_at > f.closed_at AND v.occurred_at <= f.closed_at + $5) \
-             OR EXISTS (SELECT 1 FROM tickets n WHERE n.tenant_id = $1 AND n.customer_id = r.customer_id \
-               AND n.created_at > f.closed_at AND n.created_at <= f.closed_at + $5 AND n.id <> r.ticket_id \
+           CASE WHEN f.state = 'resolved' THEN (SELECT MIN(v.occurred_at) FROM audit_events v \
+             WHERE v.ticket_id = r.ticket_id AND v.kind = 'reopened' AND v.occurred_at > f.closed_at) END AS reopened_at, \
+           CASE WHEN f.state = 'resolved' THEN (SELECT MIN(n.created_at) FROM tickets n \
+             WHERE n.tenant_id = {t} AND n.customer_id = r.customer_id \
+               AND n.created_at > f.closed_at AND n.id <> r.ticket_id \
                AND (n.category = r.category OR n.category = r.t_category OR n.incident_key = r.incident_key \
                  OR EXISTS (SELECT 1 FROM ticket_links l WHERE l.from_ticket_id = n.id AND l.to_ticket_id = r.ticket_id) \
-                 OR EXISTS (SELECT 1 FROM ticket_links l WHERE l.from_ticket_id = r.ticket_id AND l.to_ticket_id = n.id)))) \
-           THEN 1 ELSE 0 END AS BIGINT) AS returned \
+                 OR EXISTS (SELECT 1 FROM ticket_links l WHERE l.from_ticket_id = r.ticket_id AND l.to_ticket_id = n.id))) \
+           END AS return_ticket_at \
          FROM (SELECT a.id, a.ticket_id, a.created_at, a.category, a.requested_by, a.previous_team_id, \
              t.customer_id, t.category AS t_category, t.incident_key, \
              (SELECT g.id FROM escalations g WHERE g.ticket_id = a.ticket_id AND g.created_at >= a.created_at \
                 AND g.state <> 'superseded' ORDER BY g.created_at, g.rung LIMIT 1) AS last_id, \
              (SELECT MIN(c.created_at) FROM comments c WHERE c.ticket_id = a.ticket_id \
                 AND c.created_at >= a.created_at AND {RESPONSE}) AS first_response_at, \
-             CAST(CASE WHEN {own} \
-               OR EXISTS (SELECT 1 FROM ticket_links l WHERE l.from_ticket_id = a.ticket_id AND {linked_from}) \
-               OR EXISTS (SELECT 1 FROM ticket_links l WHERE l.to_ticket_id = a.ticket_id AND {linked_to}) \
-             THEN 1 ELSE 0 END AS BIGINT) AS is_repeat \
+             {own} AS previous_own, \
+             (SELECT MAX({linked_from}) FROM ticket_links l WHERE l.from_ticket_id = a.ticket_id) AS previous_from, \
+             (SELECT MAX({linked_to}) FROM ticket_links l WHERE l.to_ticket_id = a.ticket_id) AS previous_to \
            FROM escalations a JOIN tickets t ON t.id = a.ticket_id \
-           WHERE a.tenant_id = $1 AND a.rung = 1 AND a.created_at >= $2 AND a.created_at < $3) r \
+           WHERE a.tenant_id = {t} AND a.rung = 1 AND a.ticket_id IN {list}) r \
          JOIN escalations f ON f.id = r.last_id \
          ORDER BY r.created_at, r.id"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(tenant.as_str())
-        .bind(micros(from))
-        .bind(micros(to))
-        .bind(windows.repeat_micros)
-        .bind(windows.return_micros)
-        .fetch_all(conn)
-        .await?;
+    ));
+    let rows = sql.fetch_all(&mut *conn).await?;
+    let mut snapshot_ids: Vec<String> = rows
+        .iter()
+        .map(|r| r.opt_text("f_snapshot_id"))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    snapshot_ids.sort_unstable();
+    snapshot_ids.dedup();
+    let mut snapshots: HashMap<String, EscalationSnapshot> = HashMap::new();
+    for (id, document) in escalations::snapshots(conn, &snapshot_ids).await? {
+        let snap = serde_json::from_str(&document).map_err(|err| StorageError::Corrupt {
+            table: "escalation_snapshots",
+            detail: format!("snapshot {id} is not one: {err}"),
+        })?;
+        snapshots.insert(id, snap);
+    }
     rows.iter()
-        .map(|row| in_table("escalations", row, run_columns))
+        .map(|row| in_table("escalations", row, |row| judge(row, tenant, &snapshots)))
         .collect()
 }
 
-fn run_columns(row: &impl RowExt) -> Result<RunFacts> {
+/// One run from its joined row: the clocks, business times and compensation worked out.
+fn judge(
+    row: &impl RowExt,
+    tenant: &TenantId,
+    snapshots: &HashMap<String, EscalationSnapshot>,
+) -> Result<RunFacts> {
     let id = EscalationId(row.text("id")?);
-    let compensation = match row.opt_text("f_resolution")? {
+    let last_id = EscalationId(row.text("last_id")?);
+    let corrupt = |what: String| StorageError::Corrupt {
+        table: "escalations",
+        detail: format!("escalation {last_id}: {what}"),
+    };
+    let started_at = row.time("created_at")?;
+    let state: EscalationState = row.parse("f_state")?;
+    let closed_at = row.opt_time("f_closed_at")?;
+    let snap = match row.opt_text("f_snapshot_id")? {
+        Some(sid) => Some(
+            snapshots
+                .get(&sid)
+                .ok_or_else(|| corrupt(format!("its snapshot {sid} is not stored")))?,
+        ),
         None => None,
+    };
+    let compensated = match row.opt_text("f_resolution")? {
+        None => false,
         Some(text) => {
-            let v: serde_json::Value =
-                serde_json::from_str(&text).map_err(|err| StorageError::Corrupt {
-                    table: "escalations",
-                    detail: format!("escalation run {id}: the resolution is not JSON: {err}"),
-                })?;
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|err| corrupt(format!("the resolution is not JSON: {err}")))?;
             match &v["compensation"] {
-                serde_json::Value::Null => None,
-                c => Some(
-                    c["kind"]
+                serde_json::Value::Null => false,
+                c => {
+                    let kind = c["kind"]
                         .as_str()
-                        .ok_or_else(|| StorageError::Corrupt {
-                            table: "escalations",
-                            detail: format!("escalation run {id}: a compensation without a kind"),
-                        })?
-                        .to_owned(),
-                ),
+                        .ok_or_else(|| corrupt("a compensation without a kind".into()))?;
+                    kind.parse::<CompensationKind>()
+                        .map_err(|_| corrupt(format!("unknown compensation kind {kind:?}")))?
+                        != CompensationKind::None
+                }
             }
         }
     };
+    // A response counts for this run only if it came before the run ended.
+    let first_response_at = row
+        .opt_time("first_response_at")?
+        .filter(|t| closed_at.is_none_or(|end| *t <= end));
+    let business =
+        |end: Timestamp| snap.map(|s| s.calendar.business_time_between(started_at, end).as_secs());
+    let resolution_business_s = match (state, closed_at) {
+        (EscalationState::Resolved, Some(end)) => business(end),
+        _ => None,
+    };
+    // Runs from before SLA clocks were kept have no clocks to judge.
+    let due = match (snap, row.opt_text("f_sla")?) {
+        (Some(snap), Some(text)) => {
+            let run: StoredRun = serde_json::from_str(&text)
+                .map_err(|err| corrupt(format!("its SLA run is not one: {err}")))?;
+            Some(run.clocks.due_times(snap))
+        }
+        _ => None,
+    };
+    let latest = |cols: [&str; 3]| -> Result<Option<Timestamp>> {
+        let mut out = None;
+        for c in cols {
+            out = out.max(row.opt_time(c)?);
+        }
+        Ok(out)
+    };
+    let returned_at = match (
+        row.opt_time("reopened_at")?,
+        row.opt_time("return_ticket_at")?,
+    ) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     Ok(RunFacts {
+        tenant_id: tenant.clone(),
         ticket_id: TicketId(row.text("ticket_id")?),
-        started_at: row.time("created_at")?,
+        started_at,
         category: row.parse("category")?,
         requested_by: row.opt_text("requested_by")?.map(UserId),
         team_id: row.opt_text("previous_team_id")?,
-        last_id: EscalationId(row.text("last_id")?),
-        state: row.parse("f_state")?,
+        state,
         owner_id: row.opt_text("f_owner")?.map(UserId),
-        snapshot_id: row.opt_text("f_snapshot_id")?,
-        sla: row.opt_text("f_sla")?,
-        closed_at: row.opt_time("f_closed_at")?,
-        compensation,
-        first_response_at: row.opt_time("first_response_at")?,
-        repeat: row.flag("is_repeat")?,
-        returned: row.flag("returned")?,
+        closed_at,
+        compensated,
+        first_response_business_s: first_response_at.and_then(business),
+        first_response_at,
+        resolution_business_s,
+        due,
+        previous_run_at: latest(["previous_own", "previous_from", "previous_to"])?,
+        returned_at,
+        last_id: last_id.clone(),
         id,
     })
+}
+
+async fn insert(conn: &mut AnyConnection, runs: &[RunFacts]) -> Result<()> {
+    for chunk in runs.chunks(rows_per_statement(23)) {
+        let mut sql = Sql::new(&format!("INSERT INTO escalation_runs ({COLUMNS}) VALUES "));
+        for (i, r) in chunk.iter().enumerate() {
+            sql.row(i == 0, |q| {
+                let due = r.due.as_ref();
+                vec![
+                    q.arg(r.id.0.clone()),
+                    q.arg(r.tenant_id.0.clone()),
+                    q.arg(r.ticket_id.0.clone()),
+                    q.arg(micros(r.started_at)),
+                    q.arg(r.category.as_str()),
+                    q.arg(r.team_id.clone()),
+                    q.arg(r.requested_by.clone().map(|u| u.0)),
+                    q.arg(r.last_id.0.clone()),
+                    q.arg(r.state.as_str()),
+                    q.arg(r.owner_id.clone().map(|u| u.0)),
+                    q.arg(r.closed_at.map(micros)),
+                    q.arg(i64::from(r.compensated)),
+                    q.arg(r.first_response_at.map(micros)),
+                    q.arg(r.first_response_business_s),
+                    q.arg(r.resolution_business_s),
+                    q.arg(i64::from(due.is_some())),
+                    q.arg(due.map(|d| micros(d.acknowledge_due))),
+                    q.arg(due.and_then(|d| d.acknowledged_at).map(micros)),
+                    q.arg(due.and_then(|d| d.update_due).map(micros)),
+                    q.arg(due.and_then(|d| d.resolve_due).map(micros)),
+                    q.arg(due.and_then(|d| d.closed_at).map(micros)),
+                    q.arg(r.previous_run_at.map(micros)),
+                    q.arg(r.returned_at.map(micros)),
+                ]
+            });
+        }
+        sql.execute(&mut *conn).await?;
+    }
+    Ok(())
 }

@@ -114,8 +114,10 @@ pub async fn insert(conn: &mut AnyConnection, t: NewTicket<'_>, now: Timestamp) 
     .bind(t.triggers.to_string())
     .bind(t.created_by.map(UserId::as_str))
     .bind(micros(now))
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    // The customer's new ticket may be the return of one of their resolved escalations.
+    crate::metrics::refresh_customer(conn, t.tenant_id, t.customer_id.as_str(), now).await?;
     Ok(Ticket {
         id,
         subject: t.subject.to_owned(),
@@ -188,7 +190,7 @@ pub async fn update(
     .bind(micros(now))
     .bind(tenant_id.as_str())
     .bind(t.id.as_str())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
     if r.rows_affected() != 1 {
         return Err(StorageError::Conflict(format!(
@@ -196,7 +198,10 @@ pub async fn update(
             t.id
         )));
     }
-    Ok(())
+    // Its category decides what counts as a return, of its own escalations and as the
+    // customer's later ticket.
+    crate::metrics::refresh(conn, tenant_id, &[&t.id]).await?;
+    crate::metrics::refresh_customer(conn, tenant_id, t.customer_id.as_str(), t.created_at).await
 }
 
 /// A ticket read with its tenant, its active escalation and its customer.
@@ -365,8 +370,12 @@ pub async fn insert_comment(
     .bind(logged_call)
     .bind(micros(now))
     .bind(author_id.is_none())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    if logged_call || (public && author_id.is_some()) {
+        // A response: the first one after an escalation is one of its figures.
+        crate::metrics::refresh(conn, tenant_id, &[ticket_id]).await?;
+    }
     Ok(Comment {
         id: CommentId(id),
         ticket_id: ticket_id.clone(),
@@ -469,9 +478,11 @@ pub async fn insert_link(
     .bind(to.as_str())
     .bind(kind.as_str())
     .bind(micros(now))
-    .execute(conn)
+    .execute(&mut *conn)
     .await
     .map_err(|e| StorageError::conflict_on_unique(e, "this link"))?;
+    // A link makes escalations repeats of each other, and a later ticket a return.
+    crate::metrics::refresh(conn, tenant_id, &[from, to]).await?;
     Ok(Link {
         from_ticket_id: from.clone(),
         to_ticket_id: to.clone(),

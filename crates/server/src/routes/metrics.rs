@@ -19,7 +19,8 @@ use crate::state::AppState;
 
 /// The escalation metrics of a period: the escalations opened in `[from, to)` and how they
 /// went as of the request, for the organisation and, with `group_by`, per team, category,
-/// owner or week. With `Accept: text/csv` the same figures as CSV: a first row `all` with the
+/// owner or week. With `Accept: text/csv` (or `format=csv`, for a plain link such as the
+/// reports page's "Download CSV") the same figures as CSV: a first row `all` with the
 /// period's figures, then one row per group.
 ///
 /// **Who may read it.** Owners, admins and auditors read the whole organisation's figures.
@@ -63,7 +64,8 @@ use crate::state::AppState;
 #[utoipa::path(get, path = "/metrics/escalations", operation_id = "get_escalation_metrics", tag = "metrics",
     params(("from" = String, Query, description = "Start of the period: an RFC 3339 instant or a date"),
            ("to" = String, Query, description = "End of the period: an RFC 3339 instant (exclusive) or a date (inclusive)"),
-           ("group_by" = Option<String>, Query, description = "team, category, owner or week")),
+           ("group_by" = Option<String>, Query, description = "team, category, owner or week"),
+           ("format" = Option<String>, Query, description = "json (the default) or csv; `Accept: text/csv` also asks for CSV")),
     responses((status = 200, description = "The figures", content(
                   (Report = "application/json"),
                   (String = "text/csv"))),
@@ -76,27 +78,30 @@ pub async fn escalations(
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> ApiResult<Response> {
-    let scope = match caller.role() {
-        Role::Owner | Role::Admin | Role::Auditor => Scope::All,
-        Role::Agent | Role::Specialist => Scope::Own(caller.user.id.clone()),
-        Role::PlatformSupport => {
-            return Err(ApiError::Forbidden(
-                "platform support does not read an organisation's metrics".into(),
-            ))
-        }
-    };
+    let scope = scope(&caller)?;
     for k in q.keys() {
-        if !matches!(k.as_str(), "from" | "to" | "group_by") {
+        if !matches!(k.as_str(), "from" | "to" | "group_by" | "format") {
             return Err(ApiError::field(
                 k.clone(),
-                "unknown query parameter; use from, to or group_by",
+                "unknown query parameter; use from, to, group_by or format",
             ));
         }
     }
+    let as_csv = match q.get("format").map(String::as_str) {
+        None => wants_csv(&headers),
+        Some("csv") => true,
+        Some("json") => false,
+        Some(other) => {
+            return Err(ApiError::field(
+                "format",
+                format!("{other:?} is not a format; use json or csv"),
+            ))
+        }
+    };
     let policy = crate::flows::policy(&state.db, caller.tenant_id()).await?;
     let req = request(&q, &policy, scope)?;
     let report = reports::report(&state.db, caller.tenant_id(), &policy, &req, state.now()).await?;
-    if wants_csv(&headers) {
+    if as_csv {
         let body = csv(&report)?;
         let name = format!(
             "attachment; filename=\"escalations-{}-{}.csv\"",
@@ -116,6 +121,18 @@ pub async fn escalations(
     Ok(Json(report).into_response())
 }
 
+/// Whose escalations `caller` may read: the whole organisation for owners, admins and
+/// auditors, their own for everyone else who works tickets (the reports page asks the same).
+pub fn scope(caller: &Caller) -> ApiResult<Scope> {
+    match caller.role() {
+        Role::Owner | Role::Admin | Role::Auditor => Ok(Scope::All),
+        Role::Agent | Role::Specialist => Ok(Scope::Own(caller.user.id.clone())),
+        Role::PlatformSupport => Err(ApiError::Forbidden(
+            "platform support does not read an organisation's metrics".into(),
+        )),
+    }
+}
+
 fn wants_csv(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT)
@@ -130,7 +147,7 @@ fn wants_csv(headers: &HeaderMap) -> bool {
 }
 
 /// Reads `from`, `to` and `group_by`, naming the parameter at fault.
-fn request(
+pub fn request(
     q: &BTreeMap<String, String>,
     policy: &Policy,
     scope: Scope,
@@ -289,7 +306,7 @@ fn cells(report: &Report, group: &str, label: &str, f: &Figures) -> Vec<String> 
 }
 
 /// The report as CSV (the `csv` crate quotes what needs quoting, e.g. a team's name).
-fn csv(report: &Report) -> ApiResult<String> {
+pub fn csv(report: &Report) -> ApiResult<String> {
     let fail = |e: &dyn std::fmt::Display| {
         ApiError::from(crate::flows::FlowError::Internal(anyhow::anyhow!(
             "writing the metrics as CSV: {e}"

@@ -8,6 +8,7 @@
 
 mod approvals;
 mod assets;
+mod charts;
 mod customers;
 mod deadline;
 mod fields;
@@ -18,6 +19,7 @@ mod people;
 mod platform;
 mod policy;
 mod queues;
+mod reports;
 mod search;
 mod tickets;
 
@@ -74,6 +76,7 @@ fn router() -> Router<AppState> {
         .route("/approvals", get(approvals::list))
         .route("/approvals/{id}", post(approvals::decide))
         .route("/search", get(search::page))
+        .route("/reports", get(reports::page))
         .route("/people", get(people::page))
         .route("/people/users", post(people::add_user))
         .route("/people/teams", post(people::add_team))

@@ -11,6 +11,7 @@ use crate::on_both_databases;
 on_both_databases!(
     a_scripted_month_gives_the_figures_worked_out_by_hand,
     agents_see_their_own_and_bad_periods_are_refused,
+    the_reports_page_shows_the_figures_and_links_the_csv,
 );
 
 /// Monday 2 June 2025 plus days, hours and minutes (UTC; the policy's calendar is UTC too).
@@ -713,4 +714,144 @@ async fn agents_see_their_own_and_bad_periods_are_refused(b: Backend) {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let _ = (&s.aud, &s.team, &s.e);
+}
+
+/// A page read with the session cookie (the bearer token is the session's token).
+async fn page(app: &TestApp, who: &Session, path: &str) -> (StatusCode, String) {
+    let res = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .header("cookie", format!("ladder_session={}", who.token))
+        .send()
+        .await
+        .expect("request");
+    let status = res.status();
+    (status, res.text().await.expect("body"))
+}
+
+/// The `<td>` cells of the table row headed `label`.
+fn row_cells(html: &str, label: &str) -> Vec<String> {
+    let head = format!("<th scope=\"row\">{label}</th>");
+    let at = html
+        .find(&head)
+        .unwrap_or_else(|| panic!("a row headed {label:?}"));
+    let rest = &html[at + head.len()..];
+    let row = &rest[..rest.find("</tr>").expect("the row ends")];
+    row.split("<td")
+        .skip(1)
+        .map(|cell| {
+            let inner = &cell[cell.find('>').expect("a cell") + 1..];
+            inner[..inner.find("</td>").expect("a cell ends")].to_owned()
+        })
+        .collect()
+}
+
+async fn the_reports_page_shows_the_figures_and_links_the_csv(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let s = script(&app).await;
+    let before = app.snapshot().await;
+
+    // The owner's June by team: the figures of the API, three charts, the CSV link.
+    let (status, html) = page(
+        &app,
+        &s.org.owner,
+        "/reports?from=2025-06-01&to=2025-06-30&group_by=team",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let all = row_cells(&html, "All");
+    // Escalations, per 1,000 tickets (5 of 8), first response, resolution, resolved.
+    assert_eq!(all[0], "5", "{all:?}");
+    assert_eq!(all[1], "625.0", "{all:?}");
+    let (_, api) = app
+        .get(
+            &s.org.owner,
+            "/metrics/escalations?from=2025-06-01&to=2025-06-30&group_by=team",
+        )
+        .await;
+    assert_eq!(all[4], api["resolved"].to_string(), "{all:?}");
+    assert_eq!(all[7], api["repeat_escalations"].to_string(), "{all:?}");
+    let team = row_cells(&html, "Front desk");
+    assert_eq!(team[0], api["groups"][0]["escalations"].to_string());
+    assert_eq!(html.matches("<svg").count(), 3, "three charts");
+    assert_eq!(
+        html.matches("role=\"img\" aria-label=\"").count(),
+        3,
+        "each chart says what it shows"
+    );
+    let href = "/api/v1/metrics/escalations?from=2025-06-01&#38;to=2025-06-30&#38;format=csv&#38;group_by=team";
+    assert!(html.contains(href), "the CSV link: {html}");
+    // The link works with the cookie alone and gives the API's CSV.
+    let (status, linked) = page(&app, &s.org.owner, &href.replace("&#38;", "&")).await;
+    assert_eq!(status, StatusCode::OK, "{linked}");
+    let (_, _, by_accept) = csv(
+        &app,
+        &s.org.owner,
+        "from=2025-06-01&to=2025-06-30&group_by=team",
+    )
+    .await;
+    assert_eq!(linked, by_accept);
+    let (status, problem) = app
+        .get(
+            &s.org.owner,
+            "/metrics/escalations?from=2025-06-01&to=2025-06-30&format=xml",
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["field"], "format");
+
+    // An agent sees their own escalations only: Alan raised two.
+    let (status, html) = page(&app, &s.alan, "/reports?from=2025-06-01&to=2025-06-30").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Your escalations"), "{html}");
+    assert_eq!(row_cells(&html, "All")[0], "2");
+
+    // A bad period is a clear error beside the form, and changes nothing.
+    for (query, says) in [
+        ("from=2025-06-30&to=2025-06-01", "To: must come after from."),
+        (
+            "from=June&to=2025-06-30",
+            "From: must be an RFC 3339 instant",
+        ),
+        (
+            "from=2020-01-01&to=2025-06-30",
+            "To: a period is at most 366 days",
+        ),
+        (
+            "from=2025-06-01&to=2025-06-30&group_by=customer",
+            "Group by: ",
+        ),
+    ] {
+        let (status, html) = page(&app, &s.org.owner, &format!("/reports?{query}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert!(html.contains(says), "{query}: {html}");
+        assert!(
+            html.contains("<form class=\"filters report-period\""),
+            "{query}"
+        );
+        assert!(!html.contains("<svg"), "{query}");
+    }
+    // Without a period: the last 30 days by week, every week a row.
+    let (status, html) = page(&app, &s.org.owner, "/reports").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("aria-current=\"true\">Last 30 days</a>"),
+        "{html}"
+    );
+    assert!(html.contains("<th scope=\"row\">week of "), "{html}");
+    // Signed out: to the sign-in form.
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .get(format!("{}/reports", app.base))
+        .send()
+        .await
+        .expect("request");
+    assert!(res.status().is_redirection(), "{}", res.status());
+    assert_eq!(
+        app.snapshot().await,
+        before,
+        "reading reports changes nothing"
+    );
 }

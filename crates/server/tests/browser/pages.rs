@@ -2,6 +2,7 @@
 //! customer, the customer's page, search, people and teams (with "away until"), the policy
 //! with "Try a ticket" and "Edit as file", approvals; axe-core on each.
 
+use jiff::SignedDuration;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -228,4 +229,124 @@ async fn approval_waiting(app: &TestApp, org: &Org, desk: &Session, ticket: &str
     assert_eq!(pending.as_array().map(Vec::len), Some(1), "{pending}");
 }
 
-on_both_databases!(the_owner_works_through_the_pages);
+on_both_databases!(
+    the_owner_works_through_the_pages,
+    the_owner_reads_the_reports
+);
+
+/// Six weeks of a clinic's front desk: tickets every working day, an escalation every other
+/// day, acknowledged, answered and resolved at varying speeds (some with a refund, one
+/// reopened); then the owner reads the reports page.
+async fn the_owner_reads_the_reports(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let org = app.org("Harbour Clinic").await;
+    let mut customers = Vec::new();
+    for name in [
+        "Maria Lopez",
+        "Tom Baker",
+        "Ines Duarte",
+        "Sam Okafor",
+        "Ana Silva",
+        "Joe Marsh",
+        "Lena Vogt",
+        "Omar Haddad",
+    ] {
+        customers.push(org.customer(&app, name).await);
+    }
+    let mut n = 0usize;
+    for day in 0..42i64 {
+        // Weekends are quiet.
+        if day % 7 >= 5 {
+            app.advance(SignedDuration::from_hours(24)).await;
+            continue;
+        }
+        let owner = app
+            .login(&org.slug, "owner@harbour-clinic.example", "owner-password")
+            .await;
+        let mut ticket = String::new();
+        for i in 0..3 {
+            let (s, t) = app
+                .post(
+                    &owner,
+                    "/tickets",
+                    json!({"subject": format!("Appointment question {day}-{i}"),
+                           "description": "Can I move my appointment?",
+                           "customer_id": customers[(day as usize / 2 + i * 3) % 8], "channel": "phone",
+                           "category": if i == 2 { "complaint" } else { "other" }}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{t}");
+            ticket = t["id"].as_str().expect("id").to_owned();
+        }
+        if day % 2 == 0 {
+            n += 1;
+            let (s, e) = app
+                .post(
+                    &owner,
+                    &format!("/tickets/{ticket}/escalate"),
+                    json!({"category": "complaint", "note": "Wants to speak to a manager.",
+                           "contact_method": "call", "urgency": "standard"}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{e}");
+            let id = e["id"].as_str().expect("id").to_owned();
+            // Slower in the middle weeks, quicker again once the desk caught up.
+            let slow = (10..28).contains(&day);
+            app.advance(SignedDuration::from_mins(if slow { 50 } else { 15 }))
+                .await;
+            let (s, v) = app
+                .post(&owner, &format!("/escalations/{id}/acknowledge"), json!({}))
+                .await;
+            assert!(s.is_success(), "{v}");
+            app.advance(SignedDuration::from_mins(if slow { 70 } else { 20 }))
+                .await;
+            let (s, v) = app
+                .post(
+                    &owner,
+                    &format!("/tickets/{ticket}/comments"),
+                    json!({"body": "We are looking into it today.", "public": true}),
+                )
+                .await;
+            assert!(s.is_success(), "{v}");
+            if !n.is_multiple_of(5) {
+                app.advance(SignedDuration::from_hours(if slow { 5 } else { 2 }))
+                    .await;
+                let compensation = if n.is_multiple_of(3) {
+                    json!({"kind": "refund", "amount": 2500})
+                } else {
+                    json!(null)
+                };
+                let (s, v) = app
+                    .post(
+                        &owner,
+                        &format!("/escalations/{id}/resolve"),
+                        json!({"summary": "Moved the appointment.", "compensation": compensation}),
+                    )
+                    .await;
+                assert!(s.is_success(), "{v}");
+            }
+        }
+        app.advance(SignedDuration::from_hours(24)).await;
+    }
+    let b = Browser::open(&app.base).await;
+    b.sign_in(&org.slug, "owner@harbour-clinic.example", "owner-password")
+        .await;
+    b.go("/reports").await;
+    b.press("Last quarter").await;
+    b.wait_for_text("h2.period", "Apr 2025").await;
+    b.choose("Group by", "Week").await;
+    b.set("From", "2025-06-02").await;
+    b.set("To", "2025-07-13").await;
+    b.press("Show").await;
+    b.wait_for_text("h2.period", "2 Jun 2025 – 13 Jul 2025")
+        .await;
+    b.wait_for_text("table.figures", "Week of 7 Jul 2025").await;
+    b.assert_accessible().await;
+    b.shoot("reports").await;
+    // A period that ends before it begins is refused beside the form.
+    b.set("To", "2025-05-01").await;
+    b.press("Show").await;
+    b.wait_for_text(".problems", "must come after from").await;
+    b.assert_accessible().await;
+    b.close().await;
+}
