@@ -19,6 +19,7 @@ mod metrics;
 mod notify;
 mod notify_cluster;
 mod openapi;
+mod routes_covered;
 mod secrets;
 mod sla;
 mod stream;
