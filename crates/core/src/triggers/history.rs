@@ -322,7 +322,8 @@ mod tests {
         let show = |n: &Option<utoipa::Number>| match n {
             Some(utoipa::Number::Int(i)) => i.to_string(),
             Some(utoipa::Number::UInt(u)) => u.to_string(),
-            other => format!("{other:?}"),
+            Some(utoipa::Number::Float(f)) => f.to_string(),
+            None => "none".to_owned(),
         };
         (show(&f.minimum), show(&f.maximum))
     }
