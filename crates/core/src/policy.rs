@@ -29,8 +29,10 @@ pub const DEFAULT_CALENDAR: &str = "default";
 pub struct Policy {
     /// Bumped by storage on every save; kept in the document so an export says which
     /// version it came from.
+    #[schema(format = "uint32", minimum = 0, maximum = 4294967295.0)]
     pub version: u32,
     /// ISO 4217 code of the currency in which authority limits and compensation are counted.
+    #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: String,
     /// While an escalation of one of these categories is active, only its owner and the
     /// tenant's owners/admins may reply to the customer.
@@ -166,6 +168,7 @@ pub struct Rule {
     /// Remind whoever holds the escalation when this share of a deadline's business time
     /// has passed.
     #[serde(default = "default_remind_at_percent")]
+    #[schema(minimum = 1, maximum = 99)]
     pub remind_at_percent: u8,
     /// After the first reminder, remind again this often until someone acts.
     #[serde(default = "default_remind_every")]
@@ -733,6 +736,12 @@ pub enum PolicyError {
         min: u32,
         why: &'static str,
     },
+    #[error("history.{field} is {value}; it must be at most {max}")]
+    HistoryTooLarge {
+        field: &'static str,
+        value: u32,
+        max: u32,
+    },
 }
 
 /// A policy document that does not parse, with where.
@@ -863,42 +872,36 @@ pub struct HistoryTriggers {
 }
 
 impl HistoryTriggers {
-    /// Thresholds and windows that would fire on everything or on nothing.
+    /// Thresholds and windows that would fire on everything or on nothing, or look further
+    /// back than anything is kept for (the bounds the document states, `history::LIMITS`).
     fn problems(&self) -> Vec<PolicyError> {
-        let checks = [
-            (
-                "repeat_contact.threshold",
-                self.repeat_contact.threshold,
-                1,
-                "zero would flag every ticket",
-            ),
-            (
-                "repeat_contact.window_hours",
-                self.repeat_contact.window_hours,
-                1,
-                "an empty window never sees a prior contact",
-            ),
-            (
-                "many_customers.threshold",
-                self.many_customers.threshold,
-                2,
-                "one customer is not many",
-            ),
-            (
-                "many_customers.window_minutes",
-                self.many_customers.window_minutes,
-                1,
-                "an empty window never sees two customers",
-            ),
+        use crate::triggers::history::LIMITS;
+        let values = [
+            self.repeat_contact.threshold,
+            self.repeat_contact.window_hours,
+            self.many_customers.threshold,
+            self.many_customers.window_minutes,
         ];
-        checks
-            .into_iter()
-            .filter(|(_, value, min, _)| value < min)
-            .map(|(field, value, min, why)| PolicyError::HistoryTooSmall {
-                field,
-                value,
-                min,
-                why,
+        LIMITS
+            .iter()
+            .zip(values)
+            .filter_map(|(l, value)| {
+                if value < l.min {
+                    Some(PolicyError::HistoryTooSmall {
+                        field: l.field,
+                        value,
+                        min: l.min,
+                        why: l.why,
+                    })
+                } else if value > l.max {
+                    Some(PolicyError::HistoryTooLarge {
+                        field: l.field,
+                        value,
+                        max: l.max,
+                    })
+                } else {
+                    None
+                }
             })
             .collect()
     }
@@ -911,9 +914,11 @@ pub struct MetricsSettings {
     /// A resolved escalation counts as "resolved without return" unless its ticket is
     /// reopened, or the same customer opens a ticket linked to it or about the same problem,
     /// within this many days of the resolution.
+    #[schema(minimum = 1, maximum = 1098)]
     pub return_window_days: u32,
     /// An escalation is a repeat when its ticket, or a ticket linked to it, was escalated
     /// within this many days before.
+    #[schema(minimum = 1, maximum = 1098)]
     pub repeat_window_days: u32,
 }
 

@@ -110,6 +110,93 @@ pub type ShortText = Text<200, false>;
 /// A note, a comment body, a ticket description, a summary: lines and tabs allowed.
 pub type LongText = Text<20_000, true>;
 
+/// Characters an email address never holds: Rust's `char::is_whitespace` and
+/// `char::is_control`, spelled as a regular-expression class body, so that the document's
+/// pattern and `Email::new` say the same thing.
+const NOT_IN_EMAIL: &str =
+    r"\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+
+/// The longest email address accepted, in characters (RFC 5321's path limit).
+pub const EMAIL_MAX: usize = 254;
+
+/// An email address as Ladder accepts one: a non-empty local part, `@`, and a domain of at
+/// least two dot-separated labels; no `@` after the first, no whitespace or control
+/// character, at most `EMAIL_MAX` characters. Deliberately simple: whether mail reaches it
+/// is the mail server's business, and the document's pattern says exactly this.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+/// Why an email address was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an email address")]
+pub struct EmailError(pub String);
+
+impl Email {
+    pub fn new(s: impl Into<String>) -> Result<Self, EmailError> {
+        let s: String = s.into();
+        let bad = |c: char| c == '@' || c.is_whitespace() || c.is_control();
+        let ok = s.chars().count() <= EMAIL_MAX
+            && s.split_once('@').is_some_and(|(local, domain)| {
+                let labels: Vec<&str> = domain.split('.').collect();
+                !local.is_empty()
+                    && !local.chars().any(bad)
+                    && labels.len() >= 2
+                    && labels.iter().all(|l| !l.is_empty() && !l.chars().any(bad))
+            });
+        if ok {
+            Ok(Email(s))
+        } else {
+            Err(EmailError(s))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    /// The document's pattern for an address.
+    pub fn pattern() -> String {
+        let c = NOT_IN_EMAIL;
+        format!(r"^[^@{c}]+@[^@.{c}]+(\.[^@.{c}]+)+$")
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = EmailError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::new(s)
+    }
+}
+
+impl From<Email> for String {
+    fn from(e: Email) -> String {
+        e.0
+    }
+}
+
+impl utoipa::PartialSchema for Email {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(3))
+            .max_length(Some(EMAIL_MAX))
+            .pattern(Some(Email::pattern()))
+            .description(Some(
+                "An email address: a local part, `@`, and a domain of dot-separated labels; \
+                 no whitespace or control characters.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Email {}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -147,6 +234,23 @@ mod tests {
             if matches!(LongText::new(s.clone()), Err(TextError::Blank | TextError::Control { .. })) {
                 prop_assert!(!schema_allows::<20_000, true>(&s), "{s:?}");
             }
+        }
+    }
+
+    fn email_schema_allows(s: &str) -> bool {
+        let pattern =
+            regex::Regex::new(&Email::pattern()).expect("the pattern is a regular expression");
+        let len = s.chars().count();
+        pattern.is_match(s) && (3..=super::EMAIL_MAX).contains(&len)
+    }
+
+    proptest! {
+        /// The document's pattern for an email address and `Email::new` agree on every string.
+        #[test]
+        fn the_email_schema_is_what_the_server_accepts(
+            s in "[a-c@. \t\u{0}\u{85}\u{a0}\u{3000}\u{e9}]{0,12}|(?s).{0,20}|[a-z]{1,4}@[a-z]{1,4}(\\.[a-z]{0,3}){0,3}"
+        ) {
+            prop_assert_eq!(email_schema_allows(&s), super::Email::new(s.clone()).is_ok(), "{:?}", s);
         }
     }
 

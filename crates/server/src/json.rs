@@ -53,16 +53,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
 
 /// Parses a JSON document, reporting the failing field.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let message = inner.to_string();
+    // One document and nothing after it but whitespace: `{…}xx` or two bodies back to back
+    // are refused (serde_json's "trailing characters") rather than read as their first part.
+    let mut document: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        let message = e.to_string();
         let message = message
             .split(" at line ")
             .next()
             .unwrap_or(&message)
             .to_owned();
+        ApiError::Invalid {
+            status: StatusCode::BAD_REQUEST,
+            field: None,
+            detail: format!("the body is not one JSON document: {message}"),
+        }
+    })?;
+    whole_numbers_as_integers(&mut document);
+    let nul = nul_at(&document, String::new());
+    let value = serde_path_to_error::deserialize(document).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
         // serde reports a missing field at its parent's path; name the field itself.
         let field = match message
             .strip_prefix("missing field `")
@@ -73,48 +83,22 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             None if path == "." => String::new(),
             None => path,
         };
-        let status = if inner.is_syntax() || inner.is_eof() {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        };
         let detail = if field.is_empty() {
-            format!("the body is not valid JSON: {message}")
+            format!("the body does not fit: {message}")
         } else {
             format!("{field}: {message}")
         };
         ApiError::Invalid {
-            status,
+            status: StatusCode::UNPROCESSABLE_ENTITY,
             field: (!field.is_empty()).then_some(field),
             detail,
         }
     })?;
-    // One document and nothing after it but whitespace: `{…}xx` or two bodies back to back
-    // are refused rather than read as their first part.
-    de.end().map_err(|e| ApiError::Invalid {
-        status: StatusCode::BAD_REQUEST,
-        field: None,
-        detail: format!("the body is not one JSON document: {e}"),
-    })?;
-    refuse_nul(bytes)?;
-    Ok(value)
-}
-
-/// No field of any request may hold a NUL: PostgreSQL refuses one in text (a 500 deep in a
-/// query) where SQLite stores it. Text fields refuse every control character as they parse;
-/// this catches the rest (ids, emails, slugs) at the edge too. A body without the escape
-/// `\u0000` (the only way JSON can carry a NUL) costs one scan.
-fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
-    if !bytes.windows(6).any(|w| w == b"\\u0000") {
-        return Ok(());
-    }
-    let document: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| ApiError::Invalid {
-            status: StatusCode::BAD_REQUEST,
-            field: None,
-            detail: format!("the body is not valid JSON: {e}"),
-        })?;
-    match nul_at(&document, String::new()) {
+    // No field of any request may hold a NUL: PostgreSQL refuses one in text (a 500 deep in
+    // a query) where SQLite stores it. Text fields refuse every control character as they
+    // parse; this catches the rest (ids, emails, slugs) at the edge too.
+    match nul {
+        None => Ok(value),
         Some(field) if field.is_empty() => Err(ApiError::Invalid {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             detail: "the body must not contain the control character U+0000".into(),
@@ -125,7 +109,39 @@ fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
             detail: format!("{field}: must not contain the control character U+0000"),
             field: Some(field),
         }),
-        None => Ok(()),
+    }
+}
+
+/// JSON has one kind of number, and JSON Schema counts `874.0` as the integer 874, as the
+/// document's `integer` fields promise; serde would refuse it for a `u32`. So a number
+/// written with a zero fraction, within the range of an `i64` or `u64`, is read as that
+/// integer (a float field reads an integer just as well).
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            let Some(f) = n.as_f64().filter(|_| n.is_f64()) else {
+                return;
+            };
+            // 2^63 and 2^64 are exact in f64, so the comparisons are too.
+            const I64_END: f64 = 9_223_372_036_854_775_808.0;
+            const U64_END: f64 = 18_446_744_073_709_551_616.0;
+            if f.fract() != 0.0 {
+                return;
+            }
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let whole = if (-I64_END..I64_END).contains(&f) {
+                Value::from(f as i64)
+            } else if (0.0..U64_END).contains(&f) {
+                Value::from(f as u64)
+            } else {
+                return;
+            };
+            *value = whole;
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(map) => map.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
     }
 }
 
@@ -273,5 +289,34 @@ mod tests {
             bytes.extend_from_slice(tail.as_bytes());
             every_body("application/json", &bytes)?;
         }
+    }
+}
+
+#[cfg(test)]
+mod whole_numbers {
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Days {
+        days: u32,
+        amount: i64,
+        share: f64,
+    }
+
+    #[test]
+    fn a_number_with_a_zero_fraction_is_an_integer_and_others_are_not() {
+        let read: Days = super::parse(br#"{"days": 874.0, "amount": -5.0, "share": 2}"#)
+            .expect("whole numbers read as integers");
+        assert_eq!(
+            read,
+            Days {
+                days: 874,
+                amount: -5,
+                share: 2.0
+            }
+        );
+        assert!(super::parse::<Days>(br#"{"days": 1.5, "amount": 0, "share": 0}"#).is_err());
+        assert!(super::parse::<Days>(br#"{"days": 1e30, "amount": 0, "share": 0}"#).is_err());
+        assert!(super::parse::<Days>(br#"{"days": 1, "amount": 0, "share": 0} x"#).is_err());
     }
 }

@@ -25,7 +25,13 @@ pub struct AppState {
     pub notifier: Arc<Notifier>,
     /// The limits of email in, and the key mailbox passwords are sealed with.
     pub inbound: Arc<crate::inbound::Settings>,
+    /// Told the method and route template of every request that matched a route; `None`
+    /// in `ladder serve`. The tests' harness logs which routes its tests call.
+    pub route_log: Option<RouteLog>,
 }
+
+/// Receives `(method, route template)` for each routed request (see [`AppState::route_log`]).
+pub type RouteLog = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
 /// The one place the server reads the time. Domain code receives `now` from here.
 ///
@@ -100,7 +106,14 @@ impl AppState {
             login_throttle: Arc::new(LoginThrottle::new(ThrottleLimits::default())),
             notifier: Arc::new(Notifier::default()),
             inbound: Arc::new(crate::inbound::Settings::default()),
+            route_log: None,
         }
+    }
+
+    /// The same state, telling `log` the route of every request it serves.
+    pub fn with_route_log(mut self, log: RouteLog) -> AppState {
+        self.route_log = Some(log);
+        self
     }
 
     /// The same state, sending the session cookie only over TLS when `secure`.

@@ -11,9 +11,49 @@ use crate::Category;
 #[serde(default)]
 pub struct RepeatRule {
     /// How many prior contacts within the window fire the trigger.
+    #[schema(minimum = 1, maximum = 1000)]
     pub threshold: u32,
+    #[schema(minimum = 1, maximum = 26352)]
     pub window_hours: u32,
 }
+
+/// The range a history setting must be in, as the policy's validation and the document
+/// state it (keep the `#[schema]` bounds on the fields equal to these).
+pub struct Limit {
+    pub field: &'static str,
+    pub min: u32,
+    pub max: u32,
+    pub why: &'static str,
+}
+
+/// Repeat contact's threshold and window, then many customers' (three years of hours,
+/// thirty days of minutes).
+pub const LIMITS: [Limit; 4] = [
+    Limit {
+        field: "repeat_contact.threshold",
+        min: 1,
+        max: 1000,
+        why: "zero would flag every ticket",
+    },
+    Limit {
+        field: "repeat_contact.window_hours",
+        min: 1,
+        max: 26352,
+        why: "an empty window never sees a prior contact",
+    },
+    Limit {
+        field: "many_customers.threshold",
+        min: 2,
+        max: 1000,
+        why: "one customer is not many",
+    },
+    Limit {
+        field: "many_customers.window_minutes",
+        min: 1,
+        max: 43200,
+        why: "an empty window never sees two customers",
+    },
+];
 
 impl Default for RepeatRule {
     fn default() -> Self {
@@ -48,7 +88,9 @@ pub fn repeat_reached(prior: u32, rule: &RepeatRule) -> Option<u32> {
 #[serde(default)]
 pub struct IncidentRule {
     /// How many distinct customers with the same key within the window fire the trigger.
+    #[schema(minimum = 2, maximum = 1000)]
     pub threshold: u32,
+    #[schema(minimum = 1, maximum = 43200)]
     pub window_minutes: u32,
 }
 
@@ -276,6 +318,46 @@ fn stem(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `#[schema]` bounds of each history setting, as the document states them.
+    fn documented(
+        schema: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        field: &str,
+    ) -> (String, String) {
+        use utoipa::openapi::{schema::Schema, RefOr};
+        let RefOr::T(Schema::Object(o)) = schema else {
+            panic!("an object schema")
+        };
+        let Some(RefOr::T(Schema::Object(f))) = o.properties.get(field) else {
+            panic!("{field}")
+        };
+        let show = |n: &Option<utoipa::Number>| match n {
+            Some(utoipa::Number::Int(i)) => i.to_string(),
+            Some(utoipa::Number::UInt(u)) => u.to_string(),
+            Some(utoipa::Number::Float(f)) => f.to_string(),
+            None => "none".to_owned(),
+        };
+        (show(&f.minimum), show(&f.maximum))
+    }
+
+    #[test]
+    fn the_document_states_the_limits_the_policy_checks() {
+        use utoipa::PartialSchema;
+        let fields = [
+            documented(RepeatRule::schema(), "threshold"),
+            documented(RepeatRule::schema(), "window_hours"),
+            documented(IncidentRule::schema(), "threshold"),
+            documented(IncidentRule::schema(), "window_minutes"),
+        ];
+        for (limit, (min, max)) in LIMITS.iter().zip(fields) {
+            assert_eq!(
+                (min, max),
+                (limit.min.to_string(), limit.max.to_string()),
+                "{}",
+                limit.field
+            );
+        }
+    }
 
     fn at(s: &str) -> Timestamp {
         s.parse().expect("valid timestamp")

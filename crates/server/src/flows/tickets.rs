@@ -108,7 +108,7 @@ async fn check_user(
     if found.is_empty() {
         return Err(FlowError::field(
             field,
-            format!("no user with id {id:?} in this organisation"),
+            format!("no user with id {:?} in this organisation", id.0),
         ));
     }
     Ok(())
@@ -164,7 +164,7 @@ pub async fn create_in(
         .ok_or_else(|| {
             FlowError::field(
                 "customer_id",
-                format!("no customer with id {:?}", req.customer_id),
+                format!("no customer with id {:?}", req.customer_id.0),
             )
         })?;
     if let Some(a) = &req.assignee_id {
@@ -304,10 +304,12 @@ pub async fn patch(
                     .into(),
             ));
         }
+        // `escalated` is a state the ticket is in (and comes back to from `pending`), not a
+        // way to escalate it: a conflict with the ticket's state, not a bad value.
         if !escalated && status == TicketStatus::Escalated {
-            return Err(FlowError::field(
-                "status",
-                "use POST /api/v1/tickets/{id}/escalate to escalate a ticket",
+            return Err(FlowError::Conflict(
+                "the ticket is not escalated: use POST /api/v1/tickets/{id}/escalate to escalate it"
+                    .into(),
             ));
         }
         if matches!(t.status, TicketStatus::Resolved | TicketStatus::Closed)
@@ -618,7 +620,7 @@ pub async fn link(
     {
         return Err(FlowError::field(
             "to_ticket_id",
-            format!("no ticket with id {:?}", to_ticket_id),
+            format!("no ticket with id {:?}", to_ticket_id.0),
         ));
     }
     let l = tickets::insert_link(tx.conn(), &tenant, &t.id, to_ticket_id, kind, now).await?;

@@ -1,6 +1,7 @@
 //! Deliveries (every email and webhook call, with attempts and the last error), webhooks,
 //! and the kinds of email people turn off.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use jiff::Timestamp;
@@ -64,10 +65,12 @@ impl From<deliveries::Delivery> for Delivery {
 #[into_params(parameter_in = Query)]
 pub struct DeliveryFilter {
     /// `pending`, `delivered` or `failed`; all when left out.
+    #[param(pattern = "^(pending|delivered|failed)$")]
     pub state: Option<String>,
     /// A delivery id: continue after it (newest first).
     pub before: Option<String>,
     /// At most this many (1–500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -77,8 +80,14 @@ pub struct DeliveryFilter {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(f): Query<DeliveryFilter>,
+    query: Result<Query<DeliveryFilter>, QueryRejection>,
 ) -> ApiResult<Json<Vec<Delivery>>> {
+    // axum's own rejection is plain text; every refusal is a problem document.
+    let Query(f) = query.map_err(|e| ApiError::Invalid {
+        status: StatusCode::BAD_REQUEST,
+        field: None,
+        detail: e.body_text(),
+    })?;
     caller.actor.require_manager("see deliveries")?;
     let st = match f.state.as_deref() {
         None => None,
@@ -120,8 +129,9 @@ pub async fn retry(
 #[serde(deny_unknown_fields)]
 pub struct NewWebhookRequest {
     /// Where events are POSTed (http or https; not loopback or a private network).
+    #[schema(max_length = 2000)]
     pub url: String,
-    /// The events sent there.
+    #[schema(schema_with = crate::routes::schemas::webhook_events)]
     pub events: Vec<String>,
 }
 
@@ -211,7 +221,7 @@ pub async fn delete_webhook(
 #[derive(Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailPreferences {
-    /// The kinds of email not sent (`sla_reminder`, `escalation_resolved`…).
+    #[schema(schema_with = crate::routes::schemas::emailed_kinds)]
     pub off: Vec<String>,
 }
 

@@ -59,10 +59,12 @@ impl From<EscalateRequest> for (Escalate, Carried) {
 #[serde(deny_unknown_fields)]
 pub struct Compensation {
     pub kind: CompensationKind,
-    /// In minor units of the currency (cents).
+    /// In minor units of the currency (cents); 0 when the kind is `none`.
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub amount: i64,
     /// ISO 4217; the policy's currency when left out.
+    #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: Option<String>,
 }
 

@@ -64,8 +64,8 @@ use crate::state::AppState;
 #[utoipa::path(get, path = "/metrics/escalations", operation_id = "get_escalation_metrics", tag = "metrics",
     params(("from" = String, Query, description = "Start of the period: an RFC 3339 instant or a date"),
            ("to" = String, Query, description = "End of the period: an RFC 3339 instant (exclusive) or a date (inclusive)"),
-           ("group_by" = Option<String>, Query, description = "team, category, owner or week"),
-           ("format" = Option<String>, Query, description = "json (the default) or csv; `Accept: text/csv` also asks for CSV")),
+           ("group_by" = Option<GroupBy>, Query, nullable = false, description = "team, category, owner or week"),
+           ("format" = Option<String>, Query, nullable = false, description = "json (the default) or csv; `Accept: text/csv` also asks for CSV")),
     responses((status = 200, description = "The figures", content(
                   (Report = "application/json"),
                   (String = "text/csv"))),

@@ -9,6 +9,7 @@ pub mod people;
 pub mod policy;
 pub mod problems;
 pub mod queues;
+pub mod schemas;
 pub mod session;
 pub mod stream;
 pub mod tickets;
@@ -16,7 +17,7 @@ pub mod views;
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
@@ -139,11 +140,19 @@ fn routes() -> OpenApiRouter<AppState> {
 /// The largest request body accepted; bigger ones are refused with 413.
 const BODY_LIMIT: usize = 256 * 1024;
 
+/// The OpenAPI document the server serves, built from the same list as its router.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, mut document) = routes().split_for_parts();
+    problems::document(&mut document);
+    document
+}
+
 pub fn router(state: AppState) -> Router {
     let (router, mut document) = routes().split_for_parts();
     problems::document(&mut document);
     // The web pages, beside the API and outside its document (`web::beside`).
     crate::web::beside(router)
+        .route_layer(axum::middleware::from_fn(matched_route))
         .layer(Extension(Arc::new(document)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(method_not_allowed_as_problem))
@@ -179,6 +188,17 @@ async fn openapi_document(
     Extension(document): Extension<Arc<utoipa::openapi::OpenApi>>,
 ) -> Json<utoipa::openapi::OpenApi> {
     Json(document.as_ref().clone())
+}
+
+/// The route template a request matched, carried out on the response: `MatchedPath` is
+/// known only inside the router, and the outer layers (`count_requests`) run around it.
+async fn matched_route(req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let mut res = next.run(req).await;
+    if let Some(route) = route {
+        res.extensions_mut().insert(route);
+    }
+    res
 }
 
 /// A NUL in the path or query (`%00`) would reach a query as part of an id, and PostgreSQL
@@ -225,6 +245,9 @@ async fn method_not_allowed_as_problem(req: Request, next: Next) -> Response {
 async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let method = req.method().to_string();
     let res = next.run(req).await;
+    if let (Some(log), Some(route)) = (&state.route_log, res.extensions().get::<MatchedPath>()) {
+        log(&method, route.as_str());
+    }
     if let Some(crate::error::CorruptRow(table)) = res.extensions().get() {
         state.metrics.corrupt(table);
     }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use ladder_core::text::ShortText;
+use ladder_core::text::{Email, ShortText};
 use ladder_core::{CustomerTier, Role, UserId};
 use ladder_storage::{directory, search};
 use serde::Deserialize;
@@ -19,9 +19,12 @@ use crate::state::AppState;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserRequest {
-    pub email: String,
+    pub email: Email,
     pub name: ShortText,
+    #[schema(schema_with = crate::routes::schemas::organisation_role)]
     pub role: Role,
+    /// At least 8 characters, not all spaces; at most 1024.
+    #[schema(min_length = 8, max_length = 1024, pattern = r"\S")]
     pub password: String,
 }
 
@@ -34,7 +37,7 @@ pub async fn create_user(
     Json(req): Json<NewUserRequest>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     let cmd = AddUser {
-        email: req.email,
+        email: req.email.into_string(),
         name: req.name,
         role: req.role,
         password: req.password,
@@ -135,7 +138,9 @@ pub async fn list_teams(
 #[serde(deny_unknown_fields)]
 pub struct NewCustomerRequest {
     pub name: ShortText,
-    pub email: Option<String>,
+    pub email: Option<Email>,
+    /// Digits, spaces and `+ - ( ) .`, at most 40.
+    #[schema(pattern = r"^[0-9 +().\-]*$", max_length = 40)]
     pub phone: Option<String>,
     #[serde(default = "standard_tier")]
     pub tier: CustomerTier,
@@ -155,7 +160,7 @@ pub async fn create_customer(
 ) -> ApiResult<(StatusCode, Json<Customer>)> {
     let cmd = AddCustomer {
         name: req.name,
-        email: req.email,
+        email: req.email.map(Email::into_string),
         phone: req.phone,
         tier: req.tier,
     };

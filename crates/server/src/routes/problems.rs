@@ -9,33 +9,42 @@ use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 pub fn document(openapi: &mut OpenApi) {
     for (path, item) in openapi.paths.paths.iter_mut() {
         let has_path_id = path.contains('{');
-        for op in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for (op, writes) in [
+            (&mut item.get, false),
+            (&mut item.put, true),
+            (&mut item.post, true),
+            (&mut item.delete, true),
+            (&mut item.patch, true),
+        ] {
+            let Some(op) = op else { continue };
             as_problems(op);
-            for (status, why) in refusals(op, has_path_id) {
+            no_nul_in_parameters(op);
+            for (status, why) in refusals(op, has_path_id, writes) {
                 add(op, status, why);
             }
         }
     }
 }
 
-fn refusals(op: &Operation, has_path_id: bool) -> Vec<(&'static str, &'static str)> {
+fn refusals(op: &Operation, has_path_id: bool, writes: bool) -> Vec<(&'static str, &'static str)> {
     // Any URL can be malformed (a NUL in it, say).
     let mut out = vec![("400", "The request is malformed")];
-    if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+    let signed_in = op.security.as_ref().is_some_and(|s| !s.is_empty());
+    if signed_in {
         out.push((
             "401",
             "No bearer token, or one that is unknown, expired or revoked",
         ));
         out.push(("403", "The caller's role may not do this"));
+    }
+    // Every write runs in a transaction that can meet a unique name or email already taken,
+    // or find that what it changes has moved on (the flows' `Conflict`).
+    if signed_in && writes {
+        out.push((
+            "409",
+            "It conflicts with the current state: a name or email already taken, or a \
+             ticket, escalation or approval no longer in the state it needs",
+        ));
     }
     if has_path_id {
         out.push(("404", "No such resource in the caller's organisation"));
@@ -53,6 +62,28 @@ fn refusals(op: &Operation, has_path_id: bool) -> Vec<(&'static str, &'static st
         out.push(("422", "A field is invalid; `field` names it"));
     }
     out
+}
+
+/// A NUL (`%00`) anywhere in the URL is refused (`refuse_nul_in_uri`): every free-form
+/// text parameter of the path or query says so with a pattern.
+fn no_nul_in_parameters(op: &mut Operation) {
+    use utoipa::openapi::schema::{Schema, SchemaType, Type};
+    for p in op.parameters.iter_mut().flatten() {
+        if !matches!(p.parameter_in, ParameterIn::Path | ParameterIn::Query) {
+            continue;
+        }
+        let Some(RefOr::T(Schema::Object(o))) = p.schema.as_mut() else {
+            continue;
+        };
+        let text = match &o.schema_type {
+            SchemaType::Type(t) => *t == Type::String,
+            SchemaType::Array(ts) => ts.contains(&Type::String),
+            SchemaType::AnyValue => false,
+        };
+        if text && o.pattern.is_none() && o.enum_values.is_none() {
+            o.pattern = Some(r"^[^\u0000]*$".to_owned());
+        }
+    }
 }
 
 /// A handler's own error responses (`body = Problem`) are documented as `application/json`

@@ -23,10 +23,28 @@ use crate::stream::{self, Audience, Start, KEEP_ALIVE, MAX_STREAMS_PER_USER};
 /// audit trail: reconnecting with `Last-Event-ID` sends everything after it, and a `reset`
 /// event asks the page to reload when that is too far behind. Platform support receive what
 /// is escalated to the platform, and a `reset` when they reconnect.
+/// One Server-Sent Event of the stream, field by field, as the document describes each event
+/// of a `text/event-stream` (the events themselves are written by `crate::stream`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SseEvent {
+    /// The event's name (`escalation.created`, `sla.reminder`…, or `reset`); absent on the
+    /// opening event and on an id sent alone.
+    event: Option<String>,
+    /// A position in the organisation's audit trail (`platform` on platform support's
+    /// streams): send it back as `Last-Event-ID`.
+    #[schema(pattern = "^([0-9]+|platform)$")]
+    id: Option<String>,
+    /// `{type, ticket_id, escalation_id?, at}` as JSON.
+    data: Option<String>,
+    /// How long to wait before reconnecting, in milliseconds.
+    retry: Option<u64>,
+}
+
 #[utoipa::path(get, path = "/stream", operation_id = "stream_events", tag = "stream",
-    params(("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received, to resume after it")),
+    params(("Last-Event-ID" = Option<String>, Header, nullable = false, pattern = "^([0-9]{1,18}|platform)$", description = "The id of the last event received, to resume after it")),
     responses(
-        (status = 200, description = "A stream of Server-Sent Events", content_type = "text/event-stream", body = String),
+        (status = 200, description = "A stream of Server-Sent Events", content_type = "text/event-stream", body = SseEvent),
         (status = 400, body = crate::error::Problem),
         (status = 401, body = crate::error::Problem),
         (status = 429, body = crate::error::Problem)),
@@ -36,13 +54,28 @@ pub async fn events(
     caller: Caller,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    // An event id is a position in the audit trail, decimal digits (at most 18, so it always
+    // fits an i64), or a platform stream's `platform`, as the document's pattern says;
+    // checked the same for everyone. `None` inside: `platform`, which no position follows.
     let last = match headers.get("last-event-id") {
         None => None,
-        Some(v) => Some(v.to_str().map_err(|_| ApiError::Invalid {
-            status: StatusCode::BAD_REQUEST,
-            field: Some("Last-Event-ID".into()),
-            detail: "must be the id of an event this stream sent".into(),
-        })?),
+        Some(v) if v.as_bytes().trim_ascii() == crate::stream::PLATFORM_ID.as_bytes() => Some(None),
+        Some(v) => {
+            let id = v.to_str().unwrap_or("").trim();
+            if id.is_empty() || id.len() > 18 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ApiError::Invalid {
+                    status: StatusCode::BAD_REQUEST,
+                    field: Some("Last-Event-ID".into()),
+                    detail: format!(
+                        "{:?} is not the id of an event this stream sent",
+                        String::from_utf8_lossy(v.as_bytes())
+                    ),
+                });
+            }
+            Some(Some(id.parse::<i64>().map_err(|e| {
+                ApiError::Internal(anyhow::anyhow!("an 18-digit event id did not parse: {e}"))
+            })?))
+        }
     };
     let (audience, start) = if caller.is_platform() {
         let start = match last {
@@ -53,16 +86,9 @@ pub async fn events(
     } else {
         let start = match last {
             None => Start::Now,
-            Some(id) => match id.trim().parse::<i64>() {
-                Ok(seq) if seq >= 0 => Start::After(seq),
-                _ => {
-                    return Err(ApiError::Invalid {
-                        status: StatusCode::BAD_REQUEST,
-                        field: Some("Last-Event-ID".into()),
-                        detail: format!("{id:?} is not the id of an event this stream sent"),
-                    })
-                }
-            },
+            Some(Some(seq)) => Start::After(seq),
+            // A platform stream's id resumes nothing here: the page reloads.
+            Some(None) => Start::Reset,
         };
         let audience = Audience::Staff {
             tenant: caller.tenant_id().clone(),

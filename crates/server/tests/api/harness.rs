@@ -2,7 +2,9 @@
 //! database per test), the real server on a free port and on a clock the test moves, and
 //! helpers that read like the flows.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use jiff::{SignedDuration, Timestamp};
 use ladder_server::engine::EngineConfig;
@@ -117,6 +119,41 @@ impl Drop for Scratch {
             }
         }
     }
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// The file named by `LADDER_ROUTE_LOG` (scripts/test sets it for the whole run) gets a line
+/// `<database> <METHOD> <route template>` for each route a test's server answered, once per
+/// test binary; `routes_covered` reads it afterwards (why there: see that module).
+pub fn route_log(backend: Backend) -> Option<ladder_server::state::RouteLog> {
+    static SEEN: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let path = std::env::var_os("LADDER_ROUTE_LOG")?;
+    Some(Arc::new(move |method: &str, route: &str| {
+        use std::io::Write;
+        let line = format!("{} {method} {route}\n", backend.name());
+        let mut seen = SEEN.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.contains(&line) {
+            return;
+        }
+        // A line that cannot be written is left unseen, so the route shows as not called
+        // (the check fails) rather than the server's request failing here.
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+        if written.is_ok() {
+            seen.insert(line);
+        }
+    }))
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -252,9 +289,12 @@ impl TestApp {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let clock = TestClock::at(START);
-        let state = AppState::new(db.clone(), Clock::Test(clock.clone()))
+        let mut state = AppState::new(db.clone(), Clock::Test(clock.clone()))
             .with_notifier(notifier)
             .with_inbound(inbound);
+        if let Some(log) = route_log(backend) {
+            state = state.with_route_log(log);
+        }
         let engine_runs = engine.workers > 0;
         let served = state.clone();
         tokio::spawn(async move {

@@ -23,6 +23,7 @@ mod notify;
 mod notify_cluster;
 mod openapi;
 mod search;
+mod routes_covered;
 mod secrets;
 mod sla;
 mod stream;
