@@ -140,7 +140,16 @@ pub async fn create(
     let text = format!("{}\n\n{}", req.subject.as_str(), req.description.as_str());
     let scanned = triggers::Scanned::early(db, actor.tenant(), &text).await?;
     let mut tx = db.write().await?;
-    let v = create_in(&mut tx, db, actor.tenant(), Some(actor), req, Some(scanned), now).await?;
+    let v = create_in(
+        &mut tx,
+        db,
+        actor.tenant(),
+        Some(actor),
+        req,
+        Some(scanned),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(v)
 }
