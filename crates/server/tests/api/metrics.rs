@@ -838,7 +838,7 @@ async fn the_reports_page_shows_the_figures_and_links_the_csv(b: Backend) {
         html.contains("aria-current=\"true\">Last 30 days</a>"),
         "{html}"
     );
-    assert!(html.contains("<th scope=\"row\">week of "), "{html}");
+    assert!(html.contains("<th scope=\"row\">Week of "), "{html}");
     // Signed out: to the sign-in form.
     let res = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
