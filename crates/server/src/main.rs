@@ -251,6 +251,11 @@ const CORPORA: &[(&str, &str, bool)] = &[
         include_str!("../../core/corpus/triggers-holdout-2.jsonl"),
         false,
     ),
+    (
+        "triggers-holdout-blind-2.jsonl",
+        include_str!("../../core/corpus/triggers-holdout-blind-2.jsonl"),
+        false,
+    ),
 ];
 
 fn triggers_command(command: TriggersCommand) -> anyhow::Result<ExitCode> {

@@ -10,6 +10,7 @@ use crate::harness::{Backend, Org, TestApp, TicketBuilder};
 use crate::on_both_databases;
 
 on_both_databases!(
+    an_escalation_moves_up_and_back_down_through_the_pages,
     signing_in_sets_an_http_only_same_site_cookie,
     pages_without_a_session_send_to_the_sign_in_form,
     a_page_post_without_its_csrf_token_is_refused_and_changes_nothing,
@@ -1166,4 +1167,105 @@ async fn the_rail_counts_what_each_person_has(b: Backend) {
     assert!(filtered
         .body
         .contains("Watching <span class=\"muted\">(0)</span>"));
+}
+
+/// The panel's "Move up" and "De-escalate" forms: a blank reason or note is the form again
+/// with nothing changed; with one, the flow runs and the page says where the escalation went.
+async fn an_escalation_moves_up_and_back_down_through_the_pages(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Harbour Dental").await;
+    let agent = org.user(&app, "Ann Agent", "agent").await;
+    let customer = org.customer(&app, "Lee").await;
+    let mut owner = Browser::new(&app);
+    owner
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+    let escalate = |ticket: String| {
+        let (app, agent) = (&app, &agent);
+        async move {
+            let (s, esc) = app
+                .post(
+                    agent,
+                    &format!("/tickets/{ticket}/escalate"),
+                    json!({"target": {"kind": "owner"}, "category": "legal", "note": "Solicitor's letter", "contact_method": "email", "urgency": "standard"}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{esc}");
+            esc["id"].as_str().expect("escalation id").to_owned()
+        }
+    };
+
+    // Moving up: the note is required; with it, the owner's escalation goes to the admins.
+    let ticket = TicketBuilder::new(&customer)
+        .about("Letter from a solicitor")
+        .open(&app, &agent)
+        .await;
+    let esc = escalate(ticket.clone()).await;
+    let token = owner.get(&format!("/tickets/{ticket}")).await.csrf();
+    let path = format!("/tickets/{ticket}/re-escalate");
+    let before = app.snapshot().await;
+    let blank = owner
+        .post(
+            &path,
+            &[("csrf", &token), ("escalation_id", &esc), ("note", "")],
+        )
+        .await;
+    assert_eq!(blank.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        blank.body.contains("Say why it must go higher."),
+        "{}",
+        blank.body
+    );
+    assert_eq!(app.snapshot().await, before);
+    let up = owner
+        .post(
+            &path,
+            &[
+                ("csrf", &token),
+                ("escalation_id", &esc),
+                ("note", "Beyond us"),
+            ],
+        )
+        .await;
+    assert_eq!(up.status, StatusCode::SEE_OTHER, "{}", up.body);
+    let (_, t) = app.get(&agent, &format!("/tickets/{ticket}")).await;
+    assert_ne!(t["active_escalation_id"], esc.as_str(), "{t}");
+    let (_, moved) = app.get(&org.owner, &format!("/escalations/{esc}")).await;
+    assert_eq!(moved["state"], "superseded", "{moved}");
+
+    // De-escalating: the reason is required; with it, the ticket has no active escalation.
+    let ticket = TicketBuilder::new(&customer)
+        .about("Question about a letter")
+        .open(&app, &agent)
+        .await;
+    let esc = escalate(ticket.clone()).await;
+    let token = owner.get(&format!("/tickets/{ticket}")).await.csrf();
+    let path = format!("/tickets/{ticket}/de-escalate");
+    let before = app.snapshot().await;
+    let blank = owner
+        .post(
+            &path,
+            &[("csrf", &token), ("escalation_id", &esc), ("reason", "")],
+        )
+        .await;
+    assert_eq!(blank.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        blank.body.contains("Say why this did not need escalating."),
+        "{}",
+        blank.body
+    );
+    assert_eq!(app.snapshot().await, before);
+    let down = owner
+        .post(
+            &path,
+            &[
+                ("csrf", &token),
+                ("escalation_id", &esc),
+                ("reason", "Only a question about the letter's date"),
+            ],
+        )
+        .await;
+    assert_eq!(down.status, StatusCode::SEE_OTHER, "{}", down.body);
+    let (_, t) = app.get(&agent, &format!("/tickets/{ticket}")).await;
+    assert!(t["active_escalation_id"].is_null(), "{t}");
 }
