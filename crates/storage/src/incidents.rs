@@ -111,8 +111,12 @@ pub async fn distinct_reporters(
          AND NOT EXISTS (SELECT 1 FROM ticket_links l \
          WHERE l.tenant_id = t.tenant_id AND l.from_ticket_id = t.id AND l.kind = $5)";
     let (n,): (i64,) = sqlx::query_as(&format!(
+        // Every step, the first one too, seeks `customer_id > previous` (the first after
+        // ''): with no customer bound in the first step SQLite's planner chose the
+        // tenant's index by time and sorted the whole window (1.1 ms against 13 µs with
+        // 2,500 reports in the hour).
         "WITH RECURSIVE seen (customer_id, n) AS ( \
-         SELECT ({next} ORDER BY t.customer_id LIMIT 1), 1 \
+         SELECT ({next} AND t.customer_id > $7 ORDER BY t.customer_id LIMIT 1), 1 \
          UNION ALL \
          SELECT ({next} AND t.customer_id > s.customer_id ORDER BY t.customer_id LIMIT 1), s.n + 1 \
          FROM seen s WHERE s.customer_id IS NOT NULL AND s.n < $6) \
@@ -124,6 +128,7 @@ pub async fn distinct_reporters(
     .bind(micros(until))
     .bind(LinkKind::ChildOf.as_str())
     .bind(i64::from(cap))
+    .bind("")
     .fetch_one(conn)
     .await?;
     Ok(u32::try_from(n.max(0)).unwrap_or(u32::MAX).min(cap))
