@@ -2,14 +2,14 @@
 //! `GET /customers?q=`.
 //!
 //! **Tickets.** Each ticket has one full-text document: its subject, description and every
-//! comment. On SQLite it is an FTS5 row (`ticket_fts`, porter stemming, ranked by bm25 with
-//! the subject weighing more); on PostgreSQL a `tsvector` in `ticket_search` with a GIN index
+//! comment. On SQLite it is an FTS5 row (`ticket_fts`, porter stemming; matches with every
+//! word in the subject first, then the newest); on PostgreSQL a `tsvector` in `ticket_search` with a GIN index
 //! (English stemming, subject weight A, description B, comments C, ranked by `ts_rank`).
 //! Triggers in the migrations keep both in step with `tickets` and `comments` inside the
 //! writing transaction, so a comment written by any code path is found at once.
 //!
 //! A query's words are all required (AND). Results with words come best first, by a score
-//! (ascending: bm25's, and `ts_rank` negated) then ticket id, among the newest
+//! (ascending: the SQLite bucket and recency, and `ts_rank` negated) then ticket id, among the newest
 //! [`RANKED_CANDIDATES`] matches (ranking costs a score per match); without words, newest
 //! first.
 //! Either way the page key is that order's key, `(score, id)` or `(created_at, id)`, and the
@@ -197,7 +197,11 @@ pub async fn tickets(
     } else {
         sql.push(&format!(" ORDER BY t.created_at DESC, t.id DESC LIMIT {l}"));
     }
-    let rows = sql.fetch_all(conn).await?;
+    let rows = if ranked {
+        sql.fetch_all_planned_each_time(conn).await?
+    } else {
+        sql.fetch_all(conn).await?
+    };
     let mut items = Vec::with_capacity(rows.len());
     let mut last_score = 0.0;
     for row in rows.iter().take(query.limit as usize) {
@@ -233,10 +237,11 @@ pub async fn tickets(
 }
 
 /// The most matching tickets a search ranks: the newest this many matches (by document
-/// number on SQLite, by id — time-ordered UUIDv7 — on PostgreSQL). Ranking costs a score per
+/// number on SQLite, by id — time-ordered UUIDv7 — on PostgreSQL). Ranking costs work per
 /// match, so a word found in most of a million tickets would cost a second; past this many,
-/// a person adds words. Pages continue within the same set.
-pub const RANKED_CANDIDATES: i64 = 5_000;
+/// a person adds words or a date filter. Pages continue within the same set. 1,000 keeps a
+/// search of a million tickets under 50 ms at p99 (`benches/search.rs`; 5,000 did not).
+pub const RANKED_CANDIDATES: i64 = 1_000;
 
 /// The head of a ranked search: the matching documents with their scores as `m`, joined to
 /// their tickets as `t`, ending in an open `WHERE`.
@@ -244,28 +249,35 @@ fn full_text(backend: Backend, scope: Scope<'_>, words: &[String]) -> Sql {
     match backend {
         Backend::Sqlite => {
             // Each word a quoted FTS5 string (words hold letters and digits only), all
-            // required. FTS5 walks its matches newest first and stops at the cap; the scores
-            // are computed for those only, once (MATERIALIZED), before the joins and the
-            // page's key compare them.
+            // required. FTS5 walks its matches newest first and stops at the cap. They are
+            // ranked without bm25: its inverse document frequency walks every match of each
+            // word, so a word found in a fifth of a million tickets cost 50-150 ms whatever
+            // the cap. The score is the bucket (every word in the subject: 0, else 1e15)
+            // minus the document number: subject matches first, newest first within each,
+            // exact as a float (document numbers stay far below 2^53).
             let expr = words
                 .iter()
                 .map(|w| format!("\"{w}\""))
                 .collect::<Vec<_>>()
                 .join(" AND ");
             let mut sql = Sql::new(
-                "WITH m AS MATERIALIZED (SELECT ticket_fts.rowid AS doc, \
-                 bm25(ticket_fts, 4.0, 1.0) AS score FROM ticket_fts \
+                "WITH a AS MATERIALIZED (SELECT ticket_fts.rowid AS doc FROM ticket_fts \
                  JOIN ticket_search s0 ON s0.doc = ticket_fts.rowid WHERE ticket_fts MATCH ",
             );
-            let q = sql.text_arg(expr);
+            let q = sql.text_arg(expr.clone());
             sql.push(&q.to_string());
             if let Scope::Tenant(tenant) = scope {
                 let p = sql.text_arg(tenant.0.clone());
                 sql.push(&format!(" AND s0.tenant_id = {p}"));
             }
             let cap = sql.int_arg(RANKED_CANDIDATES);
+            let in_subject = sql.text_arg(format!("{{subject}} : ({expr})"));
             sql.push(&format!(
-                " ORDER BY ticket_fts.rowid DESC LIMIT {cap}) \
+                " ORDER BY ticket_fts.rowid DESC LIMIT {cap}), \
+                 m AS MATERIALIZED (SELECT a.doc, (CASE WHEN a.doc IN (\
+                 SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH {in_subject} \
+                 AND rowid >= (SELECT min(doc) FROM a)) THEN 0.0 ELSE 1e15 END) - a.doc \
+                 AS score FROM a) \
                  SELECT {TICKET_COLS}, m.score AS score FROM m \
                  JOIN ticket_search s ON s.doc = m.doc \
                  JOIN tickets t ON t.id = s.ticket_id WHERE 1 = 1"
@@ -274,15 +286,22 @@ fn full_text(backend: Backend, scope: Scope<'_>, words: &[String]) -> Sql {
         }
         Backend::Postgres => {
             // `to_tsquery` over the words joined by `&`: each word is letters and digits, so
-            // the text has no operator of its own. The newest matches are capped in a
-            // subquery, so that only they are ranked.
+            // the text has no operator of its own. It is written out in the condition (not
+            // joined in as a row) so that the planner, which sees the words (the statement
+            // is planned for each search), estimates how many tickets have them: a rare
+            // word is read through the GIN index, a common one by walking the newest
+            // tickets backwards until the cap is reached. The newest matches are capped in
+            // a subquery, so that only they are ranked.
             let mut sql = Sql::new(&format!(
                 "SELECT {TICKET_COLS}, m.score AS score FROM (\
-                 SELECT c.ticket_id, -(ts_rank(c.doc, c.query)::float8) AS score FROM (\
-                 SELECT s.ticket_id, s.doc, query FROM ticket_search s, to_tsquery('english', "
+                 SELECT c.ticket_id, -(ts_rank(c.doc, to_tsquery('english', "
             ));
             let q = sql.text_arg(words.join(" & "));
-            sql.push(&format!("{q}) query WHERE s.doc @@ query"));
+            let q2 = sql.text_arg(words.join(" & "));
+            sql.push(&format!(
+                "{q}))::float8) AS score FROM (SELECT s.ticket_id, s.doc FROM ticket_search s \
+                 WHERE s.doc @@ to_tsquery('english', {q2})"
+            ));
             if let Scope::Tenant(tenant) = scope {
                 let p = sql.text_arg(tenant.0.clone());
                 sql.push(&format!(" AND s.tenant_id = {p}"));

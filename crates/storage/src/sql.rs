@@ -134,6 +134,20 @@ impl Sql {
         let (text, args) = self.into_parts(conn);
         Ok(sqlx::query_with(&text, args).fetch_all(conn).await?)
     }
+
+    /// [`Sql::fetch_all`] planned for these values every time rather than prepared once:
+    /// for a statement whose best plan depends on them (PostgreSQL keeps a prepared
+    /// statement's generic plan after a few runs, blind to how common a searched word is).
+    pub async fn fetch_all_planned_each_time(
+        self,
+        conn: &mut AnyConnection,
+    ) -> Result<Vec<AnyRow>> {
+        let (text, args) = self.into_parts(conn);
+        Ok(sqlx::query_with(&text, args)
+            .persistent(false)
+            .fetch_all(conn)
+            .await?)
+    }
 }
 
 /// `text` with `$1`…`$n` replaced by `?`, if they appear exactly in that order, once each.
