@@ -18,11 +18,11 @@ use jiff::Timestamp;
 use ladder_core::text::{LongText, ShortText};
 use ladder_core::{AuditKind, Channel, CustomerTier, TenantId, TicketId, TicketStatus};
 use ladder_storage::directory::{self, Customer, NewCustomer};
-use ladder_storage::inbound::{self as store, NewAttachment};
+use ladder_storage::inbound as store;
 use ladder_storage::{tickets, Backend, Db, WriteTx};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
+use crate::flows::attachments::store_files;
 use crate::flows::tickets::{comment_in, create_in, AddComment, OpenTicket};
 use crate::flows::{policy_in, record, Actor, FlowError, FlowResult};
 use crate::sla;
@@ -38,7 +38,8 @@ pub struct Settings {
     pub max_file_bytes: usize,
     /// Seals IMAP passwords at rest; without it no mailbox can be set.
     pub secret_key: Option<secret::SecretKey>,
-    /// How often each organisation's mailbox is polled.
+    /// How often each organisation's mailbox is polled (without IDLE), and the longest a
+    /// watch idles before taking again (with it).
     pub imap_interval: std::time::Duration,
     /// Whether `serve` runs the IMAP poller (the tests poll by hand).
     pub imap_worker: bool,
@@ -299,23 +300,20 @@ pub async fn receive(
             &message.raw,
         ));
     }
-    for (filename, content_type, data) in files {
-        let sha = hex::encode(Sha256::digest(data));
-        store::insert_attachment(
-            tx.conn(),
-            tenant,
-            NewAttachment {
-                ticket_id: &ticket_id,
-                comment_id: comment_id.as_ref(),
-                filename: &filename,
-                content_type: &content_type,
-                sha256: &sha,
-                data,
-            },
-            now,
-        )
-        .await?;
-    }
+    let files: Vec<(&str, &str, &[u8])> = files
+        .iter()
+        .map(|(n, t, d)| (n.as_str(), t.as_str(), *d))
+        .collect();
+    store_files(
+        &mut tx,
+        tenant,
+        &ticket_id,
+        comment_id.as_ref(),
+        None,
+        &files,
+        now,
+    )
+    .await?;
     store::finish_message(
         tx.conn(),
         tenant,
@@ -517,8 +515,11 @@ pub struct SetMailbox {
     pub port: u16,
     pub tls: imap::Tls,
     pub username: String,
-    pub password: secrecy::SecretString,
+    /// `None` keeps the password set before (the settings page never shows it back).
+    pub password: Option<secrecy::SecretString>,
     pub folder: String,
+    /// Where a message taken goes; `None` leaves it in `folder`, flagged `\Seen`.
+    pub processed_folder: Option<String>,
 }
 
 /// Sets the organisation's IMAP mailbox (owners and admins), its password sealed with the
@@ -557,7 +558,15 @@ pub async fn set_mailbox(
             detail: "a port from 1 to 65535".into(),
         });
     }
-    for (field, value) in [("username", &cmd.username), ("folder", &cmd.folder)] {
+    let processed = cmd
+        .processed_folder
+        .as_ref()
+        .filter(|f| !f.trim().is_empty());
+    let mut names = vec![("username", &cmd.username), ("folder", &cmd.folder)];
+    if let Some(p) = processed {
+        names.push(("processed_folder", p));
+    }
+    for (field, value) in names {
         if value.trim().is_empty() || value.len() > 200 || value.chars().any(char::is_control) {
             problems.push(crate::flows::FieldError {
                 field: field.into(),
@@ -565,18 +574,39 @@ pub async fn set_mailbox(
             });
         }
     }
-    if secrecy::ExposeSecret::expose_secret(&cmd.password).is_empty() {
+    if processed == Some(&cmd.folder) {
         problems.push(crate::flows::FieldError {
-            field: "password".into(),
-            detail: "the mailbox's password".into(),
+            field: "processed_folder".into(),
+            detail: "another folder than the one polled".into(),
         });
     }
-    if !problems.is_empty() {
-        return Err(FlowError::InvalidFields(problems));
-    }
-    let sealed = key
-        .seal(actor.tenant().as_str(), &cmd.password)
-        .map_err(|e| FlowError::Internal(anyhow::anyhow!(e)))?;
+    let password = cmd
+        .password
+        .as_ref()
+        .filter(|p| !secrecy::ExposeSecret::expose_secret(*p).is_empty());
+    let mut tx = db.write().await?;
+    let before = store::mailbox(tx.conn(), actor.tenant()).await?;
+    let sealed = match (password, &before) {
+        (Some(p), _) => Some(
+            key.seal(actor.tenant().as_str(), p)
+                .map_err(|e| FlowError::Internal(anyhow::anyhow!(e)))?,
+        ),
+        (None, Some(b)) => Some(b.password_sealed.clone()),
+        (None, None) => {
+            problems.push(crate::flows::FieldError {
+                field: "password".into(),
+                detail: "the mailbox's password".into(),
+            });
+            None
+        }
+    };
+    let sealed = match sealed {
+        Some(s) if problems.is_empty() => s,
+        _ => {
+            tx.rollback().await?;
+            return Err(FlowError::InvalidFields(problems));
+        }
+    };
     let m = store::Mailbox {
         tenant_id: actor.tenant().clone(),
         host: cmd.host,
@@ -585,11 +615,11 @@ pub async fn set_mailbox(
         username: cmd.username,
         password_sealed: sealed,
         folder: cmd.folder,
+        processed_folder: processed.cloned(),
         last_polled_at: None,
         last_error: None,
         updated_at: now,
     };
-    let mut tx = db.write().await?;
     store::set_mailbox(tx.conn(), &m).await?;
     record(
         tx.conn(),
@@ -597,7 +627,8 @@ pub async fn set_mailbox(
         None,
         Some(actor.id()),
         AuditKind::InboundMailboxSet,
-        json!({"host": m.host, "port": m.port, "tls": m.tls, "username": m.username, "folder": m.folder}),
+        json!({"host": m.host, "port": m.port, "tls": m.tls, "username": m.username, "folder": m.folder,
+               "processed_folder": m.processed_folder, "password_changed": password.is_some()}),
         now,
     )
     .await?;
