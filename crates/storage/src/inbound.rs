@@ -154,6 +154,19 @@ pub async fn set_token(
     Ok(())
 }
 
+/// When the organisation's inbound token was set, if it has one (never the token itself).
+pub async fn token_set_at(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+) -> Result<Option<Timestamp>> {
+    let row = sqlx::query("SELECT created_at FROM inbound_tokens WHERE tenant_id = $1")
+        .bind(tenant_id.as_str())
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| in_table("inbound_tokens", &r, |r| r.time("created_at")))
+        .transpose()
+}
+
 /// The organisation whose inbound token hashes to `token_hash`.
 pub async fn tenant_of_token(db: &Db, token_hash: &str) -> Result<Option<TenantId>> {
     let row: Option<(String,)> =
