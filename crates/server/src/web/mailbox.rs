@@ -45,8 +45,13 @@ struct MailboxPage {
     tls_modes: Vec<(&'static str, &'static str)>,
     /// When the inbound token was set.
     token_set: Option<String>,
-    /// A token just made: the only time it is shown.
-    new_token: Option<String>,
+    /// A token just made (the only time it is shown), and whether it replaced one.
+    new_token: Option<NewToken>,
+}
+
+struct NewToken {
+    token: String,
+    replaced: bool,
 }
 
 impl MailboxPage {
@@ -60,7 +65,7 @@ async fn show(
     viewer: &Viewer,
     form: Option<Pairs>,
     errors: Errors,
-    new_token: Option<String>,
+    new_token: Option<NewToken>,
 ) -> Result<Response, PageError> {
     viewer
         .caller
@@ -182,18 +187,32 @@ pub async fn save(State(state): State<AppState>, f: CsrfForm<Pairs>) -> Response
 /// only (no redirect: it must not travel in a cookie or a URL).
 pub async fn new_token(State(state): State<AppState>, f: CsrfForm<Pairs>) -> Response {
     let viewer = f.viewer;
+    let had = match state.db.conn().await {
+        Ok(mut conn) => store::token_set_at(&mut conn, viewer.caller.tenant_id()).await,
+        Err(e) => Err(e),
+    };
+    let replaced = match had {
+        Ok(at) => at.is_some(),
+        Err(e) => return PageError::from(e).page(Some(&viewer)),
+    };
     match inbound::new_token(&state.db, &viewer.caller.actor, state.now()).await {
-        Ok(token) => show(&state, &viewer, None, Errors::default(), Some(token))
-            .await
-            .map(|mut res| {
-                // The page holds a secret: not kept by the browser or anything between.
-                res.headers_mut().insert(
-                    axum::http::header::CACHE_CONTROL,
-                    axum::http::HeaderValue::from_static("no-store"),
-                );
-                res
-            })
-            .unwrap_or_else(|e| e.page(Some(&viewer))),
+        Ok(token) => show(
+            &state,
+            &viewer,
+            None,
+            Errors::default(),
+            Some(NewToken { token, replaced }),
+        )
+        .await
+        .map(|mut res| {
+            // The page holds a secret: not kept by the browser or anything between.
+            res.headers_mut().insert(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            res
+        })
+        .unwrap_or_else(|e| e.page(Some(&viewer))),
         Err(e) => PageError::from(e).page(Some(&viewer)),
     }
 }

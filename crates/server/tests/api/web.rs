@@ -1451,7 +1451,7 @@ async fn the_mailbox_page_sets_the_mailbox_and_shows_a_new_token_once(b: Backend
         .await;
     assert_eq!(made.status, StatusCode::OK, "{}", made.body);
     assert_eq!(made.headers["cache-control"], "no-store");
-    let marker = "<code id=\"new-token\">";
+    let marker = "<code id=\"new-token\" class=\"secret\">";
     let at = made.body.find(marker).expect("the new token") + marker.len();
     let inbound_token = made.body[at..].split('<').next().unwrap_or("").to_owned();
     assert!(inbound_token.starts_with("ldr_in_"), "{inbound_token}");
@@ -1472,6 +1472,32 @@ async fn the_mailbox_page_sets_the_mailbox_and_shows_a_new_token_once(b: Backend
     assert!(!page.body.contains(&inbound_token), "shown once only");
     assert!(page.body.contains("A token was made"));
     assert!(page.body.contains("Replace the token"));
+    assert!(
+        !made.body.contains("no longer works"),
+        "the first replaces nothing"
+    );
+    // Replaced: the one before stops working.
+    let again = browser
+        .post("/mailbox/token", &[("csrf", token.as_str())])
+        .await;
+    assert!(
+        again.body.contains("The token before it no longer works."),
+        "{}",
+        again.body
+    );
+    let (s, _) = crate::inbound::post_email(
+        &app,
+        &inbound_token,
+        crate::inbound::email(
+            "zed@example.org",
+            "page-token-2@example.org",
+            "",
+            "Again",
+            "Hi.",
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
 
     // Only owners and admins: not in an agent's rail, and the page is refused.
     let page = agent_browser.get("/mailbox").await;
