@@ -27,6 +27,7 @@ on_both_databases!(
     the_resolve_button_asks_for_approval_only_above_ones_authority,
     the_rail_counts_what_each_person_has,
     the_mailbox_page_sets_the_mailbox_and_shows_a_new_token_once,
+    the_customers_page_searches_names_emails_and_phones,
 );
 
 /// A browser without JavaScript: follows nothing by itself, keeps its cookies.
@@ -1504,4 +1505,42 @@ async fn the_mailbox_page_sets_the_mailbox_and_shows_a_new_token_once(b: Backend
     assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
     let queue = agent_browser.get("/queues/mine").await;
     assert!(!queue.body.contains("href=\"/mailbox\""));
+}
+
+async fn the_customers_page_searches_names_emails_and_phones(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Finder Clinic").await;
+    for (name, email, phone) in [
+        ("Olivia Stone", "olivia@example.org", "+44 20 7946 0123"),
+        ("Omar Reed", "omar@example.org", "+44 20 7946 0999"),
+    ] {
+        let (s, c) = app
+            .post(
+                &org.owner,
+                "/customers",
+                json!({"name": name, "email": email, "phone": phone, "tier": "standard"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+    }
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+    // By the phone's digits, whatever the spacing: the customer search, not the old lookup.
+    let page = browser.get("/customers?q=79460123").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Olivia Stone"), "{}", page.body);
+    assert!(!page.body.contains("Omar Reed"), "{}", page.body);
+    let page = browser.get("/customers?q=omar%40exa").await;
+    assert!(page.body.contains("Omar Reed") && !page.body.contains("Olivia Stone"));
+    let page = browser.get("/customers?q=nobody").await;
+    assert!(
+        page.body
+            .contains("No customer's name, email or phone contains"),
+        "{}",
+        page.body
+    );
+    let page = browser.get("/customers").await;
+    assert!(page.body.contains("Olivia Stone") && page.body.contains("Omar Reed"));
 }
