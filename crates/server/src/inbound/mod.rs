@@ -25,7 +25,7 @@ use serde_json::json;
 use crate::flows::attachments::store_files;
 use crate::flows::tickets::{comment_in, create_in, AddComment, OpenTicket};
 use crate::flows::{policy_in, record, Actor, FlowError, FlowResult};
-use crate::sla;
+use crate::{sla, triggers};
 
 /// The limits of email in: `ladder serve --inbound-max-message-bytes`,
 /// `--attachment-max-bytes`, `--imap-interval`, and the key IMAP passwords are sealed with.
@@ -190,6 +190,22 @@ pub async fn receive(
     now: Timestamp,
 ) -> FlowResult<Received> {
     let email = &message.email;
+    let (text, keep_original) = body_within_limits(email, settings);
+    let subject = short_text(&email.subject, "(no subject)");
+    let body = long_text(&text);
+    // Scanned before the write lock, as the API's create and comment are. Whether the message
+    // opens a ticket (its subject and text) or answers one (its text) is known only inside,
+    // so both are scanned; what a machine or we sent is never scanned.
+    let scans = match (&subject, &body) {
+        (Ok(subject), Ok(body)) if email.automatic.is_none() && !us.sent(email) => {
+            let opening = format!("{}\n\n{}", subject.as_str(), body.as_str());
+            let [reply, new] =
+                triggers::Scanned::early_each(db, tenant, [body.as_str(), opening.as_str()])
+                    .await?;
+            (Some(reply), Some(new))
+        }
+        _ => (None, None),
+    };
     let mut tx = db.write().await?;
     if let Source::Imap { uid_validity, uid } = source {
         if !store::take_uid(tx.conn(), tenant, uid_validity, uid, now).await? {
@@ -239,10 +255,15 @@ pub async fn receive(
     }
     let customer = customer_for(&mut tx, tenant, email, now).await?;
     let thread = thread(&mut tx, db, us, tenant, email, &customer).await?;
-    let (text, keep_original) = body_within_limits(email, settings);
+    let (reply_scan, new_scan) = scans;
     let (outcome, ticket_id, comment_id) = match thread {
         Some(mut ticket) => {
-            if ticket.status == TicketStatus::Resolved {
+            if ticket.status == TicketStatus::Resolved
+                && policy_in(tx.conn(), tenant)
+                    .await?
+                    .inbound
+                    .reopen_resolved_on_reply
+            {
                 reopen(&mut tx, tenant, &mut ticket, now).await?;
             }
             let ticket_id = ticket.id.clone();
@@ -252,13 +273,12 @@ pub async fn receive(
                 ticket,
                 None,
                 AddComment {
-                    body: long_text(&text)?,
+                    body: body?,
                     public: true,
                     from_customer: true,
                     logged_call: false,
                 },
-                // Scanned under the lock: mail arrives at a pace that leaves it free.
-                None,
+                reply_scan,
                 now,
             )
             .await?;
@@ -271,8 +291,8 @@ pub async fn receive(
                 tenant,
                 None,
                 OpenTicket {
-                    subject: short_text(&email.subject, "(no subject)")?,
-                    description: long_text(&text)?,
+                    subject: subject?,
+                    description: body?,
                     customer_id: customer.id.clone(),
                     channel: Channel::Email,
                     category: None,
@@ -280,7 +300,7 @@ pub async fn receive(
                     assignee_id: None,
                     team_id: None,
                 },
-                None,
+                new_scan,
                 now,
             )
             .await?;
