@@ -151,6 +151,7 @@ async fn read_body(body: Body, limit: usize) -> ApiResult<bytes::Bytes> {
 /// `POST /tickets/{id}/comments` as `multipart/form-data`, for the OpenAPI document: the
 /// comment as JSON in a part named `comment`, and one part named `file` per file.
 #[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // describes the form; the handler reads it with multer
 pub struct NewCommentUpload {
     /// The comment, as the JSON body of the plain request (`{body, public, …}`).
@@ -221,7 +222,13 @@ pub async fn comment_parts(
             }
             "file" => {
                 let at = format!("file[{}]", files.len());
-                let filename = part.file_name().unwrap_or("").to_owned();
+                // A part without a file name (a form field, a client that sent none) is still
+                // a file: it is named for the download.
+                let filename = part
+                    .file_name()
+                    .filter(|n| !n.trim().is_empty())
+                    .unwrap_or("attachment")
+                    .to_owned();
                 let content_type = part
                     .content_type()
                     .map_or("application/octet-stream".into(), |m| m.to_string());
@@ -281,9 +288,10 @@ pub async fn new_token(
 #[serde(deny_unknown_fields)]
 pub struct MailboxRequest {
     pub host: String,
+    #[schema(minimum = 1, maximum = 65535)]
     pub port: u16,
-    /// `none`, `tls` (port 993) or `starttls` (port 143).
-    pub tls: String,
+    /// `tls` (port 993), `starttls` (port 143) or `none`.
+    pub tls: TlsMode,
     pub username: String,
     /// Kept sealed with the server's key; never shown again. Left out (or empty) when the
     /// mailbox is changed, it keeps the password set before; required the first time.
@@ -297,6 +305,25 @@ pub struct MailboxRequest {
     /// `folder`, flagged `\Seen`.
     #[serde(default)]
     pub processed_folder: Option<String>,
+}
+
+/// How the connection to the mailbox is protected.
+#[derive(Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    None,
+    Tls,
+    Starttls,
+}
+
+impl From<TlsMode> for Tls {
+    fn from(m: TlsMode) -> Tls {
+        match m {
+            TlsMode::None => Tls::None,
+            TlsMode::Tls => Tls::Tls,
+            TlsMode::Starttls => Tls::StartTls,
+        }
+    }
 }
 
 fn inbox() -> String {
@@ -347,8 +374,6 @@ pub async fn set_mailbox(
     caller: Caller,
     Json(req): Json<MailboxRequest>,
 ) -> ApiResult<Json<MailboxView>> {
-    let tls =
-        Tls::parse(&req.tls).ok_or_else(|| ApiError::field("tls", "one of none, tls, starttls"))?;
     let m = inbound::set_mailbox(
         &state.db,
         &state.inbound,
@@ -356,7 +381,7 @@ pub async fn set_mailbox(
         SetMailbox {
             host: req.host,
             port: req.port,
-            tls,
+            tls: req.tls.into(),
             username: req.username,
             password: req.password,
             folder: req.folder,

@@ -204,9 +204,9 @@ async fn a_file_over_the_limit_or_a_bad_form_writes_nothing(b: Backend) {
             StatusCode::UNPROCESSABLE_ENTITY,
             json!("comment.body"),
         ),
-        // A file without a name.
+        // A file name too long to keep.
         (
-            form(&comment, &[("", "application/octet-stream", &small)]),
+            form(&comment, &[(&"n".repeat(256), "application/octet-stream", &small)]),
             StatusCode::UNPROCESSABLE_ENTITY,
             json!("file[0].filename"),
         ),
