@@ -100,7 +100,7 @@ vocabulary! {
         SlaBreachReEscalated, SlaReminder, SlaBreached,
         ApprovalRequested, ApprovalGranted, ApprovalDenied, CustomerVerification,
         WebhookCreated, WebhookDeleted, EmailPreferencesChanged,
-        InboundTokenSet, InboundMailboxSet,
+        InboundTokenSet, InboundMailboxSet, AttachmentAdded,
     }
 }
 

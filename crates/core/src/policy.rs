@@ -51,6 +51,8 @@ pub struct Policy {
     pub history: HistoryTriggers,
     /// The windows the escalation metrics count returns and repeats in.
     pub metrics: MetricsSettings,
+    /// What a customer's email does to their ticket.
+    pub inbound: InboundSettings,
 }
 
 /// The most a role may grant alone: an amount in minor units, or no limit at all.
@@ -351,6 +353,7 @@ impl Default for Policy {
             ],
             history: HistoryTriggers::default(),
             metrics: MetricsSettings::default(),
+            inbound: InboundSettings::default(),
         }
     }
 }
@@ -546,7 +549,13 @@ impl Policy {
         let mut doc = toml_edit::ser::to_document(self)
             .expect("a policy has string keys and no values TOML lacks");
         let root = doc.as_table_mut();
-        for key in ["authority_limits", "triggers", "history", "metrics"] {
+        for key in [
+            "authority_limits",
+            "triggers",
+            "history",
+            "metrics",
+            "inbound",
+        ] {
             if let Some(item) = root.get_mut(key) {
                 if let Some(table) = item.as_inline_table() {
                     *item = toml_edit::Item::Table(table.clone().into_table());
@@ -904,6 +913,24 @@ impl HistoryTriggers {
                 }
             })
             .collect()
+    }
+}
+
+/// What a customer's email does to their ticket (`[inbound]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct InboundSettings {
+    /// A customer's reply to a resolved ticket reopens it (the default). Off, the reply is
+    /// added to the ticket, which stays resolved for staff to decide; it still counts as the
+    /// customer's contact. A closed ticket is never reopened: the reply opens a new one.
+    pub reopen_resolved_on_reply: bool,
+}
+
+impl Default for InboundSettings {
+    fn default() -> Self {
+        InboundSettings {
+            reopen_resolved_on_reply: true,
+        }
     }
 }
 
@@ -1453,6 +1480,21 @@ mod tests {
             policy.trigger_category(TriggerKind::LegalThreat),
             Category::Legal
         );
+    }
+
+    #[test]
+    fn replies_reopen_resolved_tickets_unless_switched_off() {
+        let policy = Policy::default();
+        assert!(policy.inbound.reopen_resolved_on_reply);
+        let text = policy.to_toml();
+        assert!(
+            text.contains("\n[inbound]\nreopen_resolved_on_reply = true\n"),
+            "{text}"
+        );
+        assert_eq!(Policy::from_toml(&text).unwrap(), policy);
+        let off = Policy::from_toml("[inbound]\nreopen_resolved_on_reply = false\n").unwrap();
+        assert!(!off.inbound.reopen_resolved_on_reply);
+        assert!(Policy::from_toml("[inbound]\nreopen = false\n").is_err());
     }
 
     #[test]

@@ -90,7 +90,8 @@ enum Command {
         /// says so.
         #[arg(long, env = "LADDER_ATTACHMENT_MAX_BYTES", default_value_t = 10 * 1024 * 1024)]
         attachment_max_bytes: usize,
-        /// Seconds between polls of each organisation's IMAP mailbox.
+        /// Seconds between polls of each organisation's IMAP mailbox (a server with IDLE
+        /// tells of new mail at once; this is then the longest between takes).
         #[arg(long, env = "LADDER_IMAP_INTERVAL", default_value_t = 60,
               value_parser = clap::value_parser!(u64).range(5..=86_400))]
         imap_interval: u64,

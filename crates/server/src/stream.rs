@@ -251,7 +251,8 @@ pub fn event_name(kind: AuditKind) -> Option<&'static str> {
         | K::WatcherAdded
         | K::LinkedToIncident
         | K::IncidentChildLinked
-        | K::CustomerVerification => "ticket.updated",
+        | K::CustomerVerification
+        | K::AttachmentAdded => "ticket.updated",
         K::TenantCreated
         | K::UserCreated
         | K::TeamCreated

@@ -102,6 +102,20 @@ impl Scanned {
         Ok(Scanned { policy, found })
     }
 
+    /// [`Scanned::early`] for several texts under one read of the policy: a message whose
+    /// use (a new ticket's text, or a reply's) is known only inside the transaction.
+    pub async fn early_each<const N: usize>(
+        db: &Db,
+        tenant: &TenantId,
+        texts: [&str; N],
+    ) -> FlowResult<[Scanned; N]> {
+        let policy = crate::flows::policy(db, tenant).await?;
+        Ok(texts.map(|text| Scanned {
+            found: scan(&policy, text),
+            policy: policy.clone(),
+        }))
+    }
+
     /// The text's triggers under `policy`, the one read inside the transaction: the early
     /// scan's, unless the policy changed in between.
     pub fn under(self, policy: &Policy, text: &str) -> Vec<FoundTrigger> {

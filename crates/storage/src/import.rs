@@ -191,6 +191,28 @@ pub async fn insert_comments(
             });
         }
         sql.execute(&mut *conn).await?;
+        // What the customer wrote carries their id, as `tickets::insert_comment` sets it, so
+        // that repeat contact counts imported history too. The ticket may come from an
+        // earlier import, so its customer is read here rather than passed in.
+        let theirs: Vec<&String> = chunk
+            .iter()
+            .zip(ids)
+            .filter(|(c, _)| c.author_id.is_none())
+            .map(|(_, id)| id)
+            .collect();
+        if !theirs.is_empty() {
+            let mut sql = Sql::new(
+                "UPDATE comments SET contact_customer_id = (SELECT t.customer_id FROM tickets t \
+                 WHERE t.tenant_id = comments.tenant_id AND t.id = comments.ticket_id) \
+                 WHERE tenant_id = ",
+            );
+            let t = sql.text_arg(tenant_id.0.clone());
+            sql.push(&format!("{t} AND author_id IS NULL AND id IN "));
+            sql.row(true, |q| {
+                theirs.iter().map(|id| q.arg((*id).clone())).collect()
+            });
+            sql.execute(&mut *conn).await?;
+        }
     }
     Ok(ids)
 }

@@ -154,6 +154,19 @@ pub async fn set_token(
     Ok(())
 }
 
+/// When the organisation's inbound token was set, if it has one (never the token itself).
+pub async fn token_set_at(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+) -> Result<Option<Timestamp>> {
+    let row = sqlx::query("SELECT created_at FROM inbound_tokens WHERE tenant_id = $1")
+        .bind(tenant_id.as_str())
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| in_table("inbound_tokens", &r, |r| r.time("created_at")))
+        .transpose()
+}
+
 /// The organisation whose inbound token hashes to `token_hash`.
 pub async fn tenant_of_token(db: &Db, token_hash: &str) -> Result<Option<TenantId>> {
     let row: Option<(String,)> =
@@ -345,13 +358,15 @@ pub struct Mailbox {
     pub username: String,
     pub password_sealed: String,
     pub folder: String,
+    /// Where a message taken goes; `None`: it stays in `folder`, flagged `\Seen`.
+    pub processed_folder: Option<String>,
     pub last_polled_at: Option<Timestamp>,
     pub last_error: Option<String>,
     pub updated_at: Timestamp,
 }
 
 const MAILBOX_COLS: &str = "tenant_id, host, port, tls, username, password_sealed, folder, \
-                            last_polled_at, last_error, updated_at";
+                            processed_folder, last_polled_at, last_error, updated_at";
 
 fn mailbox_from_row(row: &sqlx::any::AnyRow) -> Result<Mailbox> {
     in_table("inbound_mailboxes", row, |row| {
@@ -367,6 +382,7 @@ fn mailbox_from_row(row: &sqlx::any::AnyRow) -> Result<Mailbox> {
             username: row.text("username")?,
             password_sealed: row.text("password_sealed")?,
             folder: row.text("folder")?,
+            processed_folder: row.opt_text("processed_folder")?,
             last_polled_at: row.opt_time("last_polled_at")?,
             last_error: row.opt_text("last_error")?,
             updated_at: row.time("updated_at")?,
@@ -378,10 +394,11 @@ fn mailbox_from_row(row: &sqlx::any::AnyRow) -> Result<Mailbox> {
 pub async fn set_mailbox(conn: &mut AnyConnection, m: &Mailbox) -> Result<()> {
     sqlx::query(
         "INSERT INTO inbound_mailboxes (tenant_id, host, port, tls, username, password_sealed, \
-         folder, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         folder, processed_folder, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT (tenant_id) DO UPDATE SET host = excluded.host, port = excluded.port, \
          tls = excluded.tls, username = excluded.username, \
          password_sealed = excluded.password_sealed, folder = excluded.folder, \
+         processed_folder = excluded.processed_folder, \
          last_error = NULL, updated_at = excluded.updated_at",
     )
     .bind(m.tenant_id.as_str())
@@ -391,6 +408,7 @@ pub async fn set_mailbox(conn: &mut AnyConnection, m: &Mailbox) -> Result<()> {
     .bind(&m.username)
     .bind(&m.password_sealed)
     .bind(&m.folder)
+    .bind(m.processed_folder.as_deref())
     .bind(micros(m.updated_at))
     .execute(conn)
     .await?;

@@ -1,9 +1,10 @@
-//! Finding things as a person types them, and a customer's history, for the pages: tickets
-//! by id or subject, customers by name or email, a customer's tickets and escalations.
+//! What the pages list: customers by name (the new-ticket picker, the customers page before
+//! anything is typed), and a customer's tickets and escalations.
 //!
 //! Matching is a case-insensitive substring (`LIKE` on `lower(…)`), the same on both
 //! databases (SQLite lower-cases ASCII letters only), bounded by `limit`. Full-text search
-//! over descriptions and messages is `search.rs`.
+//! over descriptions and messages, and customers by name, email or phone as a person types,
+//! is `search.rs`.
 
 use ladder_core::{CustomerId, TenantId};
 use sqlx::AnyConnection;
@@ -26,27 +27,6 @@ pub fn contains_pattern(text: &str) -> String {
     }
     p.push('%');
     p
-}
-
-/// Tickets whose id is `query` or whose subject contains it, newest first.
-pub async fn tickets_matching(
-    conn: &mut AnyConnection,
-    tenant_id: &TenantId,
-    query: &str,
-    limit: i64,
-) -> Result<Vec<Ticket>> {
-    let rows = sqlx::query(&format!(
-        "SELECT {TICKET_COLS} FROM tickets t WHERE t.tenant_id = $1 \
-         AND (t.id = $2 OR lower(t.subject) LIKE $3 ESCAPE '\\') \
-         ORDER BY t.created_at DESC, t.id DESC LIMIT $4"
-    ))
-    .bind(tenant_id.as_str())
-    .bind(query.trim())
-    .bind(contains_pattern(query.trim()))
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(ticket_from_row).collect()
 }
 
 /// Customers whose name or email contains `query`, by name; all of them (up to `limit`)

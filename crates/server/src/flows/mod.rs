@@ -4,6 +4,7 @@
 //! both call these.
 
 mod actor;
+pub mod attachments;
 pub mod changes;
 pub mod directory;
 mod error;

@@ -414,6 +414,18 @@ pub async fn comment(
     req: AddComment,
     now: Timestamp,
 ) -> FlowResult<Comment> {
+    Ok(comment_with_files(db, actor, id, req, &[], now).await?.0)
+}
+
+/// [`comment`] with files, kept with the comment in its transaction (an audit event each).
+pub async fn comment_with_files(
+    db: &Db,
+    actor: &Actor,
+    id: &TicketId,
+    req: AddComment,
+    files: &[super::attachments::NewFile],
+    now: Timestamp,
+) -> FlowResult<(Comment, Vec<ladder_storage::inbound::Attachment>)> {
     if !(actor.role.is_tenant_staff() || actor.is_platform()) {
         return Err(FlowError::Forbidden(format!(
             "a user with role {} may not comment",
@@ -435,9 +447,30 @@ pub async fn comment(
     let (tenant, t) = load_for_update(&mut tx, db, actor, id).await?;
     // Scanned under the actor's organisation's policy: only good for its own tickets.
     let scanned = scanned.filter(|_| tenant == *actor.tenant());
+    let ticket_id = t.id.clone();
     let c = comment_in(&mut tx, &tenant, t, Some(actor), req, scanned, now).await?;
+    let files: Vec<(&str, &str, &[u8])> = files
+        .iter()
+        .map(|f| {
+            (
+                f.filename.as_str(),
+                f.content_type.as_str(),
+                f.data.as_slice(),
+            )
+        })
+        .collect();
+    let stored = super::attachments::store_files(
+        &mut tx,
+        &tenant,
+        &ticket_id,
+        Some(&c.id),
+        Some(actor.id()),
+        &files,
+        now,
+    )
+    .await?;
     tx.commit().await?;
-    Ok(c)
+    Ok((c, stored))
 }
 
 /// Adds a comment to `t` (loaded for update) inside the caller's write transaction: by

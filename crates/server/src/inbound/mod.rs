@@ -18,14 +18,14 @@ use jiff::Timestamp;
 use ladder_core::text::{LongText, ShortText};
 use ladder_core::{AuditKind, Channel, CustomerTier, TenantId, TicketId, TicketStatus};
 use ladder_storage::directory::{self, Customer, NewCustomer};
-use ladder_storage::inbound::{self as store, NewAttachment};
+use ladder_storage::inbound as store;
 use ladder_storage::{tickets, Backend, Db, WriteTx};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
+use crate::flows::attachments::store_files;
 use crate::flows::tickets::{comment_in, create_in, AddComment, OpenTicket};
 use crate::flows::{policy_in, record, Actor, FlowError, FlowResult};
-use crate::sla;
+use crate::{sla, triggers};
 
 /// The limits of email in: `ladder serve --inbound-max-message-bytes`,
 /// `--attachment-max-bytes`, `--imap-interval`, and the key IMAP passwords are sealed with.
@@ -38,7 +38,8 @@ pub struct Settings {
     pub max_file_bytes: usize,
     /// Seals IMAP passwords at rest; without it no mailbox can be set.
     pub secret_key: Option<secret::SecretKey>,
-    /// How often each organisation's mailbox is polled.
+    /// How often each organisation's mailbox is polled (without IDLE), and the longest a
+    /// watch idles before taking again (with it).
     pub imap_interval: std::time::Duration,
     /// Whether `serve` runs the IMAP poller (the tests poll by hand).
     pub imap_worker: bool,
@@ -189,6 +190,22 @@ pub async fn receive(
     now: Timestamp,
 ) -> FlowResult<Received> {
     let email = &message.email;
+    let (text, keep_original) = body_within_limits(email, settings);
+    let subject = short_text(&email.subject, "(no subject)");
+    let body = long_text(&text);
+    // Scanned before the write lock, as the API's create and comment are. Whether the message
+    // opens a ticket (its subject and text) or answers one (its text) is known only inside,
+    // so both are scanned; what a machine or we sent is never scanned.
+    let scans = match (&subject, &body) {
+        (Ok(subject), Ok(body)) if email.automatic.is_none() && !us.sent(email) => {
+            let opening = format!("{}\n\n{}", subject.as_str(), body.as_str());
+            let [reply, new] =
+                triggers::Scanned::early_each(db, tenant, [body.as_str(), opening.as_str()])
+                    .await?;
+            (Some(reply), Some(new))
+        }
+        _ => (None, None),
+    };
     let mut tx = db.write().await?;
     if let Source::Imap { uid_validity, uid } = source {
         if !store::take_uid(tx.conn(), tenant, uid_validity, uid, now).await? {
@@ -238,10 +255,15 @@ pub async fn receive(
     }
     let customer = customer_for(&mut tx, tenant, email, now).await?;
     let thread = thread(&mut tx, db, us, tenant, email, &customer).await?;
-    let (text, keep_original) = body_within_limits(email, settings);
+    let (reply_scan, new_scan) = scans;
     let (outcome, ticket_id, comment_id) = match thread {
         Some(mut ticket) => {
-            if ticket.status == TicketStatus::Resolved {
+            if ticket.status == TicketStatus::Resolved
+                && policy_in(tx.conn(), tenant)
+                    .await?
+                    .inbound
+                    .reopen_resolved_on_reply
+            {
                 reopen(&mut tx, tenant, &mut ticket, now).await?;
             }
             let ticket_id = ticket.id.clone();
@@ -251,13 +273,12 @@ pub async fn receive(
                 ticket,
                 None,
                 AddComment {
-                    body: long_text(&text)?,
+                    body: body?,
                     public: true,
                     from_customer: true,
                     logged_call: false,
                 },
-                // Scanned under the lock: mail arrives at a pace that leaves it free.
-                None,
+                reply_scan,
                 now,
             )
             .await?;
@@ -270,8 +291,8 @@ pub async fn receive(
                 tenant,
                 None,
                 OpenTicket {
-                    subject: short_text(&email.subject, "(no subject)")?,
-                    description: long_text(&text)?,
+                    subject: subject?,
+                    description: body?,
                     customer_id: customer.id.clone(),
                     channel: Channel::Email,
                     category: None,
@@ -279,7 +300,7 @@ pub async fn receive(
                     assignee_id: None,
                     team_id: None,
                 },
-                None,
+                new_scan,
                 now,
             )
             .await?;
@@ -299,23 +320,20 @@ pub async fn receive(
             &message.raw,
         ));
     }
-    for (filename, content_type, data) in files {
-        let sha = hex::encode(Sha256::digest(data));
-        store::insert_attachment(
-            tx.conn(),
-            tenant,
-            NewAttachment {
-                ticket_id: &ticket_id,
-                comment_id: comment_id.as_ref(),
-                filename: &filename,
-                content_type: &content_type,
-                sha256: &sha,
-                data,
-            },
-            now,
-        )
-        .await?;
-    }
+    let files: Vec<(&str, &str, &[u8])> = files
+        .iter()
+        .map(|(n, t, d)| (n.as_str(), t.as_str(), *d))
+        .collect();
+    store_files(
+        &mut tx,
+        tenant,
+        &ticket_id,
+        comment_id.as_ref(),
+        None,
+        &files,
+        now,
+    )
+    .await?;
     store::finish_message(
         tx.conn(),
         tenant,
@@ -517,8 +535,11 @@ pub struct SetMailbox {
     pub port: u16,
     pub tls: imap::Tls,
     pub username: String,
-    pub password: secrecy::SecretString,
+    /// `None` keeps the password set before (the settings page never shows it back).
+    pub password: Option<secrecy::SecretString>,
     pub folder: String,
+    /// Where a message taken goes; `None` leaves it in `folder`, flagged `\Seen`.
+    pub processed_folder: Option<String>,
 }
 
 /// Sets the organisation's IMAP mailbox (owners and admins), its password sealed with the
@@ -557,7 +578,15 @@ pub async fn set_mailbox(
             detail: "a port from 1 to 65535".into(),
         });
     }
-    for (field, value) in [("username", &cmd.username), ("folder", &cmd.folder)] {
+    let processed = cmd
+        .processed_folder
+        .as_ref()
+        .filter(|f| !f.trim().is_empty());
+    let mut names = vec![("username", &cmd.username), ("folder", &cmd.folder)];
+    if let Some(p) = processed {
+        names.push(("processed_folder", p));
+    }
+    for (field, value) in names {
         if value.trim().is_empty() || value.len() > 200 || value.chars().any(char::is_control) {
             problems.push(crate::flows::FieldError {
                 field: field.into(),
@@ -565,18 +594,39 @@ pub async fn set_mailbox(
             });
         }
     }
-    if secrecy::ExposeSecret::expose_secret(&cmd.password).is_empty() {
+    if processed == Some(&cmd.folder) {
         problems.push(crate::flows::FieldError {
-            field: "password".into(),
-            detail: "the mailbox's password".into(),
+            field: "processed_folder".into(),
+            detail: "another folder than the one polled".into(),
         });
     }
-    if !problems.is_empty() {
-        return Err(FlowError::InvalidFields(problems));
-    }
-    let sealed = key
-        .seal(actor.tenant().as_str(), &cmd.password)
-        .map_err(|e| FlowError::Internal(anyhow::anyhow!(e)))?;
+    let password = cmd
+        .password
+        .as_ref()
+        .filter(|p| !secrecy::ExposeSecret::expose_secret(*p).is_empty());
+    let mut tx = db.write().await?;
+    let before = store::mailbox(tx.conn(), actor.tenant()).await?;
+    let sealed = match (password, &before) {
+        (Some(p), _) => Some(
+            key.seal(actor.tenant().as_str(), p)
+                .map_err(|e| FlowError::Internal(anyhow::anyhow!(e)))?,
+        ),
+        (None, Some(b)) => Some(b.password_sealed.clone()),
+        (None, None) => {
+            problems.push(crate::flows::FieldError {
+                field: "password".into(),
+                detail: "the mailbox's password".into(),
+            });
+            None
+        }
+    };
+    let sealed = match sealed {
+        Some(s) if problems.is_empty() => s,
+        _ => {
+            tx.rollback().await?;
+            return Err(FlowError::InvalidFields(problems));
+        }
+    };
     let m = store::Mailbox {
         tenant_id: actor.tenant().clone(),
         host: cmd.host,
@@ -585,11 +635,11 @@ pub async fn set_mailbox(
         username: cmd.username,
         password_sealed: sealed,
         folder: cmd.folder,
+        processed_folder: processed.cloned(),
         last_polled_at: None,
         last_error: None,
         updated_at: now,
     };
-    let mut tx = db.write().await?;
     store::set_mailbox(tx.conn(), &m).await?;
     record(
         tx.conn(),
@@ -597,7 +647,8 @@ pub async fn set_mailbox(
         None,
         Some(actor.id()),
         AuditKind::InboundMailboxSet,
-        json!({"host": m.host, "port": m.port, "tls": m.tls, "username": m.username, "folder": m.folder}),
+        json!({"host": m.host, "port": m.port, "tls": m.tls, "username": m.username, "folder": m.folder,
+               "processed_folder": m.processed_folder, "password_changed": password.is_some()}),
         now,
     )
     .await?;

@@ -2,7 +2,7 @@
 //! attachments (`GET /attachments/{id}`, a ticket's list).
 
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{token_hash, Caller};
 use crate::error::{ApiError, ApiResult};
+use crate::flows::attachments::{self, NewFile};
 use crate::inbound::{self, imap::Tls, Outcome, SetMailbox, Source, Us};
 use crate::json::Json;
 use crate::state::AppState;
@@ -90,26 +91,7 @@ pub async fn receive(State(state): State<AppState>, req: Request) -> ApiResult<R
             detail: "send the raw message with Content-Type: message/rfc822".into(),
         });
     }
-    let limit = state.inbound.max_message_bytes;
-    let raw = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let timed_out =
-            std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
-                e.source()
-            })
-            .find_map(|e| e.downcast_ref::<BodyTimedOut>());
-        match timed_out {
-            Some(t) => ApiError::Invalid {
-                status: StatusCode::REQUEST_TIMEOUT,
-                field: None,
-                detail: t.to_string(),
-            },
-            None => ApiError::Invalid {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                field: None,
-                detail: format!("the message is over the limit of {limit} bytes (or was cut off)"),
-            },
-        }
-    })?;
+    let raw = read_body(body, state.inbound.max_message_bytes).await?;
     let message = inbound::prepare(&state.inbound, raw.to_vec())?;
     let received = inbound::receive(
         &state.db,
@@ -143,6 +125,146 @@ pub async fn receive(State(state): State<AppState>, req: Request) -> ApiResult<R
     Ok((status, Json(body)).into_response())
 }
 
+/// Reads a body whole, up to `limit` bytes: 413 beyond, 408 when it stops arriving.
+async fn read_body(body: Body, limit: usize) -> ApiResult<bytes::Bytes> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let timed_out =
+            std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                e.source()
+            })
+            .find_map(|e| e.downcast_ref::<BodyTimedOut>());
+        match timed_out {
+            Some(t) => ApiError::Invalid {
+                status: StatusCode::REQUEST_TIMEOUT,
+                field: None,
+                detail: t.to_string(),
+            },
+            None => ApiError::Invalid {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                field: None,
+                detail: format!("the message is over the limit of {limit} bytes (or was cut off)"),
+            },
+        }
+    })
+}
+
+/// `POST /tickets/{id}/comments` as `multipart/form-data`, for the OpenAPI document: the
+/// comment as JSON in a part named `comment`, and one part named `file` per file.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // describes the form; the handler reads it with multer
+pub struct NewCommentUpload {
+    /// The comment, as the JSON body of the plain request (`{body, public, …}`).
+    #[schema(content_media_type = "application/json")]
+    comment: crate::routes::tickets::NewCommentRequest,
+    /// The files, each with its file name and content type; each at most
+    /// `--attachment-max-bytes`, the whole request at most `--inbound-max-message-bytes`.
+    #[schema(value_type = Option<Vec<String>>, format = Binary)]
+    file: Option<Vec<Vec<u8>>>,
+}
+
+/// The comment and its files of `POST /tickets/{id}/comments`: a JSON body (no files), or a
+/// `multipart/form-data` one, read up to the message limit, each file up to the file limit
+/// (413 naming the part beyond either; an email's oversized file is left out with a note
+/// instead, but a person sending one can be told).
+pub async fn comment_parts(
+    state: &AppState,
+    req: Request,
+) -> ApiResult<(crate::routes::tickets::NewCommentRequest, Vec<NewFile>)> {
+    let ctype = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let multipart = ctype
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("multipart/form-data"));
+    if !multipart {
+        let Json(comment) = Json::from_request(req, state).await?;
+        return Ok((comment, Vec::new()));
+    }
+    let boundary = multer::parse_boundary(&ctype).map_err(|e| ApiError::Invalid {
+        status: StatusCode::BAD_REQUEST,
+        field: None,
+        detail: format!("the multipart Content-Type: {e}"),
+    })?;
+    let raw = read_body(req.into_body(), state.inbound.max_message_bytes).await?;
+    let malformed = |e: multer::Error| ApiError::Invalid {
+        status: StatusCode::BAD_REQUEST,
+        field: None,
+        detail: format!("the multipart body: {e}"),
+    };
+    let mut form = multer::Multipart::new(
+        futures::stream::once(async move { Ok::<_, std::convert::Infallible>(raw) }),
+        boundary,
+    );
+    let mut comment = None;
+    let mut files = Vec::new();
+    while let Some(part) = form.next_field().await.map_err(malformed)? {
+        match part.name().unwrap_or("") {
+            "comment" if comment.is_none() => {
+                let json = part.bytes().await.map_err(malformed)?;
+                let parsed = crate::json::parse(&json).map_err(|e| match e {
+                    ApiError::Invalid {
+                        status,
+                        field,
+                        detail,
+                    } => ApiError::Invalid {
+                        status,
+                        field: Some(field.map_or("comment".into(), |f| format!("comment.{f}"))),
+                        detail,
+                    },
+                    e => e,
+                })?;
+                comment = Some(parsed);
+            }
+            "file" => {
+                let at = format!("file[{}]", files.len());
+                // A part without a file name (a form field, a client that sent none) is still
+                // a file: it is named for the download.
+                let filename = part
+                    .file_name()
+                    .filter(|n| !n.trim().is_empty())
+                    .unwrap_or("attachment")
+                    .to_owned();
+                let content_type = part
+                    .content_type()
+                    .map_or("application/octet-stream".into(), |m| m.to_string());
+                let data = part.bytes().await.map_err(malformed)?;
+                let limit = state.inbound.max_file_bytes;
+                if data.len() > limit {
+                    return Err(ApiError::Invalid {
+                        status: StatusCode::PAYLOAD_TOO_LARGE,
+                        field: Some(at),
+                        detail: format!(
+                            "{filename:?} is {} bytes, over the limit of {limit} bytes a file",
+                            data.len()
+                        ),
+                    });
+                }
+                files.push(NewFile {
+                    filename,
+                    content_type,
+                    data: data.to_vec(),
+                });
+            }
+            other => {
+                return Err(ApiError::field(
+                    if other.is_empty() { "form" } else { other },
+                    "send the comment as JSON in one part named `comment` and each file in a part named `file`",
+                ))
+            }
+        }
+    }
+    let comment = comment.ok_or_else(|| {
+        ApiError::field("comment", "the comment's JSON in a part named `comment`")
+    })?;
+    attachments::check(&files, "file")?;
+    Ok((comment, files))
+}
+
 /// A new inbound token, shown once.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct InboundToken {
@@ -166,15 +288,42 @@ pub async fn new_token(
 #[serde(deny_unknown_fields)]
 pub struct MailboxRequest {
     pub host: String,
+    #[schema(minimum = 1, maximum = 65535)]
     pub port: u16,
-    /// `none`, `tls` (port 993) or `starttls` (port 143).
-    pub tls: String,
+    /// `tls` (port 993), `starttls` (port 143) or `none`.
+    pub tls: TlsMode,
     pub username: String,
-    /// Kept sealed with the server's key; never shown again.
-    #[schema(value_type = String, format = Password)]
-    pub password: secrecy::SecretString,
+    /// Kept sealed with the server's key; never shown again. Left out (or empty) when the
+    /// mailbox is changed, it keeps the password set before; required the first time.
+    #[schema(value_type = Option<String>, format = Password)]
+    #[serde(default)]
+    pub password: Option<secrecy::SecretString>,
     #[serde(default = "inbox")]
     pub folder: String,
+    /// Where a message goes once it is a ticket (created if missing): moved with `UID MOVE`
+    /// where the server has it, else copied and expunged. Null or left out: it stays in
+    /// `folder`, flagged `\Seen`.
+    #[serde(default)]
+    pub processed_folder: Option<String>,
+}
+
+/// How the connection to the mailbox is protected.
+#[derive(Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    None,
+    Tls,
+    Starttls,
+}
+
+impl From<TlsMode> for Tls {
+    fn from(m: TlsMode) -> Tls {
+        match m {
+            TlsMode::None => Tls::None,
+            TlsMode::Tls => Tls::Tls,
+            TlsMode::Starttls => Tls::StartTls,
+        }
+    }
 }
 
 fn inbox() -> String {
@@ -189,6 +338,8 @@ pub struct MailboxView {
     pub tls: String,
     pub username: String,
     pub folder: String,
+    /// Where a message taken goes; null: it stays in `folder`, flagged `\Seen`.
+    pub processed_folder: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub last_polled_at: Option<Timestamp>,
     /// What went wrong in the last poll, if anything.
@@ -205,6 +356,7 @@ impl From<store::Mailbox> for MailboxView {
             tls: m.tls,
             username: m.username,
             folder: m.folder,
+            processed_folder: m.processed_folder,
             last_polled_at: m.last_polled_at,
             last_error: m.last_error,
             updated_at: m.updated_at,
@@ -212,8 +364,9 @@ impl From<store::Mailbox> for MailboxView {
     }
 }
 
-/// Sets the IMAP mailbox the server polls for the organisation (owners and admins). Its
-/// unseen messages become tickets, each once, and are flagged `\Seen`.
+/// Sets the IMAP mailbox the server watches for the organisation (owners and admins): with
+/// IDLE where the server offers it, else polled. Its messages become tickets, each once, and
+/// are then moved to `processed_folder`, or (without one) flagged `\Seen`.
 #[utoipa::path(put, path = "/inbound/imap", operation_id = "set_inbound_mailbox", tag = "inbound", request_body = MailboxRequest,
     responses((status = 200, body = MailboxView), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn set_mailbox(
@@ -221,8 +374,6 @@ pub async fn set_mailbox(
     caller: Caller,
     Json(req): Json<MailboxRequest>,
 ) -> ApiResult<Json<MailboxView>> {
-    let tls =
-        Tls::parse(&req.tls).ok_or_else(|| ApiError::field("tls", "one of none, tls, starttls"))?;
     let m = inbound::set_mailbox(
         &state.db,
         &state.inbound,
@@ -230,10 +381,11 @@ pub async fn set_mailbox(
         SetMailbox {
             host: req.host,
             port: req.port,
-            tls,
+            tls: req.tls.into(),
             username: req.username,
             password: req.password,
             folder: req.folder,
+            processed_folder: req.processed_folder,
         },
         state.now(),
     )

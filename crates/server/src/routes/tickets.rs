@@ -176,23 +176,46 @@ pub async fn patch(
     Ok(Json(TicketView::at(d, now)?))
 }
 
-/// Replies to the customer (`public: true`) or adds an internal note.
-#[utoipa::path(post, path = "/tickets/{id}/comments", operation_id = "add_ticket_comment", tag = "tickets", params(("id" = String, Path)), request_body = NewCommentRequest,
-    responses((status = 201, body = Comment), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+/// Replies to the customer (`public: true`) or adds an internal note. With files: send
+/// `multipart/form-data`, the comment's JSON in a part named `comment` and each file in a
+/// part named `file` (with its file name and content type); they are kept with the comment
+/// and listed at `/tickets/{id}/attachments`.
+#[utoipa::path(post, path = "/tickets/{id}/comments", operation_id = "add_ticket_comment", tag = "tickets", params(("id" = String, Path)),
+    request_body(content(
+        (NewCommentRequest = "application/json"),
+        (crate::routes::inbound::NewCommentUpload = "multipart/form-data"))),
+    responses((status = 201, body = CommentCreated), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 413, body = crate::error::Problem, description = "The body, or one of its files, is larger than the server accepts")), security(("bearer" = [])))]
 pub async fn comment(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<TicketId>,
-    Json(req): Json<NewCommentRequest>,
-) -> ApiResult<(StatusCode, Json<Comment>)> {
+    req: axum::extract::Request,
+) -> ApiResult<(StatusCode, Json<CommentCreated>)> {
+    let (req, files) = crate::routes::inbound::comment_parts(&state, req).await?;
+    let (c, stored) = flow::comment_with_files(
+        &state.db,
+        &caller.actor,
+        &id,
+        req.into(),
+        &files,
+        state.now(),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            flow::comment(&state.db, &caller.actor, &id, req.into(), state.now())
-                .await?
-                .into(),
-        ),
+        Json(CommentCreated {
+            comment: c.into(),
+            attachments: stored.into_iter().map(Into::into).collect(),
+        }),
     ))
+}
+
+/// A comment just added, with the files sent with it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct CommentCreated {
+    #[serde(flatten)]
+    pub comment: Comment,
+    pub attachments: Vec<crate::routes::inbound::AttachmentView>,
 }
 
 /// The ticket's replies and notes, oldest first.

@@ -8,7 +8,7 @@ use axum::response::Response;
 use jiff::tz::TimeZone;
 use ladder_core::{CustomerId, CustomerTier};
 use ladder_storage::directory::{self, Customer};
-use ladder_storage::lookup;
+use ladder_storage::{lookup, search};
 use serde::Deserialize;
 
 use super::deadline;
@@ -72,8 +72,15 @@ async fn list_page(
     errors: Errors,
 ) -> Result<Response, PageError> {
     let mut conn = state.db.conn().await?;
-    let mut customers =
-        lookup::customers_matching(&mut conn, viewer.caller.tenant_id(), &q, LIST + 1).await?;
+    let tenant = viewer.caller.tenant_id();
+    // The same search as `GET /api/v1/customers?q=` (name, email and phone, by trigrams);
+    // without words, everyone by name.
+    let words = q.trim();
+    let mut customers = if words.is_empty() {
+        lookup::customers_matching(&mut conn, tenant, "", LIST + 1).await?
+    } else {
+        search::customers(&mut conn, tenant, words, LIST + 1).await?
+    };
     let more = customers.len() > LIST as usize;
     customers.truncate(LIST as usize);
     let status = if errors.ok() {

@@ -14,6 +14,7 @@ mod deadline;
 mod fields;
 mod layout;
 mod login;
+mod mailbox;
 mod new_ticket;
 mod people;
 mod platform;
@@ -81,6 +82,8 @@ fn router() -> Router<AppState> {
         .route("/people/users", post(people::add_user))
         .route("/people/teams", post(people::add_team))
         .route("/away", get(people::away).post(people::set_away))
+        .route("/mailbox", get(mailbox::page).post(mailbox::save))
+        .route("/mailbox/token", post(mailbox::new_token))
         .route("/policy", get(policy::page))
         .route("/policy/edit", get(policy::edit).post(policy::save))
         .route("/platform", get(platform::page))

@@ -46,6 +46,11 @@ fn passwd(user: &str) -> Option<(u32, u32)> {
 
 impl Dovecot {
     async fn start() -> Dovecot {
+        Dovecot::start_with("").await
+    }
+
+    /// A dovecot with `extra` lines in its configuration.
+    async fn start_with(extra: &str) -> Dovecot {
         let dir = std::env::temp_dir().join(format!(
             "ladder-dovecot-{}-{}",
             std::process::id(),
@@ -93,7 +98,8 @@ impl Dovecot {
              service anvil {{\n  chroot =\n}}\n\
              passdb {{\n  driver = static\n  args = password={PASSWORD}\n}}\n\
              userdb {{\n  driver = static\n  args = uid={uid} gid={gid} home={d}/home/%u\n}}\n\
-             mail_location = maildir:{d}/mail/%u\n"
+             mail_location = maildir:{d}/mail/%u\n\
+             mailbox_idle_check_interval = 1 secs\n{extra}"
         );
         std::fs::write(dir.join("dovecot.conf"), conf).expect("dovecot.conf");
         let child = Command::new("/usr/sbin/dovecot")
@@ -139,6 +145,16 @@ impl Dovecot {
         s.logout().await.expect("logout");
     }
 
+    /// How many messages `folder` holds, and how many of them are \Seen.
+    async fn count(&self, folder: &str) -> (usize, usize) {
+        let mut s = self.session().await;
+        s.select(folder).await.expect("select");
+        let all = s.uid_search("ALL").await.expect("search").len();
+        let seen = s.uid_search("SEEN").await.expect("search").len();
+        s.logout().await.expect("logout");
+        (all, seen)
+    }
+
     /// The UIDs of INBOX that are not yet \Seen, and its UIDVALIDITY.
     async fn unseen(&self) -> (u32, Vec<u32>) {
         let mut s = self.session().await;
@@ -182,7 +198,174 @@ async fn app_with_key(b: Backend) -> TestApp {
 on_both_databases!(
     messages_in_the_mailbox_become_tickets_once_also_across_a_restart,
     a_mailbox_needs_the_servers_key_and_an_owner,
+    a_message_appended_while_the_watch_idles_becomes_a_ticket,
+    taken_messages_move_to_the_processed_folder,
+    without_move_taken_messages_are_copied_and_expunged,
 );
+
+async fn a_message_appended_while_the_watch_idles_becomes_a_ticket(b: Backend) {
+    let dovecot = Dovecot::start().await;
+    // An hour between takes: within the test only IDLE can wake the watch.
+    let app = TestApp::spawn_inbound(
+        b,
+        ladder_server::engine::EngineConfig {
+            workers: 0,
+            ..ladder_server::engine::EngineConfig::for_backend(match b {
+                Backend::Sqlite => ladder_storage::Backend::Sqlite,
+                Backend::Postgres => ladder_storage::Backend::Postgres,
+            })
+        },
+        ladder_server::notify::Notifier::default(),
+        ladder_server::transport::Limits::default(),
+        Settings {
+            imap_interval: std::time::Duration::from_secs(3600),
+            ..settings()
+        },
+    )
+    .await;
+    let org = app.org("Idle Clinic").await;
+    let (s, m) = app
+        .put(
+            &org.owner,
+            "/inbound/imap",
+            json!({"host": "127.0.0.1", "port": dovecot.port, "tls": "none",
+                   "username": USER, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{m}");
+    let tenant = ladder_core::TenantId(org.tenant_id.clone());
+    let watch = ladder_server::inbound::imap::watch(app.state.clone(), tenant);
+    // The first take (of an empty mailbox) is done: the watch idles, or is about to.
+    eventually("the watch takes the mailbox once", || async {
+        let (_, m) = app.get(&org.owner, "/inbound/imap").await;
+        m["last_polled_at"].is_string()
+    })
+    .await;
+    dovecot
+        .append(&email(
+            "cy@example.org",
+            "idle-1@example.org",
+            "",
+            "Crown fell out",
+            "It fell out again.",
+        ))
+        .await;
+    eventually("the message appended becomes a ticket", || async {
+        app.count("SELECT COUNT(*) FROM tickets").await == 1
+    })
+    .await;
+    eventually("the message is flagged once taken", || async {
+        dovecot.unseen().await.1.is_empty()
+    })
+    .await;
+    watch.abort();
+    assert_eq!(app.count("SELECT COUNT(*) FROM tickets").await, 1);
+}
+
+/// Sets a mailbox moving taken messages to `Processed`, places two messages and one that
+/// is not a message, and takes them: one of the two as if by a server that died before
+/// moving it.
+async fn moves_taken_messages(dovecot: &Dovecot, b: Backend) {
+    let app = app_with_key(b).await;
+    let org = app.org("Moving Clinic").await;
+    let put = |body: serde_json::Value| {
+        let app = &app;
+        let owner = org.owner.clone();
+        async move { app.put(&owner, "/inbound/imap", body).await }
+    };
+    let (s, p) = put(
+        json!({"host": "127.0.0.1", "port": dovecot.port, "tls": "none",
+        "username": USER, "password": PASSWORD, "processed_folder": "INBOX"}),
+    )
+    .await;
+    assert_eq!(
+        (s, p["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("processed_folder")),
+        "{p}"
+    );
+    let (s, m) = put(
+        json!({"host": "127.0.0.1", "port": dovecot.port, "tls": "none",
+        "username": USER, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(
+        (s, m["processed_folder"].clone()),
+        (StatusCode::OK, json!(null))
+    );
+    // Changed without its password: the one set before is kept.
+    let (s, m) = put(
+        json!({"host": "127.0.0.1", "port": dovecot.port, "tls": "none",
+        "username": USER, "processed_folder": "Processed"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{m}");
+    assert_eq!(m["processed_folder"], "Processed");
+
+    let raw = email(
+        "di@example.org",
+        "move-1@example.org",
+        "",
+        "Refund",
+        "Please refund.",
+    );
+    dovecot.append(&raw).await;
+    dovecot
+        .append(&email(
+            "ed@example.org",
+            "move-2@example.org",
+            "",
+            "Pain",
+            "It hurts.",
+        ))
+        .await;
+    dovecot.append("Subject: nobody\r\n\r\nhi\r\n").await;
+    let tenant = ladder_core::TenantId(org.tenant_id.clone());
+    let (validity, unseen) = dovecot.unseen().await;
+    inbound::receive(
+        &app.db,
+        &Us::of(&app.state.notifier),
+        &settings(),
+        &tenant,
+        inbound::prepare(&settings(), raw.into_bytes()).expect("prepare"),
+        Source::Imap {
+            uid_validity: validity,
+            uid: unseen[0],
+        },
+        app.now(),
+    )
+    .await
+    .expect("taken before a crash");
+    let polled = poll(&app.state, &tenant).await.expect("poll");
+    assert_eq!(
+        (polled.created, polled.already_taken, polled.refused),
+        (1, 1, 1),
+        "{polled:?}"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM tickets").await, 2);
+    assert_eq!(
+        dovecot.count("INBOX").await,
+        (0, 0),
+        "the folder is emptied"
+    );
+    assert_eq!(
+        dovecot.count("Processed").await,
+        (3, 3),
+        "every message taken is moved, seen"
+    );
+    // Nothing left: nothing happens.
+    let polled = poll(&app.state, &tenant).await.expect("poll");
+    assert_eq!(polled, ladder_server::inbound::imap::Polled::default());
+}
+
+async fn taken_messages_move_to_the_processed_folder(b: Backend) {
+    moves_taken_messages(&Dovecot::start().await, b).await;
+}
+
+async fn without_move_taken_messages_are_copied_and_expunged(b: Backend) {
+    // A server that advertises neither MOVE nor UIDPLUS.
+    let dovecot = Dovecot::start_with("imap_capability = IMAP4rev1 LITERAL+ IDLE\n").await;
+    moves_taken_messages(&dovecot, b).await;
+}
 
 async fn messages_in_the_mailbox_become_tickets_once_also_across_a_restart(b: Backend) {
     let dovecot = Dovecot::start().await;

@@ -221,6 +221,20 @@ async fn csv_import_is_found_marked_imported_and_idempotent(b: Backend) {
     let (_, page) = app.get(&agent, "/tickets?q=reminder").await;
     assert_eq!(ids(&page, "id").len(), 1);
     assert_chain_intact(&app, &org).await;
+    // What the customer wrote (no author) counts as their contacts, as an email's message
+    // does: repeat contact sees imported history, the ticket imported before included.
+    let (_, peter) = app.get(&agent, "/customers?q=peter").await;
+    let peter = peter[0]["id"].as_str().expect("Peter").to_owned();
+    let theirs = app
+        .count(&format!(
+            "SELECT COUNT(*) FROM comments WHERE contact_customer_id = '{peter}' AND author_id IS NULL"
+        ))
+        .await;
+    assert_eq!(theirs, 2);
+    let staff = app
+        .count("SELECT COUNT(*) FROM comments WHERE contact_customer_id IS NOT NULL AND author_id IS NOT NULL")
+        .await;
+    assert_eq!(staff, 0, "staff's comments are nobody's contact");
 }
 
 async fn a_zendesk_export_imports_once(b: Backend) {

@@ -71,6 +71,7 @@ on_both_databases!(
     a_new_email_opens_a_ticket_and_replies_thread,
     machines_and_our_own_mail_open_nothing,
     a_reply_to_a_resolved_ticket_reopens_it,
+    with_reopening_switched_off_a_reply_leaves_the_ticket_resolved,
     attachments_arrive_and_download_with_the_same_bytes,
     malformed_messages_are_refused_with_nothing_written,
     mailgate_exits_as_a_mail_server_expects,
@@ -317,6 +318,76 @@ async fn a_reply_to_a_resolved_ticket_reopens_it(b: Backend) {
             .fetch_one(app.db.pool())
             .await
             .expect("count");
+    assert_eq!(n, 1);
+}
+
+async fn with_reopening_switched_off_a_reply_leaves_the_ticket_resolved(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Resolved Clinic").await;
+    let token = inbound_token(&app, &org).await;
+    let (_, mut policy) = app.get(&org.owner, "/policy").await;
+    assert_eq!(
+        policy["inbound"]["reopen_resolved_on_reply"], true,
+        "on unless switched off"
+    );
+    policy["inbound"]["reopen_resolved_on_reply"] = json!(false);
+    app.set_policy(&org.owner, policy).await;
+    let (_, r) = post_email(
+        &app,
+        &token,
+        email(
+            "bea@example.org",
+            "r-1@example.org",
+            "",
+            "Loose filling",
+            "It moved.",
+        ),
+    )
+    .await;
+    let id = r["ticket_id"].as_str().expect("ticket").to_owned();
+    let (s, t) = app
+        .patch(
+            &org.owner,
+            &format!("/tickets/{id}"),
+            json!({"status": "resolved"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let (s, r) = post_email(
+        &app,
+        &token,
+        email(
+            "bea@example.org",
+            "r-2@example.org",
+            "In-Reply-To: <r-1@example.org>\r\n",
+            "Re: Loose filling",
+            "Thanks, all good now.",
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, r["ticket_id"].clone()),
+        (StatusCode::CREATED, json!(id)),
+        "{r}"
+    );
+    let t = ticket(&app, &org.owner, &id).await;
+    assert_eq!(t["status"], "resolved", "left for staff to decide");
+    let kinds: Vec<String> = app
+        .events(&org.owner, &id)
+        .await
+        .iter()
+        .filter_map(|e| e["kind"].as_str().map(str::to_owned))
+        .collect();
+    assert!(!kinds.iter().any(|k| k == "reopened"), "{kinds:?}");
+    assert_eq!(kinds.last().map(String::as_str), Some("customer_message"));
+    // Still the customer's contact, for repeat contact.
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM comments WHERE ticket_id = $1 AND contact_customer_id IS NOT NULL",
+    )
+    .bind(&id)
+    .fetch_one(app.db.pool())
+    .await
+    .expect("count");
     assert_eq!(n, 1);
 }
 

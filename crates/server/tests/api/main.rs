@@ -6,6 +6,7 @@
 mod harness;
 
 mod agree;
+mod attachments;
 mod backup;
 mod cluster;
 mod corrupt;

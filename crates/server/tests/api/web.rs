@@ -26,6 +26,8 @@ on_both_databases!(
     the_timeline_says_chain_verified_only_when_it_is,
     the_resolve_button_asks_for_approval_only_above_ones_authority,
     the_rail_counts_what_each_person_has,
+    the_mailbox_page_sets_the_mailbox_and_shows_a_new_token_once,
+    the_customers_page_searches_names_emails_and_phones,
 );
 
 /// A browser without JavaScript: follows nothing by itself, keeps its cookies.
@@ -1268,4 +1270,277 @@ async fn an_escalation_moves_up_and_back_down_through_the_pages(b: Backend) {
     assert_eq!(down.status, StatusCode::SEE_OTHER, "{}", down.body);
     let (_, t) = app.get(&agent, &format!("/tickets/{ticket}")).await;
     assert!(t["active_escalation_id"].is_null(), "{t}");
+}
+
+async fn the_mailbox_page_sets_the_mailbox_and_shows_a_new_token_once(b: Backend) {
+    let app = TestApp::spawn_inbound(
+        b,
+        ladder_server::engine::EngineConfig {
+            workers: 0,
+            ..ladder_server::engine::EngineConfig::for_backend(match b {
+                Backend::Sqlite => ladder_storage::Backend::Sqlite,
+                Backend::Postgres => ladder_storage::Backend::Postgres,
+            })
+        },
+        ladder_server::notify::Notifier::default(),
+        ladder_server::transport::Limits::default(),
+        ladder_server::inbound::Settings {
+            secret_key: Some(
+                ladder_server::inbound::secret::SecretKey::from_hex(&"4b".repeat(32)).expect("key"),
+            ),
+            ..Default::default()
+        },
+    )
+    .await;
+    let org = app.org("Mail Clinic").await;
+    org.user(&app, "Ann Agent", "agent").await;
+    let mut agent_browser = Browser::new(&app);
+    agent_browser
+        .sign_in(
+            &org.slug,
+            &format!("ann.agent@{}.example", org.slug),
+            "password-123",
+        )
+        .await;
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+    let page = browser.get("/mailbox").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("No mailbox yet"), "{}", page.body);
+    assert!(page.body.contains("No token yet"));
+    assert!(page
+        .body
+        .contains("href=\"/mailbox\" aria-current=\"page\""));
+    let token = page.csrf();
+
+    // A bad port and no password: the form again with both named, nothing stored.
+    let bad = browser
+        .post(
+            "/mailbox",
+            &[
+                ("csrf", token.as_str()),
+                ("host", "imap.example.org"),
+                ("tls", "tls"),
+                ("port", "99999"),
+                ("username", "help"),
+                ("password", ""),
+                ("folder", "INBOX"),
+                ("processed_folder", ""),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(bad.body.contains("id=\"m-port-error\""), "{}", bad.body);
+    assert!(
+        bad.body.contains("value=\"imap.example.org\""),
+        "the form keeps what was typed"
+    );
+    let bad = browser
+        .post(
+            "/mailbox",
+            &[
+                ("csrf", token.as_str()),
+                ("host", "imap.example.org"),
+                ("tls", "tls"),
+                ("port", "993"),
+                ("username", "help"),
+                ("password", ""),
+                ("folder", "INBOX"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(bad.body.contains("id=\"m-password-error\""), "{}", bad.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM inbound_mailboxes").await, 0);
+    // Without the CSRF token: refused.
+    let forged = browser
+        .post(
+            "/mailbox",
+            &[
+                ("host", "evil.example"),
+                ("tls", "none"),
+                ("port", "143"),
+                ("username", "x"),
+                ("password", "y"),
+                ("folder", "INBOX"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    let saved = browser
+        .post(
+            "/mailbox",
+            &[
+                ("csrf", token.as_str()),
+                ("host", "imap.example.org"),
+                ("tls", "tls"),
+                ("port", "993"),
+                ("username", "help"),
+                ("password", "pw-of-the-mailbox"),
+                ("folder", "INBOX"),
+                ("processed_folder", "Done"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let page = browser.get("/mailbox").await;
+    assert!(page.body.contains("Mailbox saved."), "{}", page.body);
+    assert!(page.body.contains("value=\"imap.example.org\""));
+    assert!(page.body.contains("value=\"Done\""));
+    assert!(page.body.contains("Waiting for the first read"));
+    assert!(
+        !page.body.contains("pw-of-the-mailbox"),
+        "the password is never shown"
+    );
+    let sealed = || async {
+        let (s,): (String,) = sqlx::query_as("SELECT password_sealed FROM inbound_mailboxes")
+            .fetch_one(app.db.pool())
+            .await
+            .expect("the mailbox");
+        s
+    };
+    let before = sealed().await;
+    // Saved again without a password: the one before is kept.
+    let saved = browser
+        .post(
+            "/mailbox",
+            &[
+                ("csrf", token.as_str()),
+                ("host", "imap.example.org"),
+                ("tls", "tls"),
+                ("port", "993"),
+                ("username", "help"),
+                ("password", ""),
+                ("folder", "Support"),
+                ("processed_folder", ""),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(sealed().await, before);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM inbound_mailboxes WHERE folder = 'Support' AND processed_folder IS NULL").await,
+        1
+    );
+    // The last read's error is on the page.
+    ladder_storage::inbound::mark_polled(
+        &app.db,
+        &ladder_core::TenantId(org.tenant_id.clone()),
+        Some("logging in as \"help\": authentication failed"),
+        app.now(),
+    )
+    .await
+    .expect("mark");
+    let page = browser.get("/mailbox").await;
+    assert!(
+        page.body
+            .contains("The last read failed: logging in as &#34;help&#34;: authentication failed")
+            || page.body.contains(
+                "The last read failed: logging in as &quot;help&quot;: authentication failed"
+            ),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Failing"));
+
+    // A token: shown once, and it takes email.
+    let made = browser
+        .post("/mailbox/token", &[("csrf", token.as_str())])
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    assert_eq!(made.headers["cache-control"], "no-store");
+    let marker = "<code id=\"new-token\" class=\"secret\">";
+    let at = made.body.find(marker).expect("the new token") + marker.len();
+    let inbound_token = made.body[at..].split('<').next().unwrap_or("").to_owned();
+    assert!(inbound_token.starts_with("ldr_in_"), "{inbound_token}");
+    let (s, r) = crate::inbound::post_email(
+        &app,
+        &inbound_token,
+        crate::inbound::email(
+            "zed@example.org",
+            "page-token-1@example.org",
+            "",
+            "Hello",
+            "Hi.",
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let page = browser.get("/mailbox").await;
+    assert!(!page.body.contains(&inbound_token), "shown once only");
+    assert!(page.body.contains("A token was made"));
+    assert!(page.body.contains("Replace the token"));
+    assert!(
+        !made.body.contains("no longer works"),
+        "the first replaces nothing"
+    );
+    // Replaced: the one before stops working.
+    let again = browser
+        .post("/mailbox/token", &[("csrf", token.as_str())])
+        .await;
+    assert!(
+        again.body.contains("The token before it no longer works."),
+        "{}",
+        again.body
+    );
+    let (s, _) = crate::inbound::post_email(
+        &app,
+        &inbound_token,
+        crate::inbound::email(
+            "zed@example.org",
+            "page-token-2@example.org",
+            "",
+            "Again",
+            "Hi.",
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    // Only owners and admins: not in an agent's rail, and the page is refused.
+    let page = agent_browser.get("/mailbox").await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+    let queue = agent_browser.get("/queues/mine").await;
+    assert!(!queue.body.contains("href=\"/mailbox\""));
+}
+
+async fn the_customers_page_searches_names_emails_and_phones(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Finder Clinic").await;
+    for (name, email, phone) in [
+        ("Olivia Stone", "olivia@example.org", "+44 20 7946 0123"),
+        ("Omar Reed", "omar@example.org", "+44 20 7946 0999"),
+    ] {
+        let (s, c) = app
+            .post(
+                &org.owner,
+                "/customers",
+                json!({"name": name, "email": email, "phone": phone, "tier": "standard"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+    }
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in(&org.slug, &owner_email(&org), "owner-password")
+        .await;
+    // By the phone's digits, whatever the spacing: the customer search, not the old lookup.
+    let page = browser.get("/customers?q=79460123").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Olivia Stone"), "{}", page.body);
+    assert!(!page.body.contains("Omar Reed"), "{}", page.body);
+    let page = browser.get("/customers?q=omar%40exa").await;
+    assert!(page.body.contains("Omar Reed") && !page.body.contains("Olivia Stone"));
+    let page = browser.get("/customers?q=nobody").await;
+    assert!(
+        page.body
+            .contains("No customer's name, email or phone contains"),
+        "{}",
+        page.body
+    );
+    let page = browser.get("/customers").await;
+    assert!(page.body.contains("Olivia Stone") && page.body.contains("Omar Reed"));
 }

@@ -15,6 +15,7 @@ mod driver;
 
 mod clinic;
 mod cluster;
+mod mailbox;
 mod pages;
 mod safety;
 mod screens;
