@@ -136,32 +136,7 @@ pub async fn mine(
     State(state): State<AppState>,
     Query(q): Query<QueueQuery>,
 ) -> PageResult {
-    let statuses = vec!["new", "open", "pending"];
-    let f = parse_filter(&q, |s| statuses.contains(&s)).map_err(|e| e.page(Some(&viewer)))?;
-    let run = async {
-        let mut conn = state.db.conn().await?;
-        let (tenant, user) = (viewer.caller.tenant_id(), &viewer.caller.user.id);
-        let (items, next) = queues::mine_rows(&mut conn, tenant, user, &f).await?;
-        let total = queues::mine_total(&mut conn, tenant, user, &f, COUNT_CAP).await?;
-        let rows = ticket_rows(&state, &items, state.now()).await?;
-        let chrome = Chrome::load(&state, &viewer, "mine").await?;
-        Ok::<_, PageError>(QueuePage {
-            chrome,
-            title: "Mine",
-            path: "/queues/mine",
-            empty: "Nothing is assigned to you. Tickets given to you appear here until they are solved or escalated.",
-            rows,
-            statuses,
-            categories: Category::names(),
-            status: q.status.clone(),
-            category: q.category.clone(),
-            total: count_shown(total),
-            paged: f.cursor.is_some(),
-            next,
-        })
-    };
-    let page = run.await.map_err(|e| e.page(Some(&viewer)))?;
-    Ok(shown(&viewer, render(&page)))
+    ticket_queue(viewer, &state, &q, TicketQueue::Mine).await
 }
 
 pub async fn watching(
@@ -169,20 +144,63 @@ pub async fn watching(
     State(state): State<AppState>,
     Query(q): Query<QueueQuery>,
 ) -> PageResult {
-    let statuses = TicketStatus::names();
-    let f = parse_filter(&q, |s| statuses.contains(&s)).map_err(|e| e.page(Some(&viewer)))?;
+    ticket_queue(viewer, &state, &q, TicketQueue::Watching).await
+}
+
+/// The queues of a person's own tickets: one page, each with its own query and words.
+#[derive(Clone, Copy)]
+enum TicketQueue {
+    /// Assigned to them and not yet solved.
+    Mine,
+    /// Watched by them.
+    Watching,
+}
+
+async fn ticket_queue(
+    viewer: Viewer,
+    state: &AppState,
+    q: &QueueQuery,
+    which: TicketQueue,
+) -> PageResult {
+    let statuses = match which {
+        TicketQueue::Mine => vec!["new", "open", "pending"],
+        TicketQueue::Watching => TicketStatus::names(),
+    };
+    let f = parse_filter(q, |s| statuses.contains(&s)).map_err(|e| e.page(Some(&viewer)))?;
     let run = async {
         let mut conn = state.db.conn().await?;
         let (tenant, user) = (viewer.caller.tenant_id(), &viewer.caller.user.id);
-        let (items, next) = queues::watching_rows(&mut conn, tenant, user, &f).await?;
-        let total = queues::watching_total(&mut conn, tenant, user, &f, COUNT_CAP).await?;
-        let rows = ticket_rows(&state, &items, state.now()).await?;
-        let chrome = Chrome::load(&state, &viewer, "watching").await?;
+        let ((items, next), total) = match which {
+            TicketQueue::Mine => (
+                queues::mine_rows(&mut conn, tenant, user, &f).await?,
+                queues::mine_total(&mut conn, tenant, user, &f, COUNT_CAP).await?,
+            ),
+            TicketQueue::Watching => (
+                queues::watching_rows(&mut conn, tenant, user, &f).await?,
+                queues::watching_total(&mut conn, tenant, user, &f, COUNT_CAP).await?,
+            ),
+        };
+        let rows = ticket_rows(state, &items, state.now()).await?;
+        let (nav, title, path, empty) = match which {
+            TicketQueue::Mine => (
+                "mine",
+                "Mine",
+                "/queues/mine",
+                "Nothing is assigned to you. Tickets given to you appear here until they are solved or escalated.",
+            ),
+            TicketQueue::Watching => (
+                "watching",
+                "Watching",
+                "/queues/watching",
+                "You are not watching any ticket. Tickets you escalate appear here, so you can follow them to the end.",
+            ),
+        };
+        let chrome = Chrome::load(state, &viewer, nav).await?;
         Ok::<_, PageError>(QueuePage {
             chrome,
-            title: "Watching",
-            path: "/queues/watching",
-            empty: "You are not watching any ticket. Tickets you escalate appear here, so you can follow them to the end.",
+            title,
+            path,
+            empty,
             rows,
             statuses,
             categories: Category::names(),
