@@ -205,15 +205,19 @@ pub async fn insert_tenant(loader: &mut Loader, name: &str, slug: &str, created_
     id
 }
 
-/// Inserts the staff of organisation `tenant_id`, each `(id, email, name, role)`, all with the
-/// password hash `hash` and created at `created_at`.
+/// Inserts the staff of organisation `tenant_id`, each `(id, email, name, role)`, all with
+/// `password` and created at `created_at`.
 pub async fn insert_users<'a>(
     loader: &mut Loader,
     tenant_id: &str,
     users: impl IntoIterator<Item = (&'a str, &'a str, String, &'a str)>,
-    hash: &str,
+    password: &str,
     created_at: i64,
 ) {
+    // Hashed once: hashing is slow on purpose, and every bench user shares the password.
+    let hash = ladder_server::auth::hash_password(password.into())
+        .await
+        .expect("hash the bench password");
     let t = lit(tenant_id);
     let mut ins = Insert::new(
         "users",
@@ -228,7 +232,7 @@ pub async fn insert_users<'a>(
                 lit(email),
                 lit(&name),
                 lit(role),
-                lit(hash)
+                lit(&hash)
             ),
         )
         .await;

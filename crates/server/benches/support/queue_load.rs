@@ -48,9 +48,6 @@ pub async fn load(db: &Db, n_tickets: usize, n_escalations: usize) -> Loaded {
     let mut rng = Rng(0x001a_dde7);
     let now = Timestamp::now().as_microsecond();
     let start = now - 730 * DAY;
-    let hash = ladder_server::auth::hash_password(PASSWORD.into())
-        .await
-        .expect("hash the bench password");
     let mut loader = Loader::new(db);
 
     let tenant_id = insert_tenant(&mut loader, "Bench Co", SLUG, start).await;
@@ -87,7 +84,7 @@ pub async fn load(db: &Db, n_tickets: usize, n_escalations: usize) -> Loaded {
             u.role,
         )
     });
-    insert_users(&mut loader, &tenant_id, staff, &hash, start).await;
+    insert_users(&mut loader, &tenant_id, staff, PASSWORD, start).await;
 
     let teams: Vec<String> = (0..N_TEAMS).map(|_| new_id()).collect();
     let mut ins = Insert::new("teams", "id, tenant_id, name, created_at");

@@ -117,9 +117,6 @@ pub async fn load(db: &Db, n_tickets: usize, n_customers: usize, n_comments: usi
     let zipf = Zipf::new(words.len());
     let now = Timestamp::now().as_microsecond();
     let start = now - 730 * DAY;
-    let hash = ladder_server::auth::hash_password(PASSWORD.into())
-        .await
-        .expect("hash the bench password");
     let mut loader = Loader::new(db);
     let tenant_id = insert_tenant(&mut loader, "Search Co", SLUG, start).await;
     let t = lit(&tenant_id);
@@ -137,7 +134,7 @@ pub async fn load(db: &Db, n_tickets: usize, n_customers: usize, n_comments: usi
             *role,
         )
     });
-    insert_users(&mut loader, &tenant_id, staff, &hash, start).await;
+    insert_users(&mut loader, &tenant_id, staff, PASSWORD, start).await;
 
     let customers: Vec<String> = (0..n_customers).map(|_| new_id()).collect();
     let mut ins = Insert::new(

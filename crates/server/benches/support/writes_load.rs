@@ -35,9 +35,6 @@ pub async fn load(db: &Db, n_tickets: usize) -> Loaded {
     let mut rng = Rng(0x0057_a7e5);
     let now = Timestamp::now().as_microsecond();
     let start = now - 730 * DAY;
-    let hash = ladder_server::auth::hash_password(PASSWORD.into())
-        .await
-        .expect("hash the bench password");
     let mut loader = Loader::new(db);
 
     let tenant_id = insert_tenant(&mut loader, "Writes Co", SLUG, start).await;
@@ -54,7 +51,7 @@ pub async fn load(db: &Db, n_tickets: usize) -> Loaded {
         ),
         (agent.as_str(), AGENT, "Andy Agent".to_owned(), "agent"),
     ];
-    insert_users(&mut loader, &tenant_id, staff, &hash, start).await;
+    insert_users(&mut loader, &tenant_id, staff, PASSWORD, start).await;
 
     let customers: Vec<String> = (0..N_CUSTOMERS).map(|_| new_id()).collect();
     let mut ins = Insert::new(
