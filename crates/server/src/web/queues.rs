@@ -136,28 +136,7 @@ pub async fn mine(
     State(state): State<AppState>,
     Query(q): Query<QueueQuery>,
 ) -> PageResult {
-    let words = Words {
-        nav: "mine",
-        title: "Mine",
-        path: "/queues/mine",
-        empty: "Nothing is assigned to you. Tickets given to you appear here until they are solved or escalated.",
-    };
-    let (tenant, user) = (viewer.caller.tenant_id(), &viewer.caller.user.id);
-    let statuses = vec!["new", "open", "pending"];
-    queue_page(
-        &viewer,
-        &state,
-        &q,
-        statuses,
-        words,
-        async |f: &Filter| -> Result<_, PageError> {
-            let mut conn = state.db.conn().await?;
-            let (items, next) = queues::mine_rows(&mut conn, tenant, user, f).await?;
-            let total = queues::mine_total(&mut conn, tenant, user, f, COUNT_CAP).await?;
-            Ok((ticket_rows(&state, &items, state.now()).await?, total, next))
-        },
-    )
-    .await
+    ticket_queue(&viewer, &state, &q, TicketQueue::Mine).await
 }
 
 pub async fn watching(
@@ -165,28 +144,60 @@ pub async fn watching(
     State(state): State<AppState>,
     Query(q): Query<QueueQuery>,
 ) -> PageResult {
-    let words = Words {
-        nav: "watching",
-        title: "Watching",
-        path: "/queues/watching",
-        empty: "You are not watching any ticket. Tickets you escalate appear here, so you can follow them to the end.",
+    ticket_queue(&viewer, &state, &q, TicketQueue::Watching).await
+}
+
+/// The queues of a person's own tickets: the same page over two queries.
+#[derive(Clone, Copy)]
+enum TicketQueue {
+    /// Assigned to them and not yet solved.
+    Mine,
+    /// Watched by them.
+    Watching,
+}
+
+async fn ticket_queue(
+    viewer: &Viewer,
+    state: &AppState,
+    q: &QueueQuery,
+    which: TicketQueue,
+) -> PageResult {
+    let (statuses, words) = match which {
+        TicketQueue::Mine => (
+            vec!["new", "open", "pending"],
+            Words {
+                nav: "mine",
+                title: "Mine",
+                path: "/queues/mine",
+                empty: "Nothing is assigned to you. Tickets given to you appear here until they are solved or escalated.",
+            },
+        ),
+        TicketQueue::Watching => (
+            TicketStatus::names(),
+            Words {
+                nav: "watching",
+                title: "Watching",
+                path: "/queues/watching",
+                empty: "You are not watching any ticket. Tickets you escalate appear here, so you can follow them to the end.",
+            },
+        ),
     };
     let (tenant, user) = (viewer.caller.tenant_id(), &viewer.caller.user.id);
-    let statuses = TicketStatus::names();
-    queue_page(
-        &viewer,
-        &state,
-        &q,
-        statuses,
-        words,
-        async |f: &Filter| -> Result<_, PageError> {
-            let mut conn = state.db.conn().await?;
-            let (items, next) = queues::watching_rows(&mut conn, tenant, user, f).await?;
-            let total = queues::watching_total(&mut conn, tenant, user, f, COUNT_CAP).await?;
-            Ok((ticket_rows(&state, &items, state.now()).await?, total, next))
-        },
-    )
-    .await
+    let load = async |f: &Filter| -> Result<_, PageError> {
+        let mut conn = state.db.conn().await?;
+        let ((items, next), total) = match which {
+            TicketQueue::Mine => (
+                queues::mine_rows(&mut conn, tenant, user, f).await?,
+                queues::mine_total(&mut conn, tenant, user, f, COUNT_CAP).await?,
+            ),
+            TicketQueue::Watching => (
+                queues::watching_rows(&mut conn, tenant, user, f).await?,
+                queues::watching_total(&mut conn, tenant, user, f, COUNT_CAP).await?,
+            ),
+        };
+        Ok((ticket_rows(state, &items, state.now()).await?, total, next))
+    };
+    queue_page(viewer, state, q, statuses, words, load).await
 }
 
 pub async fn escalations(
