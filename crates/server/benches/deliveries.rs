@@ -29,19 +29,13 @@ use ladder_storage::Db;
 mod bulk;
 #[path = "support/outbox_load.rs"]
 mod outbox_load;
+#[path = "support/server.rs"]
+mod server;
 #[path = "support/sla_load.rs"]
 mod sla_load;
 
 use bulk::{env_usize, thousands};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use server::{cpu_seconds, free_port, Server};
 
 struct Aiosmtpd(Child, std::path::PathBuf);
 
@@ -53,27 +47,6 @@ impl Drop for Aiosmtpd {
     }
 }
 
-/// CPU seconds (user and system) the process has used so far, from `/proc`: the machine is
-/// shared, so the server's own CPU per email is the figure that does not depend on what else
-/// runs beside the benchmark.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = &stat[stat.rfind(')').expect("a stat line") + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    let ticks: f64 =
-        fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
-    let hz = Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .unwrap_or(100.0);
-    ticks / hz
-}
-
 /// The one-minute load average, printed beside the figures it affects.
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -82,42 +55,9 @@ fn load_average() -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 async fn start_server(url: &str, smtp_port: u16) -> Server {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_ladder"))
-        .args(["serve", "--database-url", url, "--listen", &addr])
-        .args([
-            "--smtp-url",
-            &format!("smtp://127.0.0.1:{smtp_port}?tls=none"),
-        ])
-        .env(
-            "LADDER_LOG",
-            std::env::var("LADDER_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start ladder serve");
-    let server = Server(child);
-    let client = reqwest::Client::new();
-    for _ in 0..400 {
-        if client
-            .get(format!("http://{addr}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("ladder serve did not come up on {addr}");
+    let smtp = format!("smtp://127.0.0.1:{smtp_port}?tls=none");
+    server::start_server(url, &["--smtp-url", &smtp]).await.0
 }
 
 /// A sink to send to: its port, and what keeps it running.
@@ -153,61 +93,8 @@ async fn sink() -> (u16, Box<dyn std::any::Any>) {
 
 /// A fresh database: a PostgreSQL one under `LADDER_BENCH_PG_URL`, or an SQLite file.
 async fn fresh(name: &str) -> (String, Box<dyn FnOnce()>) {
-    match std::env::var("LADDER_BENCH_PG_URL") {
-        Ok(admin) => {
-            let db_name = format!("ladder_bench_{name}_{}", std::process::id());
-            let db = Db::connect(&admin).await.expect("connect to PostgreSQL");
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {db_name}"))
-                .execute(db.pool())
-                .await
-                .expect("drop");
-            sqlx::query(&format!("CREATE DATABASE {db_name}"))
-                .execute(db.pool())
-                .await
-                .expect("create");
-            db.close().await;
-            let base = admin
-                .rsplit_once('/')
-                .map(|(b, _)| b.to_owned())
-                .unwrap_or(admin.clone());
-            let url = format!("{base}/{db_name}");
-            let cleanup = move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build();
-                if let Ok(rt) = rt {
-                    rt.block_on(async {
-                        if let Ok(db) = Db::connect(&admin).await {
-                            let _ = sqlx::query(&format!(
-                                "DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"
-                            ))
-                            .execute(db.pool())
-                            .await;
-                        }
-                    });
-                }
-            };
-            (
-                url,
-                Box::new(move || {
-                    let _ = std::thread::spawn(cleanup).join();
-                }),
-            )
-        }
-        Err(_) => {
-            let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-                .join(format!("bench-deliveries-{name}"));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).expect("bench dir");
-            let url = format!("sqlite://{}/ladder.db", dir.display());
-            (
-                url,
-                Box::new(move || {
-                    let _ = std::fs::remove_dir_all(&dir);
-                }),
-            )
-        }
-    }
+    let admin = std::env::var("LADDER_BENCH_PG_URL").ok();
+    server::fresh(admin.as_deref(), "deliveries", name).await
 }
 
 /// Waits until every outbox row is fanned out and `expected` deliveries (at least) are
@@ -247,7 +134,7 @@ async fn main() {
         let server = start_server(&url, port).await;
         let done = drained(&db, emails as i64, Duration::from_secs(900)).await;
         let secs = done.duration_since(started).as_secs_f64();
-        let cpu = cpu_seconds(server.0.id());
+        let cpu = cpu_seconds(server.0.id()).expect("the server's CPU time");
         println!(
             "{label}: {} queued emails delivered in {secs:.1} s: {:.0} emails/s (from the server's start; load average {})",
             thousands(emails as u64),
@@ -285,7 +172,7 @@ async fn main() {
             thousands(expected as u64),
             done.duration_since(started).as_secs_f64(),
             load_average(),
-            cpu_seconds(server.0.id())
+            cpu_seconds(server.0.id()).expect("the server's CPU time")
         );
         drop(server);
         db.close().await;

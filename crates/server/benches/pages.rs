@@ -21,8 +21,11 @@ use std::time::{Duration, Instant};
 mod bulk;
 #[path = "support/queue_load.rs"]
 mod queue_load;
+#[path = "support/server.rs"]
+mod server;
 use bulk::{env_usize, thousands};
 use queue_load::{load, N_ADMINS, PASSWORD, SLUG};
+use server::Latency;
 
 const WARM_UP: usize = 30;
 /// What the issue asks of every page.
@@ -85,9 +88,7 @@ struct Page {
 struct Stats {
     label: String,
     n: usize,
-    p50: f64,
-    p99: f64,
-    max: f64,
+    latency: Latency,
     bytes: usize,
 }
 
@@ -114,14 +115,10 @@ async fn measure(client: &reqwest::Client, page: &Page, n: usize) -> Stats {
         bytes = bytes.max(body.len());
         times.push(took.as_secs_f64() * 1000.0);
     }
-    times.sort_by(f64::total_cmp);
-    let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
     Stats {
         label: page.label.clone(),
         n,
-        p50: at(0.50),
-        p99: at(0.99),
-        max: times[times.len() - 1],
+        latency: Latency::of(times),
         bytes,
     }
 }
@@ -140,20 +137,9 @@ async fn main() {
         thousands(loaded.rows),
         t0.elapsed().as_secs_f64()
     );
-    sqlx::query("ANALYZE")
-        .execute(db.pool())
-        .await
-        .expect("ANALYZE");
+    server::analyze(&db).await;
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let base = format!("http://{}", listener.local_addr().expect("local address"));
-    tokio::spawn(ladder_server::serve(
-        db.clone(),
-        listener,
-        std::future::pending(),
-    ));
+    let base = server::serve_in_process(&db).await;
     let client = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -250,14 +236,14 @@ async fn main() {
             "{:<40} {:>6} {:>8.2} {:>8.2} {:>8.2} {:>10.1} {:>10.1} KB",
             s.label,
             s.n,
-            s.p50,
-            s.p99,
-            s.max,
+            s.latency.p50,
+            s.latency.p99,
+            s.latency.max,
             s.bytes as f64 / 1024.0,
             weight as f64 / 1024.0
         );
-        if s.p99 >= P99_LIMIT_MS {
-            failed.push(format!("{}: p99 {:.1} ms", s.label, s.p99));
+        if s.latency.p99 >= P99_LIMIT_MS {
+            failed.push(format!("{}: p99 {:.1} ms", s.label, s.latency.p99));
         }
         if weight >= WEIGHT_LIMIT {
             failed.push(format!("{}: {} bytes with its assets", s.label, weight));

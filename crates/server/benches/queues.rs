@@ -13,7 +13,7 @@
 //! 200, and the escalation pages must be non-empty and ordered by due time, so the benchmark
 //! fails loudly when a query breaks. `LADDER_BENCH_REQUESTS` sets the requests per endpoint.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use jiff::Timestamp;
 
@@ -23,46 +23,16 @@ use serde_json::Value;
 mod bulk;
 #[path = "support/queue_load.rs"]
 mod queue_load;
+#[path = "support/server.rs"]
+mod server;
 use bulk::{env_usize, thousands};
 use queue_load::{load, N_ADMINS, N_CUSTOMERS, PASSWORD, SLUG};
+use server::{get_json as get, Latency};
 
 const WARM_UP: usize = 50;
 
 async fn login(client: &reqwest::Client, base: &str, email: &str) -> String {
-    let resp = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&serde_json::json!({"tenant": SLUG, "email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .expect("POST /auth/login");
-    assert_eq!(resp.status(), 200, "login as {email}");
-    let body: Value = resp.json().await.expect("login response is JSON");
-    body["token"]
-        .as_str()
-        .expect("login response has a token")
-        .to_owned()
-}
-
-/// One timed GET: the latency covers the whole body; parsing it is not timed.
-async fn get(client: &reqwest::Client, url: &str, token: &str) -> (Duration, Value) {
-    let t0 = Instant::now();
-    let resp = client
-        .get(url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    let status = resp.status();
-    let body = resp.bytes().await.expect("read the response body");
-    let took = t0.elapsed();
-    assert_eq!(
-        status,
-        200,
-        "GET {url}: {}",
-        String::from_utf8_lossy(&body[..body.len().min(500)])
-    );
-    let json = serde_json::from_slice(&body).expect("the response is JSON");
-    (took, json)
+    server::login(client, base, SLUG, email, PASSWORD).await
 }
 
 fn time_field(item: &Value, field: &str) -> Option<i64> {
@@ -147,9 +117,7 @@ struct Endpoint {
 struct Stats {
     label: String,
     n: usize,
-    p50: f64,
-    p99: f64,
-    max: f64,
+    latency: Latency,
     items: usize,
     total: i64,
 }
@@ -170,14 +138,10 @@ async fn measure(client: &reqwest::Client, ep: &Endpoint, n: usize) -> Stats {
         total = page["total"].as_i64().unwrap_or_default();
         times.push(took.as_secs_f64() * 1000.0);
     }
-    times.sort_by(f64::total_cmp);
-    let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
     Stats {
         label: ep.label.clone(),
         n,
-        p50: at(0.50),
-        p99: at(0.99),
-        max: times[times.len() - 1],
+        latency: Latency::of(times),
         items,
         total,
     }
@@ -195,21 +159,10 @@ async fn main() {
     let loaded = load(&db, n_tickets, n_escalations).await;
     let load_time = t0.elapsed();
     let t1 = Instant::now();
-    sqlx::query("ANALYZE")
-        .execute(db.pool())
-        .await
-        .expect("ANALYZE");
+    server::analyze(&db).await;
     let analyze_time = t1.elapsed();
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let base = format!("http://{}", listener.local_addr().expect("local address"));
-    tokio::spawn(ladder_server::serve(
-        db.clone(),
-        listener,
-        std::future::pending(),
-    ));
+    let base = server::serve_in_process(&db).await;
     let client = reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -348,7 +301,7 @@ async fn main() {
     for r in &results {
         println!(
             "| {:<40} | {:>5} | {:>8.2} | {:>8.2} | {:>8.2} | {:>5} | {:>6} |",
-            r.label, r.n, r.p50, r.p99, r.max, r.items, r.total
+            r.label, r.n, r.latency.p50, r.latency.p99, r.latency.max, r.items, r.total
         );
     }
     db.close().await;

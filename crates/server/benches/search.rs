@@ -15,7 +15,7 @@
 //! used (deleted first); a PostgreSQL URL must name an empty database. Every response must be
 //! 200 and every full-text and filtered page non-empty, so a broken query fails the run.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -23,37 +23,17 @@ use serde_json::Value;
 mod bulk;
 #[path = "support/search_load.rs"]
 mod search_load;
+#[path = "support/server.rs"]
+mod server;
 use bulk::{env_usize, thousands, Rng};
 use search_load::{customer, load, order_number, vocabulary, PASSWORD, SLUG};
+use server::{get_json as get, Latency};
 
 const WARM_UP: usize = 20;
 const P99_LIMIT_MS: f64 = 50.0;
 
 async fn login(client: &reqwest::Client, base: &str, email: &str) -> String {
-    let resp = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&serde_json::json!({"tenant": SLUG, "email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .expect("POST /auth/login");
-    assert_eq!(resp.status(), 200, "login as {email}");
-    let body: Value = resp.json().await.expect("login response is JSON");
-    body["token"].as_str().expect("a token").to_owned()
-}
-
-async fn get(client: &reqwest::Client, url: &str, token: &str) -> (Duration, Value) {
-    let t0 = Instant::now();
-    let resp = client
-        .get(url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    let status = resp.status();
-    let body = resp.bytes().await.expect("read the body");
-    let took = t0.elapsed();
-    assert_eq!(status, 200, "GET {url}: {}", String::from_utf8_lossy(&body));
-    (took, serde_json::from_slice(&body).expect("JSON"))
+    server::login(client, base, SLUG, email, PASSWORD).await
 }
 
 fn found(v: &Value) -> usize {
@@ -88,24 +68,13 @@ async fn main() {
     let t0 = Instant::now();
     let loaded = load(&db, n_tickets, n_customers, n_comments).await;
     let load_time = t0.elapsed();
-    sqlx::query("ANALYZE")
-        .execute(db.pool())
-        .await
-        .expect("ANALYZE");
+    server::analyze(&db).await;
     println!(
         "loaded (search indexes filled by the triggers) in {:.1} s",
         load_time.as_secs_f64()
     );
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let base = format!("http://{}", listener.local_addr().expect("local address"));
-    tokio::spawn(ladder_server::serve(
-        db.clone(),
-        listener,
-        std::future::pending(),
-    ));
+    let base = server::serve_in_process(&db).await;
     let client = reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -314,21 +283,18 @@ async fn main() {
             total_found += n;
             times.push(took.as_secs_f64() * 1000.0);
         }
-        times.sort_by(f64::total_cmp);
-        let at =
-            |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
-        let (p50, p99) = (at(0.5), at(0.99));
+        let latency = Latency::of(times);
         println!(
             "| {:<36} | {:>4} | {:>7.2} | {:>7.2} | {:>7.2} | {:>6.1} |",
             class.label,
             n_requests,
-            p50,
-            p99,
-            times[times.len() - 1],
+            latency.p50,
+            latency.p99,
+            latency.max,
             total_found as f64 / n_requests as f64
         );
-        if class.gated && p99 >= P99_LIMIT_MS {
-            failed.push(format!("{}: p99 {p99:.1} ms", class.label));
+        if class.gated && latency.p99 >= P99_LIMIT_MS {
+            failed.push(format!("{}: p99 {:.1} ms", class.label, latency.p99));
         }
     }
 

@@ -21,7 +21,6 @@
 //! the loaded one as a template (`CREATE DATABASE bench TEMPLATE loaded STRATEGY
 //! FILE_COPY`). Comparing two builds on the same data then takes seconds instead of minutes.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
@@ -29,58 +28,17 @@ use ladder_storage::Db;
 
 #[path = "support/bulk.rs"]
 mod bulk;
+#[path = "support/server.rs"]
+mod server;
 #[path = "support/sla_load.rs"]
 mod sla_load;
 
 use bulk::{env_usize, thousands};
-use sla_load::{cpu_seconds, fall_due, lags_ms, memory_mib, quantile};
+use server::{cpu_seconds, start_server};
+use sla_load::{fall_due, lags_ms, memory_mib, quantile};
 
 /// How often the bench asks the server how many timers it has fired.
 const POLL_MS: u64 = 20;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-async fn start_server(url: &str) -> (Server, String) {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_ladder"))
-        .args(["serve", "--database-url", url, "--listen", &addr])
-        .env(
-            "LADDER_LOG",
-            std::env::var("LADDER_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start ladder serve");
-    let server = Server(child);
-    let base = format!("http://{addr}");
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if client
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return (server, base);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("ladder serve did not come up on {addr}");
-}
 
 /// The server's count of timers fired (after commit), from `/metrics`; 0 if unreadable.
 async fn timers_fired(client: &reqwest::Client, base: &str) -> usize {
@@ -171,7 +129,7 @@ async fn main() {
         return;
     }
 
-    let (server, base) = start_server(&url).await;
+    let (server, base) = start_server(&url, &[]).await;
     let pid = server.0.id();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (idle_rss, _) = memory_mib(pid).unwrap_or((f64::NAN, f64::NAN));

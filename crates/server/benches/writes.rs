@@ -25,7 +25,6 @@
 //! and dropped there; the SQLite files live under the target directory and are deleted after.
 //! Every response must be 201, so a broken write fails the benchmark rather than flattering it.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ladder_storage::{new_id, Db};
@@ -33,117 +32,16 @@ use serde_json::{json, Value};
 
 #[path = "support/bulk.rs"]
 mod bulk;
+#[path = "support/server.rs"]
+mod server;
 #[path = "support/writes_load.rs"]
 mod writes_load;
 
 use bulk::{env_usize, thousands};
+use server::{fresh, login, start_server};
 use writes_load::{AGENT, DESCRIPTION, PASSWORD, SLUG, SUBJECT};
 
 const CLIENTS: usize = 8;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-async fn start_server(url: &str) -> (Server, String) {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_ladder"))
-        .args(["serve", "--database-url", url, "--listen", &addr])
-        .env(
-            "LADDER_LOG",
-            std::env::var("LADDER_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start ladder serve");
-    let server = Server(child);
-    let base = format!("http://{addr}");
-    let client = reqwest::Client::new();
-    for _ in 0..400 {
-        if client
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return (server, base);
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("ladder serve did not come up on {addr}");
-}
-
-/// A fresh database: a PostgreSQL one under `admin`, or an SQLite file; and how to drop it.
-async fn fresh(admin: Option<&str>, name: &str) -> (String, Box<dyn FnOnce()>) {
-    match admin {
-        Some(admin) => {
-            let admin = admin.to_owned();
-            let db_name = format!("ladder_bench_writes_{name}_{}", std::process::id());
-            let db = Db::connect(&admin).await.expect("connect to PostgreSQL");
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {db_name}"))
-                .execute(db.pool())
-                .await
-                .expect("drop");
-            sqlx::query(&format!("CREATE DATABASE {db_name}"))
-                .execute(db.pool())
-                .await
-                .expect("create");
-            db.close().await;
-            let base = admin
-                .rsplit_once('/')
-                .map(|(b, _)| b.to_owned())
-                .unwrap_or(admin.clone());
-            let url = format!("{base}/{db_name}");
-            let cleanup = move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build();
-                if let Ok(rt) = rt {
-                    rt.block_on(async {
-                        if let Ok(db) = Db::connect(&admin).await {
-                            let _ = sqlx::query(&format!(
-                                "DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"
-                            ))
-                            .execute(db.pool())
-                            .await;
-                        }
-                    });
-                }
-            };
-            (
-                url,
-                Box::new(move || {
-                    let _ = std::thread::spawn(cleanup).join();
-                }),
-            )
-        }
-        None => {
-            let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-                .join(format!("bench-writes-{name}"));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).expect("bench dir");
-            let url = format!("sqlite://{}/ladder.db", dir.display());
-            (
-                url,
-                Box::new(move || {
-                    let _ = std::fs::remove_dir_all(&dir);
-                }),
-            )
-        }
-    }
-}
 
 /// Commits per second of `n` transactions, each one ~1 KB row and one audit-like row (id,
 /// sequence, payload, previous hash, hash), from `clients` connections at once.
@@ -193,18 +91,6 @@ async fn raw_ceiling(db: &Db, n: usize, clients: usize) -> f64 {
         sqlx::query(ddl).execute(db.pool()).await.expect("drop raw");
     }
     rate
-}
-
-async fn login(client: &reqwest::Client, base: &str) -> String {
-    let resp = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"tenant": SLUG, "email": AGENT, "password": PASSWORD}))
-        .send()
-        .await
-        .expect("POST /auth/login");
-    assert_eq!(resp.status(), 200, "login");
-    let body: Value = resp.json().await.expect("login response is JSON");
-    body["token"].as_str().expect("a token").to_owned()
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -291,9 +177,9 @@ async fn measure(
     tickets: &mut Vec<String>,
     n: usize,
 ) -> Figures {
-    let (server, base) = start_server(url).await;
+    let (server, base) = start_server(url, &[]).await;
     let client = reqwest::Client::new();
-    let token = login(&client, &base).await;
+    let token = login(&client, &base, SLUG, AGENT, PASSWORD).await;
     let mut next = 0usize;
     let mut take = |tickets: &Vec<String>| -> String {
         if kind == Kind::Create {
@@ -372,7 +258,7 @@ struct Run {
 }
 
 async fn run(admin: Option<&str>, label: &str, n_tickets: usize, n: usize) -> Run {
-    let (url, cleanup) = fresh(admin, label).await;
+    let (url, cleanup) = fresh(admin, "writes", label).await;
     let db = Db::connect(&url).await.expect("connect");
     db.migrate().await.expect("migrate");
     let t0 = Instant::now();

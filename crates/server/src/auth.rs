@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use jiff::{SignedDuration, Timestamp};
 use ladder_core::Role;
 use ladder_storage::directory::{self, User};
+use ladder_storage::queues::Audience;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -122,6 +123,20 @@ impl Caller {
     /// The keys under which escalations addressed to this user are queued.
     pub fn queue_keys(&self) -> Vec<String> {
         self.actor.queue_keys()
+    }
+
+    /// Whose escalation queue this caller reads: platform support's, or their own under
+    /// `keys` (their [`queue_keys`](Self::queue_keys)).
+    pub fn queue_audience<'a>(&'a self, keys: &'a [String]) -> Audience<'a> {
+        if self.is_platform() {
+            Audience::Platform
+        } else {
+            Audience::Staff {
+                tenant_id: self.tenant_id(),
+                user_id: &self.user.id,
+                keys,
+            }
+        }
     }
 }
 

@@ -376,28 +376,9 @@ pub enum Verification {
 
 /// Recomputes every chain (or one tenant's), reading events in pages so memory stays flat.
 pub async fn verify(db: &Db, tenant: Option<&str>) -> Result<Vec<Verification>> {
-    let tenants: Vec<(String,)> = match tenant {
-        Some(t) => {
-            sqlx::query_as("SELECT id FROM tenants WHERE id = $1 OR slug = $1")
-                .bind(t)
-                .fetch_all(db.pool())
-                .await?
-        }
-        None => {
-            sqlx::query_as("SELECT id FROM tenants ORDER BY id")
-                .fetch_all(db.pool())
-                .await?
-        }
-    };
-    if tenants.is_empty() {
-        if let Some(t) = tenant {
-            return Err(StorageError::Config(format!(
-                "no tenant with id or slug {t:?}"
-            )));
-        }
-    }
+    let tenants = chain_tenants(db, tenant).await?;
     let mut out = Vec::new();
-    'tenants: for (tenant_id,) in tenants {
+    'tenants: for tenant_id in tenants {
         let mut verifier = ChainVerifier::new(tenant_id.clone());
         let mut after = 0i64;
         loop {
@@ -414,18 +395,7 @@ pub async fn verify(db: &Db, tenant: Option<&str>) -> Result<Vec<Verification>> 
                 break;
             }
             for row in &rows {
-                let e = ChainedEvent {
-                    id: row.text("id")?,
-                    tenant_id: row.text("tenant_id")?,
-                    seq: row.int("seq")?,
-                    ticket_id: row.opt_text("ticket_id")?,
-                    actor_id: row.opt_text("actor_id")?,
-                    kind: row.text("kind")?,
-                    payload: row.text("payload")?,
-                    occurred_at_micros: row.int("occurred_at")?,
-                    prev_hash: row.text("prev_hash")?,
-                    hash: row.text("hash")?,
-                };
+                let e = chained_from_row(row)?;
                 after = e.seq;
                 if let Err(b) = verifier.push(&e) {
                     out.push(Verification::Broken(b));
@@ -433,12 +403,7 @@ pub async fn verify(db: &Db, tenant: Option<&str>) -> Result<Vec<Verification>> 
                 }
             }
         }
-        let head: Option<(i64, String)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
-                .bind(&tenant_id)
-                .fetch_optional(db.pool())
-                .await?;
-        let (head_seq, head_hash) = head.unwrap_or((0, GENESIS.to_owned()));
+        let (head_seq, head_hash) = recorded_head(db, &tenant_id).await?;
         match verifier.finish(head_seq, &head_hash) {
             Ok(events) => out.push(Verification::Intact { tenant_id, events }),
             Err(b) => out.push(Verification::Broken(b)),
@@ -465,39 +430,15 @@ pub enum ExportLine {
 /// so an export taken while the server writes is a consistent prefix of each chain. Returns
 /// the number of events written.
 pub async fn export(db: &Db, tenant: Option<&str>, out: &mut impl std::io::Write) -> Result<i64> {
-    let tenants: Vec<(String,)> = match tenant {
-        Some(t) => {
-            sqlx::query_as("SELECT id FROM tenants WHERE id = $1 OR slug = $1")
-                .bind(t)
-                .fetch_all(db.pool())
-                .await?
-        }
-        None => {
-            sqlx::query_as("SELECT id FROM tenants ORDER BY id")
-                .fetch_all(db.pool())
-                .await?
-        }
-    };
-    if tenants.is_empty() {
-        if let Some(t) = tenant {
-            return Err(StorageError::Config(format!(
-                "no tenant with id or slug {t:?}"
-            )));
-        }
-    }
+    let tenants = chain_tenants(db, tenant).await?;
     let write = |out: &mut dyn std::io::Write, line: &ExportLine| -> Result<()> {
         let text = serde_json::to_string(line).map_err(|e| StorageError::Config(e.to_string()))?;
         writeln!(out, "{text}")
             .map_err(|e| StorageError::Config(format!("writing the export: {e}")))
     };
     let mut written = 0;
-    for (tenant_id,) in tenants {
-        let head: Option<(i64, String)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
-                .bind(&tenant_id)
-                .fetch_optional(db.pool())
-                .await?;
-        let (head_seq, head_hash) = head.unwrap_or((0, GENESIS.to_owned()));
+    for tenant_id in tenants {
+        let (head_seq, head_hash) = recorded_head(db, &tenant_id).await?;
         let mut after = 0i64;
         while after < head_seq {
             let rows = sqlx::query(
@@ -530,6 +471,41 @@ pub async fn export(db: &Db, tenant: Option<&str>, out: &mut impl std::io::Write
         )?;
     }
     Ok(written)
+}
+
+/// The ids of the tenants whose chains to read: `tenant` (an id or a slug), or every one.
+async fn chain_tenants(db: &Db, tenant: Option<&str>) -> Result<Vec<String>> {
+    let tenants: Vec<(String,)> = match tenant {
+        Some(t) => {
+            sqlx::query_as("SELECT id FROM tenants WHERE id = $1 OR slug = $1")
+                .bind(t)
+                .fetch_all(db.pool())
+                .await?
+        }
+        None => {
+            sqlx::query_as("SELECT id FROM tenants ORDER BY id")
+                .fetch_all(db.pool())
+                .await?
+        }
+    };
+    if tenants.is_empty() {
+        if let Some(t) = tenant {
+            return Err(StorageError::Config(format!(
+                "no tenant with id or slug {t:?}"
+            )));
+        }
+    }
+    Ok(tenants.into_iter().map(|(id,)| id).collect())
+}
+
+/// A tenant's recorded chain head (sequence and hash); the genesis before its first event.
+async fn recorded_head(db: &Db, tenant_id: &str) -> Result<(i64, String)> {
+    let head: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(head.unwrap_or((0, GENESIS.to_owned())))
 }
 
 fn chained_from_row(row: &AnyRow) -> Result<ChainedEvent> {

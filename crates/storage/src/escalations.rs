@@ -616,15 +616,11 @@ pub async fn pending_approvals_first(
     rows.iter().map(approval_from_row).collect()
 }
 
+/// Every pending approval of the tenant, oldest first.
 pub async fn pending_approvals(
     conn: &mut AnyConnection,
     tenant_id: &TenantId,
 ) -> Result<Vec<Approval>> {
-    let rows = sqlx::query(&format!(
-        "SELECT {APPROVAL_COLS} FROM approvals WHERE tenant_id = $1 AND state = 'pending' ORDER BY created_at"
-    ))
-    .bind(tenant_id.as_str())
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(approval_from_row).collect()
+    // The same query with no cap: `i64::MAX` is a LIMIT both databases accept.
+    pending_approvals_first(conn, tenant_id, i64::MAX).await
 }

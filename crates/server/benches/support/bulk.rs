@@ -2,7 +2,7 @@
 //! generated rows in a few large transactions, far faster than going through the API.
 #![allow(dead_code)] // each benchmark uses its own part
 
-use ladder_storage::{Backend, Db, WriteTx};
+use ladder_storage::{new_id, Backend, Db, WriteTx};
 
 pub const ROWS_PER_INSERT: usize = 500;
 /// Multi-row inserts per transaction while loading.
@@ -190,6 +190,54 @@ impl Insert {
             self.n = 0;
         }
     }
+}
+
+/// Inserts an organisation created at `created_at`; returns its id.
+pub async fn insert_tenant(loader: &mut Loader, name: &str, slug: &str, created_at: i64) -> String {
+    let id = new_id();
+    let mut ins = Insert::new("tenants", "id, name, slug, created_at");
+    ins.row(
+        loader,
+        format!("{}, {}, {}, {created_at}", lit(&id), lit(name), lit(slug)),
+    )
+    .await;
+    ins.flush(loader).await;
+    id
+}
+
+/// Inserts the staff of organisation `tenant_id`, each `(id, email, name, role)`, all with
+/// `password` and created at `created_at`.
+pub async fn insert_users<'a>(
+    loader: &mut Loader,
+    tenant_id: &str,
+    users: impl IntoIterator<Item = (&'a str, &'a str, String, &'a str)>,
+    password: &str,
+    created_at: i64,
+) {
+    // Hashed once: hashing is slow on purpose, and every bench user shares the password.
+    let hash = ladder_server::auth::hash_password(password.into())
+        .await
+        .expect("hash the bench password");
+    let t = lit(tenant_id);
+    let mut ins = Insert::new(
+        "users",
+        "id, tenant_id, email, name, role, password_hash, away_until, created_at",
+    );
+    for (id, email, name, role) in users {
+        ins.row(
+            loader,
+            format!(
+                "{}, {t}, {}, {}, {}, {}, NULL, {created_at}",
+                lit(id),
+                lit(email),
+                lit(&name),
+                lit(role),
+                lit(&hash)
+            ),
+        )
+        .await;
+    }
+    ins.flush(loader).await;
 }
 
 /// `1234567` as `1,234,567`.

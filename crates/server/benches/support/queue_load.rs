@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 use ladder_storage::{new_id, Db};
 
-use super::bulk::{lit, opt_int, opt_lit, Insert, Loader, Rng};
+use super::bulk::{insert_tenant, insert_users, lit, opt_int, opt_lit, Insert, Loader, Rng};
 
 pub const PASSWORD: &str = "bench-password";
 pub const SLUG: &str = "bench";
@@ -48,19 +48,9 @@ pub async fn load(db: &Db, n_tickets: usize, n_escalations: usize) -> Loaded {
     let mut rng = Rng(0x001a_dde7);
     let now = Timestamp::now().as_microsecond();
     let start = now - 730 * DAY;
-    let hash = ladder_server::auth::hash_password(PASSWORD.into())
-        .await
-        .expect("hash the bench password");
     let mut loader = Loader::new(db);
 
-    let tenant_id = new_id();
-    let mut ins = Insert::new("tenants", "id, name, slug, created_at");
-    ins.row(
-        &mut loader,
-        format!("{}, 'Bench Co', {}, {start}", lit(&tenant_id), lit(SLUG)),
-    )
-    .await;
-    ins.flush(&mut loader).await;
+    let tenant_id = insert_tenant(&mut loader, "Bench Co", SLUG, start).await;
     let t = lit(&tenant_id);
 
     // Users: the owner, the admins, the agents. Admins and agents are spread over the teams.
@@ -86,25 +76,15 @@ pub async fn load(db: &Db, n_tickets: usize, n_escalations: usize) -> Loaded {
             team: Some(i % N_TEAMS),
         });
     }
-    let mut ins = Insert::new(
-        "users",
-        "id, tenant_id, email, name, role, password_hash, away_until, created_at",
-    );
-    for (i, u) in users.iter().enumerate() {
-        ins.row(
-            &mut loader,
-            format!(
-                "{}, {t}, {}, {}, {}, {}, NULL, {start}",
-                lit(&u.id),
-                lit(&u.email),
-                lit(&format!("Bench User {i}")),
-                lit(u.role),
-                lit(&hash)
-            ),
+    let staff = users.iter().enumerate().map(|(i, u)| {
+        (
+            u.id.as_str(),
+            u.email.as_str(),
+            format!("Bench User {i}"),
+            u.role,
         )
-        .await;
-    }
-    ins.flush(&mut loader).await;
+    });
+    insert_users(&mut loader, &tenant_id, staff, PASSWORD, start).await;
 
     let teams: Vec<String> = (0..N_TEAMS).map(|_| new_id()).collect();
     let mut ins = Insert::new("teams", "id, tenant_id, name, created_at");

@@ -8,7 +8,7 @@
 use jiff::Timestamp;
 use ladder_storage::{new_id, Db};
 
-use super::bulk::{lit, opt_lit, Insert, Loader, Rng};
+use super::bulk::{insert_tenant, insert_users, lit, opt_lit, Insert, Loader, Rng};
 
 pub const PASSWORD: &str = "bench-password";
 pub const SLUG: &str = "search";
@@ -117,18 +117,8 @@ pub async fn load(db: &Db, n_tickets: usize, n_customers: usize, n_comments: usi
     let zipf = Zipf::new(words.len());
     let now = Timestamp::now().as_microsecond();
     let start = now - 730 * DAY;
-    let hash = ladder_server::auth::hash_password(PASSWORD.into())
-        .await
-        .expect("hash the bench password");
     let mut loader = Loader::new(db);
-    let tenant_id = new_id();
-    let mut ins = Insert::new("tenants", "id, name, slug, created_at");
-    ins.row(
-        &mut loader,
-        format!("{}, 'Search Co', {}, {start}", lit(&tenant_id), lit(SLUG)),
-    )
-    .await;
-    ins.flush(&mut loader).await;
+    let tenant_id = insert_tenant(&mut loader, "Search Co", SLUG, start).await;
     let t = lit(&tenant_id);
 
     let owner_email = "owner@search.test".to_owned();
@@ -136,25 +126,15 @@ pub async fn load(db: &Db, n_tickets: usize, n_customers: usize, n_comments: usi
     for i in 0..N_AGENTS {
         users.push((new_id(), format!("agent{i}@search.test"), "agent"));
     }
-    let mut ins = Insert::new(
-        "users",
-        "id, tenant_id, email, name, role, password_hash, away_until, created_at",
-    );
-    for (i, (id, email, role)) in users.iter().enumerate() {
-        ins.row(
-            &mut loader,
-            format!(
-                "{}, {t}, {}, {}, {}, {}, NULL, {start}",
-                lit(id),
-                lit(email),
-                lit(&format!("Search User {i}")),
-                lit(role),
-                lit(&hash)
-            ),
+    let staff = users.iter().enumerate().map(|(i, (id, email, role))| {
+        (
+            id.as_str(),
+            email.as_str(),
+            format!("Search User {i}"),
+            *role,
         )
-        .await;
-    }
-    ins.flush(&mut loader).await;
+    });
+    insert_users(&mut loader, &tenant_id, staff, PASSWORD, start).await;
 
     let customers: Vec<String> = (0..n_customers).map(|_| new_id()).collect();
     let mut ins = Insert::new(

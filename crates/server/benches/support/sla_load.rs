@@ -228,16 +228,3 @@ pub fn memory_mib(pid: u32) -> Option<(f64, f64)> {
     };
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
-
-/// CPU seconds (user + system) the process has used so far, from `/proc`: unlike wall time,
-/// it hardly moves when other work shares the machine.
-#[allow(dead_code)]
-pub fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    Some((ticks(11)? + ticks(12)?) / 100.0)
-}

@@ -11,7 +11,7 @@ use ladder_core::triggers::history::grouping_key;
 use ladder_core::Category;
 use ladder_storage::{new_id, Db};
 
-use super::bulk::{lit, Insert, Loader, Rng};
+use super::bulk::{insert_tenant, insert_users, lit, Insert, Loader, Rng};
 
 pub const PASSWORD: &str = "bench-password";
 pub const SLUG: &str = "writes";
@@ -35,45 +35,23 @@ pub async fn load(db: &Db, n_tickets: usize) -> Loaded {
     let mut rng = Rng(0x0057_a7e5);
     let now = Timestamp::now().as_microsecond();
     let start = now - 730 * DAY;
-    let hash = ladder_server::auth::hash_password(PASSWORD.into())
-        .await
-        .expect("hash the bench password");
     let mut loader = Loader::new(db);
 
-    let tenant_id = new_id();
-    let mut ins = Insert::new("tenants", "id, name, slug, created_at");
-    ins.row(
-        &mut loader,
-        format!("{}, 'Writes Co', {}, {start}", lit(&tenant_id), lit(SLUG)),
-    )
-    .await;
-    ins.flush(&mut loader).await;
+    let tenant_id = insert_tenant(&mut loader, "Writes Co", SLUG, start).await;
     let t = lit(&tenant_id);
 
     let owner = new_id();
     let agent = new_id();
-    let mut ins = Insert::new(
-        "users",
-        "id, tenant_id, email, name, role, password_hash, away_until, created_at",
-    );
-    for (id, email, name, role) in [
-        (&owner, "owner@writes.test", "Olive Owner", "owner"),
-        (&agent, AGENT, "Andy Agent", "agent"),
-    ] {
-        ins.row(
-            &mut loader,
-            format!(
-                "{}, {t}, {}, {}, {}, {}, NULL, {start}",
-                lit(id),
-                lit(email),
-                lit(name),
-                lit(role),
-                lit(&hash)
-            ),
-        )
-        .await;
-    }
-    ins.flush(&mut loader).await;
+    let staff = [
+        (
+            owner.as_str(),
+            "owner@writes.test",
+            "Olive Owner".to_owned(),
+            "owner",
+        ),
+        (agent.as_str(), AGENT, "Andy Agent".to_owned(), "agent"),
+    ];
+    insert_users(&mut loader, &tenant_id, staff, PASSWORD, start).await;
 
     let customers: Vec<String> = (0..N_CUSTOMERS).map(|_| new_id()).collect();
     let mut ins = Insert::new(

@@ -285,19 +285,7 @@ pub async fn approve(
     Path(id): Path<ApprovalId>,
     Json(req): Json<DecisionRequest>,
 ) -> ApiResult<Json<Approval>> {
-    let approval = flow::decide(
-        &state.db,
-        &caller.actor,
-        &id,
-        true,
-        &req.reason,
-        state.now(),
-    )
-    .await?;
-    // The waiting resolution took effect with the grant: two audit events.
-    state.metrics.event("approval_granted");
-    state.metrics.event("resolved");
-    Ok(Json(approval.into()))
+    decide(&state, &caller, &id, true, &req).await
 }
 
 /// Denies a compensation, with a reason; the escalation stays open.
@@ -309,15 +297,32 @@ pub async fn deny(
     Path(id): Path<ApprovalId>,
     Json(req): Json<DecisionRequest>,
 ) -> ApiResult<Json<Approval>> {
+    decide(&state, &caller, &id, false, &req).await
+}
+
+/// Grants (`approve`) or denies a compensation, and counts the audit events that wrote.
+async fn decide(
+    state: &AppState,
+    caller: &Caller,
+    id: &ApprovalId,
+    approve: bool,
+    req: &DecisionRequest,
+) -> ApiResult<Json<Approval>> {
     let approval = flow::decide(
         &state.db,
         &caller.actor,
-        &id,
-        false,
+        id,
+        approve,
         &req.reason,
         state.now(),
     )
     .await?;
-    state.metrics.event("approval_denied");
+    if approve {
+        // The waiting resolution took effect with the grant: two audit events.
+        state.metrics.event("approval_granted");
+        state.metrics.event("resolved");
+    } else {
+        state.metrics.event("approval_denied");
+    }
     Ok(Json(approval.into()))
 }

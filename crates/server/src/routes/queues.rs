@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Query, State};
 use ladder_core::{Category, TicketStatus};
-use ladder_storage::queues::{self, Audience, Filter};
+use ladder_storage::queues::{self, Filter};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -163,15 +163,7 @@ pub async fn escalations(
 ) -> ApiResult<Json<Page<EscalationItem>>> {
     let f = filter(&q, queues::is_queue_state)?;
     let keys = caller.queue_keys();
-    let audience = if caller.is_platform() {
-        Audience::Platform
-    } else {
-        Audience::Staff {
-            tenant_id: caller.tenant_id(),
-            user_id: &caller.user.id,
-            keys: &keys,
-        }
-    };
+    let audience = caller.queue_audience(&keys);
     let mut conn = state.db.conn().await?;
     let page = queues::escalations(&mut conn, &audience, &f).await?;
     let now = state.now();

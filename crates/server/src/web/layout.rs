@@ -2,7 +2,7 @@
 
 use ladder_core::Role;
 use ladder_storage::escalations;
-use ladder_storage::queues::{self, Audience, Filter};
+use ladder_storage::queues::{self, Filter};
 
 use super::queues::{count_shown, COUNT_CAP};
 use super::{approvals, assets, PageError, Viewer};
@@ -67,15 +67,7 @@ impl Chrome {
         let all = Filter::default();
         let mut conn = state.db.conn().await?;
         let keys = caller.queue_keys();
-        let audience = if caller.is_platform() {
-            Audience::Platform
-        } else {
-            Audience::Staff {
-                tenant_id: caller.tenant_id(),
-                user_id: &caller.user.id,
-                keys: &keys,
-            }
-        };
+        let audience = caller.queue_audience(&keys);
         // The queue is soonest due first: its first row says whether anything is overdue.
         let first = Filter {
             limit: 1,

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use ladder_core::{Category, EscalationState, TicketId, TicketStatus};
 use ladder_storage::directory::Customer;
 use ladder_storage::escalations::{self as stored, Escalation};
-use ladder_storage::queues::{self, Audience, Filter};
+use ladder_storage::queues::{self, Filter};
 use ladder_storage::tickets::{self, Ticket};
 use ladder_storage::{directory, StorageError};
 use serde::Deserialize;
@@ -136,32 +136,7 @@ pub async fn mine(
     State(state): State<AppState>,
     Query(q): Query<QueueQuery>,
 ) -> PageResult {
-    let statuses = vec!["new", "open", "pending"];
-    let f = parse_filter(&q, |s| statuses.contains(&s)).map_err(|e| e.page(Some(&viewer)))?;
-    let run = async {
-        let mut conn = state.db.conn().await?;
-        let (tenant, user) = (viewer.caller.tenant_id(), &viewer.caller.user.id);
-        let (items, next) = queues::mine_rows(&mut conn, tenant, user, &f).await?;
-        let total = queues::mine_total(&mut conn, tenant, user, &f, COUNT_CAP).await?;
-        let rows = ticket_rows(&state, &items, state.now()).await?;
-        let chrome = Chrome::load(&state, &viewer, "mine").await?;
-        Ok::<_, PageError>(QueuePage {
-            chrome,
-            title: "Mine",
-            path: "/queues/mine",
-            empty: "Nothing is assigned to you. Tickets given to you appear here until they are solved or escalated.",
-            rows,
-            statuses,
-            categories: Category::names(),
-            status: q.status.clone(),
-            category: q.category.clone(),
-            total: count_shown(total),
-            paged: f.cursor.is_some(),
-            next,
-        })
-    };
-    let page = run.await.map_err(|e| e.page(Some(&viewer)))?;
-    Ok(shown(&viewer, render(&page)))
+    ticket_queue(&viewer, &state, &q, TicketQueue::Mine).await
 }
 
 pub async fn watching(
@@ -169,32 +144,60 @@ pub async fn watching(
     State(state): State<AppState>,
     Query(q): Query<QueueQuery>,
 ) -> PageResult {
-    let statuses = TicketStatus::names();
-    let f = parse_filter(&q, |s| statuses.contains(&s)).map_err(|e| e.page(Some(&viewer)))?;
-    let run = async {
-        let mut conn = state.db.conn().await?;
-        let (tenant, user) = (viewer.caller.tenant_id(), &viewer.caller.user.id);
-        let (items, next) = queues::watching_rows(&mut conn, tenant, user, &f).await?;
-        let total = queues::watching_total(&mut conn, tenant, user, &f, COUNT_CAP).await?;
-        let rows = ticket_rows(&state, &items, state.now()).await?;
-        let chrome = Chrome::load(&state, &viewer, "watching").await?;
-        Ok::<_, PageError>(QueuePage {
-            chrome,
-            title: "Watching",
-            path: "/queues/watching",
-            empty: "You are not watching any ticket. Tickets you escalate appear here, so you can follow them to the end.",
-            rows,
-            statuses,
-            categories: Category::names(),
-            status: q.status.clone(),
-            category: q.category.clone(),
-            total: count_shown(total),
-            paged: f.cursor.is_some(),
-            next,
-        })
+    ticket_queue(&viewer, &state, &q, TicketQueue::Watching).await
+}
+
+/// The queues of a person's own tickets: the same page over two queries.
+#[derive(Clone, Copy)]
+enum TicketQueue {
+    /// Assigned to them and not yet solved.
+    Mine,
+    /// Watched by them.
+    Watching,
+}
+
+async fn ticket_queue(
+    viewer: &Viewer,
+    state: &AppState,
+    q: &QueueQuery,
+    which: TicketQueue,
+) -> PageResult {
+    let (statuses, words) = match which {
+        TicketQueue::Mine => (
+            vec!["new", "open", "pending"],
+            Words {
+                nav: "mine",
+                title: "Mine",
+                path: "/queues/mine",
+                empty: "Nothing is assigned to you. Tickets given to you appear here until they are solved or escalated.",
+            },
+        ),
+        TicketQueue::Watching => (
+            TicketStatus::names(),
+            Words {
+                nav: "watching",
+                title: "Watching",
+                path: "/queues/watching",
+                empty: "You are not watching any ticket. Tickets you escalate appear here, so you can follow them to the end.",
+            },
+        ),
     };
-    let page = run.await.map_err(|e| e.page(Some(&viewer)))?;
-    Ok(shown(&viewer, render(&page)))
+    let (tenant, user) = (viewer.caller.tenant_id(), &viewer.caller.user.id);
+    let load = async |f: &Filter| -> Result<_, PageError> {
+        let mut conn = state.db.conn().await?;
+        let ((items, next), total) = match which {
+            TicketQueue::Mine => (
+                queues::mine_rows(&mut conn, tenant, user, f).await?,
+                queues::mine_total(&mut conn, tenant, user, f, COUNT_CAP).await?,
+            ),
+            TicketQueue::Watching => (
+                queues::watching_rows(&mut conn, tenant, user, f).await?,
+                queues::watching_total(&mut conn, tenant, user, f, COUNT_CAP).await?,
+            ),
+        };
+        Ok((ticket_rows(state, &items, state.now()).await?, total, next))
+    };
+    queue_page(viewer, state, q, statuses, words, load).await
 }
 
 pub async fn escalations(
@@ -202,37 +205,67 @@ pub async fn escalations(
     State(state): State<AppState>,
     Query(q): Query<QueueQuery>,
 ) -> PageResult {
+    let words = Words {
+        nav: "escalations",
+        title: "Escalations",
+        path: "/queues/escalations",
+        empty: "Nothing is escalated to you. Escalations addressed to you, your teams or your role appear here, soonest due first.",
+    };
+    let keys = viewer.caller.queue_keys();
+    let audience = viewer.caller.queue_audience(&keys);
     let statuses = vec![
         EscalationState::Requested.as_str(),
         EscalationState::Acknowledged.as_str(),
     ];
-    let f = parse_filter(&q, |s| statuses.contains(&s)).map_err(|e| e.page(Some(&viewer)))?;
+    queue_page(
+        &viewer,
+        &state,
+        &q,
+        statuses,
+        words,
+        async |f: &Filter| -> Result<_, PageError> {
+            let mut conn = state.db.conn().await?;
+            let (items, next) = queues::escalations_rows(&mut conn, &audience, f).await?;
+            let total = queues::escalations_total(&mut conn, &audience, f, COUNT_CAP).await?;
+            let ids: Vec<TicketId> = items
+                .iter()
+                .map(|i| i.escalation.ticket_id.clone())
+                .collect();
+            Ok((context_rows(&state, &ids, state.now()).await?, total, next))
+        },
+    )
+    .await
+}
+
+/// What a queue page says besides its rows.
+struct Words {
+    /// The navigation entry it highlights.
+    nav: &'static str,
+    title: &'static str,
+    path: &'static str,
+    /// What it says when nothing is in the queue.
+    empty: &'static str,
+}
+
+/// A queue page: the filter read from `q` (a status among `statuses`), then the rows, count
+/// and next page's cursor that `load` reads for it, shown in the page's chrome.
+async fn queue_page(
+    viewer: &Viewer,
+    state: &AppState,
+    q: &QueueQuery,
+    statuses: Vec<&'static str>,
+    words: Words,
+    load: impl AsyncFnOnce(&Filter) -> Result<(Vec<Row>, i64, Option<String>), PageError>,
+) -> PageResult {
+    let f = parse_filter(q, |s| statuses.contains(&s)).map_err(|e| e.page(Some(viewer)))?;
     let run = async {
-        let caller = &viewer.caller;
-        let keys = caller.queue_keys();
-        let audience = if caller.is_platform() {
-            Audience::Platform
-        } else {
-            Audience::Staff {
-                tenant_id: caller.tenant_id(),
-                user_id: &caller.user.id,
-                keys: &keys,
-            }
-        };
-        let mut conn = state.db.conn().await?;
-        let (items, next) = queues::escalations_rows(&mut conn, &audience, &f).await?;
-        let total = queues::escalations_total(&mut conn, &audience, &f, COUNT_CAP).await?;
-        let ids: Vec<TicketId> = items
-            .iter()
-            .map(|i| i.escalation.ticket_id.clone())
-            .collect();
-        let rows = context_rows(&state, &ids, state.now()).await?;
-        let chrome = Chrome::load(&state, &viewer, "escalations").await?;
+        let (rows, total, next) = load(&f).await?;
+        let chrome = Chrome::load(state, viewer, words.nav).await?;
         Ok::<_, PageError>(QueuePage {
             chrome,
-            title: "Escalations",
-            path: "/queues/escalations",
-            empty: "Nothing is escalated to you. Escalations addressed to you, your teams or your role appear here, soonest due first.",
+            title: words.title,
+            path: words.path,
+            empty: words.empty,
             rows,
             statuses,
             categories: Category::names(),
@@ -243,8 +276,8 @@ pub async fn escalations(
             next,
         })
     };
-    let page = run.await.map_err(|e| e.page(Some(&viewer)))?;
-    Ok(shown(&viewer, render(&page)))
+    let page = run.await.map_err(|e| e.page(Some(viewer)))?;
+    Ok(shown(viewer, render(&page)))
 }
 
 async fn ticket_rows(
