@@ -28,5 +28,6 @@ mod secrets;
 mod sla;
 mod stream;
 mod triggers;
+mod unsafe_code;
 mod web;
 mod writes;
