@@ -165,15 +165,21 @@ pub async fn new_token(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MailboxRequest {
+    /// A host name or IP address.
+    #[schema(min_length = 1, max_length = 253, pattern = r"^[A-Za-z0-9.:\[\]-]+$")]
     pub host: String,
+    #[schema(minimum = 1, maximum = 65535)]
     pub port: u16,
     /// `none`, `tls` (port 993) or `starttls` (port 143).
+    #[schema(pattern = "^(none|tls|starttls)$")]
     pub tls: String,
+    #[schema(value_type = ladder_core::text::ShortText)]
     pub username: String,
     /// Kept sealed with the server's key; never shown again.
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 1)]
     pub password: secrecy::SecretString,
     #[serde(default = "inbox")]
+    #[schema(value_type = ladder_core::text::ShortText, default = "INBOX")]
     pub folder: String,
 }
 
