@@ -34,6 +34,10 @@ def _describe_lambda_or_say_unknown(f, *args, **kwargs):
 
 lambda_sources._lambda_description = _describe_lambda_or_say_unknown
 
+# `POST /inbound/email` takes one raw message (`message/rfc822`), which is text: generated
+# strings go out as UTF-8, as `text/plain` bodies do.
+schemathesis.serializer.alias("message/rfc822", "text/plain")
+
 UNKNOWN_USER = r"^no user with id "
 UNKNOWN_TEAM = r"^no team with id "
 UNKNOWN_TICKET = r"^no ticket with id "
@@ -73,6 +77,21 @@ RULES = {
     "GET /api/v1/metrics/escalations": [
         # Dates read in the policy's time zone, `to` after `from`, at most 366 days.
         (r"^(from|to)$", r""),
+    ],
+    "GET /api/v1/tickets": [
+        # Across parameters: a cursor continues the list it came from, ranked by `q`'s words
+        # or newest first, and not the other.
+        (r"^cursor$", r"^belongs to a list with other words in q"),
+        # A query must hold a letter or a digit in Unicode's sense (Rust's
+        # `char::is_alphanumeric`): `\p{L}` and `\p{N}` are in neither ECMA 262 patterns
+        # without the `u` flag nor Python's `re`, so the document cannot say it portably.
+        (r"^q$", r"^has no word to search for \(letters or digits\)$"),
+    ],
+    "POST /api/v1/inbound/email": [
+        # Whether a text is an RFC 5322 message with a From address is a grammar, not a
+        # pattern the document can give.
+        (r"^message$", r"^(the message is empty|not an RFC 5322 message|the message has no header fields)$"),
+        (r"^From$", r"^the (message has no From address|From header holds no email address)$"),
     ],
     "PUT /api/v1/policy": [(POLICY_FIELD, r"")],
     "POST /api/v1/policy/simulate": [(POLICY_FIELD, r"")],

@@ -39,7 +39,6 @@ pub struct Policy {
     pub reply_lock_categories: Vec<Category>,
     /// The largest compensation, in minor units, each role may grant without approval;
     /// `null` (in TOML `"unlimited"`) for no limit. A role missing here may grant nothing.
-    #[schema(value_type = BTreeMap<Role, Option<i64>>)]
     pub authority_limits: BTreeMap<Role, AuthorityLimit>,
     /// What to do when each trigger kind fires, and extra phrases that fire it.
     pub triggers: BTreeMap<TriggerKind, TriggerSetting>,
@@ -76,6 +75,24 @@ impl AuthorityLimit {
         }
     }
 }
+
+/// The document's schema of a limit: what `validate` accepts, a whole amount of at least 0, or
+/// `null` for no limit.
+impl utoipa::PartialSchema for AuthorityLimit {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(0))
+            .description(Some(
+                "An amount in minor units (at least 0), or null for no limit.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for AuthorityLimit {}
 
 const UNLIMITED: &str = "unlimited";
 

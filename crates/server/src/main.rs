@@ -55,6 +55,12 @@ enum Command {
         /// serves Ladder. Requests arriving with `X-Forwarded-Proto: https` get it anyway.
         #[arg(long, env = "LADDER_SECURE_COOKIES")]
         secure_cookies: bool,
+        /// A reverse proxy in front of Ladder, as an address or CIDR block (repeat it, or
+        /// separate with commas): from these peers only, the right-most X-Forwarded-For
+        /// address that is not itself listed is the client sign-ins are throttled under.
+        /// From any other peer the header is ignored.
+        #[arg(long, env = "LADDER_TRUSTED_PROXIES", value_delimiter = ',')]
+        trusted_proxy: Vec<String>,
         /// Where emails go: smtp://[user:pass@]host:port[?tls=none|starttls|tls][&connections=N]. Without
         /// it, email notifications wait in the outbox as `pending`.
         #[arg(long, env = "LADDER_SMTP_URL")]
@@ -503,6 +509,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             demo,
             timer_workers,
             secure_cookies,
+            trusted_proxy,
             smtp_url,
             mail_from,
             public_url,
@@ -513,6 +520,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             attachment_max_bytes,
             imap_interval,
         } => {
+            let trusted_proxies = ladder_server::throttle::TrustedProxies::parse(&trusted_proxy)
+                .map_err(|e| anyhow::anyhow!("--trusted-proxy: {e}"))?;
             let inbound = ladder_server::inbound::Settings {
                 max_message_bytes: inbound_max_message_bytes,
                 max_file_bytes: attachment_max_bytes,
@@ -584,6 +593,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             let state = ladder_server::AppState::new(db, Clock::System)
                 .with_secure_cookies(secure_cookies)
+                .with_trusted_proxies(trusted_proxies)
                 .with_notifier(notifier)
                 .with_inbound(inbound);
             ladder_server::serve_state(state, listener, shutdown_signal(), engine).await?;

@@ -7,7 +7,7 @@ use ladder_storage::Db;
 
 use crate::notify::Notifier;
 use crate::telemetry::Metrics;
-use crate::throttle::{LoginThrottle, ThrottleLimits};
+use crate::throttle::{LoginThrottle, ThrottleLimits, TrustedProxies};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -21,6 +21,8 @@ pub struct AppState {
     pub feed: Arc<crate::stream::Feed>,
     /// Failed sign-ins counted per account and per client address.
     pub login_throttle: Arc<LoginThrottle>,
+    /// The reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: Arc<TrustedProxies>,
     /// How notifications leave: SMTP, webhooks, links (none configured by default).
     pub notifier: Arc<Notifier>,
     /// The limits of email in, and the key mailbox passwords are sealed with.
@@ -104,6 +106,7 @@ impl AppState {
             secure_cookies: false,
             feed: Arc::new(crate::stream::Feed::new()),
             login_throttle: Arc::new(LoginThrottle::new(ThrottleLimits::default())),
+            trusted_proxies: Arc::new(TrustedProxies::default()),
             notifier: Arc::new(Notifier::default()),
             inbound: Arc::new(crate::inbound::Settings::default()),
             route_log: None,
@@ -131,6 +134,19 @@ impl AppState {
     /// The same state, taking email in as `settings` say.
     pub fn with_inbound(mut self, settings: crate::inbound::Settings) -> AppState {
         self.inbound = Arc::new(settings);
+        self
+    }
+
+    /// The same state, taking the client address from `X-Forwarded-For` when the peer is one
+    /// of `proxies`.
+    pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> AppState {
+        self.trusted_proxies = Arc::new(proxies);
+        self
+    }
+
+    /// The same state, throttling sign-ins under `limits`.
+    pub fn with_login_limits(mut self, limits: ThrottleLimits) -> AppState {
+        self.login_throttle = Arc::new(LoginThrottle::new(limits));
         self
     }
 

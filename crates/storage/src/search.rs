@@ -84,6 +84,10 @@ pub enum Cursor {
     Ranked { score: f64, id: String },
 }
 
+/// [`Cursor::parse`]'s rule as a regular expression, for the API document: a score is finite
+/// unless its first three hex digits (sign and exponent) are `7ff` or `fff`.
+pub const CURSOR_PATTERN: &str = "^(n-?[0-9]{1,18}|r([0-6][0-9a-f]{2}|7[0-9a-e][0-9a-f]|7f[0-9a-e]|[89a-e][0-9a-f]{2}|f[0-9a-e][0-9a-f]|ff[0-9a-e])[0-9a-f]{13})\\.[0-9a-zA-Z]+$";
+
 impl Cursor {
     /// The cursor as the client gets it: opaque, but plain text (`n<micros>.<id>` or
     /// `r<score bits in hex>.<id>`).
@@ -94,18 +98,32 @@ impl Cursor {
         }
     }
 
-    /// Reads back a cursor that [`Cursor::encode`] wrote; `None` for anything else.
+    /// Reads back a cursor that [`Cursor::encode`] wrote; `None` for anything else. Exactly
+    /// what [`CURSOR_PATTERN`] says: `n` and at most 18 decimal digits (an instant in
+    /// microseconds, as far as year 33,000), or `r` and 16 lower-case hex digits of a finite
+    /// score; `.` and the id.
     pub fn parse(text: &str) -> Option<Cursor> {
         let (key, id) = text.get(1..)?.split_once('.')?;
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return None;
         }
         match text.as_bytes().first()? {
-            b'n' => Some(Cursor::Newest {
-                created_at: key.parse().ok()?,
-                id: id.to_owned(),
-            }),
-            b'r' if key.len() == 16 => {
+            b'n' => {
+                let digits = key.strip_prefix('-').unwrap_or(key);
+                if digits.is_empty()
+                    || digits.len() > 18
+                    || !digits.bytes().all(|b| b.is_ascii_digit())
+                {
+                    return None;
+                }
+                Some(Cursor::Newest {
+                    created_at: key.parse().ok()?,
+                    id: id.to_owned(),
+                })
+            }
+            b'r' if key.len() == 16
+                && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
+            {
                 let score = f64::from_bits(u64::from_str_radix(key, 16).ok()?);
                 score.is_finite().then(|| Cursor::Ranked {
                     score,
@@ -484,6 +502,39 @@ mod tests {
             vec!["refund", "order", "12345", "and", "not", "été"]
         );
         assert!(words(" *:\"() ").is_empty());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Whatever a client types, no word carries a character of FTS5's or `to_tsquery`'s
+        /// syntax, nor whitespace, and none is empty.
+        #[test]
+        fn arbitrary_queries_yield_only_plain_words(q in "\\PC*", raw in proptest::collection::vec(proptest::prelude::any::<char>(), 0..64)) {
+            let raw: String = raw.into_iter().collect();
+            for text in [q.as_str(), raw.as_str()] {
+                for w in words(text) {
+                    proptest::prop_assert!(!w.is_empty());
+                    proptest::prop_assert!(
+                        !w.chars().any(|c| c.is_whitespace() || c.is_control() || "\"'&|!():*<>\\-+^{}[],;.".contains(c)),
+                        "{w:?} from {text:?}"
+                    );
+                }
+                let _ = customer_needle(text);
+            }
+        }
+
+        /// Arbitrary text never panics the cursor reader, what it reads writes back the same,
+        /// and it reads exactly what the document's pattern allows.
+        #[test]
+        fn arbitrary_cursors_are_read_or_refused(text in "[nrx+]?-?[0-9a-fA-F+.\\-]{0,24}|\\PC{0,40}|r[0-9a-f]{16}\\.[a-z0-9]{1,4}|n-?[0-9]{1,20}\\.[a-z0-9]{1,4}") {
+            let parsed = Cursor::parse(&text);
+            let pattern = regex::Regex::new(CURSOR_PATTERN).expect("the pattern compiles");
+            proptest::prop_assert_eq!(parsed.is_some(), pattern.is_match(&text), "{:?}", text);
+            if let Some(c) = parsed {
+                proptest::prop_assert_eq!(Cursor::parse(&c.encode()), Some(c));
+            }
+        }
     }
 
     #[test]

@@ -587,7 +587,11 @@ pub async fn set_mailbox(
         names.push(("processed_folder", p));
     }
     for (field, value) in names {
-        if value.trim().is_empty() || value.len() > 200 || value.chars().any(char::is_control) {
+        // As the document's ShortText says, in characters.
+        if value.trim().is_empty()
+            || value.chars().count() > 200
+            || value.chars().any(char::is_control)
+        {
             problems.push(crate::flows::FieldError {
                 field: field.into(),
                 detail: "not blank, at most 200 characters, no control characters".into(),

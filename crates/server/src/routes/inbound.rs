@@ -287,11 +287,14 @@ pub async fn new_token(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MailboxRequest {
+    /// A host name or IP address.
+    #[schema(min_length = 1, max_length = 253, pattern = r"^[A-Za-z0-9.:\[\]-]+$")]
     pub host: String,
     #[schema(minimum = 1, maximum = 65535)]
     pub port: u16,
     /// `tls` (port 993), `starttls` (port 143) or `none`.
     pub tls: TlsMode,
+    #[schema(value_type = ladder_core::text::ShortText)]
     pub username: String,
     /// Kept sealed with the server's key; never shown again. Left out (or empty) when the
     /// mailbox is changed, it keeps the password set before; required the first time.
@@ -299,6 +302,7 @@ pub struct MailboxRequest {
     #[serde(default)]
     pub password: Option<secrecy::SecretString>,
     #[serde(default = "inbox")]
+    #[schema(value_type = ladder_core::text::ShortText, default = "INBOX")]
     pub folder: String,
     /// Where a message goes once it is a ticket (created if missing): moved with `UID MOVE`
     /// where the server has it, else copied and expunged. Null or left out: it stays in

@@ -17,6 +17,16 @@ use crate::json::Json;
 use crate::reports::{self, Figures, GroupBy, Report, ReportRequest, Scope, MAX_PERIOD_DAYS};
 use crate::state::AppState;
 
+// The `format` parameter as a type, so that the document lists the two values it takes.
+/// How the figures are sent: `json` (the default) or `csv`.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum ReportFormat {
+    Json,
+    Csv,
+}
+
 /// The escalation metrics of a period: the escalations opened in `[from, to)` and how they
 /// went as of the request, for the organisation and, with `group_by`, per team, category,
 /// owner or week. With `Accept: text/csv` (or `format=csv`, for a plain link such as the
@@ -65,7 +75,7 @@ use crate::state::AppState;
     params(("from" = String, Query, description = "Start of the period: an RFC 3339 instant or a date"),
            ("to" = String, Query, description = "End of the period: an RFC 3339 instant (exclusive) or a date (inclusive)"),
            ("group_by" = Option<GroupBy>, Query, nullable = false, description = "team, category, owner or week"),
-           ("format" = Option<String>, Query, nullable = false, description = "json (the default) or csv; `Accept: text/csv` also asks for CSV")),
+           ("format" = inline(Option<ReportFormat>), Query, nullable = false, description = "json (the default) or csv; `Accept: text/csv` also asks for CSV")),
     responses((status = 200, description = "The figures", content(
                   (Report = "application/json"),
                   (String = "text/csv"))),

@@ -1,8 +1,5 @@
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{header, HeaderName, StatusCode};
-use axum::Extension;
 use ladder_storage::directory;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -13,6 +10,7 @@ use crate::flows;
 use crate::json::Json;
 use crate::routes::views::User;
 use crate::state::AppState;
+use crate::throttle::ClientAddress;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -40,10 +38,9 @@ pub struct LoginResponse {
         (status = 429, body = crate::error::Problem, description = "Too many failed sign-ins; see Retry-After")))]
 pub async fn login(
     State(state): State<AppState>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ClientAddress(address): ClientAddress,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<([(HeaderName, &'static str); 1], Json<LoginResponse>)> {
-    let address = peer.map(|Extension(ConnectInfo(a))| a.ip());
     let tenant = directory::find_tenant(&state.db, &req.tenant).await?;
     // The account is counted under the organisation's id when there is one, so that naming
     // it by slug and by id does not double the attempts.

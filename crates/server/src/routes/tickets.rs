@@ -330,9 +330,11 @@ pub struct ListTicketsQuery {
     category: Option<Category>,
     priority: Option<Priority>,
     channel: Option<Channel>,
+    #[param(schema_with = id_filter)]
     customer_id: Option<String>,
-    /// A user id, or `none` for unassigned tickets.
+    #[param(schema_with = assignee_filter)]
     assignee_id: Option<String>,
+    #[param(schema_with = id_filter)]
     team_id: Option<String>,
     /// `true`: tickets that were ever escalated; `false`: never.
     escalated: Option<bool>,
@@ -348,8 +350,7 @@ pub struct ListTicketsQuery {
     /// Last changed before this instant (RFC 3339).
     #[param(format = DateTime)]
     updated_before: Option<String>,
-    /// `next_cursor` of the page before, as it was.
-    #[param(pattern = r"^[nr][0-9a-f-]+\.[0-9a-zA-Z]+$")]
+    #[param(schema_with = cursor_param)]
     cursor: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
@@ -403,10 +404,44 @@ fn instant(q: &BTreeMap<String, String>, name: &str) -> ApiResult<Option<Timesta
         .transpose()
 }
 
-/// An id given as a filter: plain text without spaces, at most 100 bytes.
+/// [`id_param`]'s rule as the document states it: 1 to 100 characters, none of them
+/// whitespace or control characters (Rust's `char::is_whitespace` and `char::is_control`,
+/// spelled out rather than `\s`, whose members differ between regex dialects).
+const ID_PATTERN: &str =
+    r"^[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]{1,100}$";
+
+// `schema_with` replaces the field's doc comment, so these carry their descriptions.
+fn cursor_param() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(search::CURSOR_PATTERN))
+        .description(Some("`next_cursor` of the page before, as it was."))
+        .build()
+}
+
+fn id_filter() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(ID_PATTERN))
+        .build()
+}
+
+fn assignee_filter() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(ID_PATTERN))
+        .description(Some("A user id, or `none` for unassigned tickets."))
+        .build()
+}
+
+/// An id given as a filter: 1 to 100 characters without whitespace or control characters.
 fn id_param(q: &BTreeMap<String, String>, name: &str) -> ApiResult<Option<String>> {
     match q.get(name) {
-        Some(v) if v.is_empty() || v.len() > 100 || v.chars().any(char::is_whitespace) => {
+        Some(v)
+            if v.is_empty()
+                || v.chars().count() > 100
+                || v.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
             Err(ApiError::field(name, "must be an id"))
         }
         v => Ok(v.cloned()),

@@ -2,12 +2,11 @@
 //! the `ladder_session` cookie.
 
 use askama::Template;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Extension, Form};
+use axum::Form;
 use ladder_storage::directory;
 use serde::Deserialize;
 
@@ -15,6 +14,7 @@ use super::{assets, render, render_status, safe_next, secure, CsrfForm, PageErro
 use crate::auth::{new_token, verify_password, SESSION_COOKIE, SESSION_TTL};
 use crate::flows;
 use crate::state::AppState;
+use crate::throttle::ClientAddress;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -68,7 +68,7 @@ pub struct LoginForm {
 
 pub async fn submit(
     State(state): State<AppState>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, Response> {
@@ -111,7 +111,6 @@ pub async fn submit(
         .await
         .map_err(db_error)?;
     // The same throttle as the API's sign-in: the form is no way around it.
-    let address = peer.map(|Extension(ConnectInfo(a))| a.ip());
     let account = tenant
         .as_ref()
         .map_or(page.tenant.clone(), |t| t.id.as_str().to_owned());

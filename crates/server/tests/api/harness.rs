@@ -281,6 +281,19 @@ impl TestApp {
         limits: Limits,
         inbound: ladder_server::inbound::Settings,
     ) -> TestApp {
+        TestApp::spawn_configured(backend, engine, notifier, limits, inbound, |s| s).await
+    }
+
+    /// [`TestApp::spawn_inbound`], with the state passed through `configure` before it is
+    /// served (e.g. its trusted proxies or sign-in limits).
+    pub async fn spawn_configured(
+        backend: Backend,
+        engine: EngineConfig,
+        notifier: ladder_server::notify::Notifier,
+        limits: Limits,
+        inbound: ladder_server::inbound::Settings,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> TestApp {
         let (url, scratch) = fresh_database(backend).await;
         let db = Db::connect(&url).await.expect("connect");
         db.migrate().await.expect("migrate");
@@ -295,6 +308,7 @@ impl TestApp {
         if let Some(log) = route_log(backend) {
             state = state.with_route_log(log);
         }
+        let state = configure(state);
         let engine_runs = engine.workers > 0;
         let served = state.clone();
         tokio::spawn(async move {

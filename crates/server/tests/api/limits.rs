@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use jiff::SignedDuration;
 use ladder_server::engine::EngineConfig;
+use ladder_server::throttle::{ThrottleLimits, TrustedProxies};
 use ladder_server::transport::Limits;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -20,6 +21,8 @@ on_both_databases!(
     a_connection_carries_a_bounded_number_of_requests,
     connections_past_the_cap_wait_for_one_to_close,
     wrong_passwords_are_throttled_per_account_until_the_window_passes,
+    a_forwarded_address_from_an_untrusted_peer_is_ignored,
+    a_trusted_proxy_names_the_client_it_forwards,
 );
 
 /// Short timeouts, so that the test sees them pass; a cap high enough for the flood.
@@ -233,4 +236,116 @@ async fn connections_past_the_cap_wait_for_one_to_close(b: Backend) {
     for mut s in idle {
         read_to_close(&mut s).await;
     }
+}
+
+/// A server allowing three failed sign-ins per client address (and many per account), with
+/// `proxies` trusted to say who the client is.
+async fn spawn_behind(b: Backend, proxies: &[&str]) -> TestApp {
+    let engine = EngineConfig {
+        workers: 0,
+        ..EngineConfig::for_backend(match b {
+            Backend::Sqlite => ladder_storage::Backend::Sqlite,
+            Backend::Postgres => ladder_storage::Backend::Postgres,
+        })
+    };
+    let proxies = TrustedProxies::parse(proxies).expect("trusted proxies");
+    TestApp::spawn_configured(
+        b,
+        engine,
+        ladder_server::notify::Notifier::default(),
+        Limits::default(),
+        ladder_server::inbound::Settings::default(),
+        |state| {
+            state
+                .with_trusted_proxies(proxies)
+                .with_login_limits(ThrottleLimits {
+                    per_account: 100,
+                    per_address: 3,
+                    window: SignedDuration::from_mins(15),
+                })
+        },
+    )
+    .await
+}
+
+/// A wrong sign-in as a new user of `org` (so that only the address's count can refuse it),
+/// with `forwarded` as its X-Forwarded-For; returns the status.
+async fn wrong_login(app: &TestApp, slug: &str, n: usize, forwarded: Option<&str>) -> u16 {
+    let mut req = app
+        .client
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(&json!({"tenant": slug, "email": format!("user{n}@{slug}.example"), "password": "wrong-password"}));
+    if let Some(f) = forwarded {
+        req = req.header("x-forwarded-for", f);
+    }
+    req.send().await.expect("login").status().as_u16()
+}
+
+async fn a_forwarded_address_from_an_untrusted_peer_is_ignored(b: Backend) {
+    // The tests' server is reached from loopback, which is not among the trusted proxies.
+    let app = spawn_behind(b, &["10.0.0.0/8"]).await;
+    let org = app.org("Spoof Clinic").await;
+    let mut statuses = Vec::new();
+    for n in 0..4 {
+        // Each attempt claims another client: were the header believed, none would be
+        // refused.
+        let claimed = format!("203.0.113.{n}");
+        statuses.push(wrong_login(&app, &org.slug, n, Some(&claimed)).await);
+    }
+    assert_eq!(statuses, [401, 401, 401, 429]);
+    // The right password from that address waits too, whatever it claims.
+    let (status, _) = app
+        .call(
+            "POST",
+            None,
+            "/auth/login",
+            Some(json!({"tenant": org.slug, "email": format!("owner@{}.example", org.slug), "password": "owner-password"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+async fn a_trusted_proxy_names_the_client_it_forwards(b: Backend) {
+    let app = spawn_behind(b, &["127.0.0.1", "192.0.2.0/24"]).await;
+    let org = app.org("Proxy Clinic").await;
+    let slug = org.slug.as_str();
+    // Three failures from 203.0.113.7, each reaching the proxy with what the client wrote
+    // itself on the left, and once through a second listed proxy.
+    let from_client = [
+        "203.0.113.7",
+        "198.51.100.1, 203.0.113.7",
+        "203.0.113.7, 192.0.2.9",
+    ];
+    for (n, forwarded) in from_client.iter().enumerate() {
+        assert_eq!(wrong_login(&app, slug, n, Some(forwarded)).await, 401);
+    }
+    // That client is now refused, whatever it writes on the left of the header.
+    assert_eq!(
+        wrong_login(&app, slug, 10, Some("198.51.100.2, 203.0.113.7")).await,
+        429
+    );
+    // Another client behind the same proxy is not, nor the proxy's own requests.
+    assert_eq!(wrong_login(&app, slug, 11, Some("203.0.113.8")).await, 401);
+    assert_eq!(wrong_login(&app, slug, 12, None).await, 401);
+    // Nor is another client counted as the refused one for writing its address on the left.
+    assert_eq!(
+        wrong_login(&app, slug, 13, Some("203.0.113.7, 203.0.113.9")).await,
+        401
+    );
+    // The other client's right password is taken; the refused one's waits.
+    let login = |forwarded: &'static str| {
+        app.client
+            .post(format!("{}/api/v1/auth/login", app.base))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"tenant": slug, "email": format!("owner@{slug}.example"), "password": "owner-password"}))
+            .send()
+    };
+    assert_eq!(
+        login("203.0.113.8").await.expect("login").status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        login("203.0.113.7").await.expect("login").status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }

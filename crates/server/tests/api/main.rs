@@ -29,5 +29,6 @@ mod secrets;
 mod sla;
 mod stream;
 mod triggers;
+mod unsafe_code;
 mod web;
 mod writes;
