@@ -297,15 +297,17 @@ impl Period {
                     .push(j);
             }
             let labels = labels(db, conn, tenant, by, keyed.keys(), &weeks, zone).await?;
-            let week_bounds: HashMap<&str, (Timestamp, Timestamp)> = weeks
+            // Every week's tickets in one read.
+            let bounds: Vec<(Timestamp, Timestamp)> =
+                weeks.iter().map(|(_, a, b)| (*a, *b)).collect();
+            let counts = metrics::tickets_created_in(conn, tenant, &bounds).await?;
+            let week_tickets: HashMap<&str, i64> = weeks
                 .iter()
-                .map(|(k, a, b)| (k.as_str(), (*a, *b)))
+                .zip(counts)
+                .map(|((k, _, _), n)| (k.as_str(), n))
                 .collect();
             for (key, members) in keyed {
-                let tickets = match week_bounds.get(key.as_str()) {
-                    Some((a, b)) => Some(metrics::tickets_created(conn, tenant, *a, *b).await?),
-                    None => None,
-                };
+                let tickets = week_tickets.get(key.as_str()).copied();
                 groups.push(Group {
                     label: labels.get(&key).cloned().unwrap_or_else(|| key.clone()),
                     figures: figures(&members, tickets),

@@ -7,7 +7,9 @@
 //! clocks. Joining the events for a year of runs costs seconds at a million tickets, so
 //! each run's facts are kept in one narrow row of `escalation_runs` (migration 0050):
 //! [`refresh`] recomputes the rows of the tickets a write touched, in the writer's
-//! transaction, from the same joins, and a report reads a period's rows through one index.
+//! transaction, from the same joins, and a report reads a period's rows through one index,
+//! packed into one aggregated text ([`runs`]). Tickets created per hour are kept by
+//! triggers in `ticket_hours` ([`tickets_created_in`]).
 //! The writes that call it: escalations inserted or updated, comments, tickets inserted
 //! (a customer's new ticket may be a return) or updated, links, and reopen events.
 
@@ -22,9 +24,9 @@ use ladder_core::{
 use serde::Deserialize;
 use sqlx::AnyConnection;
 
-use crate::row::{in_table, micros, RowExt};
+use crate::row::{from_micros, in_table, micros, RowExt};
 use crate::sql::{in_list, rows_per_statement, Sql, CHUNK};
-use crate::{escalations, Result, StorageError};
+use crate::{escalations, Backend, Result, StorageError};
 
 /// One escalation run, as kept in `escalation_runs`.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,31 +62,117 @@ pub struct RunFacts {
     pub returned_at: Option<Timestamp>,
 }
 
-/// Tickets of the tenant created in `[from, to)` (read from the `tickets_by_tenant` index).
+/// Microseconds in an hour: the unit of `ticket_hours` (migration 0085).
+const HOUR: i64 = 3_600_000_000;
+
+/// Tickets of the tenant created in `[from, to)`; see [`tickets_created_in`].
 pub async fn tickets_created(
     conn: &mut AnyConnection,
     tenant: &TenantId,
     from: Timestamp,
     to: Timestamp,
 ) -> Result<i64> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS n FROM tickets WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3",
-    )
-    .bind(tenant.as_str())
-    .bind(micros(from))
-    .bind(micros(to))
-    .fetch_one(conn)
-    .await?;
-    row.int("n")
+    let n = tickets_created_in(conn, tenant, &[(from, to)]).await?;
+    Ok(n.first().copied().unwrap_or(0))
+}
+
+/// Tickets of the tenant created in each of `periods` (each `[from, to)`), in their order:
+/// the whole hours from `ticket_hours`, and the partial hours at either end counted through
+/// the `tickets_by_tenant` index (at most an hour of tickets each). Two statements whatever
+/// the number of periods (a report's weeks), so the cost grows neither with the tickets nor
+/// with round trips.
+pub async fn tickets_created_in(
+    conn: &mut AnyConnection,
+    tenant: &TenantId,
+    periods: &[(Timestamp, Timestamp)],
+) -> Result<Vec<i64>> {
+    // (period, hour or microsecond from, to)
+    let mut hours: Vec<(i64, i64, i64)> = Vec::new();
+    let mut exact: Vec<(i64, i64, i64)> = Vec::new();
+    for (i, (from, to)) in periods.iter().enumerate() {
+        let (i, a, b) = (i as i64, micros(*from), micros(*to));
+        if b <= a {
+            continue;
+        }
+        // The triggers bucket with SQL's integer division, which truncates; it agrees with
+        // the hours here only from the epoch on.
+        let first = a.div_euclid(HOUR) + i64::from(a.rem_euclid(HOUR) != 0);
+        let last = b.div_euclid(HOUR);
+        if a < 0 || first >= last {
+            exact.push((i, a, b));
+            continue;
+        }
+        hours.push((i, first, last));
+        if a < first * HOUR {
+            exact.push((i, a, first * HOUR));
+        }
+        if last * HOUR < b {
+            exact.push((i, last * HOUR, b));
+        }
+    }
+    let mut out = vec![0; periods.len()];
+    let sums = (
+        "CAST(COALESCE(SUM(h.tickets), 0) AS BIGINT) AS n, \
+        CAST(COALESCE(MIN(h.tickets), 0) AS BIGINT) AS least",
+        "ticket_hours",
+        "hour",
+    );
+    let counts = (
+        "COUNT(*) AS n, CAST(0 AS BIGINT) AS least",
+        "tickets",
+        "created_at",
+    );
+    for (ranges, (select, table, column)) in [(&hours, sums), (&exact, counts)] {
+        for chunk in ranges.chunks(rows_per_statement(3)) {
+            // The ranges join as a VALUES list (its columns are column1… on both databases),
+            // each one an index range scan.
+            let mut sql = Sql::new(&format!(
+                "SELECT s.column1 AS period, {select} FROM (VALUES "
+            ));
+            for (k, (i, a, b)) in chunk.iter().enumerate() {
+                sql.row(k == 0, |q| vec![q.arg(*i), q.arg(*a), q.arg(*b)]);
+            }
+            let t = sql.text_arg(tenant.0.clone());
+            sql.push(&format!(
+                ") s JOIN {table} h ON h.tenant_id = {t} AND h.{column} >= s.column2 \
+                 AND h.{column} < s.column3 GROUP BY s.column1"
+            ));
+            for row in sql.fetch_all(&mut *conn).await? {
+                let period = row.int("period")?;
+                if row.int("least")? < 0 {
+                    return Err(StorageError::Corrupt {
+                        table: "ticket_hours",
+                        detail: format!("tenant {tenant}: a negative count of tickets in an hour"),
+                    });
+                }
+                // `period` is one of the indexes bound above.
+                if let Some(slot) = usize::try_from(period).ok().and_then(|p| out.get_mut(p)) {
+                    *slot += row.int("n")?;
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 const COLUMNS: &str = "id, tenant_id, ticket_id, opened_at, category, team_id, requested_by, \
     last_id, state, owner_id, closed_at, compensated, first_response_at, \
     first_response_business_s, resolution_business_s, has_clocks, acknowledge_due, \
-    acknowledged_at, update_due, resolve_due, clocks_closed_at, previous_run_at, returned_at";
+    acknowledged_at, update_due, resolve_due, clocks_closed_at, previous_run_at, returned_at, \
+    packed";
+
+/// The longest stretch of a period read in one statement: a report's period (at most 366
+/// days) is one round trip, and its value (a few hundred bytes per run) stays far below
+/// either database's limit on a value's size (1 GB) at the runs of a million tickets.
+const SLICE_DAYS: i64 = 366;
 
 /// Every run of the tenant that began in `[from, to)`, oldest first; with `only`, the runs
 /// that person requested or owns.
+///
+/// The runs are read packed (see [`pack`]) and aggregated by the database into one value:
+/// decoding a row costs sqlx's Any driver about a microsecond and each column half of one,
+/// which for a year's tens of thousands of runs and their twenty-odd columns was most of a
+/// report's time; splitting the text is a small part of that.
 pub async fn runs(
     conn: &mut AnyConnection,
     tenant: &TenantId,
@@ -92,59 +180,215 @@ pub async fn runs(
     to: Timestamp,
     only: Option<&UserId>,
 ) -> Result<Vec<RunFacts>> {
+    let concat = match Backend::of(conn) {
+        Backend::Sqlite => "group_concat(packed, ' ')",
+        Backend::Postgres => "string_agg(packed, ' ')",
+    };
     let mine = if only.is_some() {
         " AND (requested_by = $4 OR owner_id = $4)"
     } else {
         ""
     };
     let sql = format!(
-        "SELECT {COLUMNS} FROM escalation_runs WHERE tenant_id = $1 AND opened_at >= $2 \
-         AND opened_at < $3{mine} ORDER BY opened_at, id"
+        "SELECT COUNT(*) AS n, {concat} AS runs FROM escalation_runs \
+         WHERE tenant_id = $1 AND opened_at >= $2 AND opened_at < $3{mine}"
     );
-    let mut q = sqlx::query(&sql)
-        .bind(tenant.as_str())
-        .bind(micros(from))
-        .bind(micros(to));
-    if let Some(me) = only {
-        q = q.bind(me.as_str());
+    let (from, to) = (micros(from), micros(to));
+    let slice = SLICE_DAYS * 24 * HOUR;
+    let mut out = Vec::new();
+    let mut start = from;
+    while start < to {
+        let end = to.min(start.saturating_add(slice));
+        let mut q = sqlx::query(&sql)
+            .bind(tenant.as_str())
+            .bind(start)
+            .bind(end);
+        if let Some(me) = only {
+            q = q.bind(me.as_str());
+        }
+        let row = q.fetch_one(&mut *conn).await?;
+        let n = row.int("n")?;
+        let before = out.len();
+        if let Some(text) = row.opt_text("runs")? {
+            for packed in text.split(' ') {
+                out.push(unpack(tenant, packed)?);
+            }
+        }
+        // A run without its packed facts would be left out of the aggregate silently.
+        if (out.len() - before) as i64 != n {
+            return Err(StorageError::Corrupt {
+                table: "escalation_runs",
+                detail: format!(
+                    "tenant {tenant}: {n} runs began between {start} and {end} but {} have \
+                     packed facts",
+                    out.len() - before
+                ),
+            });
+        }
+        start = end;
     }
-    let rows = q.fetch_all(conn).await?;
-    rows.iter()
-        .map(|row| in_table("escalation_runs", row, stored))
-        .collect()
+    out.sort_unstable_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
+    Ok(out)
 }
 
-fn stored(row: &impl RowExt) -> Result<RunFacts> {
-    let due = if row.flag("has_clocks")? {
+/// The fields of a packed run, in order.
+const PACKED: [&str; 22] = [
+    "id",
+    "ticket_id",
+    "opened_at",
+    "category",
+    "team_id",
+    "requested_by",
+    "last_id",
+    "state",
+    "owner_id",
+    "closed_at",
+    "compensated",
+    "first_response_at",
+    "first_response_business_s",
+    "resolution_business_s",
+    "has_clocks",
+    "acknowledge_due",
+    "acknowledged_at",
+    "update_due",
+    "resolve_due",
+    "clocks_closed_at",
+    "previous_run_at",
+    "returned_at",
+];
+
+/// A run's facts as one text: the fields of [`PACKED`] separated by commas, integers in
+/// decimal, an absent value empty. Ids, vocabulary names and numbers hold neither a comma
+/// nor the space that separates runs in an aggregate.
+fn pack(r: &RunFacts) -> Result<String> {
+    let due = r.due.as_ref();
+    let text = |v: Option<&str>| v.unwrap_or("").to_owned();
+    let int = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let time = |v: Option<Timestamp>| int(v.map(micros));
+    let fields = [
+        r.id.as_str().to_owned(),
+        r.ticket_id.as_str().to_owned(),
+        micros(r.started_at).to_string(),
+        r.category.as_str().to_owned(),
+        text(r.team_id.as_deref()),
+        text(r.requested_by.as_ref().map(UserId::as_str)),
+        r.last_id.as_str().to_owned(),
+        r.state.as_str().to_owned(),
+        text(r.owner_id.as_ref().map(UserId::as_str)),
+        time(r.closed_at),
+        i64::from(r.compensated).to_string(),
+        time(r.first_response_at),
+        int(r.first_response_business_s),
+        int(r.resolution_business_s),
+        i64::from(due.is_some()).to_string(),
+        time(due.map(|d| d.acknowledge_due)),
+        time(due.and_then(|d| d.acknowledged_at)),
+        time(due.and_then(|d| d.update_due)),
+        time(due.and_then(|d| d.resolve_due)),
+        time(due.and_then(|d| d.closed_at)),
+        time(r.previous_run_at),
+        time(r.returned_at),
+    ];
+    let mut out = String::with_capacity(fields.iter().map(|f| f.len() + 1).sum());
+    for (i, f) in fields.iter().enumerate() {
+        // Our ids are hex; anything else would not read back, so it is refused here.
+        if f.contains([',', ' ']) {
+            return Err(StorageError::Corrupt {
+                table: "escalation_runs",
+                detail: format!("run {}: {} {f:?} cannot be packed", r.id, PACKED[i]),
+            });
+        }
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(f);
+    }
+    Ok(out)
+}
+
+/// A run from its packed text; anything that does not read back is a corrupt row.
+fn unpack(tenant: &TenantId, packed: &str) -> Result<RunFacts> {
+    let mut fields = [""; PACKED.len()];
+    let mut n = 0;
+    for f in packed.split(',') {
+        if let Some(slot) = fields.get_mut(n) {
+            *slot = f;
+        }
+        n += 1;
+    }
+    let corrupt = |what: String| StorageError::Corrupt {
+        table: "escalation_runs",
+        detail: format!("run {}: {what}", fields[0]),
+    };
+    if n != PACKED.len() {
+        return Err(corrupt(format!(
+            "packed facts with {n} fields, not {}",
+            PACKED.len()
+        )));
+    }
+    let field = |i: usize| fields[i];
+    let opt_text = |i: usize| (!field(i).is_empty()).then(|| field(i).to_owned());
+    let text = |i: usize| {
+        opt_text(i).ok_or_else(|| corrupt(format!("no {} in its packed facts", PACKED[i])))
+    };
+    let opt_int = |i: usize| -> Result<Option<i64>> {
+        match field(i) {
+            "" => Ok(None),
+            v => v
+                .parse()
+                .map(Some)
+                .map_err(|_| corrupt(format!("{} holds {v:?} in its packed facts", PACKED[i]))),
+        }
+    };
+    let int = |i: usize| {
+        opt_int(i)?.ok_or_else(|| corrupt(format!("no {} in its packed facts", PACKED[i])))
+    };
+    let opt_time = |i: usize| Ok::<_, StorageError>(opt_int(i)?.map(from_micros));
+    let flag = |i: usize| match int(i)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        n => Err(corrupt(format!(
+            "flag {} holds {n} in its packed facts",
+            PACKED[i]
+        ))),
+    };
+    let vocabulary = |i: usize| {
+        corrupt(format!(
+            "{} holds unknown value {:?} in its packed facts",
+            PACKED[i],
+            field(i)
+        ))
+    };
+    let due = if flag(14)? {
         Some(DueTimes {
-            acknowledge_due: row.time("acknowledge_due")?,
-            acknowledged_at: row.opt_time("acknowledged_at")?,
-            update_due: row.opt_time("update_due")?,
-            resolve_due: row.opt_time("resolve_due")?,
-            closed_at: row.opt_time("clocks_closed_at")?,
+            acknowledge_due: from_micros(int(15)?),
+            acknowledged_at: opt_time(16)?,
+            update_due: opt_time(17)?,
+            resolve_due: opt_time(18)?,
+            closed_at: opt_time(19)?,
         })
     } else {
         None
     };
     Ok(RunFacts {
-        id: EscalationId(row.text("id")?),
-        tenant_id: TenantId(row.text("tenant_id")?),
-        ticket_id: TicketId(row.text("ticket_id")?),
-        started_at: row.time("opened_at")?,
-        category: row.parse("category")?,
-        team_id: row.opt_text("team_id")?,
-        requested_by: row.opt_text("requested_by")?.map(UserId),
-        last_id: EscalationId(row.text("last_id")?),
-        state: row.parse("state")?,
-        owner_id: row.opt_text("owner_id")?.map(UserId),
-        closed_at: row.opt_time("closed_at")?,
-        compensated: row.flag("compensated")?,
-        first_response_at: row.opt_time("first_response_at")?,
-        first_response_business_s: row.opt_int("first_response_business_s")?,
-        resolution_business_s: row.opt_int("resolution_business_s")?,
+        id: EscalationId(text(0)?),
+        tenant_id: tenant.clone(),
+        ticket_id: TicketId(text(1)?),
+        started_at: from_micros(int(2)?),
+        category: field(3).parse().map_err(|_| vocabulary(3))?,
+        team_id: opt_text(4),
+        requested_by: opt_text(5).map(UserId),
+        last_id: EscalationId(text(6)?),
+        state: field(7).parse().map_err(|_| vocabulary(7))?,
+        owner_id: opt_text(8).map(UserId),
+        closed_at: opt_time(9)?,
+        compensated: flag(10)?,
+        first_response_at: opt_time(11)?,
+        first_response_business_s: opt_int(12)?,
+        resolution_business_s: opt_int(13)?,
         due,
-        previous_run_at: row.opt_time("previous_run_at")?,
-        returned_at: row.opt_time("returned_at")?,
+        previous_run_at: opt_time(20)?,
+        returned_at: opt_time(21)?,
     })
 }
 
@@ -448,9 +692,10 @@ fn judge(
 }
 
 async fn insert(conn: &mut AnyConnection, runs: &[RunFacts]) -> Result<()> {
-    for chunk in runs.chunks(rows_per_statement(23)) {
+    for chunk in runs.chunks(rows_per_statement(24)) {
         let mut sql = Sql::new(&format!("INSERT INTO escalation_runs ({COLUMNS}) VALUES "));
-        for (i, r) in chunk.iter().enumerate() {
+        let packed = chunk.iter().map(pack).collect::<Result<Vec<_>>>()?;
+        for (i, (r, packed)) in chunk.iter().zip(packed).enumerate() {
             sql.row(i == 0, |q| {
                 let due = r.due.as_ref();
                 vec![
@@ -477,6 +722,7 @@ async fn insert(conn: &mut AnyConnection, runs: &[RunFacts]) -> Result<()> {
                     q.arg(due.and_then(|d| d.closed_at).map(micros)),
                     q.arg(r.previous_run_at.map(micros)),
                     q.arg(r.returned_at.map(micros)),
+                    q.arg(packed),
                 ]
             });
         }

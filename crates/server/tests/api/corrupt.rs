@@ -13,6 +13,7 @@ on_both_databases!(
     an_unknown_value_in_a_column_names_its_table,
     a_notification_payload_that_is_not_json_is_an_error,
     a_stored_policy_that_does_not_parse_is_an_error,
+    packed_run_facts_that_do_not_read_back_are_an_error,
 );
 
 /// The corrupt rows counted so far under `table`, as `/metrics` shows them.
@@ -206,4 +207,42 @@ async fn a_stored_policy_that_does_not_parse_is_an_error(b: Backend) {
         .await;
     assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR, "{problem}");
     assert_eq!(corrupt_rows(&app, "policies").await, 2);
+}
+
+/// An escalation run whose packed facts (what a report reads) have a field too many, or are
+/// missing: the escalation metrics answer 500 and count the row under `escalation_runs`.
+async fn packed_run_facts_that_do_not_read_back_are_an_error(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (org, ticket) = one_ticket(&app, "Packed Clinic", "I want to speak to a manager.").await;
+    let (s, e) = app
+        .post(
+            &org.owner,
+            &format!("/tickets/{ticket}/escalate"),
+            json!({"category": "complaint", "note": "The customer needs a decision.",
+                   "contact_method": "call", "urgency": "standard"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+    let report = "/metrics/escalations?from=2025-06-01&to=2025-06-30";
+    let (s, r) = app.get(&org.owner, report).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["escalations"], 1);
+
+    exec(
+        &app,
+        "UPDATE escalation_runs SET packed = packed || ',1' WHERE ticket_id = $1",
+        &ticket,
+    )
+    .await;
+    refused(&app, &org.owner, report).await;
+    assert_eq!(corrupt_rows(&app, "escalation_runs").await, 1);
+
+    exec(
+        &app,
+        "UPDATE escalation_runs SET packed = NULL WHERE ticket_id = $1",
+        &ticket,
+    )
+    .await;
+    refused(&app, &org.owner, report).await;
+    assert_eq!(corrupt_rows(&app, "escalation_runs").await, 2);
 }

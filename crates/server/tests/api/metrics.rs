@@ -587,6 +587,45 @@ async fn a_scripted_month_gives_the_figures_worked_out_by_hand(b: Backend) {
         .await;
     assert_eq!(status, StatusCode::OK, "{r}");
     assert_eq!(r["escalations"], 5);
+
+    // Tickets are counted per hour, and exactly in the part of an hour a period starts or
+    // ends in: from a microsecond after Monday 10:00 (T1, T2 and the three plain tickets are
+    // out, and E1 and E2 with them) to Wednesday 10:30 (Cara's return at 10:00 is in) there
+    // are T3 and Cara's return, and E3.
+    let (status, r) = app
+        .get(
+            owner,
+            "/metrics/escalations?from=2025-06-02T10:00:00.000001Z&to=2025-06-04T10:30:00Z",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["tickets"], 2);
+    assert_eq!(r["escalations"], 1);
+    // Within one hour: Cara's return alone.
+    let (status, r) = app
+        .get(
+            owner,
+            "/metrics/escalations?from=2025-06-04T09:59:00Z&to=2025-06-04T10:00:01Z",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["tickets"], 1);
+    assert_eq!(r["escalations"], 0);
+
+    // A database from before the packed runs: the backfill that migrating runs gives every
+    // run its row again, and the figures do not change.
+    let month = "/metrics/escalations?from=2025-06-01&to=2025-06-30&group_by=week";
+    let (_, before) = app.get(owner, month).await;
+    sqlx::query("DELETE FROM escalation_runs")
+        .execute(app.db.pool())
+        .await
+        .expect("forget the runs");
+    let (status, gone) = app.get(owner, month).await;
+    assert_eq!(status, StatusCode::OK, "{gone}");
+    assert_eq!(gone["escalations"], 0);
+    app.db.migrate().await.expect("migrate again");
+    let (_, after) = app.get(owner, month).await;
+    assert_eq!(after, before);
     let _ = (&s.alan, &s.bea);
 }
 
