@@ -10,8 +10,8 @@
 //!
 //! A query's words are all required (AND). Results with words come best first, by a score
 //! (ascending: the SQLite bucket and recency, and `ts_rank` negated) then ticket id, among the newest
-//! [`RANKED_CANDIDATES`] matches (ranking costs a score per match); without words, newest
-//! first.
+//! [`RANKED_CANDIDATES`] matches within the scope and the filters (ranking costs a score per
+//! match); without words, newest first.
 //! Either way the page key is that order's key, `(score, id)` or `(created_at, id)`, and the
 //! cursor carries the last row's key: the next page starts strictly after it, so pages have
 //! neither gaps nor repeats while the matching documents stay as they are (a score depends on
@@ -170,21 +170,22 @@ pub async fn tickets(
     let backend = Backend::of(conn);
     let ranked = !query.words.is_empty();
     let mut sql = if ranked {
-        full_text(backend, scope, &query.words)
+        // The scope and the filters choose the candidates, before the cap: "refund" among
+        // last year's tickets finds last year's, however many newer tickets say it.
+        full_text(backend, scope, query)
     } else {
-        Sql::new(&format!("SELECT {TICKET_COLS} FROM tickets t WHERE 1 = 1"))
+        let mut sql = Sql::new(&format!("SELECT {TICKET_COLS} FROM tickets t WHERE 1 = 1"));
+        scoped(&mut sql, scope, "t");
+        filters(&mut sql, query, "t");
+        sql
     };
     if let Scope::Tenant(tenant) = scope {
         // On the ticket row itself too when ranked: the document's tenant is checked twice.
-        let p = sql.text_arg(tenant.0.clone());
-        sql.push(&format!(" AND t.tenant_id = {p}"));
-    } else {
-        sql.push(
-            " AND EXISTS (SELECT 1 FROM escalations pe WHERE pe.ticket_id = t.id \
-             AND pe.target_key = 'platform')",
-        );
+        if ranked {
+            let p = sql.text_arg(tenant.0.clone());
+            sql.push(&format!(" AND t.tenant_id = {p}"));
+        }
     }
-    filters(&mut sql, query);
     match (&query.cursor, ranked) {
         (None, _) => {}
         (Some(Cursor::Ranked { score, id }), true) => {
@@ -254,16 +255,41 @@ pub async fn tickets(
     Ok(Found { items, next_cursor })
 }
 
-/// The most matching tickets a search ranks: the newest this many matches (by document
-/// number on SQLite, by id — time-ordered UUIDv7 — on PostgreSQL). Ranking costs work per
-/// match, so a word found in most of a million tickets would cost a second; past this many,
-/// a person adds words or a date filter. Pages continue within the same set. 1,000 keeps a
-/// search of a million tickets under 50 ms at p99 (`benches/search.rs`; 5,000 did not).
-pub const RANKED_CANDIDATES: i64 = 1_000;
+/// The most matching tickets a search ranks: the newest this many matches within the
+/// filters (by document number on SQLite, by id — time-ordered UUIDv7 — on PostgreSQL).
+/// Ranking costs work per match, and so does finding the newest matches of a common word
+/// (walking the newest documents until this many have it); past this many, a person adds
+/// words or a filter, which choose the candidates. Pages continue within the same set.
+/// 300 keeps a search of a million tickets under 50 ms at p99 on both databases
+/// (`benches/search.rs`; at 1,000 a middling word took 80 ms on PostgreSQL, two words 82 ms
+/// on SQLite).
+pub const RANKED_CANDIDATES: i64 = 300;
+
+/// Limits a query to the tickets `scope` may see; `t` names the tickets table, or (for the
+/// platform) any table with the ticket's id as `{t}.id`.
+fn scoped(sql: &mut Sql, scope: Scope<'_>, t: &str) {
+    match scope {
+        Scope::Tenant(tenant) => {
+            let p = sql.text_arg(tenant.0.clone());
+            sql.push(&format!(" AND {t}.tenant_id = {p}"));
+        }
+        Scope::Platform => {
+            sql.push(&format!(
+                " AND EXISTS (SELECT 1 FROM escalations pe WHERE pe.ticket_id = {t}.id \
+                 AND pe.target_key = 'platform')"
+            ));
+        }
+    }
+}
 
 /// The head of a ranked search: the matching documents with their scores as `m`, joined to
-/// their tickets as `t`, ending in an open `WHERE`.
-fn full_text(backend: Backend, scope: Scope<'_>, words: &[String]) -> Sql {
+/// their tickets as `t`, ending in an open `WHERE`. The candidates (the newest
+/// [`RANKED_CANDIDATES`] matches) are chosen within the scope and the filters; the ticket
+/// row (as `f`) is joined for that only when there are filters, as the search table has the
+/// tenant of its own.
+fn full_text(backend: Backend, scope: Scope<'_>, q: &TicketQuery) -> Sql {
+    let words = &q.words;
+    let filtered = has_filters(q);
     match backend {
         Backend::Sqlite => {
             // Each word a quoted FTS5 string (words hold letters and digits only), all
@@ -280,14 +306,16 @@ fn full_text(backend: Backend, scope: Scope<'_>, words: &[String]) -> Sql {
                 .join(" AND ");
             let mut sql = Sql::new(
                 "WITH a AS MATERIALIZED (SELECT ticket_fts.rowid AS doc FROM ticket_fts \
-                 JOIN ticket_search s0 ON s0.doc = ticket_fts.rowid WHERE ticket_fts MATCH ",
+                 JOIN ticket_search s0 ON s0.doc = ticket_fts.rowid",
             );
-            let q = sql.text_arg(expr.clone());
-            sql.push(&q.to_string());
-            if let Scope::Tenant(tenant) = scope {
-                let p = sql.text_arg(tenant.0.clone());
-                sql.push(&format!(" AND s0.tenant_id = {p}"));
+            if filtered {
+                sql.push(" JOIN tickets f ON f.id = s0.ticket_id");
             }
+            sql.push(" WHERE ticket_fts MATCH ");
+            let m = sql.text_arg(expr.clone());
+            sql.push(&m.to_string());
+            search_scoped(&mut sql, scope, "s0");
+            filters(&mut sql, q, "f");
             let cap = sql.int_arg(RANKED_CANDIDATES);
             let in_subject = sql.text_arg(format!("{{subject}} : ({expr})"));
             sql.push(&format!(
@@ -314,16 +342,17 @@ fn full_text(backend: Backend, scope: Scope<'_>, words: &[String]) -> Sql {
                 "SELECT {TICKET_COLS}, m.score AS score FROM (\
                  SELECT c.ticket_id, -(ts_rank(c.doc, to_tsquery('english', "
             ));
-            let q = sql.text_arg(words.join(" & "));
-            let q2 = sql.text_arg(words.join(" & "));
+            let t1 = sql.text_arg(words.join(" & "));
+            let t2 = sql.text_arg(words.join(" & "));
             sql.push(&format!(
-                "{q}))::float8) AS score FROM (SELECT s.ticket_id, s.doc FROM ticket_search s \
-                 WHERE s.doc @@ to_tsquery('english', {q2})"
+                "{t1}))::float8) AS score FROM (SELECT s.ticket_id, s.doc FROM ticket_search s"
             ));
-            if let Scope::Tenant(tenant) = scope {
-                let p = sql.text_arg(tenant.0.clone());
-                sql.push(&format!(" AND s.tenant_id = {p}"));
+            if filtered {
+                sql.push(" JOIN tickets f ON f.id = s.ticket_id");
             }
+            sql.push(&format!(" WHERE s.doc @@ to_tsquery('english', {t2})"));
+            search_scoped(&mut sql, scope, "s");
+            filters(&mut sql, q, "f");
             let cap = sql.int_arg(RANKED_CANDIDATES);
             sql.push(&format!(
                 " ORDER BY s.ticket_id DESC LIMIT {cap}) c) m \
@@ -334,36 +363,90 @@ fn full_text(backend: Backend, scope: Scope<'_>, words: &[String]) -> Sql {
     }
 }
 
-fn filters(sql: &mut Sql, q: &TicketQuery) {
+/// [`scoped`] for a row of `ticket_search` (alias `s`), whose ticket is `{s}.ticket_id`.
+fn search_scoped(sql: &mut Sql, scope: Scope<'_>, s: &str) {
+    match scope {
+        Scope::Tenant(_) => scoped(sql, scope, s),
+        Scope::Platform => {
+            sql.push(&format!(
+                " AND EXISTS (SELECT 1 FROM escalations pe WHERE pe.ticket_id = {s}.ticket_id \
+                 AND pe.target_key = 'platform')"
+            ));
+        }
+    }
+}
+
+/// Whether any filter (other than the words) is set.
+fn has_filters(q: &TicketQuery) -> bool {
+    q.status.is_some()
+        || q.category.is_some()
+        || q.priority.is_some()
+        || q.channel.is_some()
+        || q.customer_id.is_some()
+        || q.team_id.is_some()
+        || q.assignee.is_some()
+        || q.escalated.is_some()
+        || q.created_from.is_some()
+        || q.created_before.is_some()
+        || q.updated_from.is_some()
+        || q.updated_before.is_some()
+}
+
+/// The filters of `q` on the tickets table named `t`.
+fn filters(sql: &mut Sql, q: &TicketQuery, t: &str) {
     let eq = |sql: &mut Sql, col: &str, v: Option<String>| {
         if let Some(v) = v {
             let p = sql.text_arg(v);
             sql.push(&format!(" AND {col} = {p}"));
         }
     };
-    eq(sql, "t.status", q.status.map(|s| s.as_str().to_owned()));
-    eq(sql, "t.category", q.category.map(|c| c.as_str().to_owned()));
-    eq(sql, "t.priority", q.priority.map(|p| p.as_str().to_owned()));
-    eq(sql, "t.channel", q.channel.map(|c| c.as_str().to_owned()));
     eq(
         sql,
-        "t.customer_id",
+        &format!("{t}.status"),
+        q.status.map(|s| s.as_str().to_owned()),
+    );
+    eq(
+        sql,
+        &format!("{t}.category"),
+        q.category.map(|c| c.as_str().to_owned()),
+    );
+    eq(
+        sql,
+        &format!("{t}.priority"),
+        q.priority.map(|p| p.as_str().to_owned()),
+    );
+    eq(
+        sql,
+        &format!("{t}.channel"),
+        q.channel.map(|c| c.as_str().to_owned()),
+    );
+    eq(
+        sql,
+        &format!("{t}.customer_id"),
         q.customer_id.as_ref().map(|c| c.0.clone()),
     );
-    eq(sql, "t.team_id", q.team_id.as_ref().map(|c| c.0.clone()));
+    eq(
+        sql,
+        &format!("{t}.team_id"),
+        q.team_id.as_ref().map(|c| c.0.clone()),
+    );
     match &q.assignee {
-        Some(Assignee::User(u)) => eq(sql, "t.assignee_id", Some(u.0.clone())),
+        Some(Assignee::User(u)) => eq(sql, &format!("{t}.assignee_id"), Some(u.0.clone())),
         Some(Assignee::Nobody) => {
-            sql.push(" AND t.assignee_id IS NULL");
+            sql.push(&format!(" AND {t}.assignee_id IS NULL"));
         }
         None => {}
     }
     match q.escalated {
         Some(true) => {
-            sql.push(" AND EXISTS (SELECT 1 FROM escalations xe WHERE xe.ticket_id = t.id)");
+            sql.push(&format!(
+                " AND EXISTS (SELECT 1 FROM escalations xe WHERE xe.ticket_id = {t}.id)"
+            ));
         }
         Some(false) => {
-            sql.push(" AND NOT EXISTS (SELECT 1 FROM escalations xe WHERE xe.ticket_id = t.id)");
+            sql.push(&format!(
+                " AND NOT EXISTS (SELECT 1 FROM escalations xe WHERE xe.ticket_id = {t}.id)"
+            ));
         }
         None => {}
     }
@@ -373,10 +456,10 @@ fn filters(sql: &mut Sql, q: &TicketQuery) {
             sql.push(&format!(" AND {col} {op} {p}"));
         }
     };
-    range(sql, "t.created_at", ">=", q.created_from);
-    range(sql, "t.created_at", "<", q.created_before);
-    range(sql, "t.updated_at", ">=", q.updated_from);
-    range(sql, "t.updated_at", "<", q.updated_before);
+    range(sql, &format!("{t}.created_at"), ">=", q.created_from);
+    range(sql, &format!("{t}.created_at"), "<", q.created_before);
+    range(sql, &format!("{t}.updated_at"), ">=", q.updated_from);
+    range(sql, &format!("{t}.updated_at"), "<", q.updated_before);
 }
 
 // --- customers ------------------------------------------------------------------------------

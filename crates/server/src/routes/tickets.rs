@@ -324,7 +324,8 @@ pub async fn watch(
 #[allow(dead_code)]
 pub struct ListTicketsQuery {
     /// Words to find in subjects, descriptions and messages, all of them; results come best
-    /// match first. Without it, newest first.
+    /// match first, ranked among the newest 300 matches that pass the other filters (add
+    /// words or a filter to reach further back). Without it, newest first.
     q: Option<String>,
     status: Option<TicketStatus>,
     category: Option<Category>,

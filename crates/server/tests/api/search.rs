@@ -12,6 +12,7 @@ on_both_databases!(
     full_text_ranks_and_finds_later_messages,
     filters_narrow_the_list,
     pages_have_no_gaps_and_no_repeats,
+    filters_choose_among_every_match_not_only_the_newest,
     another_organisations_tickets_are_never_found,
     malformed_filters_are_refused_naming_the_field,
     customers_are_found_by_name_email_and_phone,
@@ -240,6 +241,79 @@ async fn pages_have_no_gaps_and_no_repeats(b: Backend) {
             assert_eq!(found(&app, &agent, "q=tooth&limit=200").await, seen);
         }
     }
+}
+
+/// A ranked search ranks the newest `RANKED_CANDIDATES` matches; the filters choose those
+/// candidates, so an old ticket behind that many newer matches is still found by them.
+async fn filters_choose_among_every_match_not_only_the_newest(b: Backend) {
+    let cap = ladder_storage::search::RANKED_CANDIDATES as usize;
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Refund Clinic").await;
+    let agent = org.user(&app, "Ana Agent", "agent").await;
+    let customer = org.customer(&app, "Olivia Stone").await;
+    let old = TicketBuilder::new(&customer)
+        .about("Refund for the crown")
+        .saying("please refund the deposit")
+        .open(&app, &agent)
+        .await;
+    let (s, t) = app
+        .patch(
+            &agent,
+            &format!("/tickets/{old}"),
+            json!({"status": "pending"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let old_day = app.now();
+    app.advance(jiff::SignedDuration::from_hours(2)).await;
+    // More newer matches than are ranked, made eight at a time.
+    let mut newer = 0;
+    while newer < cap + 5 {
+        let batch = (0..8).map(|i| {
+            TicketBuilder::new(&customer)
+                .about(&format!("Question {}", newer + i))
+                .saying("about a refund")
+                .open(&app, &agent)
+        });
+        futures::future::join_all(batch).await;
+        newer += 8;
+    }
+    // Without a filter, the newest `cap` matches are the candidates: the old one is not.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/tickets?q=refund&limit=100&cursor={c}"),
+            None => "/tickets?q=refund&limit=100".to_owned(),
+        };
+        let (s, page) = app.get(&agent, &path).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {page}");
+        seen.extend(ids(&page, "id"));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), cap, "the ranked set is capped");
+    assert!(!seen.contains(&old));
+    // A filter reaches it all the same.
+    assert_eq!(
+        found(&app, &agent, "q=refund&status=pending").await,
+        vec![old.clone()]
+    );
+    let before = old_day
+        .checked_add(jiff::SignedDuration::from_hours(1))
+        .expect("an instant")
+        .to_string();
+    assert_eq!(
+        found(
+            &app,
+            &agent,
+            &format!("q=refund&created_before={}", urlencode(&before))
+        )
+        .await,
+        vec![old]
+    );
 }
 
 async fn another_organisations_tickets_are_never_found(b: Backend) {
