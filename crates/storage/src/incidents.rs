@@ -106,19 +106,29 @@ pub async fn distinct_reporters(
     if cap == 0 {
         return Ok(0);
     }
-    let next = "SELECT t.customer_id FROM tickets t \
-         WHERE t.tenant_id = $1 AND t.incident_key = $2 AND t.created_at >= $3 AND t.created_at <= $4 \
-         AND NOT EXISTS (SELECT 1 FROM ticket_links l \
-         WHERE l.tenant_id = t.tenant_id AND l.from_ticket_id = t.id AND l.kind = $5)";
+    // `{plus}` is empty or a unary plus, which keeps SQLite's planner off the tenant's index
+    // by time for the first step: with a million tickets' statistics it chose that index
+    // and sorted the whole window there (1.0 ms against 0.19 ms with 1,300 reports in the
+    // hour). A unary plus changes no value on either database.
+    let next = |plus: &str| {
+        format!(
+            "SELECT t.customer_id FROM tickets t \
+             WHERE t.tenant_id = $1 AND t.incident_key = $2 AND {plus}t.created_at >= $3 \
+             AND {plus}t.created_at <= $4 \
+             AND NOT EXISTS (SELECT 1 FROM ticket_links l \
+             WHERE l.tenant_id = t.tenant_id AND l.from_ticket_id = t.id AND l.kind = $5)"
+        )
+    };
+    let (first, step) = (next("+"), next(""));
     let (n,): (i64,) = sqlx::query_as(&format!(
         // Every step, the first one too, seeks `customer_id > previous` (the first after
         // ''): with no customer bound in the first step SQLite's planner chose the
         // tenant's index by time and sorted the whole window (1.1 ms against 13 µs with
         // 2,500 reports in the hour).
         "WITH RECURSIVE seen (customer_id, n) AS ( \
-         SELECT ({next} AND t.customer_id > $7 ORDER BY t.customer_id LIMIT 1), 1 \
+         SELECT ({first} AND t.customer_id > $7 ORDER BY t.customer_id LIMIT 1), 1 \
          UNION ALL \
-         SELECT ({next} AND t.customer_id > s.customer_id ORDER BY t.customer_id LIMIT 1), s.n + 1 \
+         SELECT ({step} AND t.customer_id > s.customer_id ORDER BY t.customer_id LIMIT 1), s.n + 1 \
          FROM seen s WHERE s.customer_id IS NOT NULL AND s.n < $6) \
          SELECT COUNT(customer_id) FROM seen"
     ))

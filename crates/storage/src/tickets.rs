@@ -117,7 +117,7 @@ pub async fn insert(conn: &mut AnyConnection, t: NewTicket<'_>, now: Timestamp) 
     .execute(&mut *conn)
     .await?;
     // The customer's new ticket may be the return of one of their resolved escalations.
-    crate::metrics::refresh_customer(conn, t.tenant_id, t.customer_id.as_str(), now).await?;
+    crate::metrics::refresh_customer(conn, t.tenant_id, &id).await?;
     Ok(Ticket {
         id,
         subject: t.subject.to_owned(),
@@ -201,7 +201,7 @@ pub async fn update(
     // Its category decides what counts as a return, of its own escalations and as the
     // customer's later ticket.
     crate::metrics::refresh(conn, tenant_id, &[&t.id]).await?;
-    crate::metrics::refresh_customer(conn, tenant_id, t.customer_id.as_str(), t.created_at).await
+    crate::metrics::refresh_customer(conn, tenant_id, &t.id).await
 }
 
 /// A ticket read with its tenant, its active escalation and its customer.
