@@ -15,6 +15,7 @@ pub mod policy;
 pub mod session;
 pub mod tickets;
 pub mod timers;
+pub mod warm;
 pub mod webhooks;
 
 use jiff::Timestamp;

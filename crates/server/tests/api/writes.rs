@@ -19,7 +19,53 @@ use crate::on_both_databases;
 on_both_databases!(
     a_failed_write_in_a_shared_commit_changes_nothing_and_fails_no_neighbour,
     a_server_killed_during_concurrent_writes_loses_no_acknowledged_one,
+    warming_the_writer_at_start_keeps_nothing,
 );
+
+/// `ladder serve` warms SQLite's writer connection with a ticket, a reply and an escalation
+/// of a throwaway organisation, rolled back: it succeeds, and not a row of it is left.
+async fn warming_the_writer_at_start_keeps_nothing(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Already Here").await;
+    let pat = org.customer(&app, "Pat Parcel").await;
+    let rows = |app: &TestApp| {
+        let db = app.db.clone();
+        async move {
+            let mut out = Vec::new();
+            for t in [
+                "tenants",
+                "escalation_runs",
+                "timers",
+                "audit_heads",
+                "ticket_search",
+                "incidents",
+            ] {
+                let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {t}"))
+                    .fetch_one(db.pool())
+                    .await
+                    .expect("count");
+                out.push(n);
+            }
+            let (h,): (i64,) = sqlx::query_as(
+                "SELECT CAST(COALESCE(SUM(tickets), 0) AS BIGINT) FROM ticket_hours",
+            )
+            .fetch_one(db.pool())
+            .await
+            .expect("hours");
+            out.push(h);
+            out
+        }
+    };
+    let before = (app.snapshot().await, rows(&app).await);
+    ladder_server::flows::warm::warm_up(&app.db, app.now())
+        .await
+        .expect("warm up");
+    assert_eq!((app.snapshot().await, rows(&app).await), before);
+    assert_chain_intact(&app, &org).await;
+    // And the server writes as before.
+    let (s, t) = app.post(&org.owner, "/tickets", new_ticket(&pat, 1)).await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+}
 
 fn new_ticket(customer: &str, n: usize) -> serde_json::Value {
     json!({"subject": format!("Order {n} never arrived"),

@@ -1,0 +1,119 @@
+//! Warming SQLite's writer connection at start.
+//!
+//! SQLite prepares each statement on the connection that runs it, the first time it runs
+//! there, and the server writes through one connection behind its write gate. Without this,
+//! the first ticket, reply and escalation after a start prepared some twenty statements each
+//! (with the full-text and rollup triggers they fire) while every other write queued at the
+//! gate: the first creation took 2.5 times as long as the tenth (`benches/writes.rs`).
+//! PostgreSQL prepares per pooled connection and has no gate, so it is left as it is.
+
+use jiff::Timestamp;
+use ladder_core::text::{LongText, ShortText};
+use ladder_core::{Category, Channel, ContactMethod, CustomerTier, Role, Urgency};
+use ladder_storage::directory::{self, NewCustomer, NewUser};
+use ladder_storage::{new_id, Backend, Db};
+
+use super::escalation::{open_escalation, Escalate};
+use super::tickets::{comment_in, create_in, AddComment, OpenTicket};
+use super::Actor;
+
+/// Opens a ticket, replies on it and escalates it for a throwaway organisation, in one
+/// transaction on the writer connection that is then rolled back: nothing is kept, and
+/// the statements stay prepared in the connection's cache.
+pub async fn warm_up(db: &Db, now: Timestamp) -> anyhow::Result<()> {
+    if db.backend() != Backend::Sqlite {
+        return Ok(());
+    }
+    let mut tx = db.write().await?;
+    let tenant =
+        directory::insert_tenant(tx.conn(), "Warm-up", &format!("warm-up-{}", new_id()), now)
+            .await?;
+    let owner = directory::insert_user(
+        tx.conn(),
+        NewUser {
+            tenant_id: &tenant.id,
+            email: "warm-up@ladder.invalid",
+            name: "Warm-up",
+            role: Role::Owner,
+            // No password hash verifies against this, and the row is rolled back anyway.
+            password_hash: "!",
+        },
+        now,
+    )
+    .await?;
+    let customer = directory::insert_customer(
+        tx.conn(),
+        &tenant.id,
+        NewCustomer {
+            name: "Warm-up",
+            email: Some("customer@ladder.invalid"),
+            phone: None,
+            tier: CustomerTier::Standard,
+        },
+        now,
+    )
+    .await?;
+    let actor = Actor {
+        tenant_id: tenant.id.clone(),
+        user_id: owner.id.clone(),
+        name: owner.name.clone(),
+        role: Role::Owner,
+        teams: Vec::new(),
+    };
+    let text = |s: &str| LongText::new(s).map_err(|e| anyhow::anyhow!("warm-up text: {e}"));
+    let detail = create_in(
+        &mut tx,
+        db,
+        &tenant.id,
+        Some(&actor),
+        OpenTicket {
+            subject: ShortText::new("Warm-up").map_err(|e| anyhow::anyhow!("{e}"))?,
+            description: text("Warming the writer connection.")?,
+            customer_id: customer.id.clone(),
+            channel: Channel::Email,
+            category: None,
+            priority: None,
+            assignee_id: None,
+            team_id: None,
+        },
+        None,
+        now,
+    )
+    .await?;
+    let ticket = detail.ticket;
+    comment_in(
+        &mut tx,
+        &tenant.id,
+        ticket.clone(),
+        Some(&actor),
+        AddComment {
+            body: text("A reply.")?,
+            public: true,
+            from_customer: false,
+            logged_call: false,
+        },
+        None,
+        now,
+    )
+    .await?;
+    let mut ticket = ticket;
+    open_escalation(
+        &mut tx,
+        &tenant.id,
+        &mut ticket,
+        Some(&actor.user_id),
+        Escalate {
+            target: None,
+            category: Category::Technical,
+            note: text("Warm-up.")?,
+            tried: None,
+            contact_method: ContactMethod::Email,
+            urgency: Urgency::Standard,
+            triggers: Vec::new(),
+        },
+        now,
+    )
+    .await?;
+    tx.rollback().await?;
+    Ok(())
+}
