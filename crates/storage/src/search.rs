@@ -175,7 +175,7 @@ pub async fn tickets(
         full_text(backend, scope, query)
     } else {
         let mut sql = Sql::new(&format!("SELECT {TICKET_COLS} FROM tickets t WHERE 1 = 1"));
-        scoped(&mut sql, scope, "t");
+        scoped(&mut sql, scope, "t.tenant_id", "t.id");
         filters(&mut sql, query, "t");
         sql
     };
@@ -265,17 +265,17 @@ pub async fn tickets(
 /// on SQLite).
 pub const RANKED_CANDIDATES: i64 = 300;
 
-/// Limits a query to the tickets `scope` may see; `t` names the tickets table, or (for the
-/// platform) any table with the ticket's id as `{t}.id`.
-fn scoped(sql: &mut Sql, scope: Scope<'_>, t: &str) {
+/// Limits a query to the tickets `scope` may see, given the columns that hold a row's
+/// tenant and ticket id (the ticket's own, or a search document's).
+fn scoped(sql: &mut Sql, scope: Scope<'_>, tenant_col: &str, ticket_col: &str) {
     match scope {
         Scope::Tenant(tenant) => {
             let p = sql.text_arg(tenant.0.clone());
-            sql.push(&format!(" AND {t}.tenant_id = {p}"));
+            sql.push(&format!(" AND {tenant_col} = {p}"));
         }
         Scope::Platform => {
             sql.push(&format!(
-                " AND EXISTS (SELECT 1 FROM escalations pe WHERE pe.ticket_id = {t}.id \
+                " AND EXISTS (SELECT 1 FROM escalations pe WHERE pe.ticket_id = {ticket_col} \
                  AND pe.target_key = 'platform')"
             ));
         }
@@ -314,7 +314,7 @@ fn full_text(backend: Backend, scope: Scope<'_>, q: &TicketQuery) -> Sql {
             sql.push(" WHERE ticket_fts MATCH ");
             let m = sql.text_arg(expr.clone());
             sql.push(&m.to_string());
-            search_scoped(&mut sql, scope, "s0");
+            scoped(&mut sql, scope, "s0.tenant_id", "s0.ticket_id");
             filters(&mut sql, q, "f");
             let cap = sql.int_arg(RANKED_CANDIDATES);
             let in_subject = sql.text_arg(format!("{{subject}} : ({expr})"));
@@ -351,7 +351,7 @@ fn full_text(backend: Backend, scope: Scope<'_>, q: &TicketQuery) -> Sql {
                 sql.push(" JOIN tickets f ON f.id = s.ticket_id");
             }
             sql.push(&format!(" WHERE s.doc @@ to_tsquery('english', {t2})"));
-            search_scoped(&mut sql, scope, "s");
+            scoped(&mut sql, scope, "s.tenant_id", "s.ticket_id");
             filters(&mut sql, q, "f");
             let cap = sql.int_arg(RANKED_CANDIDATES);
             sql.push(&format!(
@@ -359,19 +359,6 @@ fn full_text(backend: Backend, scope: Scope<'_>, q: &TicketQuery) -> Sql {
                  JOIN tickets t ON t.id = m.ticket_id WHERE 1 = 1"
             ));
             sql
-        }
-    }
-}
-
-/// [`scoped`] for a row of `ticket_search` (alias `s`), whose ticket is `{s}.ticket_id`.
-fn search_scoped(sql: &mut Sql, scope: Scope<'_>, s: &str) {
-    match scope {
-        Scope::Tenant(_) => scoped(sql, scope, s),
-        Scope::Platform => {
-            sql.push(&format!(
-                " AND EXISTS (SELECT 1 FROM escalations pe WHERE pe.ticket_id = {s}.ticket_id \
-                 AND pe.target_key = 'platform')"
-            ));
         }
     }
 }

@@ -25,6 +25,32 @@ async fn found(app: &TestApp, who: &crate::harness::Session, query: &str) -> Vec
     ids(&page, "id")
 }
 
+/// The ids of every page of `GET /tickets?{query}`, `limit` to a page, following the cursor.
+async fn every_page(
+    app: &TestApp,
+    who: &crate::harness::Session,
+    query: &str,
+    limit: usize,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/tickets?{query}&limit={limit}&cursor={c}"),
+            None => format!("/tickets?{query}&limit={limit}"),
+        };
+        let (s, page) = app.get(who, &path).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {page}");
+        let items = ids(&page, "id");
+        assert!(items.len() <= limit);
+        seen.extend(items);
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return seen,
+        }
+    }
+}
+
 async fn full_text_ranks_and_finds_later_messages(b: Backend) {
     let app = TestApp::spawn(b).await;
     let org = app.org("Search Clinic").await;
@@ -213,23 +239,7 @@ async fn pages_have_no_gaps_and_no_repeats(b: Backend) {
         }
     }
     for (query, expected) in [("q=tooth", all.clone()), ("", BTreeSet::new())] {
-        let mut seen = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let path = match &cursor {
-                Some(c) => format!("/tickets?{query}&limit=4&cursor={c}"),
-                None => format!("/tickets?{query}&limit=4"),
-            };
-            let (s, page) = app.get(&agent, &path).await;
-            assert_eq!(s, StatusCode::OK, "{path}: {page}");
-            let items = ids(&page, "id");
-            assert!(items.len() <= 4);
-            seen.extend(items);
-            match page["next_cursor"].as_str() {
-                Some(c) => cursor = Some(c.to_owned()),
-                None => break,
-            }
-        }
+        let seen = every_page(&app, &agent, query, 4).await;
         let unique: BTreeSet<String> = seen.iter().cloned().collect();
         assert_eq!(unique.len(), seen.len(), "{query}: a ticket came twice");
         if query.is_empty() {
@@ -279,21 +289,7 @@ async fn filters_choose_among_every_match_not_only_the_newest(b: Backend) {
         newer += 8;
     }
     // Without a filter, the newest `cap` matches are the candidates: the old one is not.
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/tickets?q=refund&limit=100&cursor={c}"),
-            None => "/tickets?q=refund&limit=100".to_owned(),
-        };
-        let (s, page) = app.get(&agent, &path).await;
-        assert_eq!(s, StatusCode::OK, "{path}: {page}");
-        seen.extend(ids(&page, "id"));
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => break,
-        }
-    }
+    let seen = every_page(&app, &agent, "q=refund", 100).await;
     assert_eq!(seen.len(), cap, "the ranked set is capped");
     assert!(!seen.contains(&old));
     // A filter reaches it all the same.
