@@ -289,7 +289,6 @@ fn scoped(sql: &mut Sql, scope: Scope<'_>, tenant_col: &str, ticket_col: &str) {
 /// tenant of its own.
 fn full_text(backend: Backend, scope: Scope<'_>, q: &TicketQuery) -> Sql {
     let words = &q.words;
-    let filtered = has_filters(q);
     match backend {
         Backend::Sqlite => {
             // Each word a quoted FTS5 string (words hold letters and digits only), all
@@ -308,7 +307,7 @@ fn full_text(backend: Backend, scope: Scope<'_>, q: &TicketQuery) -> Sql {
                 "WITH a AS MATERIALIZED (SELECT ticket_fts.rowid AS doc FROM ticket_fts \
                  JOIN ticket_search s0 ON s0.doc = ticket_fts.rowid",
             );
-            if filtered {
+            if has_filters(q) {
                 sql.push(" JOIN tickets f ON f.id = s0.ticket_id");
             }
             sql.push(" WHERE ticket_fts MATCH ");
@@ -347,12 +346,23 @@ fn full_text(backend: Backend, scope: Scope<'_>, q: &TicketQuery) -> Sql {
             sql.push(&format!(
                 "{t1}))::float8) AS score FROM (SELECT s.ticket_id, s.doc FROM ticket_search s"
             ));
-            if filtered {
+            // The status is the search row's own copy, in the same GIN index as the words:
+            // only the matches with it are read, and the ticket row is joined only for the
+            // other filters (migration 100098).
+            let rest = TicketQuery {
+                status: None,
+                ..q.clone()
+            };
+            if has_filters(&rest) {
                 sql.push(" JOIN tickets f ON f.id = s.ticket_id");
             }
             sql.push(&format!(" WHERE s.doc @@ to_tsquery('english', {t2})"));
+            if let Some(status) = q.status {
+                let p = sql.text_arg(status.as_str().to_owned());
+                sql.push(&format!(" AND s.status = {p}"));
+            }
             scoped(&mut sql, scope, "s.tenant_id", "s.ticket_id");
-            filters(&mut sql, q, "f");
+            filters(&mut sql, &rest, "f");
             let cap = sql.int_arg(RANKED_CANDIDATES);
             sql.push(&format!(
                 " ORDER BY s.ticket_id DESC LIMIT {cap}) c) m \
