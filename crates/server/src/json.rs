@@ -28,25 +28,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 detail: "send the body as JSON with Content-Type: application/json".into(),
             });
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            let timed_out =
-                std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
-                    e.source()
-                })
-                .find_map(|e| e.downcast_ref::<BodyTimedOut>());
-            match timed_out {
-                Some(t) => ApiError::Invalid {
-                    status: StatusCode::REQUEST_TIMEOUT,
-                    field: None,
-                    detail: t.to_string(),
-                },
-                None => ApiError::Invalid {
-                    status: e.status(),
-                    field: None,
-                    detail: format!("could not read the body: {}", e.body_text()),
-                },
-            }
-        })?;
+        let bytes =
+            Bytes::from_request(req, state).await.map_err(|e| {
+                match BodyTimedOut::in_chain(&e) {
+                    Some(t) => ApiError::Invalid {
+                        status: StatusCode::REQUEST_TIMEOUT,
+                        field: None,
+                        detail: t.to_string(),
+                    },
+                    None => ApiError::Invalid {
+                        status: e.status(),
+                        field: None,
+                        detail: format!("could not read the body: {}", e.body_text()),
+                    },
+                }
+            })?;
         parse(&bytes).map(Json)
     }
 }

@@ -201,6 +201,14 @@ struct DeadlineBody {
 #[error("the request body did not arrive within {0:?}")]
 pub struct BodyTimedOut(pub Duration);
 
+impl BodyTimedOut {
+    /// The missed deadline somewhere in `e`'s chain of sources: a body read fails with it
+    /// wrapped in the extractor's or axum's own error.
+    pub fn in_chain<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a BodyTimedOut> {
+        std::iter::successors(Some(e), |e| e.source()).find_map(|e| e.downcast_ref())
+    }
+}
+
 impl http_body::Body for DeadlineBody {
     type Data = bytes::Bytes;
     type Error = axum::Error;

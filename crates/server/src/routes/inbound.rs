@@ -127,13 +127,9 @@ pub async fn receive(State(state): State<AppState>, req: Request) -> ApiResult<R
 
 /// Reads a body whole, up to `limit` bytes: 413 beyond, 408 when it stops arriving.
 async fn read_body(body: Body, limit: usize) -> ApiResult<bytes::Bytes> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let timed_out =
-            std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
-                e.source()
-            })
-            .find_map(|e| e.downcast_ref::<BodyTimedOut>());
-        match timed_out {
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|e| match BodyTimedOut::in_chain(&e) {
             Some(t) => ApiError::Invalid {
                 status: StatusCode::REQUEST_TIMEOUT,
                 field: None,
@@ -144,8 +140,7 @@ async fn read_body(body: Body, limit: usize) -> ApiResult<bytes::Bytes> {
                 field: None,
                 detail: format!("the message is over the limit of {limit} bytes (or was cut off)"),
             },
-        }
-    })
+        })
 }
 
 /// `POST /tickets/{id}/comments` as `multipart/form-data`, for the OpenAPI document: the
