@@ -25,7 +25,7 @@ pub mod tickets;
 pub mod timers;
 
 pub use db::{Backend, Db, ServerLock, WriteTx};
-pub use row::{from_micros, micros, new_id};
+pub use row::{from_micros, micros, new_id, new_id_at};
 
 /// What went wrong in storage, in storage's words.
 #[derive(Debug, thiserror::Error)]

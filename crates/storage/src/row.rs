@@ -1,6 +1,8 @@
 //! Reading portable columns back into domain types.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
 
 use arrayvec::ArrayString;
 use jiff::Timestamp;
@@ -27,6 +29,37 @@ pub fn from_micros(m: i64) -> Timestamp {
 /// A fresh id: a UUIDv7, time-ordered so that new rows land at the end of b-tree indexes.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
+}
+
+/// A fresh id minted at `at`, which sorts among the others as `at` does: a ticket's id is
+/// minted at its creation (an imported one's at its original creation), so the newest
+/// tickets are a range of ids (`storage::search`). Ids minted at the same millisecond sort
+/// in the order they were minted by this process.
+pub fn new_id_at(at: Timestamp) -> String {
+    // Written by hand, with the crate's layout: its monotonic context would move an earlier
+    // `at` (an imported ticket's, or another test clock's) up to the latest it has seen. A
+    // UUIDv7 is 48 bits of milliseconds since 1970 (earlier instants share the first), the
+    // version, 12 bits, the variant and 62 bits; the 74 bits hold a process-wide sequence
+    // starting at a random point (two servers minting in the same millisecond do not
+    // meet), then 10 random bits.
+    static SEQUENCE: LazyLock<AtomicU64> =
+        LazyLock::new(|| AtomicU64::new(uuid::Uuid::new_v4().as_u64_pair().0 >> 1));
+    let ms = u64::try_from(at.as_millisecond()).unwrap_or(0) & ((1 << 48) - 1);
+    let seq = u128::from(SEQUENCE.fetch_add(1, Ordering::Relaxed));
+    let random = u128::from(uuid::Uuid::new_v4().as_u64_pair().1 & 0x3ff);
+    let bits = (u128::from(ms) << 80)
+        | (0x7 << 76)
+        | ((seq >> 52) << 64)
+        | (0b10 << 62)
+        | ((seq & ((1 << 52) - 1)) << 10)
+        | random;
+    uuid::Uuid::from_u128(bits).simple().to_string()
+}
+
+/// The least id minted at or after `at` (by [`new_id`] or [`new_id_at`]), as text: every
+/// such id sorts at or after it.
+pub fn id_floor(at: Timestamp) -> String {
+    format!("{:012x}", u64::try_from(at.as_millisecond()).unwrap_or(0))
 }
 
 /// Parses one row of `table` with `parse`, naming the table and the row's `id` in a
@@ -186,6 +219,34 @@ mod tests {
     use sqlx::Connection;
 
     use super::*;
+
+    /// Ids follow the instant they are minted at, then the order of minting; the floor of an
+    /// instant is at or below its ids and above the ids of the millisecond before; each is
+    /// a well-formed UUIDv7 carrying its instant.
+    #[test]
+    fn ids_minted_at_an_instant_sort_by_it() {
+        let at = Timestamp::from_millisecond(1_748_858_400_123).expect("an instant");
+        let before = at - jiff::SignedDuration::from_millis(1);
+        let same: Vec<String> = (0..2_000).map(|_| new_id_at(at)).collect();
+        assert!(
+            same.windows(2).all(|w| w[0] < w[1]),
+            "minting order within an instant"
+        );
+        let earlier = new_id_at(before);
+        assert!(
+            earlier < same[0],
+            "an earlier instant sorts first, minted later or not"
+        );
+        let floor = id_floor(at);
+        assert!(floor.as_str() <= same[0].as_str() && floor > earlier);
+        let parsed = uuid::Uuid::parse_str(&same[0]).expect("a UUID");
+        assert_eq!(parsed.get_version_num(), 7);
+        assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122);
+        let (secs, nanos) = parsed.get_timestamp().expect("a time").to_unix();
+        assert_eq!((secs, nanos), (1_748_858_400, 123_000_000));
+        // Before 1970: the first millisecond.
+        assert!(new_id_at(Timestamp::MIN).starts_with("000000000000"));
+    }
 
     /// Joined columns are read under `{prefix}{column}`, whether the name fits the stack
     /// buffer or, longer than any column today, is put together on the heap.

@@ -10,7 +10,7 @@ use sqlx::AnyConnection;
 
 use crate::directory::{self, Customer};
 use crate::escalations::{self, Escalation};
-use crate::row::{in_table, micros, name_row, new_id, Prefixed, RowExt};
+use crate::row::{in_table, micros, name_row, new_id, new_id_at, Prefixed, RowExt};
 use crate::sql::{in_list, rows_per_statement, Sql, CHUNK};
 use crate::{Result, StorageError};
 
@@ -92,7 +92,7 @@ pub struct NewTicket<'a> {
 }
 
 pub async fn insert(conn: &mut AnyConnection, t: NewTicket<'_>, now: Timestamp) -> Result<Ticket> {
-    let id = TicketId(new_id());
+    let id = TicketId(new_id_at(now));
     let status = TicketStatus::New;
     sqlx::query(
         "INSERT INTO tickets (id, tenant_id, subject, description, customer_id, channel, category, \
