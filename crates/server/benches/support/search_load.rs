@@ -6,7 +6,7 @@
 #![allow(dead_code)] // each benchmark uses its own part
 
 use jiff::Timestamp;
-use ladder_storage::{new_id, Db};
+use ladder_storage::{new_id, new_id_at, Db};
 
 use super::bulk::{insert_tenant, insert_users, lit, opt_lit, Insert, Loader, Rng};
 
@@ -178,8 +178,9 @@ pub async fn load(db: &Db, n_tickets: usize, n_customers: usize, n_comments: usi
          updated_at",
     );
     for i in 0..n_tickets {
-        let id = new_id();
         let created = start + i as i64 * step;
+        // Minted at creation, as the server mints a ticket's id.
+        let id = new_id_at(Timestamp::from_microsecond(created).expect("a creation time"));
         let status = match rng.unit() {
             x if x < 0.05 => "new",
             x if x < 0.15 => "open",

@@ -565,7 +565,7 @@ pub async fn list(
         search::Scope::Tenant(caller.tenant_id())
     };
     let mut conn = state.db.conn().await?;
-    let found = search::tickets(&mut conn, scope, &query).await?;
+    let found = search::tickets(&mut conn, scope, &query, state.now()).await?;
     Ok(Json(TicketList {
         items: found.items.into_iter().map(Ticket::from).collect(),
         next_cursor: found.next_cursor,

@@ -126,7 +126,7 @@ pub async fn page(
                             ids.push(id);
                         }
                     }
-                    let found = search::tickets(&mut conn, scope, &query).await?;
+                    let found = search::tickets(&mut conn, scope, &query, state.now()).await?;
                     ids.extend(found.items.into_iter().map(|t| t.id));
                     if let Some(cursor) = found.next_cursor {
                         let mut p = params.clone();

@@ -275,7 +275,28 @@ async fn filters_choose_among_every_match_not_only_the_newest(b: Backend) {
         .await;
     assert_eq!(s, StatusCode::OK, "{t}");
     let old_day = app.now();
-    app.advance(jiff::SignedDuration::from_hours(2)).await;
+    let old_deposit = TicketBuilder::new(&customer)
+        .about("Deposit paid by card")
+        .saying("the deposit went through twice")
+        .open(&app, &agent)
+        .await;
+    // Past the recent tickets a PostgreSQL search looks among first (ids are minted at
+    // creation, on the server's clock): what follows exercises both that and the rest.
+    app.advance(jiff::SignedDuration::from_hours(100 * 24))
+        .await;
+    // Ana's session has expired by then.
+    let agent = app
+        .login(
+            &org.slug,
+            &format!("ana.agent@{}.example", org.slug),
+            "password-123",
+        )
+        .await;
+    let new_deposit = TicketBuilder::new(&customer)
+        .about("Deposit once more")
+        .saying("is the deposit kept")
+        .open(&app, &agent)
+        .await;
     // More newer matches than are ranked, made eight at a time.
     let mut newer = 0;
     while newer < cap + 5 {
@@ -292,6 +313,12 @@ async fn filters_choose_among_every_match_not_only_the_newest(b: Backend) {
     let seen = every_page(&app, &agent, "q=refund", 100).await;
     assert_eq!(seen.len(), cap, "the ranked set is capped");
     assert!(!seen.contains(&old));
+    // Fewer recent matches than the cap: the older ones join them.
+    let mut deposit = every_page(&app, &agent, "q=deposit", 2).await;
+    deposit.sort();
+    let mut expected = vec![old.clone(), old_deposit, new_deposit];
+    expected.sort();
+    assert_eq!(deposit, expected);
     // A filter reaches it all the same.
     assert_eq!(
         found(&app, &agent, "q=refund&status=pending").await,
