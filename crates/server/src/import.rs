@@ -938,6 +938,7 @@ pub async fn run(
         audit::append_many(tx.conn(), &events).await?;
         tx.commit().await?;
     }
+    stored::refresh_statistics(db).await?;
     report.written = true;
     Ok(report)
 }

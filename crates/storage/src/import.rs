@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use ladder_core::{Category, Channel, CustomerTier, Priority, TenantId, TicketStatus};
 use sqlx::AnyConnection;
 
-use crate::row::{micros, new_id, RowExt};
+use crate::row::{micros, new_id, new_id_at, RowExt};
 use crate::sql::{in_list, rows_per_statement, Sql, CHUNK};
 use crate::Result;
 
@@ -119,7 +119,7 @@ pub async fn insert_tickets(
     tenant_id: &TenantId,
     rows: &[ImportedTicket<'_>],
 ) -> Result<Vec<String>> {
-    let ids: Vec<String> = rows.iter().map(|_| new_id()).collect();
+    let ids: Vec<String> = rows.iter().map(|t| new_id_at(t.created_at)).collect();
     let per = rows_per_statement(13);
     for (chunk, ids) in rows.chunks(per).zip(ids.chunks(per)) {
         let mut sql = Sql::new(
@@ -215,4 +215,18 @@ pub async fn insert_comments(
         }
     }
     Ok(ids)
+}
+
+/// After an import has written, on PostgreSQL: statistics taken before the organisation's
+/// external ids existed have the planner look ids up by organisation alone, filtering the
+/// ids (95 ms for each batch of 500 when the same 100,000 tickets were imported again at
+/// once). Autovacuum would refresh them in time; an import run again need not wait for it.
+pub async fn refresh_statistics(db: &crate::Db) -> Result<()> {
+    if db.backend() == crate::Backend::Postgres {
+        let mut conn = db.conn().await?;
+        sqlx::query("ANALYZE customers, tickets, comments")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
