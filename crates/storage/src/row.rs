@@ -56,8 +56,8 @@ pub fn new_id_at(at: Timestamp) -> String {
     uuid::Uuid::from_u128(bits).simple().to_string()
 }
 
-/// The least id minted at or after `at` (by [`new_id`] or [`new_id_at`]), as text: every
-/// such id sorts at or after it.
+/// A lower bound, as text, of the ids minted at or after `at` (by [`new_id`] or
+/// [`new_id_at`]): every such id sorts at or after it.
 pub fn id_floor(at: Timestamp) -> String {
     format!("{:012x}", u64::try_from(at.as_millisecond()).unwrap_or(0))
 }
