@@ -304,19 +304,28 @@ pub async fn schedule_first_response(
     now: Timestamp,
 ) -> FlowResult<()> {
     let kind = TimerKind::FirstResponse;
-    let waiting = ticket.first_response_at.is_none()
-        && ticket.active_escalation_id.is_none()
-        && matches!(ticket.status, TicketStatus::New | TicketStatus::Open);
-    let due = if waiting {
-        first_response_due(policy, ticket, customer)?
-    } else {
-        None
-    };
-    match due {
+    match first_response_pending(policy, ticket, customer)? {
         Some(due) => timers::set(conn, tenant, &ticket.id, None, kind, due, now).await?,
         None => timers::cancel(conn, tenant, &ticket.id, kind).await?,
     }
     Ok(())
+}
+
+/// When `ticket`'s first-response timer is due: `None` unless it waits for a first
+/// response (none yet, not escalated, new or open) under a rule that sets a limit.
+pub fn first_response_pending(
+    policy: &Policy,
+    ticket: &Ticket,
+    customer: Option<&Customer>,
+) -> Result<Option<Timestamp>, StorageError> {
+    let waiting = ticket.first_response_at.is_none()
+        && ticket.active_escalation_id.is_none()
+        && matches!(ticket.status, TicketStatus::New | TicketStatus::Open);
+    if waiting {
+        first_response_due(policy, ticket, customer)
+    } else {
+        Ok(None)
+    }
 }
 
 /// When a ticket escalates by itself for want of a first response, under the rule its

@@ -74,23 +74,6 @@ fn lock_id(tenant_id: &TenantId, key: &str) -> i64 {
     i64::from_ne_bytes(h.to_ne_bytes())
 }
 
-/// Records which problem a ticket reports.
-pub async fn set_key(
-    conn: &mut AnyConnection,
-    tenant_id: &TenantId,
-    ticket_id: &TicketId,
-    key: &str,
-) -> Result<()> {
-    sqlx::query("UPDATE tickets SET incident_key = $1 WHERE tenant_id = $2 AND id = $3")
-        .bind(key)
-        .bind(tenant_id.as_str())
-        .bind(ticket_id.as_str())
-        .execute(&mut *conn)
-        .await?;
-    // The problem key decides what counts as a return (see `metrics`).
-    crate::metrics::refresh_as_return(conn, tenant_id, ticket_id).await
-}
-
 /// How many distinct customers reported `key` in `[since, until]` on tickets no incident has
 /// taken yet, counting up to `cap`. A skip scan of `tickets_by_incident_key`: one seek per
 /// customer, stopped at `cap`, so a customer who sent a thousand reports costs what one who

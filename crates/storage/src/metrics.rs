@@ -438,17 +438,6 @@ pub async fn refresh_escalated(
     Ok(())
 }
 
-/// A ticket changed what makes it a return (its problem key): its own runs and its
-/// customer's earlier ones are recomputed.
-pub async fn refresh_as_return(
-    conn: &mut AnyConnection,
-    tenant: &TenantId,
-    ticket: &TicketId,
-) -> Result<()> {
-    refresh(conn, tenant, &[ticket]).await?;
-    refresh_customer(conn, tenant, ticket).await
-}
-
 /// `ticket` was created, or changed its category or problem key: it may be the return of
 /// one of its customer's earlier resolved runs, so those it could now come first for are
 /// recomputed: the runs it is the return of already (it may no longer be), and those

@@ -34,6 +34,9 @@ pub struct Ticket {
     pub created_by: Option<UserId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The category as read or written, so that [`update`] recomputes the runs (whose
+    /// returns go by category) only when it changed.
+    stored_category: Option<Category>,
 }
 
 /// A ticket's columns, with its active escalation found through the index that allows one
@@ -56,13 +59,14 @@ pub(crate) fn ticket_from_row(row: &AnyRow) -> Result<Ticket> {
 }
 
 fn ticket_columns(row: &AnyRow) -> Result<Ticket> {
+    let category = row.opt_parse("category")?;
     Ok(Ticket {
         id: TicketId(row.text("id")?),
         subject: row.text("subject")?,
         description: row.text("description")?,
         customer_id: CustomerId(row.text("customer_id")?),
         channel: row.parse("channel")?,
-        category: row.opt_parse("category")?,
+        category,
         priority: row.parse("priority")?,
         status: row.parse("status")?,
         assignee_id: row.opt_text("assignee_id")?.map(UserId),
@@ -74,6 +78,7 @@ fn ticket_columns(row: &AnyRow) -> Result<Ticket> {
         created_by: row.opt_text("created_by")?.map(UserId),
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
+        stored_category: category,
     })
 }
 
@@ -89,6 +94,9 @@ pub struct NewTicket<'a> {
     pub team_id: Option<&'a TeamId>,
     pub triggers: serde_json::Value,
     pub created_by: Option<&'a UserId>,
+    /// The problem key that groups reports of one problem (core's `grouping_key`), if the
+    /// text has one.
+    pub incident_key: Option<&'a str>,
 }
 
 pub async fn insert(conn: &mut AnyConnection, t: NewTicket<'_>, now: Timestamp) -> Result<Ticket> {
@@ -97,8 +105,8 @@ pub async fn insert(conn: &mut AnyConnection, t: NewTicket<'_>, now: Timestamp) 
     sqlx::query(
         "INSERT INTO tickets (id, tenant_id, subject, description, customer_id, channel, category, \
          priority, status, assignee_id, team_id, tags, triggers, first_response_at, created_by, \
-         created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '[]', $12, NULL, $13, $14, $14)",
+         created_at, updated_at, incident_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '[]', $12, NULL, $13, $14, $14, $15)",
     )
     .bind(id.as_str())
     .bind(t.tenant_id.as_str())
@@ -114,9 +122,12 @@ pub async fn insert(conn: &mut AnyConnection, t: NewTicket<'_>, now: Timestamp) 
     .bind(t.triggers.to_string())
     .bind(t.created_by.map(UserId::as_str))
     .bind(micros(now))
+    .bind(t.incident_key)
     .execute(&mut *conn)
     .await?;
-    // The customer's new ticket may be the return of one of their resolved escalations.
+    // The customer's new ticket may be the return of one of their resolved escalations (by
+    // category or problem key, so the key is written with the row rather than after it).
+    // It has no escalation, so no runs of its own.
     crate::metrics::refresh_customer(conn, t.tenant_id, &id).await?;
     Ok(Ticket {
         id,
@@ -136,6 +147,7 @@ pub async fn insert(conn: &mut AnyConnection, t: NewTicket<'_>, now: Timestamp) 
         created_by: t.created_by.cloned(),
         created_at: now,
         updated_at: now,
+        stored_category: t.category,
     })
 }
 
@@ -199,9 +211,13 @@ pub async fn update(
         )));
     }
     // Its category decides what counts as a return, of its own escalations and as the
-    // customer's later ticket.
-    crate::metrics::refresh(conn, tenant_id, &[&t.id]).await?;
-    crate::metrics::refresh_customer(conn, tenant_id, &t.id).await
+    // customer's later ticket. (Of what it writes, only the category goes into a run:
+    // escalations, responses, links and reopening recompute the runs themselves.)
+    if t.category != t.stored_category {
+        crate::metrics::refresh(conn, tenant_id, &[&t.id]).await?;
+        crate::metrics::refresh_customer(conn, tenant_id, &t.id).await?;
+    }
+    Ok(())
 }
 
 /// A ticket read with its tenant, its active escalation and its customer.

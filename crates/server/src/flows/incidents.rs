@@ -57,6 +57,15 @@ fn is_finished(status: TicketStatus) -> bool {
     matches!(status, TicketStatus::Resolved | TicketStatus::Closed)
 }
 
+/// The key that groups a new ticket with other reports of its problem, if its text has one:
+/// written with the ticket, and read by [`prepare`].
+pub fn problem_key(category: Option<Category>, subject: &str, description: &str) -> Option<String> {
+    grouping_key(
+        category.unwrap_or(Category::Other),
+        &format!("{subject}\n\n{description}"),
+    )
+}
+
 /// Records the new ticket's problem key and decides what grouping it takes. Call it after
 /// inserting the ticket and before appending its first audit event.
 pub async fn prepare(
@@ -68,12 +77,11 @@ pub async fn prepare(
     now: Timestamp,
 ) -> FlowResult<Option<Grouping>> {
     let category = ticket.category.unwrap_or(Category::Other);
-    let text = format!("{}\n\n{}", ticket.subject, ticket.description);
-    let Some(key) = grouping_key(category, &text) else {
+    // The key was written with the ticket ([`problem_key`]), even with the trigger off, so
+    // that turning it on counts recent reports.
+    let Some(key) = problem_key(ticket.category, &ticket.subject, &ticket.description) else {
         return Ok(None);
     };
-    // The key is kept even with the trigger off, so that turning it on counts recent reports.
-    incidents::set_key(tx.conn(), tenant, &ticket.id, &key).await?;
     if policy.trigger_mode(TriggerKind::ManyCustomers) == TriggerMode::Off {
         return Ok(None);
     }
@@ -243,6 +251,7 @@ async fn open(
             team_id: None,
             triggers: json!([]),
             created_by: None,
+            incident_key: None,
         },
         now,
     )

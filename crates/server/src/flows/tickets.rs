@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use ladder_core::escalation::check_public_reply;
 use ladder_core::sla::counts_as_response;
+use ladder_core::sla::TimerKind;
 use ladder_core::text::{LongText, ShortText};
 use ladder_core::{AuditKind, NotificationKind};
 use ladder_core::{Category, Channel, EscalationState, LinkKind, Priority, TicketStatus};
@@ -194,6 +195,8 @@ pub async fn create_in(
             .filter(|a| a.role.is_tenant_staff())
             .map(|a| a.user_id.clone())
     });
+    let key =
+        super::incidents::problem_key(req.category, req.subject.as_str(), req.description.as_str());
     let ticket = tickets::insert(
         tx.conn(),
         NewTicket {
@@ -208,6 +211,7 @@ pub async fn create_in(
             team_id: req.team_id.as_ref(),
             triggers: serde_json::to_value(&found).unwrap_or_else(|_| json!([])),
             created_by: actor.map(Actor::id),
+            incident_key: key.as_deref(),
         },
         now,
     )
@@ -247,7 +251,19 @@ pub async fn create_in(
     .await?;
     let mut ticket = ticket;
     super::incidents::apply(tx, tenant, &policy, &mut ticket, grouping, now).await?;
-    sla::schedule_first_response(tx.conn(), tenant, &policy, &ticket, Some(&customer), now).await?;
+    // A new ticket has no timer to cancel: one is set only when its rule gives a limit.
+    if let Some(due) = sla::first_response_pending(&policy, &ticket, Some(&customer))? {
+        ladder_storage::timers::set(
+            tx.conn(),
+            tenant,
+            &ticket.id,
+            None,
+            TimerKind::FirstResponse,
+            due,
+            now,
+        )
+        .await?;
+    }
     if let Some((category, urgency, kinds)) = triggers::automatic(&policy, &found) {
         // The tenant asked for these triggers to escalate by policy, in this same transaction.
         let evidence: Vec<String> = found

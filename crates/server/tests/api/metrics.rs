@@ -10,6 +10,7 @@ use crate::on_both_databases;
 
 on_both_databases!(
     a_scripted_month_gives_the_figures_worked_out_by_hand,
+    a_category_changed_later_decides_a_return,
     agents_see_their_own_and_bad_periods_are_refused,
     the_reports_page_shows_the_figures_and_links_the_csv,
 );
@@ -627,6 +628,84 @@ async fn a_scripted_month_gives_the_figures_worked_out_by_hand(b: Backend) {
     let (_, after) = app.get(owner, month).await;
     assert_eq!(after, before);
     let _ = (&s.alan, &s.bea);
+}
+
+/// A customer's later ticket is the return of their resolved escalation of the same
+/// category: when its category changes after it was opened, so does the figure.
+async fn a_category_changed_later_decides_a_return(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Valve Works").await;
+    let owner = org.owner.clone();
+    app.set_policy(
+        &owner,
+        json!({"rules": [{"name": "all", "chain": [{"target": {"kind": "owner"}, "ack_within": "1h"}],
+                          "sla": {"acknowledge": "1h", "update_every": "4h", "resolve": "8h"}}]}),
+    )
+    .await;
+    let cara = org.customer(&app, "Cara One").await;
+    let open = |subject: &'static str, description: &'static str, category: &'static str| {
+        let (app, owner, cara) = (&app, &owner, &cara);
+        async move {
+            let v = ok(
+                app,
+                owner,
+                "/tickets",
+                json!({"subject": subject, "description": description, "customer_id": cara,
+                       "channel": "phone", "category": category}),
+            )
+            .await;
+            v["id"].as_str().expect("ticket id").to_owned()
+        }
+    };
+    let invoice = open(
+        "Invoice charged twice",
+        "March was charged twice.",
+        "billing",
+    )
+    .await;
+    let e = escalate(&app, &owner, &invoice, "billing").await;
+    ok(
+        &app,
+        &owner,
+        &format!("/escalations/{e}/acknowledge"),
+        json!({}),
+    )
+    .await;
+    app.advance_to(at(0, 11, 0)).await;
+    ok(
+        &app,
+        &owner,
+        &format!("/escalations/{e}/resolve"),
+        json!({"summary": "Refunded March."}),
+    )
+    .await;
+    app.advance_to(at(0, 12, 0)).await;
+    let radiator = open(
+        "Radiator cold upstairs",
+        "The upstairs radiator stays cold.",
+        "technical",
+    )
+    .await;
+    let share = || async {
+        let (s, r) = app
+            .get(&owner, "/metrics/escalations?from=2025-06-01&to=2025-06-30")
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!(r["resolved"], 1);
+        r["resolved_without_return_share"].clone()
+    };
+    assert_eq!(share().await, json!(1.0), "another problem is no return");
+    for (category, expected) in [("billing", 0.0), ("technical", 1.0)] {
+        let (s, v) = app
+            .patch(
+                &owner,
+                &format!("/tickets/{radiator}"),
+                json!({"category": category}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(share().await, json!(expected), "as {category}");
+    }
 }
 
 async fn agents_see_their_own_and_bad_periods_are_refused(b: Backend) {
