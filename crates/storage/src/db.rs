@@ -347,11 +347,15 @@ impl Member {
 /// to the log mid-way. Statement journals (the undo copy a multi-row statement keeps in case
 /// it fails half way) stay in memory instead of a temp file. The log is copied into the
 /// database by `checkpoint`, which the server runs in the background so that committing
-/// writers don't; the automatic checkpoint only steps in if the log passes 64 MiB.
+/// writers don't; the automatic checkpoint only steps in if the log passes 64 MiB. The
+/// first GiB of the file is read through a memory map (reads only: writes still go through
+/// the log): with a million tickets the index pages a write touches are mostly outside the
+/// page cache, and reading them from the map instead of with a system call each made
+/// creation about 1.3x as fast at that size, one at a time (`benches/writes.rs`).
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
      PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY; \
-     PRAGMA wal_autocheckpoint = 16384;";
+     PRAGMA wal_autocheckpoint = 16384; PRAGMA mmap_size = 1073741824;";
 
 /// The schema, one migration directory for both databases. Each migrator leaves alone the
 /// versions the other applied (`ignore_missing`).

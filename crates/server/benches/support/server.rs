@@ -106,7 +106,8 @@ pub async fn fresh(admin: Option<&str>, bench: &str, name: &str) -> (String, Box
         }
         None => {
             let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-                .join(format!("bench-{bench}-{name}"));
+                // The process id, as for PostgreSQL: two runs at once must not share a file.
+                .join(format!("bench-{bench}-{name}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).expect("bench dir");
             let url = format!("sqlite://{}/ladder.db", dir.display());
