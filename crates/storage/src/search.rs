@@ -346,28 +346,25 @@ fn full_text(backend: Backend, scope: Scope<'_>, q: &TicketQuery, now: Timestamp
             // older are searched only when those hold fewer than the cap (a one-time
             // filter), so the candidates are the same either way.
             let floor = id_floor(recent_from(now));
+            // PostgreSQL's placeholders are numbered: the cap and the floor are bound once.
             let mut sql = Sql::new("WITH recent AS MATERIALIZED (");
             let cap = sql.int_arg(RANKED_CANDIDATES);
-            let f = sql.text_arg(floor.clone());
+            let f = sql.text_arg(floor);
             candidates(&mut sql, scope, q, &format!(" AND s.ticket_id >= {f}"), cap);
             sql.push("), older AS (");
-            let f = sql.text_arg(floor);
-            let cap2 = sql.int_arg(RANKED_CANDIDATES);
-            let cap3 = sql.int_arg(RANKED_CANDIDATES);
             candidates(
                 &mut sql,
                 scope,
                 q,
-                &format!(" AND s.ticket_id < {f} AND (SELECT count(*) FROM recent) < {cap2}"),
-                cap3,
+                &format!(" AND s.ticket_id < {f} AND (SELECT count(*) FROM recent) < {cap}"),
+                cap,
             );
             let t1 = sql.text_arg(words.join(" & "));
-            let cap4 = sql.int_arg(RANKED_CANDIDATES);
             sql.push(&format!(
                 ") SELECT {TICKET_COLS}, m.score AS score FROM (\
                  SELECT c.ticket_id, -(ts_rank(c.doc, to_tsquery('english', {t1}))::float8) \
                  AS score FROM (SELECT * FROM recent UNION ALL SELECT * FROM older \
-                 ORDER BY ticket_id DESC LIMIT {cap4}) c) m \
+                 ORDER BY ticket_id DESC LIMIT {cap}) c) m \
                  JOIN tickets t ON t.id = m.ticket_id WHERE 1 = 1"
             ));
             sql

@@ -66,20 +66,20 @@ pub fn problem_key(category: Option<Category>, subject: &str, description: &str)
     )
 }
 
-/// Records the new ticket's problem key and decides what grouping it takes. Call it after
-/// inserting the ticket and before appending its first audit event.
+/// Decides what grouping a new ticket takes, given its problem key ([`problem_key`], written
+/// with the ticket even with the trigger off, so that turning it on counts recent reports).
+/// Call it after inserting the ticket and before appending its first audit event.
 pub async fn prepare(
     tx: &mut WriteTx,
     db: &Db,
     tenant: &TenantId,
     policy: &Policy,
     ticket: &Ticket,
+    key: Option<String>,
     now: Timestamp,
 ) -> FlowResult<Option<Grouping>> {
     let category = ticket.category.unwrap_or(Category::Other);
-    // The key was written with the ticket ([`problem_key`]), even with the trigger off, so
-    // that turning it on counts recent reports.
-    let Some(key) = problem_key(ticket.category, &ticket.subject, &ticket.description) else {
+    let Some(key) = key else {
         return Ok(None);
     };
     if policy.trigger_mode(TriggerKind::ManyCustomers) == TriggerMode::Off {

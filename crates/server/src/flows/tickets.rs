@@ -216,7 +216,7 @@ pub async fn create_in(
         now,
     )
     .await?;
-    let grouping = super::incidents::prepare(tx, db, tenant, &policy, &ticket, now).await?;
+    let grouping = super::incidents::prepare(tx, db, tenant, &policy, &ticket, key, now).await?;
     let created = record(
         tx.conn(),
         tenant,
