@@ -166,6 +166,15 @@ struct Figures {
     tenth: Duration,
     sequential: f64,
     concurrent: f64,
+    /// The server's CPU time per write, sequentially and with 8 clients (`None` without
+    /// `/proc`).
+    cpu_sequential: Option<Duration>,
+    cpu_concurrent: Option<Duration>,
+}
+
+/// CPU time per write between two readings of [`server::Server::cpu`].
+fn per_write(before: Option<Duration>, after: Option<Duration>, n: usize) -> Option<Duration> {
+    Some(after?.checked_sub(before?)? / u32::try_from(n).ok()?)
 }
 
 /// Starts a server and measures one kind of write. `tickets` are the tickets to comment on or
@@ -204,12 +213,14 @@ async fn measure(
         }
         tenth = took;
     }
+    let cpu_before = server.cpu();
     let started = Instant::now();
     for _ in 0..n {
         let on = take(tickets);
         created.extend(write(&client, &base, &token, kind, customer, &on).await.1);
     }
     let sequential = n as f64 / started.elapsed().as_secs_f64();
+    let cpu_between = server.cpu();
 
     let per_client = 2 * n / CLIENTS;
     let mut batches: Vec<Vec<String>> = Vec::new();
@@ -236,6 +247,7 @@ async fn measure(
         created.extend(t.await.expect("a client"));
     }
     let concurrent = (per_client * CLIENTS) as f64 / started.elapsed().as_secs_f64();
+    let cpu_after = server.cpu();
     drop(server);
     match kind {
         Kind::Create => tickets.extend(created),
@@ -248,6 +260,8 @@ async fn measure(
         tenth,
         sequential,
         concurrent,
+        cpu_sequential: per_write(cpu_before, cpu_between, n),
+        cpu_concurrent: per_write(cpu_between, cpu_after, per_client * CLIENTS),
     }
 }
 
@@ -283,6 +297,12 @@ async fn run(admin: Option<&str>, label: &str, n_tickets: usize, n: usize) -> Ru
             f.sequential,
             f.concurrent
         );
+        eprintln!(
+            "  {label}: {} server CPU per write {} sequential, {} with {CLIENTS} clients",
+            kind.name(),
+            cpu_ms(f.cpu_sequential),
+            cpu_ms(f.cpu_concurrent)
+        );
         kinds.push((kind, f));
     }
     cleanup();
@@ -291,6 +311,10 @@ async fn run(admin: Option<&str>, label: &str, n_tickets: usize, n: usize) -> Ru
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+fn cpu_ms(d: Option<Duration>) -> String {
+    d.map_or_else(|| "n/a".to_owned(), |d| format!("{:.2} ms", ms(d)))
 }
 
 fn report(backend: &str, empty: &Run, full: &Run, n_tickets: usize) {
@@ -312,6 +336,12 @@ fn report(backend: &str, empty: &Run, full: &Run, n_tickets: usize) {
                 f.concurrent,
                 100.0 * f.concurrent / r.raw,
                 f.concurrent / f.sequential,
+            );
+            println!(
+                "{label:>10} {:<8} server CPU per write: sequential {}, {CLIENTS} clients {}",
+                kind.name(),
+                cpu_ms(f.cpu_sequential),
+                cpu_ms(f.cpu_concurrent),
             );
         }
     }

@@ -162,10 +162,9 @@ impl Caller {
     pub async fn of_token(state: &AppState, token: &str) -> ApiResult<Option<Caller>> {
         let hash = token_hash(token.trim());
         let now: Timestamp = state.now();
-        let Some(user) = directory::session_user(&state.db, &hash, now).await? else {
+        let Some((user, teams)) = directory::session_user(&state.db, &hash, now).await? else {
             return Ok(None);
         };
-        let teams = directory::teams_of(&state.db, &user.tenant_id, &user.id).await?;
         Ok(Some(Caller {
             actor: Actor::of_user(&user, teams),
             user,

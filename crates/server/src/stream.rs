@@ -176,18 +176,22 @@ async fn watch_heads(db: Db, feed: Arc<Feed>) {
     let mut poll = tokio::time::interval(POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        match feed::heads(&db).await {
-            Ok(heads) => {
-                for (tenant, seq) in &heads {
-                    if known.get(tenant) != Some(seq) {
-                        feed.wake(Wake::Tenant(tenant.clone()));
+        // With no stream open there is nobody to wake, so a commit costs no read here; a
+        // stream that opens later reads the trail after its own position anyway.
+        if feed.wakes.receiver_count() > 0 {
+            match feed::heads(&db).await {
+                Ok(heads) => {
+                    for (tenant, seq) in &heads {
+                        if known.get(tenant) != Some(seq) {
+                            feed.wake(Wake::Tenant(tenant.clone()));
+                        }
                     }
+                    known = heads;
                 }
-                known = heads;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot read the audit chain heads");
-                feed.wake(Wake::All);
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the audit chain heads");
+                    feed.wake(Wake::All);
+                }
             }
         }
         tokio::select! {

@@ -288,18 +288,35 @@ pub async fn insert_session(
     Ok(())
 }
 
-/// The user behind a live (unexpired, unrevoked) session token hash.
-pub async fn session_user(db: &Db, token_hash: &str, now: Timestamp) -> Result<Option<User>> {
-    let row = sqlx::query(
-        "SELECT u.id, u.tenant_id, u.email, u.name, u.role, u.away_until, u.created_at \
-         FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
+/// The user behind a live (unexpired, unrevoked) session token hash, with the ids of their
+/// teams: one statement, since every signed-in request asks it.
+pub async fn session_user(
+    db: &Db,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<Option<(User, Vec<String>)>> {
+    // One row per team, or one with no team.
+    let rows = sqlx::query(
+        "SELECT u.id, u.tenant_id, u.email, u.name, u.role, u.away_until, u.created_at, \
+         m.team_id FROM sessions s JOIN users u ON u.id = s.user_id \
+         LEFT JOIN team_members m ON m.tenant_id = u.tenant_id AND m.user_id = u.id \
+         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
+         ORDER BY m.team_id",
     )
     .bind(token_hash)
     .bind(micros(now))
-    .fetch_optional(db.pool())
+    .fetch_all(db.pool())
     .await?;
-    row.as_ref().map(user_from_row).transpose()
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let user = user_from_row(first)?;
+    let teams = rows
+        .iter()
+        .map(|r| in_table("team_members", r, |r| r.opt_text("team_id")))
+        .filter_map(Result::transpose)
+        .collect::<Result<Vec<String>>>()?;
+    Ok(Some((user, teams)))
 }
 
 pub async fn revoke_session(

@@ -186,6 +186,28 @@ pub async fn update(
     t: &Ticket,
     now: Timestamp,
 ) -> Result<()> {
+    write_back(conn, tenant_id, t, now, true).await
+}
+
+/// [`update`] for a caller that recomputes the ticket's own runs right after (inserting an
+/// escalation does): a changed category still recomputes what it decides among the
+/// customer's other tickets, but the ticket's runs are left to the caller, not done twice.
+pub async fn update_without_own_runs(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    t: &Ticket,
+    now: Timestamp,
+) -> Result<()> {
+    write_back(conn, tenant_id, t, now, false).await
+}
+
+async fn write_back(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    t: &Ticket,
+    now: Timestamp,
+    own_runs: bool,
+) -> Result<()> {
     let r = sqlx::query(
         "UPDATE tickets SET category = $1, priority = $2, status = $3, assignee_id = $4, \
          team_id = $5, tags = $6, triggers = $7, first_response_at = $8, updated_at = $9 \
@@ -214,7 +236,9 @@ pub async fn update(
     // customer's later ticket. (Of what it writes, only the category goes into a run:
     // escalations, responses, links and reopening recompute the runs themselves.)
     if t.category != t.stored_category {
-        crate::metrics::refresh(conn, tenant_id, &[&t.id]).await?;
+        if own_runs {
+            crate::metrics::refresh(conn, tenant_id, &[&t.id]).await?;
+        }
         crate::metrics::refresh_customer(conn, tenant_id, &t.id).await?;
     }
     Ok(())

@@ -19,6 +19,23 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// CPU time the server process has used so far (user and system, all its threads), read
+    /// from `/proc`; `None` where there is none. On a shared machine this moves much less
+    /// from run to run than a rate does, so the writes benchmark reports it per write.
+    pub fn cpu(&self) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).ok()?;
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split(' ').collect();
+        // utime and stime are fields 14 and 15 of the whole line (12 and 13 here), in clock
+        // ticks: USER_HZ, which Linux fixes at 100 for what it shows to user space.
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        Some(Duration::from_millis(ticks * 10))
+    }
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -37,6 +37,13 @@ pub struct Grouping {
     step: Step,
 }
 
+impl Grouping {
+    /// Whether [`apply`] links the new ticket to others (it opens or joins an incident).
+    pub fn links(&self) -> bool {
+        !matches!(self.step, Step::Wait)
+    }
+}
+
 enum Step {
     /// Fewer customers than the threshold, and no incident open: nothing to write.
     Wait,

@@ -217,6 +217,9 @@ pub async fn create_in(
     )
     .await?;
     let grouping = super::incidents::prepare(tx, db, tenant, &policy, &ticket, key, now).await?;
+    let linked = grouping
+        .as_ref()
+        .is_some_and(super::incidents::Grouping::links);
     let created = record(
         tx.conn(),
         tenant,
@@ -290,7 +293,20 @@ pub async fn create_in(
         };
         super::escalation::open_escalation(tx, tenant, &mut ticket, None, req, now).await?;
     }
-    detail(tx.conn(), tenant, ticket).await
+    // What a new ticket shows is read only where it can exist: nothing in its creation adds a
+    // watcher (an automatic escalation has nobody requesting it), and it has links only when
+    // it opened or joined an incident.
+    let links = if linked {
+        tickets::links(tx.conn(), tenant, &ticket.id).await?
+    } else {
+        Vec::new()
+    };
+    Ok(TicketDetail {
+        active_escalation: active_escalation(tx.conn(), tenant, &ticket).await?,
+        ticket,
+        watchers: Vec::new(),
+        links,
+    })
 }
 
 /// The command to change a ticket's fields; `None` leaves a field as it is.

@@ -192,14 +192,16 @@ pub async fn open_escalation(
     e.snapshot = Some(document);
     e.snapshot_id = Some(snapshot_id);
     sla::apply(&mut e, &snap, &run)?;
-    escalations::insert(tx.conn(), &e).await?;
     let before =
         json!({"status": ticket.status, "priority": ticket.priority, "category": ticket.category});
     ticket.status = TicketStatus::Escalated;
     ticket.priority = priority;
     ticket.category = ticket.category.or(Some(e.category));
     ticket.active_escalation_id = Some(e.id.clone());
-    tickets::update(tx.conn(), tenant, ticket, now).await?;
+    // The ticket is written first: inserting the escalation then recomputes its runs once,
+    // with both the escalation and the ticket's category.
+    tickets::update_without_own_runs(tx.conn(), tenant, ticket, now).await?;
+    escalations::insert(tx.conn(), &e).await?;
     if let Some(by) = requested_by {
         tickets::add_watcher(tx.conn(), tenant, &ticket.id, by, now).await?;
     }
