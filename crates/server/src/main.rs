@@ -578,11 +578,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             detector.await.context("building the trigger detector")?;
-            // SQLite's writer connection, its statements prepared before the first request
-            // (`flows::warm`). It keeps nothing, and a failure only costs the first request
-            // the preparing, so it is reported and the server starts.
+            // The connections writes go through, their statements prepared before the first
+            // request (`flows::warm`). It keeps nothing, and a failure only costs the first
+            // requests the preparing, so it is reported and the server starts.
             if let Err(e) = ladder_server::flows::warm::warm_up(&db, Clock::System.now()).await {
-                tracing::warn!(error = %format!("{e:#}"), "could not warm the writer connection");
+                tracing::warn!(error = %format!("{e:#}"), "could not warm the connections writes go through");
             }
             let listener = tokio::net::TcpListener::bind(listen)
                 .await

@@ -1,11 +1,13 @@
-//! Warming SQLite's writer connection at start.
+//! Warming the connections writes go through, at start.
 //!
-//! SQLite prepares each statement on the connection that runs it, the first time it runs
-//! there, and the server writes through one connection behind its write gate. Without this,
-//! the first ticket, reply and escalation after a start prepared some twenty statements each
-//! (with the full-text and rollup triggers they fire) while every other write queued at the
-//! gate: the first creation took 2.5 times as long as the tenth (`benches/writes.rs`).
-//! PostgreSQL prepares per pooled connection and has no gate, so it is left as it is.
+//! Both databases prepare each statement on the connection that runs it, the first time it
+//! runs there. SQLite's server writes through one connection behind its write gate: without
+//! this, the first ticket, reply and escalation after a start prepared some twenty
+//! statements each (with the full-text and rollup triggers they fire) while every other
+//! write queued at the gate, and the first creation took 2.5 times as long as the tenth
+//! (`benches/writes.rs`). PostgreSQL writes through the pool, and a new server process also
+//! fills its catalog caches on first use: the first creation took 3.5 to 4.5 times as long
+//! as the tenth, so several pooled connections are warmed at once.
 
 use jiff::Timestamp;
 use ladder_core::text::{LongText, ShortText};
@@ -17,13 +19,31 @@ use super::escalation::{open_escalation, Escalate};
 use super::tickets::{comment_in, create_in, AddComment, OpenTicket};
 use super::Actor;
 
+/// PostgreSQL connections warmed at start: as many as the write benchmark's clients, each
+/// holding one of the pool's connections while it runs.
+const POSTGRES_CONNECTIONS: usize = 8;
+
 /// Opens a ticket, replies on it and escalates it for a throwaway organisation, in one
-/// transaction on the writer connection that is then rolled back: nothing is kept, and
-/// the statements stay prepared in the connection's cache.
+/// transaction that is then rolled back: nothing is kept, and the statements stay prepared
+/// in the connection's cache. On SQLite that is the writer connection; on PostgreSQL it is
+/// done on several pooled connections at once.
 pub async fn warm_up(db: &Db, now: Timestamp) -> anyhow::Result<()> {
-    if db.backend() != Backend::Sqlite {
-        return Ok(());
+    let n = match db.backend() {
+        Backend::Sqlite => 1,
+        Backend::Postgres => POSTGRES_CONNECTIONS,
+    };
+    let mut runs = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let db = db.clone();
+        runs.spawn(async move { warm_one(&db, now).await });
     }
+    while let Some(run) = runs.join_next().await {
+        run.map_err(|e| anyhow::anyhow!("a warm-up task failed: {e}"))??;
+    }
+    Ok(())
+}
+
+async fn warm_one(db: &Db, now: Timestamp) -> anyhow::Result<()> {
     let mut tx = db.write().await?;
     let tenant =
         directory::insert_tenant(tx.conn(), "Warm-up", &format!("warm-up-{}", new_id()), now)

@@ -19,12 +19,12 @@ use crate::on_both_databases;
 on_both_databases!(
     a_failed_write_in_a_shared_commit_changes_nothing_and_fails_no_neighbour,
     a_server_killed_during_concurrent_writes_loses_no_acknowledged_one,
-    warming_the_writer_at_start_keeps_nothing,
+    warming_the_write_connections_at_start_keeps_nothing,
 );
 
 /// `ladder serve` warms SQLite's writer connection with a ticket, a reply and an escalation
 /// of a throwaway organisation, rolled back: it succeeds, and not a row of it is left.
-async fn warming_the_writer_at_start_keeps_nothing(b: Backend) {
+async fn warming_the_write_connections_at_start_keeps_nothing(b: Backend) {
     let app = TestApp::spawn(b).await;
     let org = app.org("Already Here").await;
     let pat = org.customer(&app, "Pat Parcel").await;
