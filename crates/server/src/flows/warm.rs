@@ -45,6 +45,13 @@ pub async fn warm_up(db: &Db, now: Timestamp) -> anyhow::Result<()> {
 
 async fn warm_one(db: &Db, now: Timestamp) -> anyhow::Result<()> {
     let mut tx = db.write().await?;
+    if db.backend() == Backend::Postgres {
+        // The start must not wait on someone else's lock (a table locked by an operator, or
+        // by a test): past this, the warm-up gives up and the server starts cold.
+        sqlx::query("SET LOCAL lock_timeout = '1s'")
+            .execute(tx.conn())
+            .await?;
+    }
     let tenant =
         directory::insert_tenant(tx.conn(), "Warm-up", &format!("warm-up-{}", new_id()), now)
             .await?;
