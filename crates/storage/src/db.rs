@@ -112,13 +112,10 @@ fn exec<'c>(
 
 /// Savepoint of the write in progress inside the group's transaction.
 const SAVEPOINT: &str = "SAVEPOINT ladder_write";
-const RELEASE: &str = "RELEASE ladder_write";
 const ROLLBACK_TO: &str = "ROLLBACK TO ladder_write; RELEASE ladder_write";
-/// A group's first write opens the transaction and its savepoint in one call, and a write
-/// alone in its group releases and commits in one: each call is a round trip to SQLite's
-/// own thread, which costs more than the statement.
+/// A group's first write opens the transaction and its savepoint in one call: each call is
+/// a round trip to SQLite's own thread, which costs more than the statement.
 const BEGIN_WITH_SAVEPOINT: &str = "BEGIN IMMEDIATE; SAVEPOINT ladder_write";
-const RELEASE_AND_COMMIT: &str = "RELEASE ladder_write; COMMIT";
 /// The most writes one SQLite commit takes: each waits for the last of its group to write,
 /// so a bound keeps the first one's wait short.
 const MAX_GROUP: usize = 32;
@@ -127,10 +124,12 @@ const MAX_GROUP: usize = 32;
 ///
 /// **Group commit.** Each write runs inside a savepoint of a transaction (`BEGIN IMMEDIATE`)
 /// that may already be open. When a write is done and other writes are queued at the gate,
-/// it releases its savepoint and hands the open transaction to the next one instead of
-/// committing, then waits; the last of the group (nobody queued, or the group full) commits
+/// it hands the open transaction to the next one instead of committing, then waits; the last of the group (nobody queued, or the group full) commits
 /// once (one `fsync` for all) and tells each waiting member the outcome. A write that fails
-/// or is dropped rolls back to its own savepoint, so the others' changes stay and commit. A
+/// or is dropped rolls back to its own savepoint, so the others' changes stay and commit. (A
+/// kept write leaves its savepoint open rather than spend a call releasing it: the next
+/// write's savepoint nests inside it, `ROLLBACK TO` goes back to the innermost savepoint of
+/// that name, which is always the failing write's own, and `COMMIT` ends them all.) A
 /// member is answered only after the commit that holds its write, so an acknowledged write
 /// is durable (`synchronous=FULL`); if that commit fails, every member of the group is told.
 struct Gate {
@@ -235,15 +234,6 @@ impl Gate {
     /// Commits the open transaction (rolls it back when no write is in it) and tells each
     /// waiting member; the outcome of the commit.
     async fn commit_group(&mut self, commits: &watch::Sender<u64>) -> Result<(), String> {
-        self.commit_with(commits, "COMMIT").await
-    }
-
-    /// [`Gate::commit_group`] by `sql`, which ends in `COMMIT`.
-    async fn commit_with(
-        &mut self,
-        commits: &watch::Sender<u64>,
-        sql: &'static str,
-    ) -> Result<(), String> {
         if !self.open {
             return Ok(());
         }
@@ -251,7 +241,7 @@ impl Gate {
             self.abort("nothing to commit").await;
             return Ok(());
         }
-        let outcome = match exec(&mut self.conn, sql).await {
+        let outcome = match exec(&mut self.conn, "COMMIT").await {
             Ok(_) => Ok(()),
             Err(e) => {
                 // A failed COMMIT may leave the transaction open: end it.
@@ -327,19 +317,7 @@ impl Member {
 
     async fn leave_now(mut self, commit: bool) -> Result<(), String> {
         self.done = true;
-        if commit && self.gate.pending.is_empty() && self.writer.queued.load(Ordering::SeqCst) == 0
-        {
-            // Alone in its group: the commit releases its savepoint in the same call. If that
-            // fails, the transaction is rolled back whole, which holds only this write.
-            let (tx, _rx) = oneshot::channel();
-            self.gate.pending.push(tx);
-            return self
-                .gate
-                .commit_with(&self.writer.commits, RELEASE_AND_COMMIT)
-                .await;
-        }
-        let kept = commit && exec(&mut self.gate.conn, RELEASE).await.is_ok();
-        if !kept {
+        if !commit {
             if let Err(e) = exec(&mut self.gate.conn, ROLLBACK_TO).await {
                 self.gate
                     .abort(&format!("rolling back a write failed: {e}"))
@@ -348,11 +326,7 @@ impl Member {
             if self.writer.queued.load(Ordering::SeqCst) == 0 {
                 let _ = self.gate.commit_group(&self.writer.commits).await;
             }
-            return if commit {
-                Err("the write could not be kept in its transaction".into())
-            } else {
-                Ok(())
-            };
+            return Ok(());
         }
         if self.writer.queued.load(Ordering::SeqCst) > 0 && self.gate.pending.len() + 1 < MAX_GROUP
         {
