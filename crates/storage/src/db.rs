@@ -124,14 +124,15 @@ const MAX_GROUP: usize = 32;
 ///
 /// **Group commit.** Each write runs inside a savepoint of a transaction (`BEGIN IMMEDIATE`)
 /// that may already be open. When a write is done and other writes are queued at the gate,
-/// it hands the open transaction to the next one instead of committing, then waits; the last of the group (nobody queued, or the group full) commits
-/// once (one `fsync` for all) and tells each waiting member the outcome. A write that fails
-/// or is dropped rolls back to its own savepoint, so the others' changes stay and commit. (A
-/// kept write leaves its savepoint open rather than spend a call releasing it: the next
-/// write's savepoint nests inside it, `ROLLBACK TO` goes back to the innermost savepoint of
-/// that name, which is always the failing write's own, and `COMMIT` ends them all.) A
-/// member is answered only after the commit that holds its write, so an acknowledged write
-/// is durable (`synchronous=FULL`); if that commit fails, every member of the group is told.
+/// it hands the open transaction to the next one instead of committing, then waits; the
+/// last of the group (nobody queued, or the group full) commits once (one `fsync` for all)
+/// and tells each waiting member the outcome. A write that fails or is dropped rolls back
+/// to its own savepoint, so the others' changes stay and commit. (A kept write leaves its
+/// savepoint open rather than spend a call releasing it: the next write's savepoint nests
+/// inside it, `ROLLBACK TO` goes back to the innermost savepoint of that name, which is
+/// always the failing write's own, and `COMMIT` ends them all.) A member is answered only
+/// after the commit that holds its write, so an acknowledged write is durable
+/// (`synchronous=FULL`); if that commit fails, every member of the group is told.
 struct Gate {
     conn: AnyConnection,
     /// A transaction is open on `conn`.
