@@ -90,25 +90,22 @@ pub async fn distinct_reporters(
         return Ok(0);
     }
     // Every step, the first one too, seeks `customer_id > previous` (the first after '').
-    // The first step's time bounds carry a unary plus (no value changes on either database),
-    // which keeps SQLite's planner off the tenant's index by time: with no customer bound
-    // there, and again with a million tickets' statistics even with one, it chose that index
-    // and sorted the whole window (1.0 ms against 0.19 ms with 1,300 reports in the hour).
-    let next = |plus: &str| {
-        format!(
-            "SELECT t.customer_id FROM tickets t \
-             WHERE t.tenant_id = $1 AND t.incident_key = $2 AND {plus}t.created_at >= $3 \
-             AND {plus}t.created_at <= $4 \
-             AND NOT EXISTS (SELECT 1 FROM ticket_links l \
-             WHERE l.tenant_id = t.tenant_id AND l.from_ticket_id = t.id AND l.kind = $5)"
-        )
-    };
-    let (first, step) = (next("+"), next(""));
+    // The time bounds carry a unary plus (no value changes on either database), which keeps
+    // both planners off the tenant's index by time. With no customer bound there, and
+    // again with a million tickets' statistics even with one, SQLite chose that index and
+    // sorted the whole window (1.0 ms against 0.19 ms with 1,300 reports in the hour); so
+    // did PostgreSQL for the later steps, reading every ticket of the hour at each (5.3 ms
+    // against 0.27 ms at a million tickets, `EXPLAIN ANALYZE`).
+    let seek = "SELECT t.customer_id FROM tickets t \
+         WHERE t.tenant_id = $1 AND t.incident_key = $2 AND +t.created_at >= $3 \
+         AND +t.created_at <= $4 \
+         AND NOT EXISTS (SELECT 1 FROM ticket_links l \
+         WHERE l.tenant_id = t.tenant_id AND l.from_ticket_id = t.id AND l.kind = $5)";
     let (n,): (i64,) = sqlx::query_as(&format!(
         "WITH RECURSIVE seen (customer_id, n) AS ( \
-         SELECT ({first} AND t.customer_id > $7 ORDER BY t.customer_id LIMIT 1), 1 \
+         SELECT ({seek} AND t.customer_id > $7 ORDER BY t.customer_id LIMIT 1), 1 \
          UNION ALL \
-         SELECT ({step} AND t.customer_id > s.customer_id ORDER BY t.customer_id LIMIT 1), s.n + 1 \
+         SELECT ({seek} AND t.customer_id > s.customer_id ORDER BY t.customer_id LIMIT 1), s.n + 1 \
          FROM seen s WHERE s.customer_id IS NOT NULL AND s.n < $6) \
          SELECT COUNT(customer_id) FROM seen"
     ))
