@@ -43,13 +43,19 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Starts `ladder serve` on `url` (with `extra` arguments) on a free port and waits, ten
-/// seconds at most, until `/healthz` answers; returns it and its base URL.
+/// Starts `ladder serve` on `url` (with `extra` arguments, then those in
+/// `LADDER_BENCH_SERVER_ARGS`, e.g. `--cpu 1`) on a free port and waits, ten seconds at most,
+/// until `/healthz` answers; returns it and its base URL.
 pub async fn start_server(url: &str, extra: &[&str]) -> (Server, String) {
     let addr = format!("127.0.0.1:{}", free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_ladder"))
         .args(["serve", "--database-url", url, "--listen", &addr])
         .args(extra)
+        .args(
+            std::env::var("LADDER_BENCH_SERVER_ARGS")
+                .unwrap_or_default()
+                .split_whitespace(),
+        )
         .env(
             "LADDER_LOG",
             std::env::var("LADDER_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),

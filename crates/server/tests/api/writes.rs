@@ -217,11 +217,12 @@ impl Drop for Server {
     }
 }
 
-async fn serve(url: &str) -> (Server, String) {
+async fn serve(url: &str, extra: &[&str]) -> (Server, String) {
     let base = format!("http://127.0.0.1:{}", free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_ladder"))
         .args(["serve", "--database-url", url])
         .args(["--listen", base.trim_start_matches("http://")])
+        .args(extra)
         .env("LADDER_LOG", "error")
         .stdout(Stdio::null())
         .spawn()
@@ -236,10 +237,10 @@ async fn serve(url: &str) -> (Server, String) {
     (server, base)
 }
 
-async fn a_server_killed_during_concurrent_writes_loses_no_acknowledged_one(b: Backend) {
-    const CLIENTS: usize = 8;
-    let (url, _scratch) = fresh_database(b).await;
-    let db = Db::connect(&url).await.expect("connect");
+/// A migrated database at `url` holding an organisation (its owner signs in with
+/// `owner@killed.example` / `owner-password`) and one customer of it.
+async fn organisation_with_a_customer(url: &str) -> (Db, directory::Tenant, directory::Customer) {
+    let db = Db::connect(url).await.expect("connect");
     db.migrate().await.expect("migrate");
     let (tenant, _) = ladder_server::provision::create_tenant(
         &db,
@@ -267,22 +268,31 @@ async fn a_server_killed_during_concurrent_writes_loses_no_acknowledged_one(b: B
     .await
     .expect("customer");
     tx.commit().await.expect("commit");
+    (db, tenant, customer)
+}
 
-    let (mut victim, base) = serve(&url).await;
-    let client = reqwest::Client::new();
-    let res = client
+/// The owner's API token on the server at `base`.
+async fn sign_in(base: &str, slug: &str) -> String {
+    let res = reqwest::Client::new()
         .post(format!("{base}/api/v1/auth/login"))
-        .json(
-            &json!({"tenant": tenant.slug, "email": "owner@killed.example",
-                      "password": "owner-password"}),
-        )
+        .json(&json!({"tenant": slug, "email": "owner@killed.example",
+                      "password": "owner-password"}))
         .send()
         .await
         .expect("login");
-    let token = res.json::<serde_json::Value>().await.expect("JSON")["token"]
+    res.json::<serde_json::Value>().await.expect("JSON")["token"]
         .as_str()
         .expect("token")
-        .to_owned();
+        .to_owned()
+}
+
+async fn a_server_killed_during_concurrent_writes_loses_no_acknowledged_one(b: Backend) {
+    const CLIENTS: usize = 8;
+    let (url, _scratch) = fresh_database(b).await;
+    let (db, tenant, customer) = organisation_with_a_customer(&url).await;
+    let (mut victim, base) = serve(&url, &[]).await;
+    let client = reqwest::Client::new();
+    let token = sign_in(&base, &tenant.slug).await;
 
     // Clients write until the server is gone, each noting the tickets it was told exist.
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -352,7 +362,7 @@ async fn a_server_killed_during_concurrent_writes_loses_no_acknowledged_one(b: B
         "{results:?}"
     );
     // And a new server writes on.
-    let (_server, base) = serve(&url).await;
+    let (_server, base) = serve(&url, &[]).await;
     let res = client
         .post(format!("{base}/api/v1/tickets"))
         .bearer_auth(&token)
@@ -365,4 +375,57 @@ async fn a_server_killed_during_concurrent_writes_loses_no_acknowledged_one(b: B
         "{} tickets acknowledged before the kill",
         acknowledged.len()
     );
+}
+
+/// `serve --cpu N` runs every thread of the server (the runtime's, each SQLite connection's)
+/// on CPU N, and writes there; a CPU the process may not use is refused, naming the flag.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_server_on_one_cpu_runs_every_thread_there() {
+    let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).expect("CPUs");
+    let cpu = (0..nix::sched::CpuSet::count())
+        .rfind(|&c| allowed.is_set(c).unwrap_or(false))
+        .expect("a CPU");
+    let (url, _scratch) = fresh_database(Backend::Sqlite).await;
+    let (_db, tenant, customer) = organisation_with_a_customer(&url).await;
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(["serve", "--database-url", &url, "--cpu", "100000"])
+        .env("LADDER_LOG", "error")
+        .output()
+        .expect("run ladder serve");
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("--cpu 100000: CPU 100000 is not one this process may use"),
+        "{said}"
+    );
+
+    let cpu_arg = cpu.to_string();
+    let (server, base) = serve(&url, &["--cpu", &cpu_arg]).await;
+    let token = sign_in(&base, &tenant.slug).await;
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/v1/tickets"))
+        .bearer_auth(&token)
+        .json(&new_ticket(&customer.id.0, 1))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    let tasks = format!("/proc/{}/task", server.0.id());
+    let mut threads = 0;
+    for task in std::fs::read_dir(&tasks).expect("the server's threads") {
+        let status = std::fs::read_to_string(task.expect("a thread").path().join("status"))
+            .expect("a thread's status");
+        let cpus = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .expect("Cpus_allowed_list")
+            .trim();
+        assert_eq!(cpus, cpu_arg, "{status}");
+        threads += 1;
+    }
+    // The runtime's and at least the writer's and a reader's SQLite connection threads.
+    assert!(threads >= 3, "{threads} threads");
 }
