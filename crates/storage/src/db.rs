@@ -354,7 +354,10 @@ impl Member {
 /// first GiB of the file is read through a memory map (reads only: writes still go through
 /// the log): with a million tickets the index pages a write touches are mostly outside the
 /// page cache, and reading them from the map instead of with a system call each made
-/// creation about 1.3x as fast at that size, one at a time (`benches/writes.rs`).
+/// creation about 1.3x as fast at that size, one at a time (`benches/writes.rs`). Readers
+/// unmap and map again whenever the file changed, yet mapping on the writer's connection
+/// alone made writes at a million tickets cost 1.1–1.5x the server's CPU (two interleaved
+/// pairs of runs): the readers' own page reads cost more without it.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
      PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY; \
