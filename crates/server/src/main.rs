@@ -104,7 +104,7 @@ enum Command {
         /// Runs all of the server's threads on this one CPU (numbered from 0, as in
         /// /proc/cpuinfo). On SQLite every statement is a hand-off between the request's
         /// thread and the connection's thread; on one CPU a hand-off is a plain switch rather
-        /// than a wake-up of another CPU, and writes cost about a third less CPU. The server
+        /// than a wake-up of another CPU, and writes cost up to a third less CPU. The server
         /// then uses one CPU at most: for a small machine, not for heavy concurrent reading.
         #[arg(long, env = "LADDER_CPU")]
         cpu: Option<usize>,
