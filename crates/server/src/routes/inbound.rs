@@ -92,7 +92,12 @@ pub async fn receive(State(state): State<AppState>, req: Request) -> ApiResult<R
         });
     }
     let raw = read_body(body, state.inbound.max_message_bytes).await?;
-    let message = inbound::prepare(&state.inbound, raw.to_vec())?;
+    // Parsing a message of up to the limit (25 MiB by default) takes long enough to hold up
+    // whatever else the thread runs: here, every write (`on_write_lane`).
+    let settings = state.inbound.clone();
+    let message = tokio::task::spawn_blocking(move || inbound::prepare(&settings, raw.to_vec()))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("parsing the message: {e}")))??;
     let received = inbound::receive(
         &state.db,
         &Us::of(&state.notifier),
