@@ -6,7 +6,8 @@
 //!
 //! 1. **The raw commit ceiling** of that same database, through the same pool and pragmas
 //!    (SQLite: WAL, `synchronous=FULL`): transactions of one ~1 KB row plus one audit row,
-//!    one after another, and from 8 connections at once.
+//!    one after another, and from 8 connections at once (on SQLite, from 8 tasks on the
+//!    write lane the server's writes run on, sharing commits as the server's do).
 //! 2. **Ladder's writes through HTTP** against the real `ladder serve` process: ticket
 //!    creation (for the customer with 10,000 tickets, with the shared subject, so both history
 //!    triggers run against the most history), a public reply, and an escalation; each
@@ -62,7 +63,8 @@ async fn raw_ceiling(db: &Db, n: usize, clients: usize) -> f64 {
     for c in 0..clients {
         let db = db.clone();
         let body = body.clone();
-        tasks.push(tokio::spawn(async move {
+        let lane = db.lane().cloned();
+        let work = async move {
             for i in 0..n / clients {
                 let mut tx = db.write().await.expect("begin");
                 sqlx::query("INSERT INTO bench_raw VALUES ($1, 'bench', $2, $3)")
@@ -82,6 +84,13 @@ async fn raw_ceiling(db: &Db, n: usize, clients: usize) -> f64 {
                     .await
                     .expect("raw audit row");
                 tx.commit().await.expect("commit");
+            }
+        };
+        // On SQLite's write lane, where the server's writes run too.
+        tasks.push(tokio::spawn(async move {
+            match lane {
+                Some(lane) => lane.run(work).await.expect("the lane"),
+                None => work.await,
             }
         }));
     }

@@ -13,6 +13,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, ConnectOptions, Executor};
 use tokio::sync::{oneshot, watch, Mutex, OwnedMutexGuard};
 
+use crate::lane::Lane;
 use crate::StorageError;
 
 /// Which database is behind the pool.
@@ -48,6 +49,8 @@ pub struct Db {
     commits: Arc<watch::Sender<u64>>,
     /// The PostgreSQL URL, for a connection of its own that listens for notifications.
     listen_url: Option<Arc<String>>,
+    /// Where SQLite's writes run best (see [`Lane`]); none on PostgreSQL.
+    lane: Option<Lane>,
 }
 
 /// Held by the one server on a SQLite database for as long as it runs: see
@@ -478,6 +481,15 @@ impl Db {
                 Backend::Postgres => 16,
             })
             .acquire_timeout(Duration::from_secs(30))
+            // SQLite's readers are all opened now, from this runtime, and kept: one opened
+            // later by a request on the write lane would start its thread on the lane's CPU.
+            // PostgreSQL's pool keeps sqlx's defaults (opened when needed, renewed).
+            .min_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 0,
+            })
+            .max_lifetime((backend == Backend::Postgres).then_some(Duration::from_secs(30 * 60)))
+            .idle_timeout((backend == Backend::Postgres).then_some(Duration::from_secs(10 * 60)))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -489,10 +501,21 @@ impl Db {
             .connect_with(options.clone())
             .await?;
         let commits = Arc::new(watch::Sender::new(0));
-        let write_gate = match backend {
-            Backend::Sqlite => {
-                let mut conn = options.connect().await?;
-                conn.execute(SQLITE_PRAGMAS).await?;
+        let lane = match backend {
+            Backend::Sqlite => Some(Lane::start().await?),
+            Backend::Postgres => None,
+        };
+        let write_gate = match &lane {
+            Some(lane) => {
+                // Opened on the lane, so that the connection's thread keeps to the lane's CPU.
+                let options = options.clone();
+                let conn = lane
+                    .run(async move {
+                        let mut conn = options.connect().await?;
+                        conn.execute(SQLITE_PRAGMAS).await?;
+                        Ok::<_, sqlx::Error>(conn)
+                    })
+                    .await??;
                 Some(Writer {
                     gate: Arc::new(Mutex::new(Gate {
                         conn,
@@ -504,7 +527,7 @@ impl Db {
                     commits: commits.clone(),
                 })
             }
-            Backend::Postgres => None,
+            None => None,
         };
         Ok(Db {
             pool,
@@ -513,6 +536,7 @@ impl Db {
             file: file.map(Arc::new),
             commits,
             listen_url,
+            lane,
         })
     }
 
@@ -549,6 +573,12 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The thread SQLite's writes run best on (none on PostgreSQL, whose writes run anywhere):
+    /// the server runs each request that may write there.
+    pub fn lane(&self) -> Option<&Lane> {
+        self.lane.as_ref()
     }
 
     /// The pool, for reads. Writes go through [`Db::write`].

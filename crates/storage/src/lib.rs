@@ -13,6 +13,7 @@ pub mod feed;
 pub mod import;
 pub mod inbound;
 pub mod incidents;
+pub mod lane;
 pub mod lookup;
 pub mod metrics;
 pub mod outbox;

@@ -178,7 +178,23 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), on_write_lane))
         .with_state(state)
+}
+
+/// A request that may write (any method but GET, HEAD, OPTIONS, TRACE) runs whole on
+/// SQLite's write lane, beside the writer's connection (`ladder_storage::lane`): each of its
+/// statements is then a switch between two threads on one CPU instead of a wake-up of the
+/// other CPU. Reads stay on every CPU.
+async fn on_write_lane(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let lane = match state.db.lane() {
+        Some(lane) if !req.method().is_safe() => lane.clone(),
+        _ => return next.run(req).await,
+    };
+    match lane.run(next.run(req)).await {
+        Ok(res) => res,
+        Err(e) => ApiError::Internal(e.into()).into_response(),
+    }
 }
 
 /// The OpenAPI document of this API (3.1), built with the router from the same list.

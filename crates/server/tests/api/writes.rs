@@ -429,3 +429,104 @@ async fn a_server_on_one_cpu_runs_every_thread_there() {
     // The runtime's and at least the writer's and a reader's SQLite connection threads.
     assert!(threads >= 3, "{threads} threads");
 }
+
+/// Each thread of a server process: its name, the CPUs it may run on, and the CPU time it
+/// has had (clock ticks, user and system).
+#[cfg(target_os = "linux")]
+fn threads_of(pid: u32) -> Vec<(String, String, u64)> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("the server's threads") {
+        let dir = task.expect("a thread").path();
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("a thread's file");
+        let status = read("status");
+        let cpus = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .expect("Cpus_allowed_list")
+            .trim()
+            .to_owned();
+        // The fields after the name (which may hold spaces) in parentheses: utime and stime
+        // are the 12th and 13th.
+        let stat = read("stat");
+        let after_name: Vec<&str> = stat
+            .rsplit_once(')')
+            .expect("stat")
+            .1
+            .split_whitespace()
+            .collect();
+        let ticks = after_name[11].parse::<u64>().expect("utime")
+            + after_name[12].parse::<u64>().expect("stime");
+        out.push((read("comm").trim().to_owned(), cpus, ticks));
+    }
+    out
+}
+
+/// On SQLite, a request that may write runs on the write lane: one thread, kept on one CPU
+/// together with the writer connection's thread, so that each statement's hand-off stays on
+/// that CPU. Reads run elsewhere, and every other thread keeps every CPU.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn writes_run_on_one_cpu_beside_the_writer_connection_and_reads_do_not() {
+    let (url, _scratch) = fresh_database(Backend::Sqlite).await;
+    let (_db, tenant, customer) = organisation_with_a_customer(&url).await;
+    let (server, base) = serve(&url, &[]).await;
+    let pid = server.0.id();
+    let token = sign_in(&base, &tenant.slug).await;
+    let client = reqwest::Client::new();
+
+    let threads = threads_of(pid);
+    let everywhere = threads
+        .iter()
+        .find(|(name, ..)| name == "ladder")
+        .expect("the main thread")
+        .1
+        .clone();
+    let lanes: Vec<_> = threads.iter().filter(|t| t.0 == "ladder-writer").collect();
+    assert_eq!(lanes.len(), 1, "{threads:?}");
+    let lane_cpus = lanes[0].1.clone();
+    assert!(!lane_cpus.contains([',', '-']), "one CPU: {lane_cpus}");
+    if everywhere != lane_cpus {
+        // The machine has CPUs to choose from: only the lane and the writer's connection
+        // thread keep to one.
+        let mut kept: Vec<&str> = threads
+            .iter()
+            .filter(|t| t.1 != everywhere)
+            .map(|t| {
+                assert_eq!(t.1, lane_cpus, "{threads:?}");
+                t.0.as_str()
+            })
+            .collect();
+        kept.sort_unstable();
+        assert_eq!(kept, ["ladder-writer", "sqlx-sqlite-wor"], "{threads:?}");
+    }
+    let lane_ticks = || {
+        threads_of(pid)
+            .into_iter()
+            .find(|t| t.0 == "ladder-writer")
+            .expect("the lane")
+            .2
+    };
+
+    let before = lane_ticks();
+    for _ in 0..50 {
+        let res = client
+            .get(format!("{base}/api/v1/tickets"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("list");
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    assert_eq!(lane_ticks(), before, "reads ran on the write lane");
+    for n in 0..50 {
+        let res = client
+            .post(format!("{base}/api/v1/tickets"))
+            .bearer_auth(&token)
+            .json(&new_ticket(&customer.id.0, n))
+            .send()
+            .await
+            .expect("create");
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    assert!(lane_ticks() > before, "the writes ran elsewhere");
+}
