@@ -24,8 +24,8 @@
 //! makes twice as many); `LADDER_BENCH_ONLY=sqlite|postgres` runs one database. With
 //! `LADDER_BENCH_PG_URL` (a server's admin URL) the PostgreSQL runs use fresh databases created
 //! and dropped there; the SQLite files live under the target directory and are deleted after.
-//! `LADDER_BENCH_SERVER_ARGS` adds arguments to `ladder serve`, e.g. `--cpu 1` to measure
-//! the server on one CPU.
+//! `LADDER_BENCH_SERVER_ARGS` adds arguments to `ladder serve`, to measure the server
+//! otherwise configured.
 //! Every response must be 201, so a broken write fails the benchmark rather than flattering it.
 
 use std::time::{Duration, Instant};

@@ -101,13 +101,6 @@ enum Command {
         #[arg(long, env = "LADDER_IMAP_INTERVAL", default_value_t = 60,
               value_parser = clap::value_parser!(u64).range(5..=86_400))]
         imap_interval: u64,
-        /// Runs all of the server's threads on this one CPU (numbered from 0, as in
-        /// /proc/cpuinfo). On SQLite every statement is a hand-off between the request's
-        /// thread and the connection's thread; on one CPU a hand-off is a plain switch rather
-        /// than a wake-up of another CPU, and writes cost up to a third less CPU. The server
-        /// then uses one CPU at most: for a small machine, not for heavy concurrent reading.
-        #[arg(long, env = "LADDER_CPU")]
-        cpu: Option<usize>,
     },
     /// Reads one email on standard input and posts it to a Ladder server, for a mail
     /// server's pipe (e.g. Postfix's `pipe` transport or an alias `|ladder mailgate …`).
@@ -393,7 +386,8 @@ enum AuditCommand {
     },
 }
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("LADDER_LOG")
@@ -401,56 +395,13 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
-    match start(cli) {
+    match run(Cli::parse()).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
-}
-
-/// Builds the runtime and runs the command. `serve --cpu` is applied first, so that every
-/// thread started after it (the runtime's workers, each database connection's thread)
-/// inherits it, and the runtime sizes itself to the one CPU.
-fn start(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::Serve { cpu: Some(cpu), .. } = &cli.command {
-        run_on_cpu(*cpu).with_context(|| format!("--cpu {cpu}"))?;
-    }
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?
-        .block_on(run(cli))
-}
-
-/// Restricts this thread, and so every thread it starts, to `cpu`.
-#[cfg(target_os = "linux")]
-fn run_on_cpu(cpu: usize) -> anyhow::Result<()> {
-    use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
-    use nix::unistd::Pid;
-    let this = Pid::from_raw(0);
-    let allowed = sched_getaffinity(this).context("reading the CPUs this process may use")?;
-    if !allowed.is_set(cpu).unwrap_or(false) {
-        let list: Vec<String> = (0..CpuSet::count())
-            .filter(|&c| allowed.is_set(c).unwrap_or(false))
-            .map(|c| c.to_string())
-            .collect();
-        anyhow::bail!(
-            "CPU {cpu} is not one this process may use (it may use {})",
-            list.join(", ")
-        );
-    }
-    let mut one = CpuSet::new();
-    one.set(cpu).context("naming the CPU")?;
-    sched_setaffinity(this, &one).context("setting the CPU affinity")?;
-    Ok(())
-}
-
-#[cfg(not(target_os = "linux"))]
-fn run_on_cpu(_cpu: usize) -> anyhow::Result<()> {
-    anyhow::bail!("choosing the server's CPU is supported on Linux only")
 }
 
 /// A password for a command: from standard input when its flag is `-`, otherwise from the
@@ -568,7 +519,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             inbound_max_message_bytes,
             attachment_max_bytes,
             imap_interval,
-            cpu: _,
         } => {
             let trusted_proxies = ladder_server::throttle::TrustedProxies::parse(&trusted_proxy)
                 .map_err(|e| anyhow::anyhow!("--trusted-proxy: {e}"))?;

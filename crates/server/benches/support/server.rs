@@ -44,7 +44,7 @@ pub fn free_port() -> u16 {
 }
 
 /// Starts `ladder serve` on `url` (with `extra` arguments, then those in
-/// `LADDER_BENCH_SERVER_ARGS`, e.g. `--cpu 1`) on a free port and waits, ten seconds at most,
+/// `LADDER_BENCH_SERVER_ARGS`) on a free port and waits, ten seconds at most,
 /// until `/healthz` answers; returns it and its base URL.
 pub async fn start_server(url: &str, extra: &[&str]) -> (Server, String) {
     let addr = format!("127.0.0.1:{}", free_port());

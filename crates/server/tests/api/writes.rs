@@ -377,59 +377,6 @@ async fn a_server_killed_during_concurrent_writes_loses_no_acknowledged_one(b: B
     );
 }
 
-/// `serve --cpu N` runs every thread of the server (the runtime's, each SQLite connection's)
-/// on CPU N, and writes there; a CPU the process may not use is refused, naming the flag.
-#[cfg(target_os = "linux")]
-#[tokio::test]
-async fn a_server_on_one_cpu_runs_every_thread_there() {
-    let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).expect("CPUs");
-    let cpu = (0..nix::sched::CpuSet::count())
-        .rfind(|&c| allowed.is_set(c).unwrap_or(false))
-        .expect("a CPU");
-    let (url, _scratch) = fresh_database(Backend::Sqlite).await;
-    let (_db, tenant, customer) = organisation_with_a_customer(&url).await;
-
-    let refused = Command::new(env!("CARGO_BIN_EXE_ladder"))
-        .args(["serve", "--database-url", &url, "--cpu", "100000"])
-        .env("LADDER_LOG", "error")
-        .output()
-        .expect("run ladder serve");
-    assert!(!refused.status.success());
-    let said = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        said.contains("--cpu 100000: CPU 100000 is not one this process may use"),
-        "{said}"
-    );
-
-    let cpu_arg = cpu.to_string();
-    let (server, base) = serve(&url, &["--cpu", &cpu_arg]).await;
-    let token = sign_in(&base, &tenant.slug).await;
-    let res = reqwest::Client::new()
-        .post(format!("{base}/api/v1/tickets"))
-        .bearer_auth(&token)
-        .json(&new_ticket(&customer.id.0, 1))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(res.status(), StatusCode::CREATED);
-
-    let tasks = format!("/proc/{}/task", server.0.id());
-    let mut threads = 0;
-    for task in std::fs::read_dir(&tasks).expect("the server's threads") {
-        let status = std::fs::read_to_string(task.expect("a thread").path().join("status"))
-            .expect("a thread's status");
-        let cpus = status
-            .lines()
-            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-            .expect("Cpus_allowed_list")
-            .trim();
-        assert_eq!(cpus, cpu_arg, "{status}");
-        threads += 1;
-    }
-    // The runtime's and at least the writer's and a reader's SQLite connection threads.
-    assert!(threads >= 3, "{threads} threads");
-}
-
 /// Each thread of a server process: its name, the CPUs it may run on, and the CPU time it
 /// has had (clock ticks, user and system).
 #[cfg(target_os = "linux")]
