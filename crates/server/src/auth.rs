@@ -30,6 +30,13 @@ static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
     Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
 });
 
+/// Sizes the hashing pool now. `available_parallelism` counts the CPUs of the thread that
+/// asks, and a request that may write runs on SQLite's write lane, which keeps to one CPU:
+/// sized there, the pool would take one sign-in at a time for the life of the server.
+pub fn prepare() {
+    LazyLock::force(&HASHING);
+}
+
 /// Runs `work` on a blocking thread once one of the [`HASHING`] permits is free.
 async fn on_hashing_pool<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,

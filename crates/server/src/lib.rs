@@ -77,6 +77,7 @@ pub async fn serve_limited(
     engine: engine::EngineConfig,
     limits: transport::Limits,
 ) -> anyhow::Result<()> {
+    auth::prepare();
     let mut workers = engine::spawn(state.clone(), engine);
     workers.extend(notify::spawn(state.clone()));
     workers.extend(inbound::imap::spawn(state.clone()));

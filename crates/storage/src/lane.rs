@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use crate::StorageError;
 
@@ -59,16 +60,26 @@ impl Lane {
         })
     }
 
-    /// Runs `work` on the lane and returns its output.
+    /// Runs `work` on the lane and returns its output. Dropped before then (the client went
+    /// away), it stops `work` where it waits, as dropping `work` itself would.
     pub async fn run<F>(&self, work: F) -> Result<F::Output, StorageError>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.handle
-            .spawn(work)
+        let mut task = AbortOnDrop(self.handle.spawn(work));
+        (&mut task.0)
             .await
             .map_err(|e| StorageError::NotCommitted(format!("the writer's task failed: {e}")))
+    }
+}
+
+/// A task that does not outlive whoever waits for it.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -131,6 +142,37 @@ mod tests {
         );
         // The lane goes on after it.
         assert_eq!(lane.run(async { 2 }).await.expect("run"), 2);
+    }
+
+    #[tokio::test]
+    async fn work_whose_waiter_goes_away_is_stopped() {
+        /// Says when it is dropped.
+        struct Tell(Option<oneshot::Sender<()>>);
+        impl Drop for Tell {
+            fn drop(&mut self) {
+                if let Some(tell) = self.0.take() {
+                    let _ = tell.send(());
+                }
+            }
+        }
+        let lane = Lane::start().await.expect("start");
+        let (tell, told) = oneshot::channel();
+        let tell = Tell(Some(tell));
+        let mut waiting = Box::pin(lane.run(async move {
+            let _tell = tell;
+            std::future::pending::<()>().await
+        }));
+        // Polled once, so that the work is on the lane; then the waiter goes away.
+        std::future::poll_fn(|cx| {
+            assert!(waiting.as_mut().poll(cx).is_pending());
+            std::task::Poll::Ready(())
+        })
+        .await;
+        drop(waiting);
+        tokio::time::timeout(std::time::Duration::from_secs(10), told)
+            .await
+            .expect("the work was stopped")
+            .expect("told");
     }
 
     #[cfg(target_os = "linux")]

