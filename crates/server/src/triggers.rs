@@ -16,7 +16,7 @@ use ladder_storage::{Db, StorageError};
 use serde::Serialize;
 use sqlx::AnyConnection;
 
-use crate::flows::FlowResult;
+use crate::flows::{FlowError, FlowResult};
 
 /// One trigger on a ticket, as the API returns it.
 #[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -35,9 +35,12 @@ const CONTACTS_COUNTED: u32 = 100;
 
 /// Detectors are costly to build (automata over every phrase), so each distinct set of
 /// tenant phrases is compiled once per process and shared.
-fn detector_for(policy: &Policy) -> Arc<Detector> {
-    static DEFAULT: OnceLock<Arc<Detector>> = OnceLock::new();
-    static CUSTOM: OnceLock<Mutex<HashMap<String, Arc<Detector>>>> = OnceLock::new();
+static DEFAULT: OnceLock<Arc<Detector>> = OnceLock::new();
+static CUSTOM: OnceLock<Mutex<HashMap<String, Arc<Detector>>>> = OnceLock::new();
+
+/// The tenant's own phrases per kind, and the key they are compiled under; none when the
+/// policy adds no phrase to the built-in ones.
+fn custom_phrases(policy: &Policy) -> Option<(String, BTreeMap<TriggerKind, Vec<String>>)> {
     let extra: BTreeMap<TriggerKind, Vec<String>> = policy
         .triggers
         .iter()
@@ -45,22 +48,51 @@ fn detector_for(policy: &Policy) -> Arc<Detector> {
         .map(|(k, s)| (*k, s.extra_phrases.clone()))
         .collect();
     if extra.is_empty() {
+        return None;
+    }
+    Some((serde_json::to_string(&extra).unwrap_or_default(), extra))
+}
+
+fn custom_cache() -> std::sync::MutexGuard<'static, HashMap<String, Arc<Detector>>> {
+    let cache = CUSTOM.get_or_init(|| Mutex::new(HashMap::new()));
+    match cache.lock() {
+        Ok(m) => m,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+fn detector_for(policy: &Policy) -> Arc<Detector> {
+    let Some((key, extra)) = custom_phrases(policy) else {
         return DEFAULT
             .get_or_init(|| Arc::new(Detector::default()))
             .clone();
-    }
-    let key = serde_json::to_string(&extra).unwrap_or_default();
-    let cache = CUSTOM.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut map = match cache.lock() {
-        Ok(m) => m,
-        Err(poisoned) => poisoned.into_inner(),
     };
+    let mut map = custom_cache();
     if map.len() > 1000 {
         map.clear();
     }
     map.entry(key)
         .or_insert_with(|| Arc::new(Detector::new(&extra)))
         .clone()
+}
+
+/// Builds the detector `policy` needs on a blocking thread, unless it is built: a tenant's
+/// own phrases take as long to compile as the built-in detector (up to seconds), and the
+/// caller may be SQLite's write lane, which every write waits on.
+async fn ready(policy: &Policy) -> FlowResult<()> {
+    let built = match custom_phrases(policy) {
+        None => DEFAULT.get().is_some(),
+        Some((key, _)) => custom_cache().contains_key(&key),
+    };
+    if built {
+        return Ok(());
+    }
+    let policy = policy.clone();
+    tokio::task::spawn_blocking(move || {
+        detector_for(&policy);
+    })
+    .await
+    .map_err(|e| FlowError::Internal(anyhow::anyhow!("building the trigger detector: {e}")))
 }
 
 /// Builds the built-in detector, so that no request pays for it: `ladder serve` calls this
@@ -98,6 +130,7 @@ impl Scanned {
     /// tenant's own phrases compile here the first time, not while the write lock is held).
     pub async fn early(db: &Db, tenant: &TenantId, text: &str) -> FlowResult<Scanned> {
         let policy = crate::flows::policy(db, tenant).await?;
+        ready(&policy).await?;
         let found = scan(&policy, text);
         Ok(Scanned { policy, found })
     }
@@ -110,6 +143,7 @@ impl Scanned {
         texts: [&str; N],
     ) -> FlowResult<[Scanned; N]> {
         let policy = crate::flows::policy(db, tenant).await?;
+        ready(&policy).await?;
         Ok(texts.map(|text| Scanned {
             found: scan(&policy, text),
             policy: policy.clone(),
@@ -227,4 +261,41 @@ pub fn automatic(
         _ => Urgency::Standard,
     };
     Some((policy.trigger_category(strongest), urgency, auto))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A tenant's own phrases compile off the thread that asks: on a one-thread runtime
+    /// (as the write lane is) other tasks go on meanwhile. Built inline, the ticker below
+    /// would not run once before `ready` returned.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_tenants_own_phrases_compile_off_the_asking_thread() {
+        let mut policy = Policy::default();
+        if let Some(anger) = policy.triggers.get_mut(&TriggerKind::Anger) {
+            anger.extra_phrases = vec![format!("phrase of test {}", std::process::id())];
+        }
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let ticker = {
+            let ticks = ticks.clone();
+            tokio::spawn(async move {
+                loop {
+                    ticks.fetch_add(1, Ordering::SeqCst);
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
+        ready(&policy).await.expect("built");
+        assert!(
+            ticks.load(Ordering::SeqCst) > 0,
+            "built on the asking thread"
+        );
+        // Built once: asked again, it is there at once (no wait the ticker could run in).
+        let before = ticks.load(Ordering::SeqCst);
+        ready(&policy).await.expect("built");
+        assert_eq!(ticks.load(Ordering::SeqCst), before);
+        ticker.abort();
+    }
 }
