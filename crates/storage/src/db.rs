@@ -366,6 +366,9 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FU
      PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY; \
      PRAGMA wal_autocheckpoint = 16384; PRAGMA mmap_size = 1073741824;";
 
+/// SQLite's reader connections (its one writer has a connection of its own).
+const SQLITE_READERS: u32 = 8;
+
 /// The schema, one migration directory for both databases. Each migrator leaves alone the
 /// versions the other applied (`ignore_missing`).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
@@ -475,21 +478,18 @@ impl Db {
             .map_err(|e| StorageError::Config(format!("bad database URL: {e}")))?
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => 8,
-                Backend::Postgres => 16,
-            })
-            .acquire_timeout(Duration::from_secs(30))
+        let mut pool = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        pool = match backend {
             // SQLite's readers are all opened now, from this runtime, and kept: one opened
             // later by a request on the write lane would start its thread on the lane's CPU.
-            // PostgreSQL's pool keeps sqlx's defaults (opened when needed, renewed).
-            .min_connections(match backend {
-                Backend::Sqlite => 8,
-                Backend::Postgres => 0,
-            })
-            .max_lifetime((backend == Backend::Postgres).then_some(Duration::from_secs(30 * 60)))
-            .idle_timeout((backend == Backend::Postgres).then_some(Duration::from_secs(10 * 60)))
+            Backend::Sqlite => pool
+                .max_connections(SQLITE_READERS)
+                .min_connections(SQLITE_READERS)
+                .max_lifetime(None)
+                .idle_timeout(None),
+            Backend::Postgres => pool.max_connections(16),
+        };
+        let pool = pool
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
