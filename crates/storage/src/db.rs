@@ -750,3 +750,33 @@ mod redaction {
         }
     }
 }
+
+/// The embedded SQLite is the one `.cargo/config.toml` builds: a test run of a build that
+/// lost those flags (a dependency that stopped reading them, say) fails here rather than
+/// only in a benchmark.
+#[cfg(test)]
+mod embedded_sqlite {
+    use sqlx::Connection;
+
+    #[tokio::test]
+    async fn is_built_without_stat4_and_the_shared_page_cache() {
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect("sqlite::memory:")
+            .await
+            .expect("connect");
+        for option in ["ENABLE_STAT4", "ENABLE_MEMORY_MANAGEMENT"] {
+            let (used,): (i64,) = sqlx::query_as("SELECT sqlite_compileoption_used($1)")
+                .bind(option)
+                .fetch_one(&mut conn)
+                .await
+                .expect("compile option");
+            assert_eq!(used, 0, "SQLite is built with {option}");
+        }
+        // The function does see options: the build has FTS5, which the search index uses.
+        let (fts5,): (i64,) = sqlx::query_as("SELECT sqlite_compileoption_used('ENABLE_FTS5')")
+            .fetch_one(&mut conn)
+            .await
+            .expect("compile option");
+        assert_eq!(fts5, 1);
+    }
+}
