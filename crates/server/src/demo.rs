@@ -77,16 +77,14 @@ pub async fn load_if_empty(db: &Db, now: Timestamp) -> anyhow::Result<Option<Dem
         )
         .await?;
         record(
-            tx.conn(),
+            &mut tx,
             &tenant.id,
             None,
             None,
             AuditKind::UserCreated,
             json!({"user_id": u.id, "after": {"email": email, "role": role}}),
             now,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("recording a demo user: {e}"))?;
+        );
         staff.push(u);
     }
     let team = directory::insert_team(

@@ -20,7 +20,7 @@ use ladder_core::text::{LongText, ShortText};
 use ladder_core::{
     AuditKind, Category, Channel, CustomerTier, Priority, TenantId, TicketId, TicketStatus,
 };
-use ladder_storage::audit::{self, PlannedEvent};
+use ladder_storage::audit::PlannedEvent;
 use ladder_storage::import::{self as stored, ImportedComment, ImportedCustomer, ImportedTicket};
 use ladder_storage::{directory, new_id, Db, StorageError};
 use serde_json::json;
@@ -839,7 +839,7 @@ pub async fn run(
                 )
             })
             .collect();
-        audit::append_many(tx.conn(), &events).await?;
+        tx.record_many(events);
         tx.commit().await?;
         for (c, id) in batch.iter().zip(ids) {
             customer_ids.insert(c.external_id.clone(), id);
@@ -890,7 +890,7 @@ pub async fn run(
                 )
             })
             .collect();
-        audit::append_many(tx.conn(), &events).await?;
+        tx.record_many(events);
         tx.commit().await?;
         for (t, id) in batch.iter().zip(ids) {
             ticket_ids.insert(t.external_id.clone(), id);
@@ -935,7 +935,7 @@ pub async fn run(
                 )
             })
             .collect();
-        audit::append_many(tx.conn(), &events).await?;
+        tx.record_many(events);
         tx.commit().await?;
     }
     report.written = true;

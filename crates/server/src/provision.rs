@@ -59,9 +59,15 @@ pub async fn create_tenant(
         now,
     )
     .await?;
-    record(tx.conn(), &tenant.id, None, None, AuditKind::TenantCreated,
-        json!({"after": {"name": tenant.name, "slug": tenant.slug, "owner_id": owner.id, "owner_email": owner.email}}), now).await
-        .map_err(|e| anyhow::anyhow!("recording the new organisation: {e}"))?;
+    record(
+        &mut tx,
+        &tenant.id,
+        None,
+        None,
+        AuditKind::TenantCreated,
+        json!({"after": {"name": tenant.name, "slug": tenant.slug, "owner_id": owner.id, "owner_email": owner.email}}),
+        now,
+    );
     tx.commit().await?;
     Ok((tenant, owner))
 }
@@ -93,16 +99,14 @@ pub async fn create_platform_user(
     )
     .await?;
     record(
-        tx.conn(),
+        &mut tx,
         &tenant.id,
         None,
         None,
         AuditKind::UserCreated,
         json!({"user_id": user.id, "after": {"email": user.email, "role": user.role}}),
         now,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("recording the new user: {e}"))?;
+    );
     tx.commit().await?;
     Ok(user)
 }

@@ -6,7 +6,7 @@ use ladder_core::{AuditKind, EventId, TenantId, TicketId, UserId};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
-use crate::row::{micros, new_id, RowExt};
+use crate::row::{micros, RowExt};
 use crate::sql::{in_list, rows_per_statement, Mark, Sql, CHUNK};
 use crate::{Db, Result, StorageError};
 
@@ -31,29 +31,13 @@ pub struct AuditEvent {
     pub hash: String,
 }
 
-/// A new event to append.
+/// A new event, recorded with [`crate::WriteTx::record`].
 pub struct NewEvent<'a> {
     pub tenant_id: &'a TenantId,
     pub ticket_id: Option<&'a TicketId>,
     pub actor_id: Option<&'a UserId>,
     pub kind: AuditKind,
     pub payload: serde_json::Value,
-}
-
-/// Appends an event to its tenant's chain inside the caller's transaction, so the event
-/// commits or rolls back with the change it records.
-pub async fn append(conn: &mut AnyConnection, ev: NewEvent<'_>, now: Timestamp) -> Result<EventId> {
-    let planned = PlannedEvent {
-        id: EventId(new_id()),
-        tenant_id: ev.tenant_id.clone(),
-        ticket_id: ev.ticket_id.cloned(),
-        actor_id: ev.actor_id.cloned(),
-        kind: ev.kind,
-        payload: ev.payload.to_string(),
-        occurred_at: now,
-    };
-    append_many(conn, std::slice::from_ref(&planned)).await?;
-    Ok(planned.id)
 }
 
 /// An event planned with its id, to be appended with others in one go.
@@ -68,12 +52,13 @@ pub struct PlannedEvent {
     pub occurred_at: Timestamp,
 }
 
-/// Appends many events, in order, to their tenants' chains. The heads of all the tenants
+/// Appends many events, in order, to their tenants' chains: a write transaction's events,
+/// at its commit (see [`crate::WriteTx`]). The heads of all the tenants
 /// involved are locked in one statement, in tenant order (so that two batches can never
 /// wait on each other in a circle), the hashes are chained in memory, the events go in with
 /// multi-row inserts and the heads are moved on in one statement: three statements for the
 /// whole batch, whatever the number of tenants.
-pub async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> Result<()> {
+pub(crate) async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }

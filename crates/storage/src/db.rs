@@ -9,11 +9,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use jiff::Timestamp;
+use ladder_core::EventId;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, ConnectOptions, Executor};
 use tokio::sync::{oneshot, watch, Mutex, OwnedMutexGuard};
 
+use crate::audit::{NewEvent, PlannedEvent};
 use crate::lane::Lane;
+use crate::row::new_id;
 use crate::StorageError;
 
 /// Which database is behind the pool.
@@ -61,8 +65,16 @@ pub struct ServerLock {
 
 /// A write transaction. Dropping it without [`WriteTx::commit`] rolls back (on SQLite, only
 /// this write's part of the group it belongs to).
+///
+/// Its audit events wait here and join their tenants' chains at commit, in the order they
+/// were recorded ([`WriteTx::record`]). Appending locks the tenant's chain head until the
+/// transaction ends, and on PostgreSQL every write of a tenant queues on that lock; taken
+/// just before the commit, it is held for the three statements of the append and the commit
+/// alone, not for the rest of the write. Nothing inside a write reads back the events it
+/// recorded (the escalation rollup's reopen times are brought up to date by the append).
 pub struct WriteTx {
     inner: Inner,
+    audit: Vec<PlannedEvent>,
 }
 
 enum Inner {
@@ -74,9 +86,32 @@ enum Inner {
 }
 
 impl WriteTx {
+    /// Records an audit event of this transaction: it is appended to its tenant's chain at
+    /// commit, with the others, in order. Its id is known now, for what refers to it.
+    pub fn record(&mut self, ev: NewEvent<'_>, now: Timestamp) -> EventId {
+        let id = EventId(new_id());
+        self.audit.push(PlannedEvent {
+            id: id.clone(),
+            tenant_id: ev.tenant_id.clone(),
+            ticket_id: ev.ticket_id.cloned(),
+            actor_id: ev.actor_id.cloned(),
+            kind: ev.kind,
+            payload: ev.payload.to_string(),
+            occurred_at: now,
+        });
+        id
+    }
+
+    /// Records events planned with their ids, after those recorded before.
+    pub fn record_many(&mut self, events: impl IntoIterator<Item = PlannedEvent>) {
+        self.audit.extend(events);
+    }
+
     /// Commits, and returns once the write is durable. On SQLite the write may share its
     /// commit with the writes queued behind it: it returns when that commit is done.
-    pub async fn commit(self) -> Result<(), StorageError> {
+    pub async fn commit(mut self) -> Result<(), StorageError> {
+        let events = std::mem::take(&mut self.audit);
+        crate::audit::append_many(self.conn(), &events).await?;
         match self.inner {
             Inner::Postgres { tx, commits } => {
                 tx.commit().await.map_err(StorageError::from)?;
@@ -607,7 +642,10 @@ impl Db {
                 commits: self.commits.clone(),
             },
         };
-        Ok(WriteTx { inner })
+        Ok(WriteTx {
+            inner,
+            audit: Vec::new(),
+        })
     }
 
     /// How many writers wait at SQLite's write gate (always 0 on PostgreSQL, which has none):

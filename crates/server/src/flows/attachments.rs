@@ -83,7 +83,7 @@ pub async fn store_files(
         .await?;
         if let Some(actor) = actor {
             record(
-                tx.conn(),
+                tx,
                 tenant,
                 Some(ticket_id),
                 Some(actor),
@@ -91,8 +91,7 @@ pub async fn store_files(
                 json!({"attachment_id": a.id, "comment_id": comment_id, "filename": a.filename,
                        "content_type": a.content_type, "size": a.size, "sha256": a.sha256}),
                 now,
-            )
-            .await?;
+            );
         }
         stored.push(a);
     }

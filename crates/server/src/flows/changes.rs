@@ -12,13 +12,12 @@ use ladder_core::sla::TimerKind;
 use ladder_core::{
     AuditKind, EscalationId, EventId, NotificationKind, Priority, TenantId, TicketId, UserId,
 };
-use ladder_storage::audit::{self, PlannedEvent};
+use ladder_storage::audit::PlannedEvent;
 use ladder_storage::escalations::{self, Escalation};
 use ladder_storage::outbox::{self, Audience, NewMessage};
 use ladder_storage::timers::{self, NewTimer};
-use ladder_storage::{new_id, tickets};
+use ladder_storage::{new_id, tickets, WriteTx};
 use serde::Serialize;
-use sqlx::AnyConnection;
 
 use crate::flows::FlowResult;
 use crate::sla;
@@ -212,9 +211,11 @@ impl Changes {
         }
     }
 
-    /// Writes everything, in an order that satisfies the foreign keys, the audit trail last.
-    pub async fn write(mut self, conn: &mut AnyConnection, now: Timestamp) -> FlowResult<()> {
+    /// Writes everything, in an order that satisfies the foreign keys; the audit events join
+    /// the transaction's, appended at its commit.
+    pub async fn write(mut self, tx: &mut WriteTx, now: Timestamp) -> FlowResult<()> {
         let events = self.take_events();
+        let conn = tx.conn();
         let (mut created, mut updated) = (Vec::new(), Vec::new());
         for (e, new) in self.escalations.into_values() {
             if new {
@@ -289,9 +290,7 @@ impl Changes {
             .into_iter()
             .collect();
         timers::replace_many(&mut *conn, &touched, &timers, now).await?;
-        // Last: appending takes the organisations' chain-head locks, which other batches and
-        // requests queue on, so they are held for as short a time as possible.
-        audit::append_many(conn, &events).await?;
+        tx.record_many(events);
         Ok(())
     }
 }

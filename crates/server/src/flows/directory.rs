@@ -87,15 +87,14 @@ pub async fn add_user(db: &Db, actor: &Actor, cmd: AddUser, now: Timestamp) -> F
     )
     .await?;
     record(
-        tx.conn(),
+        &mut tx,
         actor.tenant(),
         None,
         Some(actor.id()),
         AuditKind::UserCreated,
         json!({"user_id": user.id, "after": {"email": user.email, "name": user.name, "role": user.role}}),
         now,
-    )
-    .await?;
+    );
     tx.commit().await?;
     Ok(user)
 }
@@ -125,15 +124,14 @@ pub async fn add_team(db: &Db, actor: &Actor, cmd: AddTeam, now: Timestamp) -> F
     )
     .await?;
     record(
-        tx.conn(),
+        &mut tx,
         actor.tenant(),
         None,
         Some(actor.id()),
         AuditKind::TeamCreated,
         json!({"team_id": team.id, "after": {"name": team.name, "members": team.members}}),
         now,
-    )
-    .await?;
+    );
     tx.commit().await?;
     Ok(team)
 }
@@ -175,15 +173,14 @@ pub async fn add_customer(
     )
     .await?;
     record(
-        tx.conn(),
+        &mut tx,
         actor.tenant(),
         None,
         Some(actor.id()),
         AuditKind::CustomerCreated,
         json!({"customer_id": c.id, "after": {"name": c.name, "email": c.email, "phone": c.phone, "tier": c.tier}}),
         now,
-    )
-    .await?;
+    );
     tx.commit().await?;
     Ok(c)
 }

@@ -4,12 +4,11 @@
 //! escalates, once. In `suggest` mode the parent is still opened, because the grouping is what
 //! lets one person answer everybody, but nobody is paged.
 //!
-//! It runs in two steps inside the ticket's own transaction. [`prepare`] comes before the new
-//! ticket's first audit event: it waits for other reports of the same problem (PostgreSQL
-//! advisory lock; SQLite's write gate) and locks the tickets it will change. Appending to the
-//! audit chain takes the tenant's chain lock, and other flows lock a ticket before they append,
-//! so taking ticket locks after our own first append could deadlock with them. [`apply`] then
-//! writes the parent, the links, the triggers and the audit events.
+//! It runs in two steps inside the ticket's own transaction. [`prepare`] waits for other
+//! reports of the same problem (PostgreSQL advisory lock; SQLite's write gate) and locks the
+//! tickets it will change; [`apply`] then writes the parent, the links, the triggers and the
+//! audit events. (The tenant's audit-chain lock is taken at commit, after every other lock of
+//! the transaction, so it never orders against these.)
 
 use jiff::{SignedDuration, Timestamp};
 use ladder_core::text::LongText;
@@ -75,7 +74,7 @@ pub fn problem_key(category: Option<Category>, subject: &str, description: &str)
 
 /// Decides what grouping a new ticket takes, given its problem key ([`problem_key`], written
 /// with the ticket even with the trigger off, so that turning it on counts recent reports).
-/// Call it after inserting the ticket and before appending its first audit event.
+/// Call it after inserting the ticket.
 pub async fn prepare(
     tx: &mut WriteTx,
     db: &Db,
@@ -280,7 +279,7 @@ async fn open(
         .chain([ticket.id.as_str()])
         .collect();
     record(
-        tx.conn(),
+        tx,
         tenant,
         Some(&parent.id),
         None,
@@ -295,8 +294,7 @@ async fn open(
             "triggers": parent.triggers,
         }),
         now,
-    )
-    .await?;
+    );
     for mut child in earlier {
         link_child(tx, tenant, policy, &mut child, &incident, now).await?;
     }
@@ -333,7 +331,7 @@ async fn join(
     tickets::update(tx.conn(), tenant, &parent, now).await?;
     parent.updated_at = now;
     record(
-        tx.conn(),
+        tx,
         tenant,
         Some(&parent.id),
         None,
@@ -343,8 +341,7 @@ async fn join(
             "incident_key": incident.incident_key, "customers": incident.customers,
         }),
         now,
-    )
-    .await?;
+    );
     escalate_once(tx, tenant, policy, &mut parent, &mut incident, now).await?;
     incidents::update(tx.conn(), tenant, &incident, now).await?;
     Ok(())
@@ -382,7 +379,7 @@ async fn record_child(
     now: Timestamp,
 ) -> FlowResult<()> {
     record(
-        tx.conn(),
+        tx,
         tenant,
         Some(&child.id),
         None,
@@ -393,8 +390,7 @@ async fn record_child(
             "trigger": TriggerKind::ManyCustomers,
         }),
         now,
-    )
-    .await?;
+    );
     Ok(())
 }
 

@@ -20,26 +20,25 @@ pub mod webhooks;
 
 use jiff::Timestamp;
 use ladder_core::{AuditKind, EventId, NotificationKind, Policy, TenantId, TicketId, UserId};
-use ladder_storage::audit::{self, NewEvent};
+use ladder_storage::audit::NewEvent;
 use ladder_storage::outbox::{self, Audience, NewMessage};
-use ladder_storage::{policies, Db, StorageError};
+use ladder_storage::{policies, Db, StorageError, WriteTx};
 use sqlx::AnyConnection;
 
 pub use actor::Actor;
 pub use error::{FieldError, FlowError, FlowResult};
 
-/// Appends an audit event in the caller's transaction.
-pub async fn record(
-    conn: &mut AnyConnection,
+/// Records an audit event of the caller's transaction, appended to the chain at its commit.
+pub fn record(
+    tx: &mut WriteTx,
     tenant_id: &TenantId,
     ticket_id: Option<&TicketId>,
     actor_id: Option<&UserId>,
     kind: AuditKind,
     payload: serde_json::Value,
     now: Timestamp,
-) -> FlowResult<EventId> {
-    Ok(audit::append(
-        conn,
+) -> EventId {
+    tx.record(
         NewEvent {
             tenant_id,
             ticket_id,
@@ -49,7 +48,6 @@ pub async fn record(
         },
         now,
     )
-    .await?)
 }
 
 /// Queues one notification to staff members in the caller's transaction (nothing when

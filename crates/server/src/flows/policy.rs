@@ -84,7 +84,7 @@ pub async fn save(
     )
     .await?;
     record(
-        tx.conn(),
+        &mut tx,
         tenant,
         None,
         by,
@@ -95,8 +95,7 @@ pub async fn save(
             "document": policy,
         }),
         now,
-    )
-    .await?;
+    );
     tx.commit().await?;
     Ok(Saved {
         policy,

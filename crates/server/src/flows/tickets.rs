@@ -221,7 +221,7 @@ pub async fn create_in(
         .as_ref()
         .is_some_and(super::incidents::Grouping::links);
     let created = record(
-        tx.conn(),
+        tx,
         tenant,
         Some(&ticket.id),
         actor.map(Actor::id),
@@ -235,8 +235,7 @@ pub async fn create_in(
             "triggers": found,
         }),
         now,
-    )
-    .await?;
+    );
     let event = json!({
         "ticket_id": ticket.id, "subject": ticket.subject, "customer_id": ticket.customer_id,
         "channel": ticket.channel, "category": ticket.category, "priority": ticket.priority,
@@ -408,15 +407,14 @@ pub async fn patch(
                 .await?;
         }
         record(
-            tx.conn(),
+            &mut tx,
             &tenant,
             Some(&t.id),
             Some(actor.id()),
             kind,
             payload,
             now,
-        )
-        .await?;
+        );
         t.updated_at = now;
     }
     let v = detail(tx.conn(), &tenant, t).await?;
@@ -628,15 +626,14 @@ pub async fn comment_in(
         tickets::update(tx.conn(), &tenant, &t, now).await?;
     }
     let event = record(
-        tx.conn(),
+        tx,
         &tenant,
         Some(&t.id),
         actor.map(Actor::id),
         kind,
         payload,
         now,
-    )
-    .await?;
+    );
     if let (AuditKind::Replied, Some(actor)) = (kind, actor) {
         // A public reply goes to the customer.
         let customer = directory::customer(tx.conn(), &tenant, &t.customer_id).await?;
@@ -700,15 +697,14 @@ pub async fn link(
     let l = tickets::insert_link(tx.conn(), &tenant, &t.id, to_ticket_id, kind, now).await?;
     let payload = json!({"to_ticket_id": l.to_ticket_id, "kind": l.kind});
     record(
-        tx.conn(),
+        &mut tx,
         &tenant,
         Some(&t.id),
         Some(actor.id()),
         AuditKind::Linked,
         payload,
         now,
-    )
-    .await?;
+    );
     tx.commit().await?;
     Ok(l)
 }
@@ -734,15 +730,14 @@ pub async fn watch(
     };
     if tickets::add_watcher(tx.conn(), &tenant, &t.id, &who, now).await? {
         record(
-            tx.conn(),
+            &mut tx,
             &tenant,
             Some(&t.id),
             Some(actor.id()),
             AuditKind::WatcherAdded,
             json!({"user_id": who}),
             now,
-        )
-        .await?;
+        );
     }
     let w = tickets::watchers(tx.conn(), &tenant, &t.id).await?;
     tx.commit().await?;

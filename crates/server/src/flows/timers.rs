@@ -81,7 +81,7 @@ pub async fn fire_batch(
     for t in &escalated {
         fire_ticket(&mut changes, &mut loaded, t, now, &mut done)?;
     }
-    changes.write(tx.conn(), now).await?;
+    changes.write(tx, now).await?;
     // Rare, and each opens an escalation the way a person would: one at a time, after the
     // batch's own writes.
     for t in &first_responses {
@@ -527,15 +527,14 @@ async fn first_response(
         .map(|d| d.to_string())
         .unwrap_or_default();
     record(
-        tx.conn(),
+        tx,
         tenant,
         Some(&ticket.id),
         None,
         AuditKind::SlaBreached,
         json!({"clock": "first_response", "due_at": due, "rule": snap.rule.name, "within": within}),
         now,
-    )
-    .await?;
+    );
     let note = format!(
         "No first response within {within} (rule {:?}): escalated automatically.",
         snap.rule.name

@@ -60,15 +60,14 @@ pub async fn add(
     let mut tx = db.write().await?;
     deliveries::insert_webhook(tx.conn(), &w, Some(actor.id())).await?;
     record(
-        tx.conn(),
+        &mut tx,
         actor.tenant(),
         None,
         Some(actor.id()),
         AuditKind::WebhookCreated,
         json!({"webhook_id": w.id, "url": w.url, "events": w.events}),
         now,
-    )
-    .await?;
+    );
     tx.commit().await?;
     Ok(w)
 }
@@ -83,15 +82,14 @@ pub async fn delete(db: &Db, actor: &Actor, id: &str, now: Timestamp) -> FlowRes
         return Err(FlowError::NotFound("webhook"));
     }
     record(
-        tx.conn(),
+        &mut tx,
         actor.tenant(),
         None,
         Some(actor.id()),
         AuditKind::WebhookDeleted,
         json!({"webhook_id": id}),
         now,
-    )
-    .await?;
+    );
     tx.commit().await?;
     Ok(())
 }
@@ -157,15 +155,14 @@ pub async fn set_emails_off(
     let mut tx = db.write().await?;
     deliveries::set_opt_outs(tx.conn(), actor.tenant(), &who, &names).await?;
     record(
-        tx.conn(),
+        &mut tx,
         actor.tenant(),
         None,
         Some(actor.id()),
         AuditKind::EmailPreferencesChanged,
         json!({"for": if subject == Subject::Me { "user" } else { "customers" }, "user_id": actor.id(), "off": names}),
         now,
-    )
-    .await?;
+    );
     tx.commit().await?;
     Ok(off)
 }

@@ -426,15 +426,14 @@ async fn customer_for(
     )
     .await?;
     record(
-        tx.conn(),
+        tx,
         tenant,
         None,
         None,
         AuditKind::CustomerCreated,
         json!({"customer_id": c.id, "after": {"name": c.name, "email": c.email, "phone": c.phone, "tier": c.tier}, "source": "email"}),
         now,
-    )
-    .await?;
+    );
     Ok(c)
 }
 
@@ -492,15 +491,14 @@ async fn reopen(
     let customer = directory::customer(tx.conn(), tenant, &t.customer_id).await?;
     sla::schedule_first_response(tx.conn(), tenant, &policy, t, customer.as_ref(), now).await?;
     record(
-        tx.conn(),
+        tx,
         tenant,
         Some(&t.id),
         None,
         AuditKind::Reopened,
         json!({"before": {"status": before}, "after": {"status": t.status}, "by": "customer_email"}),
         now,
-    )
-    .await?;
+    );
     t.updated_at = now;
     Ok(())
 }
@@ -516,15 +514,14 @@ pub async fn new_token(db: &Db, actor: &Actor, now: Timestamp) -> FlowResult<Str
     let mut tx = db.write().await?;
     store::set_token(tx.conn(), actor.tenant(), &hash, Some(actor.id()), now).await?;
     record(
-        tx.conn(),
+        &mut tx,
         actor.tenant(),
         None,
         Some(actor.id()),
         AuditKind::InboundTokenSet,
         json!({}),
         now,
-    )
-    .await?;
+    );
     tx.commit().await?;
     Ok(token)
 }
@@ -646,7 +643,7 @@ pub async fn set_mailbox(
     };
     store::set_mailbox(tx.conn(), &m).await?;
     record(
-        tx.conn(),
+        &mut tx,
         actor.tenant(),
         None,
         Some(actor.id()),
@@ -654,8 +651,7 @@ pub async fn set_mailbox(
         json!({"host": m.host, "port": m.port, "tls": m.tls, "username": m.username, "folder": m.folder,
                "processed_folder": m.processed_folder, "password_changed": password.is_some()}),
         now,
-    )
-    .await?;
+    );
     let stored = store::mailbox(tx.conn(), actor.tenant())
         .await?
         .ok_or_else(|| FlowError::Internal(anyhow::anyhow!("the mailbox just set is missing")))?;

@@ -6,7 +6,8 @@
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use ladder_core::{CustomerTier, TenantId};
+use ladder_core::{AuditKind, CustomerTier, TenantId};
+use ladder_storage::audit::NewEvent;
 use ladder_storage::directory::{self, NewCustomer};
 use ladder_storage::Db;
 use reqwest::StatusCode;
@@ -18,6 +19,7 @@ use crate::on_both_databases;
 
 on_both_databases!(
     a_failed_write_in_a_shared_commit_changes_nothing_and_fails_no_neighbour,
+    a_write_appends_its_audit_events_at_commit_in_order_and_none_when_rolled_back,
     a_server_killed_during_concurrent_writes_loses_no_acknowledged_one,
     warming_the_write_connections_at_start_keeps_nothing,
 );
@@ -205,6 +207,83 @@ async fn a_failed_write_in_a_shared_commit_changes_nothing_and_fails_no_neighbou
         // Six writes, one commit (the failed ones add none).
         assert_eq!(*commits.borrow_and_update() - commits_before, 1);
     }
+}
+
+/// A write's audit events wait in it and join the organisation's chain at its commit, in the
+/// order recorded: nothing holds the chain's head meanwhile (on PostgreSQL, every write of
+/// the organisation would queue on that lock), and a write rolled back leaves no event.
+async fn a_write_appends_its_audit_events_at_commit_in_order_and_none_when_rolled_back(
+    b: Backend,
+) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Chained Late").await;
+    let tenant = TenantId(org.tenant_id.clone());
+    let events = |app: &TestApp| {
+        let (db, tenant) = (app.db.clone(), tenant.clone());
+        async move {
+            let rows: Vec<(i64, String, String)> = sqlx::query_as(
+                "SELECT seq, kind, payload FROM audit_events WHERE tenant_id = $1 ORDER BY seq",
+            )
+            .bind(tenant.as_str())
+            .fetch_all(db.pool())
+            .await
+            .expect("events");
+            rows
+        }
+    };
+    let record = |tx: &mut ladder_storage::WriteTx, step: &str| {
+        tx.record(
+            NewEvent {
+                tenant_id: &tenant,
+                ticket_id: None,
+                actor_id: None,
+                kind: AuditKind::CustomerCreated,
+                payload: json!({"step": step}),
+            },
+            app.now(),
+        )
+    };
+    let before = events(&app).await;
+
+    let mut tx = app.db.write().await.expect("begin");
+    record(&mut tx, "first");
+    record(&mut tx, "second");
+    if b == Backend::Postgres {
+        // Another transaction can lock the head at once: the write has not taken it.
+        let mut other = app.db.pool().begin().await.expect("begin another");
+        sqlx::query("SELECT seq FROM audit_heads WHERE tenant_id = $1 FOR UPDATE NOWAIT")
+            .bind(tenant.as_str())
+            .execute(&mut *other)
+            .await
+            .expect("the chain's head is free while the write runs");
+        other.rollback().await.expect("roll back the other");
+    }
+    tx.rollback().await.expect("roll back");
+    assert_eq!(events(&app).await, before);
+
+    let mut tx = app.db.write().await.expect("begin again");
+    let first = record(&mut tx, "first");
+    let second = record(&mut tx, "second");
+    assert_ne!(first, second);
+    tx.commit().await.expect("commit");
+    let after = events(&app).await;
+    assert_eq!(after.len(), before.len() + 2, "{after:?}");
+    let head = before.last().map_or(0, |e| e.0);
+    let added: Vec<(i64, &str, serde_json::Value)> = after[before.len()..]
+        .iter()
+        .map(|(seq, kind, payload)| {
+            let payload = serde_json::from_str(payload).expect("a JSON payload");
+            (*seq, kind.as_str(), payload)
+        })
+        .collect();
+    assert_eq!(
+        added,
+        [
+            (head + 1, "customer_created", json!({"step": "first"})),
+            (head + 2, "customer_created", json!({"step": "second"})),
+        ]
+    );
+    assert_chain_intact(&app, &org).await;
 }
 
 /// A `ladder serve` child process, killed when dropped.

@@ -72,7 +72,7 @@ pub async fn acknowledge_reporting(
         tickets::update(tx.conn(), &tenant, &ticket, now).await?;
     }
     let event = record(
-        tx.conn(),
+        &mut tx,
         &tenant,
         Some(&ticket.id),
         Some(actor.id()),
@@ -84,8 +84,7 @@ pub async fn acknowledge_reporting(
             "update_due_at": e.update_due_at,
         }),
         now,
-    )
-    .await?;
+    );
     if let Some(by) = &e.requested_by {
         let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject, "escalation_owner": actor.name})
     .to_string();

@@ -76,7 +76,7 @@ pub async fn decide(
         (AuditKind::ApprovalDenied, NotificationKind::ApprovalDenied)
     };
     let event = record(
-        tx.conn(),
+        &mut tx,
         &tenant,
         Some(&a.ticket_id),
         Some(actor.id()),
@@ -84,8 +84,7 @@ pub async fn decide(
         json!({"approval_id": a.id, "escalation_id": a.escalation_id, "amount": a.amount_minor,
                "currency": a.currency, "reason": reason.as_str()}),
         now,
-    )
-    .await?;
+    );
     let payload = json!({"approval_id": a.id, "decision": state, "reason": reason.as_str(), "ticket_id": a.ticket_id})
     .to_string();
     notify_staff(

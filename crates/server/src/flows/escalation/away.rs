@@ -44,7 +44,7 @@ pub async fn set_availability(
         Vec::new()
     };
     record(
-        tx.conn(),
+        &mut tx,
         tenant,
         None,
         Some(actor.id()),
@@ -52,8 +52,7 @@ pub async fn set_availability(
         json!({"user_id": user_id, "before": {"away_until": before}, "after": {"away_until": away_until},
                "escalations_moved_up": moved}),
         now,
-    )
-    .await?;
+    );
     tx.commit().await?;
     directory::user(db, tenant, user_id)
         .await?

@@ -47,7 +47,7 @@ pub async fn de_escalate(
     ticket.active_escalation_id = None;
     tickets::update(tx.conn(), &tenant, &ticket, now).await?;
     let event = record(
-        tx.conn(),
+        &mut tx,
         &tenant,
         Some(&ticket.id),
         Some(actor.id()),
@@ -55,8 +55,7 @@ pub async fn de_escalate(
         json!({"escalation_id": e.id, "reason": reason.as_str(), "before": before,
                "after": {"status": ticket.status, "assignee_id": ticket.assignee_id, "team_id": ticket.team_id}}),
         now,
-    )
-    .await?;
+    );
     let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject, "reason": reason.as_str()})
     .to_string();
     let told = distinct_except(

@@ -208,7 +208,7 @@ pub async fn open_escalation(
     let after =
         json!({"status": ticket.status, "priority": ticket.priority, "category": ticket.category});
     let event = record(
-        tx.conn(),
+        tx,
         tenant,
         Some(&ticket.id),
         requested_by,
@@ -224,8 +224,7 @@ pub async fn open_escalation(
             "before": before, "after": after,
         }),
         now,
-    )
-    .await?;
+    );
     let payload = details(&e, ticket, customer.as_ref());
     let recipients: Vec<UserId> = routed.recipients.iter().map(|u| u.id.clone()).collect();
     notify_staff(

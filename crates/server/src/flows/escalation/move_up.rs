@@ -136,7 +136,7 @@ pub async fn move_up(
         reason,
         now,
     )?;
-    changes.write(tx.conn(), now).await?;
+    changes.write(tx, now).await?;
     Ok(new)
 }
 

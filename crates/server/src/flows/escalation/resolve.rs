@@ -111,7 +111,7 @@ pub async fn resolve(
         )
         .await?;
         let event = record(
-            tx.conn(),
+            &mut tx,
             &tenant,
             Some(&ticket.id),
             Some(actor.id()),
@@ -119,8 +119,7 @@ pub async fn resolve(
             json!({"escalation_id": e.id, "approval_id": a.id, "approver_role": approver, "amount": amount,
                    "currency": currency, "limit": policy.authority_limit(actor.role), "resolution": resolution}),
             now,
-        )
-        .await?;
+        );
         let payload = json!({"approval_id": a.id, "escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject,
                              "amount": amount, "currency": currency, "requested_by": actor.name})
     .to_string();
@@ -202,7 +201,7 @@ pub(super) async fn finish_resolution(
     ticket.active_escalation_id = None;
     tickets::update(tx.conn(), tenant, ticket, now).await?;
     let event = record(
-        tx.conn(),
+        tx,
         tenant,
         Some(&ticket.id),
         Some(by),
@@ -210,8 +209,7 @@ pub(super) async fn finish_resolution(
         json!({"escalation_id": e.id, "resolution": resolution, "before": before,
                "after": {"state": "resolved", "status": "resolved"}}),
         now,
-    )
-    .await?;
+    );
     // The escalator and everyone watching hear how it ended.
     let payload = json!({"escalation_id": e.id, "ticket_id": ticket.id, "subject": ticket.subject, "summary": resolution["summary"]})
     .to_string();

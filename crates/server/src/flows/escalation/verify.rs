@@ -37,15 +37,14 @@ pub async fn verify(
     e.updated_at = now;
     escalations::update_if_state(tx.conn(), &e, EscalationState::Resolved).await?;
     record(
-        tx.conn(),
+        &mut tx,
         &tenant,
         Some(&ticket.id),
         Some(actor.id()),
         AuditKind::CustomerVerification,
         json!({"escalation_id": e.id, "before": before, "after": verification}),
         now,
-    )
-    .await?;
+    );
     tx.commit().await?;
     Ok(e)
 }
