@@ -107,11 +107,18 @@ impl WriteTx {
         self.audit.extend(events);
     }
 
+    /// Appends the events recorded so far to their chains now, rather than at commit (which
+    /// appends those recorded after). Only the start's warm-up needs it, so that the append's
+    /// statements are prepared on the connection it then rolls back.
+    pub async fn append_recorded(&mut self) -> Result<(), StorageError> {
+        let events = std::mem::take(&mut self.audit);
+        crate::audit::append_many(self.conn(), &events).await
+    }
+
     /// Commits, and returns once the write is durable. On SQLite the write may share its
     /// commit with the writes queued behind it: it returns when that commit is done.
     pub async fn commit(mut self) -> Result<(), StorageError> {
-        let events = std::mem::take(&mut self.audit);
-        crate::audit::append_many(self.conn(), &events).await?;
+        self.append_recorded().await?;
         match self.inner {
             Inner::Postgres { tx, commits } => {
                 tx.commit().await.map_err(StorageError::from)?;

@@ -77,10 +77,10 @@ pub async fn tickets_created(
 }
 
 /// Tickets of the tenant created in each of `periods` (each `[from, to)`), in their order:
-/// the whole hours from `ticket_hours`, and the partial hours at either end counted through
-/// the `tickets_by_tenant` index (at most an hour of tickets each). Two statements whatever
-/// the number of periods (a report's weeks), so the cost grows neither with the tickets nor
-/// with round trips.
+/// the whole hours from `ticket_hours` (its shards summed, on PostgreSQL), and the partial
+/// hours at either end counted through the `tickets_by_tenant` index (at most an hour of
+/// tickets each). Two statements whatever the number of periods (a report's weeks), so the
+/// cost grows neither with the tickets nor with round trips.
 pub async fn tickets_created_in(
     conn: &mut AnyConnection,
     tenant: &TenantId,

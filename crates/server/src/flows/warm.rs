@@ -107,6 +107,8 @@ async fn warm_one(db: &Db, now: Timestamp) -> anyhow::Result<()> {
         now,
     )
     .await?;
+    // Each step's events are appended on their own, as each write's are at its commit.
+    tx.append_recorded().await?;
     let ticket = detail.ticket;
     comment_in(
         &mut tx,
@@ -123,6 +125,7 @@ async fn warm_one(db: &Db, now: Timestamp) -> anyhow::Result<()> {
         now,
     )
     .await?;
+    tx.append_recorded().await?;
     let mut ticket = ticket;
     open_escalation(
         &mut tx,
@@ -141,6 +144,7 @@ async fn warm_one(db: &Db, now: Timestamp) -> anyhow::Result<()> {
         now,
     )
     .await?;
+    tx.append_recorded().await?;
     tx.rollback().await?;
     Ok(())
 }

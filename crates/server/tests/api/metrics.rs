@@ -13,6 +13,7 @@ on_both_databases!(
     a_category_changed_later_decides_a_return,
     agents_see_their_own_and_bad_periods_are_refused,
     the_reports_page_shows_the_figures_and_links_the_csv,
+    an_hours_tickets_counted_by_several_connections_add_up_and_a_removal_keeps_them_exact,
 );
 
 /// Monday 2 June 2025 plus days, hours and minutes (UTC; the policy's calendar is UTC too).
@@ -972,4 +973,65 @@ async fn the_reports_page_shows_the_figures_and_links_the_csv(b: Backend) {
         before,
         "reading reports changes nothing"
     );
+}
+
+/// The tickets of an hour, as a report reads them from the hourly counts: on PostgreSQL each
+/// connection counts in a shard of its own, and the shards add up; removing a ticket keeps
+/// the count exact, and no count goes below zero (which reads as corruption).
+async fn an_hours_tickets_counted_by_several_connections_add_up_and_a_removal_keeps_them_exact(
+    b: Backend,
+) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Counted Hours").await;
+    let pat = org.customer(&app, "Pat Parcel").await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(ticket(&app, &org.owner, &pat, "technical", None).await);
+    }
+    let tenant = ladder_core::TenantId(org.tenant_id.clone());
+    // START is on the hour: the period is one whole hour, read from the counts alone.
+    let created = || {
+        let (db, tenant) = (app.db.clone(), tenant.clone());
+        async move {
+            let mut conn = db.conn().await.expect("a connection");
+            ladder_storage::metrics::tickets_created(
+                &mut conn,
+                &tenant,
+                START,
+                START + SignedDuration::from_hours(1),
+            )
+            .await
+            .expect("tickets created")
+        }
+    };
+    assert_eq!(created().await, 3);
+    if b == Backend::Postgres {
+        // As three connections in different shards would have counted them.
+        for sql in [
+            "DELETE FROM ticket_hours WHERE tenant_id = $1",
+            "INSERT INTO ticket_hours (tenant_id, hour, shard, tickets) \
+             VALUES ($1, $2, 0, 1), ($1, $2, 3, 1), ($1, $2, 9, 1)",
+        ] {
+            sqlx::query(sql)
+                .bind(&org.tenant_id)
+                .bind(START.as_microsecond() / 3_600_000_000)
+                .execute(app.db.pool())
+                .await
+                .expect("spread the count");
+        }
+        assert_eq!(created().await, 3);
+    }
+    sqlx::query("DELETE FROM tickets WHERE id = $1")
+        .bind(&ids[0])
+        .execute(app.db.pool())
+        .await
+        .expect("remove a ticket");
+    assert_eq!(created().await, 2);
+    let least = app
+        .count(&format!(
+            "SELECT MIN(tickets) FROM ticket_hours WHERE tenant_id = '{}'",
+            org.tenant_id
+        ))
+        .await;
+    assert_eq!(least, 2, "the hour's counts fold into one row on removal");
 }

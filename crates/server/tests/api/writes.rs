@@ -212,9 +212,7 @@ async fn a_failed_write_in_a_shared_commit_changes_nothing_and_fails_no_neighbou
 /// A write's audit events wait in it and join the organisation's chain at its commit, in the
 /// order recorded: nothing holds the chain's head meanwhile (on PostgreSQL, every write of
 /// the organisation would queue on that lock), and a write rolled back leaves no event.
-async fn a_write_appends_its_audit_events_at_commit_in_order_and_none_when_rolled_back(
-    b: Backend,
-) {
+async fn a_write_appends_its_audit_events_at_commit_in_order_and_none_when_rolled_back(b: Backend) {
     let app = TestApp::spawn(b).await;
     let org = app.org("Chained Late").await;
     let tenant = TenantId(org.tenant_id.clone());
