@@ -108,8 +108,9 @@ impl WriteTx {
     }
 
     /// Appends the events recorded so far to their chains now, rather than at commit (which
-    /// appends those recorded after). Only the start's warm-up needs it, so that the append's
-    /// statements are prepared on the connection it then rolls back.
+    /// appends those recorded after): for a caller that must see the append's own failure
+    /// before it commits (the timer engine, which then retries timers one by one), or the
+    /// start's warm-up, which prepares the append's statements and then rolls back.
     pub async fn append_recorded(&mut self) -> Result<(), StorageError> {
         let events = std::mem::take(&mut self.audit);
         crate::audit::append_many(self.conn(), &events).await

@@ -92,6 +92,9 @@ pub async fn fire_batch(
             done.push(kind);
         }
     }
+    // Appended here rather than at the commit, so that an append that fails fails the batch
+    // like any other error, and the engine retries its timers one by one.
+    tx.append_recorded().await?;
     Ok(done)
 }
 
