@@ -53,11 +53,11 @@ pub struct PlannedEvent {
 }
 
 /// Appends many events, in order, to their tenants' chains: a write transaction's events,
-/// at its commit (see [`crate::WriteTx`]). The heads of all the tenants
-/// involved are locked in one statement, in tenant order (so that two batches can never
-/// wait on each other in a circle), the hashes are chained in memory, the events go in with
-/// multi-row inserts and the heads are moved on in one statement: three statements for the
-/// whole batch, whatever the number of tenants.
+/// at its commit (see [`crate::WriteTx`]). The heads of all the tenants involved are locked
+/// in one statement, in tenant order (so that two batches can never wait on each other in a
+/// circle), the hashes are chained in memory, the events go in with multi-row inserts and
+/// the heads are moved on in one statement: three statements for the whole batch, whatever
+/// the number of tenants.
 pub(crate) async fn append_many(conn: &mut AnyConnection, events: &[PlannedEvent]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
