@@ -13,6 +13,9 @@
 //!    triggers run against the most history), a public reply, and an escalation; each
 //!    sequentially and from 8 concurrent clients, plus the first request of its kind after a
 //!    start against the tenth (the server is restarted before each kind).
+//! 3. **What each write leaves in the write-ahead log**, in bytes per write (over the second
+//!    to the tenth request) against the raw commit's: the pages a commit must write out and
+//!    sync, which bound how close a write can come to the raw ceiling.
 //!
 //! ```text
 //! cargo bench -p ladder-server --bench writes
@@ -35,10 +38,16 @@
 //! busy (client, server and database in turn) and 8 clients keep both busy (90–96% in the
 //! reply phase on PostgreSQL), so there the machine bounds 8 clients near twice the
 //! sequential rate.
+//!
+//! Reading the figures against the raw ceiling: a raw commit writes two rows, while a ticket's
+//! creation also writes its indexes, its search entry, its audit event and chain head and its
+//! hour's count, and a reply or an escalation as much again. The write-ahead log per write
+//! shows that multiple, and each statement of a write is a round trip (on SQLite, a hop to the
+//! connection's thread).
 
 use std::time::{Duration, Instant};
 
-use ladder_storage::{new_id, Db};
+use ladder_storage::{new_id, Backend, Db};
 use serde_json::{json, Value};
 
 #[path = "support/bulk.rs"]
@@ -55,8 +64,9 @@ use writes_load::{AGENT, DESCRIPTION, PASSWORD, SLUG, SUBJECT};
 const CLIENTS: usize = 8;
 
 /// Commits per second of `n` transactions, each one ~1 KB row and one audit-like row (id,
-/// sequence, payload, previous hash, hash), from `clients` connections at once.
-async fn raw_ceiling(db: &Db, n: usize, clients: usize) -> f64 {
+/// sequence, payload, previous hash, hash), from `clients` connections at once; and the
+/// write-ahead log's bytes per commit.
+async fn raw_ceiling(db: &Db, n: usize, clients: usize) -> (f64, Option<u64>) {
     for ddl in [
         "CREATE TABLE IF NOT EXISTS bench_raw (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, \
          body TEXT NOT NULL, created_at BIGINT NOT NULL)",
@@ -66,6 +76,7 @@ async fn raw_ceiling(db: &Db, n: usize, clients: usize) -> f64 {
         sqlx::query(ddl).execute(db.pool()).await.expect("raw table");
     }
     let body = "x".repeat(1024);
+    let wal = wal_mark(db).await;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
@@ -105,11 +116,65 @@ async fn raw_ceiling(db: &Db, n: usize, clients: usize) -> f64 {
     for t in tasks {
         t.await.expect("raw writer");
     }
-    let rate = (n / clients * clients) as f64 / started.elapsed().as_secs_f64();
+    let done = n / clients * clients;
+    let rate = done as f64 / started.elapsed().as_secs_f64();
+    let wal = wal_since(db, wal).await.map(|b| b / done as u64);
     for ddl in ["DROP TABLE bench_raw", "DROP TABLE bench_raw_audit"] {
         sqlx::query(ddl).execute(db.pool()).await.expect("drop raw");
     }
-    rate
+    (rate, wal)
+}
+
+/// A reading of the database's write-ahead log, to count the bytes some writes add to it.
+/// PostgreSQL's is its insert position. SQLite's log has no position that only grows, so it is
+/// emptied (a truncating checkpoint) and counted from there: a reading holds until SQLite's
+/// own checkpoint empties it again (at 16,384 pages), far more than the few writes metered.
+/// `None` when SQLite could not empty it (a reader was in the way).
+async fn wal_mark(db: &Db) -> Option<u64> {
+    match db.backend() {
+        Backend::Postgres => Some(wal_position(db).await),
+        Backend::Sqlite => {
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(db.pool())
+                .await
+                .expect("checkpoint");
+            (busy == 0).then_some(0)
+        }
+    }
+}
+
+/// The log's bytes since [`wal_mark`] returned `mark`.
+async fn wal_since(db: &Db, mark: Option<u64>) -> Option<u64> {
+    let mark = mark?;
+    Some(wal_position(db).await.saturating_sub(mark))
+}
+
+/// PostgreSQL: the log's insert position in bytes. SQLite: the bytes of frames in the log (a
+/// passive checkpoint reports them, and copies what it can without waiting on anyone).
+async fn wal_position(db: &Db) -> u64 {
+    match db.backend() {
+        Backend::Postgres => {
+            let (at,): (i64,) = sqlx::query_as(
+                "SELECT CAST(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0') AS BIGINT)",
+            )
+            .fetch_one(db.pool())
+            .await
+            .expect("the WAL position");
+            at as u64
+        }
+        Backend::Sqlite => {
+            let (page,): (i64,) = sqlx::query_as("PRAGMA page_size")
+                .fetch_one(db.pool())
+                .await
+                .expect("the page size");
+            let (_, frames, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(db.pool())
+                .await
+                .expect("checkpoint");
+            // Each frame is a page behind a 24-byte header.
+            (frames.max(0) * (page + 24)) as u64
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -183,6 +248,8 @@ async fn write(
 struct Figures {
     first: Duration,
     tenth: Duration,
+    /// The write-ahead log's bytes per write, over the second to the tenth.
+    wal: Option<u64>,
     sequential: f64,
     concurrent: f64,
     /// The server's CPU time per write, sequentially and with 8 clients (`None` without
@@ -206,6 +273,7 @@ async fn measure(
     n: usize,
 ) -> Figures {
     let (server, base) = start_server(url, &[]).await;
+    let meter = Db::connect(url).await.expect("connect the meter");
     let client = reqwest::Client::new();
     let token = login(&client, &base, SLUG, AGENT, PASSWORD).await;
     let mut next = 0usize;
@@ -223,15 +291,19 @@ async fn measure(
     let mut created = Vec::new();
     let mut first = Duration::ZERO;
     let mut tenth = Duration::ZERO;
+    let mut wal = None;
     for i in 0..10 {
         let on = take(tickets);
         let (took, id) = write(&client, &base, &token, kind, customer, &on).await;
         created.extend(id);
         if i == 0 {
             first = took;
+            wal = wal_mark(&meter).await;
         }
         tenth = took;
     }
+    let wal = wal_since(&meter, wal).await.map(|b| b / 9);
+    meter.close().await;
     let cpu_before = server.cpu();
     let started = Instant::now();
     for _ in 0..n {
@@ -277,6 +349,7 @@ async fn measure(
     Figures {
         first,
         tenth,
+        wal,
         sequential,
         concurrent,
         cpu_sequential: per_write(cpu_before, cpu_between, n),
@@ -287,6 +360,8 @@ async fn measure(
 struct Run {
     raw: f64,
     raw8: f64,
+    /// The write-ahead log's bytes per raw commit.
+    raw_wal: Option<u64>,
     kinds: Vec<(Kind, Figures)>,
 }
 
@@ -301,8 +376,8 @@ async fn run(admin: Option<&str>, label: &str, n_tickets: usize, n: usize) -> Ru
         thousands(loaded.rows),
         t0.elapsed().as_secs_f64()
     );
-    let raw = raw_ceiling(&db, 500, 1).await;
-    let raw8 = raw_ceiling(&db, 800, CLIENTS).await;
+    let (raw, raw_wal) = raw_ceiling(&db, 500, 1).await;
+    let (raw8, _) = raw_ceiling(&db, 800, CLIENTS).await;
     db.close().await;
     let mut tickets = Vec::new();
     let mut kinds = Vec::new();
@@ -325,11 +400,23 @@ async fn run(admin: Option<&str>, label: &str, n_tickets: usize, n: usize) -> Ru
         kinds.push((kind, f));
     }
     cleanup();
-    Run { raw, raw8, kinds }
+    Run {
+        raw,
+        raw8,
+        raw_wal,
+        kinds,
+    }
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+fn kib(bytes: Option<u64>) -> String {
+    bytes.map_or_else(
+        || "n/a".to_owned(),
+        |b| format!("{:.1} KiB", b as f64 / 1024.0),
+    )
 }
 
 fn cpu_ms(d: Option<Duration>) -> String {
@@ -342,6 +429,10 @@ fn report(backend: &str, empty: &Run, full: &Run, n_tickets: usize) {
         println!(
             "{label:>10} tickets: raw ceiling {:.0} commits/s sequential, {:.0}/s from {CLIENTS} connections",
             r.raw, r.raw8
+        );
+        println!(
+            "{label:>10} tickets: write-ahead log per raw commit {}",
+            kib(r.raw_wal)
         );
         for (kind, f) in &r.kinds {
             println!(
@@ -357,10 +448,15 @@ fn report(backend: &str, empty: &Run, full: &Run, n_tickets: usize) {
                 f.concurrent / f.sequential,
             );
             println!(
-                "{label:>10} {:<8} server CPU per write: sequential {}, {CLIENTS} clients {}",
+                "{label:>10} {:<8} server CPU per write: sequential {}, {CLIENTS} clients {}; write-ahead log per write {}{}",
                 kind.name(),
                 cpu_ms(f.cpu_sequential),
                 cpu_ms(f.cpu_concurrent),
+                kib(f.wal),
+                match (f.wal, r.raw_wal) {
+                    (Some(w), Some(raw)) if raw > 0 => format!(" ({:.1}x raw)", w as f64 / raw as f64),
+                    _ => String::new(),
+                },
             );
         }
     }
