@@ -16,6 +16,8 @@
 //! 3. **What each write leaves in the write-ahead log**, in bytes per write (over the second
 //!    to the tenth request) against the raw commit's: the pages a commit must write out and
 //!    sync, which bound how close a write can come to the raw ceiling.
+//! 4. **Replies as a conversation grows**: the mean time of a new ticket's first ten replies
+//!    against its last ten once it holds 200, each reply a few hundred characters.
 //!
 //! ```text
 //! cargo bench -p ladder-server --bench writes
@@ -256,6 +258,9 @@ struct Figures {
     /// `/proc`).
     cpu_sequential: Option<Duration>,
     cpu_concurrent: Option<Duration>,
+    /// For replies: the mean time of a new conversation's first ten replies, and of its last
+    /// ten when it holds [`CONVERSATION`].
+    conversation: Option<(Duration, Duration)>,
 }
 
 /// CPU time per write between two readings of [`server::Server::cpu`].
@@ -339,6 +344,10 @@ async fn measure(
     }
     let concurrent = (per_client * CLIENTS) as f64 / started.elapsed().as_secs_f64();
     let cpu_after = server.cpu();
+    let conversation = match kind {
+        Kind::Comment => Some(conversation(&client, &base, &token, customer).await),
+        _ => None,
+    };
     drop(server);
     match kind {
         Kind::Create => tickets.extend(created),
@@ -354,7 +363,62 @@ async fn measure(
         concurrent,
         cpu_sequential: per_write(cpu_before, cpu_between, n),
         cpu_concurrent: per_write(cpu_between, cpu_after, per_client * CLIENTS),
+        conversation,
     }
+}
+
+/// Replies a long conversation takes: [`CONVERSATION`] replies on a new ticket, one after
+/// another, each a few hundred characters.
+const CONVERSATION: usize = 200;
+
+/// Builds a conversation of [`CONVERSATION`] replies on a new ticket; returns the mean time
+/// of its first ten replies and of its last ten.
+async fn conversation(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    customer: &str,
+) -> (Duration, Duration) {
+    const LINES: [&str; 4] = [
+        "Thanks for the screenshots. The card payment fails at the last step with error 502, \
+         which points at the payment gateway rather than your browser.",
+        "We cleared the cache on our side and restarted the checkout service; could you try \
+         again and tell us the time it fails, with the order number if you have one?",
+        "The gateway's logs show a timeout for your order. We have raised it with the payment \
+         provider and will write again as soon as they answer.",
+        "A refund for the duplicate charge is on its way and should reach your account within \
+         five working days. The order itself went through this morning.",
+    ];
+    let (_, id) = write(client, base, token, Kind::Create, customer, "").await;
+    let ticket = id.expect("the new ticket's id");
+    let url = format!("{base}/api/v1/tickets/{ticket}/comments");
+    let mut took = Vec::with_capacity(CONVERSATION);
+    for i in 0..CONVERSATION {
+        let body = format!(
+            "Reply {i}. {} {}",
+            LINES[i % LINES.len()],
+            LINES[(i / LINES.len()) % LINES.len()]
+        );
+        let t0 = Instant::now();
+        let resp = client
+            .post(&url)
+            .bearer_auth(token)
+            .json(&json!({"body": body, "public": true}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        let status = resp.status();
+        let bytes = resp.bytes().await.expect("read the response");
+        took.push(t0.elapsed());
+        assert_eq!(
+            status,
+            201,
+            "POST {url}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+    let mean = |d: &[Duration]| d.iter().sum::<Duration>() / d.len() as u32;
+    (mean(&took[..10]), mean(&took[CONVERSATION - 10..]))
 }
 
 struct Run {
@@ -462,6 +526,17 @@ fn report(backend: &str, empty: &Run, full: &Run, n_tickets: usize) {
                     _ => String::new(),
                 },
             );
+            if let Some((early, late)) = f.conversation {
+                println!(
+                    "{label:>10} {:<8} a conversation's replies 1-10 {:.1} ms, {}-{} {:.1} ms ({:.2}x)",
+                    kind.name(),
+                    ms(early),
+                    CONVERSATION - 9,
+                    CONVERSATION,
+                    ms(late),
+                    ms(late) / ms(early).max(f64::EPSILON),
+                );
+            }
         }
     }
     for ((kind, e), (_, f)) in empty.kinds.iter().zip(&full.kinds) {
