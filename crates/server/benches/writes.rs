@@ -440,8 +440,8 @@ async fn run(admin: Option<&str>, label: &str, n_tickets: usize, n: usize) -> Ru
         thousands(loaded.rows),
         t0.elapsed().as_secs_f64()
     );
-    // A new pool for the raw commits: on the bulk load's, SQLite's log could not always be
-    // emptied for the metering (a read there outlived the load); the server's never did this.
+    // A new pool for the raw commits: on the bulk load's, SQLite's truncating checkpoint for
+    // the metering sometimes gave up after its busy timeout; against the server's it never did.
     db.close().await;
     let db = Db::connect(&url).await.expect("connect");
     let (raw, raw_wal) = raw_ceiling(&db, 500, 1).await;
