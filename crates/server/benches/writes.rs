@@ -223,11 +223,26 @@ async fn write(
                    "contact_method": "email", "urgency": "standard"}),
         ),
     };
+    let (took, bytes) = post(client, &url, token, &body).await;
+    let id = (kind == Kind::Create).then(|| {
+        let v: Value = serde_json::from_slice(&bytes).expect("JSON");
+        v["id"].as_str().expect("the ticket's id").to_owned()
+    });
+    (took, id)
+}
+
+/// POSTs `body` to `url`; returns how long it took and the response, which must be a 201.
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &Value,
+) -> (Duration, bytes::Bytes) {
     let t0 = Instant::now();
     let resp = client
-        .post(&url)
+        .post(url)
         .bearer_auth(token)
-        .json(&body)
+        .json(body)
         .send()
         .await
         .unwrap_or_else(|e| panic!("POST {url}: {e}"));
@@ -240,11 +255,7 @@ async fn write(
         "POST {url}: {}",
         String::from_utf8_lossy(&bytes[..bytes.len().min(500)])
     );
-    let id = (kind == Kind::Create).then(|| {
-        let v: Value = serde_json::from_slice(&bytes).expect("JSON");
-        v["id"].as_str().expect("the ticket's id").to_owned()
-    });
-    (took, id)
+    (took, bytes)
 }
 
 struct Figures {
@@ -399,23 +410,8 @@ async fn conversation(
             LINES[i % LINES.len()],
             LINES[(i / LINES.len()) % LINES.len()]
         );
-        let t0 = Instant::now();
-        let resp = client
-            .post(&url)
-            .bearer_auth(token)
-            .json(&json!({"body": body, "public": true}))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
-        let status = resp.status();
-        let bytes = resp.bytes().await.expect("read the response");
-        took.push(t0.elapsed());
-        assert_eq!(
-            status,
-            201,
-            "POST {url}: {}",
-            String::from_utf8_lossy(&bytes)
-        );
+        let (t, _) = post(client, &url, token, &json!({"body": body, "public": true})).await;
+        took.push(t);
     }
     let mean = |d: &[Duration]| d.iter().sum::<Duration>() / d.len() as u32;
     (mean(&took[..10]), mean(&took[CONVERSATION - 10..]))
