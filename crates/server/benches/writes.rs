@@ -132,8 +132,9 @@ async fn raw_ceiling(db: &Db, n: usize, clients: usize) -> (f64, Option<u64>) {
 /// PostgreSQL's is its insert position. SQLite's log has no position that only grows, so it is
 /// emptied (a truncating checkpoint) and counted from there: a reading holds until the log is
 /// emptied again, by the server's checkpointer (twice a second) or SQLite's own (at 16,384
-/// pages). The nine writes metered take milliseconds; one cut short would read as a fraction
-/// of the other runs' figure. `None` when SQLite could not empty it (a reader was in the way).
+/// pages). The server's nine writes metered take milliseconds, one reading cut short would
+/// read as a fraction of the other runs' figure; the raw commits run in this process, where
+/// no checkpointer runs. `None` when SQLite could not empty the log (a reader was in the way).
 async fn wal_mark(db: &Db) -> Option<u64> {
     match db.backend() {
         Backend::Postgres => Some(wal_position(db).await),
