@@ -12,6 +12,7 @@ pub mod escalation;
 pub mod ids;
 pub mod kinds;
 pub mod policy;
+pub mod quoting;
 pub mod sla;
 pub mod target;
 pub mod text;

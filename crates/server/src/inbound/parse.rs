@@ -303,67 +303,13 @@ pub fn safe_filename(name: &str) -> String {
     out
 }
 
-/// The text split where the quoted history begins ("On … wrote:", "-----Original
-/// Message-----", an Outlook "From:" block, or the trailing `>` lines): what is new, and the
-/// history, if any. The pages show the history folded.
-pub fn split_quoted(text: &str) -> (&str, Option<&str>) {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let t = line.trim();
-        let lower = t.to_ascii_lowercase();
-        let starts_history = (lower.starts_with("on ") && lower.ends_with("wrote:"))
-            || (lower.starts_with("le ") && lower.ends_with("a écrit :"))
-            || (lower.starts_with("am ") && lower.ends_with("schrieb:"))
-            || (lower.starts_with("-----") && lower.contains("original message"))
-            || (lower.starts_with("-----") && lower.contains("forwarded message"))
-            || lower.starts_with("---------- forwarded message")
-            || (lower.starts_with("from:") && rest_has_outlook_block(&text[offset..]))
-            || (t.starts_with('>')
-                && text[offset..].lines().all(|l| {
-                    let l = l.trim();
-                    l.is_empty() || l.starts_with('>')
-                }));
-        if starts_history && offset > 0 {
-            let new = text[..offset].trim_end();
-            if !new.is_empty() {
-                return (new, Some(text[offset..].trim()));
-            }
-        }
-        offset += line.len();
-    }
-    (text, None)
-}
-
-/// Whether a `From:` line opens Outlook's header block (Sent:/Date: and To:/Subject: follow
-/// within a few lines), rather than the word "From:" in a sentence.
-fn rest_has_outlook_block(rest: &str) -> bool {
-    let head: Vec<String> = rest
-        .lines()
-        .take(6)
-        .map(|l| l.trim().to_ascii_lowercase())
-        .collect();
-    head.iter()
-        .any(|l| l.starts_with("sent:") || l.starts_with("date:"))
-        && head
-            .iter()
-            .any(|l| l.starts_with("subject:") || l.starts_with("to:"))
-}
+/// The text split where the quoted history begins: what is new, and the history, if any
+/// (`ladder_core::quoting`). The pages show the history folded.
+pub use ladder_core::quoting::split_quoted;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_history_is_split_from_what_is_new() {
-        let (new, old) =
-            split_quoted("Still broken.\n\nOn Mon, 2 Jun 2025, Clinic wrote:\n> Fixed?\n");
-        assert_eq!(new, "Still broken.");
-        assert_eq!(old, Some("On Mon, 2 Jun 2025, Clinic wrote:\n> Fixed?"));
-        assert_eq!(split_quoted("Just this."), ("Just this.", None));
-        // A sentence that mentions "From:" is not a header block.
-        let text = "Hi\nFrom: the look of it, nothing works.\nThanks";
-        assert_eq!(split_quoted(text), (text, None));
-    }
 
     #[test]
     fn file_names_lose_their_paths() {
