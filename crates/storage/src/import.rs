@@ -169,11 +169,11 @@ pub async fn insert_comments(
     rows: &[ImportedComment<'_>],
 ) -> Result<Vec<String>> {
     let ids: Vec<String> = rows.iter().map(|_| new_id()).collect();
-    let per = rows_per_statement(9);
+    let per = rows_per_statement(10);
     for (chunk, ids) in rows.chunks(per).zip(ids.chunks(per)) {
         let mut sql = Sql::new(
             "INSERT INTO comments (id, tenant_id, ticket_id, author_id, body, public, \
-             logged_call, created_at, external_id) VALUES ",
+             logged_call, created_at, external_id, indexed_chars) VALUES ",
         );
         for (i, (c, id)) in chunk.iter().zip(ids).enumerate() {
             sql.row(i == 0, |q| {
@@ -187,6 +187,7 @@ pub async fn insert_comments(
                     q.arg(false),
                     q.arg(micros(c.created_at)),
                     q.arg(c.external_id.to_owned()),
+                    q.arg(crate::tickets::indexed_chars(c.author_id.is_none(), c.body)),
                 ]
             });
         }

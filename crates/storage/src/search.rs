@@ -2,7 +2,8 @@
 //! `GET /customers?q=`.
 //!
 //! **Tickets.** Each ticket has one full-text document: its subject, description and every
-//! comment. On SQLite it is an FTS5 row (`ticket_fts`, porter stemming; matches with every
+//! comment (of a customer's reply, what precedes the quoted history: `comments.indexed_chars`,
+//! migration 0098). On SQLite it is an FTS5 row (`ticket_fts`, porter stemming; matches with every
 //! word in the subject first, then the newest); on PostgreSQL a `tsvector` in `ticket_search` with a GIN index
 //! (English stemming, subject weight A, description B, comments C, ranked by `ts_rank`).
 //! Triggers in the migrations keep both in step with `tickets` and `comments` inside the

@@ -382,6 +382,16 @@ pub struct Comment {
     pub created_at: Timestamp,
 }
 
+/// How much of a comment's body the search index holds (`comments.indexed_chars`): for a
+/// customer's message, what precedes a reply's quoted history; all of it (`None`) for staff
+/// comments, which quote no history and whose pages fold none.
+pub(crate) fn indexed_chars(from_customer: bool, body: &str) -> Option<i64> {
+    if !from_customer {
+        return None;
+    }
+    ladder_core::quoting::indexed_chars(body)
+}
+
 #[allow(clippy::too_many_arguments)] // each is a column of the comment row
 pub async fn insert_comment(
     conn: &mut AnyConnection,
@@ -394,12 +404,13 @@ pub async fn insert_comment(
     now: Timestamp,
 ) -> Result<Comment> {
     let id = new_id();
-    // What the customer sent (no author) carries their id, for `customer_contacts`.
+    // What the customer sent (no author) carries their id, for `customer_contacts`, and
+    // leaves a reply's quoted history out of the search index.
     sqlx::query(
         "INSERT INTO comments (id, tenant_id, ticket_id, author_id, body, public, logged_call, \
-         created_at, contact_customer_id) \
+         created_at, contact_customer_id, indexed_chars) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, (SELECT t.customer_id FROM tickets t \
-         WHERE t.tenant_id = $2 AND t.id = $3 AND $9))",
+         WHERE t.tenant_id = $2 AND t.id = $3 AND $9), $10)",
     )
     .bind(&id)
     .bind(tenant_id.as_str())
@@ -410,6 +421,7 @@ pub async fn insert_comment(
     .bind(logged_call)
     .bind(micros(now))
     .bind(author_id.is_none())
+    .bind(indexed_chars(author_id.is_none(), body))
     .execute(&mut *conn)
     .await?;
     if logged_call || (public && author_id.is_some()) {

@@ -75,7 +75,126 @@ on_both_databases!(
     attachments_arrive_and_download_with_the_same_bytes,
     malformed_messages_are_refused_with_nothing_written,
     mailgate_exits_as_a_mail_server_expects,
+    a_reply_s_quoted_history_stays_out_of_search,
 );
+
+/// The ids of the tickets a search finds.
+async fn found(app: &TestApp, who: &Session, q: &str) -> Vec<String> {
+    let (s, page) = app.get(who, &format!("/tickets?q={q}")).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|t| t["id"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// A customer's reply is found by what it says, not by the earlier messages it quotes (they
+/// are the ticket's own, found as themselves); a forward's history and staff comments are
+/// found whole, and every comment keeps its whole body.
+async fn a_reply_s_quoted_history_stays_out_of_search(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("Quote Clinic").await;
+    let token = inbound_token(&app, &org).await;
+    let first = email(
+        "pat@example.org",
+        "q-1@example.org",
+        "",
+        "Invoice question",
+        "My invoice shows a zebrafish charge.",
+    );
+    let (s, r) = post_email(&app, &token, first).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let id = r["ticket_id"].as_str().expect("ticket id").to_owned();
+    let reply = "Still waiting for the kumquat refund.\r\n\r\n\
+                 On Mon, 2 Jun 2025, Clinic wrote:\r\n> Your narwhal appointment is confirmed.\r\n\
+                 > Tschüß";
+    let (s, r) = post_email(
+        &app,
+        &token,
+        email(
+            "pat@example.org",
+            "q-2@example.org",
+            "References: <q-1@example.org>\r\n",
+            "Re: Invoice question",
+            reply,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, r["ticket_id"].clone()),
+        (StatusCode::CREATED, json!(id)),
+        "{r}"
+    );
+    let forward = "The bank's letter is below.\r\n\r\n\
+                   ---------- Forwarded message ---------\r\nFrom: Bank\r\n\
+                   The ocelot deposit was kept.";
+    let (s, r) = post_email(
+        &app,
+        &token,
+        email(
+            "pat@example.org",
+            "q-3@example.org",
+            "References: <q-1@example.org>\r\n",
+            "Re: Invoice question",
+            forward,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, r["ticket_id"].clone()),
+        (StatusCode::CREATED, json!(id)),
+        "{r}"
+    );
+    let (s, c) = app
+        .post(
+            &org.owner,
+            &format!("/tickets/{id}/comments"),
+            json!({"body": "Checked.\n\nOn Mon, 2 Jun 2025, Pat wrote:\n> the platypus invoice", "public": false}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+
+    for word in ["zebrafish", "kumquat", "ocelot", "platypus"] {
+        assert_eq!(found(&app, &org.owner, word).await, [id.clone()], "{word}");
+    }
+    assert!(found(&app, &org.owner, "narwhal").await.is_empty());
+    // Every word of the ticket's own text, together: the description's and the reply's.
+    assert_eq!(
+        found(&app, &org.owner, "zebrafish+kumquat").await,
+        [id.clone()]
+    );
+    assert!(found(&app, &org.owner, "kumquat+narwhal").await.is_empty());
+
+    // The comments themselves are kept whole, history and all.
+    let bodies: Vec<String> = comments(&app, &org.owner, &id)
+        .await
+        .iter()
+        .map(|c| c["body"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b.contains("narwhal") && b.contains("Tschüß")),
+        "{bodies:?}"
+    );
+
+    // A changed description writes the document again from every comment, by the same rule
+    // (no request changes one; another writer may).
+    sqlx::query("UPDATE tickets SET description = 'A gecko charge.' WHERE id = $1")
+        .bind(&id)
+        .execute(app.db.pool())
+        .await
+        .expect("update the description");
+    assert_eq!(
+        found(&app, &org.owner, "gecko+kumquat+ocelot").await,
+        [id.clone()]
+    );
+    assert!(found(&app, &org.owner, "zebrafish").await.is_empty());
+    assert!(found(&app, &org.owner, "narwhal").await.is_empty());
+    crate::harness::assert_chain_intact(&app, &org).await;
+}
 
 async fn a_new_email_opens_a_ticket_and_replies_thread(b: Backend) {
     let app = TestApp::spawn(b).await;
