@@ -18,7 +18,10 @@
 //!    commit's: the pages a commit must write out and sync, which bound how close a write can
 //!    come to the raw ceiling.
 //! 4. **Replies as a conversation grows**: the mean time of a new ticket's first ten replies
-//!    against its last ten once it holds 200, each reply a few hundred characters.
+//!    against its last ten once it holds 200, each reply a few hundred characters; and the
+//!    same for a thread of 40 emails from the customer, each quoting all the ones before it
+//!    below a few hundred new characters, as mail programs do (the comments keep the history
+//!    they quote, so the thread's text grows as the square of its length).
 //!
 //! ```text
 //! cargo bench -p ladder-server --bench writes
@@ -62,7 +65,7 @@ mod writes_load;
 
 use bulk::{env_usize, thousands};
 use server::{fresh, login, start_server};
-use writes_load::{AGENT, DESCRIPTION, PASSWORD, SLUG, SUBJECT};
+use writes_load::{AGENT, DESCRIPTION, HEAVY_EMAIL, OWNER, PASSWORD, SLUG, SUBJECT};
 
 const CLIENTS: usize = 8;
 
@@ -241,11 +244,13 @@ async fn post(
     token: &str,
     body: &Value,
 ) -> (Duration, bytes::Bytes) {
+    send(client.post(url).bearer_auth(token).json(body), url).await
+}
+
+/// Sends a POST to `url`; returns how long it took and the response, which must be a 201.
+async fn send(req: reqwest::RequestBuilder, url: &str) -> (Duration, bytes::Bytes) {
     let t0 = Instant::now();
-    let resp = client
-        .post(url)
-        .bearer_auth(token)
-        .json(body)
+    let resp = req
         .send()
         .await
         .unwrap_or_else(|e| panic!("POST {url}: {e}"));
@@ -274,8 +279,9 @@ struct Figures {
     cpu_sequential: Option<Duration>,
     cpu_concurrent: Option<Duration>,
     /// For replies: the mean time of a new conversation's first ten replies, and of its last
-    /// ten when it holds [`CONVERSATION`].
-    conversation: Option<(Duration, Duration)>,
+    /// ten when it holds [`CONVERSATION`]; then the same for an email thread of
+    /// [`EMAIL_THREAD`] replies that quote the thread.
+    conversation: Option<[(Duration, Duration); 2]>,
 }
 
 /// CPU time per write between two readings of [`server::Server::cpu`].
@@ -374,7 +380,26 @@ async fn measure(
     let concurrent = (per_client * CLIENTS) as f64 / started.elapsed().as_secs_f64();
     let cpu_after = server.cpu();
     let conversation = match kind {
-        Kind::Comment => Some(conversation(&client, &base, &token, customer).await),
+        Kind::Comment => Some([
+            conversation(
+                &client,
+                &base,
+                &token,
+                customer,
+                CONVERSATION,
+                Thread::Replies,
+            )
+            .await,
+            conversation(
+                &client,
+                &base,
+                &token,
+                customer,
+                EMAIL_THREAD,
+                Thread::QuotingEmail,
+            )
+            .await,
+        ]),
         _ => None,
     };
     drop(server);
@@ -400,13 +425,30 @@ async fn measure(
 /// another, each a few hundred characters.
 const CONVERSATION: usize = 200;
 
-/// Builds a conversation of [`CONVERSATION`] replies on a new ticket; returns the mean time
-/// of its first ten replies and of its last ten.
+/// Replies in the email thread, each quoting the thread before it with `> ` on every line:
+/// the last holds about 19,000 characters (a comment may hold 20,000), and the thread's
+/// text about 350 KB.
+const EMAIL_THREAD: usize = 40;
+
+/// How a conversation's replies arrive.
+#[derive(Clone, Copy, PartialEq)]
+enum Thread {
+    /// An agent's public replies through the API.
+    Replies,
+    /// The customer's emails through `POST /inbound/email`, each quoting the one before as
+    /// mail programs do.
+    QuotingEmail,
+}
+
+/// Builds a conversation of `len` replies on a new ticket; returns the mean time of its first
+/// ten replies and of its last ten.
 async fn conversation(
     client: &reqwest::Client,
     base: &str,
     token: &str,
     customer: &str,
+    len: usize,
+    thread: Thread,
 ) -> (Duration, Duration) {
     const LINES: [&str; 4] = [
         "Thanks for the screenshots. The card payment fails at the last step with error 502, \
@@ -420,19 +462,61 @@ async fn conversation(
     ];
     let (_, id) = write(client, base, token, Kind::Create, customer, "").await;
     let ticket = id.expect("the new ticket's id");
-    let url = format!("{base}/api/v1/tickets/{ticket}/comments");
-    let mut took = Vec::with_capacity(CONVERSATION);
-    for i in 0..CONVERSATION {
-        let body = format!(
+    let comments = format!("{base}/api/v1/tickets/{ticket}/comments");
+    let inbound = format!("{base}/api/v1/inbound/email");
+    // Email is taken in with an owner's token (or the organisation's inbound token).
+    let owner = match thread {
+        Thread::QuotingEmail => login(client, base, SLUG, OWNER, PASSWORD).await,
+        Thread::Replies => String::new(),
+    };
+    let mut took = Vec::with_capacity(len);
+    let mut previous = String::new();
+    for i in 0..len {
+        let mut body = format!(
             "Reply {i}. {} {}",
             LINES[i % LINES.len()],
             LINES[(i / LINES.len()) % LINES.len()]
         );
-        let (t, _) = post(client, &url, token, &json!({"body": body, "public": true})).await;
+        let (t, _) = match thread {
+            Thread::Replies => {
+                post(
+                    client,
+                    &comments,
+                    token,
+                    &json!({"body": body, "public": true}),
+                )
+                .await
+            }
+            Thread::QuotingEmail => {
+                if !previous.is_empty() {
+                    body.push_str("\n\nOn Mon, 2 Jun 2025, Writes Co wrote:\n");
+                    for line in previous.lines() {
+                        body.push_str("> ");
+                        body.push_str(line);
+                        body.push('\n');
+                    }
+                }
+                let raw = format!(
+                    "From: {HEAVY_EMAIL}\r\nTo: help@writes.test\r\n\
+                     Subject: Re: [#{ticket}] {SUBJECT}\r\n\
+                     Date: Mon, 02 Jun 2025 09:00:00 +0000\r\n\
+                     Message-ID: <thread-{ticket}-{i}@example.test>\r\nMIME-Version: 1.0\r\n\
+                     Content-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+                    body.replace('\n', "\r\n")
+                );
+                previous = body;
+                let req = client
+                    .post(&inbound)
+                    .bearer_auth(&owner)
+                    .header("content-type", "message/rfc822")
+                    .body(raw);
+                send(req, &inbound).await
+            }
+        };
         took.push(t);
     }
     let mean = |d: &[Duration]| d.iter().sum::<Duration>() / d.len() as u32;
-    (mean(&took[..10]), mean(&took[CONVERSATION - 10..]))
+    (mean(&took[..10]), mean(&took[len - 10..]))
 }
 
 struct Run {
@@ -551,16 +635,20 @@ fn report(backend: &str, empty: &Run, full: &Run, n_tickets: usize) {
                     _ => String::new(),
                 },
             );
-            if let Some((early, late)) = f.conversation {
-                println!(
-                    "{label:>10} {:<8} a conversation's replies 1-10 {:.1} ms, {}-{} {:.1} ms ({:.2}x)",
-                    kind.name(),
-                    ms(early),
-                    CONVERSATION - 9,
-                    CONVERSATION,
-                    ms(late),
-                    ms(late) / ms(early).max(f64::EPSILON),
-                );
+            if let Some(threads) = f.conversation {
+                for ((early, late), (what, len)) in threads.into_iter().zip([
+                    ("a conversation's", CONVERSATION),
+                    ("a quoting email thread's", EMAIL_THREAD),
+                ]) {
+                    println!(
+                        "{label:>10} {:<8} {what} replies 1-10 {:.1} ms, {}-{len} {:.1} ms ({:.2}x)",
+                        kind.name(),
+                        ms(early),
+                        len - 9,
+                        ms(late),
+                        ms(late) / ms(early).max(f64::EPSILON),
+                    );
+                }
             }
         }
     }

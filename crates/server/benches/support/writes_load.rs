@@ -16,6 +16,9 @@ use super::bulk::{insert_tenant, insert_users, lit, Insert, Loader, Rng};
 pub const PASSWORD: &str = "bench-password";
 pub const SLUG: &str = "writes";
 pub const AGENT: &str = "agent@writes.test";
+pub const OWNER: &str = "owner@writes.test";
+/// The address of `HEAVY`, the customer the benchmark's tickets are for.
+pub const HEAVY_EMAIL: &str = "customer0@example.test";
 pub const N_CUSTOMERS: usize = 10_000;
 /// The subject (and description) of the benchmark's tickets and of the recent reports.
 pub const SUBJECT: &str = "Checkout page fails with error 502";
@@ -43,12 +46,7 @@ pub async fn load(db: &Db, n_tickets: usize) -> Loaded {
     let owner = new_id();
     let agent = new_id();
     let staff = [
-        (
-            owner.as_str(),
-            "owner@writes.test",
-            "Olive Owner".to_owned(),
-            "owner",
-        ),
+        (owner.as_str(), OWNER, "Olive Owner".to_owned(), "owner"),
         (agent.as_str(), AGENT, "Andy Agent".to_owned(), "agent"),
     ];
     insert_users(&mut loader, &tenant_id, staff, PASSWORD, start).await;
