@@ -110,43 +110,24 @@ async fn a_reply_s_quoted_history_stays_out_of_search(b: Backend) {
     let reply = "Still waiting for the kumquat refund.\r\n\r\n\
                  On Mon, 2 Jun 2025, Clinic wrote:\r\n> Your narwhal appointment is confirmed.\r\n\
                  > Tschüß";
-    let (s, r) = post_email(
-        &app,
-        &token,
-        email(
-            "pat@example.org",
-            "q-2@example.org",
-            "References: <q-1@example.org>\r\n",
-            "Re: Invoice question",
-            reply,
-        ),
-    )
-    .await;
-    assert_eq!(
-        (s, r["ticket_id"].clone()),
-        (StatusCode::CREATED, json!(id)),
-        "{r}"
-    );
     let forward = "The bank's letter is below.\r\n\r\n\
                    ---------- Forwarded message ---------\r\nFrom: Bank\r\n\
                    The ocelot deposit was kept.";
-    let (s, r) = post_email(
-        &app,
-        &token,
-        email(
+    for (n, body) in [(2, reply), (3, forward)] {
+        let message = email(
             "pat@example.org",
-            "q-3@example.org",
+            &format!("q-{n}@example.org"),
             "References: <q-1@example.org>\r\n",
             "Re: Invoice question",
-            forward,
-        ),
-    )
-    .await;
-    assert_eq!(
-        (s, r["ticket_id"].clone()),
-        (StatusCode::CREATED, json!(id)),
-        "{r}"
-    );
+            body,
+        );
+        let (s, r) = post_email(&app, &token, message).await;
+        assert_eq!(
+            (s, r["ticket_id"].clone()),
+            (StatusCode::CREATED, json!(id)),
+            "{r}"
+        );
+    }
     let (s, c) = app
         .post(
             &org.owner,
