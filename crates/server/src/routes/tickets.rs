@@ -323,9 +323,10 @@ pub async fn watch(
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct ListTicketsQuery {
-    /// Words to find in subjects, descriptions and messages, all of them; results come best
-    /// match first, ranked among the newest 300 matches that pass the other filters (add
-    /// words or a filter to reach further back). Without it, newest first.
+    /// Words to find in subjects, descriptions and messages (a customer's emailed reply
+    /// without the earlier messages it quotes), all of them; results come best match first,
+    /// ranked among the newest 300 matches that pass the other filters (add words or a
+    /// filter to reach further back). Without it, newest first.
     q: Option<String>,
     status: Option<TicketStatus>,
     category: Option<Category>,
