@@ -208,8 +208,11 @@ async fn csv_import_is_found_marked_imported_and_idempotent(b: Backend) {
         (2, 2, 3)
     );
     assert_eq!(app.snapshot().await, before);
-    // A later file with one more comment adds just that, to the ticket imported before.
-    let more = "external_id,ticket_external_id,body\nm-9,t-2,Answered by phone: one invoice was a reminder.\n";
+    // A later file with one more comment adds just that, to the ticket imported before. It is
+    // the customer's email, quoting the clinic's: indexed without the history, as one taken
+    // in by email is.
+    let more = "external_id,ticket_external_id,body\nm-9,t-2,\"Answered by phone: one invoice was a reminder.\n\n\
+                On Mon, 4 Mar 2024, Imports wrote:\n> Your wombat invoice is attached.\"\n";
     let report = run(
         &app,
         &org.tenant_id,
@@ -220,6 +223,8 @@ async fn csv_import_is_found_marked_imported_and_idempotent(b: Backend) {
     assert_eq!(report.comments_new, 1);
     let (_, page) = app.get(&agent, "/tickets?q=reminder").await;
     assert_eq!(ids(&page, "id").len(), 1);
+    let (_, page) = app.get(&agent, "/tickets?q=wombat").await;
+    assert!(ids(&page, "id").is_empty(), "{page}");
     assert_chain_intact(&app, &org).await;
     // What the customer wrote (no author) counts as their contacts, as an email's message
     // does: repeat contact sees imported history, the ticket imported before included.
