@@ -555,3 +555,24 @@ async fn writes_run_on_one_cpu_beside_the_writer_connection_and_reads_do_not() {
     }
     assert!(lane_ticks() > before, "the writes ran elsewhere");
 }
+
+/// On PostgreSQL a write transaction reuses each statement's plan (see `PG_BEGIN_WRITE`):
+/// planning the escalation rollup afresh cost more than the whole rest of an escalation.
+/// Reads, outside any write, still let PostgreSQL choose per value.
+#[tokio::test]
+async fn a_postgres_write_reuses_its_plans_and_reads_choose_theirs() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let setting = "SELECT current_setting('plan_cache_mode')";
+    let mut tx = app.db.write().await.expect("write");
+    let (inside,): (String,) = sqlx::query_as(setting)
+        .fetch_one(tx.conn())
+        .await
+        .expect("inside a write");
+    tx.commit().await.expect("commit");
+    assert_eq!(inside, "force_generic_plan");
+    let (read,): (String,) = sqlx::query_as(setting)
+        .fetch_one(app.db.pool())
+        .await
+        .expect("a read");
+    assert_eq!(read, "auto");
+}
