@@ -49,7 +49,9 @@
 //! creation also writes its indexes, its search entry, its audit event and chain head and its
 //! hour's count, and a reply or an escalation as much again. The write-ahead log per write
 //! shows that multiple, and each statement of a write is a round trip (on SQLite, a hop to the
-//! connection's thread).
+//! connection's thread). On PostgreSQL a write plans each statement once per connection
+//! (`PG_BEGIN_WRITE` in `ladder_storage::db`); with `pg_stat_statements` loaded, its `plans`
+//! against `calls` show it: before, the escalation rollup was planned on every escalation.
 
 use std::time::{Duration, Instant};
 
