@@ -557,7 +557,7 @@ async fn writes_run_on_one_cpu_beside_the_writer_connection_and_reads_do_not() {
 }
 
 /// On PostgreSQL a write transaction reuses each statement's plan (see `PG_BEGIN_WRITE`):
-/// planning the escalation rollup afresh cost more than the whole rest of an escalation.
+/// planned afresh, the escalation rollup alone took 5.5 ms of an escalation's 10 to 15.
 /// Reads, outside any write, still let PostgreSQL choose per value.
 #[tokio::test]
 async fn a_postgres_write_reuses_its_plans_and_reads_choose_theirs() {
