@@ -7,7 +7,9 @@
 //! write queued at the gate, and the first creation took 2.5 times as long as the tenth
 //! (`benches/writes.rs`). PostgreSQL writes through the pool, and a new server process also
 //! fills its catalog caches on first use: the first creation took 3.5 to 4.5 times as long
-//! as the tenth, so several pooled connections are warmed at once.
+//! as the tenth, so several pooled connections are warmed at once. Each of them also keeps
+//! the plans of a write's statements (a write reuses its plans: `Db::write`), the costliest
+//! of which, the escalation rollup's, takes 10 ms or more to make.
 
 use jiff::Timestamp;
 use ladder_core::text::{LongText, ShortText};
