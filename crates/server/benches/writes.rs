@@ -2,7 +2,8 @@
 //!
 //! For each database (SQLite; PostgreSQL too under `LADDER_BENCH_PG_URL`), on an empty tenant
 //! and on one holding 1,000,000 tickets (`support/writes_load.rs`: one customer with 10,000
-//! of them, 1,000 of the last hour sharing the benchmark's subject), it measures in one run:
+//! of them and about 1,000 resolved escalations, 1,000 of the last hour sharing the
+//! benchmark's subject), it measures in one run:
 //!
 //! 1. **The raw commit ceiling** of that same database, through the same pool and pragmas
 //!    (SQLite: WAL, `synchronous=FULL`): transactions of one ~1 KB row plus one audit row,

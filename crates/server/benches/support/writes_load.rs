@@ -3,7 +3,11 @@
 //! them (10,000 of 1,000,000), and 1,000 tickets of the last hour share the subject the
 //! benchmark writes (`SUBJECT`), from that customer and three others: below the default
 //! incident threshold of five customers, so every new report re-counts them instead of
-//! joining an incident. With `n_tickets` 0 the tenant is empty but for its people.
+//! joining an incident. The heavy customer's older tickets are about the same kind of
+//! problem (category `technical`), and one in ten of them was escalated and resolved: about
+//! 1,000 resolved escalations, each come back with the customer's next ticket, as a
+//! long-standing customer's history holds. With `n_tickets` 0 the tenant is empty but for
+//! its people.
 #![allow(dead_code)] // each benchmark uses its own part
 
 use jiff::Timestamp;
@@ -83,21 +87,32 @@ pub async fn load(db: &Db, n_tickets: usize) -> Loaded {
         "id, tenant_id, subject, description, customer_id, channel, category, priority, status, \
          assignee_id, team_id, tags, triggers, incident_key, created_by, created_at, updated_at",
     );
+    // The heavy customer's tickets that were escalated and resolved: (ticket, created).
+    let mut escalated = Vec::new();
     for i in 0..n_tickets {
+        let id = new_id();
+        let mut category = "NULL";
+        let mut status = "open";
         let (subject, description, customer, key, created) = if i < older {
             // Every hundredth older ticket is the heavy customer's.
             let customer = if i % 100 == 0 {
+                category = "'technical'";
                 &customers[0]
             } else {
                 &customers[1 + rng.below(N_CUSTOMERS - 1)]
             };
-            let created = start + i as i64 * step + rng.between(0, step.max(1));
+            let created =
+                (start + i as i64 * step + rng.between(0, step.max(1))).min(now - HOUR - 1);
+            if i % 1_000 == 0 {
+                status = "closed";
+                escalated.push((id.clone(), created));
+            }
             (
                 format!("Ticket {i}: the order never arrived"),
                 format!("Bench ticket number {i}."),
                 customer,
                 "NULL".to_owned(),
-                created.min(now - HOUR - 1),
+                created,
             )
         } else {
             let j = i - older;
@@ -112,9 +127,9 @@ pub async fn load(db: &Db, n_tickets: usize) -> Loaded {
         ins.row(
             &mut loader,
             format!(
-                "{}, {t}, {}, {}, {}, 'email', NULL, 'normal', 'open', {}, NULL, '[]', '[]', \
+                "{}, {t}, {}, {}, {}, 'email', {category}, 'normal', '{status}', {}, NULL, '[]', '[]', \
                  {key}, {}, {created}, {created}",
-                lit(&new_id()),
+                lit(&id),
                 lit(&subject),
                 lit(&description),
                 lit(customer),
@@ -125,7 +140,41 @@ pub async fn load(db: &Db, n_tickets: usize) -> Loaded {
         .await;
     }
     ins.flush(&mut loader).await;
+    let mut ins = Insert::new(
+        "escalations",
+        "id, tenant_id, ticket_id, state, target_key, target_kind, rung, category, note, \
+         contact_method, urgency, priority, triggers, requested_by, escalation_owner_id, \
+         previous_status, previous_assignee_id, acknowledged_at, closed_at, resolution, \
+         created_at, updated_at",
+    );
+    let resolution =
+        lit(r#"{"summary": "The payment gateway was restarted.", "compensation": null}"#);
+    for (ticket, created) in &escalated {
+        let (at, acknowledged, closed) = (created + HOUR, created + 2 * HOUR, created + DAY);
+        ins.row(
+            &mut loader,
+            format!(
+                "{}, {t}, {}, 'resolved', 'role:owner', 'owner', 1, 'technical', \
+                 'Checkout fails for this customer.', 'email', 'standard', 'high', '[]', {}, {}, \
+                 'open', {}, {acknowledged}, {closed}, {resolution}, {at}, {closed}",
+                lit(&new_id()),
+                lit(ticket),
+                lit(&agent),
+                lit(&owner),
+                lit(&agent),
+            ),
+        )
+        .await;
+    }
+    ins.flush(&mut loader).await;
     loader.commit().await;
+    // Their escalation runs, as the flows keep them: each returned by the customer's next
+    // ticket, which is about the same kind of problem.
+    let mut tx = db.write().await.expect("begin the runs' backfill");
+    ladder_storage::metrics::backfill(tx.conn())
+        .await
+        .expect("the escalation runs");
+    tx.commit().await.expect("commit the escalation runs");
     // As after a while in service: PostgreSQL's autovacuum analyses on its own. Nothing
     // analyses an SQLite database in service, yet this does not flatter it: of the 96
     // statements this benchmark's writes run, 91 plan the same without statistics, and the
