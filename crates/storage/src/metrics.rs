@@ -442,23 +442,28 @@ pub async fn refresh_escalated(
 /// one of its customer's earlier resolved runs, so those it could now come first for are
 /// recomputed: the runs it is the return of already (it may no longer be), and those
 /// without a return whose category or problem key it shares (a link is a match too, but
-/// linking recomputes both tickets' runs itself). Read through
-/// `escalation_runs_resolved_by_customer`, so it costs the same however many runs the
-/// organisation has or tickets the customer has.
+/// linking recomputes both tickets' runs itself). Read as two ranges of
+/// `escalation_runs_resolved_by_return` (returned at or after the ticket, and not returned),
+/// so it costs the same however many runs the organisation has, tickets the customer has,
+/// or runs of theirs came back already.
 pub async fn refresh_customer(
     conn: &mut AnyConnection,
     tenant: &TenantId,
     ticket: &TicketId,
 ) -> Result<()> {
     let rows = sqlx::query(
-        "SELECT DISTINCT r.ticket_id FROM tickets n \
+        "SELECT r.ticket_id FROM tickets n \
+         JOIN escalation_runs r ON r.tenant_id = n.tenant_id AND r.customer_id = n.customer_id \
+         WHERE n.tenant_id = $1 AND n.id = $2 AND r.state = 'resolved' \
+           AND r.returned_at >= n.created_at AND r.closed_at < n.created_at AND r.ticket_id <> n.id \
+         UNION \
+         SELECT r.ticket_id FROM tickets n \
          JOIN escalation_runs r ON r.tenant_id = n.tenant_id AND r.customer_id = n.customer_id \
          JOIN tickets t ON t.id = r.ticket_id \
          WHERE n.tenant_id = $1 AND n.id = $2 AND r.state = 'resolved' \
-           AND r.closed_at < n.created_at AND r.ticket_id <> n.id \
-           AND ((r.returned_at IS NOT NULL AND r.returned_at >= n.created_at) \
-             OR (r.returned_at IS NULL AND (r.category = n.category OR t.category = n.category \
-               OR t.incident_key = n.incident_key)))",
+           AND r.returned_at IS NULL AND r.closed_at < n.created_at AND r.ticket_id <> n.id \
+           AND (r.category = n.category OR t.category = n.category \
+             OR t.incident_key = n.incident_key)",
     )
     .bind(tenant.as_str())
     .bind(ticket.as_str())
