@@ -165,8 +165,8 @@ async fn raw_ceiling(db: &Db, n: usize, clients: usize) -> (f64, Option<u64>) {
 /// A reading of the database's write-ahead log, to count the bytes some writes add to it.
 /// PostgreSQL's is its insert position. SQLite's log has no position that only grows, so it is
 /// emptied (a truncating checkpoint) and counted from there: a reading holds until the log is
-/// emptied again, by the server's checkpointer (twice a second) or SQLite's own (at 16,384
-/// pages). The server's nine writes metered take milliseconds, one reading cut short would
+/// emptied again, by the server's checkpointer (after 64 of its commits) or SQLite's own (at
+/// 16,384 pages). The server's nine writes metered take milliseconds, one reading cut short would
 /// read as a fraction of the other runs' figure; the raw commits run in this process, where
 /// no checkpointer runs. `None` when SQLite could not empty the log (a reader was in the way).
 async fn wal_mark(db: &Db) -> Option<u64> {
@@ -364,8 +364,9 @@ async fn measure(
         let (server, base) = start_server(url, &[]).await;
         let meter = Db::connect(url).await.expect("connect the meter");
         let client = reqwest::Client::new();
-        // The server's checkpointer empties SQLite's log twice a second, so there it is
-        // metered over a few writes, the second to the tenth after the last start.
+        // The server's checkpointer empties SQLite's log from time to time (after 64 of its
+        // commits), so there it is metered over a few writes, the second to the tenth after
+        // the last start, well before a new server's first checkpoint.
         // PostgreSQL's position only grows, so it is metered over the sequential run, where a
         // page's first change after a checkpoint (a full page image in the log) weighs as it
         // does in service rather than over nine writes.
