@@ -178,20 +178,7 @@ pub async fn fresh_database(backend: Backend) -> (String, Scratch) {
                 Scratch::Dir(dir),
             )
         }
-        Backend::Postgres => {
-            let admin = admin_url();
-            let name = unique("ladder_test");
-            let db = Db::connect(&admin).await.expect("connect to PostgreSQL");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(db.pool())
-                .await
-                .expect("create database");
-            db.close().await;
-            (
-                database_url(&admin, &name),
-                Scratch::Postgres { admin, name },
-            )
-        }
+        Backend::Postgres => new_postgres_database(None).await,
     }
 }
 
@@ -216,20 +203,26 @@ pub async fn migrated_database(backend: Backend) -> (String, Scratch) {
         }
         Backend::Postgres => {
             let template = POSTGRES.get_or_init(postgres_template).await;
-            let admin = admin_url();
-            let name = unique("ladder_test");
-            let db = Db::connect(&admin).await.expect("connect to PostgreSQL");
-            sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
-                .execute(db.pool())
-                .await
-                .expect("create database from the template");
-            db.close().await;
-            (
-                database_url(&admin, &name),
-                Scratch::Postgres { admin, name },
-            )
+            new_postgres_database(Some(template)).await
         }
     }
+}
+
+/// A new PostgreSQL database, empty or a copy of `template`: its URL, and what to clean up.
+async fn new_postgres_database(template: Option<&str>) -> (String, Scratch) {
+    let admin = admin_url();
+    let name = unique("ladder_test");
+    let db = Db::connect(&admin).await.expect("connect to PostgreSQL");
+    let copy = template.map_or(String::new(), |t| format!(" TEMPLATE {t}"));
+    sqlx::query(&format!("CREATE DATABASE {name}{copy}"))
+        .execute(db.pool())
+        .await
+        .expect("create database");
+    db.close().await;
+    (
+        database_url(&admin, &name),
+        Scratch::Postgres { admin, name },
+    )
 }
 
 /// A digest of every migration file (names and contents): a template built from other
@@ -309,7 +302,7 @@ async fn postgres_template() -> String {
                 .expect("drop the spare template");
         }
         let stale: Vec<(String,)> = sqlx::query_as(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'ladder\\_template\\_%' AND datname <> $1",
+            "SELECT datname::text FROM pg_database WHERE datname LIKE 'ladder\\_template\\_%' AND datname <> $1",
         )
         .bind(&template)
         .fetch_all(db.pool())
