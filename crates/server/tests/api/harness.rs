@@ -267,53 +267,56 @@ async fn sqlite_template() -> std::path::PathBuf {
     path
 }
 
-/// The PostgreSQL template database's name: built under a name of its own and renamed, so
-/// that another test binary building the same template at once does not clash with this one;
-/// templates of other schemas are dropped (if no one is copying them).
+/// The PostgreSQL template database's name. One test binary at a time builds it, under an
+/// advisory lock, and drops the templates of other schemas (if no one is copying them). A
+/// build cut short leaves the migrations it applied, each whole: `migrate()` on every copy
+/// applies the rest.
 async fn postgres_template() -> String {
+    /// The advisory lock's key: any number, the same in every test binary.
+    const BUILDING: i64 = 0x1add_e400;
     let admin = admin_url();
     let template = format!("ladder_template_{}", schema_fingerprint());
     let db = Db::connect(&admin).await.expect("connect to PostgreSQL");
-    let exists: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM pg_database WHERE datname = $1")
+    let mut lock = db.conn().await.expect("a connection");
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(BUILDING)
+        .execute(&mut *lock)
+        .await
+        .expect("take the template's lock");
+    let found: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM pg_database WHERE datname = $1")
         .bind(&template)
-        .fetch_optional(db.pool())
+        .fetch_optional(&mut *lock)
         .await
         .expect("look for the template");
-    if exists.is_none() {
-        let building = unique("ladder_building");
-        sqlx::query(&format!("CREATE DATABASE {building}"))
-            .execute(db.pool())
+    if found.is_none() {
+        sqlx::query(&format!("CREATE DATABASE {template}"))
+            .execute(&mut *lock)
             .await
             .expect("create the template");
-        let built = Db::connect(&database_url(&admin, &building))
+        let built = Db::connect(&database_url(&admin, &template))
             .await
             .expect("connect");
         built.migrate().await.expect("migrate the template");
         built.close().await;
-        let renamed = sqlx::query(&format!("ALTER DATABASE {building} RENAME TO {template}"))
-            .execute(db.pool())
-            .await;
-        if renamed.is_err() {
-            // Another test binary put the same template in place first.
-            let drop = format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)");
-            sqlx::query(&drop)
-                .execute(db.pool())
-                .await
-                .expect("drop the spare template");
-        }
         let stale: Vec<(String,)> = sqlx::query_as(
             "SELECT datname::text FROM pg_database WHERE datname LIKE 'ladder\\_template\\_%' AND datname <> $1",
         )
         .bind(&template)
-        .fetch_all(db.pool())
+        .fetch_all(&mut *lock)
         .await
         .expect("list the templates");
         for (name,) in stale {
             let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-                .execute(db.pool())
+                .execute(&mut *lock)
                 .await;
         }
     }
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(BUILDING)
+        .execute(&mut *lock)
+        .await
+        .expect("release the template's lock");
+    drop(lock);
     db.close().await;
     template
 }
