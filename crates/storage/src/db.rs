@@ -12,7 +12,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use ladder_core::EventId;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyConnection, AnyPool, ConnectOptions, Executor};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor};
 use tokio::sync::{oneshot, watch, Mutex, OwnedMutexGuard};
 
 use crate::audit::{NewEvent, PlannedEvent};
@@ -423,6 +423,10 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FU
 /// SQLite's reader connections (its one writer has a connection of its own).
 const SQLITE_READERS: u32 = 8;
 
+/// How long a PostgreSQL connection may wait in the pool before it is pinged on its way
+/// out (see [`Db::connect`]).
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
+
 /// The schema, one migration directory for both databases. Each migrator leaves alone the
 /// versions the other applied (`ignore_missing`).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
@@ -512,6 +516,12 @@ impl Db {
     /// Opens the database at `url` (`sqlite://path` or `postgres://…`). For SQLite the file
     /// and its folder are created when missing.
     pub async fn connect(url: &str) -> Result<Db, StorageError> {
+        Db::connect_pinging_after(url, PING_AFTER_IDLE).await
+    }
+
+    /// [`Db::connect`], with a PostgreSQL connection pinged before it is handed out once it
+    /// has waited `idle` in the pool, instead of [`PING_AFTER_IDLE`]: for the tests of it.
+    pub async fn connect_pinging_after(url: &str, idle: Duration) -> Result<Db, StorageError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -532,7 +542,12 @@ impl Db {
             .map_err(|e| StorageError::Config(format!("bad database URL: {e}")))?
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
-        let mut pool = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        let mut pool = AnyPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(30))
+            // sqlx pings every connection it hands out unless told not to: a round trip to
+            // PostgreSQL, a hop to the connection's thread on SQLite, before each read and
+            // each PostgreSQL write. See `before_acquire` below for what is pinged instead.
+            .test_before_acquire(false);
         pool = match backend {
             // SQLite's readers are all opened now, from this runtime, and kept: one opened
             // later by a request on the write lane would start its thread on the lane's CPU.
@@ -541,7 +556,18 @@ impl Db {
                 .min_connections(SQLITE_READERS)
                 .max_lifetime(None)
                 .idle_timeout(None),
-            Backend::Postgres => pool.max_connections(16),
+            // A PostgreSQL connection can be lost while it waits in the pool (a restarted or
+            // failed-over server, a proxy's idle timeout): one idle for a while is pinged, and
+            // replaced if that fails, so a request does not inherit the failure. One used a
+            // moment ago almost never is; SQLite's are in this process and cannot be lost.
+            Backend::Postgres => pool.max_connections(16).before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= idle {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            }),
         };
         let pool = pool
             .after_connect(move |conn, _meta| {

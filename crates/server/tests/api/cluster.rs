@@ -1,5 +1,6 @@
 //! Several `ladder serve` processes on one PostgreSQL share the timers: each fires exactly
-//! once, and a server killed mid-run loses nothing. Also the policy file commands.
+//! once, and a server killed mid-run loses nothing; a pooled connection lost while idle is
+//! replaced. Also the policy file commands.
 
 use std::process::{Child, Command, Stdio};
 
@@ -228,6 +229,56 @@ async fn claims_skip_held_timers_and_timers_of_held_tickets() {
     let (_c, claimed) = claim(10).await;
     assert_eq!(claimed, [first, second], "free again, oldest first");
     drop(b);
+}
+
+/// A pooled PostgreSQL connection that the server closed while it waited in the pool (the
+/// server restarted, a proxy timed it out) is pinged, found dead and replaced before a read
+/// gets it. One used less than `ping_after` before is handed out unpinged, as `Db::connect`
+/// does below [`ladder_storage::db::PING_AFTER_IDLE`] (a ping is a round trip on every
+/// read and write), and then its read fails; the same test with the ping off shows so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_lost_while_idle_in_the_pool_is_replaced_before_a_read_gets_it() {
+    let (url, _scratch) = fresh_database(Backend::Postgres).await;
+    let admin = Db::connect(&url).await.expect("connect");
+    for (ping_after, read_works) in [
+        (std::time::Duration::ZERO, true),
+        (std::time::Duration::from_secs(3600), false),
+    ] {
+        let db = Db::connect_pinging_after(&url, ping_after)
+            .await
+            .expect("connect");
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(db.pool())
+            .await
+            .expect("the connection's process");
+        eventually("the connection back in the pool", || async {
+            db.pool().num_idle() == 1
+        })
+        .await;
+        let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .fetch_one(admin.pool())
+            .await
+            .expect("terminate");
+        assert!(killed);
+        eventually("the connection's process gone", || async {
+            let left: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE pid = $1")
+                    .bind(pid)
+                    .fetch_one(admin.pool())
+                    .await
+                    .expect("count");
+            left == 0
+        })
+        .await;
+        let read: Result<i32, _> = sqlx::query_scalar("SELECT 1").fetch_one(db.pool()).await;
+        assert_eq!(
+            read.is_ok(),
+            read_works,
+            "pinged after {ping_after:?}: {read:?}"
+        );
+        db.close().await;
+    }
 }
 
 on_both_databases!(policy_files_round_trip_and_bad_ones_change_nothing);
