@@ -19,7 +19,8 @@ use jiff::Timestamp;
 use ladder_core::policy::EscalationSnapshot;
 use ladder_core::sla::{DueTimes, SlaClocks};
 use ladder_core::{
-    Category, CompensationKind, EscalationId, EscalationState, TenantId, TicketId, UserId,
+    Category, CompensationKind, CustomerId, EscalationId, EscalationState, TenantId, TicketId,
+    UserId,
 };
 use serde::Deserialize;
 use sqlx::AnyConnection;
@@ -438,6 +439,21 @@ pub async fn refresh_escalated(
     Ok(())
 }
 
+/// What [`refresh_customer`] reads, given the tenant, the ticket, its customer, its creation
+/// and the largest instant (public for the test of its plan).
+pub const CUSTOMER_RUNS: &str = "SELECT r.ticket_id FROM escalation_runs r \
+     WHERE r.tenant_id = $1 AND r.customer_id = $3 AND r.state = 'resolved' \
+       AND r.returned_at >= $4 AND r.returned_at <= $5 AND r.closed_at < $4 \
+       AND r.ticket_id <> $2 \
+     UNION \
+     SELECT r.ticket_id FROM tickets n \
+     JOIN escalation_runs r ON r.tenant_id = n.tenant_id AND r.customer_id = n.customer_id \
+     JOIN tickets t ON t.id = r.ticket_id \
+     WHERE n.tenant_id = $1 AND n.id = $2 AND r.state = 'resolved' \
+       AND r.returned_at IS NULL AND r.closed_at < n.created_at AND r.ticket_id <> n.id \
+       AND (r.category = n.category OR t.category = n.category \
+         OR t.incident_key = n.incident_key)";
+
 /// `ticket` was created, or changed its category or problem key: it may be the return of
 /// one of its customer's earlier resolved runs, so those it could now come first for are
 /// recomputed: the runs it is the return of already (it may no longer be), and those
@@ -445,30 +461,29 @@ pub async fn refresh_escalated(
 /// linking recomputes both tickets' runs itself). Read as two ranges of
 /// `escalation_runs_resolved_by_return` (returned at or after the ticket, and not returned),
 /// so it costs the same however many runs the organisation has, tickets the customer has,
-/// or runs of theirs came back already.
+/// or runs of theirs came back already. `customer` and `created_at` are the ticket's.
+///
+/// The first range is bounded above as well, by the largest instant, which no return
+/// passes: PostgreSQL plans a write's statements once per connection, without the values
+/// (`PG_BEGIN_WRITE`), and then guesses that a range open on one side holds a third of the
+/// rows and one closed on both sides few. With the guess of a third it read every resolved
+/// run of the organisation instead of the index: 1.1 ms against 0.07 ms with 1,000 runs
+/// of one customer, which made creating a ticket at a million tickets cost 0.8 ms more.
 pub async fn refresh_customer(
     conn: &mut AnyConnection,
     tenant: &TenantId,
     ticket: &TicketId,
+    customer: &CustomerId,
+    created_at: Timestamp,
 ) -> Result<()> {
-    let rows = sqlx::query(
-        "SELECT r.ticket_id FROM tickets n \
-         JOIN escalation_runs r ON r.tenant_id = n.tenant_id AND r.customer_id = n.customer_id \
-         WHERE n.tenant_id = $1 AND n.id = $2 AND r.state = 'resolved' \
-           AND r.returned_at >= n.created_at AND r.closed_at < n.created_at AND r.ticket_id <> n.id \
-         UNION \
-         SELECT r.ticket_id FROM tickets n \
-         JOIN escalation_runs r ON r.tenant_id = n.tenant_id AND r.customer_id = n.customer_id \
-         JOIN tickets t ON t.id = r.ticket_id \
-         WHERE n.tenant_id = $1 AND n.id = $2 AND r.state = 'resolved' \
-           AND r.returned_at IS NULL AND r.closed_at < n.created_at AND r.ticket_id <> n.id \
-           AND (r.category = n.category OR t.category = n.category \
-             OR t.incident_key = n.incident_key)",
-    )
-    .bind(tenant.as_str())
-    .bind(ticket.as_str())
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = sqlx::query(CUSTOMER_RUNS)
+        .bind(tenant.as_str())
+        .bind(ticket.as_str())
+        .bind(customer.as_str())
+        .bind(micros(created_at))
+        .bind(i64::MAX)
+        .fetch_all(&mut *conn)
+        .await?;
     let tickets = rows
         .iter()
         .map(|r| r.text("ticket_id").map(TicketId))

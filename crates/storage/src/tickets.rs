@@ -128,7 +128,7 @@ pub async fn insert(conn: &mut AnyConnection, t: NewTicket<'_>, now: Timestamp) 
     // The customer's new ticket may be the return of one of their resolved escalations (by
     // category or problem key, so the key is written with the row rather than after it).
     // It has no escalation, so no runs of its own.
-    crate::metrics::refresh_customer(conn, t.tenant_id, &id).await?;
+    crate::metrics::refresh_customer(conn, t.tenant_id, &id, t.customer_id, now).await?;
     Ok(Ticket {
         id,
         subject: t.subject.to_owned(),
@@ -239,7 +239,8 @@ async fn write_back(
         if own_runs {
             crate::metrics::refresh(conn, tenant_id, &[&t.id]).await?;
         }
-        crate::metrics::refresh_customer(conn, tenant_id, &t.id).await?;
+        crate::metrics::refresh_customer(conn, tenant_id, &t.id, &t.customer_id, t.created_at)
+            .await?;
     }
     Ok(())
 }
